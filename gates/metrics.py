@@ -1,0 +1,493 @@
+"""The registry of metrics: what each one means, and how it measures many partners at once.
+
+Each metric pairs a ``MetricSpec`` (its parameters, for the pure criteria
+language) with a way to measure it:
+
+* fact metrics contribute one conditional aggregate column to the query of
+  their source table (sales, certifications, activities, proficiencies,
+  deals), so that one query per table measures every leaf of every gate for
+  a whole chunk of partners;
+* attribute metrics read the partner row or its tier, in Python.
+
+Adding a metric is adding one entry to ``METRICS``.
+"""
+
+import datetime
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+from django_countries import countries
+
+from gates.criteria import Leaf, MetricSpec, Param
+from gates.windows import Window
+from prm.money import round_money, to_decimal
+
+# --- reference data the measures need ------------------------------------------
+
+
+@dataclass
+class References:
+    """Codes resolved to ids once per evaluation (codes are what criteria are written in)."""
+
+    product_lines: dict[str, int] = field(default_factory=dict)
+    certification_types: dict[str, int] = field(default_factory=dict)
+    certification_tracks: dict[str, list[int]] = field(default_factory=dict)
+    advanced_certifications: list[int] = field(default_factory=list)
+    activity_types: dict[str, int] = field(default_factory=dict)
+    offerings: dict[str, int] = field(default_factory=dict)
+    programs: dict[str, int] = field(default_factory=dict)
+    tier_names: dict[tuple[int, int], str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls) -> "References":
+        from partners.models import ActivityType, CertificationType, ProductLine, ServiceOffering
+        from programs.models import Program, Tier
+
+        refs = cls()
+        refs.product_lines = dict(ProductLine.objects.values_list("code", "id"))
+        for type_id, code, track, advanced in CertificationType.objects.values_list(
+            "id", "code", "track", "is_advanced"
+        ):
+            refs.certification_types[code] = type_id
+            refs.certification_tracks.setdefault(track, []).append(type_id)
+            if advanced:
+                refs.advanced_certifications.append(type_id)
+        refs.activity_types = dict(ActivityType.objects.values_list("code", "id"))
+        refs.offerings = dict(ServiceOffering.objects.values_list("code", "id"))
+        refs.programs = dict(Program.objects.values_list("slug", "id"))
+        refs.tier_names = {
+            (program_id, rank): name
+            for program_id, rank, name in Tier.objects.values_list("program_id", "rank", "name")
+        }
+        return refs
+
+
+# --- SQL pieces ----------------------------------------------------------------
+
+
+@dataclass
+class SqlCondition:
+    """A boolean SQL expression over one source row, with its parameters."""
+
+    parts: list[str] = field(default_factory=list)
+    params: list[Any] = field(default_factory=list)
+
+    def add(self, sql: str, *params: Any) -> None:
+        self.parts.append(sql)
+        self.params.extend(params)
+
+    def add_in(self, column: str, values: Sequence[Any]) -> None:
+        if not values:
+            self.parts.append("1 = 0")
+            return
+        self.add(f"{column} IN ({', '.join(['%s'] * len(values))})", *values)
+
+    def sql(self) -> str:
+        return " AND ".join(self.parts) if self.parts else "1 = 1"
+
+
+def window_condition(condition: SqlCondition, column: str, window: Window, as_of: datetime.date) -> None:
+    start, end = window.bounds(as_of)
+    if start is not None:
+        condition.add(f"{column} >= %s", start)
+    condition.add(f"{column} <= %s", end)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One aggregate column of a source query: SQL, parameters and how to read the result."""
+
+    sql: str
+    params: tuple[Any, ...]
+    read: Callable[[Any], Any]
+    target_currency: str | None = None
+
+
+# --- the metrics ----------------------------------------------------------------
+
+
+def _codes(name: str, help_text: str) -> Param:
+    return Param("codes", help=help_text)
+
+
+def _count(raw: Any) -> int:
+    return int(raw or 0)
+
+
+@dataclass(frozen=True)
+class Metric:
+    spec: MetricSpec
+    source: str
+    column: Callable[[Leaf, References, datetime.date], Column] | None = None
+    attribute: Callable[[Mapping[str, Any], Leaf, References, datetime.date], Any] | None = None
+    default: Callable[[Leaf], Any] = lambda leaf: 0
+    format_value: Callable[[Leaf, Any, References], str] = lambda leaf, value, refs: f"{value:,}"
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def _money_format(leaf: Leaf, value: Any, refs: References) -> str:
+    currency = leaf.currency or ""
+    amount = round_money(to_decimal(value), currency) if currency else to_decimal(value)
+    return f"{amount:,f} {currency}".strip()
+
+
+# Certified people ------------------------------------------------------------
+
+
+def _certified_condition(leaf: Leaf, refs: References, as_of: datetime.date) -> SqlCondition:
+    condition = SqlCondition()
+    type_ids: set[int] | None = None
+    if leaf.params.get("certification_types"):
+        type_ids = {refs.certification_types.get(code, -1) for code in leaf.params["certification_types"]}
+    if leaf.params.get("tracks"):
+        track_ids = {i for track in leaf.params["tracks"] for i in refs.certification_tracks.get(track, [])}
+        type_ids = track_ids if type_ids is None else type_ids & track_ids
+    if leaf.params.get("advanced_only"):
+        advanced = set(refs.advanced_certifications)
+        type_ids = advanced if type_ids is None else type_ids & advanced
+    if type_ids is not None:
+        condition.add_in("c.certification_type_id", sorted(type_ids))
+    window = leaf.params.get("window") or Window()
+    window_condition(condition, "c.issued_on", window, as_of)
+    return condition
+
+
+def _certified_column(leaf: Leaf, refs: References, as_of: datetime.date) -> Column:
+    condition = _certified_condition(leaf, refs, as_of)
+    # Per person first (MAX), then per partner (SUM): counts each person once
+    # without the slow count(DISTINCT) over a filter.
+    return Column(f"MAX(CASE WHEN {condition.sql()} THEN 1 ELSE 0 END)", tuple(condition.params), _count)
+
+
+def _describe_certified(leaf: Leaf) -> str:
+    what = []
+    if leaf.params.get("tracks"):
+        what.append("/".join(leaf.params["tracks"]))
+    if leaf.params.get("certification_types"):
+        what.append(", ".join(leaf.params["certification_types"]))
+    if leaf.params.get("advanced_only"):
+        what.append("advanced")
+    window = leaf.params.get("window") or Window()
+    suffix = "" if window.kind == "all_time" else f" {window.describe()}"
+    return f"people holding a valid {' '.join(what) + ' ' if what else ''}certification{suffix}"
+
+
+# Sales -------------------------------------------------------------------------
+
+
+def _sales_condition(leaf: Leaf, refs: References, as_of: datetime.date) -> SqlCondition:
+    condition = SqlCondition()
+    window_condition(condition, "s.closed_on", leaf.params.get("window") or Window(), as_of)
+    if leaf.params.get("product_lines"):
+        condition.add_in(
+            "s.product_line_id", [refs.product_lines.get(c, -1) for c in leaf.params["product_lines"]]
+        )
+    if leaf.params.get("regions"):
+        condition.add_in("s.region", list(leaf.params["regions"]))
+    return condition
+
+
+def _sales_amount_column(leaf: Leaf, refs: References, as_of: datetime.date) -> Column:
+    condition = _sales_condition(leaf, refs, as_of)
+
+    def read(raw: Any) -> Decimal:
+        return round_money(to_decimal(raw), leaf.currency or "USD")
+
+    # The converted amount is built by the source query, which joins the
+    # daily rates of the sale's currency and of the target currency.
+    return Column(
+        f"SUM(CASE WHEN {condition.sql()} THEN {{amount_in:{leaf.currency}}} END)",
+        tuple(condition.params),
+        read,
+        target_currency=leaf.currency,
+    )
+
+
+def _won_deals_column(leaf: Leaf, refs: References, as_of: datetime.date) -> Column:
+    condition = _sales_condition(leaf, refs, as_of)
+    return Column(f"SUM(CASE WHEN {condition.sql()} THEN 1 ELSE 0 END)", tuple(condition.params), _count)
+
+
+def _describe_sales(noun: str) -> Callable[[Leaf], str]:
+    def describe(leaf: Leaf) -> str:
+        filters = []
+        if leaf.params.get("product_lines"):
+            filters.append("on " + ", ".join(leaf.params["product_lines"]))
+        if leaf.params.get("regions"):
+            filters.append("in " + ", ".join(r.upper() for r in leaf.params["regions"]))
+        window = leaf.params.get("window") or Window()
+        return " ".join([noun, *filters, window.describe()])
+
+    return describe
+
+
+# Engagement points ---------------------------------------------------------------
+
+
+def _points_column(leaf: Leaf, refs: References, as_of: datetime.date) -> Column:
+    condition = SqlCondition()
+    window_condition(condition, "a.occurred_on", leaf.params.get("window") or Window(), as_of)
+    if leaf.params.get("activity_types"):
+        condition.add_in(
+            "a.activity_type_id", [refs.activity_types.get(c, -1) for c in leaf.params["activity_types"]]
+        )
+    return Column(
+        f"SUM(CASE WHEN {condition.sql()} THEN a.points ELSE 0 END)", tuple(condition.params), _count
+    )
+
+
+def _describe_points(leaf: Leaf) -> str:
+    kinds = leaf.params.get("activity_types")
+    window = leaf.params.get("window") or Window()
+    return f"engagement points{' from ' + ', '.join(kinds) if kinds else ''} {window.describe()}"
+
+
+# Service offerings -----------------------------------------------------------------
+
+
+def _offerings_column(leaf: Leaf, refs: References, as_of: datetime.date) -> Column:
+    condition = SqlCondition()
+    condition.add("sp.level >= %s", leaf.params.get("min_level", 1))
+    condition.add("sp.since <= %s", as_of)
+    if leaf.params.get("offerings"):
+        condition.add_in("sp.offering_id", [refs.offerings.get(c, -1) for c in leaf.params["offerings"]])
+    return Column(f"SUM(CASE WHEN {condition.sql()} THEN 1 ELSE 0 END)", tuple(condition.params), _count)
+
+
+def _describe_offerings(leaf: Leaf) -> str:
+    level = {1: "foundational", 2: "proficient", 3: "expert"}.get(leaf.params.get("min_level", 1), "")
+    return f"service offerings at {level} level or above"
+
+
+# Registered deals ------------------------------------------------------------------
+
+
+def _deals_column(leaf: Leaf, refs: References, as_of: datetime.date) -> Column:
+    condition = SqlCondition()
+    window_condition(condition, "d.registered_on", leaf.params.get("window") or Window(), as_of)
+    statuses = leaf.params.get("statuses") or ("approved", "won")
+    condition.add_in("d.status", list(statuses))
+    return Column(f"SUM(CASE WHEN {condition.sql()} THEN 1 ELSE 0 END)", tuple(condition.params), _count)
+
+
+def _describe_deals(leaf: Leaf) -> str:
+    window = leaf.params.get("window") or Window()
+    return f"registered deals ({', '.join(leaf.params.get('statuses') or ('approved', 'won'))}) {window.describe()}"
+
+
+# Partner attributes ------------------------------------------------------------------
+
+
+PARTNER_ATTRIBUTES = ("partner_type", "business_model", "country", "region", "status")
+
+
+def _attribute_choices(params: Mapping[str, Any]) -> Sequence[str]:
+    from partners.models import BusinessModel, LifecycleStatus, PartnerType, Region
+
+    return {
+        "partner_type": PartnerType.values,
+        "business_model": BusinessModel.values,
+        "country": [code for code, _ in countries],
+        "region": Region.values,
+        "status": LifecycleStatus.values,
+    }.get(params.get("attribute", ""), [])
+
+
+def _attribute_value(row: Mapping[str, Any], leaf: Leaf, refs: References, as_of: datetime.date) -> Any:
+    return row[leaf.params["attribute"]]
+
+
+def months_between(start: datetime.date, end: datetime.date) -> int:
+    if end < start:
+        return 0
+    delta = relativedelta(end, start)
+    return delta.years * 12 + delta.months
+
+
+def _months_value(row: Mapping[str, Any], leaf: Leaf, refs: References, as_of: datetime.date) -> int:
+    return months_between(row["joined_on"], as_of)
+
+
+def _tier_value(row: Mapping[str, Any], leaf: Leaf, refs: References, as_of: datetime.date) -> int:
+    program_id = refs.programs.get(leaf.params["program"])
+    return row["tier_ranks"].get(program_id, 0)
+
+
+def _tier_format(leaf: Leaf, value: Any, refs: References) -> str:
+    program_id = refs.programs.get(leaf.params["program"], 0)
+    return refs.tier_names.get((program_id, value), "no tier") if value else "no tier"
+
+
+def _region_choices() -> Sequence[str]:
+    from partners.models import Region
+
+    return Region.values
+
+
+def _deal_statuses() -> Sequence[str]:
+    return ("submitted", "approved", "won", "lost", "rejected", "expired")
+
+
+def _track_choices() -> Sequence[str]:
+    from partners.models import CertificationTrack
+
+    return CertificationTrack.values
+
+
+WINDOW = Param("window", help="Which facts count by date; all time when omitted.")
+
+METRICS: dict[str, Metric] = {
+    metric.name: metric
+    for metric in [
+        Metric(
+            MetricSpec(
+                "certified_people",
+                "Certified people",
+                "count",
+                {
+                    "certification_types": _codes("certification_types", "Certification type codes."),
+                    "tracks": Param("codes", choices=_track_choices, help="Certification tracks."),
+                    "advanced_only": Param("bool", help="Count advanced certifications only."),
+                    "window": WINDOW,
+                },
+                describe=_describe_certified,
+            ),
+            source="certifications",
+            column=_certified_column,
+        ),
+        Metric(
+            MetricSpec(
+                "sales_amount",
+                "Won sales",
+                "money",
+                {
+                    "window": WINDOW,
+                    "product_lines": _codes("product_lines", "Product line codes."),
+                    "regions": Param("codes", choices=_region_choices, help="Sale regions."),
+                },
+                uses_currency=True,
+                describe=_describe_sales("won sales"),
+            ),
+            source="sales",
+            column=_sales_amount_column,
+            default=lambda leaf: Decimal(0),
+            format_value=_money_format,
+        ),
+        Metric(
+            MetricSpec(
+                "won_deals",
+                "Won deals",
+                "count",
+                {
+                    "window": WINDOW,
+                    "product_lines": _codes("product_lines", "Product line codes."),
+                    "regions": Param("codes", choices=_region_choices, help="Sale regions."),
+                },
+                describe=_describe_sales("won deals"),
+            ),
+            source="sales",
+            column=_won_deals_column,
+        ),
+        Metric(
+            MetricSpec(
+                "engagement_points",
+                "Engagement points",
+                "points",
+                {"window": WINDOW, "activity_types": _codes("activity_types", "Activity type codes.")},
+                describe=_describe_points,
+            ),
+            source="activities",
+            column=_points_column,
+        ),
+        Metric(
+            MetricSpec(
+                "service_offerings",
+                "Service offerings",
+                "count",
+                {
+                    "min_level": Param(
+                        "int", minimum=1, maximum=3, help="1 foundational, 2 proficient, 3 expert."
+                    ),
+                    "offerings": _codes("offerings", "Service offering codes."),
+                },
+                describe=_describe_offerings,
+            ),
+            source="proficiencies",
+            column=_offerings_column,
+        ),
+        Metric(
+            MetricSpec(
+                "registered_deals",
+                "Registered deals",
+                "count",
+                {"window": WINDOW, "statuses": Param("codes", choices=_deal_statuses, help="Deal statuses.")},
+                describe=_describe_deals,
+            ),
+            source="deals",
+            column=_deals_column,
+        ),
+        Metric(
+            MetricSpec(
+                "partner_attribute",
+                "Partner attribute",
+                "choice",
+                {
+                    "attribute": Param(
+                        "choice",
+                        required=True,
+                        choices=lambda: PARTNER_ATTRIBUTES,
+                        help="partner_type, business_model, country, region or status.",
+                    )
+                },
+                target_choices=_attribute_choices,
+                describe=lambda leaf: leaf.params["attribute"].replace("_", " "),
+            ),
+            source="partner",
+            attribute=_attribute_value,
+            default=lambda leaf: None,
+            format_value=lambda leaf, value, refs: str(value),
+        ),
+        Metric(
+            MetricSpec(
+                "months_since_joining",
+                "Months since joining",
+                "months",
+                {},
+                describe=lambda leaf: "months in the program",
+            ),
+            source="partner",
+            attribute=_months_value,
+        ),
+        Metric(
+            MetricSpec(
+                "current_tier",
+                "Current tier",
+                "rank",
+                {"program": Param("string", required=True, help="The program's slug.")},
+                describe=lambda leaf: f"tier in {leaf.params['program']}",
+            ),
+            source="partner",
+            attribute=_tier_value,
+            format_value=_tier_format,
+        ),
+    ]
+}
+
+SPECS: dict[str, MetricSpec] = {name: metric.spec for name, metric in METRICS.items()}
+
+
+def measure_key(leaf: Leaf) -> tuple:
+    """Leaves that measure the same thing share one column, whatever their target."""
+    params = tuple(
+        sorted(
+            (name, value.to_json().__repr__() if isinstance(value, Window) else repr(value))
+            for name, value in leaf.params.items()
+        )
+    )
+    return (leaf.metric, params, leaf.currency)

@@ -1,0 +1,340 @@
+"""Gates, what the evaluation concludes about each partner, and the history of it.
+
+The definitions (``Gate``) are edited by channel managers. The results
+(``GateStatus``, ``PartnerTier``, ``BenefitGrant``, ``SegmentMembership``) are
+written only by the services in ``gates.services`` and keep a history
+(``GateStatusChange``, ``TierChange``) of every change.
+"""
+
+import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from prm.money import CurrencyField
+
+
+class GateState(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    ACTIVE = "active", "Active"
+    RETIRED = "retired", "Retired"
+
+
+class GateQuerySet(models.QuerySet["Gate"]):
+    def in_effect(self, day: datetime.date) -> "GateQuerySet":
+        return self.filter(state=GateState.ACTIVE).filter(
+            Q(effective_from__isnull=True) | Q(effective_from__lte=day),
+            Q(effective_to__isnull=True) | Q(effective_to__gte=day),
+        )
+
+    def visible_to(self, user) -> "GateQuerySet":
+        """Staff see every gate; partners the active gates of programs they can see."""
+        from programs.models import Program
+
+        if user is None or not user.is_authenticated:
+            return self.none()
+        if user.is_staff:
+            return self.all()
+        return self.filter(state=GateState.ACTIVE, program__in=Program.objects.visible_to(user))
+
+
+class Gate(models.Model):
+    """An acceleration gate: measurable criteria that unlock a tier, benefits or a specialisation."""
+
+    program = models.ForeignKey("programs.Program", on_delete=models.PROTECT, related_name="gates")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    state = models.CharField(max_length=8, choices=GateState.choices, default=GateState.DRAFT)
+    effective_from = models.DateField(null=True, blank=True)
+    effective_to = models.DateField(null=True, blank=True)
+    prerequisites = models.ManyToManyField(
+        "self",
+        symmetrical=False,
+        blank=True,
+        related_name="dependants",
+        help_text="Gates a partner must pass before this one can pass.",
+    )
+    criteria = models.JSONField(help_text="The criteria tree; see the gate language in the README.")
+    currency = CurrencyField(
+        blank=True, help_text="Currency of money criteria; empty means the program's base currency."
+    )
+    unlocks_tier = models.ForeignKey(
+        "programs.Tier",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="gates",
+        help_text="The tier a partner qualifies for by passing this gate.",
+    )
+    unlocks_benefits = models.ManyToManyField("programs.Benefit", blank=True, related_name="gates")
+    unlocks_specialisation = models.CharField(max_length=200, blank=True)
+    version = models.PositiveIntegerField(default=1, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = GateQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["program", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["program", "name"],
+                name="gate_unique_name",
+                violation_error_message="This program already has a gate with this name.",
+            ),
+            models.UniqueConstraint(
+                fields=["unlocks_tier"],
+                condition=Q(state="active"),
+                name="gate_one_active_per_tier",
+                violation_error_message="Another active gate already unlocks this tier.",
+            ),
+            models.CheckConstraint(
+                name="gate_effective_dates_ordered",
+                condition=Q(effective_from__isnull=True)
+                | Q(effective_to__isnull=True)
+                | Q(effective_to__gte=models.F("effective_from")),
+                violation_error_message="The gate ends before it starts.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def money_currency(self) -> str:
+        return self.currency or self.program.base_currency
+
+    def clean(self) -> None:
+        from gates.validation import criteria_errors
+
+        errors: dict[str, list[str] | str] = {}
+        if self.program_id is not None:
+            criteria_problems = criteria_errors(self.criteria, default_currency=self.money_currency)
+            if criteria_problems:
+                errors["criteria"] = criteria_problems
+            if self.unlocks_tier_id is not None and self.unlocks_tier.program_id != self.program_id:
+                errors["unlocks_tier"] = "The tier belongs to another program."
+        if self.effective_from and self.effective_to and self.effective_to < self.effective_from:
+            errors["effective_to"] = "The gate ends before it starts."
+        if errors:
+            raise ValidationError(errors)
+
+
+class GateOutcome(models.TextChoices):
+    PASSED = "passed", "Passed"
+    FAILED = "failed", "Not yet"
+    BLOCKED = "blocked", "Waiting on a prerequisite"
+
+
+class GateStatus(models.Model):
+    """Where a partner stands on a gate, with every criterion's measured value.
+
+    ``measures`` holds one value per leaf of the gate's criteria, in leaf
+    order, as JSON (amounts as strings). It is rewritten only when a status or
+    a value changes.
+    """
+
+    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="gate_statuses")
+    gate = models.ForeignKey(Gate, on_delete=models.CASCADE, related_name="statuses")
+    status = models.CharField(max_length=8, choices=GateOutcome.choices)
+    measures = models.JSONField(default=list)
+    gate_version = models.PositiveIntegerField(default=1)
+    since = models.DateTimeField(default=timezone.now, help_text="When the status last changed.")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "gate statuses"
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "gate"], name="gate_status_unique"),
+        ]
+        indexes = [models.Index(fields=["gate", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id}/{self.gate_id}: {self.status}"
+
+
+class EvaluationRun(models.Model):
+    class Kind(models.TextChoices):
+        FULL = "full", "All partners"
+        PARTNER = "partner", "One partner"
+        GATE = "gate", "One gate"
+
+    class State(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.RUNNING)
+    as_of = models.DateField()
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    partners_evaluated = models.PositiveIntegerField(default=0)
+    statuses_changed = models.PositiveIntegerField(default=0)
+    tiers_changed = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} evaluation of {self.as_of} ({self.state})"
+
+
+class GateStatusChange(models.Model):
+    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="gate_changes")
+    gate = models.ForeignKey(Gate, on_delete=models.CASCADE, related_name="changes")
+    from_status = models.CharField(max_length=8, choices=GateOutcome.choices, blank=True)
+    to_status = models.CharField(max_length=8, choices=GateOutcome.choices)
+    measures = models.JSONField(default=list)
+    changed_at = models.DateTimeField(default=timezone.now)
+    run = models.ForeignKey(EvaluationRun, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["partner", "-changed_at"]), models.Index(fields=["changed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.gate}: {self.from_status or '–'} → {self.to_status}"
+
+
+class PartnerTier(models.Model):
+    """The tier a partner holds in a program.
+
+    ``earned_tier`` follows the gates, held up by grace: when the partner stops
+    qualifying, it keeps the tier until ``grace_until``, then drops to
+    ``qualified_tier``. ``tier`` is what the partner holds: the override while
+    one is in force, otherwise the earned tier. Benefits and incentives read
+    ``tier``.
+    """
+
+    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="tiers")
+    program = models.ForeignKey("programs.Program", on_delete=models.CASCADE, related_name="partner_tiers")
+    tier = models.ForeignKey(
+        "programs.Tier", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    since = models.DateField(default=timezone.localdate)
+    earned_tier = models.ForeignKey(
+        "programs.Tier", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    qualified_tier = models.ForeignKey(
+        "programs.Tier",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The highest tier whose gate the partner passes today.",
+    )
+    grace_until = models.DateField(null=True, blank=True)
+    override_tier = models.ForeignKey(
+        "programs.Tier", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    override_reason = models.TextField(blank=True)
+    override_expires_on = models.DateField(null=True, blank=True)
+    override_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "program"], name="partner_tier_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id} in {self.program_id}: {self.tier_id}"
+
+    def override_in_force(self, day: datetime.date) -> bool:
+        return self.override_tier_id is not None and (
+            self.override_expires_on is None or self.override_expires_on >= day
+        )
+
+    @property
+    def in_grace(self) -> bool:
+        return self.grace_until is not None
+
+
+class TierChangeReason(models.TextChoices):
+    PROMOTED = "promoted", "Promoted"
+    GRACE_STARTED = "grace_started", "Grace period started"
+    GRACE_RECOVERED = "grace_recovered", "Recovered during grace"
+    DEMOTED = "demoted", "Demoted after grace"
+    OVERRIDE_SET = "override_set", "Override set"
+    OVERRIDE_ENDED = "override_ended", "Override ended"
+
+
+class TierChange(models.Model):
+    """Every change of the tier a partner holds, or of its grace; ``effective_on`` dates it."""
+
+    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="tier_changes")
+    program = models.ForeignKey("programs.Program", on_delete=models.CASCADE, related_name="+")
+    from_tier = models.ForeignKey(
+        "programs.Tier", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    to_tier = models.ForeignKey(
+        "programs.Tier", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.CharField(max_length=16, choices=TierChangeReason.choices)
+    effective_on = models.DateField()
+    changed_at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.TextField(blank=True)
+    run = models.ForeignKey(EvaluationRun, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["partner", "program", "effective_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()} on {self.effective_on}"
+
+
+class BenefitGrant(models.Model):
+    """A benefit a partner holds, from a tier or a passed gate, until it is revoked."""
+
+    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="benefit_grants")
+    benefit = models.ForeignKey("programs.Benefit", on_delete=models.CASCADE, related_name="grants")
+    via_tier = models.ForeignKey(
+        "programs.Tier", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    via_gate = models.ForeignKey(Gate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    granted_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-granted_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "benefit"],
+                condition=Q(revoked_at__isnull=True),
+                name="benefit_grant_one_active",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.benefit} for {self.partner_id}"
+
+    def clean(self) -> None:
+        if self.revoked_at and self.revoked_at < self.granted_at:
+            raise ValidationError({"revoked_at": "A grant cannot end before it starts."})
+
+
+class SegmentMembership(models.Model):
+    segment = models.ForeignKey("programs.Segment", on_delete=models.CASCADE, related_name="memberships")
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.CASCADE, related_name="segment_memberships"
+    )
+    since = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "partner"], name="segment_membership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id} in {self.segment_id}"

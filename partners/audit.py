@@ -1,0 +1,16 @@
+from typing import Any
+
+from django.db import models
+
+from partners.models import AuditEntry
+
+
+def audit(*, actor, action: str, target: models.Model, **data: Any) -> AuditEntry:
+    """Record an action; call it inside the service's transaction so both land or neither."""
+    return AuditEntry.objects.create(
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        action=action,
+        target_type=target._meta.label_lower,
+        target_id=str(target.pk),
+        data=data,
+    )

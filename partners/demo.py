@@ -1,0 +1,766 @@
+"""Demo data: a realistic partner program built from the seed examples.
+
+Everything is keyed on natural keys (names, codes, external ids with the
+source ``demo``) and generated from a fixed random seed, so running the
+seeding twice leaves the same data, never a duplicate.
+"""
+
+import datetime
+import random
+from dataclasses import dataclass
+from decimal import Decimal
+
+from dateutil.relativedelta import relativedelta
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from partners.exchange import daily_rates_rebuild
+from partners.models import (
+    ActivityType,
+    BusinessModel,
+    Certification,
+    CertificationTrack,
+    CertificationType,
+    Distributor,
+    EngagementActivity,
+    ExchangeRate,
+    LifecycleStatus,
+    ManagerProfile,
+    Membership,
+    MembershipRole,
+    Partner,
+    PartnerType,
+    Person,
+    ProductLine,
+    ProficiencyLevel,
+    Region,
+    Sale,
+    ServiceOffering,
+    ServiceProficiency,
+)
+from partners.roles import ensure_channel_manager_group
+from programs.models import AllowancePeriod, Benefit, BenefitKind, Program, ProgramKind, Segment, Tier
+
+DEMO_PASSWORD = "demo"  # noqa: S105 - the documented demo password, created only by seed_demo
+SOURCE = "demo"
+
+# Value of one unit in US dollars at the start of 2025, drifting a little each month.
+RATES = {
+    "EUR": "1.08",
+    "GBP": "1.27",
+    "JPY": "0.0067",
+    "AUD": "0.66",
+    "CAD": "0.73",
+    "BRL": "0.19",
+    "INR": "0.012",
+}
+COUNTRIES = {
+    Region.NORTH_AMERICA: [("US", "USD"), ("CA", "CAD")],
+    Region.LATIN_AMERICA: [("BR", "BRL"), ("MX", "USD")],
+    Region.EMEA: [("GB", "GBP"), ("DE", "EUR"), ("FR", "EUR"), ("NL", "EUR"), ("AE", "USD")],
+    Region.APAC: [("AU", "AUD"), ("JP", "JPY"), ("IN", "INR"), ("SG", "USD")],
+}
+NAME_PARTS = (
+    [
+        "Acme",
+        "Blue",
+        "Cobalt",
+        "Delta",
+        "Ember",
+        "Fjord",
+        "Granite",
+        "Harbor",
+        "Iris",
+        "Juniper",
+        "Kestrel",
+        "Lumen",
+        "Meridian",
+        "Nimbus",
+        "Orbit",
+        "Pinnacle",
+        "Quartz",
+        "Redwood",
+        "Summit",
+        "Tidal",
+        "Umbra",
+        "Vertex",
+        "Willow",
+        "Zenith",
+    ],
+    ["Cloud", "Secure", "Data", "Network", "Digital", "Systems", "Tech", "Logic", "Bridge", "Point"],
+    ["Solutions", "Partners", "Group", "Consulting", "Services", "Integrators", "Labs", "Ltd"],
+)
+FIRST_NAMES = [
+    "Ana",
+    "Ben",
+    "Chloé",
+    "Dev",
+    "Elif",
+    "Femi",
+    "Greta",
+    "Hiro",
+    "Ines",
+    "Jon",
+    "Kira",
+    "Luca",
+    "Maya",
+    "Nils",
+    "Omar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sami",
+    "Tess",
+    "Uma",
+    "Viktor",
+]
+LAST_NAMES = [
+    "Adams",
+    "Berg",
+    "Costa",
+    "Dubois",
+    "Eze",
+    "Fischer",
+    "García",
+    "Hughes",
+    "Ito",
+    "Jensen",
+    "Khan",
+    "Lopez",
+    "Martin",
+    "Nakamura",
+    "Okafor",
+    "Patel",
+    "Rossi",
+    "Silva",
+    "Tanaka",
+    "Weber",
+]
+
+
+@dataclass
+class DemoResult:
+    partners: int
+    people: int
+    certifications: int
+    sales: int
+    activities: int
+
+
+def _user(username: str, *, email: str, first: str, last: str, staff: bool = False, superuser: bool = False):
+    user_model = get_user_model()
+    user, created = user_model.objects.get_or_create(
+        username=username,
+        defaults={
+            "email": email,
+            "first_name": first,
+            "last_name": last,
+            "is_staff": staff,
+            "is_superuser": superuser,
+        },
+    )
+    if created:
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+    return user
+
+
+def _reference_data(today: datetime.date) -> dict:
+    lines = {
+        code: ProductLine.objects.get_or_create(code=code, defaults={"name": name})[0]
+        for code, name in [
+            ("cloud", "Cloud platform"),
+            ("security", "Security"),
+            ("networking", "Networking"),
+            ("analytics", "Data & analytics"),
+            ("services", "Professional services"),
+        ]
+    }
+    cert_types = {
+        code: CertificationType.objects.get_or_create(
+            code=code,
+            defaults={"name": name, "track": track, "is_advanced": advanced, "validity_months": months},
+        )[0]
+        for code, name, track, advanced, months in [
+            ("sales-fundamentals", "Sales Fundamentals", CertificationTrack.SALES, False, 24),
+            ("sales-engineer", "Certified Sales Engineer", CertificationTrack.PRESALES, False, 24),
+            ("cloud-architect", "Cloud Architect Professional", CertificationTrack.TECHNICAL, True, 36),
+            ("security-specialist", "Security Specialist", CertificationTrack.SECURITY, True, 24),
+            ("delivery-consultant", "Delivery Consultant", CertificationTrack.SERVICES, False, 24),
+        ]
+    }
+    activity_types = {
+        code: ActivityType.objects.get_or_create(
+            code=code, defaults={"name": name, "default_points": points}
+        )[0]
+        for code, name, points in [
+            ("training", "Training completed", 20),
+            ("webinar", "Webinar hosted", 10),
+            ("co-marketing", "Co-marketing campaign", 50),
+            ("business-plan", "Joint business plan", 40),
+            ("event", "Event sponsorship", 30),
+        ]
+    }
+    offerings = {
+        code: ServiceOffering.objects.get_or_create(code=code, defaults={"name": name})[0]
+        for code, name in [
+            ("cloud-migration", "Cloud migration"),
+            ("mdr", "Managed detection and response"),
+            ("network-assessment", "Network assessment"),
+            ("data-platform", "Data platform implementation"),
+            ("security-audit", "Security audit"),
+        ]
+    }
+    start = today.replace(day=1) - relativedelta(months=24)
+    touched = set()
+    rng = random.Random(7)
+    for currency, base in RATES.items():
+        month = start
+        rate = Decimal(base)
+        while month <= today:
+            _, created = ExchangeRate.objects.get_or_create(
+                currency=currency, valid_from=month, defaults={"rate": rate}
+            )
+            if created:
+                touched.add(currency)
+            rate = (rate * Decimal(1 + rng.uniform(-0.02, 0.02))).quantize(Decimal("0.0000001"))
+            month += relativedelta(months=1)
+    for currency in RATES:
+        daily_rates_rebuild(currency)
+    return {
+        "lines": lines,
+        "cert_types": cert_types,
+        "activity_types": activity_types,
+        "offerings": offerings,
+    }
+
+
+def _program() -> dict:
+    main, _ = Program.objects.get_or_create(
+        slug="partner-network",
+        defaults={
+            "name": "Partner Network",
+            "kind": ProgramKind.MAIN,
+            "base_currency": "USD",
+            "description": "The main partner program: Registered, Silver, Gold and Platinum tiers "
+            "earned on capability and commitment, not revenue alone.",
+        },
+    )
+    tiers = {}
+    for rank, name, grace in [(1, "Registered", 30), (2, "Silver", 90), (3, "Gold", 90), (4, "Platinum", 90)]:
+        tiers[name], _ = Tier.objects.get_or_create(
+            program=main, rank=rank, defaults={"name": name, "grace_days": grace}
+        )
+
+    def benefit(name: str, kind: str, tier_names: list[str], **values) -> Benefit:
+        obj, _ = Benefit.objects.get_or_create(program=main, name=name, defaults={"kind": kind, **values})
+        obj.tiers.set([tiers[t] for t in tier_names])
+        return obj
+
+    benefit("Content library", BenefitKind.CONTENT, ["Registered", "Silver", "Gold", "Platinum"])
+    benefit("Registered discount", BenefitKind.DISCOUNT, ["Registered"], percent=Decimal(5))
+    benefit("Silver discount", BenefitKind.DISCOUNT, ["Silver"], percent=Decimal(10))
+    benefit("Gold discount", BenefitKind.DISCOUNT, ["Gold"], percent=Decimal(15))
+    benefit("Platinum discount", BenefitKind.DISCOUNT, ["Platinum"], percent=Decimal(20))
+    benefit("Deal registration", BenefitKind.DEAL_REGISTRATION, ["Silver", "Gold", "Platinum"])
+    benefit("Gold rebate", BenefitKind.REBATE, ["Gold"], percent=Decimal(2))
+    benefit("Platinum rebate", BenefitKind.REBATE, ["Platinum"], percent=Decimal(3))
+    benefit(
+        "Silver MDF",
+        BenefitKind.MDF_ALLOWANCE,
+        ["Silver"],
+        amount=Decimal(5000),
+        currency="USD",
+        period=AllowancePeriod.QUARTER,
+    )
+    benefit(
+        "Gold MDF",
+        BenefitKind.MDF_ALLOWANCE,
+        ["Gold"],
+        amount=Decimal(15000),
+        currency="USD",
+        period=AllowancePeriod.QUARTER,
+    )
+    benefit(
+        "Platinum MDF",
+        BenefitKind.MDF_ALLOWANCE,
+        ["Platinum"],
+        amount=Decimal(40000),
+        currency="USD",
+        period=AllowancePeriod.QUARTER,
+    )
+    co_selling = benefit("Co-selling with vendor account teams", BenefitKind.CO_SELLING, ["Platinum"])
+    benefit("Partner-sourced commission", BenefitKind.COMMISSION, ["Gold", "Platinum"], percent=Decimal(20))
+
+    uk_cloud, _ = Segment.objects.get_or_create(
+        name="UK cloud partners above £1M",
+        defaults={
+            "currency": "GBP",
+            "description": "Revenue above £1M in the UK on cloud products with three certifications.",
+            "criteria": {
+                "all": [
+                    {"metric": "partner_attribute", "attribute": "country", "op": "in", "target": ["GB"]},
+                    {
+                        "metric": "sales_amount",
+                        "product_lines": ["cloud"],
+                        "window": {"kind": "rolling_months", "months": 12},
+                        "op": ">=",
+                        "target": "1000000",
+                        "currency": "GBP",
+                    },
+                    {"metric": "certified_people", "op": ">=", "target": 3},
+                ]
+            },
+        },
+    )
+    mssp, _ = Segment.objects.get_or_create(
+        name="Managed security providers",
+        defaults={
+            "criteria": {
+                "any": [
+                    {
+                        "metric": "partner_attribute",
+                        "attribute": "partner_type",
+                        "op": "in",
+                        "target": ["mssp", "msp"],
+                    },
+                    {
+                        "metric": "service_offerings",
+                        "offerings": ["mdr"],
+                        "min_level": 2,
+                        "op": ">=",
+                        "target": 1,
+                    },
+                ]
+            },
+        },
+    )
+    gold_plus, _ = Segment.objects.get_or_create(
+        name="Gold and Platinum partners",
+        defaults={
+            "criteria": {"metric": "current_tier", "program": "partner-network", "op": ">=", "target": 3}
+        },
+    )
+    subprograms = [
+        (
+            "deal-registration",
+            "Deal Registration",
+            ProgramKind.DEAL_REGISTRATION,
+            None,
+            "Register opportunities for protection and better margins.",
+        ),
+        (
+            "uk-cloud-accelerator",
+            "UK Cloud Accelerator",
+            ProgramKind.CO_SELLING,
+            uk_cloud,
+            "Exclusive co-selling and funded proofs of concept for the UK's leading cloud partners.",
+        ),
+        (
+            "mssp-specialisation",
+            "MSSP Specialisation",
+            ProgramKind.SPECIALISATION,
+            mssp,
+            "Tooling, NFR licences and a security specialisation for managed security providers.",
+        ),
+        (
+            "marketing-funds",
+            "Through-channel Marketing Funds",
+            ProgramKind.MDF,
+            gold_plus,
+            "Market development funds for Gold and Platinum partners.",
+        ),
+    ]
+    programs = {"main": main}
+    for slug, name, kind, segment, description in subprograms:
+        programs[slug], _ = Program.objects.get_or_create(
+            slug=slug,
+            defaults={
+                "name": name,
+                "kind": kind,
+                "parent": main,
+                "segment": segment,
+                "description": description,
+            },
+        )
+    return {"main": main, "tiers": tiers, "co_selling": co_selling, "programs": programs}
+
+
+def _gates(program: dict) -> None:
+    from gates.models import Gate, GateState
+
+    main, tiers = program["main"], program["tiers"]
+    twelve_months = {"kind": "rolling_months", "months": 12}
+    definitions = [
+        (
+            "Registered partner",
+            tiers["Registered"],
+            None,
+            {
+                "metric": "partner_attribute",
+                "attribute": "status",
+                "op": "in",
+                "target": ["onboarding", "active"],
+            },
+        ),
+        (
+            "Silver: certified and selling",
+            tiers["Silver"],
+            None,
+            {
+                "all": [
+                    {"metric": "partner_attribute", "attribute": "status", "op": "==", "target": "active"},
+                    {"metric": "certified_people", "op": ">=", "target": 2},
+                    {"metric": "sales_amount", "window": twelve_months, "op": ">=", "target": "100000"},
+                ]
+            },
+        ),
+        (
+            "Gold: five certified sales engineers",
+            tiers["Gold"],
+            None,
+            {
+                "all": [
+                    {"metric": "partner_attribute", "attribute": "status", "op": "==", "target": "active"},
+                    {
+                        "metric": "certified_people",
+                        "certification_types": ["sales-engineer"],
+                        "op": ">=",
+                        "target": 5,
+                    },
+                    {"metric": "sales_amount", "window": twelve_months, "op": ">=", "target": "500000"},
+                    {
+                        "metric": "engagement_points",
+                        "window": {"kind": "year_to_date"},
+                        "op": ">=",
+                        "target": 200,
+                    },
+                ]
+            },
+        ),
+        (
+            "Platinum: proficiency in three service offerings",
+            tiers["Platinum"],
+            None,
+            {
+                "all": [
+                    {"metric": "partner_attribute", "attribute": "status", "op": "==", "target": "active"},
+                    {
+                        "metric": "certified_people",
+                        "certification_types": ["sales-engineer"],
+                        "op": ">=",
+                        "target": 8,
+                    },
+                    {"metric": "service_offerings", "min_level": 2, "op": ">=", "target": 3},
+                    {"metric": "sales_amount", "window": twelve_months, "op": ">=", "target": "1500000"},
+                    {"metric": "won_deals", "window": twelve_months, "op": ">=", "target": 10},
+                ]
+            },
+        ),
+        (
+            "$500,000 quarterly sales: marketing funds",
+            None,
+            None,
+            {
+                "metric": "sales_amount",
+                "window": {"kind": "quarter_to_date"},
+                "op": ">=",
+                "target": "500000",
+            },
+        ),
+        (
+            "Advanced certification: enterprise deal registration",
+            None,
+            None,
+            {
+                "metric": "certified_people",
+                "advanced_only": True,
+                "op": ">=",
+                "target": 1,
+            },
+        ),
+    ]
+    for name, tier, _benefit, criteria in definitions:
+        gate, created = Gate.objects.get_or_create(
+            program=main,
+            name=name,
+            defaults={"criteria": criteria, "unlocks_tier": tier, "state": GateState.ACTIVE},
+        )
+        if created and name.startswith("Platinum"):
+            gate.unlocks_specialisation = ""
+    co_selling_gate, _ = Gate.objects.get_or_create(
+        program=main,
+        name="Co-selling: certify five sales engineers",
+        defaults={
+            "state": GateState.ACTIVE,
+            "unlocks_specialisation": "Co-selling partner",
+            "criteria": {
+                "metric": "certified_people",
+                "certification_types": ["sales-engineer"],
+                "op": ">=",
+                "target": 5,
+            },
+        },
+    )
+    co_selling_gate.unlocks_benefits.add(program["co_selling"])
+
+
+def _partners(count: int, refs: dict, today: datetime.date, manager) -> list[Partner]:
+    rng = random.Random(42)
+    distributors = {
+        Region.EMEA: Distributor.objects.get_or_create(
+            name="Northwind Distribution", defaults={"country": "NL", "region": Region.EMEA}
+        )[0],
+        Region.APAC: Distributor.objects.get_or_create(
+            name="Pacific Channel Supply", defaults={"country": "SG", "region": Region.APAC}
+        )[0],
+    }
+    partners = []
+    types = list(PartnerType.values)
+    models = list(BusinessModel.values)
+    regions = list(COUNTRIES)
+    used = set()
+    for index in range(count):
+        if index == 0:
+            name, country, currency, region = "Acme Cloud Solutions", "GB", "GBP", Region.EMEA
+            partner_type, model, status, size = (
+                PartnerType.VAR,
+                BusinessModel.RESELL,
+                LifecycleStatus.ACTIVE,
+                1.0,
+            )
+        else:
+            while True:
+                name = " ".join(rng.choice(part) for part in NAME_PARTS)
+                if name not in used and name != "Acme Cloud Solutions":
+                    break
+            region = rng.choice(regions)
+            country, currency = rng.choice(COUNTRIES[region])
+            partner_type, model = rng.choice(types), rng.choice(models)
+            status = rng.choices(list(LifecycleStatus.values), weights=[1, 2, 12, 1, 1])[0]
+            size = rng.lognormvariate(0, 0.9)
+        used.add(name)
+        distributor = distributors.get(region) if index % 3 == 0 or index == 0 else None
+        partner, _ = Partner.objects.get_or_create(
+            name=name,
+            defaults={
+                "partner_type": partner_type,
+                "business_model": model,
+                "country": country,
+                "region": region,
+                "status": status,
+                "distributor": distributor,
+                "channel_manager": manager if region == Region.EMEA or index % 4 == 0 else None,
+                "joined_on": today - datetime.timedelta(days=rng.randint(60, 2000)),
+            },
+        )
+        partners.append(partner)
+        _facts(partner, index, size, currency, refs, today, rng)
+    return partners
+
+
+def _facts(partner: Partner, index: int, size: float, currency: str, refs: dict, today, rng) -> None:
+    people_count = max(2, min(14, int(3 + size * 4)))
+    people = []
+    for number in range(people_count):
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        email = f"{first.lower()}.{last.lower()}.{number}@partner{index}.example.com"
+        person, _ = Person.objects.get_or_create(
+            partner=partner,
+            email=email,
+            defaults={
+                "first_name": first,
+                "last_name": last,
+                "job_title": rng.choice(
+                    [
+                        "Sales engineer",
+                        "Account executive",
+                        "Solutions architect",
+                        "Consultant",
+                        "Partner manager",
+                    ]
+                ),
+            },
+        )
+        people.append(person)
+    cert_types = list(refs["cert_types"].values())
+    certifications = []
+    for number, person in enumerate(people):
+        for cert_number in range(rng.choice([0, 1, 1, 2])):
+            cert_type = (
+                refs["cert_types"]["sales-engineer"]
+                if (number + cert_number) % 2 == 0
+                else rng.choice(cert_types)
+            )
+            issued = today - datetime.timedelta(days=rng.randint(30, 900))
+            months = cert_type.validity_months or 24
+            certifications.append(
+                Certification(
+                    person=person,
+                    certification_type=cert_type,
+                    issued_on=issued,
+                    expires_on=issued + relativedelta(months=months),
+                    source=SOURCE,
+                    external_id=f"cert-{partner.pk}-{number}-{cert_number}",
+                )
+            )
+    Certification.objects.bulk_create(certifications, ignore_conflicts=True)
+
+    lines = list(refs["lines"].values())
+    rate = Decimal(RATES.get(currency, "1"))
+    sales = []
+    for number in range(int(6 + size * 14)):
+        amount_usd = Decimal(rng.randint(5_000, 120_000)) * Decimal(str(round(size, 2)) or "1")
+        amount = (amount_usd / rate).quantize(Decimal(1) if currency == "JPY" else Decimal("0.01"))
+        sales.append(
+            Sale(
+                partner=partner,
+                amount=max(amount, Decimal(100)),
+                currency=currency,
+                product_line=rng.choice(lines),
+                region=partner.region,
+                closed_on=today - datetime.timedelta(days=rng.randint(0, 540)),
+                customer_name=f"{rng.choice(NAME_PARTS[0])} {rng.choice(['Bank', 'Retail', 'Health', 'Energy', 'Logistics'])}",
+                source=SOURCE,
+                external_id=f"sale-{partner.pk}-{number}",
+            )
+        )
+    Sale.objects.bulk_create(sales, ignore_conflicts=True)
+
+    activity_types = list(refs["activity_types"].values())
+    activities = []
+    for number in range(int(3 + size * 6)):
+        kind = rng.choice(activity_types)
+        activities.append(
+            EngagementActivity(
+                partner=partner,
+                activity_type=kind,
+                points=kind.default_points,
+                occurred_on=today - datetime.timedelta(days=rng.randint(0, 400)),
+                source=SOURCE,
+                external_id=f"activity-{partner.pk}-{number}",
+            )
+        )
+    EngagementActivity.objects.bulk_create(activities, ignore_conflicts=True)
+
+    offerings = list(refs["offerings"].values())
+    for offering in rng.sample(offerings, k=min(len(offerings), int(size * 2))):
+        ServiceProficiency.objects.get_or_create(
+            partner=partner,
+            offering=offering,
+            defaults={
+                "level": rng.choice(list(ProficiencyLevel.values)),
+                "since": today - datetime.timedelta(days=rng.randint(10, 700)),
+            },
+        )
+
+
+def _acme_showcase(acme: Partner, refs: dict, today: datetime.date) -> None:
+    """Make the demo partner a believable Gold partner close to Platinum."""
+    se = refs["cert_types"]["sales-engineer"]
+    people = list(acme.people.order_by("id"))
+    for number, person in enumerate(people[:6]):
+        Certification.objects.get_or_create(
+            source=SOURCE,
+            external_id=f"acme-se-{number}",
+            defaults={
+                "person": person,
+                "certification_type": se,
+                "issued_on": today - datetime.timedelta(days=200),
+                "expires_on": today + datetime.timedelta(days=500),
+            },
+        )
+    # One that lapsed: it no longer counts.
+    if people:
+        Certification.objects.get_or_create(
+            source=SOURCE,
+            external_id="acme-expired",
+            defaults={
+                "person": people[-1],
+                "certification_type": refs["cert_types"]["cloud-architect"],
+                "issued_on": today - datetime.timedelta(days=1200),
+                "expires_on": today - datetime.timedelta(days=30),
+            },
+        )
+    for number in range(8):
+        Sale.objects.get_or_create(
+            source=SOURCE,
+            external_id=f"acme-sale-{number}",
+            defaults={
+                "partner": acme,
+                "amount": Decimal(70_000 + number * 5_000),
+                "currency": "GBP",
+                "product_line": refs["lines"]["cloud"],
+                "region": Region.EMEA,
+                "closed_on": today - datetime.timedelta(days=10 + number * 20),
+                "customer_name": f"Customer {number + 1} plc",
+            },
+        )
+    for number, code in enumerate(["training", "co-marketing", "business-plan", "co-marketing", "event"]):
+        kind = refs["activity_types"][code]
+        EngagementActivity.objects.get_or_create(
+            source=SOURCE,
+            external_id=f"acme-activity-{number}",
+            defaults={
+                "partner": acme,
+                "activity_type": kind,
+                "points": kind.default_points,
+                "occurred_on": max(
+                    today.replace(month=1, day=1), today - datetime.timedelta(days=number * 15)
+                ),
+            },
+        )
+    for code in ["cloud-migration", "data-platform"]:
+        ServiceProficiency.objects.get_or_create(
+            partner=acme,
+            offering=refs["offerings"][code],
+            defaults={"level": ProficiencyLevel.PROFICIENT, "since": today - datetime.timedelta(days=300)},
+        )
+
+
+@transaction.atomic
+def seed_demo(*, partners: int = 60) -> DemoResult:
+    today = timezone.localdate()
+    admin = _user("admin", email="admin@example.com", first="Ada", last="Admin", staff=True, superuser=True)
+    manager = _user("manager", email="manager@example.com", first="Morgan", last="Manager", staff=True)
+    manager.groups.add(ensure_channel_manager_group())
+    ManagerProfile.objects.get_or_create(user=manager, defaults={"regions": [Region.EMEA]})
+    del admin
+
+    refs = _reference_data(today)
+    program = _program()
+    _gates(program)
+    all_partners = _partners(max(partners, 1), refs, today, manager)
+    acme = all_partners[0]
+    _acme_showcase(acme, refs, today)
+
+    partner_user = _user("partner", email="partner@acme.example.com", first="Pat", last="Partner")
+    Membership.objects.get_or_create(
+        user=partner_user, defaults={"partner": acme, "role": MembershipRole.ADMIN}
+    )
+    Person.objects.filter(partner=acme, email="partner@acme.example.com").exists() or Person.objects.create(
+        partner=acme,
+        first_name="Pat",
+        last_name="Partner",
+        email="partner@acme.example.com",
+        job_title="Partner admin",
+        user=partner_user,
+    )
+    distributor_user = _user(
+        "distributor", email="dana@northwind.example.com", first="Dana", last="Distributor"
+    )
+    Membership.objects.get_or_create(
+        user=distributor_user,
+        defaults={
+            "distributor": Distributor.objects.get(name="Northwind Distribution"),
+            "role": MembershipRole.DISTRIBUTOR,
+        },
+    )
+    return DemoResult(
+        partners=Partner.objects.count(),
+        people=Person.objects.count(),
+        certifications=Certification.objects.count(),
+        sales=Sale.objects.count(),
+        activities=EngagementActivity.objects.count(),
+    )

@@ -1,0 +1,107 @@
+"""Exchange rates: the rate in force on a day, conversions, and the daily rate table.
+
+``ExchangeRate`` holds the rates a channel manager or an integration enters:
+the value of one unit of a currency in the reference currency from a date on.
+``DailyRate`` spells that out as one row per currency and day, from the
+currency's first rate to a few days ahead, so that the set-based evaluation
+can join sales to rates on equality. It is rebuilt for a currency whenever
+one of its rates changes and extended before every evaluation.
+"""
+
+import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from partners.models import DailyRate, ExchangeRate
+
+# How far past today the daily table reaches, so that facts dated today or
+# tomorrow (time zones) always find their rate.
+HORIZON_DAYS = 7
+ONE = Decimal(1)
+
+
+def reference_currency() -> str:
+    return settings.PRM_REFERENCE_CURRENCY
+
+
+def rate_on(currency: str, day: datetime.date) -> Decimal | None:
+    """Value of one unit of ``currency`` in the reference currency on ``day``; None if unknown."""
+    if currency == reference_currency():
+        return ONE
+    rate = (
+        ExchangeRate.objects.filter(currency=currency, valid_from__lte=day)
+        .order_by("-valid_from")
+        .values_list("rate", flat=True)
+        .first()
+    )
+    return rate
+
+
+def rate_missing_message(currency: str, day: datetime.date) -> str | None:
+    if currency == reference_currency() or rate_on(currency, day) is not None:
+        return None
+    return (
+        f"There is no {currency} exchange rate on or before {day:%d %b %Y}; "
+        f"add one before recording amounts in {currency}."
+    )
+
+
+def convert(amount: Decimal, from_currency: str, to_currency: str, day: datetime.date) -> Decimal:
+    """Convert at the rates in force on ``day``, at full precision (round later, once)."""
+    if from_currency == to_currency:
+        return amount
+    from_rate = rate_on(from_currency, day)
+    to_rate = rate_on(to_currency, day)
+    if from_rate is None or to_rate is None:
+        missing = from_currency if from_rate is None else to_currency
+        raise LookupError(f"no {missing} exchange rate on or before {day}")
+    return amount * from_rate / to_rate
+
+
+def _horizon() -> datetime.date:
+    return timezone.localdate() + datetime.timedelta(days=HORIZON_DAYS)
+
+
+def daily_rates_rebuild(currency: str) -> int:
+    """Rewrite the daily table of one currency from its rates. Returns the rows written."""
+    rates = list(
+        ExchangeRate.objects.filter(currency=currency)
+        .order_by("valid_from")
+        .values_list("valid_from", "rate")
+    )
+    rows: list[DailyRate] = []
+    if rates:
+        end = max(_horizon(), rates[-1][0])
+        for index, (start, rate) in enumerate(rates):
+            stop = rates[index + 1][0] if index + 1 < len(rates) else end + datetime.timedelta(days=1)
+            day = start
+            while day < stop:
+                rows.append(DailyRate(currency=currency, day=day, rate=rate))
+                day += datetime.timedelta(days=1)
+    with transaction.atomic():
+        DailyRate.objects.filter(currency=currency).delete()
+        DailyRate.objects.bulk_create(rows, batch_size=1000)
+    return len(rows)
+
+
+def daily_rates_extend(until: datetime.date | None = None) -> int:
+    """Carry every currency's last rate forward to ``until`` (default: a week ahead)."""
+    until = until or _horizon()
+    written = 0
+    currencies = ExchangeRate.objects.values_list("currency", flat=True).distinct()
+    for currency in currencies:
+        last = DailyRate.objects.filter(currency=currency).order_by("-day").first()
+        if last is None:
+            written += daily_rates_rebuild(currency)
+            continue
+        rows = []
+        day = last.day + datetime.timedelta(days=1)
+        while day <= until:
+            rows.append(DailyRate(currency=currency, day=day, rate=last.rate))
+            day += datetime.timedelta(days=1)
+        DailyRate.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+        written += len(rows)
+    return written

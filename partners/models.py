@@ -1,0 +1,582 @@
+"""Partner organisations, their people, and the facts gates are measured on.
+
+Facts (certifications, sales, engagement activities, service proficiencies)
+arrive from integrations with an external id that is unique per source, so a
+re-sent record updates the one already stored instead of counting twice.
+"""
+
+import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django_countries.fields import CountryField
+
+from prm.money import AmountField, CurrencyField, is_currency, minor_unit_exponent
+
+# Facts dated before this are refused: they are typing mistakes, not history.
+EARLIEST_FACT_DATE = datetime.date(2000, 1, 1)
+
+
+def validate_fact_date(value: datetime.date) -> None:
+    if value < EARLIEST_FACT_DATE:
+        raise ValidationError(f"Dates before {EARLIEST_FACT_DATE:%d %B %Y} are not accepted.")
+    if value > timezone.localdate() + datetime.timedelta(days=1):
+        raise ValidationError("A fact cannot be dated in the future.")
+
+
+class Region(models.TextChoices):
+    NORTH_AMERICA = "na", "North America"
+    LATIN_AMERICA = "latam", "Latin America"
+    EMEA = "emea", "Europe, Middle East & Africa"
+    APAC = "apac", "Asia Pacific"
+
+
+class PartnerType(models.TextChoices):
+    """The partner's persona: what kind of company it is to the vendor."""
+
+    RESELLER = "reseller", "Reseller"
+    VAR = "var", "Value-added reseller"
+    MSP = "msp", "Managed service provider"
+    MSSP = "mssp", "Managed security service provider"
+    SYSTEM_INTEGRATOR = "si", "System integrator"
+    ISV = "isv", "Independent software vendor"
+    CONSULTANCY = "consultancy", "Consultancy"
+    REFERRAL = "referral", "Referral partner"
+    AGENCY = "agency", "Agency"
+    MARKETPLACE = "marketplace", "Marketplace"
+    OEM = "oem", "OEM / embedded"
+    TECHNOLOGY = "technology", "Technology alliance"
+    INFLUENCER = "influencer", "Influencer / affiliate"
+
+
+class BusinessModel(models.TextChoices):
+    """How the partner makes money with the vendor's products."""
+
+    RESELL = "resell", "Resell"
+    SERVICES = "services", "Professional services"
+    MANAGED = "managed", "Managed services"
+    REFERRAL = "referral", "Refer"
+    EMBED = "embed", "Build with / embed"
+    MARKETPLACE = "marketplace", "Marketplace"
+
+
+class LifecycleStatus(models.TextChoices):
+    PROSPECT = "prospect", "Prospect"
+    ONBOARDING = "onboarding", "Onboarding"
+    ACTIVE = "active", "Active"
+    SUSPENDED = "suspended", "Suspended"
+    TERMINATED = "terminated", "Terminated"
+
+
+class Distributor(models.Model):
+    """A distributor in a two-tier channel: it serves partners and approves their deals."""
+
+    name = models.CharField(max_length=200, unique=True)
+    country = CountryField()
+    region = models.CharField(max_length=8, choices=Region.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PartnerQuerySet(models.QuerySet["Partner"]):
+    def visible_to(self, user) -> "PartnerQuerySet":
+        """The one door through which every view, form and API list reads partners.
+
+        Superusers and staff holding ``partners.view_all_partners`` see every
+        partner; other staff (channel managers) the partners assigned to them or
+        in the regions they cover; a distributor user the partners it serves; a
+        partner user its own organisation; anybody else nothing.
+        """
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser or (user.is_staff and user.has_perm("partners.view_all_partners")):
+            return self.all()
+        if user.is_staff:
+            regions = ManagerProfile.regions_for(user)
+            return self.filter(Q(channel_manager=user) | Q(region__in=regions))
+        membership = Membership.for_user(user)
+        if membership is None:
+            return self.none()
+        if membership.distributor_id is not None:
+            return self.filter(distributor_id=membership.distributor_id)
+        return self.filter(pk=membership.partner_id)
+
+
+class Partner(models.Model):
+    name = models.CharField(max_length=200)
+    partner_type = models.CharField(max_length=16, choices=PartnerType.choices)
+    business_model = models.CharField(max_length=16, choices=BusinessModel.choices)
+    country = CountryField()
+    region = models.CharField(max_length=8, choices=Region.choices)
+    status = models.CharField(
+        max_length=16, choices=LifecycleStatus.choices, default=LifecycleStatus.PROSPECT
+    )
+    distributor = models.ForeignKey(
+        Distributor,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="partners",
+        help_text="The distributor this partner buys through (two-tier channel).",
+    )
+    channel_manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="managed_partners",
+        limit_choices_to={"is_staff": True},
+    )
+    joined_on = models.DateField(default=timezone.localdate)
+    website = models.URLField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PartnerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("view_all_partners", "Can see every partner")]
+        indexes = [models.Index(fields=["region", "status"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ManagerProfile(models.Model):
+    """A channel manager's coverage: the regions whose partners they look after."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="manager_profile"
+    )
+    regions = models.JSONField(default=list, blank=True, help_text='Region codes, e.g. ["emea"].')
+
+    def __str__(self) -> str:
+        return f"{self.user} ({', '.join(self.regions) or 'assigned partners only'})"
+
+    def clean(self) -> None:
+        valid = set(Region.values)
+        if not isinstance(self.regions, list) or not all(r in valid for r in self.regions):
+            raise ValidationError(
+                {"regions": f"Give a list of region codes among {', '.join(sorted(valid))}."}
+            )
+
+    @staticmethod
+    def regions_for(user) -> list[str]:
+        cached = getattr(user, "_prm_regions", None)
+        if cached is None:
+            profile = ManagerProfile.objects.filter(user=user).only("regions").first()
+            cached = list(profile.regions) if profile else []
+            user._prm_regions = cached
+        return cached
+
+
+class MembershipRole(models.TextChoices):
+    ADMIN = "admin", "Partner admin"
+    SALES = "sales", "Sales"
+    TECHNICAL = "technical", "Technical"
+    DISTRIBUTOR = "distributor", "Distributor user"
+
+
+class Membership(models.Model):
+    """Ties a login to exactly one organisation: a partner or a distributor."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership")
+    partner = models.ForeignKey(
+        Partner, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships"
+    )
+    distributor = models.ForeignKey(
+        Distributor, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=MembershipRole.choices)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="membership_one_organisation",
+                condition=(
+                    Q(partner__isnull=False, distributor__isnull=True) & ~Q(role=MembershipRole.DISTRIBUTOR)
+                )
+                | Q(partner__isnull=True, distributor__isnull=False, role=MembershipRole.DISTRIBUTOR),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} – {self.organisation} ({self.get_role_display()})"
+
+    @property
+    def organisation(self) -> Partner | Distributor | None:
+        return self.partner or self.distributor
+
+    def clean(self) -> None:
+        if (self.partner_id is None) == (self.distributor_id is None):
+            raise ValidationError("A membership belongs to a partner or to a distributor, not both.")
+        if self.distributor_id is not None and self.role != MembershipRole.DISTRIBUTOR:
+            raise ValidationError({"role": "Distributor users have the distributor role."})
+        if self.partner_id is not None and self.role == MembershipRole.DISTRIBUTOR:
+            raise ValidationError({"role": "Partner users are admins, sales or technical."})
+
+    @staticmethod
+    def for_user(user) -> "Membership | None":
+        """The user's membership, cached on the user object for the request."""
+        if not getattr(user, "is_authenticated", False):
+            return None
+        if not hasattr(user, "_prm_membership"):
+            user._prm_membership = (
+                Membership.objects.select_related("partner", "distributor").filter(user=user).first()
+            )
+        return user._prm_membership
+
+
+class PersonQuerySet(models.QuerySet["Person"]):
+    def visible_to(self, user) -> "PersonQuerySet":
+        return self.filter(partner__in=Partner.objects.visible_to(user))
+
+
+class Person(models.Model):
+    """Someone who works for a partner, with or without a login, who can hold certifications."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="people")
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    email = models.EmailField()
+    job_title = models.CharField(max_length=120, blank=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="person",
+    )
+    is_active = models.BooleanField(default=True)
+    external_id = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PersonQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+        verbose_name_plural = "people"
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "email"], name="person_unique_email"),
+            models.UniqueConstraint(
+                fields=["partner", "external_id"],
+                condition=~Q(external_id=""),
+                name="person_unique_external_id",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class CertificationTrack(models.TextChoices):
+    SALES = "sales", "Sales"
+    PRESALES = "presales", "Pre-sales / sales engineering"
+    TECHNICAL = "technical", "Technical"
+    SERVICES = "services", "Services delivery"
+    SECURITY = "security", "Security"
+
+
+class CertificationType(models.Model):
+    code = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=200)
+    track = models.CharField(max_length=16, choices=CertificationTrack.choices)
+    is_advanced = models.BooleanField(default=False)
+    validity_months = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Months a certification stays valid; empty for no expiry."
+    )
+
+    class Meta:
+        ordering = ["track", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FactQuerySet(models.QuerySet):
+    partner_path = "partner"
+
+    def visible_to(self, user):
+        return self.filter(**{f"{self.partner_path}__in": Partner.objects.visible_to(user)})
+
+
+class CertificationQuerySet(FactQuerySet):
+    partner_path = "person__partner"
+
+    def valid_on(self, day: datetime.date) -> "CertificationQuerySet":
+        return self.filter(issued_on__lte=day).filter(Q(expires_on__isnull=True) | Q(expires_on__gte=day))
+
+
+class Certification(models.Model):
+    """A person's certification. It counts from its issue date until its expiry date, inclusive."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="certifications")
+    certification_type = models.ForeignKey(
+        CertificationType, on_delete=models.PROTECT, related_name="certifications"
+    )
+    issued_on = models.DateField(validators=[validate_fact_date])
+    expires_on = models.DateField(null=True, blank=True)
+    source = models.CharField(max_length=50, default="manual")
+    external_id = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CertificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-issued_on"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=~Q(external_id=""),
+                name="certification_unique_external_id",
+            ),
+            models.CheckConstraint(
+                name="certification_expires_after_issue",
+                condition=Q(expires_on__isnull=True) | Q(expires_on__gte=models.F("issued_on")),
+            ),
+        ]
+        indexes = [models.Index(fields=["person", "certification_type"])]
+
+    def __str__(self) -> str:
+        return f"{self.certification_type} – {self.person}"
+
+    def clean(self) -> None:
+        if self.expires_on and self.issued_on and self.expires_on < self.issued_on:
+            raise ValidationError({"expires_on": "The expiry date is before the issue date."})
+
+    def is_valid_on(self, day: datetime.date) -> bool:
+        return self.issued_on <= day and (self.expires_on is None or self.expires_on >= day)
+
+
+class ProductLine(models.Model):
+    code = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def validate_positive_amount(value: Decimal) -> None:
+    if value is not None and value <= 0:
+        raise ValidationError("The amount must be greater than zero.")
+
+
+class Sale(models.Model):
+    """A won sale, in the currency it was sold in; gates convert it at the rate of its date."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="sales")
+    amount = AmountField(validators=[validate_positive_amount])
+    currency = CurrencyField()
+    product_line = models.ForeignKey(ProductLine, on_delete=models.PROTECT, related_name="sales")
+    region = models.CharField(max_length=8, choices=Region.choices)
+    closed_on = models.DateField(validators=[validate_fact_date])
+    deal = models.ForeignKey(
+        "deals.Deal", null=True, blank=True, on_delete=models.SET_NULL, related_name="sales"
+    )
+    customer_name = models.CharField(max_length=200, blank=True)
+    source = models.CharField(max_length=50, default="manual")
+    external_id = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = FactQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-closed_on", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=~Q(external_id=""),
+                name="sale_unique_external_id",
+            ),
+            models.CheckConstraint(name="sale_amount_positive", condition=Q(amount__gt=0)),
+        ]
+        indexes = [models.Index(fields=["partner", "closed_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency} – {self.partner}"
+
+    def clean(self) -> None:
+        if not is_currency(self.currency):
+            return  # the field's own validator reports the unknown currency
+        if self.amount is not None:
+            quantum = minor_unit_exponent(self.currency)
+            if self.amount != self.amount.quantize(quantum):
+                places = -quantum.as_tuple().exponent
+                raise ValidationError(
+                    {"amount": f"{self.currency} amounts have at most {places} decimal places."}
+                )
+        if self.closed_on:
+            from partners.exchange import rate_missing_message
+
+            message = rate_missing_message(self.currency, self.closed_on)
+            if message:
+                raise ValidationError({"currency": message})
+
+
+class ActivityType(models.Model):
+    code = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=200)
+    default_points = models.PositiveIntegerField(default=10)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EngagementActivity(models.Model):
+    """A proactive engagement (a training, a co-marketing campaign...) worth points."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="activities")
+    activity_type = models.ForeignKey(ActivityType, on_delete=models.PROTECT, related_name="activities")
+    points = models.PositiveIntegerField()
+    occurred_on = models.DateField(validators=[validate_fact_date])
+    description = models.CharField(max_length=300, blank=True)
+    source = models.CharField(max_length=50, default="manual")
+    external_id = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = FactQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-occurred_on", "-id"]
+        verbose_name_plural = "engagement activities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=~Q(external_id=""),
+                name="activity_unique_external_id",
+            ),
+        ]
+        indexes = [models.Index(fields=["partner", "occurred_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.activity_type} ({self.points} pts) – {self.partner}"
+
+
+class ServiceOffering(models.Model):
+    code = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProficiencyLevel(models.IntegerChoices):
+    FOUNDATIONAL = 1, "Foundational"
+    PROFICIENT = 2, "Proficient"
+    EXPERT = 3, "Expert"
+
+
+class ServiceProficiency(models.Model):
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="proficiencies")
+    offering = models.ForeignKey(ServiceOffering, on_delete=models.PROTECT, related_name="proficiencies")
+    level = models.PositiveSmallIntegerField(choices=ProficiencyLevel.choices)
+    since = models.DateField(validators=[validate_fact_date])
+    source = models.CharField(max_length=50, default="manual")
+    external_id = models.CharField(max_length=100, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = FactQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["offering__name"]
+        verbose_name_plural = "service proficiencies"
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "offering"], name="proficiency_unique_offering"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.offering} ({self.get_level_display()}) – {self.partner}"
+
+
+class ExchangeRate(models.Model):
+    """The value of one unit of ``currency`` in the reference currency, from ``valid_from`` on.
+
+    A rate holds until the next rate of the same currency. Gates convert each
+    sale at the rate in force on the sale's date.
+    """
+
+    currency = CurrencyField()
+    valid_from = models.DateField()
+    rate = models.DecimalField(
+        max_digits=20, decimal_places=10, validators=[MinValueValidator(Decimal("0.0000000001"))]
+    )
+
+    class Meta:
+        ordering = ["currency", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "valid_from"], name="rate_unique_day"),
+            models.CheckConstraint(name="rate_positive", condition=Q(rate__gt=0)),
+        ]
+
+    def __str__(self) -> str:
+        return f"1 {self.currency} = {self.rate} {settings.PRM_REFERENCE_CURRENCY} from {self.valid_from}"
+
+    def clean(self) -> None:
+        if self.currency == settings.PRM_REFERENCE_CURRENCY:
+            raise ValidationError(
+                {"currency": f"{self.currency} is the reference currency: its rate is always 1."}
+            )
+
+
+class DailyRate(models.Model):
+    """One row per currency and day, derived from ``ExchangeRate`` by ``partners.exchange``.
+
+    It exists so that the set-based gate evaluation converts millions of sales
+    with an equality join instead of a "latest rate before" subquery per row.
+    """
+
+    currency = models.CharField(max_length=3)
+    day = models.DateField()
+    rate = models.DecimalField(max_digits=20, decimal_places=10)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "day"], name="daily_rate_unique_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.currency} {self.day}: {self.rate}"
+
+
+class AuditEntry(models.Model):
+    """An append-only record of who changed what, written by the services."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(max_length=80)
+    target_type = models.CharField(max_length=80)
+    target_id = models.CharField(max_length=64)
+    data = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit entries"
+        indexes = [models.Index(fields=["target_type", "target_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target_type}#{self.target_id}"

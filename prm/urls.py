@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from prm.views import healthz
+
+admin.site.site_header = "PRM – channel management"
+admin.site.site_title = "PRM admin"
+admin.site.index_title = "Programs, partners and gates"
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/portal/", permanent=False)),
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("portal/", include("portal.urls")),
+]

@@ -1,0 +1,70 @@
+"""Persona fixtures shared by every test module.
+
+Two partner organisations (ours and another) so that every permission test
+can check both its own and a foreign organisation's objects.
+"""
+
+import pytest
+
+from partners.models import ManagerProfile, MembershipRole, Region
+from partners.roles import ensure_channel_manager_group
+from tests.factories import DistributorFactory, MembershipFactory, PartnerFactory, UserFactory
+
+
+@pytest.fixture
+def distributor(db):
+    return DistributorFactory(name="Northwind")
+
+
+@pytest.fixture
+def partner(db, distributor):
+    return PartnerFactory(name="Acme", distributor=distributor)
+
+
+@pytest.fixture
+def other_partner(db):
+    return PartnerFactory(name="Globex", country="US", region=Region.NORTH_AMERICA)
+
+
+@pytest.fixture
+def partner_admin(partner):
+    return MembershipFactory(partner=partner, role=MembershipRole.ADMIN, user__username="pat").user
+
+
+@pytest.fixture
+def partner_sales(partner):
+    return MembershipFactory(partner=partner, role=MembershipRole.SALES, user__username="sally").user
+
+
+@pytest.fixture
+def other_partner_admin(other_partner):
+    return MembershipFactory(partner=other_partner, role=MembershipRole.ADMIN, user__username="oscar").user
+
+
+@pytest.fixture
+def distributor_user(distributor):
+    return MembershipFactory(
+        partner=None, distributor=distributor, role=MembershipRole.DISTRIBUTOR, user__username="dana"
+    ).user
+
+
+@pytest.fixture
+def channel_manager(db):
+    user = UserFactory(username="morgan", is_staff=True)
+    user.groups.add(ensure_channel_manager_group())
+    ManagerProfile.objects.create(user=user, regions=[Region.EMEA])
+    return user
+
+
+@pytest.fixture
+def superuser(db):
+    return UserFactory(username="root", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    """Tests render templates without running collectstatic first."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
