@@ -1,7 +1,14 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
 
+from gates import services
+from gates.criteria import CriteriaError
 from gates.models import (
     BenefitGrant,
     EvaluationRun,
@@ -85,10 +92,95 @@ class GateAdmin(admin.ModelAdmin):
     ]
     list_filter = ["state", "program"]
     search_fields = ["name", "description", "unlocks_specialisation"]
-    list_select_related = ["program", "unlocks_tier"]
+    list_select_related = ["program", "unlocks_tier__program"]
     autocomplete_fields = ["program", "unlocks_tier"]
     filter_horizontal = ["prerequisites", "unlocks_benefits"]
     formfield_overrides = {models.JSONField: {"form_class": PrettyJSONField}}
+    actions = ["simulate_selected", "retire_selected"]
+    change_form_template = "admin/gates/gate/change_form.html"
+
+    def get_urls(self):
+        return [
+            path("simulate/", self.admin_site.admin_view(self.simulate_view), name="gates_gate_simulate"),
+            *super().get_urls(),
+        ]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        services.gate_saved(
+            actor=request.user,
+            gate=form.instance,
+            criteria_changed="criteria" in form.changed_data or "currency" in form.changed_data,
+            created=not change,
+        )
+
+    @admin.action(description="Simulate (what-if) the selected gates")
+    def simulate_selected(self, request, queryset):
+        results = [
+            (gate, self._simulate(gate.criteria, gate.money_currency, gate.pk, gate)) for gate in queryset
+        ]
+        return self._render_simulation(request, results)
+
+    @admin.action(description="Retire the selected gates")
+    def retire_selected(self, request, queryset):
+        for gate in queryset:
+            services.gate_retire(actor=request.user, gate=gate)
+        self.message_user(request, f"{queryset.count()} gate(s) retired; partners are re-evaluated.")
+
+    def simulate_view(self, request):
+        """What-if for the gate being edited, from the change form's current (unsaved) values."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        gate = None
+        if request.GET.get("gate"):
+            gate = get_object_or_404(self.get_queryset(request), pk=request.GET["gate"])
+        if request.method != "POST":
+            if gate is None:
+                raise PermissionDenied
+            return self._render_simulation(
+                request, [(gate, self._simulate(gate.criteria, gate.money_currency, gate.pk, gate))]
+            )
+        form = GateForm(request.POST, instance=gate)
+        form.is_valid()
+        criteria = form.cleaned_data.get("criteria")
+        program = form.cleaned_data.get("program")
+        if criteria is None or program is None or "criteria" in form.errors:
+            self.message_user(
+                request,
+                "Fix the criteria before simulating: "
+                + "; ".join(
+                    str(e) for e in form.errors.get("criteria", ["the criteria or the program are missing"])
+                ),
+                messages.ERROR,
+            )
+            return self._render_simulation(request, [])
+        currency = form.cleaned_data.get("currency") or program.base_currency
+        draft = Gate(name=form.cleaned_data.get("name") or "Draft gate", program=program, criteria=criteria)
+        prerequisites = [p.pk for p in form.cleaned_data.get("prerequisites") or []]
+        return self._render_simulation(
+            request,
+            [(draft, self._simulate(criteria, currency, gate.pk if gate else None, draft, prerequisites))],
+        )
+
+    def _simulate(self, criteria, currency, gate_id, gate, prerequisites=None):
+        if prerequisites is None and gate.pk:
+            prerequisites = list(gate.prerequisites.values_list("pk", flat=True))
+        try:
+            return services.gate_simulate(
+                criteria=criteria, currency=currency, gate_id=gate_id, prerequisite_ids=prerequisites or []
+            )
+        except CriteriaError as exc:
+            return exc
+
+    def _render_simulation(self, request, results):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "What-if simulation",
+            "opts": self.model._meta,
+            "results": results,
+            "as_of": timezone.localdate(),
+        }
+        return TemplateResponse(request, "admin/gates/gate/simulation.html", context)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -136,8 +228,33 @@ class EvaluationRunAdmin(ReadOnlyAdmin):
     list_filter = ["kind", "state"]
 
 
+class PartnerTierForm(forms.ModelForm):
+    class Meta:
+        model = PartnerTier
+        fields = ["partner", "program", "override_tier", "override_reason", "override_expires_on"]
+
+    def clean(self):
+        cleaned = super().clean()
+        tier = cleaned.get("override_tier")
+        program = cleaned.get("program") or (self.instance.program if self.instance.pk else None)
+        if tier is not None:
+            if program is not None and tier.program_id != program.pk:
+                self.add_error("override_tier", "This tier belongs to another program.")
+            if not (cleaned.get("override_reason") or "").strip():
+                self.add_error(
+                    "override_reason", "Give the reason for the override; partners and auditors see it."
+                )
+            expires = cleaned.get("override_expires_on")
+            if expires is not None and expires < timezone.localdate():
+                self.add_error("override_expires_on", "The override would already have expired.")
+        return cleaned
+
+
 @admin.register(PartnerTier)
 class PartnerTierAdmin(admin.ModelAdmin):
+    """Tiers are earned through gates; a channel manager may override one with a reason and an expiry."""
+
+    form = PartnerTierForm
     list_display = [
         "partner",
         "program",
@@ -151,20 +268,40 @@ class PartnerTierAdmin(admin.ModelAdmin):
     ]
     list_filter = ["program", "tier"]
     search_fields = ["partner__name"]
-    list_select_related = ["partner", "program", "tier", "earned_tier", "qualified_tier", "override_tier"]
-    readonly_fields = [
+    list_select_related = [
         "partner",
         "program",
-        "tier",
-        "since",
-        "earned_tier",
-        "qualified_tier",
-        "grace_until",
-        "override_by",
+        "tier__program",
+        "earned_tier__program",
+        "qualified_tier__program",
+        "override_tier__program",
     ]
+    autocomplete_fields = ["partner", "program"]
+    readonly_fields = ["tier", "since", "earned_tier", "qualified_tier", "grace_until", "override_by"]
 
-    def has_add_permission(self, request):
-        return False
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "partner", "program"] if obj else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        partner = obj.partner
+        program = obj.program
+        tier = form.cleaned_data.get("override_tier")
+        if tier is not None:
+            services.tier_override_set(
+                actor=request.user,
+                partner=partner,
+                program=program,
+                tier=tier,
+                reason=form.cleaned_data["override_reason"],
+                expires_on=form.cleaned_data.get("override_expires_on"),
+            )
+        elif change and PartnerTier.objects.filter(pk=obj.pk, override_tier__isnull=False).exists():
+            services.tier_override_clear(actor=request.user, partner_tier=obj, note="cleared in the admin")
+        elif not change:
+            PartnerTier.objects.get_or_create(partner=partner, program=program)
+        saved = PartnerTier.objects.get(partner=partner, program=program)
+        obj.pk = saved.pk
+        obj.refresh_from_db()
 
 
 @admin.register(TierChange)
@@ -181,7 +318,7 @@ class TierChangeAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["reason", "program"]
     search_fields = ["partner__name", "note"]
-    list_select_related = ["partner", "program", "from_tier", "to_tier", "actor"]
+    list_select_related = ["partner", "program", "from_tier__program", "to_tier__program", "actor"]
 
 
 @admin.register(BenefitGrant)
@@ -189,7 +326,7 @@ class BenefitGrantAdmin(ReadOnlyAdmin):
     list_display = ["partner", "benefit", "via_tier", "via_gate", "granted_at", "revoked_at"]
     list_filter = ["benefit__kind"]
     search_fields = ["partner__name", "benefit__name"]
-    list_select_related = ["partner", "benefit", "via_tier", "via_gate"]
+    list_select_related = ["partner", "benefit", "via_tier__program", "via_gate"]
 
 
 @admin.register(SegmentMembership)

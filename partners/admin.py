@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.db.models import Count
 
+from gates.services import request_reevaluation
 from partners.models import (
     ActivityType,
     Certification,
@@ -17,6 +18,30 @@ from partners.models import (
     ServiceOffering,
     ServiceProficiency,
 )
+
+
+class FactAdmin(admin.ModelAdmin):
+    """Facts entered or corrected by hand re-evaluate their partner after commit, like ingested ones."""
+
+    def partner_id_of(self, obj) -> int:
+        return obj.partner_id
+
+    def save_model(self, request, obj, form, change):
+        before = None
+        if change:
+            before = self.partner_id_of(type(obj).objects.select_related().get(pk=obj.pk))
+        super().save_model(request, obj, form, change)
+        request_reevaluation({self.partner_id_of(obj), before} - {None})
+
+    def delete_model(self, request, obj):
+        partner_id = self.partner_id_of(obj)
+        super().delete_model(request, obj)
+        request_reevaluation([partner_id])
+
+    def delete_queryset(self, request, queryset):
+        partner_ids = {self.partner_id_of(obj) for obj in queryset.select_related()}
+        super().delete_queryset(request, queryset)
+        request_reevaluation(partner_ids)
 
 
 class MembershipInline(admin.TabularInline):
@@ -55,7 +80,7 @@ class DistributorAdmin(admin.ModelAdmin):
 
 
 @admin.register(Partner)
-class PartnerAdmin(admin.ModelAdmin):
+class PartnerAdmin(FactAdmin):
     list_display = [
         "name",
         "partner_type",
@@ -73,6 +98,9 @@ class PartnerAdmin(admin.ModelAdmin):
     autocomplete_fields = ["distributor", "channel_manager"]
     date_hierarchy = "joined_on"
     inlines = [MembershipInline, PersonInline, ProficiencyInline]
+
+    def partner_id_of(self, obj) -> int:
+        return obj.pk
 
     def get_queryset(self, request):
         return super().get_queryset(request).visible_to(request.user)
@@ -103,7 +131,7 @@ class CertificationInline(admin.TabularInline):
 
 
 @admin.register(Person)
-class PersonAdmin(admin.ModelAdmin):
+class PersonAdmin(FactAdmin):
     list_display = ["__str__", "email", "job_title", "partner", "is_active"]
     list_filter = ["is_active", "partner__region"]
     search_fields = ["first_name", "last_name", "email", "partner__name"]
@@ -124,7 +152,10 @@ class CertificationTypeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Certification)
-class CertificationAdmin(admin.ModelAdmin):
+class CertificationAdmin(FactAdmin):
+    def partner_id_of(self, obj) -> int:
+        return obj.person.partner_id
+
     list_display = ["person", "partner", "certification_type", "issued_on", "expires_on", "source"]
     list_filter = ["certification_type__track", "certification_type", "source"]
     search_fields = ["person__first_name", "person__last_name", "person__partner__name", "external_id"]
@@ -148,7 +179,7 @@ class ProductLineAdmin(admin.ModelAdmin):
 
 
 @admin.register(Sale)
-class SaleAdmin(admin.ModelAdmin):
+class SaleAdmin(FactAdmin):
     list_display = ["partner", "amount", "currency", "product_line", "region", "closed_on", "source"]
     list_filter = ["currency", "product_line", "region", "source"]
     search_fields = ["partner__name", "customer_name", "external_id"]
@@ -168,7 +199,7 @@ class ActivityTypeAdmin(admin.ModelAdmin):
 
 
 @admin.register(EngagementActivity)
-class EngagementActivityAdmin(admin.ModelAdmin):
+class EngagementActivityAdmin(FactAdmin):
     list_display = ["partner", "activity_type", "points", "occurred_on", "source"]
     list_filter = ["activity_type", "source"]
     search_fields = ["partner__name", "description", "external_id"]
@@ -188,7 +219,7 @@ class ServiceOfferingAdmin(admin.ModelAdmin):
 
 
 @admin.register(ServiceProficiency)
-class ServiceProficiencyAdmin(admin.ModelAdmin):
+class ServiceProficiencyAdmin(FactAdmin):
     list_display = ["partner", "offering", "level", "since"]
     list_filter = ["level", "offering"]
     search_fields = ["partner__name", "offering__name"]

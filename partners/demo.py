@@ -757,6 +757,10 @@ def seed_demo(*, partners: int = 60) -> DemoResult:
             "role": MembershipRole.DISTRIBUTOR,
         },
     )
+    # Results for the demo at once, without mailing every partner about them.
+    from gates.services import evaluate
+
+    evaluate(notify=False)
     return DemoResult(
         partners=Partner.objects.count(),
         people=Person.objects.count(),
