@@ -1,12 +1,43 @@
-"""Deal registrations: a partner claims an opportunity and the vendor or its distributor approves it."""
+"""Deal registrations and market development funds (MDF).
+
+A partner claims an opportunity (a deal registration) and the vendor or its
+distributor approves it. A partner holding an MDF allowance requests funds for
+an activity, the vendor approves them, the partner claims them with proof and
+the vendor pays. Every movement of MDF money is an entry in an append-only
+ledger; ``MdfPeriod`` keeps the running totals that the ledger adds up to.
+"""
+
+import re
+import uuid
+from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django_countries.fields import CountryField
 
 from prm.money import AmountField, CurrencyField
+
+# A host name: labels of letters, digits and hyphens, with a top-level label of letters.
+_DOMAIN_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def normalise_domain(value: str) -> str:
+    """``https://www.Example.com/about`` and ``example.com`` name the same customer.
+
+    Raises ``ValidationError`` when what remains is not a domain name.
+    """
+    domain = (value or "").strip().lower()
+    domain = re.sub(r"^[a-z][a-z0-9+.-]*://", "", domain)
+    domain = domain.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    domain = domain.rsplit("@", 1)[-1].split(":", 1)[0].rstrip(".")
+    if domain.startswith("www."):
+        domain = domain[4:]
+    if not _DOMAIN_RE.match(domain):
+        raise ValidationError("Give the customer's web domain, such as example.com.", code="invalid_domain")
+    return domain
 
 
 class DealStatus(models.TextChoices):
@@ -35,6 +66,23 @@ class DealQuerySet(models.QuerySet["Deal"]):
 
     def active(self) -> "DealQuerySet":
         return self.filter(status__in=ACTIVE_STATUSES)
+
+    def awaiting_decision_by(self, user) -> "DealQuerySet":
+        """Submitted registrations this user may approve or reject.
+
+        Staff decide on every submitted deal they can see; a distributor user on
+        those of the partners it serves, except registrations flagged for review
+        (a conflict between partners is the vendor's call).
+        """
+        from partners.models import Membership
+
+        submitted = self.visible_to(user).filter(status=DealStatus.SUBMITTED)
+        if getattr(user, "is_staff", False):
+            return submitted if user.has_perm("deals.change_deal") else self.none()
+        membership = Membership.for_user(user)
+        if membership is None or membership.distributor_id is None:
+            return self.none()
+        return submitted.filter(partner__distributor_id=membership.distributor_id, needs_review=False)
 
 
 class Deal(models.Model):
@@ -78,6 +126,13 @@ class Deal(models.Model):
         ordering = ["-registered_on", "-id"]
         constraints = [
             models.CheckConstraint(name="deal_value_positive", condition=Q(expected_value__gt=0)),
+            # A partner claims a customer once at a time; other partners' claims are conflicts.
+            models.UniqueConstraint(
+                fields=["partner", "customer_domain"],
+                condition=Q(status__in=ACTIVE_STATUSES),
+                name="deal_one_active_claim_per_partner",
+                violation_error_message="You already hold an active registration on this customer.",
+            ),
         ]
         indexes = [
             models.Index(fields=["customer_domain", "status"]),
@@ -86,3 +141,222 @@ class Deal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_name} ({self.get_status_display()})"
+
+    @property
+    def reference(self) -> str:
+        return f"DR-{self.pk:05d}" if self.pk else "DR-new"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    def status_for_partner(self) -> str:
+        """What the registering partner is told: a flagged claim is "under review", nothing more."""
+        if self.status == DealStatus.SUBMITTED and self.needs_review:
+            return "Under review"
+        return self.get_status_display()
+
+
+# --- Market development funds ------------------------------------------------------------
+
+
+class MdfStatus(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Withdrawn"
+    CLAIMED = "claimed", "Claimed"
+    PAID = "paid", "Paid"
+
+
+class MdfBucket(models.TextChoices):
+    """Where a unit of a period's allowance stands. Money only moves between buckets."""
+
+    AVAILABLE = "available", "Available"
+    REQUESTED = "requested", "Requested"
+    APPROVED = "approved", "Approved"
+    CLAIMED = "claimed", "Claimed"
+    PAID = "paid", "Paid"
+
+
+class MdfActivityKind(models.TextChoices):
+    EVENT = "event", "Event or trade show"
+    CAMPAIGN = "campaign", "Demand-generation campaign"
+    DIGITAL = "digital", "Digital advertising"
+    CONTENT = "content", "Content and collateral"
+    TRAINING = "training", "Customer training or workshop"
+    OTHER = "other", "Other"
+
+
+class MdfPeriod(models.Model):
+    """A partner's MDF allowance for one quarter or year, with the money in each bucket.
+
+    The buckets are running totals of ``MdfLedgerEntry`` rows; services change
+    them only while holding this row's lock, which is what keeps concurrent
+    requests from spending the same allowance twice.
+    """
+
+    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="mdf_periods")
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    currency = CurrencyField()
+    allowance = AmountField(default=Decimal(0))
+    requested = AmountField(default=Decimal(0))
+    approved = AmountField(default=Decimal(0))
+    claimed = AmountField(default=Decimal(0))
+    paid = AmountField(default=Decimal(0))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-starts_on"]
+        verbose_name = "MDF period"
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "starts_on"], name="mdf_period_unique_start"),
+            models.CheckConstraint(
+                name="mdf_period_buckets_not_negative",
+                condition=Q(requested__gte=0, approved__gte=0, claimed__gte=0, paid__gte=0, allowance__gte=0),
+            ),
+            models.CheckConstraint(
+                name="mdf_period_dates_ordered", condition=Q(ends_on__gte=models.F("starts_on"))
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner} MDF {self.starts_on:%d %b %Y}–{self.ends_on:%d %b %Y}"
+
+    @property
+    def committed(self) -> Decimal:
+        return self.requested + self.approved + self.claimed + self.paid
+
+    @property
+    def remaining(self) -> Decimal:
+        return max(Decimal(0), self.allowance - self.committed)
+
+    def bucket(self, name: str) -> Decimal:
+        if name == MdfBucket.AVAILABLE:
+            return self.allowance - self.committed
+        return getattr(self, name)
+
+
+class MdfRequestQuerySet(models.QuerySet["MdfRequest"]):
+    def visible_to(self, user) -> "MdfRequestQuerySet":
+        """MDF is between the vendor and the partner: distributors see none of it."""
+        from partners.models import Membership, Partner
+
+        membership = Membership.for_user(user)
+        if membership is not None and membership.distributor_id is not None and not user.is_staff:
+            return self.none()
+        return self.filter(partner__in=Partner.objects.visible_to(user))
+
+    def awaiting_decision_by(self, user) -> "MdfRequestQuerySet":
+        if not getattr(user, "is_staff", False) or not user.has_perm("deals.change_mdfrequest"):
+            return self.none()
+        return self.visible_to(user).filter(status=MdfStatus.REQUESTED)
+
+
+def proof_upload_to(instance: "MdfRequest", filename: str) -> str:
+    # A random name: the stored path never carries what the partner typed, and
+    # cannot be guessed; the original name is kept in ``proof_name``.
+    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"mdf-proofs/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.{extension}"
+
+
+class MdfRequest(models.Model):
+    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="mdf_requests")
+    period = models.ForeignKey(MdfPeriod, on_delete=models.PROTECT, related_name="requests")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    title = models.CharField(max_length=200)
+    activity_kind = models.CharField(max_length=16, choices=MdfActivityKind.choices)
+    description = models.TextField(blank=True)
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    amount = AmountField(help_text="The amount requested.")
+    currency = CurrencyField()
+    status = models.CharField(max_length=12, choices=MdfStatus.choices, default=MdfStatus.REQUESTED)
+    approved_amount = AmountField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    rejection_reason = models.TextField(blank=True)
+    claimed_amount = AmountField(null=True, blank=True)
+    proof = models.FileField(upload_to=proof_upload_to, blank=True, max_length=200)
+    proof_name = models.CharField(max_length=200, blank=True)
+    proof_content_type = models.CharField(max_length=100, blank=True)
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    paid_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    paid_at = models.DateTimeField(null=True, blank=True)
+    payment_reference = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = MdfRequestQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "MDF request"
+        constraints = [
+            models.CheckConstraint(name="mdf_request_amount_positive", condition=Q(amount__gt=0)),
+            models.CheckConstraint(
+                name="mdf_request_approved_within_requested",
+                condition=Q(approved_amount__isnull=True)
+                | Q(approved_amount__gt=0, approved_amount__lte=models.F("amount")),
+            ),
+            models.CheckConstraint(
+                name="mdf_request_claimed_within_approved",
+                condition=Q(claimed_amount__isnull=True)
+                | Q(claimed_amount__gt=0, claimed_amount__lte=models.F("approved_amount")),
+            ),
+            models.CheckConstraint(
+                name="mdf_request_dates_ordered", condition=Q(ends_on__gte=models.F("starts_on"))
+            ),
+        ]
+        indexes = [models.Index(fields=["partner", "status"]), models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.title}"
+
+    @property
+    def reference(self) -> str:
+        return f"MDF-{self.pk:05d}" if self.pk else "MDF-new"
+
+    def clean(self) -> None:
+        if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
+            raise ValidationError({"ends_on": "The activity ends before it starts."})
+
+
+class MdfLedgerEntry(models.Model):
+    """One movement of MDF money between buckets; entries are only ever added."""
+
+    period = models.ForeignKey(MdfPeriod, on_delete=models.PROTECT, related_name="entries")
+    request = models.ForeignKey(MdfRequest, on_delete=models.PROTECT, related_name="entries")
+    from_bucket = models.CharField(max_length=12, choices=MdfBucket.choices)
+    to_bucket = models.CharField(max_length=12, choices=MdfBucket.choices)
+    amount = AmountField()
+    currency = CurrencyField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = "MDF ledger entry"
+        verbose_name_plural = "MDF ledger entries"
+        constraints = [
+            models.CheckConstraint(name="mdf_entry_amount_positive", condition=Q(amount__gt=0)),
+            models.CheckConstraint(
+                name="mdf_entry_moves_money", condition=~Q(from_bucket=models.F("to_bucket"))
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}: {self.from_bucket} → {self.to_bucket}"

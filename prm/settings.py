@@ -182,6 +182,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "gates.tasks.evaluate_all_gates",
         "schedule": crontab(hour=PRM_NIGHTLY_EVALUATION_HOUR, minute=PRM_NIGHTLY_EVALUATION_MINUTE),
     },
+    # Approved deal registrations whose protection has ended expire, shortly after midnight.
+    "expire-deal-registrations-nightly": {
+        "task": "deals.tasks.expire_deal_registrations",
+        "schedule": crontab(hour=0, minute=15),
+    },
 }
 
 # --- The product --------------------------------------------------------------

@@ -1,0 +1,335 @@
+"""Writes of deal registration: register, approve, reject, win, lose, expire.
+
+Every service runs in one transaction, checks that the actor may act (views
+check too, but a service must not trust its caller), writes an audit entry and
+defers side effects (emails, the ``deal_won`` signal, gate re-evaluation) until
+the transaction commits. Invalid requests raise ``ValidationError`` keyed by
+the form field they concern.
+"""
+
+import datetime
+import logging
+from collections.abc import Sequence
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from deals.models import ACTIVE_STATUSES, Deal, DealStatus, normalise_domain
+from deals.permissions import can_decide_deal, can_register_deals_as, can_report_outcome, require
+from deals.selectors import can_register_deals
+from deals.signals import deal_won
+from partners.audit import audit
+from partners.models import AuditEntry, ProductLine, Sale
+from prm.money import is_currency, minor_unit_exponent
+
+logger = logging.getLogger(__name__)
+
+# Namespace of the advisory locks that serialise claims on one customer.
+_CUSTOMER_LOCK_NAMESPACE = 5_100
+SALE_SOURCE = "deal"
+
+
+def _lock_customer(domain: str) -> None:
+    """Serialise registrations on one customer so that two claims cannot both miss each other.
+
+    PostgreSQL: a transaction-scoped advisory lock on the domain's hash. SQLite
+    allows one writer at a time, which serialises the claims already.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [_CUSTOMER_LOCK_NAMESPACE, domain]
+            )
+
+
+def _check_amount(value: Decimal | None, currency: str, field: str) -> dict[str, str]:
+    if value is None:
+        return {field: "Give an amount."}
+    if value <= 0:
+        return {field: "The amount must be greater than zero."}
+    if is_currency(currency):
+        quantum = minor_unit_exponent(currency)
+        if value != value.quantize(quantum):
+            places = -quantum.as_tuple().exponent
+            return {field: f"{currency} amounts have at most {places} decimal places."}
+    return {}
+
+
+def deal_register(
+    *,
+    actor,
+    partner,
+    customer_name: str,
+    customer_domain: str,
+    country: str,
+    products: Sequence[ProductLine],
+    expected_value: Decimal,
+    currency: str,
+    expected_close: datetime.date,
+    description: str = "",
+) -> Deal:
+    """Register an opportunity for ``partner``.
+
+    Preconditions: the actor is an admin or seller of the partner, and the
+    partner holds the deal-registration benefit. A customer on which the same
+    partner already holds an active claim is refused; one on which another
+    partner does is accepted, flagged for the channel manager and linked to
+    the earlier claim (the registering partner is told "under review", never
+    who else claims it).
+    """
+    require(can_register_deals_as(actor, partner), "You may not register deals for this organisation.")
+    if not can_register_deals(partner):
+        raise ValidationError("Your organisation's benefits do not include deal registration.")
+    errors: dict[str, str] = {}
+    try:
+        domain = normalise_domain(customer_domain)
+    except ValidationError as exc:
+        errors["customer_domain"] = exc.messages[0]
+        domain = ""
+    if not customer_name.strip():
+        errors["customer_name"] = "Give the customer's name."
+    if not products:
+        errors["products"] = "Choose at least one product line."
+    if not is_currency(currency):
+        errors["currency"] = "Choose a currency."
+    errors.update(_check_amount(expected_value, currency, "expected_value"))
+    if expected_close is not None and expected_close < timezone.localdate():
+        errors["expected_close"] = "The expected close date is in the past."
+    if errors:
+        raise ValidationError(errors)
+
+    with transaction.atomic():
+        _lock_customer(domain)
+        own = Deal.objects.filter(partner=partner, customer_domain=domain, status__in=ACTIVE_STATUSES).first()
+        if own is not None:
+            raise ValidationError(
+                {
+                    "customer_domain": f"You already hold an active registration on this customer "
+                    f"({own.reference})."
+                }
+            )
+        conflict = (
+            Deal.objects.filter(customer_domain=domain, status__in=ACTIVE_STATUSES)
+            .exclude(partner=partner)
+            .order_by("registered_on", "id")
+            .first()
+        )
+        deal = Deal(
+            partner=partner,
+            registered_by=actor,
+            customer_name=customer_name.strip(),
+            customer_domain=domain,
+            country=country,
+            description=description.strip(),
+            expected_value=expected_value,
+            currency=currency,
+            expected_close=expected_close,
+            needs_review=conflict is not None,
+            conflicts_with=conflict,
+        )
+        deal.full_clean(exclude=["products", "registered_by", "conflicts_with", "decided_by"])
+        deal.save()
+        deal.products.set(products)
+        audit(
+            actor=actor,
+            action="deal.registered",
+            target=deal,
+            customer_domain=domain,
+            expected_value=str(expected_value),
+            currency=currency,
+            conflicts_with=conflict.pk if conflict else None,
+        )
+        _after_commit_notify(deal.pk, "registered")
+    return deal
+
+
+def _locked(deal: Deal) -> Deal:
+    return Deal.objects.select_for_update().select_related("partner").get(pk=deal.pk)
+
+
+def _require_status(deal: Deal, *statuses: str) -> None:
+    if deal.status not in statuses:
+        raise ValidationError(f"This registration is {deal.get_status_display().lower()}: nothing to do.")
+
+
+def deal_approve(*, actor, deal: Deal, today: datetime.date | None = None) -> Deal:
+    """Approve a submitted registration; it is protected for ``PRM_DEAL_PROTECTION_DAYS``.
+
+    A flagged registration cannot be approved while another partner holds an
+    approved claim on the same customer: the manager rejects one first.
+    """
+    today = today or timezone.localdate()
+    with transaction.atomic():
+        deal = _locked(deal)
+        require(can_decide_deal(actor, deal), "You may not decide on this registration.")
+        _require_status(deal, DealStatus.SUBMITTED)
+        _lock_customer(deal.customer_domain)
+        rival = (
+            Deal.objects.filter(customer_domain=deal.customer_domain, status=DealStatus.APPROVED)
+            .exclude(partner_id=deal.partner_id)
+            .select_related("partner")
+            .first()
+        )
+        if rival is not None:
+            raise ValidationError(
+                f"{rival.partner.name} holds an approved registration on this customer ({rival.reference}, "
+                f"protected until {rival.protected_until:%d %B %Y}). Reject one of the two claims."
+            )
+        deal.status = DealStatus.APPROVED
+        deal.decided_by = actor
+        deal.decided_at = timezone.now()
+        deal.rejection_reason = ""
+        deal.protected_until = today + datetime.timedelta(days=settings.PRM_DEAL_PROTECTION_DAYS)
+        deal.save()
+        audit(
+            actor=actor, action="deal.approved", target=deal, protected_until=deal.protected_until.isoformat()
+        )
+        _after_commit_notify(deal.pk, "approved")
+    return deal
+
+
+def deal_reject(*, actor, deal: Deal, reason: str) -> Deal:
+    """Reject a submitted registration; the partner sees the reason."""
+    if not reason or not reason.strip():
+        raise ValidationError({"reason": "Give the partner the reason for the rejection."})
+    with transaction.atomic():
+        deal = _locked(deal)
+        require(can_decide_deal(actor, deal), "You may not decide on this registration.")
+        _require_status(deal, DealStatus.SUBMITTED)
+        deal.status = DealStatus.REJECTED
+        deal.decided_by = actor
+        deal.decided_at = timezone.now()
+        deal.rejection_reason = reason.strip()
+        deal.save()
+        audit(actor=actor, action="deal.rejected", target=deal, reason=deal.rejection_reason)
+        _after_commit_notify(deal.pk, "rejected")
+    return deal
+
+
+def deal_mark_won(
+    *,
+    actor,
+    deal: Deal,
+    amount: Decimal | None = None,
+    closed_on: datetime.date | None = None,
+    product_line: ProductLine | None = None,
+) -> Deal:
+    """Record an approved deal as won: it becomes a sale fact and the gates re-evaluate.
+
+    The sale (source ``deal``, external id ``deal-<id>``) is in the deal's
+    currency, for ``amount`` (the expected value by default), on ``closed_on``
+    (today by default), on one of the deal's product lines. After commit the
+    partner is queued for re-evaluation and ``deal_won`` is sent.
+    """
+    closed_on = closed_on or timezone.localdate()
+    with transaction.atomic():
+        deal = _locked(deal)
+        require(can_report_outcome(actor, deal), "You may not report the outcome of this registration.")
+        _require_status(deal, DealStatus.APPROVED)
+        amount = deal.expected_value if amount is None else amount
+        errors = _check_amount(amount, deal.currency, "amount")
+        products = list(deal.products.all())
+        if product_line is None:
+            product_line = products[0] if products else None
+        if product_line is None or product_line.pk not in {p.pk for p in products}:
+            errors["product_line"] = "Choose one of the deal's product lines."
+        if errors:
+            raise ValidationError(errors)
+        sale = Sale(
+            partner_id=deal.partner_id,
+            amount=amount,
+            currency=deal.currency,
+            product_line=product_line,
+            region=deal.partner.region,
+            closed_on=closed_on,
+            deal=deal,
+            customer_name=deal.customer_name,
+            source=SALE_SOURCE,
+            external_id=f"deal-{deal.pk}",
+        )
+        try:
+            sale.full_clean()
+        except ValidationError as exc:
+            raise ValidationError(
+                {
+                    ("amount" if field == "currency" else field): messages
+                    for field, messages in exc.message_dict.items()
+                }
+            ) from exc
+        sale.save()
+        deal.status = DealStatus.WON
+        deal.closed_on = closed_on
+        deal.save()
+        audit(
+            actor=actor,
+            action="deal.won",
+            target=deal,
+            sale=sale.pk,
+            amount=str(amount),
+            currency=deal.currency,
+        )
+        from gates.services import request_reevaluation
+
+        request_reevaluation([deal.partner_id])
+        deal_id, sale_id = deal.pk, sale.pk
+        transaction.on_commit(lambda: deal_won.send(sender=Deal, deal_id=deal_id, sale_id=sale_id))
+    return deal
+
+
+def deal_mark_lost(*, actor, deal: Deal, reason: str = "") -> Deal:
+    """Record a submitted or approved registration as lost; the customer is free again."""
+    with transaction.atomic():
+        deal = _locked(deal)
+        require(can_report_outcome(actor, deal), "You may not report the outcome of this registration.")
+        _require_status(deal, *ACTIVE_STATUSES)
+        deal.status = DealStatus.LOST
+        deal.closed_on = timezone.localdate()
+        deal.save()
+        audit(actor=actor, action="deal.lost", target=deal, reason=reason.strip())
+    return deal
+
+
+def deals_expire(*, today: datetime.date | None = None) -> int:
+    """Expire approved registrations whose protection ended before ``today``; safe to repeat.
+
+    The conditional update claims each registration once, so two overlapping
+    runs expire (and audit) it once.
+    """
+    today = today or timezone.localdate()
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Deal.objects.select_for_update(skip_locked=connection.vendor == "postgresql")
+            .filter(status=DealStatus.APPROVED, protected_until__lt=today)
+            .values_list("id", flat=True)
+        )
+        if not ids:
+            return 0
+        expired = Deal.objects.filter(pk__in=ids, status=DealStatus.APPROVED).update(
+            status=DealStatus.EXPIRED, updated_at=now
+        )
+        AuditEntry.objects.bulk_create(
+            AuditEntry(
+                actor=None,
+                action="deal.expired",
+                target_type=Deal._meta.label_lower,
+                target_id=str(deal_id),
+                data={"on": today.isoformat()},
+                at=now,
+            )
+            for deal_id in ids
+        )
+    logger.info("expired %s deal registrations", expired)
+    return expired
+
+
+def _after_commit_notify(deal_id: int, event: str) -> None:
+    def send() -> None:
+        from deals.tasks import notify_deal_event
+
+        notify_deal_event.delay(deal_id, event)
+
+    transaction.on_commit(send)
