@@ -70,6 +70,7 @@ def deal_register(
     currency: str,
     expected_close: datetime.date,
     description: str = "",
+    notify: bool = True,
 ) -> Deal:
     """Register an opportunity for ``partner``.
 
@@ -142,7 +143,8 @@ def deal_register(
             currency=currency,
             conflicts_with=conflict.pk if conflict else None,
         )
-        _after_commit_notify(deal.pk, "registered")
+        if notify:
+            _after_commit_notify(deal.pk, "registered")
     return deal
 
 
@@ -155,7 +157,7 @@ def _require_status(deal: Deal, *statuses: str) -> None:
         raise ValidationError(f"This registration is {deal.get_status_display().lower()}: nothing to do.")
 
 
-def deal_approve(*, actor, deal: Deal, today: datetime.date | None = None) -> Deal:
+def deal_approve(*, actor, deal: Deal, today: datetime.date | None = None, notify: bool = True) -> Deal:
     """Approve a submitted registration; it is protected for ``PRM_DEAL_PROTECTION_DAYS``.
 
     A flagged registration cannot be approved while another partner holds an
@@ -187,11 +189,12 @@ def deal_approve(*, actor, deal: Deal, today: datetime.date | None = None) -> De
         audit(
             actor=actor, action="deal.approved", target=deal, protected_until=deal.protected_until.isoformat()
         )
-        _after_commit_notify(deal.pk, "approved")
+        if notify:
+            _after_commit_notify(deal.pk, "approved")
     return deal
 
 
-def deal_reject(*, actor, deal: Deal, reason: str) -> Deal:
+def deal_reject(*, actor, deal: Deal, reason: str, notify: bool = True) -> Deal:
     """Reject a submitted registration; the partner sees the reason."""
     if not reason or not reason.strip():
         raise ValidationError({"reason": "Give the partner the reason for the rejection."})
@@ -205,7 +208,8 @@ def deal_reject(*, actor, deal: Deal, reason: str) -> Deal:
         deal.rejection_reason = reason.strip()
         deal.save()
         audit(actor=actor, action="deal.rejected", target=deal, reason=deal.rejection_reason)
-        _after_commit_notify(deal.pk, "rejected")
+        if notify:
+            _after_commit_notify(deal.pk, "rejected")
     return deal
 
 

@@ -761,6 +761,9 @@ def seed_demo(*, partners: int = 60) -> DemoResult:
     from gates.services import evaluate
 
     evaluate(notify=False)
+    from deals.demo import seed_deals
+
+    seed_deals(acme=acme)
     return DemoResult(
         partners=Partner.objects.count(),
         people=Person.objects.count(),

@@ -1,9 +1,31 @@
 from django.urls import path
 
-from portal import views
+from portal import deal_views, mdf_views, views
 
 app_name = "portal"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("programs/", views.programs, name="programs"),
+    path("programs/<slug:slug>/", views.program_detail, name="program_detail"),
+    path("team/", views.team, name="team"),
+    path("partners/", views.partners, name="partners"),
+    path("partners/<int:pk>/", views.partner_detail, name="partner_detail"),
+    path("manager/", views.manager, name="manager"),
+    path("deals/", deal_views.deal_list, name="deals"),
+    path("deals/new/", deal_views.deal_register, name="deal_register"),
+    path("deals/<int:pk>/", deal_views.deal_detail, name="deal_detail"),
+    path("deals/<int:pk>/approve/", deal_views.deal_approve, name="deal_approve"),
+    path("deals/<int:pk>/reject/", deal_views.deal_reject, name="deal_reject"),
+    path("deals/<int:pk>/won/", deal_views.deal_won, name="deal_won"),
+    path("deals/<int:pk>/lost/", deal_views.deal_lost, name="deal_lost"),
+    path("mdf/", mdf_views.mdf_list, name="mdf"),
+    path("mdf/new/", mdf_views.mdf_new, name="mdf_new"),
+    path("mdf/<int:pk>/", mdf_views.mdf_detail, name="mdf_detail"),
+    path("mdf/<int:pk>/claim/", mdf_views.mdf_claim, name="mdf_claim"),
+    path("mdf/<int:pk>/withdraw/", mdf_views.mdf_withdraw, name="mdf_withdraw"),
+    path("mdf/<int:pk>/approve/", mdf_views.mdf_approve, name="mdf_approve"),
+    path("mdf/<int:pk>/reject/", mdf_views.mdf_reject, name="mdf_reject"),
+    path("mdf/<int:pk>/paid/", mdf_views.mdf_paid, name="mdf_paid"),
+    path("mdf/<int:pk>/proof/", mdf_views.mdf_proof, name="mdf_proof"),
 ]

@@ -1,11 +1,175 @@
-from django.contrib.auth.decorators import login_required
+"""The portal's pages: dashboards by role, programs, team, partners and the manager's summary.
+
+Views are thin: they read through ``visible_to(user)`` querysets and the
+selectors, and render. Deal and MDF pages live in ``deal_views`` and
+``mdf_views``.
+"""
+
+import datetime
+
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 
-from partners.models import Membership
+from deals.models import Deal
+from deals.selectors import can_register_deals, mdf_balance
+from gates.models import Gate
+from gates.selectors import partner_gate_progress
+from partners.models import Partner
+from portal import selectors
+from portal.access import portal_view, viewer_for
+from programs.models import Program
+
+MAX_QUERY_LENGTH = 100
 
 
-@login_required
+def render_portal(request: HttpRequest, template: str, context: dict, *, section: str, status: int = 200):
+    """Render with what every portal page needs: the viewer (for the navigation) and its section."""
+    return render(
+        request, template, {**context, "viewer": viewer_for(request), "section": section}, status=status
+    )
+
+
+@portal_view()
 def dashboard(request: HttpRequest) -> HttpResponse:
-    membership = Membership.for_user(request.user)
-    return render(request, "portal/dashboard.html", {"membership": membership})
+    viewer = viewer_for(request)
+    if viewer.kind == "staff":
+        return redirect("portal:manager")
+    if viewer.kind == "distributor":
+        return _distributor_dashboard(request)
+    if viewer.kind == "partner":
+        return _partner_dashboard(request)
+    return render_portal(request, "portal/dashboard_none.html", {}, section="dashboard")
+
+
+def _partner_dashboard(request: HttpRequest) -> HttpResponse:
+    partner = viewer_for(request).partner
+    assert partner is not None
+    standing = selectors.partner_standing(partner)
+    deals = Deal.objects.visible_to(request.user).filter(partner=partner)
+    return render_portal(
+        request,
+        "portal/dashboard_partner.html",
+        {
+            "partner": partner,
+            "standing": standing,
+            "deal_counts": selectors.deal_counts(deals),
+            "may_register": can_register_deals(partner),
+            "mdf": mdf_balance(partner),
+            "today": timezone.localdate(),
+        },
+        section="dashboard",
+    )
+
+
+def _distributor_dashboard(request: HttpRequest) -> HttpResponse:
+    viewer = viewer_for(request)
+    waiting = (
+        Deal.objects.awaiting_decision_by(request.user)
+        .select_related("partner")
+        .prefetch_related("products")
+        .order_by("registered_on", "id")
+    )
+    return render_portal(
+        request,
+        "portal/dashboard_distributor.html",
+        {
+            "distributor": viewer.distributor,
+            "partners": selectors.partners_page(request.user, page=request.GET.get("page", 1)),
+            "waiting": waiting[:50],
+            "waiting_count": waiting.count(),
+        },
+        section="dashboard",
+    )
+
+
+@portal_view()
+def programs(request: HttpRequest) -> HttpResponse:
+    """Programs the viewer may see; the search runs inside that set, so it cannot reveal others."""
+    query = request.GET.get("q", "").strip()[:MAX_QUERY_LENGTH]
+    visible = Program.objects.visible_to(request.user).select_related("parent").order_by("parent_id", "name")
+    if query:
+        visible = visible.filter(Q(name__icontains=query) | Q(description__icontains=query))
+    context = {"programs": list(visible), "query": query}
+    if request.htmx:
+        return render_portal(request, "portal/_program_results.html", context, section="programs")
+    return render_portal(request, "portal/programs.html", context, section="programs")
+
+
+@portal_view()
+def program_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    visible = Program.objects.visible_to(request.user)
+    program = get_object_or_404(visible.select_related("parent"), slug=slug)
+    viewer = viewer_for(request)
+    # Related programs only when the viewer may see them too.
+    sub_programs = list(visible.filter(parent=program).order_by("name"))
+    parent_visible = program.parent_id is not None and visible.filter(pk=program.parent_id).exists()
+    tiers = list(program.tiers.prefetch_related("benefits").order_by("rank"))
+    context = {
+        "program": program,
+        "sub_programs": sub_programs,
+        "parent_visible": parent_visible,
+        "tiers": tiers,
+        "untiered_benefits": list(program.benefits.filter(tiers__isnull=True).order_by("name")),
+    }
+    if viewer.kind == "partner":
+        gates = list(
+            Gate.objects.visible_to(request.user)
+            .in_effect(timezone.localdate())
+            .filter(program=program)
+            .select_related("program", "unlocks_tier")
+            .order_by("name")
+        )
+        context["progress"] = partner_gate_progress(viewer.partner, gates=gates)
+        context["held"] = program.partner_tiers.filter(partner=viewer.partner).select_related("tier").first()
+    return render_portal(request, "portal/program_detail.html", context, section="programs")
+
+
+@portal_view("partner")
+def team(request: HttpRequest) -> HttpResponse:
+    """A partner admin sees everybody's certifications; other roles a directory and their own."""
+    viewer = viewer_for(request)
+    people = list(selectors.team(request.user, viewer.partner))
+    return render_portal(
+        request,
+        "portal/team.html",
+        {
+            "people": people,
+            "full": viewer.is_partner_admin,
+            "today": timezone.localdate(),
+            "soon": timezone.localdate() + datetime.timedelta(days=60),
+        },
+        section="team",
+    )
+
+
+@portal_view("distributor", "staff")
+def partners(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "").strip()[:MAX_QUERY_LENGTH]
+    page = selectors.partners_page(request.user, page=request.GET.get("page", 1), query=query)
+    return render_portal(request, "portal/partners.html", {"page": page, "query": query}, section="partners")
+
+
+@portal_view("distributor", "staff")
+def partner_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    partner = get_object_or_404(Partner.objects.visible_to(request.user).select_related("distributor"), pk=pk)
+    standing = selectors.partner_standing(partner)
+    deals = Deal.objects.visible_to(request.user).filter(partner=partner)
+    return render_portal(
+        request,
+        "portal/partner_detail.html",
+        {
+            "partner": partner,
+            "standing": standing,
+            "deals": list(deals.prefetch_related("products").order_by("-registered_on", "-id")[:20]),
+            "deal_counts": selectors.deal_counts(deals),
+        },
+        section="partners",
+    )
+
+
+@portal_view("staff")
+def manager(request: HttpRequest) -> HttpResponse:
+    summary = selectors.manager_summary(request.user, page=request.GET.get("page", 1))
+    return render_portal(request, "portal/manager.html", {"summary": summary}, section="manager")

@@ -1,0 +1,196 @@
+"""Deal registration in the portal: list, register, decide (distributor or manager), report the outcome.
+
+Every object is fetched through ``Deal.objects.visible_to(user)``: an id from
+another organisation answers 404. Actions are POST-only and CSRF-protected,
+and the services check the actor's rights again.
+"""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from deals import services
+from deals.models import Deal, DealStatus
+from deals.permissions import can_register_deals_as, deal_actions
+from deals.selectors import can_register_deals, deals_for
+from portal.access import portal_view, viewer_for
+from portal.forms import DealLostForm, DealRegistrationForm, DealWonForm, ReasonForm
+from portal.views import render_portal
+
+
+def _get_deal(request: HttpRequest, pk: int) -> Deal:
+    return get_object_or_404(deals_for(request.user), pk=pk)
+
+
+@portal_view("partner", "distributor", "staff")
+def deal_list(request: HttpRequest) -> HttpResponse:
+    viewer = viewer_for(request)
+    deals = deals_for(request.user).order_by("-registered_on", "-id")
+    status = request.GET.get("status", "")
+    if status in DealStatus.values:
+        deals = deals.filter(status=status)
+    else:
+        status = ""
+    partner = viewer.partner
+    return render_portal(
+        request,
+        "portal/deals/list.html",
+        {
+            "page": Paginator(deals, 25).get_page(request.GET.get("page", 1)),
+            "status": status,
+            "statuses": DealStatus.choices,
+            "may_register": partner is not None
+            and can_register_deals_as(request.user, partner)
+            and can_register_deals(partner),
+        },
+        section="deals",
+    )
+
+
+@portal_view("partner")
+def deal_register(request: HttpRequest) -> HttpResponse:
+    partner = viewer_for(request).partner
+    if not can_register_deals_as(request.user, partner):
+        raise PermissionDenied("Your role does not include registering deals.")
+    if not can_register_deals(partner):
+        return render_portal(request, "portal/deals/not_entitled.html", {}, section="deals", status=403)
+    form = DealRegistrationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            deal = services.deal_register(actor=request.user, partner=partner, **data)
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            if deal.needs_review:
+                messages.warning(
+                    request,
+                    f"{deal.reference} is registered and under review: the channel team checks every "
+                    "registration on a customer that is already claimed.",
+                )
+            else:
+                messages.success(request, f"{deal.reference} is registered and awaits approval.")
+            return redirect("portal:deal_detail", pk=deal.pk)
+    status = 400 if request.method == "POST" else 200
+    return render_portal(request, "portal/deals/form.html", {"form": form}, section="deals", status=status)
+
+
+@portal_view("partner", "distributor", "staff")
+def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    deal = _get_deal(request, pk)
+    viewer = viewer_for(request)
+    conflict = None
+    if viewer.kind == "staff" and deal.conflicts_with_id:
+        # Managers see whom the claim conflicts with, if they cover that partner too.
+        conflict = deals_for(request.user).filter(pk=deal.conflicts_with_id).select_related("partner").first()
+    return render_portal(
+        request,
+        "portal/deals/detail.html",
+        {
+            "deal": deal,
+            "actions": deal_actions(request.user, deal),
+            "conflict": conflict,
+            "reject_form": ReasonForm(),
+            "won_form": DealWonForm(
+                deal=deal,
+                initial={"amount": deal.expected_value, "closed_on": timezone.localdate()},
+            ),
+            "lost_form": DealLostForm(),
+        },
+        section="deals",
+    )
+
+
+def _done(request: HttpRequest, deal: Deal, message: str) -> HttpResponse:
+    if request.htmx:
+        # The distributor's queue swaps the row for the outcome.
+        return render_portal(
+            request, "portal/deals/_decided_row.html", {"deal": deal, "message": message}, section="deals"
+        )
+    messages.success(request, message)
+    return redirect("portal:deal_detail", pk=deal.pk)
+
+
+def _failed(request: HttpRequest, deal: Deal, error: ValidationError) -> HttpResponse:
+    text = " ".join(error.messages)
+    if request.htmx:
+        # htmx swaps only successful responses: the row carries the error instead.
+        return render_portal(
+            request, "portal/deals/_decided_row.html", {"deal": deal, "error": text}, section="deals"
+        )
+    messages.error(request, text)
+    return redirect("portal:deal_detail", pk=deal.pk)
+
+
+@require_POST
+@portal_view("distributor", "staff")
+def deal_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    deal = _get_deal(request, pk)
+    try:
+        deal = services.deal_approve(actor=request.user, deal=deal)
+    except ValidationError as exc:
+        return _failed(request, deal, exc)
+    return _done(
+        request, deal, f"{deal.reference} approved: protected until {deal.protected_until:%d %B %Y}."
+    )
+
+
+@portal_view("distributor", "staff")
+def deal_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    deal = _get_deal(request, pk)
+    form = ReasonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            deal = services.deal_reject(actor=request.user, deal=deal, reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            return _done(request, deal, f"{deal.reference} rejected.")
+    elif request.method != "POST" and not deal_actions(request.user, deal)["reject"]:
+        raise PermissionDenied("You may not decide on this registration.")
+    status = 400 if request.method == "POST" else 200
+    return render_portal(
+        request, "portal/deals/reject.html", {"deal": deal, "form": form}, section="deals", status=status
+    )
+
+
+@portal_view("partner", "staff")
+def deal_won(request: HttpRequest, pk: int) -> HttpResponse:
+    deal = _get_deal(request, pk)
+    if not deal_actions(request.user, deal)["won"] and request.method != "POST":
+        raise PermissionDenied("This registration cannot be marked won by you now.")
+    form = DealWonForm(
+        request.POST or None,
+        deal=deal,
+        initial={"amount": deal.expected_value, "closed_on": timezone.localdate()},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            deal = services.deal_mark_won(actor=request.user, deal=deal, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(request, f"{deal.reference} won: the sale counts toward your gates.")
+            return redirect("portal:deal_detail", pk=deal.pk)
+    status = 400 if request.method == "POST" else 200
+    return render_portal(
+        request, "portal/deals/won.html", {"deal": deal, "form": form}, section="deals", status=status
+    )
+
+
+@require_POST
+@portal_view("partner", "staff")
+def deal_lost(request: HttpRequest, pk: int) -> HttpResponse:
+    deal = _get_deal(request, pk)
+    form = DealLostForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    try:
+        deal = services.deal_mark_lost(actor=request.user, deal=deal, reason=reason)
+    except ValidationError as exc:
+        return _failed(request, deal, exc)
+    messages.success(request, f"{deal.reference} recorded as lost.")
+    return redirect("portal:deal_detail", pk=deal.pk)

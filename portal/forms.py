@@ -1,0 +1,177 @@
+"""Portal forms: labelled, with help and errors tied to their inputs for screen readers.
+
+Forms check the shape of the input; the services check the rules (benefits,
+conflicts, balances) and their errors are put back next to the field they
+concern.
+"""
+
+import datetime
+from decimal import Decimal
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django_countries.fields import CountryField
+
+from deals.models import MdfActivityKind
+from deals.uploads import PROOF_ACCEPT
+from partners.models import ProductLine
+from prm.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, CURRENCY_CHOICES
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs=attrs, format="%Y-%m-%d")
+
+
+def _amount_field(**kwargs) -> forms.DecimalField:
+    return forms.DecimalField(
+        max_digits=AMOUNT_MAX_DIGITS,
+        decimal_places=AMOUNT_DECIMAL_PLACES,
+        min_value=Decimal("0.01"),
+        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
+        **kwargs,
+    )
+
+
+class PortalForm(forms.Form):
+    """Ties each input to its help text and errors (``aria-describedby``, ``aria-invalid``)."""
+
+    required_css_class = "required"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            if field.help_text:
+                field.widget.attrs["aria-describedby"] = f"{self[name].auto_id}_help"
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        self._mark_invalid()
+
+    def add_service_errors(self, error: ValidationError) -> None:
+        """Attach a service's errors to the fields they name, the rest to the form."""
+        if hasattr(error, "error_dict"):
+            for field, messages in error.message_dict.items():
+                target = field if field in self.fields else None
+                for message in messages:
+                    self.add_error(target, message)
+        else:
+            for message in error.messages:
+                self.add_error(None, message)
+        self._mark_invalid()
+
+    def _mark_invalid(self) -> None:
+        for name in self.errors:
+            if name in self.fields:
+                widget = self.fields[name].widget
+                widget.attrs["aria-invalid"] = "true"
+                ids = widget.attrs.get("aria-describedby", "").split()
+                error_id = f"{self[name].auto_id}_errors"
+                if error_id not in ids:
+                    widget.attrs["aria-describedby"] = " ".join([*ids, error_id])
+
+
+class DealRegistrationForm(PortalForm):
+    customer_name = forms.CharField(max_length=200, label="Customer name")
+    customer_domain = forms.CharField(
+        max_length=253,
+        label="Customer web domain",
+        help_text="For example example.com. Registrations are matched on it.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    country = CountryField().formfield(label="Customer country")
+    products = forms.ModelMultipleChoiceField(
+        queryset=ProductLine.objects.order_by("name"),
+        widget=forms.CheckboxSelectMultiple,
+        label="Products",
+        error_messages={"required": "Choose at least one product line."},
+    )
+    expected_value = _amount_field(label="Expected value")
+    currency = forms.ChoiceField(choices=CURRENCY_CHOICES, initial="USD", label="Currency")
+    expected_close = forms.DateField(widget=DateInput(), label="Expected close date")
+    description = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 4}), max_length=4000, label="Notes (optional)"
+    )
+
+    def clean_expected_close(self) -> datetime.date:
+        value = self.cleaned_data["expected_close"]
+        if value < timezone.localdate():
+            raise ValidationError("The expected close date is in the past.")
+        if value > timezone.localdate() + datetime.timedelta(days=3 * 366):
+            raise ValidationError("Register deals expected to close within three years.")
+        return value
+
+
+class ReasonForm(PortalForm):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        label="Reason",
+        help_text="The partner sees this reason.",
+        error_messages={"required": "Give the partner the reason for the rejection."},
+    )
+
+
+class DealWonForm(PortalForm):
+    amount = _amount_field(label="Final amount", help_text="In the deal's currency.")
+    closed_on = forms.DateField(widget=DateInput(), label="Closed on")
+    product_line = forms.ModelChoiceField(queryset=ProductLine.objects.none(), label="Main product line")
+
+    def __init__(self, *args, deal, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["product_line"].queryset = deal.products.all()
+        self.fields["amount"].help_text = f"In {deal.currency}, the deal's currency."
+
+    def clean_closed_on(self) -> datetime.date:
+        value = self.cleaned_data["closed_on"]
+        if value > timezone.localdate():
+            raise ValidationError("A deal cannot be closed in the future.")
+        return value
+
+
+class DealLostForm(PortalForm):
+    reason = forms.CharField(required=False, max_length=2000, label="What happened? (optional)")
+
+
+class MdfRequestForm(PortalForm):
+    title = forms.CharField(max_length=200, label="Activity")
+    activity_kind = forms.ChoiceField(choices=MdfActivityKind.choices, label="Kind of activity")
+    starts_on = forms.DateField(widget=DateInput(), label="Starts on")
+    ends_on = forms.DateField(widget=DateInput(), label="Ends on")
+    amount = _amount_field(label="Amount requested")
+    description = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=4000,
+        label="Plan and expected results (optional)",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        starts_on, ends_on = cleaned.get("starts_on"), cleaned.get("ends_on")
+        if starts_on and ends_on and ends_on < starts_on:
+            self.add_error("ends_on", "The activity ends before it starts.")
+        return cleaned
+
+
+class MdfClaimForm(PortalForm):
+    amount = _amount_field(label="Amount claimed")
+    proof = forms.FileField(
+        label="Proof of performance",
+        help_text="A PDF, PNG or JPEG: invoices, photos, campaign results.",
+        widget=forms.ClearableFileInput(attrs={"accept": PROOF_ACCEPT}),
+        error_messages={"required": "Attach the proof of performance (PDF, PNG or JPEG)."},
+    )
+
+
+class MdfApproveForm(PortalForm):
+    amount = _amount_field(
+        label="Amount approved", required=False, help_text="Leave empty to approve the amount requested."
+    )
+
+
+class MdfPaidForm(PortalForm):
+    reference = forms.CharField(required=False, max_length=100, label="Payment reference (optional)")

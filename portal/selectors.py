@@ -1,0 +1,358 @@
+"""Reads behind the portal's pages.
+
+Every read starts from a ``visible_to(user)`` queryset (or from programs the
+partner in question can see), so a program outside a partner's segments never
+reaches its pages: not its name, not its gates, not the benefits it grants.
+Each function makes a fixed number of queries, whatever the data size.
+"""
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from deals.models import Deal, DealStatus, MdfRequest, MdfStatus
+from gates.criteria import CriteriaError, parse
+from gates.metrics import METRICS, SPECS, References
+from gates.models import (
+    BenefitGrant,
+    Gate,
+    GateOutcome,
+    GateStatus,
+    GateStatusChange,
+    PartnerTier,
+    TierChange,
+)
+from gates.selectors import GateProgress, leaf_progress, partner_gate_progress
+from partners.models import Certification, Partner, Person
+from prm.money import is_currency
+from programs.models import Program
+
+
+def programs_for_partner(partner: Partner) -> QuerySet[Program]:
+    """The programs one partner may see (the same rule as ``Program.objects.visible_to``)."""
+    return Program.objects.for_partner(partner)
+
+
+def _visible_program_ids(partner: Partner) -> QuerySet:
+    return programs_for_partner(partner).values("id")
+
+
+def quarter_start(day: datetime.date) -> datetime.date:
+    return datetime.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+# --- a partner's standing -------------------------------------------------------------
+
+
+@dataclass
+class Standing:
+    """What a partner sees about itself: tiers, benefits, progress and recent changes."""
+
+    tiers: list[PartnerTier]
+    grants: list[BenefitGrant]
+    progress: list[GateProgress]
+    changes: list[dict[str, Any]]
+    in_grace: list[PartnerTier] = field(default_factory=list)
+
+    @property
+    def open_gates(self) -> list[GateProgress]:
+        return [gate for gate in self.progress if not gate.passed]
+
+    @property
+    def passed_gates(self) -> list[GateProgress]:
+        return [gate for gate in self.progress if gate.passed]
+
+
+def _tier_gate_order(progress: GateProgress) -> tuple:
+    tier = progress.gate.unlocks_tier
+    return (progress.gate.program.name, tier.rank if tier else 1_000, progress.gate.name)
+
+
+def partner_standing(partner: Partner, *, as_of: datetime.date | None = None, changes: int = 8) -> Standing:
+    """Seven queries: tiers, grants, gates, gate statuses, gate changes, tier changes, and the
+    reference data some criteria need (tier names), whatever the number of gates or changes."""
+    as_of = as_of or timezone.localdate()
+    visible = _visible_program_ids(partner)
+    tiers = list(
+        PartnerTier.objects.filter(partner=partner, program__in=visible)
+        .filter(Q(tier__isnull=False) | Q(grace_until__isnull=False))
+        .select_related("program", "tier", "earned_tier", "qualified_tier", "override_tier")
+        .order_by("program__name")
+    )
+    grants = list(
+        BenefitGrant.objects.filter(partner=partner, revoked_at__isnull=True, benefit__program__in=visible)
+        .select_related("benefit", "benefit__program", "via_tier", "via_gate")
+        .order_by("benefit__program__name", "benefit__kind", "benefit__name")
+    )
+    gates = list(
+        Gate.objects.in_effect(as_of)
+        .filter(program__in=visible)
+        .select_related("program", "unlocks_tier")
+        .order_by("program__name", "name")
+    )
+    progress = sorted(partner_gate_progress(partner, gates=gates, as_of=as_of), key=_tier_gate_order)
+    gate_changes = [
+        {
+            "at": change.changed_at,
+            "kind": "gate",
+            "text": f"{change.gate.name}: {change.get_to_status_display()}",
+        }
+        for change in GateStatusChange.objects.filter(
+            partner=partner, gate__program__in=visible
+        ).select_related("gate")[:changes]
+    ]
+    tier_changes = [
+        {
+            "at": change.changed_at,
+            "kind": "tier",
+            "text": f"{change.program.name}: {change.get_reason_display()} – "
+            f"{change.to_tier.name if change.to_tier else 'no tier'}"
+            + (f" ({change.note})" if change.note else ""),
+        }
+        for change in TierChange.objects.filter(partner=partner, program__in=visible).select_related(
+            "to_tier", "program"
+        )[:changes]
+    ]
+    merged = sorted(gate_changes + tier_changes, key=lambda item: item["at"], reverse=True)[:changes]
+    return Standing(
+        tiers=tiers,
+        grants=grants,
+        progress=progress,
+        changes=merged,
+        in_grace=[tier for tier in tiers if tier.grace_until is not None],
+    )
+
+
+def deal_counts(deals: QuerySet[Deal]) -> dict[str, int]:
+    """Registrations by status, in one query."""
+    counts = dict.fromkeys(DealStatus.values, 0)
+    for row in deals.order_by().values("status").annotate(n=Count("id")):
+        counts[row["status"]] = row["n"]
+    return counts
+
+
+# --- team -----------------------------------------------------------------------------
+
+
+def team(user, partner: Partner) -> QuerySet[Person]:
+    """The partner's active people with their certifications: two queries."""
+    return (
+        Person.objects.visible_to(user)
+        .filter(partner=partner, is_active=True)
+        .select_related("user")
+        .prefetch_related(
+            Prefetch(
+                "certifications",
+                queryset=Certification.objects.select_related("certification_type").order_by(
+                    "certification_type__name", "-issued_on"
+                ),
+            )
+        )
+        .order_by("last_name", "first_name", "id")
+    )
+
+
+# --- partners seen by a distributor or a channel manager ------------------------------
+
+
+def _tiers_prefetch() -> Prefetch:
+    # Only tiers in programs the partner itself can see: a segment-only
+    # program's tier must not reach a distributor through its partners.
+    return Prefetch(
+        "tiers",
+        queryset=PartnerTier.objects.filter(tier__isnull=False, program__is_active=True)
+        .filter(Q(program__segment__isnull=True) | Exists(_segment_member()))
+        .select_related("tier", "program")
+        .order_by("program__name"),
+        to_attr="held_tiers",
+    )
+
+
+def _segment_member():
+    from gates.models import SegmentMembership
+
+    return SegmentMembership.objects.filter(
+        segment_id=OuterRef("program__segment_id"), partner_id=OuterRef("partner_id")
+    )
+
+
+def partners_page(user, *, page: int | str = 1, query: str = "", per_page: int = 25) -> Page:
+    """Partners the user may see, with the tiers they hold and their open approvals: four queries."""
+    partners = (
+        Partner.objects.visible_to(user)
+        .select_related("distributor")
+        .annotate(
+            awaiting=Count("deals", filter=Q(deals__status=DealStatus.SUBMITTED), distinct=True),
+            passed=Count("gate_statuses", filter=Q(gate_statuses__status=GateOutcome.PASSED), distinct=True),
+        )
+        .prefetch_related(_tiers_prefetch())
+        .order_by("name", "id")
+    )
+    if query:
+        partners = partners.filter(name__icontains=query)
+    return Paginator(partners, per_page).get_page(page)
+
+
+# --- the channel manager's summary ------------------------------------------------------
+
+
+@dataclass
+class TargetRow:
+    partner: Partner
+    tier_name: str
+    next_gate: Gate | None
+    met: int
+    total: int
+    ratio: float
+    in_grace_until: datetime.date | None
+
+
+@dataclass
+class ManagerSummary:
+    partner_count: int
+    by_tier: list[dict[str, Any]]
+    no_tier: int
+    passed_this_period: int
+    passed_by_gate: list[dict[str, Any]]
+    in_grace: list[PartnerTier]
+    deals_waiting: list[Deal]
+    deals_waiting_count: int
+    flagged_count: int
+    mdf_waiting: list[MdfRequest]
+    mdf_waiting_count: int
+    targets: Page
+    period_start: datetime.date
+    targets_rows: list[TargetRow] = field(default_factory=list)
+
+
+def _main_program() -> Program | None:
+    return (
+        Program.objects.filter(parent__isnull=True, is_active=True, tiers__isnull=False)
+        .order_by("id")
+        .first()
+    )
+
+
+def manager_summary(user, *, page: int | str = 1, as_of: datetime.date | None = None, per_page: int = 25):
+    """The channel manager's summary of the partners they cover; a fixed number of queries."""
+    as_of = as_of or timezone.localdate()
+    period_start = quarter_start(as_of)
+    partners = Partner.objects.visible_to(user)
+    main = _main_program()
+    tiers_qs = PartnerTier.objects.filter(partner__in=partners, tier__isnull=False)
+    if main is not None:
+        tiers_qs = tiers_qs.filter(program=main)
+    by_tier = list(
+        tiers_qs.values("tier__name", "tier__rank").annotate(n=Count("id")).order_by("-tier__rank")
+    )
+    partner_count = partners.count()
+    no_tier = max(0, partner_count - sum(row["n"] for row in by_tier))
+    passed = GateStatusChange.objects.filter(
+        partner__in=partners, to_status=GateOutcome.PASSED, changed_at__date__gte=period_start
+    )
+    passed_by_gate = list(
+        passed.values("gate__name").annotate(n=Count("partner", distinct=True)).order_by("-n")
+    )
+    in_grace = list(
+        PartnerTier.objects.filter(partner__in=partners, grace_until__isnull=False)
+        .select_related("partner", "tier", "program", "qualified_tier")
+        .order_by("grace_until")[:20]
+    )
+    waiting = Deal.objects.awaiting_decision_by(user)
+    waiting_counts = waiting.order_by().aggregate(
+        n=Count("id"), flagged=Count("id", filter=Q(needs_review=True))
+    )
+    mdf_waiting = MdfRequest.objects.awaiting_decision_by(user)
+    summary = ManagerSummary(
+        partner_count=partner_count,
+        by_tier=by_tier,
+        no_tier=no_tier,
+        passed_this_period=sum(row["n"] for row in passed_by_gate),
+        passed_by_gate=passed_by_gate[:10],
+        in_grace=in_grace,
+        deals_waiting=list(waiting.select_related("partner").order_by("registered_on", "id")[:10]),
+        deals_waiting_count=waiting_counts["n"] or 0,
+        flagged_count=waiting_counts["flagged"] or 0,
+        mdf_waiting=list(mdf_waiting.select_related("partner").order_by("created_at", "id")[:10]),
+        mdf_waiting_count=mdf_waiting.count(),
+        targets=Paginator(partners.order_by("name", "id"), per_page).get_page(page),
+        period_start=period_start,
+    )
+    summary.targets_rows = target_rows(list(summary.targets.object_list), main=main, as_of=as_of)
+    return summary
+
+
+def target_rows(partners: list[Partner], *, main: Program | None, as_of: datetime.date) -> list[TargetRow]:
+    """For each partner, the gate to its next tier and how many of its criteria it meets.
+
+    Three queries for the whole page: tier rows, gates, statuses.
+    """
+    if not partners:
+        return []
+    ids = [partner.pk for partner in partners]
+    held = {
+        row.partner_id: row
+        for row in PartnerTier.objects.filter(partner_id__in=ids, program=main).select_related("tier")
+    }
+    gates = list(
+        Gate.objects.in_effect(as_of)
+        .filter(program=main, unlocks_tier__isnull=False)
+        .select_related("unlocks_tier", "program")
+        .order_by("unlocks_tier__rank")
+    )
+    statuses = {
+        (status.partner_id, status.gate_id): status
+        for status in GateStatus.objects.filter(partner_id__in=ids, gate__in=[gate.pk for gate in gates])
+    }
+    trees = {}
+    for gate in gates:
+        try:
+            trees[gate.pk] = parse(
+                gate.criteria, metrics=SPECS, default_currency=gate.money_currency, currencies=is_currency
+            )
+        except CriteriaError:
+            continue
+    refs = References()
+    rows = []
+    for partner in partners:
+        row = held.get(partner.pk)
+        rank = row.tier.rank if row and row.tier else 0
+        next_gate = next((gate for gate in gates if gate.unlocks_tier.rank > rank and gate.pk in trees), None)
+        met = total = 0
+        ratio = 1.0
+        if next_gate is not None:
+            tree = trees[next_gate.pk]
+            status = statuses.get((partner.pk, next_gate.pk))
+            stored = list(status.measures) if status and status.gate_version == next_gate.version else []
+            leaves = [
+                leaf_progress(
+                    leaf,
+                    stored[leaf.index] if leaf.index < len(stored) else METRICS[leaf.metric].default(leaf),
+                    refs,
+                    as_of,
+                )
+                for leaf in tree.leaves
+            ]
+            total = len(leaves)
+            met = sum(leaf.passed for leaf in leaves)
+            ratio = (sum(leaf.ratio for leaf in leaves) / total) if total else 0.0
+        rows.append(
+            TargetRow(
+                partner=partner,
+                tier_name=row.tier.name if row and row.tier else "No tier",
+                next_gate=next_gate,
+                met=met,
+                total=total,
+                ratio=ratio,
+                in_grace_until=row.grace_until if row else None,
+            )
+        )
+    return rows
+
+
+def mdf_requests_waiting(user) -> QuerySet[MdfRequest]:
+    return MdfRequest.objects.awaiting_decision_by(user).filter(status=MdfStatus.REQUESTED)
