@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "deals",
     "incentives",
     "portal",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -202,17 +203,37 @@ PRM_DEAL_PROTECTION_DAYS = env_int("PRM_DEAL_PROTECTION_DAYS", 90)
 
 # --- REST API -----------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Token first: an unauthenticated call then answers 401 with WWW-Authenticate.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.IntegrationTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.ApiAccess"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.BoundedJSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.PagePagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "api.throttling.TokenRateThrottle",
+        "api.throttling.SessionUserRateThrottle",
+        "api.throttling.AnonymousRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "token": env_str("PRM_API_TOKEN_RATE", "600/min"),
+        "user": env_str("PRM_API_USER_RATE", "1200/min"),
+        "anon": env_str("PRM_API_ANON_RATE", "60/min"),
+    },
+    "EXCEPTION_HANDLER": "api.exceptions.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.PRMAutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# Largest JSON body the API reads (a batch of 5,000 facts is about 1.5 MB).
+PRM_API_MAX_BODY_BYTES = env_int("PRM_API_MAX_BODY_BYTES", DATA_UPLOAD_MAX_MEMORY_SIZE)
+# Records per ingestion batch.
+PRM_INGESTION_MAX_ROWS = env_int("PRM_INGESTION_MAX_ROWS", 5000)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "PRM API",
@@ -223,6 +244,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "CurrencyEnum": "prm.money.CURRENCY_CHOICES",
+        "LifecycleStatusEnum": "partners.models.LifecycleStatus",
+        "GateOutcomeEnum": "gates.models.GateOutcome",
+    },
 }
 
 LOGGING = {

@@ -1,0 +1,154 @@
+"""Issuing and revoking integration tokens.
+
+Any staff member (a channel manager) may issue tokens that act for them; the
+secret is shown once, on the page that follows the issue, and never stored.
+Managers see and revoke their own tokens; superusers, and staff granted the
+token permissions, see everyone's.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from api.models import TOKEN_PREFIX, IntegrationToken
+from api.services import token_issue, token_revoke
+from partners.models import Partner
+
+
+class IntegrationTokenForm(forms.ModelForm):
+    class Meta:
+        model = IntegrationToken
+        fields = ["name", "scope", "all_partners", "partners", "source", "expires_at"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("all_partners") and not cleaned.get("partners"):
+            self.add_error("partners", "Choose the partners the token covers, or tick “all partners”.")
+        expires_at = cleaned.get("expires_at")
+        if expires_at is not None and expires_at <= timezone.now():
+            self.add_error("expires_at", "The token would already have expired.")
+        return cleaned
+
+
+def _manages_all_tokens(user) -> bool:
+    return user.is_superuser or user.has_perm("api.change_integrationtoken")
+
+
+@admin.register(IntegrationToken)
+class IntegrationTokenAdmin(admin.ModelAdmin):
+    form = IntegrationTokenForm
+    list_display = [
+        "name",
+        "masked",
+        "issued_by",
+        "scope",
+        "coverage",
+        "source",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "state",
+    ]
+    list_filter = ["scope", "all_partners"]
+    search_fields = ["name", "identifier", "source"]
+    list_select_related = ["issued_by"]
+    autocomplete_fields = ["partners"]
+    readonly_fields = ["masked", "issued_by", "created_at", "last_used_at", "revoked_at", "revoked_by"]
+    actions = ["revoke_selected"]
+
+    @admin.display(description="Token")
+    def masked(self, token: IntegrationToken) -> str:
+        return f"{TOKEN_PREFIX}_{token.identifier}_…" if token.identifier else "—"
+
+    @admin.display(description="Partners")
+    def coverage(self, token: IntegrationToken) -> str:
+        return "all the issuer sees" if token.all_partners else "named partners"
+
+    @admin.display(description="State")
+    def state(self, token: IntegrationToken) -> str:
+        if token.revoked_at:
+            return format_html("<strong>revoked</strong> {}", f"{token.revoked_at:%d %b %Y}")
+        if token.expires_at and token.expires_at <= timezone.now():
+            return "expired"
+        return "active"
+
+    # --- who sees what --------------------------------------------------------------------------
+
+    def get_queryset(self, request):
+        tokens = super().get_queryset(request)
+        return tokens if _manages_all_tokens(request.user) else tokens.filter(issued_by=request.user)
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request) and (
+            obj is None or obj.issued_by_id == request.user.pk or _manages_all_tokens(request.user)
+        )
+
+    def has_add_permission(self, request):
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self.has_view_permission(request, obj) and (obj is None or obj.revoked_at is None)
+
+    def has_delete_permission(self, request, obj=None):
+        # Tokens are revoked, not deleted: the audit trail keeps pointing at them.
+        return request.user.is_superuser
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["name", "scope", "all_partners", "partners", "source", "expires_at"]
+        return [
+            "name",
+            "masked",
+            "issued_by",
+            "scope",
+            "all_partners",
+            "partners",
+            "source",
+            "expires_at",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+            "revoked_by",
+        ]
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "partners":
+            # A token never covers a partner its issuer cannot see.
+            kwargs["queryset"] = Partner.objects.visible_to(request.user)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    # --- issuing: the secret is shown once ------------------------------------------------------
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        _, secret = token_issue(actor=request.user, name=obj.name, token=obj)
+        request._prm_token_secret = secret  # for response_add, never stored
+
+    def response_add(self, request, obj, post_url_continue=None):
+        secret = getattr(request, "_prm_token_secret", None)
+        if secret is None:
+            return super().response_add(request, obj, post_url_continue)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Token issued",
+            "opts": self.model._meta,
+            "token": obj,
+            "secret": secret,
+        }
+        response = TemplateResponse(request, "admin/api/integrationtoken/issued.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke_selected(self, request, queryset):
+        revoked = sum(token_revoke(actor=request.user, token=token) for token in queryset)
+        self.message_user(
+            request, f"{revoked} token(s) revoked; calls with them now answer 401.", messages.SUCCESS
+        )

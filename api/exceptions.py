@@ -1,0 +1,84 @@
+"""One error body for every API failure.
+
+Every error answers with the same JSON::
+
+    {"status": 400, "code": "invalid", "detail": "…", "errors": {"field": ["…"]}}
+
+``errors`` appears on validation errors only and maps each field (or
+``non_field_errors``) to its messages; criteria errors name the place in the
+tree (``criteria.all[1].target: …``).
+"""
+
+import logging
+
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+from rest_framework.views import exception_handler
+
+from gates.criteria import CriteriaError
+
+logger = logging.getLogger(__name__)
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
+def _translate(exc: Exception) -> Exception:
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge()
+    if isinstance(exc, CriteriaError):
+        return exceptions.ValidationError({"criteria": exc.errors})
+    if isinstance(exc, DjangoValidationError):
+        return exceptions.ValidationError(as_serializer_error(exc))
+    if isinstance(exc, DataError):
+        # The database refused a value the validation let through (a number
+        # beyond its range): the request is at fault, not the server.
+        logger.warning("database refused a request value: %s", exc)
+        return exceptions.ValidationError({"non_field_errors": ["A value is out of the accepted range."]})
+    return exc
+
+
+def api_exception_handler(exc: Exception, context) -> Response | None:
+    exc = _translate(exc)
+    response = exception_handler(exc, context)
+    if response is None:
+        return None  # a bug: Django's 500 handling logs it
+    if isinstance(exc, exceptions.ValidationError):
+        errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        body = {
+            "status": response.status_code,
+            "code": "invalid",
+            "detail": _summary(errors),
+            "errors": errors,
+        }
+    else:
+        if isinstance(exc, Http404):
+            code, detail = "not_found", "Not found."
+        elif isinstance(exc, exceptions.APIException):
+            codes = exc.get_codes()
+            code = codes if isinstance(codes, str) else "error"
+            detail = str(exc.detail) if not isinstance(exc.detail, dict | list) else exc.default_detail
+        else:
+            code, detail = "error", str(response.data.get("detail", ""))
+        body = {"status": response.status_code, "code": code, "detail": detail}
+    response.data = body
+    return response
+
+
+def _summary(errors) -> str:
+    """The first message, so that a client logging only ``detail`` logs something useful."""
+    for field, messages in errors.items():
+        first = messages
+        while isinstance(first, list | dict) and first:
+            first = first[0] if isinstance(first, list) else next(iter(first.values()))
+        if isinstance(first, str):
+            return first if field == "non_field_errors" else f"{field}: {first}"
+    return "The request is not valid."

@@ -1,0 +1,57 @@
+"""JSON parsing with a size ceiling, and exact decimals for amounts.
+
+DRF reads the body from the request stream, past Django's
+``DATA_UPLOAD_MAX_MEMORY_SIZE`` check, so the ceiling is enforced here:
+a body over ``PRM_API_MAX_BODY_BYTES`` answers 413 before it is read whole.
+"""
+
+import json
+from decimal import Decimal
+
+from django.conf import settings
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import JSONParser
+
+from api.exceptions import PayloadTooLarge
+
+
+def max_body_bytes() -> int:
+    return getattr(settings, "PRM_API_MAX_BODY_BYTES", settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+class BoundedJSONParser(JSONParser):
+    parse_float = None
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = max_body_bytes()
+        request = (parser_context or {}).get("request")
+        declared = request.META.get("CONTENT_LENGTH") if request is not None else None
+        try:
+            if declared and int(declared) > limit:
+                raise PayloadTooLarge(f"The request body is larger than {limit:,} bytes.")
+        except ValueError as exc:
+            raise ParseError("The Content-Length header is not a number.") from exc
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"The request body is larger than {limit:,} bytes.")
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        try:
+            text = raw.decode(encoding)
+            kwargs = {"parse_constant": _reject_constant}
+            if self.parse_float is not None:
+                kwargs["parse_float"] = self.parse_float
+            return json.loads(text, **kwargs)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ParseError(f"The body is not valid JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise ParseError("The body is nested too deeply.") from exc
+
+
+class DecimalJSONParser(BoundedJSONParser):
+    """Numbers with a fraction become ``Decimal``: an amount sent as 1234.56 stays exact."""
+
+    parse_float = Decimal

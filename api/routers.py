@@ -1,0 +1,17 @@
+"""The API's router. Each app adds its endpoints with one line in ``api/urls.py``::
+
+    router.extend("incentives.api.routes")
+
+where the named module defines ``register(router)`` calling ``router.register(...)``.
+"""
+
+from importlib import import_module
+
+from rest_framework.routers import DefaultRouter
+
+
+class PRMRouter(DefaultRouter):
+    include_format_suffixes = False
+
+    def extend(self, module_path: str) -> None:
+        import_module(module_path).register(self)

@@ -1,0 +1,316 @@
+"""Gates (with their criteria), what partners achieve on them, and the history of it."""
+
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from gates.admin import prerequisite_cycle
+from gates.models import (
+    Gate,
+    GateOutcome,
+    GateState,
+    GateStatus,
+    GateStatusChange,
+    PartnerTier,
+    TierChange,
+)
+from prm.money import CURRENCY_CHOICES
+from programs.models import Benefit, Program, Tier
+
+CRITERIA_HELP = (
+    "The criteria tree in the gate language: branches all/any/not over leaves "
+    '{"metric": …, "op": …, "target": …}. Errors name their place, e.g. criteria.all[1].target.'
+)
+
+
+@extend_schema_field({"type": "object", "additionalProperties": True, "description": CRITERIA_HELP})
+class CriteriaField(serializers.JSONField):
+    pass
+
+
+class GateSerializer(serializers.ModelSerializer):
+    """Read and write. Writes are validated like the admin's: the same criteria checks and rules."""
+
+    program = serializers.PrimaryKeyRelatedField(queryset=Program.objects.all())
+    state = serializers.ChoiceField(
+        choices=[GateState.DRAFT, GateState.ACTIVE],
+        default=GateState.DRAFT,
+        help_text="draft or active; retire a gate with its retire action.",
+    )
+    criteria = CriteriaField()
+    currency = serializers.ChoiceField(
+        choices=CURRENCY_CHOICES,
+        required=False,
+        allow_blank=True,
+        help_text="Currency of money criteria; empty means the program's base currency.",
+    )
+    prerequisites = serializers.PrimaryKeyRelatedField(many=True, queryset=Gate.objects.all(), required=False)
+    unlocks_tier = serializers.PrimaryKeyRelatedField(
+        queryset=Tier.objects.all(), allow_null=True, required=False
+    )
+    unlocks_benefits = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=Benefit.objects.all(), required=False
+    )
+
+    class Meta:
+        model = Gate
+        fields = [
+            "id",
+            "program",
+            "name",
+            "description",
+            "state",
+            "effective_from",
+            "effective_to",
+            "prerequisites",
+            "criteria",
+            "currency",
+            "unlocks_tier",
+            "unlocks_benefits",
+            "unlocks_specialisation",
+            "version",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "version", "created_at", "updated_at"]
+        # Uniqueness is checked by the model's own constraints in validate().
+        validators: list = []
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["state"] = instance.state  # retired gates read as retired
+        return data
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        prerequisites = attrs.pop("prerequisites", None)
+        benefits = attrs.pop("unlocks_benefits", None)
+        gate = Gate() if self.instance is None else Gate.objects.get(pk=self.instance.pk)
+        for name, value in attrs.items():
+            setattr(gate, name, value)
+        if gate.currency is None:
+            gate.currency = ""
+        try:
+            # The model's clean() validates the criteria (gates.validation, as in
+            # the admin), the tier's program and the dates; the constraints
+            # catch duplicate names and a second active gate for a tier.
+            gate.full_clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(serializers.as_serializer_error(exc)) from exc
+        if prerequisites is not None:
+            if gate.pk and any(p.pk == gate.pk for p in prerequisites):
+                raise serializers.ValidationError(
+                    {"prerequisites": ["A gate cannot be its own prerequisite."]}
+                )
+            cycle = prerequisite_cycle(gate, prerequisites)
+            if cycle:
+                raise serializers.ValidationError(
+                    {"prerequisites": ["These prerequisites make a cycle: " + " → ".join(cycle) + "."]}
+                )
+        attrs["_gate"] = gate
+        attrs["_prerequisites"] = prerequisites
+        attrs["_benefits"] = benefits
+        return attrs
+
+
+class SimulationRequestSerializer(serializers.Serializer):
+    gate = serializers.PrimaryKeyRelatedField(
+        queryset=Gate.objects.all(),
+        required=False,
+        help_text="Compare with this gate's current results (and use its criteria if none are sent).",
+    )
+    program = serializers.PrimaryKeyRelatedField(
+        queryset=Program.objects.all(), required=False, help_text="For a draft: its program's currency."
+    )
+    criteria = CriteriaField(required=False)
+    currency = serializers.ChoiceField(choices=CURRENCY_CHOICES, required=False)
+    prerequisites = serializers.PrimaryKeyRelatedField(many=True, queryset=Gate.objects.all(), required=False)
+
+    def validate(self, attrs):
+        gate = attrs.get("gate")
+        if "criteria" not in attrs and gate is None:
+            raise serializers.ValidationError({"criteria": ["Send criteria, or a gate to simulate."]})
+        if "criteria" not in attrs:
+            attrs["criteria"] = gate.criteria
+        currency = attrs.get("currency")
+        if not currency:
+            if gate is not None:
+                currency = gate.money_currency
+            elif attrs.get("program") is not None:
+                currency = attrs["program"].base_currency
+            else:
+                raise serializers.ValidationError({"currency": ["Send a currency, a program or a gate."]})
+        attrs["currency"] = currency
+        if "prerequisites" not in attrs:
+            attrs["prerequisites"] = list(gate.prerequisites.all()) if gate is not None else []
+        return attrs
+
+
+class SimulationLeafSerializer(serializers.Serializer):
+    path = serializers.CharField()
+    description = serializers.CharField()
+    partners_passing = serializers.IntegerField()
+
+
+class SimulationSerializer(serializers.Serializer):
+    evaluated = serializers.IntegerField(help_text="Partners measured.")
+    would_pass = serializers.IntegerField()
+    passing_now = serializers.IntegerField(help_text="Partners passing the compared gate today.")
+    newly_pass = serializers.IntegerField()
+    newly_fail = serializers.IntegerField()
+    criteria = SimulationLeafSerializer(many=True)
+    newly_pass_examples = serializers.ListField(
+        child=serializers.CharField(), help_text="Names, among the partners you can see."
+    )
+    newly_fail_examples = serializers.ListField(child=serializers.CharField())
+
+
+class EvaluationRequestSerializer(serializers.Serializer):
+    partner = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1, help_text="Re-evaluate this partner."
+    )
+    all = serializers.BooleanField(required=False, default=False, help_text="Re-evaluate every partner.")
+
+    def validate(self, attrs):
+        if attrs.get("all") == ("partner" in attrs):
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Send either a partner or all: true, not both or neither."]}
+            )
+        return attrs
+
+
+class EvaluationQueuedSerializer(serializers.Serializer):
+    queued = serializers.ChoiceField(choices=["partner", "all"])
+    partner = serializers.IntegerField(allow_null=True)
+
+
+@extend_schema_field(
+    {
+        "description": "A measured value or a target: a number, an amount as a string, a code or a list.",
+        "nullable": True,
+        "oneOf": [
+            {"type": "number"},
+            {"type": "string"},
+            {"type": "boolean"},
+            {"type": "array", "items": {"type": "string"}},
+        ],
+    }
+)
+class MeasureField(serializers.Field):
+    def to_representation(self, value):
+        if isinstance(value, Decimal):
+            return format(value, "f")
+        if isinstance(value, tuple | list):
+            return [str(item) for item in value]
+        return value
+
+
+class LeafProgressSerializer(serializers.Serializer):
+    path = serializers.CharField(help_text="The criterion's place in the tree, e.g. criteria.all[0].")
+    metric = serializers.CharField()
+    description = serializers.CharField()
+    value = MeasureField()
+    target = MeasureField()
+    value_display = serializers.CharField()
+    target_display = serializers.CharField()
+    passed = serializers.BooleanField()
+    ratio = serializers.FloatField(help_text="0 to 1: how far towards the target.")
+    window = serializers.CharField(help_text="The period counted, e.g. this quarter; empty for all time.")
+    counts_from = serializers.DateField(allow_null=True)
+    period_ends = serializers.DateField(allow_null=True)
+
+
+class GateStatusSerializer(serializers.ModelSerializer):
+    program = serializers.IntegerField(source="gate.program_id", read_only=True)
+    gate_name = serializers.CharField(source="gate.name", read_only=True)
+    up_to_date = serializers.SerializerMethodField(
+        help_text="False when the gate changed since the partner was last evaluated on it."
+    )
+    met = serializers.SerializerMethodField()
+    total = serializers.SerializerMethodField()
+    criteria = serializers.SerializerMethodField()
+
+    class Meta:
+        model = GateStatus
+        fields = [
+            "id",
+            "partner",
+            "gate",
+            "gate_name",
+            "program",
+            "status",
+            "since",
+            "updated_at",
+            "up_to_date",
+            "met",
+            "total",
+            "criteria",
+        ]
+        read_only_fields = fields
+
+    def _progress(self, status):
+        cache = self.context.setdefault("_progress", {})
+        if status.pk not in cache:
+            cache[status.pk] = self.context["gate_trees"].progress(status)
+        return cache[status.pk]
+
+    def get_up_to_date(self, status) -> bool:
+        return status.gate_version == status.gate.version
+
+    def get_met(self, status) -> int:
+        return sum(leaf.passed for leaf in self._progress(status))
+
+    def get_total(self, status) -> int:
+        return len(self._progress(status))
+
+    @extend_schema_field(LeafProgressSerializer(many=True))
+    def get_criteria(self, status):
+        return LeafProgressSerializer(self._progress(status), many=True).data
+
+
+class GateStatusChangeSerializer(serializers.ModelSerializer):
+    from_status = serializers.ChoiceField(choices=[("", "none"), *GateOutcome.choices])
+
+    class Meta:
+        model = GateStatusChange
+        fields = ["id", "partner", "gate", "from_status", "to_status", "measures", "changed_at", "run"]
+        read_only_fields = fields
+
+
+class TierChangeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TierChange
+        fields = [
+            "id",
+            "partner",
+            "program",
+            "from_tier",
+            "to_tier",
+            "reason",
+            "effective_on",
+            "changed_at",
+            "note",
+        ]
+        read_only_fields = fields
+
+
+class PartnerTierSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PartnerTier
+        fields = [
+            "id",
+            "partner",
+            "program",
+            "tier",
+            "since",
+            "earned_tier",
+            "qualified_tier",
+            "grace_until",
+            "override_tier",
+            "override_reason",
+            "override_expires_on",
+            "updated_at",
+        ]
+        read_only_fields = fields

@@ -1,0 +1,118 @@
+"""The shape of bulk ingestion requests and reports, for the OpenAPI description.
+
+The records themselves are checked by ``partners.ingestion`` row by row (a
+bad record is reported and skipped, the others stored), so these serializers
+document the shape; they do not reject the batch.
+"""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from partners.ingestion import SOURCE_PATTERN
+
+
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "string", "pattern": r"^\d{1,12}(\.\d{1,4})?$"}, {"type": "number"}],
+        "description": 'A decimal amount; send it as a string ("1234.50") to keep it exact.',
+    }
+)
+class AmountField(serializers.Field):
+    pass
+
+
+class _RecordBase(serializers.Serializer):
+    external_id = serializers.CharField(
+        max_length=100, help_text="The record's id in the sending system, unique within the source."
+    )
+    partner = serializers.IntegerField(min_value=1, help_text="The partner's id in the PRM.")
+
+
+class SaleRecordSerializer(_RecordBase):
+    amount = AmountField()
+    currency = serializers.CharField(max_length=3, help_text="ISO 4217 code, e.g. EUR.")
+    product_line = serializers.CharField(max_length=50, help_text="A product line code.")
+    region = serializers.CharField(
+        max_length=8, required=False, help_text="Defaults to the partner's region."
+    )
+    closed_on = serializers.DateField()
+    customer_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+    class Meta:
+        ref_name = "SaleRecord"
+
+
+class CertificationRecordSerializer(_RecordBase):
+    person_email = serializers.EmailField(help_text="The holder, by e-mail within the partner.")
+    person_first_name = serializers.CharField(
+        max_length=100, required=False, help_text="Needed only to add a holder not yet known."
+    )
+    person_last_name = serializers.CharField(max_length=100, required=False)
+    certification_type = serializers.CharField(max_length=50, help_text="A certification type code.")
+    issued_on = serializers.DateField()
+    expires_on = serializers.DateField(
+        required=False, allow_null=True, help_text="Defaults to the type's validity after the issue date."
+    )
+
+    class Meta:
+        ref_name = "CertificationRecord"
+
+
+class ActivityRecordSerializer(_RecordBase):
+    activity_type = serializers.CharField(max_length=50, help_text="An activity type code.")
+    points = serializers.IntegerField(
+        min_value=0, required=False, help_text="Defaults to the activity type's points."
+    )
+    occurred_on = serializers.DateField()
+    description = serializers.CharField(max_length=300, required=False, allow_blank=True)
+
+    class Meta:
+        ref_name = "ActivityRecord"
+
+
+def _batch(record_serializer, name: str) -> type[serializers.Serializer]:
+    class Batch(serializers.Serializer):
+        source = serializers.RegexField(
+            SOURCE_PATTERN.pattern,
+            required=False,
+            help_text="The sending system (e.g. salesforce). Optional with a token issued for one source.",
+        )
+        records = record_serializer(many=True, help_text="Up to 5,000 records.")
+
+    Batch.__name__ = name
+    Batch.Meta = type("Meta", (), {"ref_name": name})  # type: ignore[attr-defined]
+    return Batch
+
+
+SaleBatchSerializer = _batch(SaleRecordSerializer, "SaleBatch")
+CertificationBatchSerializer = _batch(CertificationRecordSerializer, "CertificationBatch")
+ActivityBatchSerializer = _batch(ActivityRecordSerializer, "ActivityBatch")
+
+
+class RowResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="The record's position in the batch, from 0.")
+    external_id = serializers.CharField(allow_null=True)
+    result = serializers.ChoiceField(choices=["created", "updated", "unchanged", "rejected"])
+    id = serializers.IntegerField(required=False, help_text="The stored fact's id (not on rejected rows).")
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Why the record was rejected, per field.",
+    )
+
+    class Meta:
+        ref_name = "IngestionRowResult"
+
+
+class IngestionReportSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["sales", "certifications", "activities"])
+    source = serializers.CharField()
+    received = serializers.IntegerField()
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    results = RowResultSerializer(many=True)
+
+    class Meta:
+        ref_name = "IngestionReport"

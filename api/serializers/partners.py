@@ -1,0 +1,159 @@
+"""Partners, their people and their facts, as integrators read them."""
+
+from rest_framework import serializers
+
+from partners.models import (
+    ActivityType,
+    Certification,
+    CertificationType,
+    EngagementActivity,
+    Partner,
+    Person,
+    ProductLine,
+    Sale,
+    ServiceOffering,
+    ServiceProficiency,
+)
+
+
+class PartnerSerializer(serializers.ModelSerializer):
+    country = serializers.CharField(source="country.code", read_only=True, help_text="ISO 3166 code.")
+
+    class Meta:
+        model = Partner
+        fields = [
+            "id",
+            "name",
+            "partner_type",
+            "business_model",
+            "country",
+            "region",
+            "status",
+            "distributor",
+            "channel_manager",
+            "joined_on",
+            "website",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class PersonSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Person
+        fields = [
+            "id",
+            "partner",
+            "first_name",
+            "last_name",
+            "email",
+            "job_title",
+            "is_active",
+            "external_id",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class CertificationSerializer(serializers.ModelSerializer):
+    partner = serializers.IntegerField(source="person.partner_id", read_only=True)
+    person_email = serializers.EmailField(source="person.email", read_only=True)
+    certification_type = serializers.CharField(source="certification_type.code", read_only=True)
+
+    class Meta:
+        model = Certification
+        fields = [
+            "id",
+            "partner",
+            "person",
+            "person_email",
+            "certification_type",
+            "issued_on",
+            "expires_on",
+            "source",
+            "external_id",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class SaleSerializer(serializers.ModelSerializer):
+    product_line = serializers.CharField(source="product_line.code", read_only=True)
+
+    class Meta:
+        model = Sale
+        fields = [
+            "id",
+            "partner",
+            "amount",
+            "currency",
+            "product_line",
+            "region",
+            "closed_on",
+            "deal",
+            "customer_name",
+            "source",
+            "external_id",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ActivitySerializer(serializers.ModelSerializer):
+    activity_type = serializers.CharField(source="activity_type.code", read_only=True)
+
+    class Meta:
+        model = EngagementActivity
+        fields = [
+            "id",
+            "partner",
+            "activity_type",
+            "points",
+            "occurred_on",
+            "description",
+            "source",
+            "external_id",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ProficiencySerializer(serializers.ModelSerializer):
+    offering = serializers.CharField(source="offering.code", read_only=True)
+
+    class Meta:
+        model = ServiceProficiency
+        fields = ["id", "partner", "offering", "level", "since", "source", "external_id", "updated_at"]
+        read_only_fields = fields
+
+
+class CertificationTypeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CertificationType
+        fields = ["id", "code", "name", "track", "is_advanced", "validity_months"]
+        read_only_fields = fields
+
+
+class ProductLineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ProductLine
+        fields = ["id", "code", "name"]
+        read_only_fields = fields
+
+
+class ActivityTypeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ActivityType
+        fields = ["id", "code", "name", "default_points"]
+        read_only_fields = fields
+
+
+class ServiceOfferingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ServiceOffering
+        fields = ["id", "code", "name"]
+        read_only_fields = fields

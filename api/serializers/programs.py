@@ -1,0 +1,56 @@
+"""Programs, their tiers and the benefits they unlock."""
+
+from rest_framework import serializers
+
+from programs.models import Benefit, Program, Tier
+
+
+class ProgramSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Program
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "kind",
+            "parent",
+            "description",
+            "base_currency",
+            "segment",
+            "is_active",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class TierSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Tier
+        fields = ["id", "program", "name", "rank", "grace_days", "description"]
+        read_only_fields = fields
+
+
+class BenefitSerializer(serializers.ModelSerializer):
+    product_line = serializers.CharField(source="product_line.code", read_only=True, allow_null=True)
+    tiers = serializers.SerializerMethodField(help_text="Ids of the tiers that grant the benefit.")
+
+    class Meta:
+        model = Benefit
+        fields = [
+            "id",
+            "program",
+            "name",
+            "kind",
+            "percent",
+            "amount",
+            "currency",
+            "period",
+            "product_line",
+            "description",
+            "tiers",
+        ]
+        read_only_fields = fields
+
+    def get_tiers(self, benefit) -> list[int]:
+        # Read from the prefetched tiers: no query per benefit.
+        return sorted(tier.id for tier in benefit.tiers.all())

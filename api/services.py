@@ -1,0 +1,99 @@
+"""Writes of the API app: issuing and revoking tokens, saving gates sent through the API."""
+
+import datetime
+from collections.abc import Iterable
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+
+from api.models import IntegrationToken, TokenScope, new_token_secret, token_digest
+from partners.audit import audit
+
+# A token's last use is written at most this often, so that reads stay reads.
+LAST_USED_RESOLUTION = datetime.timedelta(minutes=1)
+
+
+def token_issue(
+    *,
+    actor,
+    name: str,
+    scope: str = TokenScope.READ,
+    all_partners: bool = False,
+    partners: Iterable = (),
+    source: str = "",
+    expires_at: datetime.datetime | None = None,
+    token: IntegrationToken | None = None,
+) -> tuple[IntegrationToken, str]:
+    """Issue a token acting for ``actor``; returns it and its secret, which is never stored.
+
+    ``token`` may be an unsaved instance prepared by a form (the admin). The
+    audit log records the issue, never the secret.
+    """
+    if token is None:
+        token = IntegrationToken(
+            name=name, scope=scope, all_partners=all_partners, source=source, expires_at=expires_at
+        )
+    identifier, raw = new_token_secret()
+    token.identifier = identifier
+    token.secret_hash = token_digest(raw)
+    token.issued_by = actor
+    with transaction.atomic():
+        token.save()
+        if partners:
+            token.partners.set(partners)
+        audit(
+            actor=actor,
+            action="integration_token.issued",
+            target=token,
+            name=token.name,
+            scope=token.scope,
+            all_partners=token.all_partners,
+        )
+    return token, raw
+
+
+def token_revoke(*, actor, token: IntegrationToken) -> bool:
+    """Revoke a token at once; False if it was already revoked (revoking twice changes nothing)."""
+    with transaction.atomic():
+        updated = IntegrationToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now(), revoked_by=actor if getattr(actor, "is_authenticated", False) else None
+        )
+        if updated:
+            audit(actor=actor, action="integration_token.revoked", target=token, name=token.name)
+    return bool(updated)
+
+
+def token_touch(token: IntegrationToken) -> None:
+    """Record that a token was used, at most once a minute (one UPDATE, no read)."""
+    now = timezone.now()
+    if token.last_used_at is not None and now - token.last_used_at < LAST_USED_RESOLUTION:
+        return
+    IntegrationToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    token.last_used_at = now
+
+
+def gate_save(*, actor, gate, prerequisites=None, benefits=None, created: bool, criteria_changed: bool):
+    """Save a gate validated by the API serializer, then hand over to the gate engine.
+
+    The engine's ``gate_saved`` bumps the version when the criteria changed,
+    audits, and queues the re-evaluation after commit, exactly as after an
+    edit in the admin. A concurrent edit that breaks a uniqueness rule is
+    reported as a validation error, never half-written.
+    """
+    from gates.services import gate_saved
+
+    try:
+        with transaction.atomic():
+            gate.save()
+            if prerequisites is not None:
+                gate.prerequisites.set(prerequisites)
+            if benefits is not None:
+                gate.unlocks_benefits.set(benefits)
+            gate_saved(actor=actor, gate=gate, criteria_changed=criteria_changed, created=created)
+    except IntegrityError as exc:
+        raise ValidationError(
+            {"non_field_errors": ["Another gate was saved with the same name or tier meanwhile; try again."]}
+        ) from exc
+    gate.refresh_from_db()
+    return gate

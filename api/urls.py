@@ -1,0 +1,20 @@
+"""URLs under /api/: version 1 of the REST API."""
+
+from django.urls import include, path, re_path
+
+from api.routers import PRMRouter
+from api.views.errors import not_found
+
+router = PRMRouter()
+router.extend("api.views.me")
+router.extend("api.views.partners")
+router.extend("api.views.programs")
+router.extend("api.views.gates")
+
+app_name = "api"
+
+urlpatterns = [
+    path("v1/", include(router.urls)),
+    # Anything else under /api/v1/ answers a JSON 404 rather than an HTML page.
+    re_path(r"^v1/.*$", not_found),
+]

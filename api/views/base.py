@@ -1,0 +1,62 @@
+"""The base of every API view: one door to the data, permissions, throttles first.
+
+Viewsets say what they show with ``scoped_queryset()``, which must start from
+a ``visible_to(user)`` queryset (through ``api.scoping``); overriding
+``get_queryset`` is refused at class creation so that no view can forget the
+scoping (the rule PostHog's routing enforces the same way).
+"""
+
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework import mixins, viewsets
+from rest_framework.filters import OrderingFilter
+
+from api.pagination import FactCursorPagination, PagePagination
+from api.permissions import ApiAccess
+
+
+class ScopedViewMixin:
+    permission_classes = [ApiAccess]
+    # action -> model permissions an unsafe call needs; unlisted unsafe actions are refused.
+    write_permissions: dict[str, list[str] | None] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "get_queryset" in cls.__dict__:
+            raise TypeError(f"{cls.__name__}: define scoped_queryset(), not get_queryset().")
+
+    def scoped_queryset(self):
+        raise NotImplementedError
+
+    def get_queryset(self):
+        return self.scoped_queryset()
+
+    def initial(self, request, *args, **kwargs):
+        """DRF's order, except that throttles run before permissions, so refused calls count too."""
+        self.format_kwarg = self.get_format_suffix(**kwargs)
+        negotiated = self.perform_content_negotiation(request)
+        request.accepted_renderer, request.accepted_media_type = negotiated
+        version, scheme = self.determine_version(request, *args, **kwargs)
+        request.version, request.versioning_scheme = version, scheme
+        self.perform_authentication(request)
+        self.check_throttles(request)
+        self.check_permissions(request)
+
+
+class ReadOnlyViewSet(ScopedViewMixin, viewsets.ReadOnlyModelViewSet):
+    """Definitions and small lists: numbered pages, filters and ordering."""
+
+    pagination_class = PagePagination
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    ordering_fields = ["id"]
+
+
+class FactViewSet(ScopedViewMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Large fact lists: cursor pages ordered by id, newest first; filters, no free ordering."""
+
+    pagination_class = FactCursorPagination
+    filter_backends = [DjangoFilterBackend]
+
+
+class CursorReadOnlyViewSet(ScopedViewMixin, viewsets.ReadOnlyModelViewSet):
+    pagination_class = FactCursorPagination
+    filter_backends = [DjangoFilterBackend]

@@ -1,0 +1,64 @@
+"""Who the caller is: lets an integrator check its token before sending data."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, viewsets
+from rest_framework.response import Response
+
+from api.scoping import request_token
+from api.views.base import ScopedViewMixin
+from partners.models import Membership
+
+
+class TokenInfoSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    identifier = serializers.CharField()
+    scope = serializers.ChoiceField(choices=["read", "read_write"])
+    all_partners = serializers.BooleanField()
+    partners = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Ids, when not all partners."
+    )
+    source = serializers.CharField(allow_blank=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+
+
+class MeSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    is_staff = serializers.BooleanField()
+    partner = serializers.IntegerField(allow_null=True, help_text="The caller's partner organisation.")
+    distributor = serializers.IntegerField(allow_null=True, help_text="The caller's distributor.")
+    token = TokenInfoSerializer(allow_null=True)
+
+
+class MeViewSet(ScopedViewMixin, viewsets.GenericViewSet):
+    serializer_class = MeSerializer
+    pagination_class = None
+
+    def scoped_queryset(self):
+        return Membership.objects.none()
+
+    @extend_schema(summary="The caller: user, organisation and token")
+    def list(self, request):
+        membership = Membership.for_user(request.user)
+        token = request_token(request)
+        body = {
+            "username": request.user.get_username(),
+            "is_staff": request.user.is_staff,
+            "partner": membership.partner_id if membership else None,
+            "distributor": membership.distributor_id if membership else None,
+            "token": None,
+        }
+        if token is not None:
+            body["token"] = {
+                "name": token.name,
+                "identifier": token.identifier,
+                "scope": token.scope,
+                "all_partners": token.all_partners,
+                "partners": [] if token.all_partners else sorted(token.partners.values_list("pk", flat=True)),
+                "source": token.source,
+                "expires_at": token.expires_at,
+            }
+        return Response(MeSerializer(body).data)
+
+
+def register(router) -> None:
+    router.register("me", MeViewSet, basename="me")

@@ -1,0 +1,268 @@
+"""Partners, people, facts (with bulk ingestion) and the reference codes facts use."""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.response import Response
+
+from api.parsers import DecimalJSONParser
+from api.schema import ErrorSerializer
+from api.scoping import narrow_to_token, request_token, visible_partners
+from api.serializers import ingestion as ingestion_serializers
+from api.serializers.partners import (
+    ActivitySerializer,
+    ActivityTypeSerializer,
+    CertificationSerializer,
+    CertificationTypeSerializer,
+    PartnerSerializer,
+    PersonSerializer,
+    ProductLineSerializer,
+    ProficiencySerializer,
+    SaleSerializer,
+    ServiceOfferingSerializer,
+)
+from api.serializers.programs import ProgramSerializer
+from api.views.base import FactViewSet, ReadOnlyViewSet
+from partners import ingestion
+from partners.filtersets import (
+    ActivityFilterSet,
+    CertificationFilterSet,
+    PartnerFilterSet,
+    PersonFilterSet,
+    ProficiencyFilterSet,
+    SaleFilterSet,
+)
+from partners.models import (
+    ActivityType,
+    Certification,
+    CertificationType,
+    EngagementActivity,
+    Person,
+    ProductLine,
+    Sale,
+    ServiceOffering,
+    ServiceProficiency,
+)
+from programs.models import Program
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with a concurrent change; send it again."
+    default_code = "conflict"
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Partners you can see"),
+    retrieve=extend_schema(summary="A partner"),
+)
+class PartnerViewSet(ReadOnlyViewSet):
+    serializer_class = PartnerSerializer
+    filterset_class = PartnerFilterSet
+    ordering_fields = ["id", "name", "joined_on", "updated_at"]
+    ordering = ["name", "id"]
+
+    def scoped_queryset(self):
+        return visible_partners(self.request)
+
+    @extend_schema(
+        summary="Programs open to this partner",
+        description="The active programs the partner qualifies for: open to all, or through its segments.",
+        responses=ProgramSerializer(many=True),
+        filters=False,
+    )
+    @action(detail=True, methods=["get"], filterset_class=None, ordering_fields=["id"])
+    def programs(self, request, pk=None):
+        partner = self.get_object()
+        programs = (
+            Program.objects.visible_to(request.user)
+            .filter(pk__in=Program.objects.for_partner(partner).values("pk"))
+            .order_by("name", "id")
+        )
+        page = self.paginate_queryset(programs)
+        return self.get_paginated_response(ProgramSerializer(page, many=True).data)
+
+
+class PersonViewSet(ReadOnlyViewSet):
+    serializer_class = PersonSerializer
+    filterset_class = PersonFilterSet
+    ordering_fields = ["id", "last_name", "created_at"]
+    ordering = ["last_name", "first_name", "id"]
+
+    def scoped_queryset(self):
+        return narrow_to_token(Person.objects.visible_to(self.request.user), self.request)
+
+
+def _bulk_schema(batch_serializer, summary: str):
+    return extend_schema(
+        summary=summary,
+        description=(
+            "Create or update up to 5,000 records keyed on (source, external_id). Sending the same "
+            "batch again changes nothing. Each record is reported created, updated, unchanged or "
+            "rejected with its reasons; rejected records do not stop the others. The partners "
+            "whose facts changed are re-evaluated shortly after."
+        ),
+        request=batch_serializer,
+        responses={
+            200: ingestion_serializers.IngestionReportSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="A concurrent change; send the batch again."),
+        },
+        filters=False,
+    )
+
+
+class _IngestingFactViewSet(FactViewSet):
+    ingest = staticmethod(ingestion.ingest_sales)
+
+    def perform_destroy(self, instance):
+        ingestion.fact_delete(actor=self.request.user, fact=instance)
+
+    def run_bulk(self, request):
+        data = request.data
+        if not isinstance(data, dict):
+            raise ValidationError({"non_field_errors": ["Send a JSON object with source and records."]})
+        unknown = sorted(set(data) - {"source", "records"})
+        if unknown:
+            raise ValidationError({name: ["Unknown field."] for name in unknown})
+        token = request_token(request)
+        source = data.get("source")
+        if token is not None and token.source:
+            if source not in (None, token.source):
+                raise ValidationError(
+                    {"source": [f"This token sends facts for the source {token.source!r} only."]}
+                )
+            source = token.source
+        if source is None:
+            raise ValidationError({"source": ["Name the sending system, e.g. salesforce."]})
+        if "records" not in data:
+            raise ValidationError({"records": ["This field is required."]})
+        try:
+            report = type(self).ingest(
+                actor=request.user,
+                source=source,
+                records=data["records"],
+                partners=visible_partners(request),
+                audit_data={"token": token.identifier} if token is not None else {},
+            )
+        except ingestion.BatchError as exc:
+            raise ValidationError(exc.errors) from exc
+        except ingestion.BatchConflict as exc:
+            raise Conflict(str(exc)) from exc
+        return Response(report.as_dict(), status=status.HTTP_200_OK)
+
+
+class CertificationViewSet(_IngestingFactViewSet):
+    serializer_class = CertificationSerializer
+    filterset_class = CertificationFilterSet
+    ingest = staticmethod(ingestion.ingest_certifications)
+    write_permissions = {
+        "bulk": ["partners.add_certification", "partners.change_certification"],
+        "destroy": ["partners.delete_certification"],
+    }
+
+    def scoped_queryset(self):
+        return narrow_to_token(
+            Certification.objects.visible_to(self.request.user), self.request, "person__partner"
+        ).select_related("person", "certification_type")
+
+    @_bulk_schema(ingestion_serializers.CertificationBatchSerializer, "Send certifications in bulk")
+    @action(detail=False, methods=["post"], parser_classes=[DecimalJSONParser])
+    def bulk(self, request):
+        return self.run_bulk(request)
+
+
+class SaleViewSet(_IngestingFactViewSet):
+    serializer_class = SaleSerializer
+    filterset_class = SaleFilterSet
+    ingest = staticmethod(ingestion.ingest_sales)
+    write_permissions = {
+        "bulk": ["partners.add_sale", "partners.change_sale"],
+        "destroy": ["partners.delete_sale"],
+    }
+
+    def scoped_queryset(self):
+        return narrow_to_token(Sale.objects.visible_to(self.request.user), self.request).select_related(
+            "product_line"
+        )
+
+    @_bulk_schema(ingestion_serializers.SaleBatchSerializer, "Send won sales in bulk")
+    @action(detail=False, methods=["post"], parser_classes=[DecimalJSONParser])
+    def bulk(self, request):
+        return self.run_bulk(request)
+
+
+class ActivityViewSet(_IngestingFactViewSet):
+    serializer_class = ActivitySerializer
+    filterset_class = ActivityFilterSet
+    ingest = staticmethod(ingestion.ingest_activities)
+    write_permissions = {
+        "bulk": ["partners.add_engagementactivity", "partners.change_engagementactivity"],
+        "destroy": ["partners.delete_engagementactivity"],
+    }
+
+    def scoped_queryset(self):
+        return narrow_to_token(
+            EngagementActivity.objects.visible_to(self.request.user), self.request
+        ).select_related("activity_type")
+
+    @_bulk_schema(ingestion_serializers.ActivityBatchSerializer, "Send engagement activities in bulk")
+    @action(detail=False, methods=["post"], parser_classes=[DecimalJSONParser])
+    def bulk(self, request):
+        return self.run_bulk(request)
+
+
+class ProficiencyViewSet(ReadOnlyViewSet):
+    serializer_class = ProficiencySerializer
+    filterset_class = ProficiencyFilterSet
+    ordering = ["id"]
+
+    def scoped_queryset(self):
+        return narrow_to_token(
+            ServiceProficiency.objects.visible_to(self.request.user), self.request
+        ).select_related("offering")
+
+
+class _ReferenceViewSet(ReadOnlyViewSet):
+    """The vendor's codes (product lines, certification types...): the same for everybody signed in."""
+
+    filterset_class = None
+    ordering_fields = ["id", "code", "name"]
+    ordering = ["code"]
+    model: type
+
+    def scoped_queryset(self):
+        return self.model.objects.all()
+
+
+class CertificationTypeViewSet(_ReferenceViewSet):
+    serializer_class = CertificationTypeSerializer
+    model = CertificationType
+
+
+class ProductLineViewSet(_ReferenceViewSet):
+    serializer_class = ProductLineSerializer
+    model = ProductLine
+
+
+class ActivityTypeViewSet(_ReferenceViewSet):
+    serializer_class = ActivityTypeSerializer
+    model = ActivityType
+
+
+class ServiceOfferingViewSet(_ReferenceViewSet):
+    serializer_class = ServiceOfferingSerializer
+    model = ServiceOffering
+
+
+def register(router) -> None:
+    router.register("partners", PartnerViewSet, basename="partner")
+    router.register("people", PersonViewSet, basename="person")
+    router.register("certifications", CertificationViewSet, basename="certification")
+    router.register("sales", SaleViewSet, basename="sale")
+    router.register("activities", ActivityViewSet, basename="activity")
+    router.register("proficiencies", ProficiencyViewSet, basename="proficiency")
+    router.register("certification-types", CertificationTypeViewSet, basename="certification-type")
+    router.register("product-lines", ProductLineViewSet, basename="product-line")
+    router.register("activity-types", ActivityTypeViewSet, basename="activity-type")
+    router.register("service-offerings", ServiceOfferingViewSet, basename="service-offering")

@@ -1,0 +1,71 @@
+"""Filters for gates and their results, shared by the API and any list page."""
+
+import django_filters as filters
+
+from gates.models import (
+    Gate,
+    GateOutcome,
+    GateState,
+    GateStatus,
+    GateStatusChange,
+    PartnerTier,
+    TierChange,
+    TierChangeReason,
+)
+from partners.filtersets import DateTimeFilter, IdFilter
+
+
+class GateFilterSet(filters.FilterSet):
+    program = IdFilter(field_name="program_id")
+    state = filters.ChoiceFilter(choices=GateState.choices)
+    unlocks_tier = IdFilter(field_name="unlocks_tier_id")
+
+    class Meta:
+        model = Gate
+        fields: list[str] = []
+
+
+class GateStatusFilterSet(filters.FilterSet):
+    partner = IdFilter(field_name="partner_id")
+    gate = IdFilter(field_name="gate_id")
+    program = IdFilter(field_name="gate__program_id")
+    status = filters.ChoiceFilter(choices=GateOutcome.choices)
+    updated_after = DateTimeFilter(field_name="updated_at", lookup_expr="gte")
+
+    class Meta:
+        model = GateStatus
+        fields: list[str] = []
+
+
+class GateStatusChangeFilterSet(filters.FilterSet):
+    partner = IdFilter(field_name="partner_id")
+    gate = IdFilter(field_name="gate_id")
+    to_status = filters.ChoiceFilter(choices=GateOutcome.choices)
+    changed_after = DateTimeFilter(field_name="changed_at", lookup_expr="gte")
+    changed_before = DateTimeFilter(field_name="changed_at", lookup_expr="lte")
+
+    class Meta:
+        model = GateStatusChange
+        fields: list[str] = []
+
+
+class TierChangeFilterSet(filters.FilterSet):
+    partner = IdFilter(field_name="partner_id")
+    program = IdFilter(field_name="program_id")
+    reason = filters.ChoiceFilter(choices=TierChangeReason.choices)
+    changed_after = DateTimeFilter(field_name="changed_at", lookup_expr="gte")
+    changed_before = DateTimeFilter(field_name="changed_at", lookup_expr="lte")
+
+    class Meta:
+        model = TierChange
+        fields: list[str] = []
+
+
+class PartnerTierFilterSet(filters.FilterSet):
+    partner = IdFilter(field_name="partner_id")
+    program = IdFilter(field_name="program_id")
+    tier = IdFilter(field_name="tier_id")
+
+    class Meta:
+        model = PartnerTier
+        fields: list[str] = []
