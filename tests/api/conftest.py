@@ -45,6 +45,12 @@ from tests.factories import (
 
 
 @pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    """Persona logins are created per test; the production hasher's cost buys nothing here."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_throttles():
     """Throttle counters live in the cache: every test starts with none."""
     cache.clear()
