@@ -20,7 +20,7 @@ from deals.permissions import can_act_on_mdf_as_partner, can_decide_mdf, require
 from deals.selectors import mdf_allowance, period_bounds
 from deals.uploads import validate_proof
 from partners.audit import audit
-from prm.money import minor_unit_exponent
+from prm.money import minor_unit_exponent, round_money
 from programs.models import AllowancePeriod, Benefit
 
 
@@ -241,7 +241,8 @@ def mdf_claim(*, actor, request: MdfRequest, amount: Decimal, proof) -> MdfReque
         _require_status(request, MdfStatus.APPROVED)
         message = _money_error(amount, request.currency)
         if message is None and request.approved_amount is not None and amount > request.approved_amount:
-            message = f"You may claim at most the {request.approved_amount:,} {request.currency} approved."
+            approved = round_money(request.approved_amount, request.currency)
+            message = f"You may claim at most the {approved:,} {request.currency} approved."
         if message:
             errors["amount"] = message
         if errors:
