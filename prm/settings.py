@@ -188,6 +188,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "deals.tasks.expire_deal_registrations",
         "schedule": crontab(hour=0, minute=15),
     },
+    # Incentives: close ended quarters, forfeit overdue held payouts, settle the current quarter.
+    "incentives-daily": {
+        "task": "incentives.tasks.incentives_daily_task",
+        "schedule": crontab(hour=1, minute=30),
+    },
 }
 
 # --- The product --------------------------------------------------------------
@@ -200,6 +205,8 @@ PRM_EVALUATION_CHUNK_SIZE = env_int("PRM_EVALUATION_CHUNK_SIZE", 5000)
 PRM_FACT_DEBOUNCE_SECONDS = env_int("PRM_FACT_DEBOUNCE_SECONDS", 10)
 # Days an approved deal registration is protected before it expires.
 PRM_DEAL_PROTECTION_DAYS = env_int("PRM_DEAL_PROTECTION_DAYS", 90)
+# Days after a quarter ends before its incentives close (late facts still land in it).
+PRM_INCENTIVES_CLOSE_DELAY_DAYS = env_int("PRM_INCENTIVES_CLOSE_DELAY_DAYS", 5)
 
 # --- REST API -----------------------------------------------------------------
 REST_FRAMEWORK = {
