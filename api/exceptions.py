@@ -11,13 +11,14 @@ tree (``criteria.all[1].target: …``).
 
 import logging
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
 from gates.criteria import CriteriaError
@@ -31,13 +32,21 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+def django_errors(exc: DjangoValidationError) -> dict:
+    """A Django ValidationError as the API's errors, with ``__all__`` called non_field_errors."""
+    errors = as_serializer_error(exc)
+    if NON_FIELD_ERRORS in errors:
+        errors[api_settings.NON_FIELD_ERRORS_KEY] = errors.pop(NON_FIELD_ERRORS)
+    return errors
+
+
 def _translate(exc: Exception) -> Exception:
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
     if isinstance(exc, CriteriaError):
         return exceptions.ValidationError({"criteria": exc.errors})
     if isinstance(exc, DjangoValidationError):
-        return exceptions.ValidationError(as_serializer_error(exc))
+        return exceptions.ValidationError(django_errors(exc))
     if isinstance(exc, DataError):
         # The database refused a value the validation let through (a number
         # beyond its range): the request is at fault, not the server.

@@ -10,6 +10,7 @@ router.extend("api.views.me")
 router.extend("api.views.partners")
 router.extend("api.views.programs")
 router.extend("api.views.gates")
+router.extend("api.views.deals")
 
 app_name = "api"
 

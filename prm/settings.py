@@ -255,6 +255,7 @@ SPECTACULAR_SETTINGS = {
         "CurrencyEnum": "prm.money.CURRENCY_CHOICES",
         "LifecycleStatusEnum": "partners.models.LifecycleStatus",
         "GateOutcomeEnum": "gates.models.GateOutcome",
+        "SalesRoleEnum": "deals.models.SalesRole",
     },
 }
 

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.exceptions import django_errors
 from gates.admin import prerequisite_cycle
 from gates.models import (
     Gate,
@@ -98,7 +99,7 @@ class GateSerializer(serializers.ModelSerializer):
             # catch duplicate names and a second active gate for a tier.
             gate.full_clean()
         except DjangoValidationError as exc:
-            raise serializers.ValidationError(serializers.as_serializer_error(exc)) from exc
+            raise serializers.ValidationError(django_errors(exc)) from exc
         if prerequisites is not None:
             if gate.pk and any(p.pk == gate.pk for p in prerequisites):
                 raise serializers.ValidationError(

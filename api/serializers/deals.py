@@ -1,0 +1,172 @@
+"""Deal registrations and MDF requests: reads, and the inputs of each command."""
+
+from decimal import Decimal
+
+from django_countries import countries
+from rest_framework import serializers
+
+from deals.models import Deal, MdfActivityKind, MdfRequest
+from partners.models import ProductLine
+from prm.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, CURRENCY_CHOICES
+
+
+def _positive(value: Decimal) -> None:
+    if value <= 0:
+        raise serializers.ValidationError("The amount must be greater than zero.")
+
+
+def _amount(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES, validators=[_positive], **kwargs
+    )
+
+
+class DealSerializer(serializers.ModelSerializer):
+    reference = serializers.CharField(read_only=True)
+    country = serializers.CharField(source="country.code", read_only=True)
+    products = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    status_display = serializers.SerializerMethodField(
+        help_text="What the partner is told: a claim another partner also makes reads “Under review”."
+    )
+    needs_review = serializers.SerializerMethodField(help_text="Vendor staff only; null for partners.")
+    conflicts_with = serializers.SerializerMethodField(help_text="Vendor staff only; null for partners.")
+
+    class Meta:
+        model = Deal
+        fields = [
+            "id",
+            "reference",
+            "partner",
+            "customer_name",
+            "customer_domain",
+            "country",
+            "products",
+            "description",
+            "expected_value",
+            "currency",
+            "expected_close",
+            "status",
+            "status_display",
+            "registered_on",
+            "needs_review",
+            "conflicts_with",
+            "sourced_by",
+            "closed_by",
+            "decided_at",
+            "rejection_reason",
+            "protected_until",
+            "closed_on",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def _staff(self) -> bool:
+        request = self.context.get("request")
+        return bool(request and request.user.is_staff)
+
+    def get_status_display(self, deal) -> str:
+        return deal.get_status_display() if self._staff() else deal.status_for_partner()
+
+    def get_needs_review(self, deal) -> bool | None:
+        return deal.needs_review if self._staff() else None
+
+    def get_conflicts_with(self, deal) -> int | None:
+        # Partners are never told who else claims their customer.
+        return deal.conflicts_with_id if self._staff() else None
+
+
+class DealRegistrationSerializer(serializers.Serializer):
+    partner = serializers.IntegerField(
+        required=False, min_value=1, help_text="Defaults to the caller's own organisation."
+    )
+    customer_name = serializers.CharField(max_length=200)
+    customer_domain = serializers.CharField(max_length=253, help_text="e.g. example.com")
+    country = serializers.ChoiceField(choices=list(countries))
+    products = serializers.SlugRelatedField(
+        slug_field="code", many=True, queryset=ProductLine.objects.all(), help_text="Product line codes."
+    )
+    expected_value = _amount()
+    currency = serializers.ChoiceField(choices=CURRENCY_CHOICES)
+    expected_close = serializers.DateField()
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, help_text="Shown to the partner.")
+
+
+class OptionalReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class DealWonSerializer(serializers.Serializer):
+    amount = _amount(required=False, help_text="Defaults to the expected value.")
+    closed_on = serializers.DateField(required=False, help_text="Defaults to today.")
+    product_line = serializers.SlugRelatedField(
+        slug_field="code",
+        queryset=ProductLine.objects.all(),
+        required=False,
+        help_text="One of the deal's product lines; defaults to the first.",
+    )
+
+
+class MdfRequestSerializer(serializers.ModelSerializer):
+    reference = serializers.CharField(read_only=True)
+    has_proof = serializers.SerializerMethodField()
+
+    class Meta:
+        model = MdfRequest
+        fields = [
+            "id",
+            "reference",
+            "partner",
+            "period",
+            "title",
+            "activity_kind",
+            "description",
+            "starts_on",
+            "ends_on",
+            "amount",
+            "currency",
+            "status",
+            "approved_amount",
+            "decided_at",
+            "rejection_reason",
+            "claimed_amount",
+            "claimed_at",
+            "has_proof",
+            "paid_at",
+            "payment_reference",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_has_proof(self, request) -> bool:
+        return bool(request.proof_name)
+
+
+class MdfRequestCreateSerializer(serializers.Serializer):
+    partner = serializers.IntegerField(
+        required=False, min_value=1, help_text="Defaults to the caller's own organisation."
+    )
+    title = serializers.CharField(max_length=200)
+    activity_kind = serializers.ChoiceField(choices=MdfActivityKind.choices)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    starts_on = serializers.DateField()
+    ends_on = serializers.DateField()
+    amount = _amount(help_text="In the currency of the partner's allowance.")
+
+
+class MdfApproveSerializer(serializers.Serializer):
+    amount = _amount(required=False, help_text="Approve less than requested; defaults to all of it.")
+
+
+class MdfClaimSerializer(serializers.Serializer):
+    amount = _amount()
+    proof = serializers.FileField(help_text="Proof of performance: PDF, PNG or JPEG.")
+
+
+class MdfPaidSerializer(serializers.Serializer):
+    reference = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")

@@ -1,0 +1,395 @@
+"""Gate management through the API, what-if simulation, re-evaluation and gate progress."""
+
+from unittest import mock
+
+import pytest
+
+from api import selectors
+from api.models import TokenScope
+from gates.models import EvaluationRun, Gate, GateState, GateStatus
+from partners.models import AuditEntry
+from tests.factories import PartnerFactory, TierFactory
+
+pytestmark = pytest.mark.django_db
+
+GATES = "/api/v1/gates/"
+
+
+def gate_body(world, **overrides):
+    body = {
+        "program": world.program.pk,
+        "name": "Gold gate",
+        "state": "active",
+        "criteria": {
+            "all": [
+                {
+                    "metric": "certified_people",
+                    "certification_types": ["sales-engineer"],
+                    "op": ">=",
+                    "target": 3,
+                },
+                {
+                    "metric": "sales_amount",
+                    "window": {"kind": "quarter_to_date"},
+                    "op": ">=",
+                    "target": "500000",
+                },
+            ]
+        },
+        "unlocks_tier": world.gold.pk,
+        "unlocks_benefits": [world.discount.pk],
+        "prerequisites": [world.silver_gate.pk],
+    }
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+def manager(client_for, channel_manager):
+    return client_for(channel_manager)
+
+
+class TestCreateAndUpdate:
+    def test_a_manager_creates_a_gate_and_its_partners_are_reevaluated_after_commit(
+        self, manager, world, channel_manager, django_capture_on_commit_callbacks
+    ):
+        with (
+            mock.patch("gates.tasks.evaluate_all_gates.delay") as full_run,
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            response = manager.post(GATES, gate_body(world), format="json")
+
+        assert response.status_code == 201, response.content
+        gate = Gate.objects.get(name="Gold gate")
+        assert response.json()["id"] == gate.pk
+        assert (gate.state, gate.unlocks_tier, gate.version) == (GateState.ACTIVE, world.gold, 1)
+        assert list(gate.prerequisites.all()) == [world.silver_gate]
+        assert list(gate.unlocks_benefits.all()) == [world.discount]
+        assert AuditEntry.objects.get(action="gate.created").actor == channel_manager
+        full_run.assert_called_once_with()
+
+    def test_criteria_errors_name_their_place_in_the_tree(self, manager, world):
+        criteria = {
+            "all": [
+                {"metric": "certified_people", "op": ">=", "target": "five"},
+                {"metric": "nope", "op": ">=", "target": 1},
+                {"metric": "certified_people", "op": ">=", "target": 1, "colour": "red"},
+            ]
+        }
+
+        response = manager.post(GATES, gate_body(world, criteria=criteria), format="json")
+
+        assert response.status_code == 400
+        body = response.json()
+        assert body["code"] == "invalid"
+        messages = body["errors"]["criteria"]
+        assert "criteria.all[0].target: expected a whole number." in messages
+        assert any(m.startswith("criteria.all[1].metric: unknown metric 'nope'") for m in messages)
+        assert "criteria.all[2]: unknown field(s) colour for metric certified_people." in messages
+        assert body["detail"] == "criteria: criteria.all[0].target: expected a whole number."
+        assert not Gate.objects.filter(name="Gold gate").exists()
+
+    def test_codes_in_the_criteria_must_exist(self, manager, world):
+        criteria = {
+            "any": [{"metric": "sales_amount", "op": ">=", "target": "10", "product_lines": ["mainframes"]}]
+        }
+
+        response = manager.post(GATES, gate_body(world, criteria=criteria), format="json")
+
+        assert response.json()["errors"] == {
+            "criteria": ["criteria.any[0].product_lines: no product line has the code 'mainframes'."]
+        }
+
+    @pytest.mark.parametrize(
+        ("overrides", "field", "message"),
+        [
+            ({"name": "Silver gate"}, "non_field_errors", "This program already has a gate with this name."),
+            (
+                {"effective_from": "2026-06-01", "effective_to": "2026-01-01"},
+                "effective_to",
+                "The gate ends before it starts.",
+            ),
+            (
+                {"criteria": "five people"},
+                "criteria",
+                "criteria: expected an object with all, any, not or metric.",
+            ),
+            ({"currency": "ABC"}, "currency", '"ABC" is not a valid choice.'),
+            ({"state": "retired"}, "state", '"retired" is not a valid choice.'),
+            ({"program": 10**6}, "program", 'Invalid pk "1000000" - object does not exist.'),
+        ],
+    )
+    def test_invalid_gates_are_refused_with_the_field_named(self, manager, world, overrides, field, message):
+        response = manager.post(GATES, gate_body(world, **overrides), format="json")
+
+        assert response.status_code == 400
+        assert message in response.json()["errors"][field]
+
+    def test_a_tier_of_another_program_is_refused(self, manager, world):
+        response = manager.post(GATES, gate_body(world, unlocks_tier=world.specialist_tier.pk), format="json")
+
+        assert response.json()["errors"] == {"unlocks_tier": ["The tier belongs to another program."]}
+
+    def test_a_second_active_gate_for_a_tier_is_refused(self, manager, world):
+        response = manager.post(GATES, gate_body(world, unlocks_tier=world.silver.pk), format="json")
+
+        assert response.json()["errors"] == {
+            "non_field_errors": ["Another active gate already unlocks this tier."]
+        }
+
+    def test_prerequisites_may_not_make_a_cycle(self, manager, world):
+        gold = manager.post(GATES, gate_body(world), format="json").json()
+
+        response = manager.patch(
+            f"{GATES}{world.silver_gate.pk}/", {"prerequisites": [gold["id"]]}, format="json"
+        )
+
+        assert response.status_code == 400
+        assert response.json()["errors"]["prerequisites"] == [
+            "These prerequisites make a cycle: Silver gate → Gold gate → Silver gate."
+        ]
+        own = manager.patch(f"{GATES}{gold['id']}/", {"prerequisites": [gold["id"]]}, format="json")
+        assert own.json()["errors"]["prerequisites"] == ["A gate cannot be its own prerequisite."]
+
+    def test_changing_the_criteria_bumps_the_version_other_edits_do_not(self, manager, world):
+        url = f"{GATES}{world.silver_gate.pk}/"
+
+        renamed = manager.patch(url, {"description": "The entry tier"}, format="json")
+        tightened = manager.patch(
+            url, {"criteria": {"metric": "certified_people", "op": ">=", "target": 2}}, format="json"
+        )
+
+        assert renamed.status_code == 200 and renamed.json()["version"] == 1
+        assert tightened.status_code == 200 and tightened.json()["version"] == 2
+        assert AuditEntry.objects.filter(action="gate.changed").count() == 2
+
+    def test_a_full_replacement(self, manager, world):
+        body = gate_body(world, name="Silver gate", unlocks_tier=world.silver.pk, prerequisites=[])
+
+        response = manager.put(f"{GATES}{world.silver_gate.pk}/", body, format="json")
+
+        assert response.status_code == 200, response.content
+        world.silver_gate.refresh_from_db()
+        assert world.silver_gate.criteria == body["criteria"]
+
+    def test_retiring_is_idempotent(self, manager, world, django_capture_on_commit_callbacks):
+        url = f"{GATES}{world.silver_gate.pk}/retire/"
+        with (
+            mock.patch("gates.tasks.evaluate_all_gates.delay"),
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            first = manager.post(url)
+            second = manager.post(url)
+
+        assert first.status_code == second.status_code == 200
+        assert first.json()["state"] == "retired"
+        assert AuditEntry.objects.filter(action="gate.retired").count() == 1
+
+    def test_partners_may_not_manage_gates(self, client_for, partner_admin, world):
+        client = client_for(partner_admin)
+
+        assert client.post(GATES, gate_body(world), format="json").status_code == 403
+        assert client.post(f"{GATES}{world.silver_gate.pk}/retire/").status_code == 403
+
+    def test_a_token_for_some_partners_may_not_manage_gates(
+        self, superuser, issue_token, token_client, world
+    ):
+        _, secret = issue_token(superuser, all_partners=False, partners=[world.acme])
+
+        response = token_client(secret).post(GATES, gate_body(world), format="json")
+
+        assert response.status_code == 403
+        assert "covers some partners only" in response.json()["detail"]
+
+    def test_a_read_only_token_may_not_manage_gates(self, channel_manager, issue_token, token_client, world):
+        _, secret = issue_token(channel_manager, scope=TokenScope.READ)
+
+        assert token_client(secret).post(GATES, gate_body(world), format="json").status_code == 403
+
+    def test_partners_see_only_active_gates_of_programs_open_to_them(
+        self, client_for, partner_admin, other_partner_admin, world
+    ):
+        acme = [g["name"] for g in client_for(partner_admin).get(GATES).json()["results"]]
+        globex = [g["name"] for g in client_for(other_partner_admin).get(GATES).json()["results"]]
+
+        assert acme == ["Silver gate", "Specialist gate"]
+        assert globex == ["Silver gate"]
+        hidden = client_for(other_partner_admin).get(f"{GATES}{world.specialist_gate.pk}/")
+        assert hidden.status_code == 404
+
+
+class TestSimulation:
+    URL = f"{GATES}simulate/"
+
+    def test_what_if_writes_nothing(self, manager, world):
+        statuses = list(GateStatus.objects.values_list("id", "status", "updated_at"))
+        runs = EvaluationRun.objects.count()
+
+        response = manager.post(
+            self.URL,
+            {
+                "gate": world.silver_gate.pk,
+                "criteria": {"metric": "certified_people", "op": ">=", "target": 2},
+            },
+            format="json",
+        )
+
+        assert response.status_code == 200, response.content
+        assert response.json() == {
+            "evaluated": 2,
+            "would_pass": 0,
+            "passing_now": 2,
+            "newly_pass": 0,
+            "newly_fail": 2,
+            "criteria": [
+                {
+                    "path": "criteria",
+                    "description": "people holding a valid certification >= 2",
+                    "partners_passing": 0,
+                }
+            ],
+            "newly_pass_examples": [],
+            "newly_fail_examples": ["Acme"],  # Globex fails too, but the manager does not see it
+        }
+        assert list(GateStatus.objects.values_list("id", "status", "updated_at")) == statuses
+        assert EvaluationRun.objects.count() == runs
+
+    def test_a_draft_takes_its_program_currency(self, manager, world):
+        criteria = {"metric": "sales_amount", "window": {"kind": "all_time"}, "op": ">=", "target": "900"}
+
+        response = manager.post(self.URL, {"program": world.program.pk, "criteria": criteria}, format="json")
+
+        assert response.json()["would_pass"] == 2
+        assert response.json()["newly_pass"] == 2
+
+    def test_invalid_criteria_are_named(self, manager, world):
+        response = manager.post(
+            self.URL, {"program": world.program.pk, "criteria": {"metric": "nope"}}, format="json"
+        )
+
+        assert response.status_code == 400
+        assert response.json()["errors"]["criteria"][0].startswith("criteria.metric: unknown metric 'nope'")
+
+    def test_something_to_simulate_is_needed(self, manager, world):
+        assert manager.post(self.URL, {}, format="json").json()["errors"] == {
+            "criteria": ["Send criteria, or a gate to simulate."]
+        }
+        no_currency = manager.post(
+            self.URL, {"criteria": {"metric": "certified_people", "op": ">=", "target": 1}}
+        )
+        assert no_currency.json()["errors"] == {"currency": ["Send a currency, a program or a gate."]}
+
+
+class TestEvaluations:
+    URL = "/api/v1/evaluations/"
+
+    def test_queue_one_partner(self, manager, world, django_capture_on_commit_callbacks):
+        with (
+            mock.patch("gates.tasks.evaluate_partner_task.delay") as queued,
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            response = manager.post(self.URL, {"partner": world.acme.pk}, format="json")
+
+        assert response.status_code == 202
+        assert response.json() == {"queued": "partner", "partner": world.acme.pk}
+        queued.assert_called_once_with(world.acme.pk)
+
+    def test_queue_everyone(self, manager, world, django_capture_on_commit_callbacks):
+        with (
+            mock.patch("gates.tasks.evaluate_all_gates.delay") as queued,
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            response = manager.post(self.URL, {"all": True}, format="json")
+
+        assert response.status_code == 202
+        assert response.json() == {"queued": "all", "partner": None}
+        queued.assert_called_once_with()
+
+    def test_a_partner_the_manager_does_not_cover_is_unknown(self, manager, world):
+        response = manager.post(self.URL, {"partner": world.globex.pk}, format="json")
+
+        assert response.status_code == 400
+        assert response.json()["errors"] == {"partner": ["No partner with this id among those you can see."]}
+
+    @pytest.mark.parametrize("body", [{}, {"partner": 1, "all": True}, {"all": False}])
+    def test_one_or_all(self, manager, world, body):
+        response = manager.post(self.URL, body, format="json")
+
+        assert response.json()["errors"] == {
+            "non_field_errors": ["Send either a partner or all: true, not both or neither."]
+        }
+
+
+class TestGateProgress:
+    URL = "/api/v1/gate-statuses/"
+
+    def test_progress_criterion_by_criterion(self, client_for, partner_admin, world):
+        response = client_for(partner_admin).get(self.URL, {"gate": world.silver_gate.pk})
+
+        [status] = response.json()["results"]
+        assert status | {"criteria": None, "since": None, "updated_at": None} == {
+            "id": world.of("acme", "gate_status").pk,
+            "partner": world.acme.pk,
+            "gate": world.silver_gate.pk,
+            "gate_name": "Silver gate",
+            "program": world.program.pk,
+            "status": "passed",
+            "since": None,
+            "updated_at": None,
+            "up_to_date": True,
+            "met": 2,
+            "total": 2,
+            "criteria": None,
+        }
+        people, sales = status["criteria"]
+        assert people | {"description": None} == {
+            "path": "criteria.all[0]",
+            "metric": "certified_people",
+            "description": None,
+            "value": 1,
+            "target": 1,
+            "value_display": "1",
+            "target_display": "1",
+            "passed": True,
+            "ratio": 1.0,
+            "window": "all time",
+            "counts_from": None,
+            "period_ends": None,
+        }
+        assert (sales["value"], sales["target"], sales["value_display"]) == ("1000.00", "500", "1,000.00 USD")
+
+    def test_a_gate_changed_since_the_evaluation_shows_not_up_to_date(
+        self, client_for, channel_manager, world
+    ):
+        Gate.objects.filter(pk=world.silver_gate.pk).update(version=2)
+
+        response = client_for(channel_manager).get(self.URL, {"gate": world.silver_gate.pk})
+
+        [status] = response.json()["results"]
+        assert status["up_to_date"] is False
+        assert [leaf["value"] for leaf in status["criteria"]] == [0, "0"]  # defaults until re-evaluated
+
+    def test_each_gate_is_parsed_once_per_request(self, client_for, superuser, world):
+        for n in range(10):
+            GateStatus.objects.create(
+                partner=PartnerFactory(name=f"Extra {n}"), gate=world.silver_gate, status="failed"
+            )
+
+        with mock.patch.object(selectors, "parse", wraps=selectors.parse) as parse:
+            response = client_for(superuser).get(self.URL)
+
+        assert len(response.json()["results"]) == 14  # 2 partners x 2 gates, and the 10 extra
+        assert parse.call_count == 2  # the silver and the specialist gate
+
+    def test_tier_names_are_loaded_once_for_tier_criteria(self, client_for, superuser, world):
+        TierFactory(program=world.specialisation, name="Expert", rank=2)
+        Gate.objects.filter(pk=world.specialist_gate.pk).update(
+            criteria={"metric": "current_tier", "program": "main", "op": ">=", "target": 1}, version=2
+        )
+
+        response = client_for(superuser).get(
+            self.URL, {"gate": world.specialist_gate.pk, "partner": world.acme.pk}
+        )
+
+        [status] = response.json()["results"]
+        assert status["criteria"][0]["target_display"] == "Silver"
