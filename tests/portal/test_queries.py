@@ -1,0 +1,145 @@
+"""Every portal page makes a bounded number of queries, and the same number as the data grows."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from gates.models import Gate, GateOutcome, GateState, GateStatus, GateStatusChange, PartnerTier
+from tests.deals.helpers import approved_deal
+from tests.factories import (
+    CertificationFactory,
+    DealFactory,
+    PartnerFactory,
+    PersonFactory,
+    ProgramFactory,
+    TierFactory,
+)
+from tests.portal.builders import _mdf, tier_program
+
+pytestmark = pytest.mark.django_db
+
+# Every authenticated page starts with session, user and membership (3); the
+# comments name what each page adds.
+PAGES = [
+    # + tiers, grants, gates, gate statuses, gate changes, tier changes, deal counts,
+    #   deal-registration grant, MDF grant, MDF period
+    ("partner_admin", "portal:dashboard", None, 13),
+    # + programs
+    ("partner_admin", "portal:programs", None, 4),
+    # + program, sub-programs, tiers, tiers' benefits, gate-unlocked benefits, gates, statuses, tier held
+    ("partner_admin", "portal:program_detail", "program", 11),
+    # + people, their certifications
+    ("partner_admin", "portal:team", None, 5),
+    # + count, page of deals, their products, registration rights
+    ("partner_admin", "portal:deals", None, 7),
+    # + deal, products (shown and offered to the won form)
+    ("partner_admin", "portal:deal_detail", "deal", 5),
+    # + registration rights, product lines
+    ("partner_admin", "portal:deal_register", None, 5),
+    # + deal, products
+    ("partner_admin", "portal:deal_won", "approved", 6),
+    # + count, page, MDF grant, MDF period
+    ("partner_admin", "portal:mdf", None, 7),
+    # + MDF grant, MDF period
+    ("partner_admin", "portal:mdf_new", None, 5),
+    # + request, its ledger entries
+    ("partner_admin", "portal:mdf_detail", "mdf_request", 5),
+    # + waiting deals, their products, waiting count, partner count, partner page, tiers held
+    ("distributor_user", "portal:dashboard", None, 9),
+    # + count, page, tiers held
+    ("distributor_user", "portal:partners", None, 6),
+    # + partner, the partner's standing (7), deal counts, latest deals, their products
+    ("distributor_user", "portal:partner_detail", "partner", 14),
+    # + count, page, products
+    ("distributor_user", "portal:deals", None, 6),
+    # + deal, products, partner (for the approval rule)
+    ("distributor_user", "portal:deal_detail", "deal", 5),
+    # + deal, partner (for the approval rule)
+    ("distributor_user", "portal:deal_reject", "deal", 5),
+    # + regions, main program, tier counts, partner count, gates passed, grace list, waiting deals (2),
+    #   waiting MDF (2), permissions (2), page count, page, tiers, gates, statuses
+    ("channel_manager", "portal:manager", None, 22),
+    ("channel_manager", "portal:partners", None, 9),
+    ("channel_manager", "portal:partner_detail", "partner", 16),
+    ("channel_manager", "portal:deals", None, 9),
+    ("channel_manager", "portal:deal_detail", "deal", 12),
+    ("channel_manager", "portal:mdf", None, 8),
+    ("channel_manager", "portal:mdf_detail", "mdf_request", 9),
+]
+
+
+@pytest.fixture
+def objects(world, partner):
+    program = tier_program(partner)
+    CertificationFactory(person=PersonFactory(partner=partner))
+    return {
+        "deal": world.deal,
+        "approved": world.approved,
+        "mdf_request": world.mdf_request,
+        "partner": partner,
+        "program": program,
+    }
+
+
+def _grow(partner, distributor, partner_admin, program, size: int) -> None:
+    """More of everything the pages list: deals, people, certifications, partners, gates, changes."""
+    tier = TierFactory(program=program, rank=10 + size)
+    for number in range(size):
+        served = PartnerFactory(distributor=distributor)
+        DealFactory(partner=served)
+        PartnerTier.objects.create(partner=served, program=program, tier=tier)
+        DealFactory(partner=partner, customer_domain=f"grow-{size}-{number}.example")
+        approved_deal(partner, customer_domain=f"grown-{size}-{number}.example")
+        person = PersonFactory(partner=partner)
+        CertificationFactory(person=person)
+        CertificationFactory(person=person)
+        _mdf(partner, partner_admin, f"Grown {size}-{number}", "1.00")
+        gate = Gate.objects.create(
+            program=program,
+            name=f"Grown gate {size}-{number}",
+            state=GateState.ACTIVE,
+            criteria={"metric": "certified_people", "op": ">=", "target": 9},
+        )
+        GateStatus.objects.create(partner=partner, gate=gate, status=GateOutcome.FAILED, measures=[1])
+        GateStatusChange.objects.create(
+            partner=partner, gate=gate, to_status=GateOutcome.PASSED, measures=[1]
+        )
+        ProgramFactory(parent=program)
+
+
+def _count(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200, (url, response.status_code)
+    return len(queries)
+
+
+@pytest.mark.parametrize(("persona", "name", "target", "most"), PAGES, ids=lambda v: str(v))
+def test_page_queries_are_bounded_and_flat(
+    client,
+    request,
+    objects,
+    partner,
+    distributor,
+    partner_admin,
+    persona,
+    name,
+    target,
+    most,
+    django_assert_max_num_queries,
+):
+    client.force_login(request.getfixturevalue(persona))
+    url = reverse(
+        name,
+        args=[] if target is None else [objects[target].slug if target == "program" else objects[target].pk],
+    )
+    small = _count(client, url)
+    _grow(partner, distributor, partner_admin, objects["program"], size=3)
+    medium = _count(client, url)
+    _grow(partner, distributor, partner_admin, objects["program"], size=12)
+    with django_assert_max_num_queries(most):
+        response = client.get(url)
+    assert response.status_code == 200
+    large = _count(client, url)
+    assert small == medium == large, (small, medium, large)
