@@ -278,19 +278,16 @@ class IncentiveRule(models.Model):
             changed.append("budget")
         return changed
 
-    def earliest_end(self, today: datetime.date | None = None) -> datetime.date | None:
-        """The earliest day a started rule may now end: not before yesterday, nor before what it paid for."""
+    def last_paid_for(self) -> datetime.date | None:
+        """The date of the latest fact this rule has paid for."""
         if self.pk is None:
             return None
-        today = today or timezone.localdate()
-        last_paid = (
+        return (
             LedgerEntry.objects.filter(rule_id=self.pk)
             .order_by("-event_on")
             .values_list("event_on", flat=True)
             .first()
         )
-        floor = today - datetime.timedelta(days=1)
-        return max(floor, last_paid) if last_paid else floor
 
     # --- validation -----------------------------------------------------------------------
 
@@ -328,12 +325,21 @@ class IncentiveRule(models.Model):
                     + ") can no longer change: the past is paid under them. Create a new version "
                     "from a future date instead.",
                 )
-            floor = self.earliest_end()
-            if self.effective_to is not None and floor is not None and self.effective_to < floor:
-                add(
-                    "effective_to",
-                    f"This rule has already paid for facts up to {floor:%d %b %Y}; it cannot end before that.",
-                )
+            if self.effective_to is not None:
+                yesterday = timezone.localdate() - datetime.timedelta(days=1)
+                last_paid = self.last_paid_for()
+                if last_paid is not None and self.effective_to < last_paid:
+                    add(
+                        "effective_to",
+                        f"This rule has already paid for facts up to {last_paid:%d %b %Y}; "
+                        "it cannot end before that.",
+                    )
+                elif self.effective_to < yesterday:
+                    add(
+                        "effective_to",
+                        "A rule that has started cannot end in the past: facts already earned under it. "
+                        f"The earliest last day is {yesterday:%d %b %Y}.",
+                    )
         if errors:
             raise ValidationError(errors)
 
