@@ -168,7 +168,9 @@ class Measurer:
                 if currency != self.reference_currency and currency not in target_aliases:
                     target_aliases[currency] = f"t{len(target_aliases)}"
                 # The amount in the target currency, at the rates of the sale's day.
-                amount = "s.amount * (CASE WHEN s.currency = %s THEN 1 ELSE fr.rate END)"
+                # "* 1.0" keeps SQLite, which stores whole decimals as integers,
+                # from dividing as integers; PostgreSQL's numeric is exact anyway.
+                amount = "s.amount * 1.0 * (CASE WHEN s.currency = %s THEN 1 ELSE fr.rate END)"
                 amount_params: list[Any] = [self.reference_currency]
                 if currency != self.reference_currency:
                     amount += f" / {target_aliases[currency]}.rate"

@@ -1,0 +1,184 @@
+"""Gates in the admin: criteria errors at the field, what-if without writing, overrides with reasons."""
+
+import datetime
+import re
+
+import pytest
+from django.urls import reverse
+
+from gates import services
+from gates.models import Gate, GateState, GateStatus, PartnerTier
+from tests.factories import PartnerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _gate_form(ladder, **overrides):
+    data = {
+        "program": ladder.program.pk,
+        "name": "Five engineers",
+        "description": "",
+        "state": GateState.DRAFT,
+        "effective_from": "",
+        "effective_to": "",
+        "criteria": '{"metric": "certified_people", "op": ">=", "target": 5}',
+        "currency": "",
+        "unlocks_tier": "",
+        "unlocks_specialisation": "",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_invalid_criteria_are_refused_at_the_field_naming_the_place(client, superuser, ladder):
+    client.force_login(superuser)
+    response = client.post(
+        reverse("admin:gates_gate_add"),
+        _gate_form(ladder, criteria='{"all": [{"metric": "sales_amount", "op": ">=", "target": "x"}]}'),
+    )
+    assert response.status_code == 200
+    assert "criteria.all[0].target: &#x27;x&#x27; is not an amount." in response.content.decode()
+    assert not Gate.objects.filter(name="Five engineers").exists()
+    response = client.post(reverse("admin:gates_gate_add"), _gate_form(ladder, criteria="{not json"))
+    assert "Enter a valid JSON." in response.content.decode()
+
+
+def test_a_cycle_of_prerequisites_is_refused(client, superuser, ladder):
+    client.force_login(superuser)
+    ladder.gold_gate.prerequisites.add(ladder.silver_gate)
+    data = _gate_form(
+        ladder,
+        name=ladder.silver_gate.name,
+        state=GateState.ACTIVE,
+        unlocks_tier=ladder.silver.pk,
+        prerequisites=[ladder.gold_gate.pk],
+    )
+    response = client.post(reverse("admin:gates_gate_change", args=[ladder.silver_gate.pk]), data)
+    assert response.status_code == 200
+    assert (
+        "These prerequisites make a cycle: Silver gate → Gold gate → Silver gate."
+        in response.content.decode()
+    )
+    assert not ladder.silver_gate.prerequisites.exists()
+
+
+def test_saving_a_gate_with_new_criteria_bumps_its_version_and_reevaluates(
+    client, superuser, ladder, django_capture_on_commit_callbacks
+):
+    partner = PartnerFactory()
+    ladder.certify(partner, 1)
+    services.evaluate()
+    client.force_login(superuser)
+    data = _gate_form(
+        ladder,
+        name=ladder.gold_gate.name,
+        state=GateState.ACTIVE,
+        unlocks_tier=ladder.gold.pk,
+        criteria='{"metric": "certified_people", "op": ">=", "target": 1}',
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("admin:gates_gate_change", args=[ladder.gold_gate.pk]), data)
+    assert response.status_code == 302
+    ladder.gold_gate.refresh_from_db()
+    assert ladder.gold_gate.version == 2
+    status = GateStatus.objects.get(partner=partner, gate=ladder.gold_gate)
+    assert status.status == "passed" and status.gate_version == 2  # re-evaluated in-process (no broker)
+
+
+def test_what_if_from_the_change_form_writes_nothing(client, superuser, ladder):
+    for count in (0, 1, 2, 3):
+        ladder.certify(PartnerFactory(), count)
+    services.evaluate()
+    before = list(GateStatus.objects.order_by("id").values_list("id", "status"))
+    client.force_login(superuser)
+    data = _gate_form(
+        ladder,
+        name=ladder.gold_gate.name,
+        state=GateState.ACTIVE,
+        unlocks_tier=ladder.gold.pk,
+        criteria='{"metric": "certified_people", "op": ">=", "target": 2}',
+    )
+    response = client.post(reverse("admin:gates_gate_simulate") + f"?gate={ladder.gold_gate.pk}", data)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Would pass</th><td>2</td>" in page
+    assert "Pass today</th><td>1</td>" in page
+    assert re.search(r"Would newly pass</th><td>1 — e.g. Partner \d+</td>", page)
+    assert "Would newly fail</th><td>0</td>" in page
+    assert list(GateStatus.objects.order_by("id").values_list("id", "status")) == before
+    ladder.gold_gate.refresh_from_db()
+    assert ladder.gold_gate.criteria["target"] == 3
+
+
+def test_what_if_for_a_draft_and_invalid_criteria(client, superuser, ladder):
+    ladder.certify(PartnerFactory(), 5)
+    client.force_login(superuser)
+    response = client.post(reverse("admin:gates_gate_simulate"), _gate_form(ladder))
+    assert re.search(r"Would newly pass</th><td>1 — e.g.", response.content.decode())
+    response = client.post(
+        reverse("admin:gates_gate_simulate"),
+        _gate_form(ladder, criteria='{"metric": "nope", "op": ">=", "target": 1}'),
+    )
+    assert "Fix the criteria before simulating" in response.content.decode()
+    assert not Gate.objects.filter(name="Five engineers").exists()
+
+
+def test_the_simulate_action_on_saved_gates(client, superuser, ladder):
+    client.force_login(superuser)
+    response = client.post(
+        reverse("admin:gates_gate_changelist"),
+        {"action": "simulate_selected", "_selected_action": [ladder.silver_gate.pk, ladder.gold_gate.pk]},
+    )
+    assert response.status_code == 200
+    assert response.content.decode().count("Would pass") == 2
+
+
+def test_an_override_in_the_admin_needs_a_reason_and_is_recorded(client, superuser, ladder):
+    partner = PartnerFactory()
+    ladder.certify(partner, 1)
+    services.evaluate()
+    row = PartnerTier.objects.get(partner=partner)
+    client.force_login(superuser)
+    url = reverse("admin:gates_partnertier_change", args=[row.pk])
+    expires = (datetime.date.today() + datetime.timedelta(days=30)).isoformat()
+    response = client.post(
+        url, {"override_tier": ladder.gold.pk, "override_reason": "", "override_expires_on": expires}
+    )
+    assert response.status_code == 200
+    assert "Give the reason for the override" in response.content.decode()
+    row.refresh_from_db()
+    assert row.tier == ladder.silver
+    response = client.post(
+        url,
+        {
+            "override_tier": ladder.gold.pk,
+            "override_reason": "Launch partner",
+            "override_expires_on": expires,
+        },
+    )
+    assert response.status_code == 302
+    row.refresh_from_db()
+    assert row.tier == ladder.gold and row.override_by == superuser
+    response = client.post(url, {"override_tier": "", "override_reason": "", "override_expires_on": ""})
+    assert response.status_code == 302
+    row.refresh_from_db()
+    assert row.tier == ladder.silver and row.override_tier is None
+
+
+def test_retiring_a_gate_revokes_what_it_unlocked(
+    client, superuser, ladder, django_capture_on_commit_callbacks
+):
+    partner = PartnerFactory()
+    ladder.certify(partner, 3)
+    services.evaluate()
+    client.force_login(superuser)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            reverse("admin:gates_gate_changelist"),
+            {"action": "retire_selected", "_selected_action": [ladder.gold_gate.pk]},
+        )
+    ladder.gold_gate.refresh_from_db()
+    assert ladder.gold_gate.state == GateState.RETIRED
+    row = PartnerTier.objects.get(partner=partner)
+    # Gold can no longer be earned: the partner keeps it through grace, then drops.
+    assert row.tier == ladder.gold and row.grace_until is not None

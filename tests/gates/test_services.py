@@ -1,0 +1,393 @@
+"""Evaluation services: statuses and history, tiers with grace and overrides, benefits, idempotence."""
+
+import datetime
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from gates import services
+from gates.models import (
+    BenefitGrant,
+    EvaluationRun,
+    GateOutcome,
+    GateStatus,
+    GateStatusChange,
+    PartnerTier,
+    SegmentMembership,
+    TierChange,
+    TierChangeReason,
+)
+from gates.selectors import partner_gate_progress, tier_on
+from partners.models import MembershipRole
+from tests.factories import MembershipFactory, PartnerFactory, SegmentFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+D = datetime.date
+TODAY = D(2026, 3, 1)
+
+
+def held(partner, ladder):
+    row = PartnerTier.objects.filter(partner=partner, program=ladder.program).first()
+    return row.tier.name if row and row.tier else None
+
+
+def active_benefits(partner):
+    return set(
+        BenefitGrant.objects.filter(partner=partner, revoked_at__isnull=True).values_list(
+            "benefit__name", flat=True
+        )
+    )
+
+
+def test_a_pass_records_the_measures_history_tier_and_benefits(ladder):
+    partner = PartnerFactory()
+    ladder.certify(partner, 1)
+    summary = services.evaluate(as_of=TODAY)
+    status = GateStatus.objects.get(partner=partner, gate=ladder.silver_gate)
+    assert status.status == GateOutcome.PASSED and status.measures == [1]
+    gold = GateStatus.objects.get(partner=partner, gate=ladder.gold_gate)
+    assert gold.status == GateOutcome.FAILED and gold.measures == [1]
+    # A first "not yet" is where everybody starts: only the pass is history.
+    assert list(
+        GateStatusChange.objects.filter(partner=partner).values_list("gate__name", "from_status", "to_status")
+    ) == [("Silver gate", "", "passed")]
+    assert held(partner, ladder) == "Silver"
+    assert active_benefits(partner) == {"Silver discount", "Deal registration"}
+    assert summary.statuses_changed == 1 and summary.tiers_changed == 1
+    run = EvaluationRun.objects.get(pk=summary.run_id)
+    assert run.state == EvaluationRun.State.DONE and run.partners_evaluated == 1
+
+
+def test_running_twice_writes_nothing_the_second_time(ladder):
+    for count in (0, 1, 3):
+        ladder.certify(PartnerFactory(), count)
+    services.evaluate(as_of=TODAY)
+    before = (
+        GateStatus.objects.count(),
+        GateStatusChange.objects.count(),
+        TierChange.objects.count(),
+        BenefitGrant.objects.count(),
+    )
+    with CaptureQueriesContext(connection) as queries:
+        summary = services.evaluate(as_of=TODAY)
+    writes = [
+        q["sql"]
+        for q in queries
+        if q["sql"].split()[0] in {"INSERT", "UPDATE", "DELETE"} and "gates_evaluationrun" not in q["sql"]
+    ]
+    assert writes == []
+    assert summary.statuses_written == 0 and summary.statuses_changed == 0
+    after = (
+        GateStatus.objects.count(),
+        GateStatusChange.objects.count(),
+        TierChange.objects.count(),
+        BenefitGrant.objects.count(),
+    )
+    assert after == before
+
+
+def test_a_changed_value_updates_the_measures_without_history(ladder):
+    partner = PartnerFactory()
+    ladder.certify(partner, 1)
+    services.evaluate(as_of=TODAY)
+    ladder.certify(partner, 1)
+    summary = services.evaluate(as_of=TODAY)
+    assert GateStatus.objects.get(partner=partner, gate=ladder.gold_gate).measures == [2]
+    assert summary.statuses_written == 2 and summary.statuses_changed == 0
+
+
+def test_promotion_then_grace_then_recovery(ladder):
+    partner = PartnerFactory()
+    certifications = ladder.certify(partner, 3)
+    services.evaluate(as_of=TODAY)
+    assert held(partner, ladder) == "Gold"
+    assert active_benefits(partner) == {"Gold discount", "Deal registration"}
+
+    certifications[0].delete()  # down to two: qualifies for Silver only
+    services.evaluate(as_of=TODAY + datetime.timedelta(days=1))
+    row = PartnerTier.objects.get(partner=partner)
+    assert row.tier == ladder.gold and row.qualified_tier == ladder.silver
+    assert row.grace_until == TODAY + datetime.timedelta(days=91)
+    assert active_benefits(partner) == {"Gold discount", "Deal registration"}  # kept during grace
+    assert TierChange.objects.filter(partner=partner, reason=TierChangeReason.GRACE_STARTED).exists()
+
+    ladder.certify(partner, 1)
+    services.evaluate(as_of=TODAY + datetime.timedelta(days=20))
+    row.refresh_from_db()
+    assert row.tier == ladder.gold and row.grace_until is None
+    assert TierChange.objects.filter(partner=partner, reason=TierChangeReason.GRACE_RECOVERED).exists()
+
+
+def test_demotion_happens_the_day_after_grace_ends(ladder):
+    partner = PartnerFactory()
+    certifications = ladder.certify(partner, 3)
+    services.evaluate(as_of=TODAY)
+    certifications[0].delete()
+    start = TODAY + datetime.timedelta(days=1)
+    services.evaluate(as_of=start)
+    last_day = start + datetime.timedelta(days=90)
+    services.evaluate(as_of=last_day)
+    assert held(partner, ladder) == "Gold"
+    services.evaluate(as_of=last_day + datetime.timedelta(days=1))
+    assert held(partner, ladder) == "Silver"
+    assert active_benefits(partner) == {"Silver discount", "Deal registration"}
+    grants = BenefitGrant.objects.filter(partner=partner, benefit=ladder.gold_discount).get()
+    assert grants.revoked_at is not None
+    reasons = list(TierChange.objects.filter(partner=partner).order_by("id").values_list("reason", flat=True))
+    assert reasons == [TierChangeReason.PROMOTED, TierChangeReason.GRACE_STARTED, TierChangeReason.DEMOTED]
+    # The history answers which tier was held on any day (what incentives pay on).
+    assert tier_on(partner_id=partner.pk, program_id=ladder.program.pk, day=last_day) == ladder.gold.pk
+    assert (
+        tier_on(
+            partner_id=partner.pk, program_id=ladder.program.pk, day=last_day + datetime.timedelta(days=1)
+        )
+        == ladder.silver.pk
+    )
+    assert (
+        tier_on(partner_id=partner.pk, program_id=ladder.program.pk, day=TODAY - datetime.timedelta(days=1))
+        is None
+    )
+
+
+def test_an_override_decides_the_tier_until_it_expires(ladder):
+    partner = PartnerFactory()
+    ladder.certify(partner, 1)
+    services.evaluate(as_of=TODAY)
+    manager = UserFactory(is_staff=True)
+    expiry = D.today() + datetime.timedelta(days=30)
+    services.tier_override_set(
+        actor=manager,
+        partner=partner,
+        program=ladder.program,
+        tier=ladder.gold,
+        reason="Strategic launch partner",
+        expires_on=expiry,
+    )
+    row = PartnerTier.objects.get(partner=partner)
+    assert row.tier == ladder.gold and row.earned_tier == ladder.silver
+    assert active_benefits(partner) == {"Gold discount", "Deal registration"}
+    change = TierChange.objects.get(partner=partner, reason=TierChangeReason.OVERRIDE_SET)
+    assert change.actor == manager and "Strategic launch partner" in change.note
+    services.evaluate(as_of=expiry)
+    assert held(partner, ladder) == "Gold"
+    services.evaluate(as_of=expiry + datetime.timedelta(days=1))
+    row.refresh_from_db()
+    assert row.tier == ladder.silver and row.override_tier is None
+    assert active_benefits(partner) == {"Silver discount", "Deal registration"}
+
+
+def test_an_override_is_refused_without_a_reason_or_for_another_program(ladder):
+    from tests.factories import TierFactory
+
+    partner = PartnerFactory()
+    with pytest.raises(ValueError, match="reason"):
+        services.tier_override_set(
+            actor=None,
+            partner=partner,
+            program=ladder.program,
+            tier=ladder.gold,
+            reason="  ",
+            expires_on=None,
+        )
+    with pytest.raises(ValueError, match="another program"):
+        services.tier_override_set(
+            actor=None,
+            partner=partner,
+            program=ladder.program,
+            tier=TierFactory(),
+            reason="x",
+            expires_on=None,
+        )
+    assert not PartnerTier.objects.exists()
+
+
+def test_clearing_an_override_returns_to_the_earned_tier(ladder):
+    partner = PartnerFactory()
+    ladder.certify(partner, 1)
+    services.evaluate(as_of=D.today())
+    row = services.tier_override_set(
+        actor=None, partner=partner, program=ladder.program, tier=ladder.gold, reason="pilot", expires_on=None
+    )
+    services.tier_override_clear(actor=None, partner_tier=row, note="pilot over")
+    assert held(partner, ladder) == "Silver"
+    assert active_benefits(partner) == {"Silver discount", "Deal registration"}
+
+
+def test_prerequisites_block_a_gate(ladder):
+    partner = PartnerFactory()
+    ladder.certify(partner, 5)
+    advanced = ladder.gate("Advanced", 0)
+    advanced.prerequisites.add(ladder.gold_gate)
+    blocked_partner = PartnerFactory()
+    services.evaluate(as_of=TODAY)
+    assert GateStatus.objects.get(partner=partner, gate=advanced).status == GateOutcome.PASSED
+    assert GateStatus.objects.get(partner=blocked_partner, gate=advanced).status == GateOutcome.BLOCKED
+
+
+def test_a_gate_unlocks_benefits_and_loses_them(ladder):
+    partner = PartnerFactory()
+    certifications = ladder.certify(partner, 2)
+    co_selling = ladder.gate("Co-selling", 2)
+    from tests.factories import BenefitFactory
+
+    benefit = BenefitFactory(program=ladder.program, name="Co-selling", kind="co_selling")
+    co_selling.unlocks_benefits.add(benefit)
+    services.evaluate(as_of=TODAY)
+    assert "Co-selling" in active_benefits(partner)
+    certifications[0].delete()
+    services.evaluate(as_of=TODAY)
+    assert "Co-selling" not in active_benefits(partner)
+    assert (
+        BenefitGrant.objects.filter(partner=partner, benefit=benefit, revoked_at__isnull=False).count() == 1
+    )
+
+
+def test_segments_follow_their_criteria(ladder):
+    emea = SegmentFactory(
+        criteria={"metric": "partner_attribute", "attribute": "region", "op": "in", "target": ["emea"]}
+    )
+    gold = SegmentFactory(criteria={"metric": "current_tier", "program": "main", "op": ">=", "target": 2})
+    inside = PartnerFactory(region="emea")
+    ladder.certify(inside, 3)
+    outside = PartnerFactory(region="apac")
+    services.evaluate(as_of=TODAY)
+    members = set(SegmentMembership.objects.values_list("segment_id", "partner_id"))
+    # The tier segment sees the tier decided in the same evaluation.
+    assert members == {(emea.pk, inside.pk), (gold.pk, inside.pk)}
+    outside.region = "emea"
+    outside.save()
+    inside.region = "apac"
+    inside.save()
+    services.evaluate(as_of=TODAY)
+    members = set(SegmentMembership.objects.values_list("segment_id", "partner_id"))
+    assert members == {(emea.pk, outside.pk), (gold.pk, inside.pk)}
+
+
+def test_dry_run_writes_nothing_and_reports_what_would_change(ladder):
+    partner = PartnerFactory()
+    ladder.certify(partner, 3)
+    with CaptureQueriesContext(connection) as queries:
+        summary = services.evaluate(as_of=TODAY, dry_run=True)
+    assert not [q for q in queries if q["sql"].split()[0] in {"INSERT", "UPDATE", "DELETE"}]
+    assert summary.statuses_changed == 2 and summary.tiers_changed == 1
+    assert any("Promoted to Gold" in line for line in summary.events[partner.pk])
+    assert not GateStatus.objects.exists() and not EvaluationRun.objects.exists()
+
+
+def test_results_do_not_depend_on_the_chunk_size(ladder):
+    partners = [PartnerFactory() for _ in range(7)]
+    for index, partner in enumerate(partners):
+        ladder.certify(partner, index % 4)
+
+    def results():
+        return sorted(
+            (p, g, s, tuple(m))
+            for p, g, s, m in GateStatus.objects.values_list("partner_id", "gate_id", "status", "measures")
+        )
+
+    services.evaluate(as_of=TODAY, chunk_size=2)
+    by_small_chunks = results()
+    GateStatus.objects.all().delete()
+    services.evaluate(as_of=TODAY, chunk_size=100)
+    assert results() == by_small_chunks
+    assert len(by_small_chunks) == 14
+
+
+def test_evaluation_queries_do_not_grow_with_partners(ladder):
+    def count_queries():
+        with CaptureQueriesContext(connection) as queries:
+            services.evaluate(as_of=TODAY, chunk_size=1000, notify=False)
+        return len(queries)
+
+    for _ in range(3):
+        ladder.certify(PartnerFactory(), 1)
+    count_queries()
+    GateStatus.objects.all().delete()
+    PartnerTier.objects.all().delete()
+    BenefitGrant.objects.all().delete()
+    small = count_queries()
+    for _ in range(30):
+        ladder.certify(PartnerFactory(), 2)
+    GateStatus.objects.all().delete()
+    PartnerTier.objects.all().delete()
+    BenefitGrant.objects.all().delete()
+    large = count_queries()
+    assert large == small
+
+
+def test_changes_are_mailed_to_partner_admins_and_the_channel_manager_after_commit(
+    ladder, django_capture_on_commit_callbacks
+):
+    manager = UserFactory(is_staff=True, email="morgan@vendor.example.com")
+    partner = PartnerFactory(channel_manager=manager)
+    MembershipFactory(partner=partner, role=MembershipRole.ADMIN, user__email="admin@partner.example.com")
+    MembershipFactory(partner=partner, role=MembershipRole.SALES, user__email="sales@partner.example.com")
+    ladder.certify(partner, 1)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.evaluate(as_of=TODAY)
+    assert mail.outbox == []  # nothing before commit
+    for callback in callbacks:
+        callback()
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert sorted(message.to) == ["admin@partner.example.com", "morgan@vendor.example.com"]
+    assert "Passed the gate “Silver gate”" in message.body and "Promoted to Silver" in message.body
+
+
+def test_a_crash_mid_run_leaves_whole_chunks_and_the_next_run_converges(ladder, monkeypatch):
+    partners = [PartnerFactory() for _ in range(4)]
+    for partner in partners:
+        ladder.certify(partner, 3)
+    real_plan = services.plan_chunk
+    calls = {"n": 0}
+
+    def failing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("worker killed")
+        return real_plan(*args, **kwargs)
+
+    monkeypatch.setattr(services, "plan_chunk", failing)
+    with pytest.raises(RuntimeError):
+        services.evaluate(as_of=TODAY, chunk_size=2)
+    # The first chunk is complete, the second untouched, the run marked failed.
+    assert set(GateStatus.objects.values_list("partner_id", flat=True)) == {partners[0].pk, partners[1].pk}
+    assert EvaluationRun.objects.get().state == EvaluationRun.State.FAILED
+    monkeypatch.setattr(services, "plan_chunk", real_plan)
+    services.evaluate(as_of=TODAY, chunk_size=2)
+    assert GateStatus.objects.filter(status=GateOutcome.PASSED).count() == 8
+    assert TierChange.objects.count() == 4  # one promotion each, none twice
+
+
+def test_progress_for_the_portal_reads_like_a_sentence(ladder):
+    partner = PartnerFactory()
+    ladder.certify(partner, 2)
+    from gates.models import Gate, GateState
+
+    Gate.objects.create(
+        program=ladder.program,
+        name="Quarterly sales",
+        state=GateState.ACTIVE,
+        criteria={
+            "metric": "sales_amount",
+            "window": {"kind": "quarter_to_date"},
+            "op": ">=",
+            "target": "500000",
+        },
+    )
+    ladder.sell(partner, "320000.00", TODAY)
+    services.evaluate(as_of=TODAY)
+    progress = {p.gate.name: p for p in partner_gate_progress(partner, as_of=TODAY)}
+    gold = progress["Gold gate"].leaves[0]
+    assert gold.sentence == "2 of 3 people holding a valid sales-engineer certification"
+    assert not gold.passed and gold.ratio == pytest.approx(2 / 3)
+    sales = progress["Quarterly sales"].leaves[0]
+    assert sales.value_display == "320,000.00 USD" and sales.target_display == "500,000.00 USD"
+    assert (
+        sales.window == "this quarter"
+        and sales.counts_from == D(2026, 1, 1)
+        and sales.period_ends == D(2026, 3, 31)
+    )
+    assert progress["Silver gate"].passed
