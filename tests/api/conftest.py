@@ -183,7 +183,7 @@ class World:
         for key, organisation in organisations:
             facts = self.facts[key]
             facts["gate_status"] = GateStatus.objects.get(partner=organisation, gate=self.silver_gate)
-            facts["gate_change"] = GateStatusChange.objects.filter(partner=organisation).first()
+            facts["gate_change"] = GateStatusChange.objects.get(partner=organisation, gate=self.silver_gate)
             facts["tier_change"] = TierChange.objects.filter(partner=organisation).first()
             facts["partner_tier"] = PartnerTier.objects.get(partner=organisation, program=self.program)
         self.facts["acme"]["specialist_status"] = GateStatus.objects.get(

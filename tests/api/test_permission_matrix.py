@@ -1,0 +1,416 @@
+"""The permission matrix: every endpoint and method, for each persona, on its own and another
+organisation's objects, with the status expected.
+
+Acme is "own" for its users, its distributor, the channel manager (EMEA) and his
+tokens; Globex is "other" for all of them. The superuser sees both; a token the
+superuser limited to Globex sees only Globex. A hidden object answers 404; a
+method the persona may never use answers 403; an unauthenticated call 401.
+
+Each persona is one test that runs every case; writes run in a savepoint rolled
+back afterwards, so that every case starts from the same world.
+"""
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from api.models import TokenScope
+from deals import mdf as mdf_services
+from tests.deals.helpers import grant_deal_registration, grant_mdf
+from tests.factories import DealFactory
+
+pytestmark = pytest.mark.django_db
+
+V1 = "/api/v1"
+ORGS = ("acme", "globex")
+
+
+@dataclass(frozen=True)
+class Persona:
+    kind: str  # anonymous, partner, distributor, staff
+    orgs: frozenset[str] = frozenset()
+    writes: bool = False  # holds the model permissions (and, with a token, a read-write one)
+    vendor_wide: bool = True  # no token, or a token for every partner
+    role: str = ""  # admin or sales, for partner users
+    read_only_token: bool = False
+
+    @property
+    def staff(self) -> bool:
+        return self.kind == "staff"
+
+    def sees_program(self, program: str) -> bool:
+        return self.staff or program == "main" or "acme" in self.orgs
+
+    def sees_gate(self, gate: str) -> bool:
+        if self.staff:
+            return True
+        return {"silver": True, "specialist": "acme" in self.orgs, "draft": False}[gate]
+
+
+PERSONAS = {
+    "anonymous": Persona("anonymous"),
+    "partner_admin": Persona("partner", frozenset({"acme"}), role="admin"),
+    "partner_sales": Persona("partner", frozenset({"acme"}), role="sales"),
+    "distributor_user": Persona("distributor", frozenset({"acme"})),
+    "other_partner_admin": Persona("partner", frozenset({"globex"}), role="admin"),
+    "channel_manager": Persona("staff", frozenset({"acme"}), writes=True),
+    "superuser": Persona("staff", frozenset(ORGS), writes=True),
+    "read_token": Persona("staff", frozenset({"acme"}), read_only_token=True),
+    "write_token": Persona("staff", frozenset({"acme"}), writes=True),
+    "scoped_token": Persona("staff", frozenset({"globex"}), writes=True, vendor_wide=False),
+}
+
+
+@dataclass
+class Case:
+    method: str
+    url: str
+    expected: int
+    body: dict | None = None
+    format: str = "json"
+    list_ids: dict[int, bool] = field(default_factory=dict)  # id -> expected in the list
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.url}"
+
+
+def cases_for(persona: Persona, world, extra) -> list[Case]:
+    p = persona
+    cases: list[Case] = []
+
+    def read(url, visible=True, list_ids=None):
+        if p.kind == "anonymous":
+            return Case("GET", url, 401)
+        return Case("GET", url, 200 if visible else 404, list_ids=list_ids or {})
+
+    def write(method, url, ok, *, body=None, visible=True, vendor_wide=False, fmt="json"):
+        """A write that needs the model permissions: 401, 403, 404 or ``ok``."""
+        if p.kind == "anonymous":
+            status = 401
+        elif not p.writes or (vendor_wide and not p.vendor_wide):
+            status = 403
+        elif not visible:
+            status = 404
+        else:
+            status = ok
+        return Case(method, url, status, body=body, format=fmt)
+
+    def not_allowed(method, url):
+        return Case(method, url, 401 if p.kind == "anonymous" else 405, body={})
+
+    # --- partner-linked objects: detail, list, delete --------------------------------------------
+    linked = {
+        "partners": "partner",
+        "people": "person",
+        "certifications": "certification",
+        "sales": "sale",
+        "activities": "activity",
+        "proficiencies": "proficiency",
+        "gate-statuses": "gate_status",
+        "gate-status-changes": "gate_change",
+        "tier-changes": "tier_change",
+        "partner-tiers": "partner_tier",
+    }
+    for route, kind in linked.items():
+        objects = {org: world.acme if kind == "partner" and org == "acme" else None for org in ORGS}
+        for org in ORGS:
+            objects[org] = (
+                (world.acme if org == "acme" else world.globex) if kind == "partner" else world.of(org, kind)
+            )
+            cases.append(read(f"{V1}/{route}/{objects[org].pk}/", org in p.orgs))
+        cases.append(read(f"{V1}/{route}/", list_ids={objects[org].pk: org in p.orgs for org in ORGS}))
+    for org in ORGS:
+        partner = world.acme if org == "acme" else world.globex
+        cases.append(read(f"{V1}/partners/{partner.pk}/programs/", org in p.orgs))
+    specialist_status = world.of("acme", "specialist_status")
+    cases.append(read(f"{V1}/gate-statuses/{specialist_status.pk}/", "acme" in p.orgs))
+
+    for route, kind in (("certifications", "certification"), ("sales", "sale"), ("activities", "activity")):
+        for org in ORGS:
+            cases.append(
+                write("DELETE", f"{V1}/{route}/{world.of(org, kind).pk}/", 204, visible=org in p.orgs)
+            )
+
+    # --- bulk ingestion: a record for each organisation's partner --------------------------------
+    yesterday = (timezone.localdate() - datetime.timedelta(days=1)).isoformat()
+    for org in ORGS:
+        partner = world.acme if org == "acme" else world.globex
+        records = {
+            "sales": {
+                "partner": partner.pk,
+                "amount": "10",
+                "currency": "USD",
+                "product_line": "cloud",
+                "closed_on": yesterday,
+            },
+            "certifications": {
+                "partner": partner.pk,
+                "person_email": f"se@{org}.example.com",
+                "certification_type": "sales-engineer",
+                "issued_on": yesterday,
+            },
+            "activities": {"partner": partner.pk, "activity_type": "training", "occurred_on": yesterday},
+        }
+        for route, record in records.items():
+            body = {"source": "matrix", "records": [{"external_id": f"{org}-new", **record}]}
+            cases.append(write("POST", f"{V1}/{route}/bulk/", 200, body=body))
+
+    # --- programs, tiers, benefits, gates ----------------------------------------------------------
+    for route, objects in (
+        ("programs", {"main": world.program, "specialisation": world.specialisation}),
+        ("tiers", {"main": world.silver, "specialisation": world.specialist_tier}),
+        ("benefits", {"main": world.discount, "specialisation": world.specialist_benefit}),
+    ):
+        for program, obj in objects.items():
+            cases.append(read(f"{V1}/{route}/{obj.pk}/", p.sees_program(program)))
+        cases.append(
+            read(
+                f"{V1}/{route}/",
+                list_ids={obj.pk: p.sees_program(program) for program, obj in objects.items()},
+            )
+        )
+    gates = {"silver": world.silver_gate, "specialist": world.specialist_gate, "draft": world.draft_gate}
+    for name, gate in gates.items():
+        cases.append(read(f"{V1}/gates/{gate.pk}/", p.sees_gate(name)))
+        cases.append(
+            write(
+                "PATCH",
+                f"{V1}/gates/{gate.pk}/",
+                200,
+                body={"description": "edited"},
+                visible=p.sees_gate(name),
+                vendor_wide=True,
+            )
+        )
+        cases.append(
+            write("POST", f"{V1}/gates/{gate.pk}/retire/", 200, visible=p.sees_gate(name), vendor_wide=True)
+        )
+        cases.append(not_allowed("DELETE", f"{V1}/gates/{gate.pk}/"))
+    cases.append(read(f"{V1}/gates/", list_ids={gate.pk: p.sees_gate(name) for name, gate in gates.items()}))
+    new_gate = {
+        "program": world.program.pk,
+        "name": "Matrix gate",
+        "criteria": {"metric": "certified_people", "op": ">=", "target": 2},
+    }
+    cases.append(write("POST", f"{V1}/gates/", 201, body=new_gate, vendor_wide=True))
+    cases.append(
+        write(
+            "PUT",
+            f"{V1}/gates/{world.draft_gate.pk}/",
+            200,
+            body={**new_gate, "name": "Renamed draft"},
+            visible=p.sees_gate("draft"),
+            vendor_wide=True,
+        )
+    )
+    cases.append(
+        write("POST", f"{V1}/gates/simulate/", 200, body={"gate": world.silver_gate.pk}, vendor_wide=True)
+    )
+
+    # --- re-evaluation -------------------------------------------------------------------------------
+    for org in ORGS:
+        partner = world.acme if org == "acme" else world.globex
+        case = write("POST", f"{V1}/evaluations/", 202, body={"partner": partner.pk})
+        if case.expected == 202 and org not in p.orgs:
+            case.expected = 400  # a partner named in a body and not visible is unknown
+        cases.append(case)
+    cases.append(write("POST", f"{V1}/evaluations/", 202, body={"all": True}, vendor_wide=True))
+
+    # --- reference codes, the caller, methods that do not exist --------------------------------------
+    for route in ("certification-types", "product-lines", "activity-types", "service-offerings"):
+        cases.append(read(f"{V1}/{route}/"))
+    cases.append(read(f"{V1}/certification-types/{world.cert_type.pk}/"))
+    cases.append(read(f"{V1}/me/"))
+    cases.append(read(f"{V1}/"))
+    cases.append(not_allowed("POST", f"{V1}/partners/"))
+    cases.append(not_allowed("PUT", f"{V1}/partners/{world.acme.pk}/"))
+    cases.append(not_allowed("PATCH", f"{V1}/sales/{world.of('acme', 'sale').pk}/"))
+
+    # --- deals: the services decide who acts ---------------------------------------------------------
+    def command(method, url, *, visible, allowed, ok, body=None):
+        if p.kind == "anonymous":
+            status = 401
+        elif p.read_only_token:
+            status = 403
+        elif not visible:
+            status = 404
+        else:
+            status = ok if allowed else 403
+        return Case(method, url, status, body=body)
+
+    sellers = p.kind == "partner" and p.role in {"admin", "sales"}
+    for org in ORGS:
+        partner = world.acme if org == "acme" else world.globex
+        deal = extra["deals"][org]
+        visible = org in p.orgs
+        cases.append(read(f"{V1}/deals/{deal.pk}/", visible))
+        register = command(
+            "POST",
+            f"{V1}/deals/",
+            visible=True,
+            allowed=sellers and visible,
+            ok=201,
+            body=extra["registration"] | {"partner": partner.pk},
+        )
+        if register.expected in (201, 403) and not visible and not p.read_only_token:
+            register.expected = 400  # naming a partner one cannot see
+        cases.append(register)
+        deciders = (p.staff and p.writes) or p.kind == "distributor"
+        cases.append(
+            command("POST", f"{V1}/deals/{deal.pk}/approve/", visible=visible, allowed=deciders, ok=200)
+        )
+        cases.append(
+            command(
+                "POST",
+                f"{V1}/deals/{deal.pk}/reject/",
+                visible=visible,
+                allowed=deciders,
+                ok=200,
+                body={"reason": "Matrix"},
+            )
+        )
+        cases.append(
+            command(
+                "POST",
+                f"{V1}/deals/{deal.pk}/lost/",
+                visible=visible,
+                allowed=(p.staff and p.writes) or sellers,
+                ok=200,
+                body={},
+            )
+        )
+
+        mdf_request = extra["mdf"][org]
+        mdf_visible = visible and p.kind != "distributor"  # MDF is between vendor and partner
+        cases.append(read(f"{V1}/mdf-requests/{mdf_request.pk}/", mdf_visible))
+        cases.append(
+            command(
+                "POST",
+                f"{V1}/mdf-requests/{mdf_request.pk}/approve/",
+                visible=mdf_visible,
+                allowed=p.staff and p.writes,
+                ok=200,
+                body={},
+            )
+        )
+        cases.append(
+            command(
+                "POST",
+                f"{V1}/mdf-requests/{mdf_request.pk}/withdraw/",
+                visible=mdf_visible,
+                allowed=p.kind == "partner" and p.role == "admin",
+                ok=200,
+            )
+        )
+        create = command(
+            "POST",
+            f"{V1}/mdf-requests/",
+            visible=True,
+            allowed=p.kind == "partner" and p.role == "admin" and visible,
+            ok=201,
+            body=extra["mdf_body"] | {"partner": partner.pk},
+        )
+        if create.expected in (201, 403) and not visible and not p.read_only_token:
+            create.expected = 400
+        cases.append(create)
+    cases.append(read(f"{V1}/deals/", list_ids={extra["deals"][org].pk: org in p.orgs for org in ORGS}))
+    cases.append(
+        read(
+            f"{V1}/mdf-requests/",
+            list_ids={extra["mdf"][org].pk: org in p.orgs and p.kind != "distributor" for org in ORGS},
+        )
+    )
+    return cases
+
+
+@pytest.fixture
+def matrix_world(world, partner_admin, other_partner_admin):
+    soon = timezone.localdate() + datetime.timedelta(days=40)
+    extra = {"deals": {}, "mdf": {}}
+    for org, partner, admin in (
+        ("acme", world.acme, partner_admin),
+        ("globex", world.globex, other_partner_admin),
+    ):
+        grant_deal_registration(partner)
+        grant_mdf(partner, amount="50000.00")
+        extra["deals"][org] = DealFactory(partner=partner, customer_domain=f"{org}-customer.example")
+        extra["deals"][org].products.set([world.product_line])
+        extra["mdf"][org] = mdf_services.mdf_request_create(
+            actor=admin,
+            partner=partner,
+            title="Summit",
+            activity_kind="event",
+            starts_on=soon,
+            ends_on=soon,
+            amount=Decimal("1000.00"),
+        )
+    extra["registration"] = {
+        "customer_name": "Matrix Bank",
+        "customer_domain": "matrix-bank.example",
+        "country": "GB",
+        "products": ["cloud"],
+        "expected_value": "1000.00",
+        "currency": "USD",
+        "expected_close": soon.isoformat(),
+    }
+    extra["mdf_body"] = {
+        "title": "Webinar",
+        "activity_kind": "digital",
+        "starts_on": soon.isoformat(),
+        "ends_on": soon.isoformat(),
+        "amount": "500.00",
+    }
+    return world, extra
+
+
+@pytest.fixture
+def persona_client(request, client_for, token_client, issue_token, channel_manager, superuser, world):
+    def make(name: str):
+        if name == "anonymous":
+            return client_for()
+        if name == "read_token":
+            return token_client(issue_token(channel_manager, scope=TokenScope.READ)[1])
+        if name == "write_token":
+            return token_client(issue_token(channel_manager)[1])
+        if name == "scoped_token":
+            return token_client(issue_token(superuser, all_partners=False, partners=[world.globex])[1])
+        return client_for(request.getfixturevalue(name))
+
+    return make
+
+
+@pytest.mark.parametrize("persona_name", list(PERSONAS))
+def test_permission_matrix(persona_name, persona_client, matrix_world, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"token": "100000/min", "user": "100000/min", "anon": "100000/min"},
+    }
+    world, extra = matrix_world
+    persona = PERSONAS[persona_name]
+    client = persona_client(persona_name)
+    cases = cases_for(persona, world, extra)
+    mismatches = []
+    for case in cases:
+        with transaction.atomic():
+            response = getattr(client, case.method.lower())(case.url, case.body, format=case.format)
+            transaction.set_rollback(True)
+        if response.status_code != case.expected:
+            mismatches.append(
+                f"{case.label}: expected {case.expected}, got {response.status_code} {response.content[:200]!r}"
+            )
+            continue
+        if response.status_code >= 400 and response.status_code != 405:
+            body = response.json()
+            assert body["status"] == response.status_code and body["code"] and body["detail"], case.label
+        if case.list_ids:
+            listed = {row["id"] for row in response.json()["results"]}
+            wrong = {pk: seen for pk, seen in case.list_ids.items() if (pk in listed) != seen}
+            if wrong:
+                mismatches.append(f"{case.label}: list visibility wrong for {wrong}")
+    assert len(cases) > 100
+    assert not mismatches, "\n".join(mismatches)
