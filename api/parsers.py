@@ -6,6 +6,7 @@ a body over ``PRM_API_MAX_BODY_BYTES`` answers 413 before it is read whole.
 """
 
 import json
+import math
 from decimal import Decimal
 
 from django.conf import settings
@@ -23,8 +24,15 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
+
+
 class BoundedJSONParser(JSONParser):
-    parse_float = None
+    parse_float = staticmethod(_finite_float)
 
     def parse(self, stream, media_type=None, parser_context=None):
         limit = max_body_bytes()
@@ -41,10 +49,7 @@ class BoundedJSONParser(JSONParser):
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
             text = raw.decode(encoding)
-            kwargs = {"parse_constant": _reject_constant}
-            if self.parse_float is not None:
-                kwargs["parse_float"] = self.parse_float
-            return json.loads(text, **kwargs)
+            return json.loads(text, parse_constant=_reject_constant, parse_float=self.parse_float)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"The body is not valid JSON: {exc}") from exc
         except RecursionError as exc:
@@ -54,4 +59,4 @@ class BoundedJSONParser(JSONParser):
 class DecimalJSONParser(BoundedJSONParser):
     """Numbers with a fraction become ``Decimal``: an amount sent as 1234.56 stays exact."""
 
-    parse_float = Decimal
+    parse_float = staticmethod(Decimal)

@@ -1,0 +1,140 @@
+"""Query counts of every list endpoint: named, and flat as the data grows.
+
+Every list is read twice, before and after the world grows by several
+partners with all their facts and results; the count must not move, and must
+not exceed the queries named for it.
+
+A channel manager signed in with a session spends, before any list query:
+the session, the user, the user's and the group's permissions (is this
+manager allowed to see every partner?) and the manager's regions: 5 queries.
+A page-numbered list adds its count and its page; a cursor list only its page.
+"""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from gates.services import evaluate
+from tests.deals.helpers import grant_mdf
+from tests.factories import (
+    CertificationFactory,
+    DealFactory,
+    EngagementActivityFactory,
+    PartnerFactory,
+    PersonFactory,
+    SaleFactory,
+    ServiceProficiencyFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+SESSION_AND_SCOPE = 5  # session, user, user permissions, group permissions, manager's regions
+PAGE = 2  # count, page
+CURSOR = 1  # page
+
+# endpoint -> (queries, what they are)
+LISTS = {
+    "partners": (SESSION_AND_SCOPE + PAGE, "count, page"),
+    "people": (SESSION_AND_SCOPE + PAGE, "count, page"),
+    "certifications": (SESSION_AND_SCOPE + CURSOR, "page with person and type joined"),
+    "sales": (SESSION_AND_SCOPE + CURSOR, "page with product line joined"),
+    "activities": (SESSION_AND_SCOPE + CURSOR, "page with activity type joined"),
+    "proficiencies": (SESSION_AND_SCOPE + PAGE, "count, page with offering joined"),
+    "programs": (2 + PAGE, "session, user; count, page (staff see every program, no scope)"),
+    "tiers": (2 + PAGE, "session, user; count, page"),
+    "benefits": (2 + PAGE + 1, "session, user; count, page with product line, the tiers prefetched"),
+    "gates": (2 + PAGE + 2, "session, user; count, page, prerequisites and benefits prefetched"),
+    "gate-statuses": (
+        SESSION_AND_SCOPE + CURSOR,
+        "page with gate and program joined; criteria parsed in memory",
+    ),
+    "gate-status-changes": (SESSION_AND_SCOPE + CURSOR, "page"),
+    "tier-changes": (SESSION_AND_SCOPE + CURSOR, "page"),
+    "partner-tiers": (SESSION_AND_SCOPE + PAGE, "count, page"),
+    "deals": (SESSION_AND_SCOPE + PAGE + 1, "count, page, products prefetched"),
+    "mdf-requests": (SESSION_AND_SCOPE + 1 + PAGE, "the membership (distributors see no MDF), count, page"),
+    "certification-types": (2 + PAGE, "session, user; count, page"),
+    "product-lines": (2 + PAGE, "session, user; count, page"),
+    "activity-types": (2 + PAGE, "session, user; count, page"),
+    "service-offerings": (2 + PAGE, "session, user; count, page"),
+}
+
+
+def grow(world, count: int) -> None:
+    """More EMEA partners, each with people, facts, deals, MDF and gate results."""
+    for n in range(count):
+        partner = PartnerFactory(name=f"Grown {n}")
+        for _ in range(3):
+            person = PersonFactory(partner=partner)
+            CertificationFactory(person=person, certification_type=world.cert_type)
+            SaleFactory(partner=partner, product_line=world.product_line)
+            EngagementActivityFactory(partner=partner, activity_type=world.activity_type)
+        ServiceProficiencyFactory(partner=partner)
+        deal = DealFactory(partner=partner)
+        deal.products.set([world.product_line])
+    if not hasattr(world, "mdf_granted"):
+        grant_mdf(world.acme)
+        world.mdf_granted = True
+        from deals import mdf
+
+        soon = datetime.date.today() + datetime.timedelta(days=30)
+        admin = world.acme.memberships.first()
+        assert admin is not None, "the tests using grow() sign the partner admin in"
+        mdf.mdf_request_create(
+            actor=admin.user,
+            partner=world.acme,
+            title="Event",
+            activity_kind="event",
+            starts_on=soon,
+            ends_on=soon,
+            amount=Decimal("100.00"),
+        )
+    evaluate(as_of=datetime.date.today(), notify=False)
+
+
+def count_queries(client, url) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url)
+    assert response.status_code == 200, response.content
+    return len(captured.captured_queries)
+
+
+def test_list_queries_are_named_and_flat(client_for, channel_manager, partner_admin, world):
+    client = client_for(channel_manager)
+    grow(world, 1)  # at least one of everything, so that no list is empty at first
+    before = {name: count_queries(client, f"/api/v1/{name}/") for name in LISTS}
+
+    grow(world, 6)
+    after = {name: count_queries(client, f"/api/v1/{name}/") for name in LISTS}
+
+    assert after == before, "query counts moved as the data grew"
+    assert after == {name: expected for name, (expected, _) in LISTS.items()}
+
+
+def test_a_partner_users_lists_cost_the_same_whatever_the_data(client_for, partner_admin, world):
+    """A partner user: session, user, its membership; programs and gates add the partner's segments."""
+    client = client_for(partner_admin)
+    names = ["partners", "sales", "gate-statuses", "programs", "gates", "deals"]
+    grow(world, 1)
+    before = {name: count_queries(client, f"/api/v1/{name}/") for name in names}
+
+    grow(world, 4)
+
+    assert {name: count_queries(client, f"/api/v1/{name}/") for name in names} == before
+    # session, user, membership + count and page (partners); + page (sales, statuses: cursor)
+    assert before["partners"] == 3 + PAGE
+    assert before["sales"] == 3 + CURSOR
+    assert before["gate-statuses"] == 3 + CURSOR
+
+
+def test_a_token_call_costs_one_query_before_the_list(token_client, issue_token, channel_manager, world):
+    """The token and its issuer in one query (its last use written at most once a minute)."""
+    _, secret = issue_token(channel_manager)
+    client = token_client(secret)
+    client.get("/api/v1/me/")  # records the first use
+
+    # token with issuer, user and group permissions, regions; page
+    assert count_queries(client, "/api/v1/sales/") == 1 + 3 + CURSOR
