@@ -20,6 +20,7 @@ from deals.selectors import can_register_deals, deals_for
 from portal.access import portal_view, viewer_for
 from portal.forms import DealLostForm, DealRegistrationForm, DealWonForm, ReasonForm
 from portal.views import render_portal
+from prm.money import round_money
 
 
 def _get_deal(request: HttpRequest, pk: int) -> Deal:
@@ -97,7 +98,10 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "reject_form": ReasonForm(),
             "won_form": DealWonForm(
                 deal=deal,
-                initial={"amount": deal.expected_value, "closed_on": timezone.localdate()},
+                initial={
+                    "amount": round_money(deal.expected_value, deal.currency),
+                    "closed_on": timezone.localdate(),
+                },
             ),
             "lost_form": DealLostForm(),
         },
@@ -166,7 +170,10 @@ def deal_won(request: HttpRequest, pk: int) -> HttpResponse:
     form = DealWonForm(
         request.POST or None,
         deal=deal,
-        initial={"amount": deal.expected_value, "closed_on": timezone.localdate()},
+        initial={
+            "amount": round_money(deal.expected_value, deal.currency),
+            "closed_on": timezone.localdate(),
+        },
     )
     if request.method == "POST" and form.is_valid():
         try:

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django_countries.fields import CountryField
 
-from deals.models import MdfActivityKind
+from deals.models import MdfActivityKind, normalise_domain
 from deals.uploads import PROOF_ACCEPT
 from partners.models import ProductLine
 from prm.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, CURRENCY_CHOICES
@@ -45,7 +45,12 @@ class PortalForm(forms.Form):
         super().__init__(*args, **kwargs)
         for name, field in self.fields.items():
             if field.help_text:
-                field.widget.attrs["aria-describedby"] = f"{self[name].auto_id}_help"
+                field.widget.attrs["aria-describedby"] = f"{self._field_id(name)}_help"
+
+    def _field_id(self, name: str) -> str:
+        # Without building the bound field: it would cache the help text,
+        # which subclasses may still change after this constructor.
+        return self.auto_id % self.add_prefix(name) if "%s" in str(self.auto_id) else self.add_prefix(name)
 
     def full_clean(self) -> None:
         super().full_clean()
@@ -69,7 +74,7 @@ class PortalForm(forms.Form):
                 widget = self.fields[name].widget
                 widget.attrs["aria-invalid"] = "true"
                 ids = widget.attrs.get("aria-describedby", "").split()
-                error_id = f"{self[name].auto_id}_errors"
+                error_id = f"{self._field_id(name)}_errors"
                 if error_id not in ids:
                     widget.attrs["aria-describedby"] = " ".join([*ids, error_id])
 
@@ -95,6 +100,10 @@ class DealRegistrationForm(PortalForm):
     description = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 4}), max_length=4000, label="Notes (optional)"
     )
+
+    def clean_customer_domain(self) -> str:
+        # The service normalises again; checking here reports every error at once.
+        return normalise_domain(self.cleaned_data["customer_domain"])
 
     def clean_expected_close(self) -> datetime.date:
         value = self.cleaned_data["expected_close"]

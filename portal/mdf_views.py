@@ -18,6 +18,7 @@ from deals.selectors import mdf_balance, mdf_requests_for
 from portal.access import portal_view, viewer_for
 from portal.forms import MdfApproveForm, MdfClaimForm, MdfPaidForm, MdfRequestForm, ReasonForm
 from portal.views import render_portal
+from prm.money import round_money
 
 
 def _get_request(request: HttpRequest, pk: int) -> MdfRequest:
@@ -90,7 +91,11 @@ def _render_detail(request: HttpRequest, item: MdfRequest, *, forms: dict | None
         "may_withdraw": partner_may_act and item.status == MdfStatus.REQUESTED,
         "may_decide": manager_may_act and item.status == MdfStatus.REQUESTED,
         "may_pay": manager_may_act and item.status == MdfStatus.CLAIMED,
-        "claim_form": MdfClaimForm(initial={"amount": item.approved_amount}),
+        "claim_form": MdfClaimForm(
+            initial={
+                "amount": round_money(item.approved_amount, item.currency) if item.approved_amount else None
+            }
+        ),
         "approve_form": MdfApproveForm(),
         "reject_form": ReasonForm(),
         "paid_form": MdfPaidForm(),
