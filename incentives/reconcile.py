@@ -61,14 +61,18 @@ class Report:
         return not self.differences and not self.problems
 
     def summary(self) -> dict:
+        def shown(totals: dict[str, Decimal]) -> dict[str, str]:
+            return {
+                currency: format(engine.round_amount(amount, currency), "f")
+                for currency, amount in sorted(totals.items())
+            }
+
         return {
             "as_of": str(self.as_of),
             "entries": self.entries,
             "keys": self.keys,
-            "total": {currency: format(amount, "f") for currency, amount in sorted(self.total.items())},
-            "expected_total": {
-                currency: format(amount, "f") for currency, amount in sorted(self.expected_total.items())
-            },
+            "total": shown(self.total),
+            "expected_total": shown(self.expected_total),
             "differences": len(self.differences),
             "difference_total": {
                 currency: format(amount, "f")
@@ -133,14 +137,18 @@ def reconcile(*, as_of: datetime.date | None = None, partner_ids: frozenset[int]
     return report
 
 
+def _shown(amount: Decimal, currency: str) -> str:
+    return f"{engine.round_amount(amount, currency):f} {currency}"
+
+
 def describe(difference: Difference, partners: dict[int, str], rules: dict[int, str]) -> str:
     key = difference.key
     sign = "+" if difference.difference > 0 else ""
     text = (
         f"{partners.get(key.partner_id, key.partner_id)} · {rules.get(key.rule_id, key.rule_id)} · "
-        f"{key.source_type} {key.source_id} · {key.component}: ledger {difference.ledger:f} "
-        f"{difference.currency}, rules say {difference.expected:f} {difference.currency} "
-        f"(difference {sign}{difference.difference:f})"
+        f"{key.source_type} {key.source_id} · {key.component}: ledger {_shown(difference.ledger, difference.currency)}, "
+        f"rules say {_shown(difference.expected, difference.currency)} "
+        f"(difference {sign}{engine.round_amount(difference.difference, difference.currency):f})"
     )
     if difference.reason:
         text += f" – {difference.reason}"
