@@ -477,6 +477,22 @@ def incentives_daily(*, as_of: datetime.date | None = None) -> dict:
 # --- activation, rewards, payouts --------------------------------------------------------------
 
 
+def activation_problems(*, deal: Deal, activated_on: datetime.date | None) -> dict[str, str]:
+    """What is wrong with recording this activation, by field; empty when nothing is."""
+    errors: dict[str, str] = {}
+    if deal.status != DealStatus.WON or deal.closed_on is None:
+        errors["deal"] = "Only the customer of a won deal can activate."
+    elif activated_on is not None and activated_on < deal.closed_on:
+        errors["activated_on"] = (
+            f"The customer cannot activate before the deal closed on {deal.closed_on:%d %b %Y}."
+        )
+    if activated_on is None:
+        errors["activated_on"] = "Give the day the customer reached the activation metric."
+    elif activated_on > timezone.localdate():
+        errors["activated_on"] = "An activation cannot be dated in the future."
+    return errors
+
+
 def activation_record(
     *, actor, deal: Deal, activated_on: datetime.date, metric: str = ""
 ) -> CustomerActivation:
@@ -485,15 +501,7 @@ def activation_record(
     Recalculation and release run after commit (Celery). A later record
     replaces the earlier one (a correction of the fact, audited).
     """
-    errors: dict[str, str] = {}
-    if deal.status != DealStatus.WON or deal.closed_on is None:
-        errors["deal"] = "Only the customer of a won deal can activate."
-    elif activated_on < deal.closed_on:
-        errors["activated_on"] = (
-            f"The customer cannot activate before the deal closed on {deal.closed_on:%d %b %Y}."
-        )
-    if activated_on > timezone.localdate():
-        errors["activated_on"] = "An activation cannot be dated in the future."
+    errors = activation_problems(deal=deal, activated_on=activated_on)
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
@@ -582,6 +590,39 @@ def reward_redeem(
     return redemption
 
 
+def _payable_problem(partner: Partner, currency: str, rows: list, total: Decimal) -> str | None:
+    if not rows:
+        return f"Nothing is payable to {partner.name} in {currency}."
+    if total <= 0:
+        return (
+            f"{partner.name}'s payable balance in {currency} is {total:,.2f}: nothing to pay until new "
+            "earnings cover what was reversed."
+        )
+    return None
+
+
+def payout_problems(*, partner: Partner, currency: str, reference: str) -> dict[str, str]:
+    """What stands in the way of paying ``partner`` in ``currency``, by field; empty when nothing does."""
+    errors: dict[str, str] = {}
+    reference = (reference or "").strip()
+    if currency == POINTS:
+        errors["currency"] = "Points are redeemed for rewards, not paid out."
+    else:
+        rows = list(
+            LedgerEntry.objects.filter(
+                partner=partner, currency=currency, state=EntryState.PAYABLE
+            ).values_list("id", "amount")
+        )
+        problem = _payable_problem(partner, currency, rows, sum((amount for _, amount in rows), Decimal(0)))
+        if problem:
+            errors["currency"] = problem
+    if not reference:
+        errors["reference"] = "Give the payment reference from the finance system."
+    elif Payout.objects.filter(reference=reference).exists():
+        errors["reference"] = f"The payment {reference} is already recorded."
+    return errors
+
+
 def payout_record(
     *, actor, partner: Partner, currency: str, reference: str, paid_on: datetime.date | None = None
 ) -> Payout:
@@ -604,15 +645,9 @@ def payout_record(
             .values_list("id", "amount")
         )
         total = sum((amount for _, amount in rows), Decimal(0))
-        if not rows:
-            raise ValidationError({"currency": f"Nothing is payable to {partner.name} in {currency}."})
-        if total <= 0:
-            raise ValidationError(
-                {
-                    "currency": f"{partner.name}'s payable balance in {currency} is {total:,.2f}: nothing to pay "
-                    "until new earnings cover what was reversed."
-                }
-            )
+        problem = _payable_problem(partner, currency, rows, total)
+        if problem:
+            raise ValidationError({"currency": problem})
         payout = Payout.objects.create(
             partner=partner,
             currency=currency,
