@@ -3,15 +3,15 @@
 import django_filters as filters
 
 from deals.models import Deal, DealStatus, MdfActivityKind, MdfRequest, MdfStatus
-from partners.filtersets import IdFilter
+from partners.filtersets import DateFilter, IdFilter
 
 
 class DealFilterSet(filters.FilterSet):
     partner = IdFilter(field_name="partner_id")
     status = filters.ChoiceFilter(choices=DealStatus.choices)
     customer_domain = filters.CharFilter(lookup_expr="iexact")
-    registered_after = filters.DateFilter(field_name="registered_on", lookup_expr="gte")
-    registered_before = filters.DateFilter(field_name="registered_on", lookup_expr="lte")
+    registered_after = DateFilter(field_name="registered_on", lookup_expr="gte")
+    registered_before = DateFilter(field_name="registered_on", lookup_expr="lte")
 
     class Meta:
         model = Deal

@@ -1,6 +1,6 @@
 """OpenAPI description: the token scheme and the error responses every operation may give."""
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
@@ -69,3 +69,11 @@ class IntegrationTokenScheme(OpenApiAuthenticationExtension):
             "scheme": "bearer",
             "description": "An integration token issued in the admin: `Authorization: Bearer prm_…`.",
         }
+
+
+class GateStateFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = "api.serializers.gates.GateStateField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        values = ["draft", "active"] if direction == "request" else ["draft", "active", "retired"]
+        return {"type": "string", "enum": values, "description": "retired only through the retire action"}

@@ -4,9 +4,9 @@ from django.urls import include, path, re_path
 
 from api.routers import PRMRouter
 from api.views.errors import not_found
+from api.views.me import MeView
 
 router = PRMRouter()
-router.extend("api.views.me")
 router.extend("api.views.partners")
 router.extend("api.views.programs")
 router.extend("api.views.gates")
@@ -15,6 +15,7 @@ router.extend("api.views.deals")
 app_name = "api"
 
 urlpatterns = [
+    path("v1/me/", MeView.as_view(), name="me"),
     path("v1/", include(router.urls)),
     # Anything else under /api/v1/ answers a JSON 404 rather than an HTML page.
     re_path(r"^v1/.*$", not_found),

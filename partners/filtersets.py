@@ -5,17 +5,21 @@ cannot see gives an empty list, not an error that would confirm it exists.
 """
 
 import datetime
+import re
 
 import django_filters as filters
 from django import forms
 from django.core.exceptions import ValidationError
 
 from partners.models import (
+    BusinessModel,
     Certification,
     EngagementActivity,
     LifecycleStatus,
     Partner,
+    PartnerType,
     Person,
+    ProficiencyLevel,
     Region,
     Sale,
     ServiceProficiency,
@@ -38,21 +42,70 @@ class IdFilter(filters.NumberFilter):
     field_class = IdField
 
 
+# RFC 3339, as the API writes its own moments (2026-01-31T09:30:00.123456Z): a client
+# can send back a ``updated_at`` it read to ask for what changed since.
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$", re.IGNORECASE)
+
+
 class BoundedDateTimeField(forms.DateTimeField):
-    """A date-time the database can compare with: refuses moments that overflow in UTC."""
+    """An RFC 3339 moment with its offset, that the database can compare with."""
 
     def to_python(self, value):
-        result = super().to_python(value)
-        if result is not None and result.tzinfo is not None:
-            try:
-                result.astimezone(datetime.UTC)
-            except OverflowError as exc:
-                raise ValidationError("This moment is out of range.", code="invalid") from exc
+        if value in self.empty_values:
+            return None
+        if not isinstance(value, str) or not _RFC3339.match(value.strip()):
+            raise ValidationError(
+                "Give a moment as 2026-01-31T09:30:00Z, or with an offset such as +01:00 (URL-encoded).",
+                code="invalid",
+            )
+        try:
+            result = datetime.datetime.fromisoformat(value.strip().upper().replace("Z", "+00:00"))
+            result.astimezone(datetime.UTC)
+        except (ValueError, OverflowError) as exc:
+            raise ValidationError(
+                "This moment is not in the calendar or out of range.", code="invalid"
+            ) from exc
         return result
 
 
 class DateTimeFilter(filters.DateTimeFilter):
     field_class = BoundedDateTimeField
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class IsoDateField(forms.DateField):
+    """A day written YYYY-MM-DD, the one way the API writes days."""
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if not isinstance(value, str) or not _ISO_DATE.match(value.strip()):
+            raise ValidationError("Give a day as YYYY-MM-DD.", code="invalid")
+        try:
+            return datetime.date.fromisoformat(value.strip())
+        except ValueError as exc:
+            raise ValidationError("This day is not in the calendar.", code="invalid") from exc
+
+
+class DateFilter(filters.DateFilter):
+    field_class = IsoDateField
+
+
+class StrictBooleanField(forms.Field):
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if value in ("true", "false"):
+            return value == "true"
+        raise ValidationError("Give true or false.", code="invalid")
+
+
+class BooleanFilter(filters.BooleanFilter):
+    """true or false, nothing else (a typo is an error, not "no filter")."""
+
+    field_class = StrictBooleanField
 
 
 class PartnerFilterSet(filters.FilterSet):
@@ -62,24 +115,27 @@ class PartnerFilterSet(filters.FilterSet):
     country = filters.CharFilter(field_name="country", help_text="ISO 3166 code, e.g. GB.")
     distributor = IdFilter(field_name="distributor_id")
     channel_manager = IdFilter(field_name="channel_manager_id")
-    joined_after = filters.DateFilter(field_name="joined_on", lookup_expr="gte")
-    joined_before = filters.DateFilter(field_name="joined_on", lookup_expr="lte")
+    joined_after = DateFilter(field_name="joined_on", lookup_expr="gte")
+    joined_before = DateFilter(field_name="joined_on", lookup_expr="lte")
     updated_after = DateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    partner_type = filters.ChoiceFilter(choices=PartnerType.choices)
+    business_model = filters.ChoiceFilter(choices=BusinessModel.choices)
 
     class Meta:
         model = Partner
-        fields = ["partner_type", "business_model"]
+        fields: list[str] = []
 
 
 class PersonFilterSet(filters.FilterSet):
     partner = IdFilter(field_name="partner_id")
+    is_active = BooleanFilter()
     email = filters.CharFilter(lookup_expr="iexact")
     external_id = filters.CharFilter()
     name = filters.CharFilter(method="filter_name", help_text="Part of the first or last name.")
 
     class Meta:
         model = Person
-        fields = ["is_active"]
+        fields: list[str] = []
 
     def filter_name(self, queryset, name, value):
         from django.db.models import Q
@@ -100,11 +156,9 @@ class CertificationFilterSet(_FactFilterSet):
     partner = IdFilter(field_name="person__partner_id")
     person = IdFilter(field_name="person_id")
     certification_type = filters.CharFilter(field_name="certification_type__code")
-    issued_after = filters.DateFilter(field_name="issued_on", lookup_expr="gte")
-    issued_before = filters.DateFilter(field_name="issued_on", lookup_expr="lte")
-    valid_on = filters.DateFilter(
-        method="filter_valid_on", help_text="Valid (issued, not expired) on this day."
-    )
+    issued_after = DateFilter(field_name="issued_on", lookup_expr="gte")
+    issued_before = DateFilter(field_name="issued_on", lookup_expr="lte")
+    valid_on = DateFilter(method="filter_valid_on", help_text="Valid (issued, not expired) on this day.")
 
     class Meta:
         model = Certification
@@ -119,8 +173,8 @@ class SaleFilterSet(_FactFilterSet):
     currency = filters.CharFilter()
     region = filters.ChoiceFilter(choices=Region.choices)
     deal = IdFilter(field_name="deal_id")
-    closed_after = filters.DateFilter(field_name="closed_on", lookup_expr="gte")
-    closed_before = filters.DateFilter(field_name="closed_on", lookup_expr="lte")
+    closed_after = DateFilter(field_name="closed_on", lookup_expr="gte")
+    closed_before = DateFilter(field_name="closed_on", lookup_expr="lte")
 
     class Meta:
         model = Sale
@@ -129,8 +183,8 @@ class SaleFilterSet(_FactFilterSet):
 
 class ActivityFilterSet(_FactFilterSet):
     activity_type = filters.CharFilter(field_name="activity_type__code")
-    occurred_after = filters.DateFilter(field_name="occurred_on", lookup_expr="gte")
-    occurred_before = filters.DateFilter(field_name="occurred_on", lookup_expr="lte")
+    occurred_after = DateFilter(field_name="occurred_on", lookup_expr="gte")
+    occurred_before = DateFilter(field_name="occurred_on", lookup_expr="lte")
 
     class Meta:
         model = EngagementActivity
@@ -140,7 +194,8 @@ class ActivityFilterSet(_FactFilterSet):
 class ProficiencyFilterSet(filters.FilterSet):
     partner = IdFilter(field_name="partner_id")
     offering = filters.CharFilter(field_name="offering__code")
+    level = filters.ChoiceFilter(choices=ProficiencyLevel.choices)
 
     class Meta:
         model = ServiceProficiency
-        fields = ["level"]
+        fields: list[str] = []

@@ -2,7 +2,7 @@
 
 import django_filters as filters
 
-from partners.filtersets import IdFilter
+from partners.filtersets import BooleanFilter, IdFilter
 from programs.models import Benefit, BenefitKind, Program, ProgramKind, Tier
 
 
@@ -10,10 +10,11 @@ class ProgramFilterSet(filters.FilterSet):
     kind = filters.ChoiceFilter(choices=ProgramKind.choices)
     parent = IdFilter(field_name="parent_id")
     slug = filters.CharFilter()
+    is_active = BooleanFilter()
 
     class Meta:
         model = Program
-        fields = ["is_active"]
+        fields: list[str] = []
 
 
 class TierFilterSet(filters.FilterSet):

@@ -32,14 +32,24 @@ class CriteriaField(serializers.JSONField):
     pass
 
 
+class GateStateField(serializers.ChoiceField):
+    """Reads draft, active or retired; takes draft or active (retiring is its own action)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=GateState.choices, **kwargs)
+
+    def to_internal_value(self, data):
+        if data == GateState.RETIRED:
+            raise serializers.ValidationError("Retire a gate with its retire action.")
+        return super().to_internal_value(data)
+
+
 class GateSerializer(serializers.ModelSerializer):
     """Read and write. Writes are validated like the admin's: the same criteria checks and rules."""
 
     program = serializers.PrimaryKeyRelatedField(queryset=Program.objects.all())
-    state = serializers.ChoiceField(
-        choices=[GateState.DRAFT, GateState.ACTIVE],
-        default=GateState.DRAFT,
-        help_text="draft or active; retire a gate with its retire action.",
+    state = GateStateField(
+        default=GateState.DRAFT, help_text="draft or active; retire a gate with its retire action."
     )
     criteria = CriteriaField()
     currency = serializers.ChoiceField(
@@ -79,11 +89,6 @@ class GateSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "version", "created_at", "updated_at"]
         # Uniqueness is checked by the model's own constraints in validate().
         validators: list = []
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        data["state"] = instance.state  # retired gates read as retired
-        return data
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         prerequisites = attrs.pop("prerequisites", None)
@@ -168,11 +173,20 @@ class SimulationSerializer(serializers.Serializer):
     newly_fail_examples = serializers.ListField(child=serializers.CharField())
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """JSON true or false only; DRF's own also takes "yes", 1 and "on"."""
+
+    def to_internal_value(self, data):
+        if data is True or data is False:
+            return data
+        self.fail("invalid", input=data)
+
+
 class EvaluationRequestSerializer(serializers.Serializer):
     partner = serializers.IntegerField(
         required=False, min_value=1, max_value=2**63 - 1, help_text="Re-evaluate this partner."
     )
-    all = serializers.BooleanField(required=False, default=False, help_text="Re-evaluate every partner.")
+    all = StrictBooleanField(required=False, default=False, help_text="Re-evaluate every partner.")
 
     def validate(self, attrs):
         if attrs.get("all") == ("partner" in attrs):

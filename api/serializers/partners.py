@@ -18,6 +18,7 @@ from partners.models import (
 
 class PartnerSerializer(serializers.ModelSerializer):
     country = serializers.CharField(source="country.code", read_only=True, help_text="ISO 3166 code.")
+    website = serializers.CharField(read_only=True, help_text="A URL, or empty.")
 
     class Meta:
         model = Partner

@@ -33,6 +33,12 @@ class TierSerializer(serializers.ModelSerializer):
 class BenefitSerializer(serializers.ModelSerializer):
     product_line = serializers.CharField(source="product_line.code", read_only=True, allow_null=True)
     tiers = serializers.SerializerMethodField(help_text="Ids of the tiers that grant the benefit.")
+    currency = serializers.CharField(
+        read_only=True, help_text="ISO 4217 code of an allowance; empty otherwise."
+    )
+    period = serializers.CharField(
+        read_only=True, help_text="quarter or year for an allowance; empty otherwise."
+    )
 
     class Meta:
         model = Benefit

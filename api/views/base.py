@@ -6,10 +6,10 @@ a ``visible_to(user)`` queryset (through ``api.scoping``); overriding
 scoping (the rule PostHog's routing enforces the same way).
 """
 
-from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import mixins, viewsets
 from rest_framework.filters import OrderingFilter
 
+from api.filtering import StrictFilterBackend
 from api.pagination import FactCursorPagination, PagePagination
 from api.permissions import ApiAccess
 
@@ -46,7 +46,7 @@ class ReadOnlyViewSet(ScopedViewMixin, viewsets.ReadOnlyModelViewSet):
     """Definitions and small lists: numbered pages, filters and ordering."""
 
     pagination_class = PagePagination
-    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filter_backends = [StrictFilterBackend, OrderingFilter]
     ordering_fields = ["id"]
 
 
@@ -54,9 +54,9 @@ class FactViewSet(ScopedViewMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyMo
     """Large fact lists: cursor pages ordered by id, newest first; filters, no free ordering."""
 
     pagination_class = FactCursorPagination
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [StrictFilterBackend]
 
 
 class CursorReadOnlyViewSet(ScopedViewMixin, viewsets.ReadOnlyModelViewSet):
     pagination_class = FactCursorPagination
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [StrictFilterBackend]

@@ -2,7 +2,6 @@
 
 from django.db import transaction
 from django.utils import timezone
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -10,6 +9,7 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
+from api.filtering import StrictFilterBackend
 from api.pagination import PagePagination
 from api.scoping import covers_all_partners, visible_partners
 from api.selectors import GateTrees
@@ -64,7 +64,7 @@ class GateViewSet(
     serializer_class = GateSerializer
     filterset_class = GateFilterSet
     pagination_class = PagePagination
-    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filter_backends = [StrictFilterBackend, OrderingFilter]
     ordering_fields = ["id", "name", "updated_at"]
     ordering = ["program_id", "name"]
     write_permissions = {

@@ -1,7 +1,8 @@
 """Who the caller is: lets an integrator check its token before sending data."""
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, viewsets
+from rest_framework import serializers
+from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from api.scoping import request_token
@@ -29,15 +30,16 @@ class MeSerializer(serializers.Serializer):
     token = TokenInfoSerializer(allow_null=True)
 
 
-class MeViewSet(ScopedViewMixin, viewsets.GenericViewSet):
+class MeView(ScopedViewMixin, GenericAPIView):
     serializer_class = MeSerializer
     pagination_class = None
+    filter_backends: list = []
 
     def scoped_queryset(self):
         return Membership.objects.none()
 
     @extend_schema(summary="The caller: user, organisation and token")
-    def list(self, request):
+    def get(self, request):
         membership = Membership.for_user(request.user)
         token = request_token(request)
         body = {
@@ -58,7 +60,3 @@ class MeViewSet(ScopedViewMixin, viewsets.GenericViewSet):
                 "expires_at": token.expires_at,
             }
         return Response(MeSerializer(body).data)
-
-
-def register(router) -> None:
-    router.register("me", MeViewSet, basename="me")

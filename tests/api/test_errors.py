@@ -58,10 +58,48 @@ def test_missing_objects_and_pages_answer_a_json_404(manager, url):
     assert response.json()["code"] == "not_found"
 
 
-def test_page_sizes_are_capped(manager):
-    response = manager.get("/api/v1/sales/?page_size=100000")
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("page_size=100000", "Give a whole number from 1 to 1000."),
+        ("page_size=0", "Give a whole number from 1 to 1000."),
+        ("page_size=ten", "Give a whole number from 1 to 1000."),
+        ("page_size=5&page_size=6", "Give one page size."),
+    ],
+)
+def test_page_sizes_outside_the_documented_range_are_refused(manager, query, message):
+    response = manager.get(f"/api/v1/sales/?{query}")
 
-    assert response.status_code == 200
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"page_size": [message]}
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("region=", "region", "Give a value, or leave the parameter out."),
+        ("distributor=1&distributor=2", "distributor", "Give this filter once."),
+        ("is_active=yes", "is_active", "Give true or false."),
+        ("updated_after=2026-01-01", "updated_after", None),
+    ],
+)
+def test_filters_are_strict(manager, query, field, message):
+    url = "/api/v1/people/" if "is_active" in query else "/api/v1/partners/"
+
+    response = manager.get(f"{url}?{query}")
+
+    assert response.status_code == 400
+    assert field in response.json()["errors"]
+    if message:
+        assert response.json()["errors"][field] == [message]
+
+
+def test_updated_after_takes_back_the_moments_the_api_writes(manager, world):
+    stamp = manager.get(f"/api/v1/partners/{world.acme.pk}/").json()["updated_at"]
+
+    response = manager.get("/api/v1/partners/", {"updated_after": stamp})
+
+    assert [row["id"] for row in response.json()["results"]] == [world.acme.pk]
 
 
 def test_cursor_pages_walk_every_fact_once(manager, world, channel_manager):

@@ -115,7 +115,7 @@ class TestCreateAndUpdate:
                 "criteria: expected an object with all, any, not or metric.",
             ),
             ({"currency": "ABC"}, "currency", '"ABC" is not a valid choice.'),
-            ({"state": "retired"}, "state", '"retired" is not a valid choice.'),
+            ({"state": "retired"}, "state", "Retire a gate with its retire action."),
             ({"program": 10**6}, "program", 'Invalid pk "1000000" - object does not exist.'),
         ],
     )
