@@ -12,6 +12,8 @@ SQL-92 plus CASE, and runs unchanged on PostgreSQL and SQLite.
 """
 
 import datetime
+import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +39,7 @@ def _param(value: Any) -> Any:
 
 @dataclass
 class _SourcePlan:
-    keys: list[tuple] = field(default_factory=list)
+    indices: list[int] = field(default_factory=list)
     columns: list[Column] = field(default_factory=list)
     earliest: datetime.date | None = None
     unbounded: bool = False
@@ -69,8 +71,10 @@ class Measurer:
         self.refs = references
         self.reference_currency: str = settings.PRM_REFERENCE_CURRENCY
         self.sources: dict[str, _SourcePlan] = defaultdict(_SourcePlan)
-        self.attribute_leaves: dict[tuple, Leaf] = {}
-        self.defaults: dict[tuple, Any] = {}
+        # Every distinct measure gets a column index; a partner's measures are a list.
+        self.index: dict[tuple, int] = {}
+        self.defaults: list[Any] = []
+        self.attribute_leaves: list[tuple[int, Leaf]] = []
         self.needs_tiers = False
         for criteria in trees:
             for leaf in criteria.leaves:
@@ -78,17 +82,18 @@ class Measurer:
 
     def _add(self, leaf: Leaf) -> None:
         key = measure_key(leaf)
-        if key in self.defaults:
+        if key in self.index:
             return
         metric = METRICS[leaf.metric]
-        self.defaults[key] = metric.default(leaf)
+        position = self.index[key] = len(self.defaults)
+        self.defaults.append(metric.default(leaf))
         if metric.source == "partner":
-            self.attribute_leaves[key] = leaf
+            self.attribute_leaves.append((position, leaf))
             self.needs_tiers |= leaf.metric == "current_tier"
             return
         assert metric.column is not None
         plan = self.sources[metric.source]
-        plan.keys.append(key)
+        plan.indices.append(position)
         plan.columns.append(metric.column(leaf, self.refs, self.as_of))
         window = leaf.params.get("window")
         start = window.bounds(self.as_of)[0] if isinstance(window, Window) else None
@@ -97,28 +102,22 @@ class Measurer:
         elif plan.earliest is None or start < plan.earliest:
             plan.earliest = start
 
-    def keys_for(self, criteria: Criteria) -> list[tuple]:
-        return [measure_key(leaf) for leaf in criteria.leaves]
+    def keys_for(self, criteria: Criteria) -> list[int]:
+        """The column index of each leaf of ``criteria``, in leaf order."""
+        return [self.index[measure_key(leaf)] for leaf in criteria.leaves]
 
     # --- measuring ------------------------------------------------------------
 
-    def measure(self, first_id: int, last_id: int) -> dict[int, dict[tuple, Any]]:
-        """Measures of every partner whose id lies in [first_id, last_id], keyed by partner id.
+    def fetch_sources(
+        self, first_id: int | None = None, last_id: int | None = None
+    ) -> dict[str, dict[int, tuple]]:
+        """Run one aggregate query per fact table: raw values by partner id.
 
-        Partners with no facts get the metric's default (zero); every partner
-        in the range appears, whatever its facts.
+        Without a range it covers every partner in one pass per table, which
+        is how the nightly run reads the facts: a range scan per chunk would
+        visit the same table pages once per chunk.
         """
-        rows = self._partner_rows(first_id, last_id)
-        results: dict[int, dict[tuple, Any]] = {}
-        tier_ranks = self._tier_ranks(first_id, last_id) if self.needs_tiers else {}
-        for row in rows:
-            values = dict(self.defaults)
-            row["tier_ranks"] = tier_ranks.get(row["id"], {})
-            for key, leaf in self.attribute_leaves.items():
-                metric = METRICS[leaf.metric]
-                assert metric.attribute is not None
-                values[key] = metric.attribute(row, leaf, self.refs, self.as_of)
-            results[row["id"]] = values
+        tables: dict[str, dict[int, tuple]] = {}
         for source in SOURCE_ORDER:
             plan = self.sources.get(source)
             if not plan or not plan.columns:
@@ -126,13 +125,79 @@ class Measurer:
             sql, params = self._source_sql(source, plan, first_id, last_id)
             with connection.cursor() as cursor:
                 cursor.execute(sql, [_param(p) for p in params])
-                for partner_id, *raw_values in cursor.fetchall():
-                    values = results.get(partner_id)
-                    if values is None:
-                        continue
-                    for key, column, raw in zip(plan.keys, plan.columns, raw_values, strict=True):
-                        values[key] = column.read(raw)
+                tables[source] = {row[0]: tuple(row[1:]) for row in cursor.fetchall()}
+        return tables
+
+    def measure(
+        self, first_id: int, last_id: int, sources: dict[str, dict[int, tuple]] | None = None
+    ) -> dict[int, list[Any]]:
+        """Measures of every partner whose id lies in [first_id, last_id], keyed by partner id.
+
+        ``sources`` are the raw aggregates from ``fetch_sources`` when they were
+        read beforehand for all partners; otherwise the range is queried now.
+        Partners with no facts get the metric's default (zero); every partner
+        in the range appears, whatever its facts. A partner's measures are a
+        list indexed like ``keys_for`` returns.
+        """
+        rows = self._partner_rows(first_id, last_id)
+        if sources is None:
+            sources = self.fetch_sources(first_id, last_id)
+        tier_ranks = self._tier_ranks(first_id, last_id) if self.needs_tiers else {}
+        plans = [
+            (list(zip(plan.indices, (c.read for c in plan.columns), strict=True)), sources[source])
+            for source, plan in self.sources.items()
+            if source in sources
+        ]
+        attributes = [
+            (position, METRICS[leaf.metric].attribute, leaf) for position, leaf in self.attribute_leaves
+        ]
+        results: dict[int, list[Any]] = {}
+        for row in rows:
+            partner_id = row["id"]
+            values = list(self.defaults)
+            if attributes:
+                row["tier_ranks"] = tier_ranks.get(partner_id, {})
+                for position, attribute, leaf in attributes:
+                    values[position] = attribute(row, leaf, self.refs, self.as_of)  # type: ignore[misc]
+            for readers, table in plans:
+                raw_values = table.get(partner_id)
+                if raw_values is not None:
+                    for (position, read), raw in zip(readers, raw_values, strict=True):
+                        values[position] = read(raw)
+            results[partner_id] = values
         return results
+
+    def measure_chunk(
+        self, first_id: int, last_id: int, sources: dict[str, dict[int, tuple]] | None, signature: str
+    ) -> "MeasuredChunk":
+        """Like ``measure``, but converts values lazily and gives each partner a digest of its inputs.
+
+        The digest covers the definitions (``signature``), the partner's
+        attributes and the raw aggregates of every fact table, so an equal
+        digest means equal measures.
+        """
+        rows = self._partner_rows(first_id, last_id)
+        if sources is None:
+            sources = self.fetch_sources(first_id, last_id)
+        tier_ranks = self._tier_ranks(first_id, last_id) if self.needs_tiers else {}
+        chunk = MeasuredChunk(self, sources)
+        attributes = [
+            (position, METRICS[leaf.metric].attribute, leaf) for position, leaf in self.attribute_leaves
+        ]
+        tables = list(sources.items())
+        for row in rows:
+            partner_id = row["id"]
+            row["tier_ranks"] = tier_ranks.get(partner_id, {})
+            attribute_values = [
+                (position, attribute(row, leaf, self.refs, self.as_of))  # type: ignore[misc]
+                for position, attribute, leaf in attributes
+            ]
+            raw = [(source, table.get(partner_id)) for source, table in tables]
+            chunk.inputs[partner_id] = (attribute_values, raw)
+            chunk.digests[partner_id] = hashlib.blake2b(
+                repr((signature, attribute_values, raw)).encode(), digest_size=16
+            ).hexdigest()
+        return chunk
 
     def _partner_rows(self, first_id: int, last_id: int) -> list[dict[str, Any]]:
         from partners.models import Partner
@@ -225,9 +290,16 @@ class Measurer:
         raise ValueError(f"unknown source {source!r}")
 
     def _range(
-        self, partner_column: str, date_column: str | None, plan: _SourcePlan, first_id: int, last_id: int
+        self,
+        partner_column: str,
+        date_column: str | None,
+        plan: _SourcePlan,
+        first_id: int | None,
+        last_id: int | None,
     ) -> tuple[str, list[Any]]:
-        if first_id == last_id:
+        if first_id is None or last_id is None:
+            where, params = "1 = 1", []
+        elif first_id == last_id:
             where, params = f"{partner_column} = %s", [first_id]
         else:
             where, params = f"{partner_column} >= %s AND {partner_column} <= %s", [first_id, last_id]
@@ -240,8 +312,64 @@ class Measurer:
         return where, params
 
 
+class MeasuredChunk:
+    """Measures of a chunk's partners, converted on first use."""
+
+    def __init__(self, measurer: Measurer, sources: dict[str, dict[int, tuple]]):
+        self.measurer = measurer
+        self.inputs: dict[int, tuple[list[tuple[int, Any]], list[tuple[str, tuple | None]]]] = {}
+        self.digests: dict[int, str] = {}
+        self._values: dict[int, list[Any]] = {}
+        self._readers = {
+            source: list(zip(plan.indices, (c.read for c in plan.columns), strict=True))
+            for source, plan in measurer.sources.items()
+        }
+
+    def __contains__(self, partner_id: int) -> bool:
+        return partner_id in self.inputs
+
+    def partner_ids(self) -> list[int]:
+        return list(self.inputs)
+
+    def values(self, partner_id: int) -> list[Any]:
+        cached = self._values.get(partner_id)
+        if cached is not None:
+            return cached
+        attribute_values, raw = self.inputs[partner_id]
+        values = list(self.measurer.defaults)
+        for position, value in attribute_values:
+            values[position] = value
+        for source, raw_values in raw:
+            if raw_values is not None:
+                for (position, read), value in zip(self._readers[source], raw_values, strict=True):
+                    values[position] = read(value)
+        self._values[partner_id] = values
+        return values
+
+
 def serialise(value: Any) -> Any:
     """A measured value as stored in JSON: amounts as strings, so nothing turns into a float."""
     if isinstance(value, Decimal):
         return format(value, "f")
     return value
+
+
+def json_token(value: Any) -> str:
+    """``value`` as a JSON token, written the way PostgreSQL prints jsonb and Django stores JSON.
+
+    The evaluation compares a gate's measures with the stored ones as text,
+    which spares decoding every stored row every night.
+    """
+    if isinstance(value, Decimal):
+        return '"' + format(value, "f") + '"'
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return json.dumps(value)
+
+
+def json_list(tokens: Iterable[str]) -> str:
+    return "[" + ", ".join(tokens) + "]"

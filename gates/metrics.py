@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from dateutil.relativedelta import relativedelta
 from django_countries import countries
 
 from gates.criteria import Leaf, MetricSpec, Param
@@ -304,10 +303,10 @@ def _attribute_value(row: Mapping[str, Any], leaf: Leaf, refs: References, as_of
 
 
 def months_between(start: datetime.date, end: datetime.date) -> int:
+    """Whole months from ``start`` to ``end``: a month counts once its day of the month is reached."""
     if end < start:
         return 0
-    delta = relativedelta(end, start)
-    return delta.years * 12 + delta.months
+    return (end.year - start.year) * 12 + end.month - start.month - (end.day < start.day)
 
 
 def _months_value(row: Mapping[str, Any], leaf: Leaf, refs: References, as_of: datetime.date) -> int:

@@ -137,8 +137,12 @@ class GateStatus(models.Model):
     a value changes.
     """
 
-    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="gate_statuses")
-    gate = models.ForeignKey(Gate, on_delete=models.CASCADE, related_name="statuses")
+    # Both foreign keys are served by the composite indexes below; separate
+    # indexes would only slow the nightly writes.
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.CASCADE, related_name="gate_statuses", db_index=False
+    )
+    gate = models.ForeignKey(Gate, on_delete=models.CASCADE, related_name="statuses", db_index=False)
     status = models.CharField(max_length=8, choices=GateOutcome.choices)
     measures = models.JSONField(default=list)
     gate_version = models.PositiveIntegerField(default=1)
@@ -168,6 +172,14 @@ class EvaluationRun(models.Model):
         FAILED = "failed", "Failed"
 
     kind = models.CharField(max_length=8, choices=Kind.choices)
+    partner = models.ForeignKey(
+        "partners.Partner",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="The partner of a one-partner run.",
+    )
     state = models.CharField(max_length=8, choices=State.choices, default=State.RUNNING)
     as_of = models.DateField()
     started_at = models.DateTimeField(default=timezone.now)
@@ -179,13 +191,16 @@ class EvaluationRun(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
+        indexes = [models.Index(fields=["partner", "started_at"])]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} evaluation of {self.as_of} ({self.state})"
 
 
 class GateStatusChange(models.Model):
-    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="gate_changes")
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.CASCADE, related_name="gate_changes", db_index=False
+    )
     gate = models.ForeignKey(Gate, on_delete=models.CASCADE, related_name="changes")
     from_status = models.CharField(max_length=8, choices=GateOutcome.choices, blank=True)
     to_status = models.CharField(max_length=8, choices=GateOutcome.choices)
@@ -211,14 +226,16 @@ class PartnerTier(models.Model):
     ``tier``.
     """
 
-    partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="tiers")
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.CASCADE, related_name="tiers", db_index=False
+    )
     program = models.ForeignKey("programs.Program", on_delete=models.CASCADE, related_name="partner_tiers")
     tier = models.ForeignKey(
         "programs.Tier", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     since = models.DateField(default=timezone.localdate)
     earned_tier = models.ForeignKey(
-        "programs.Tier", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "programs.Tier", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     qualified_tier = models.ForeignKey(
         "programs.Tier",
@@ -226,6 +243,7 @@ class PartnerTier(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
         help_text="The highest tier whose gate the partner passes today.",
     )
     grace_until = models.DateField(null=True, blank=True)
@@ -338,3 +356,22 @@ class SegmentMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner_id} in {self.segment_id}"
+
+
+class MeasureDigest(models.Model):
+    """A digest of everything a partner's gate results were last decided from.
+
+    The nightly run reads every partner's facts; a partner whose digest has
+    not moved since (same facts in every window, same attributes, same
+    definitions) keeps its results, and only partners that moved are decided
+    again.
+    """
+
+    partner = models.OneToOneField(
+        "partners.Partner", on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    digest = models.CharField(max_length=32)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.partner_id}: {self.digest}"

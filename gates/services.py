@@ -27,18 +27,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from gates.engine import Measurer, serialise
-from gates.models import (
-    BenefitGrant,
-    EvaluationRun,
-    GateOutcome,
-    GateStatus,
-    GateStatusChange,
-    PartnerTier,
-    SegmentMembership,
-    TierChange,
-)
-from gates.subjects import Subjects, load_subjects
-from gates.tiers import TierState, next_tier_state
+from gates.models import EvaluationRun, GateOutcome, GateStatus, PartnerTier, TierChange
+from gates.planning import ChunkPlan, notify_changes, plan_chunk, write_plan
+from gates.subjects import cached_subjects, load_subjects
 from partners.exchange import daily_rates_extend
 from partners.models import Partner
 
@@ -46,32 +37,6 @@ logger = logging.getLogger(__name__)
 
 # A constant key for the advisory lock that keeps full evaluations one at a time.
 FULL_RUN_LOCK = 0x5052_4D01
-# Rows per INSERT: large batches stall under PostgreSQL's JIT.
-WRITE_BATCH = 1000
-
-
-@dataclass
-class ChunkPlan:
-    partners: int = 0
-    status_rows: list[GateStatus] = field(default_factory=list)
-    history: list[GateStatusChange] = field(default_factory=list)
-    tier_rows: list[PartnerTier] = field(default_factory=list)
-    tier_changes: list[TierChange] = field(default_factory=list)
-    grants_new: list[BenefitGrant] = field(default_factory=list)
-    grants_revoked: list[int] = field(default_factory=list)
-    segment_joins: list[SegmentMembership] = field(default_factory=list)
-    segment_leaves: list[tuple[int, int]] = field(default_factory=list)
-    events: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
-    # The tier each partner holds per program after this plan: (partner, program) -> tier.
-    held_tiers: dict[tuple[int, int], int | None] = field(default_factory=dict)
-
-    @property
-    def statuses_changed(self) -> int:
-        return len(self.history)
-
-    @property
-    def tiers_changed(self) -> int:
-        return len(self.tier_changes)
 
 
 @dataclass
@@ -98,307 +63,6 @@ class EvaluationSummary:
         self.segment_changes += len(plan.segment_joins) + len(plan.segment_leaves)
         for partner_id, events in plan.events.items():
             self.events.setdefault(partner_id, []).extend(events)
-
-
-# --- planning -----------------------------------------------------------------------
-
-
-def plan_chunk(subjects: Subjects, measurer: Measurer, first_id: int, last_id: int, now) -> ChunkPlan:
-    """Decide everything for partners with ids in [first_id, last_id], writing nothing."""
-    as_of = subjects.as_of
-    measures = measurer.measure(first_id, last_id)
-    plan = ChunkPlan(partners=len(measures))
-    if not measures:
-        return plan
-    in_range = {"partner_id__gte": first_id, "partner_id__lte": last_id}
-
-    stored: dict[tuple[int, int], tuple[str, Any, Any, int]] = {
-        (partner_id, gate_id): (status, stored_measures, since, version)
-        for partner_id, gate_id, status, stored_measures, since, version in GateStatus.objects.filter(
-            **in_range
-        ).values_list("partner_id", "gate_id", "status", "measures", "since", "gate_version")
-    }
-    passed: dict[int, set[int]] = defaultdict(set)
-    for (partner_id, gate_id), (status, *_rest) in stored.items():
-        if status == GateOutcome.PASSED:
-            passed[partner_id].add(gate_id)
-
-    gate_keys = {gate.id: measurer.keys_for(gate.criteria) for gate in subjects.gates}
-    gate_names = {gate.id: gate.name for gate in subjects.gates}
-    for partner_id, values_by_key in measures.items():
-        partner_passed = passed[partner_id]
-        for gate in subjects.gates:
-            values = [values_by_key[key] for key in gate_keys[gate.id]]
-            if any(p not in partner_passed for p in gate.prerequisites):
-                status = GateOutcome.BLOCKED
-            else:
-                status = GateOutcome.PASSED if gate.decide(values) else GateOutcome.FAILED
-            if status == GateOutcome.PASSED:
-                partner_passed.add(gate.id)
-            else:
-                partner_passed.discard(gate.id)
-            serial = [serialise(value) for value in values]
-            old = stored.get((partner_id, gate.id))
-            if old is not None and old[0] == status and old[1] == serial and old[3] == gate.version:
-                continue
-            status_changed = old is None or old[0] != status
-            plan.status_rows.append(
-                GateStatus(
-                    partner_id=partner_id,
-                    gate_id=gate.id,
-                    status=status,
-                    measures=serial,
-                    gate_version=gate.version,
-                    since=now if status_changed else old[2],  # type: ignore[index]
-                    updated_at=now,
-                )
-            )
-            if not status_changed:
-                continue
-            # A first result is history only when it is a pass: "not yet" is
-            # where every partner starts.
-            if old is not None or status == GateOutcome.PASSED:
-                plan.history.append(
-                    GateStatusChange(
-                        partner_id=partner_id,
-                        gate_id=gate.id,
-                        from_status=old[0] if old else "",
-                        to_status=status,
-                        measures=serial,
-                        changed_at=now,
-                    )
-                )
-                if status == GateOutcome.PASSED:
-                    plan.events[partner_id].append(f"Passed the gate “{gate_names[gate.id]}”.")
-                elif old is not None and old[0] == GateOutcome.PASSED:
-                    plan.events[partner_id].append(f"No longer meets the gate “{gate_names[gate.id]}”.")
-
-    _plan_tiers(subjects, plan, measures.keys(), passed, in_range, as_of, now)
-    _plan_benefits(subjects, plan, measures.keys(), passed, in_range, now)
-    _plan_segments(subjects, plan, measures, measurer, in_range, now)
-    return plan
-
-
-def _plan_tiers(subjects, plan, partner_ids, passed, in_range, as_of, now) -> None:
-    current_rows = {(row.partner_id, row.program_id): row for row in PartnerTier.objects.filter(**in_range)}
-    ranks = {tier_id: tier.rank for tier_id, tier in subjects.tiers.items()}
-    grace = {tier_id: tier.grace_days for tier_id, tier in subjects.tiers.items()}
-    programs = set(subjects.tier_gates) | {program_id for _, program_id in current_rows}
-    for partner_id in partner_ids:
-        for program_id in programs:
-            row = current_rows.get((partner_id, program_id))
-            qualified = None
-            for tier, gate_id in subjects.tier_gates.get(program_id, []):
-                if gate_id in passed[partner_id] and (qualified is None or tier.rank > qualified.rank):
-                    qualified = tier
-            current = (
-                TierState(
-                    row.tier_id,
-                    row.since,
-                    row.earned_tier_id,
-                    row.qualified_tier_id,
-                    row.grace_until,
-                    row.override_tier_id,
-                    row.override_expires_on,
-                )
-                if row
-                else None
-            )
-            state, moves = next_tier_state(
-                current,
-                qualified_tier_id=qualified.id if qualified else None,
-                ranks=ranks,
-                grace_days=grace,
-                as_of=as_of,
-            )
-            if state is None:
-                continue
-            plan.held_tiers[(partner_id, program_id)] = state.tier_id
-            if state == current:
-                continue
-            target = row or PartnerTier(partner_id=partner_id, program_id=program_id)
-            target.tier_id = state.tier_id
-            target.since = state.since
-            target.earned_tier_id = state.earned_tier_id
-            target.qualified_tier_id = state.qualified_tier_id
-            target.grace_until = state.grace_until
-            target.override_tier_id = state.override_tier_id
-            target.override_expires_on = state.override_expires_on
-            if state.override_tier_id is None:
-                target.override_reason = ""
-                target.override_by_id = None
-            target.updated_at = now
-            plan.tier_rows.append(target)
-            for move in moves:
-                plan.tier_changes.append(
-                    TierChange(
-                        partner_id=partner_id,
-                        program_id=program_id,
-                        from_tier_id=move.from_tier_id,
-                        to_tier_id=move.to_tier_id,
-                        reason=move.reason,
-                        effective_on=as_of,
-                        changed_at=now,
-                        note=move.note,
-                    )
-                )
-                plan.events[partner_id].append(_describe_move(subjects, move))
-
-
-def _tier_name(subjects: Subjects, tier_id: int | None) -> str:
-    return subjects.tiers[tier_id].name if tier_id in subjects.tiers else "no tier"
-
-
-def _describe_move(subjects: Subjects, move) -> str:
-    from gates.models import TierChangeReason
-
-    to_name = _tier_name(subjects, move.to_tier_id)
-    if move.reason == TierChangeReason.PROMOTED:
-        return f"Promoted to {to_name}."
-    if move.reason == TierChangeReason.GRACE_STARTED:
-        return f"No longer qualifies for {to_name}: the tier is kept during a grace period ({move.note})."
-    if move.reason == TierChangeReason.GRACE_RECOVERED:
-        return f"Qualifies again for {to_name}: the grace period is over."
-    if move.reason == TierChangeReason.DEMOTED:
-        return f"Moved from {_tier_name(subjects, move.from_tier_id)} to {to_name}."
-    if move.reason == TierChangeReason.OVERRIDE_ENDED:
-        return f"The tier override ended: the tier is now {to_name}."
-    return f"Tier: {to_name}."
-
-
-def _plan_benefits(subjects, plan, partner_ids, passed, in_range, now) -> None:
-    """Grant what the held tiers and passed gates unlock; revoke what they no longer do."""
-    active = {
-        (partner_id, benefit_id): grant_id
-        for grant_id, partner_id, benefit_id in BenefitGrant.objects.filter(
-            revoked_at__isnull=True, **in_range
-        ).values_list("id", "partner_id", "benefit_id")
-    }
-    held_by_partner: dict[int, list[int]] = defaultdict(list)
-    for (partner_id, _program), tier_id in plan.held_tiers.items():
-        if tier_id is not None:
-            held_by_partner[partner_id].append(tier_id)
-    wanted_by_partner: dict[int, set[int]] = {}
-    for partner_id in partner_ids:
-        wanted: dict[int, tuple[int | None, int | None]] = {}
-        for tier_id in held_by_partner.get(partner_id, []):
-            for benefit_id in subjects.tiers[tier_id].benefit_ids:
-                wanted.setdefault(benefit_id, (tier_id, None))
-        for gate_id in passed[partner_id]:
-            for benefit_id in subjects.gate_benefits.get(gate_id, ()):
-                wanted.setdefault(benefit_id, (None, gate_id))
-        wanted_by_partner[partner_id] = set(wanted)
-        for benefit_id, (tier_id, gate_id) in wanted.items():
-            if (partner_id, benefit_id) not in active:
-                plan.grants_new.append(
-                    BenefitGrant(
-                        partner_id=partner_id,
-                        benefit_id=benefit_id,
-                        via_tier_id=tier_id,
-                        via_gate_id=gate_id,
-                        granted_at=now,
-                    )
-                )
-    for (partner_id, benefit_id), grant_id in active.items():
-        if benefit_id not in wanted_by_partner.get(partner_id, set()):
-            plan.grants_revoked.append(grant_id)
-
-
-def _plan_segments(subjects, plan, measures, measurer, in_range, now) -> None:
-    if not subjects.segments:
-        return
-    segment_ids = [segment.id for segment in subjects.segments]
-    members = set(
-        SegmentMembership.objects.filter(segment_id__in=segment_ids, **in_range).values_list(
-            "segment_id", "partner_id"
-        )
-    )
-    keys = {segment.id: measurer.keys_for(segment.criteria) for segment in subjects.segments}
-    tier_leaves = [
-        (key, leaf)
-        for segment in subjects.segments
-        for key, leaf in zip(keys[segment.id], segment.criteria.leaves, strict=True)
-        if leaf.metric == "current_tier"
-    ]
-    ranks = {tier_id: tier.rank for tier_id, tier in subjects.tiers.items()}
-    for partner_id, values_by_key in measures.items():
-        # Segments on tiers see the tier this evaluation just decided.
-        for key, leaf in tier_leaves:
-            program_id = subjects.references.programs.get(leaf.params["program"])
-            if (partner_id, program_id) in plan.held_tiers:
-                held = plan.held_tiers[(partner_id, program_id)]
-                values_by_key[key] = ranks.get(held, 0) if held is not None else 0
-        for segment in subjects.segments:
-            inside = segment.decide([values_by_key[key] for key in keys[segment.id]])
-            was_inside = (segment.id, partner_id) in members
-            if inside and not was_inside:
-                plan.segment_joins.append(
-                    SegmentMembership(segment_id=segment.id, partner_id=partner_id, since=now)
-                )
-            elif was_inside and not inside:
-                plan.segment_leaves.append((segment.id, partner_id))
-
-
-# --- writing ------------------------------------------------------------------------
-
-
-def write_plan(plan: ChunkPlan, *, run: EvaluationRun | None, now, notify: bool = True) -> None:
-    """Apply a plan; call inside the chunk's transaction."""
-    if plan.status_rows:
-        GateStatus.objects.bulk_create(
-            plan.status_rows,
-            batch_size=WRITE_BATCH,
-            update_conflicts=True,
-            unique_fields=["partner", "gate"],
-            update_fields=["status", "measures", "gate_version", "since", "updated_at"],
-        )
-    for change in plan.history:
-        change.run = run
-    GateStatusChange.objects.bulk_create(plan.history, batch_size=WRITE_BATCH)
-    if plan.tier_rows:
-        PartnerTier.objects.bulk_create(
-            plan.tier_rows,
-            batch_size=WRITE_BATCH,
-            update_conflicts=True,
-            unique_fields=["partner", "program"],
-            update_fields=[
-                "tier",
-                "since",
-                "earned_tier",
-                "qualified_tier",
-                "grace_until",
-                "override_tier",
-                "override_expires_on",
-                "override_reason",
-                "override_by",
-                "updated_at",
-            ],
-        )
-    for change in plan.tier_changes:
-        change.run = run
-    TierChange.objects.bulk_create(plan.tier_changes, batch_size=WRITE_BATCH)
-    # Revoke before granting: the one-active-grant constraint holds throughout.
-    for start in range(0, len(plan.grants_revoked), WRITE_BATCH):
-        BenefitGrant.objects.filter(id__in=plan.grants_revoked[start : start + WRITE_BATCH]).update(
-            revoked_at=now
-        )
-    BenefitGrant.objects.bulk_create(plan.grants_new, batch_size=WRITE_BATCH)
-    SegmentMembership.objects.bulk_create(plan.segment_joins, batch_size=WRITE_BATCH, ignore_conflicts=True)
-    by_segment: dict[int, list[int]] = defaultdict(list)
-    for segment_id, partner_id in plan.segment_leaves:
-        by_segment[segment_id].append(partner_id)
-    for segment_id, partner_ids in by_segment.items():
-        SegmentMembership.objects.filter(segment_id=segment_id, partner_id__in=partner_ids).delete()
-    if notify and plan.events:
-        events = {partner_id: list(lines) for partner_id, lines in plan.events.items() if lines}
-        transaction.on_commit(lambda: _notify(events))
-
-
-def _notify(events: dict[int, list[str]]) -> None:
-    from gates.tasks import notify_partner_changes
-
-    for partner_id, lines in events.items():
-        notify_partner_changes.delay(partner_id, lines)
 
 
 # --- runs ---------------------------------------------------------------------------
@@ -468,20 +132,35 @@ def evaluate(
             return EvaluationSummary(run_id=None, locked_out=True)
         if not dry_run:
             daily_rates_extend(as_of + datetime.timedelta(days=7))
-        subjects = load_subjects(as_of=as_of, gate_ids=gate_ids, with_segments=gate_ids is None)
+        # The nightly run reads the definitions afresh; one-partner runs, which
+        # come in bursts, reuse them until something is edited.
+        load = load_subjects if full else cached_subjects
+        subjects = load(as_of=as_of, gate_ids=gate_ids, with_segments=gate_ids is None)
         measurer = Measurer(subjects.trees, as_of=as_of, references=subjects.references)
         run = None
         if not dry_run:
             kind = EvaluationRun.Kind.FULL if full else EvaluationRun.Kind.PARTNER
             if gate_ids is not None:
                 kind = EvaluationRun.Kind.GATE
-            run = EvaluationRun.objects.create(kind=kind, as_of=as_of)
+            single = partner_ids[0] if partner_ids is not None and len(set(partner_ids)) == 1 else None
+            run = EvaluationRun.objects.create(kind=kind, as_of=as_of, partner_id=single)
         summary = EvaluationSummary(run_id=run.id if run else None, skipped=subjects.skipped)
+        measured_at = timezone.now()
+        # Every partner at once: one pass over each fact table, then chunk by chunk.
+        sources = measurer.fetch_sources() if full else None
         try:
             for first_id, last_id in _chunks(chunk_size, partner_ids):
                 now = timezone.now()
                 if dry_run:
-                    plan = plan_chunk(subjects, measurer, first_id, last_id, now)
+                    plan = plan_chunk(
+                        subjects,
+                        measurer,
+                        first_id,
+                        last_id,
+                        now,
+                        sources=sources,
+                        use_digests=gate_ids is None,
+                    )
                 else:
                     with transaction.atomic():
                         # Lock the chunk's partners: an on-change evaluation of one of
@@ -491,7 +170,30 @@ def evaluate(
                             .filter(id__gte=first_id, id__lte=last_id)
                             .values_list("id", flat=True)
                         )
-                        plan = plan_chunk(subjects, measurer, first_id, last_id, now)
+                        # A partner evaluated on its own since the facts were read
+                        # holds fresher results than this run: leave it as it is.
+                        fresher = (
+                            set(
+                                EvaluationRun.objects.filter(
+                                    kind=EvaluationRun.Kind.PARTNER,
+                                    partner_id__gte=first_id,
+                                    partner_id__lte=last_id,
+                                    started_at__gte=measured_at,
+                                ).values_list("partner_id", flat=True)
+                            )
+                            if sources is not None
+                            else set()
+                        )
+                        plan = plan_chunk(
+                            subjects,
+                            measurer,
+                            first_id,
+                            last_id,
+                            now,
+                            sources=sources,
+                            skip=fresher,
+                            use_digests=gate_ids is None,
+                        )
                         write_plan(plan, run=run, now=now, notify=notify)
                 summary.add(plan)
         except BaseException as exc:
@@ -704,7 +406,7 @@ def tier_override_set(
         )
         evaluate(partner_ids=[partner.pk], as_of=today)
         message = f"Your tier in {program.name} is set to {tier.name} by your channel manager{until}."
-        transaction.on_commit(lambda: _notify({partner.pk: [message]}))
+        transaction.on_commit(lambda: notify_changes({partner.pk: [message]}))
     return row
 
 

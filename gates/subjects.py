@@ -1,6 +1,8 @@
 """What an evaluation decides: the gates and segments in effect, tiers and benefits, loaded once."""
 
 import datetime
+import json
+import secrets
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -55,6 +57,9 @@ class Subjects:
     # Benefits unlocked by any gate in effect, including those not evaluated now.
     gate_benefits: dict[int, set[int]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    # Identifies the definitions (gates, their versions and prerequisites,
+    # segments): partners' stored digests only match under the same ones.
+    signature: str = ""
 
     @property
     def trees(self) -> list[Criteria]:
@@ -89,6 +94,81 @@ def _topological(gates: list[GateSubject]) -> list[GateSubject]:
     return ordered
 
 
+# Definitions read by evaluations, kept per process and dropped as soon as any
+# definition changes anywhere (the generation lives in the shared cache).
+_GENERATION_KEY = "gates:definitions-generation"
+_cached: dict[tuple, tuple[int, Subjects]] = {}
+_DEFINITION_MODELS = (
+    ("gates", "Gate"),
+    ("programs", "Program"),
+    ("programs", "Tier"),
+    ("programs", "Benefit"),
+    ("programs", "Segment"),
+    ("partners", "ProductLine"),
+    ("partners", "CertificationType"),
+    ("partners", "ActivityType"),
+    ("partners", "ServiceOffering"),
+)
+
+
+def definitions_changed(**_kwargs) -> None:
+    """Signal receiver: a gate, tier, benefit, segment or code changed; evaluations reload them."""
+    from django.core.cache import cache
+
+    try:
+        cache.incr(_GENERATION_KEY)
+    except ValueError:
+        _new_generation()
+
+
+def _new_generation() -> int:
+    """A fresh random generation: a cache that lost its key (restart, eviction) never matches an old one."""
+    from django.core.cache import cache
+
+    cache.add(_GENERATION_KEY, secrets.randbits(48), timeout=None)
+    return cache.get(_GENERATION_KEY)
+
+
+def connect_definition_signals() -> None:
+    from django.apps import apps
+    from django.db.models.signals import m2m_changed, post_delete, post_save
+
+    for app_label, model_name in _DEFINITION_MODELS:
+        model = apps.get_model(app_label, model_name)
+        post_save.connect(definitions_changed, sender=model, dispatch_uid=f"definitions-{model_name}-save")
+        post_delete.connect(
+            definitions_changed, sender=model, dispatch_uid=f"definitions-{model_name}-delete"
+        )
+    for through in (
+        apps.get_model("gates", "Gate").prerequisites.through,
+        apps.get_model("gates", "Gate").unlocks_benefits.through,
+        apps.get_model("programs", "Benefit").tiers.through,
+    ):
+        m2m_changed.connect(
+            definitions_changed, sender=through, dispatch_uid=f"definitions-{through.__name__}"
+        )
+
+
+def cached_subjects(
+    *, as_of: datetime.date, gate_ids: Sequence[int] | None = None, with_segments: bool = True
+) -> Subjects:
+    """``load_subjects`` for the frequent one-partner evaluations: one cache read when nothing changed."""
+    from django.core.cache import cache
+
+    generation = cache.get(_GENERATION_KEY)
+    if generation is None:
+        generation = _new_generation()
+    key = (as_of, tuple(gate_ids) if gate_ids is not None else None, with_segments)
+    hit = _cached.get(key)
+    if hit is not None and hit[0] == generation:
+        return hit[1]
+    subjects = load_subjects(as_of=as_of, gate_ids=gate_ids, with_segments=with_segments)
+    if len(_cached) > 16:
+        _cached.clear()
+    _cached[key] = (generation, subjects)
+    return subjects
+
+
 def load_subjects(
     *, as_of: datetime.date, gate_ids: Sequence[int] | None = None, with_segments: bool = True
 ) -> Subjects:
@@ -101,6 +181,7 @@ def load_subjects(
     from programs.models import Segment, Tier
 
     subjects = Subjects(as_of=as_of, references=References.load())
+    signature_parts: list[tuple] = []
     in_effect = list(
         Gate.objects.in_effect(as_of)
         .select_related("program")
@@ -122,6 +203,16 @@ def load_subjects(
             # (a product line deleted since) is reported and left alone.
             subjects.skipped.append(f"gate {gate.name!r}: {exc}")
             continue
+        signature_parts.append(
+            (
+                "gate",
+                gate.id,
+                gate.version,
+                gate.money_currency,
+                json.dumps(gate.criteria, sort_keys=True),
+                sorted(p.id for p in gate.prerequisites.all()),
+            )
+        )
         subjects.gates.append(
             GateSubject(
                 id=gate.id,
@@ -151,6 +242,9 @@ def load_subjects(
 
     if with_segments:
         for segment in Segment.objects.order_by("id"):
+            signature_parts.append(
+                ("segment", segment.id, segment.currency, json.dumps(segment.criteria, sort_keys=True))
+            )
             try:
                 criteria = parse_criteria(
                     segment.criteria, default_currency=segment.currency, references=subjects.references

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from partners.models import DailyRate, ExchangeRate
@@ -65,8 +66,14 @@ def _horizon() -> datetime.date:
     return timezone.localdate() + datetime.timedelta(days=HORIZON_DAYS)
 
 
+_EXTENDED_KEY = "exchange:daily-rates-extended-until"
+
+
 def daily_rates_rebuild(currency: str) -> int:
     """Rewrite the daily table of one currency from its rates. Returns the rows written."""
+    from django.core.cache import cache
+
+    cache.delete(_EXTENDED_KEY)
     rates = list(
         ExchangeRate.objects.filter(currency=currency)
         .order_by("valid_from")
@@ -88,20 +95,39 @@ def daily_rates_rebuild(currency: str) -> int:
 
 
 def daily_rates_extend(until: datetime.date | None = None) -> int:
-    """Carry every currency's last rate forward to ``until`` (default: a week ahead)."""
+    """Carry every currency's last rate forward to ``until`` (default: a week ahead).
+
+    Two queries when nothing is missing, which is the usual case: it runs
+    before every evaluation.
+    """
+    from django.core.cache import cache
+
     until = until or _horizon()
+    if cache.get(_EXTENDED_KEY, datetime.date.min) >= until:
+        return 0
+    currencies = set(ExchangeRate.objects.order_by().values_list("currency", flat=True).distinct())
+    last_days = dict(
+        DailyRate.objects.order_by()
+        .values("currency")
+        .annotate(last=Max("day"))
+        .values_list("currency", "last")
+    )
     written = 0
-    currencies = ExchangeRate.objects.values_list("currency", flat=True).distinct()
-    for currency in currencies:
-        last = DailyRate.objects.filter(currency=currency).order_by("-day").first()
-        if last is None:
+    for currency in sorted(currencies):
+        last_day = last_days.get(currency)
+        if last_day is None:
             written += daily_rates_rebuild(currency)
             continue
+        if last_day >= until:
+            continue
+        rate = DailyRate.objects.get(currency=currency, day=last_day).rate
         rows = []
-        day = last.day + datetime.timedelta(days=1)
+        day = last_day + datetime.timedelta(days=1)
         while day <= until:
-            rows.append(DailyRate(currency=currency, day=day, rate=last.rate))
+            rows.append(DailyRate(currency=currency, day=day, rate=rate))
             day += datetime.timedelta(days=1)
         DailyRate.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
         written += len(rows)
+    # Remember for a while that the table reaches ``until``; a rebuild forgets it.
+    transaction.on_commit(lambda: cache.set(_EXTENDED_KEY, until, timeout=3600))
     return written

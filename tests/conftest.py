@@ -68,3 +68,13 @@ def _plain_static_storage(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache (debounce marks, cached definitions, throttles)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -14,6 +14,7 @@ from gates.models import (
     GateOutcome,
     GateStatus,
     GateStatusChange,
+    MeasureDigest,
     PartnerTier,
     SegmentMembership,
     TierChange,
@@ -304,15 +305,16 @@ def test_evaluation_queries_do_not_grow_with_partners(ladder):
     for _ in range(3):
         ladder.certify(PartnerFactory(), 1)
     count_queries()
-    GateStatus.objects.all().delete()
-    PartnerTier.objects.all().delete()
-    BenefitGrant.objects.all().delete()
+
+    def forget_results():
+        for model in (GateStatus, PartnerTier, BenefitGrant, MeasureDigest):
+            model.objects.all().delete()
+
+    forget_results()
     small = count_queries()
     for _ in range(30):
         ladder.certify(PartnerFactory(), 2)
-    GateStatus.objects.all().delete()
-    PartnerTier.objects.all().delete()
-    BenefitGrant.objects.all().delete()
+    forget_results()
     large = count_queries()
     assert large == small
 
@@ -391,3 +393,78 @@ def test_progress_for_the_portal_reads_like_a_sentence(ladder):
         and sales.period_ends == D(2026, 3, 31)
     )
     assert progress["Silver gate"].passed
+
+
+def test_the_nightly_run_never_overwrites_a_fresher_one_partner_evaluation(ladder, monkeypatch):
+    from gates.engine import Measurer
+
+    partner = PartnerFactory()
+    ladder.certify(partner, 1)
+    real_fetch = Measurer.fetch_sources
+
+    def fetch_then_new_fact(self, *args, **kwargs):
+        sources = real_fetch(self, *args, **kwargs)
+        if not args and not kwargs:  # the nightly read of every partner
+            ladder.certify(partner, 2)  # a fact arrives and is evaluated at once
+            services.evaluate_partner(partner.pk, as_of=TODAY)
+        return sources
+
+    monkeypatch.setattr(Measurer, "fetch_sources", fetch_then_new_fact)
+    services.evaluate(as_of=TODAY)
+    # The full run read one certified person; the partner run after it saw three.
+    assert GateStatus.objects.get(partner=partner, gate=ladder.gold_gate).measures == [3]
+    assert held(partner, ladder) == "Gold"
+
+
+def test_one_partner_runs_reuse_definitions_until_one_changes(ladder, django_assert_max_num_queries):
+    partner = PartnerFactory()
+    ladder.certify(partner, 1)
+    services.evaluate_partner(partner.pk, as_of=TODAY)
+    # Lock, partner row, four fact tables (sales, certifications, activities,
+    # proficiencies), stored statuses, tiers, grants, segments, the run's row
+    # (insert and update) and savepoints; no definitions are read again.
+    with django_assert_max_num_queries(16):
+        services.evaluate_partner(partner.pk, as_of=TODAY)
+    ladder.gold_gate.criteria = {"metric": "certified_people", "op": ">=", "target": 1}
+    ladder.gold_gate.save()
+    services.evaluate_partner(partner.pk, as_of=TODAY)
+    assert GateStatus.objects.get(partner=partner, gate=ladder.gold_gate).status == GateOutcome.PASSED
+
+
+def test_only_partners_whose_inputs_moved_are_decided_again(ladder):
+    still, moving = PartnerFactory(), PartnerFactory()
+    ladder.certify(still, 1)
+    ladder.certify(moving, 1)
+    services.evaluate(as_of=TODAY)
+    assert MeasureDigest.objects.count() == 2
+    # Count decisions through the compiled deciders of every gate.
+    calls: list[int] = []
+    from gates import subjects as subjects_module
+
+    real_load = subjects_module.load_subjects
+
+    def counting_load(**kwargs):
+        loaded = real_load(**kwargs)
+        for gate in loaded.gates:
+            decide = gate.decide
+            gate.decide = lambda values, decide=decide: calls.append(1) or decide(values)
+        return loaded
+
+    import gates.services as services_module
+
+    services_module.load_subjects, saved = counting_load, services_module.load_subjects
+    try:
+        ladder.certify(moving, 2)
+        summary = services.evaluate(as_of=TODAY)
+    finally:
+        services_module.load_subjects = saved
+    # Two gates decided for the partner that moved, none for the other.
+    assert len(calls) == 2
+    assert summary.partners == 2
+    assert held(moving, ladder) == "Gold" and held(still, ladder) == "Silver"
+    # A change of definitions decides everyone again.
+    ladder.gold_gate.criteria = {"metric": "certified_people", "op": ">=", "target": 1}
+    ladder.gold_gate.version += 1
+    ladder.gold_gate.save()
+    services.evaluate(as_of=TODAY)
+    assert held(still, ladder) == "Gold"
