@@ -35,8 +35,9 @@ from partners.models import Partner
 
 logger = logging.getLogger(__name__)
 
-# A constant key for the advisory lock that keeps full evaluations one at a time.
-FULL_RUN_LOCK = 0x5052_4D01
+# The advisory lock that keeps full evaluations one at a time, per database
+# (several databases on one server must not lock each other out).
+FULL_RUN_LOCK = "hashtext(current_database() || ':gates:full-run')"
 
 
 @dataclass
@@ -75,14 +76,14 @@ def _full_run_lock() -> Iterator[bool]:
         yield True
         return
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [FULL_RUN_LOCK])
+        cursor.execute(f"SELECT pg_try_advisory_lock({FULL_RUN_LOCK})")
         acquired = cursor.fetchone()[0]
     try:
         yield acquired
     finally:
         if acquired:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [FULL_RUN_LOCK])
+                cursor.execute(f"SELECT pg_advisory_unlock({FULL_RUN_LOCK})")
 
 
 def _chunks(chunk_size: int, partner_ids: Sequence[int] | None) -> Iterator[tuple[int, int]]:

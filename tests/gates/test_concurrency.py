@@ -35,7 +35,7 @@ def _in_thread(target, results, key):
 def test_a_second_full_run_is_skipped_while_one_holds_the_lock(ladder):
     PartnerFactory()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s)", [services.FULL_RUN_LOCK])
+        cursor.execute(f"SELECT pg_advisory_lock({services.FULL_RUN_LOCK})")
     try:
         results: dict = {}
         _in_thread(services.evaluate, results, "second").join()
@@ -43,7 +43,7 @@ def test_a_second_full_run_is_skipped_while_one_holds_the_lock(ladder):
         assert not EvaluationRun.objects.exists()
     finally:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [services.FULL_RUN_LOCK])
+            cursor.execute(f"SELECT pg_advisory_unlock({services.FULL_RUN_LOCK})")
 
 
 def test_simultaneous_runs_leave_one_consistent_state(ladder):
