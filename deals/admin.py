@@ -5,15 +5,27 @@ here: they change only through the services, which check the rules, move the
 ledger and write the audit trail.
 """
 
+from typing import cast
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
 from deals import mdf, services
-from deals.models import Deal, DealStatus, MdfLedgerEntry, MdfPeriod, MdfRequest, MdfStatus
+from deals.models import (
+    Deal,
+    DealQuerySet,
+    DealStatus,
+    MdfLedgerEntry,
+    MdfPeriod,
+    MdfRequest,
+    MdfRequestQuerySet,
+    MdfStatus,
+)
 
 
 class ReasonForm(forms.Form):
@@ -56,7 +68,7 @@ def _reason_action(modeladmin, request, queryset, *, title: str, call, done: str
         "objects": queryset,
         "form": form,
         "action": request.POST.get("action"),
-        "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+        "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
         "opts": modeladmin.model._meta,
     }
     return TemplateResponse(request, "admin/deals/reason_action.html", context)
@@ -98,7 +110,7 @@ class DealAdmin(admin.ModelAdmin):
     actions = ["approve", "reject"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).visible_to(request.user)
+        return cast(DealQuerySet, super().get_queryset(request)).visible_to(request.user)
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -146,8 +158,16 @@ class DealAdmin(admin.ModelAdmin):
 
 class LedgerInline(admin.TabularInline):
     model = MdfLedgerEntry
-    fields = ["at", "request", "from_bucket", "to_bucket", "amount", "currency", "actor", "note"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "at",
+        "request",
+        "from_bucket",
+        "to_bucket",
+        "amount",
+        "currency",
+        "actor",
+        "note",
+    )
     extra = 0
     can_delete = False
 
@@ -244,7 +264,7 @@ class MdfRequestAdmin(admin.ModelAdmin):
     list_select_related = ["partner"]
     search_fields = ["title", "partner__name"]
     date_hierarchy = "created_at"
-    fields = [
+    fields = readonly_fields = (
         "partner",
         "period",
         "title",
@@ -266,12 +286,11 @@ class MdfRequestAdmin(admin.ModelAdmin):
         "paid_by",
         "paid_at",
         "payment_reference",
-    ]
-    readonly_fields = fields
+    )
     actions = ["approve", "reject", "mark_paid"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).visible_to(request.user)
+        return cast(MdfRequestQuerySet, super().get_queryset(request)).visible_to(request.user)
 
     def has_add_permission(self, request):
         return False

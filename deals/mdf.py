@@ -50,6 +50,7 @@ class _Moves:
         )
 
     def save(self) -> None:
+        assert self.request is not None, "every move belongs to a request"
         self.period.save()
         for entry in self.entries:
             entry.request = self.request
@@ -63,7 +64,7 @@ def _money_error(amount: Decimal | None, currency: str) -> str | None:
         return "The amount must be greater than zero."
     quantum = minor_unit_exponent(currency)
     if amount != amount.quantize(quantum):
-        return f"{currency} amounts have at most {-quantum.as_tuple().exponent} decimal places."
+        return f"{currency} amounts have at most {-int(quantum.as_tuple().exponent)} decimal places."
     return None
 
 
@@ -73,6 +74,7 @@ def _locked_period(partner, benefit: Benefit, day: datetime.date) -> MdfPeriod:
     Concurrent first requests of a period both try to create the row; the
     unique constraint lets one win and the other reads the winner's row.
     """
+    assert benefit.amount is not None, "an MDF allowance has an amount"
     starts_on, ends_on = period_bounds(day, benefit.period or AllowancePeriod.QUARTER)
     period, _ = MdfPeriod.objects.get_or_create(
         partner=partner,

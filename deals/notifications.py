@@ -17,15 +17,17 @@ def _partner_recipients(deal: Deal) -> set[str]:
             role__in=[MembershipRole.ADMIN, MembershipRole.SALES], user__is_active=True
         ).values_list("user__email", flat=True)
     )
-    if deal.registered_by_id and deal.registered_by.email:
-        emails.add(deal.registered_by.email)
+    registrant = deal.registered_by
+    if registrant is not None and registrant.email:
+        emails.add(registrant.email)
     return {email for email in emails if email}
 
 
 def _approver_recipients(deal: Deal) -> set[str]:
     emails: set[str] = set()
-    if deal.partner.channel_manager_id and deal.partner.channel_manager.email:
-        emails.add(deal.partner.channel_manager.email)
+    manager = deal.partner.channel_manager
+    if manager is not None and manager.email:
+        emails.add(manager.email)
     if deal.partner.distributor_id and not deal.needs_review:
         users = get_user_model().objects.filter(
             membership__distributor_id=deal.partner.distributor_id, is_active=True

@@ -53,7 +53,7 @@ def _check_amount(value: Decimal | None, currency: str, field: str) -> dict[str,
     if is_currency(currency):
         quantum = minor_unit_exponent(currency)
         if value != value.quantize(quantum):
-            places = -quantum.as_tuple().exponent
+            places = -int(quantum.as_tuple().exponent)
             return {field: f"{currency} amounts have at most {places} decimal places."}
     return {}
 

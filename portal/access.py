@@ -64,6 +64,11 @@ def viewer_for(request: HttpRequest) -> Viewer:
     return viewer
 
 
+def is_htmx(request: HttpRequest) -> bool:
+    """A request from htmx (django-htmx sets ``request.htmx``), answered with a fragment."""
+    return bool(getattr(request, "htmx", False))
+
+
 def portal_view(*kinds: ViewerKind):
     """Login required, and only these kinds of viewer; others get a 404."""
 

@@ -17,7 +17,7 @@ from deals import services
 from deals.models import Deal, DealStatus
 from deals.permissions import can_register_deals_as, deal_actions
 from deals.selectors import can_register_deals, deals_for
-from portal.access import portal_view, viewer_for
+from portal.access import is_htmx, portal_view, viewer_for
 from portal.forms import DealLostForm, DealRegistrationForm, DealWonForm, ReasonForm
 from portal.views import render_portal
 from prm.money import round_money
@@ -110,7 +110,7 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _done(request: HttpRequest, deal: Deal, message: str) -> HttpResponse:
-    if request.htmx:
+    if is_htmx(request):
         # The distributor's queue swaps the row for the outcome.
         return render_portal(
             request, "portal/deals/_decided_row.html", {"deal": deal, "message": message}, section="deals"
@@ -121,7 +121,7 @@ def _done(request: HttpRequest, deal: Deal, message: str) -> HttpResponse:
 
 def _failed(request: HttpRequest, deal: Deal, error: ValidationError) -> HttpResponse:
     text = " ".join(error.messages)
-    if request.htmx:
+    if is_htmx(request):
         # htmx swaps only successful responses: the row carries the error instead.
         return render_portal(
             request, "portal/deals/_decided_row.html", {"deal": deal, "error": text}, section="deals"

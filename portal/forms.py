@@ -50,7 +50,10 @@ class PortalForm(forms.Form):
     def _field_id(self, name: str) -> str:
         # Without building the bound field: it would cache the help text,
         # which subclasses may still change after this constructor.
-        return self.auto_id % self.add_prefix(name) if "%s" in str(self.auto_id) else self.add_prefix(name)
+        auto_id = self.auto_id
+        if isinstance(auto_id, str) and "%s" in auto_id:
+            return auto_id % self.add_prefix(name)
+        return self.add_prefix(name)
 
     def full_clean(self) -> None:
         super().full_clean()
@@ -131,7 +134,9 @@ class DealWonForm(PortalForm):
 
     def __init__(self, *args, deal, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["product_line"].queryset = deal.products.all()
+        product_line = self.fields["product_line"]
+        assert isinstance(product_line, forms.ModelChoiceField)
+        product_line.queryset = deal.products.all()
         self.fields["amount"].help_text = f"In {deal.currency}, the deal's currency."
 
     def clean_closed_on(self) -> datetime.date:
@@ -159,7 +164,7 @@ class MdfRequestForm(PortalForm):
     )
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         starts_on, ends_on = cleaned.get("starts_on"), cleaned.get("ends_on")
         if starts_on and ends_on and ends_on < starts_on:
             self.add_error("ends_on", "The activity ends before it starts.")

@@ -201,7 +201,7 @@ def mdf_paid(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @portal_view("partner", "staff")
-def mdf_proof(request: HttpRequest, pk: int) -> HttpResponse:
+def mdf_proof(request: HttpRequest, pk: int) -> FileResponse:
     """The proof file, to those who may see the request; never from a public media URL."""
     item = _get_request(request, pk)
     if not item.proof:

@@ -95,7 +95,7 @@ def partner_standing(partner: Partner, *, as_of: datetime.date | None = None, ch
         .order_by("program__name", "name")
     )
     progress = sorted(partner_gate_progress(partner, gates=gates, as_of=as_of), key=_tier_gate_order)
-    gate_changes = [
+    gate_changes: list[dict[str, Any]] = [
         {
             "at": change.changed_at,
             "kind": "gate",
@@ -105,7 +105,7 @@ def partner_standing(partner: Partner, *, as_of: datetime.date | None = None, ch
             partner=partner, gate__program__in=visible
         ).select_related("gate")[:changes]
     ]
-    tier_changes = [
+    tier_changes: list[dict[str, Any]] = [
         {
             "at": change.changed_at,
             "kind": "tier",
@@ -269,10 +269,10 @@ def manager_summary(user, *, page: int | str = 1, as_of: datetime.date | None = 
     mdf_waiting = MdfRequest.objects.awaiting_decision_by(user)
     summary = ManagerSummary(
         partner_count=partner_count,
-        by_tier=by_tier,
+        by_tier=[dict(row) for row in by_tier],
         no_tier=no_tier,
         passed_this_period=sum(row["n"] for row in passed_by_gate),
-        passed_by_gate=passed_by_gate[:10],
+        passed_by_gate=[dict(row) for row in passed_by_gate[:10]],
         in_grace=in_grace,
         deals_waiting=list(waiting.select_related("partner").order_by("registered_on", "id")[:10]),
         deals_waiting_count=waiting_counts["n"] or 0,
@@ -321,7 +321,14 @@ def target_rows(partners: list[Partner], *, main: Program | None, as_of: datetim
     for partner in partners:
         row = held.get(partner.pk)
         rank = row.tier.rank if row and row.tier else 0
-        next_gate = next((gate for gate in gates if gate.unlocks_tier.rank > rank and gate.pk in trees), None)
+        next_gate = next(
+            (
+                gate
+                for gate in gates
+                if gate.unlocks_tier is not None and gate.unlocks_tier.rank > rank and gate.pk in trees
+            ),
+            None,
+        )
         met = total = 0
         ratio = 1.0
         if next_gate is not None:

@@ -18,7 +18,7 @@ from gates.models import Gate
 from gates.selectors import partner_gate_progress
 from partners.models import Partner
 from portal import selectors
-from portal.access import portal_view, viewer_for
+from portal.access import is_htmx, portal_view, viewer_for
 from programs.models import Program
 
 MAX_QUERY_LENGTH = 100
@@ -92,7 +92,7 @@ def programs(request: HttpRequest) -> HttpResponse:
     if query:
         visible = visible.filter(Q(name__icontains=query) | Q(description__icontains=query))
     context = {"programs": list(visible), "query": query}
-    if request.htmx:
+    if is_htmx(request):
         return render_portal(request, "portal/_program_results.html", context, section="programs")
     return render_portal(request, "portal/programs.html", context, section="programs")
 
@@ -130,6 +130,7 @@ def program_detail(request: HttpRequest, slug: str) -> HttpResponse:
 def team(request: HttpRequest) -> HttpResponse:
     """A partner admin sees everybody's certifications; other roles a directory and their own."""
     viewer = viewer_for(request)
+    assert viewer.partner is not None
     people = list(selectors.team(request.user, viewer.partner))
     return render_portal(
         request,
