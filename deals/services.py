@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from deals.models import ACTIVE_STATUSES, Deal, DealStatus, normalise_domain
+from deals.models import ACTIVE_STATUSES, Deal, DealStatus, SalesRole, normalise_domain
 from deals.permissions import can_decide_deal, can_register_deals_as, can_report_outcome, require
 from deals.selectors import can_register_deals
 from deals.signals import deal_won
@@ -70,6 +70,7 @@ def deal_register(
     currency: str,
     expected_close: datetime.date,
     description: str = "",
+    sourced_by: str = SalesRole.PARTNER,
     notify: bool = True,
 ) -> Deal:
     """Register an opportunity for ``partner``.
@@ -96,6 +97,8 @@ def deal_register(
         errors["products"] = "Choose at least one product line."
     if not is_currency(currency):
         errors["currency"] = "Choose a currency."
+    if sourced_by not in SalesRole.values:
+        errors["sourced_by"] = "Say who found the opportunity."
     errors.update(_check_amount(expected_value, currency, "expected_value"))
     if expected_close is not None and expected_close < timezone.localdate():
         errors["expected_close"] = "The expected close date is in the past."
@@ -130,6 +133,7 @@ def deal_register(
             expected_close=expected_close,
             needs_review=conflict is not None,
             conflicts_with=conflict,
+            sourced_by=sourced_by,
         )
         deal.full_clean(exclude=["products", "registered_by", "conflicts_with", "decided_by"])
         deal.save()
@@ -220,12 +224,14 @@ def deal_mark_won(
     amount: Decimal | None = None,
     closed_on: datetime.date | None = None,
     product_line: ProductLine | None = None,
+    closed_by: str | None = None,
 ) -> Deal:
     """Record an approved deal as won: it becomes a sale fact and the gates re-evaluate.
 
     The sale (source ``deal``, external id ``deal-<id>``) is in the deal's
     currency, for ``amount`` (the expected value by default), on ``closed_on``
-    (today by default), on one of the deal's product lines. After commit the
+    (today by default), on one of the deal's product lines. ``closed_by`` says
+    who ran the sale to its close (commissions depend on it). After commit the
     partner is queued for re-evaluation and ``deal_won`` is sent.
     """
     closed_on = closed_on or timezone.localdate()
@@ -240,6 +246,8 @@ def deal_mark_won(
             product_line = products[0] if products else None
         if product_line is None or product_line.pk not in {p.pk for p in products}:
             errors["product_line"] = "Choose one of the deal's product lines."
+        if closed_by is not None and closed_by not in SalesRole.values:
+            errors["closed_by"] = "Say who closed the sale."
         if errors:
             raise ValidationError(errors)
         sale = Sale(
@@ -266,6 +274,8 @@ def deal_mark_won(
         sale.save()
         deal.status = DealStatus.WON
         deal.closed_on = closed_on
+        if closed_by is not None:
+            deal.closed_by = closed_by
         deal.save()
         audit(
             actor=actor,

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django_countries.fields import CountryField
 
-from deals.models import MdfActivityKind, normalise_domain
+from deals.models import MdfActivityKind, SalesRole, normalise_domain
 from deals.uploads import PROOF_ACCEPT
 from partners.models import ProductLine
 from prm.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, CURRENCY_CHOICES
@@ -103,6 +103,12 @@ class DealRegistrationForm(PortalForm):
     description = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 4}), max_length=4000, label="Notes (optional)"
     )
+    sourced_by = forms.ChoiceField(
+        choices=[(SalesRole.PARTNER, "We found it"), (SalesRole.VENDOR, "The vendor referred it to us")],
+        initial=SalesRole.PARTNER,
+        widget=forms.RadioSelect,
+        label="Who found this opportunity?",
+    )
 
     def clean_customer_domain(self) -> str:
         # The service normalises again; checking here reports every error at once.
@@ -131,6 +137,15 @@ class DealWonForm(PortalForm):
     amount = _amount_field(label="Final amount", help_text="In the deal's currency.")
     closed_on = forms.DateField(widget=DateInput(), label="Closed on")
     product_line = forms.ModelChoiceField(queryset=ProductLine.objects.none(), label="Main product line")
+    closed_by = forms.ChoiceField(
+        choices=[
+            (SalesRole.PARTNER, "We ran the sale"),
+            (SalesRole.VENDOR, "The vendor's account team closed it"),
+        ],
+        initial=SalesRole.PARTNER,
+        widget=forms.RadioSelect,
+        label="Who closed the sale?",
+    )
 
     def __init__(self, *args, deal, **kwargs):
         super().__init__(*args, **kwargs)

@@ -357,3 +357,18 @@ def test_the_approval_queue_holds_what_each_approver_may_decide(
     assert set(queue(superuser)) == {mine, flagged, elsewhere}
     assert decided not in set(queue(superuser))
     assert not queue(UserFactory()).exists()
+
+
+def test_who_sourced_and_who_closed_are_recorded_for_commissions(partner, partner_admin):
+    grant_deal_registration(partner)
+    with pytest.raises(ValidationError) as caught:
+        services.deal_register(actor=partner_admin, partner=partner, **registration(), sourced_by="someone")
+    assert "sourced_by" in caught.value.message_dict
+    deal = services.deal_register(actor=partner_admin, partner=partner, **registration(), sourced_by="vendor")
+    assert deal.sourced_by == "vendor" and deal.closed_by == "partner"
+    approved = approved_deal(partner, customer_domain="other.example")
+    with pytest.raises(ValidationError) as caught:
+        services.deal_mark_won(actor=partner_admin, deal=approved, closed_by="nobody")
+    assert "closed_by" in caught.value.message_dict
+    won = services.deal_mark_won(actor=partner_admin, deal=approved, closed_by="vendor")
+    assert Deal.objects.get(pk=won.pk).closed_by == "vendor"

@@ -30,6 +30,7 @@ def _form(**overrides) -> dict:
         "currency": "GBP",
         "expected_close": (timezone.localdate() + datetime.timedelta(days=40)).isoformat(),
         "description": "Migration of the core banking platform.",
+        "sourced_by": "vendor",
     }
     data.update(overrides)
     return data
@@ -166,12 +167,15 @@ def test_marking_a_deal_won_records_the_sale(
         "amount": "48000.50",
         "closed_on": timezone.localdate().isoformat(),
         "product_line": deal.products.first().pk,
+        "closed_by": "vendor",
     }
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(url, data)
     assert response.status_code == 302
     sale = Sale.objects.get(deal=deal)
     assert (str(sale.amount), sale.currency) == ("48000.5000", "EUR")
+    deal.refresh_from_db()
+    assert (deal.status, deal.closed_by) == (DealStatus.WON, "vendor")
 
 
 def test_the_won_form_rejects_future_dates_and_keeps_the_input(client, partner, partner_admin):
@@ -180,7 +184,12 @@ def test_the_won_form_rejects_future_dates_and_keeps_the_input(client, partner, 
     future = (timezone.localdate() + datetime.timedelta(days=3)).isoformat()
     response = client.post(
         reverse("portal:deal_won", args=[deal.pk]),
-        {"amount": "1234.56", "closed_on": future, "product_line": deal.products.first().pk},
+        {
+            "amount": "1234.56",
+            "closed_on": future,
+            "product_line": deal.products.first().pk,
+            "closed_by": "partner",
+        },
     )
     assert response.status_code == 400
     assert "A deal cannot be closed in the future." in response.content.decode()
