@@ -143,3 +143,18 @@ def test_page_queries_are_bounded_and_flat(
     assert response.status_code == 200
     large = _count(client, url)
     assert small == medium == large, (small, medium, large)
+
+
+@pytest.mark.parametrize("name", ["login", "password_reset"])
+def test_public_pages_make_no_queries(client, name, django_assert_num_queries):
+    # No session yet, nothing to read.
+    with django_assert_num_queries(0):
+        assert client.get(reverse(name)).status_code == 200
+
+
+def test_the_password_change_page_reads_only_the_session_and_user(
+    client, partner_admin, django_assert_num_queries
+):
+    client.force_login(partner_admin)
+    with django_assert_num_queries(2):  # session, user
+        assert client.get(reverse("password_change")).status_code == 200
