@@ -34,14 +34,8 @@ from incentives.models import (
     RuleKind,
 )
 from incentives.periods import PeriodError, parse_period
-from incentives.validation import BandInput, band_problems, duplicate_problems
+from incentives.validation import LOCKED_MESSAGE, BandInput, band_problems, duplicate_problems, rows_problem
 from partners.audit import audit
-
-LOCKED_MESSAGE = (
-    "This rule has started or already earned money: its {what} can no longer change, because the past is "
-    "paid under them. Create a new version from a future date instead."
-)
-
 
 # --- rules -------------------------------------------------------------------------------
 
@@ -65,12 +59,13 @@ class RuleChildFormSet(BaseInlineFormSet):
             return
         rule = self.instance
         rows = self.rows()
+        problem = rows_problem(
+            rule_kind=rule.kind, rule_kind_label=rule.get_kind_display(), rows_kind=self.kind, count=len(rows)
+        )
+        if problem:
+            raise ValidationError(problem)
         if rule.kind != self.kind:
-            if rows:
-                raise ValidationError(f"A {rule.get_kind_display().lower()} has no {self.what}: remove them.")
             return
-        if not rows:
-            raise ValidationError(f"Give at least one of the {self.what} this rule pays.")
         if rule.pk and self.has_changed() and IncentiveRule.objects.get(pk=rule.pk).terms_locked():
             raise ValidationError(LOCKED_MESSAGE.format(what=self.what))
         problems = self.problems(rows)

@@ -116,7 +116,9 @@ def statement_for(partner: Partner, period: Period, *, today: datetime.date | No
     ):
         balances[currency][state] = _sum(amount)
     waiting = list(
-        mine.filter(_waiting_for_activation()).select_related("rule", "deal").order_by("held_until", "id")
+        mine.filter(_waiting_for_activation())
+        .select_related("rule", "tier", "deal")
+        .order_by("held_until", "id")
     )
     first_month = month_starts(period.end, CHART_MONTHS)[0]
     monthly: dict[str, dict[datetime.date, Decimal]] = defaultdict(dict)
@@ -179,17 +181,11 @@ def statements_page(
     codes = [quarter.code for quarter in period.quarters()]
     totals: dict[int, dict[str, Decimal]] = defaultdict(dict)
     payable: dict[int, dict[str, Decimal]] = defaultdict(dict)
-    entries = LedgerEntry.objects.filter(partner_id__in=ids).order_by()
-    for partner_id, currency, amount in (
-        entries.filter(period__in=codes).values_list("partner_id", "currency").annotate(total=Sum("amount"))
-    ):
-        totals[partner_id][currency] = round_amount(_sum(amount), currency)
-    for partner_id, currency, amount in (
-        entries.filter(state=EntryState.PAYABLE)
-        .values_list("partner_id", "currency")
-        .annotate(total=Sum("amount"))
-    ):
-        payable[partner_id][currency] = round_amount(_sum(amount), currency)
+    entries = LedgerEntry.objects.filter(partner_id__in=ids)
+    for partner_id, currency, amount in sums_by_partner(entries.filter(period__in=codes)):
+        totals[partner_id][currency] = round_amount(amount, currency)
+    for partner_id, currency, amount in sums_by_partner(entries.filter(state=EntryState.PAYABLE)):
+        payable[partner_id][currency] = round_amount(amount, currency)
     rows = [
         PartnerRow(
             partner, dict(sorted(totals[partner.pk].items())), dict(sorted(payable[partner.pk].items()))
@@ -331,3 +327,13 @@ def program_cost(user, year_number: int) -> ProgramCost:
         quarter_totals=dict(sorted(quarter_totals.items(), key=lambda item: (item[0] == POINTS, item[0]))),
         years=years,
     )
+
+
+def sums_by_partner(entries) -> list[tuple[int, str, Decimal]]:
+    """(partner, currency, total) for a queryset of entries: one grouped query."""
+    return [
+        (partner_id, currency, _sum(amount))
+        for partner_id, currency, amount in entries.order_by()
+        .values_list("partner_id", "currency")
+        .annotate(total=Sum("amount"))
+    ]

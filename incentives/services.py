@@ -748,3 +748,57 @@ def rule_new_version(
             effective_from=str(effective_from),
         )
     return copy
+
+
+def rule_save(
+    *,
+    actor,
+    rule: IncentiveRule,
+    created: bool,
+    margin_rates: list[dict] | None = None,
+    commission_rates: list[dict] | None = None,
+    rebate_bands: list[dict] | None = None,
+    rewards: list[dict] | None = None,
+    activity_types: list | None = None,
+) -> IncentiveRule:
+    """Save a validated rule and, for each list given, replace its rows with it.
+
+    Preconditions: the rule passed ``full_clean`` and the rows the shared
+    validation (the API serializer and the admin do both); a rule whose terms
+    are locked gets no new rates or bands (the validation refuses it).
+    """
+    from incentives.models import CommissionRate, MarginRate, RebateBand
+
+    with transaction.atomic():
+        if created:
+            rule.created_by = actor if getattr(actor, "is_authenticated", False) else None
+        rule.save()
+        for model, rows in (
+            (MarginRate, margin_rates),
+            (CommissionRate, commission_rates),
+            (RebateBand, rebate_bands),
+        ):
+            if rows is not None:
+                model.objects.filter(rule=rule).delete()
+                model.objects.bulk_create([model(rule=rule, **row) for row in rows])
+        if rewards is not None:
+            keep = []
+            for row in rewards:
+                reward_id = row.pop("id", None)
+                existing = rule.rewards.filter(pk=reward_id).first() if reward_id else None
+                if existing is None:
+                    existing = Reward(rule=rule)
+                for name, value in row.items():
+                    setattr(existing, name, value)
+                existing.save()
+                keep.append(existing.pk)
+            # Rewards already redeemed are kept (redemptions point at them), just withdrawn.
+            rule.rewards.exclude(pk__in=keep).update(is_active=False)
+        if activity_types is not None:
+            rule.activity_types.set(activity_types)
+        audit(
+            actor=actor,
+            action="incentives.rule_created" if created else "incentives.rule_changed",
+            target=rule,
+        )
+    return rule

@@ -113,3 +113,22 @@ def duplicate_problems(
             problems.append(f"{describe(key)} has two {what}: keep one.")
         seen.add(key)
     return problems
+
+
+# The rows each kind of rule is made of; other kinds have none of them.
+ROWS_OF_KIND = {"margin": "margin rates", "commission": "commission rates", "rebate": "volume bands"}
+
+LOCKED_MESSAGE = (
+    "This rule has started or already earned money: its {what} can no longer change, because the past is "
+    "paid under them. Create a new version from a future date instead."
+)
+
+
+def rows_problem(*, rule_kind: str, rule_kind_label: str, rows_kind: str, count: int) -> str | None:
+    """A rule of ``rows_kind`` needs its rows; a rule of another kind must have none of them."""
+    what = ROWS_OF_KIND[rows_kind]
+    if rule_kind != rows_kind:
+        return f"A {rule_kind_label.lower()} has no {what}: remove them." if count else None
+    if not count:
+        return f"Give at least one of the {what} this rule pays."
+    return None
