@@ -296,7 +296,7 @@ class TestSales:
             return original_save(self, *args, **kwargs)
 
         with (
-            mock.patch.object(Sale.objects, "bulk_create", side_effect=IntegrityError("refused")),
+            mock.patch.object(ingestion.SalesIngestion, "_insert_new", side_effect=IntegrityError("refused")),
             mock.patch.object(Sale, "save", refuse_one),
         ):
             report = ingestion.ingest_sales(
