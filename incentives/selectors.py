@@ -38,11 +38,17 @@ def _sum(value) -> Decimal:
     return to_decimal(value)
 
 
+def _money_first(amounts: dict[str, Decimal]) -> dict[str, Decimal]:
+    """Currencies in alphabetical order, engagement points last."""
+    return dict(sorted(amounts.items(), key=lambda item: (item[0] == POINTS, item[0])))
+
+
 @dataclass
 class RuleTotal:
     rule_id: int
     name: str
     kind: str
+    kind_label: str
     currency: str
     amount: Decimal
     entries: int
@@ -107,7 +113,15 @@ def statement_for(partner: Partner, period: Period, *, today: datetime.date | No
         totals[line.currency] += line.amount
         key = (line.rule_id, line.currency)
         if key not in rules:
-            rules[key] = RuleTotal(line.rule_id, line.rule.name, line.rule.kind, line.currency, Decimal(0), 0)
+            rules[key] = RuleTotal(
+                line.rule_id,
+                line.rule.name,
+                line.rule.kind,
+                line.rule.get_kind_display(),
+                line.currency,
+                Decimal(0),
+                0,
+            )
         rules[key].amount += line.amount
         rules[key].entries += 1
     balances: dict[str, dict[str, Decimal]] = defaultdict(dict)
@@ -150,7 +164,9 @@ def statement_for(partner: Partner, period: Period, *, today: datetime.date | No
         partner=partner,
         period=period,
         lines=lines,
-        totals={currency: round_amount(amount, currency) for currency, amount in sorted(totals.items())},
+        totals=_money_first(
+            {currency: round_amount(amount, currency) for currency, amount in totals.items()}
+        ),
         by_rule=sorted(rules.values(), key=lambda row: (row.kind, row.name, row.currency)),
         balances={
             currency: {state: round_amount(amount, currency) for state, amount in states.items()}
@@ -286,7 +302,7 @@ def program_cost(user, year_number: int) -> ProgramCost:
         scope, used, over = "", None, []
         if budget is not None:
             if rule.budget_period == BudgetPeriod.QUARTER:
-                scope, used = "per quarter (highest quarter shown)", max(quarters)
+                scope, used = "per quarter (the highest is shown)", max(quarters)
                 over = [value > budget for value in quarters]
             elif rule.budget_period == BudgetPeriod.YEAR:
                 scope, used = "this year", total

@@ -764,6 +764,9 @@ def seed_demo(*, partners: int = 60) -> DemoResult:
     from deals.demo import seed_deals
 
     seed_deals(acme=acme)
+    from incentives.demo import seed_incentives
+
+    seed_incentives(acme=acme)
     return DemoResult(
         partners=Partner.objects.count(),
         people=Person.objects.count(),

@@ -25,3 +25,10 @@ def money(amount, currency: str) -> str:
 @register.filter
 def lookup(mapping, key):
     return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+@register.filter
+def figure(amount, currency: str) -> str:
+    """Like ``money`` without the currency code, for tables that name the currency once per row."""
+    text = money(amount, currency)
+    return text.rsplit(" ", 1)[0] if " " in text else text
