@@ -247,10 +247,12 @@ class IncentiveRuleAdmin(admin.ModelAdmin):
                     "kind",
                     "program",
                     "currency",
-                    ("effective_from", "effective_to"),
+                    "effective_from",
+                    "effective_to",
                     "product_line",
                     "min_tier",
-                    ("budget", "budget_period"),
+                    "budget",
+                    "budget_period",
                     "version_link",
                 ]
             },
@@ -365,7 +367,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class TransitionInline(admin.TabularInline):
     model = LedgerTransition
     fields = ["at", "from_state", "to_state", "actor", "reason"]
-    readonly_fields = fields
+    readonly_fields = ["at", "from_state", "to_state", "actor", "reason"]
     extra = 0
     can_delete = False
 
@@ -397,7 +399,7 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     inlines = [TransitionInline]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).visible_to(request.user)
+        return LedgerEntry.objects.visible_to(request.user).select_related("partner", "rule")
 
     @admin.display(description="Source")
     def source(self, obj):
@@ -490,7 +492,7 @@ class ActivationForm(forms.ModelForm):
         fields = ["deal", "activated_on", "metric"]
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         deal, day = cleaned.get("deal"), cleaned.get("activated_on")
         if deal is not None:
             for field, message in services.activation_problems(deal=deal, activated_on=day).items():
@@ -534,7 +536,7 @@ class PayoutForm(forms.ModelForm):
         fields = ["partner", "currency", "reference", "paid_on"]
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         partner, currency = cleaned.get("partner"), cleaned.get("currency")
         if partner is not None and currency:
             problems = services.payout_problems(

@@ -307,50 +307,42 @@ def _deal_items(
     rule: RuleSpec, deal: DealFact, exact: Decimal, tier_id: int | None, basis: dict, as_of: datetime.date
 ) -> list[Expected]:
     assert deal.closed_on is not None
-    common = {
-        "event_on": deal.closed_on,
-        "tier_id": tier_id,
-        "deal_id": deal.id,
-        "description": f"{deal.customer or 'Deal'} (deal {deal.id})",
-    }
+    closed_on = deal.closed_on
 
-    def key(component: str) -> Key:
-        return Key(deal.partner_id, rule.id, DEAL, str(deal.id), component)
+    def item(component: str, amount: Decimal, basis: dict, **extra) -> Expected:
+        return Expected(
+            Key(deal.partner_id, rule.id, DEAL, str(deal.id), component),
+            amount,
+            rule.currency,
+            event_on=closed_on,
+            tier_id=tier_id,
+            deal_id=deal.id,
+            description=f"{deal.customer or 'Deal'} (deal {deal.id})",
+            basis=basis,
+            **extra,
+        )
 
     total = round_amount(exact, rule.currency)
     if not rule.splits:
-        return [Expected(key(EARNING), total, rule.currency, basis=basis, **common)]
+        return [item(EARNING, total, basis)]
     signing = round_amount(exact * rule.signing_percent / HUNDRED, rule.currency)
     held = total - signing
-    deadline = deal.closed_on + datetime.timedelta(days=rule.activation_days or 0)
+    deadline = closed_on + datetime.timedelta(days=rule.activation_days or 0)
     split_basis = {
         **basis,
         "signing_percent": _percent(rule.signing_percent),
         "activation_deadline": str(deadline),
     }
-    items = [Expected(key(SIGNING), signing, rule.currency, basis=split_basis, **common)]
-    activated = deal.activated_on is not None and deal.activated_on <= deadline
-    if activated:
-        held_basis = {**split_basis, "activated_on": str(deal.activated_on)}
+    items = [item(SIGNING, signing, split_basis)]
+    if deal.activated_on is not None and deal.activated_on <= deadline:
         items.append(
-            Expected(key(HELD), held, rule.currency, held_until=deadline, basis=held_basis, **common)
+            item(HELD, held, {**split_basis, "activated_on": str(deal.activated_on)}, held_until=deadline)
         )
     elif as_of <= deadline:
-        items.append(
-            Expected(key(HELD), held, rule.currency, held_until=deadline, basis=split_basis, **common)
-        )
+        items.append(item(HELD, held, split_basis, held_until=deadline))
     else:
-        items.append(
-            Expected(
-                key(HELD),
-                ZERO,
-                rule.currency,
-                held_until=deadline,
-                basis=split_basis,
-                reason=f"Forfeited: the customer did not activate by {deadline:%d %b %Y}.",
-                **common,
-            )
-        )
+        reason = f"Forfeited: the customer did not activate by {deadline:%d %b %Y}."
+        items.append(item(HELD, ZERO, split_basis, held_until=deadline, reason=reason))
     return items
 
 
@@ -462,28 +454,29 @@ def _points(rules: list[RuleSpec], facts: Facts, tiers: TierBook, outcome: Outco
             )
     by_id = {rule.id: rule for rule in rules}
     for redemption in facts.redemptions:
-        rule = by_id.get(redemption.rule_id)
-        if rule is None:
+        owner = by_id.get(redemption.rule_id)
+        if owner is None:
             continue
-        common = {
-            "event_on": redemption.redeemed_on,
-            "description": f"Reward: {redemption.reward}",
-            "basis": {"points": redemption.points, "value": _text(redemption.amount)},
-        }
+        basis = {"points": redemption.points, "value": _text(redemption.amount)}
+        description = f"Reward: {redemption.reward}"
         outcome.add(
             Expected(
-                Key(redemption.partner_id, rule.id, REDEMPTION, str(redemption.id), POINTS_COMPONENT),
+                Key(redemption.partner_id, owner.id, REDEMPTION, str(redemption.id), POINTS_COMPONENT),
                 -Decimal(redemption.points),
                 POINTS,
-                **common,
+                event_on=redemption.redeemed_on,
+                description=description,
+                basis=basis,
             )
         )
         outcome.add(
             Expected(
-                Key(redemption.partner_id, rule.id, REDEMPTION, str(redemption.id), REWARD),
+                Key(redemption.partner_id, owner.id, REDEMPTION, str(redemption.id), REWARD),
                 round_amount(redemption.amount, redemption.currency),
                 redemption.currency,
-                **common,
+                event_on=redemption.redeemed_on,
+                description=description,
+                basis=basis,
             )
         )
 

@@ -222,25 +222,32 @@ def deal_facts(deals: QuerySet[Deal]) -> list[engine.DealFact]:
         ).values_list(
             "id", "deal_id", "external_id", "source", "amount", "currency", "product_line_id", "closed_on"
         )
-        for sale_id, deal_id, external_id, source, amount, currency, line_id, closed_on in sale_rows.order_by(
-            "id"
-        ):
+        for (
+            row_id,
+            deal_id,
+            external_id,
+            source,
+            row_amount,
+            row_currency,
+            row_line,
+            day,
+        ) in sale_rows.order_by("id"):
             owner = deal_id
             if source == DEAL_SALE_SOURCE and external_id.startswith("deal-") and external_id[5:].isdigit():
                 owner = int(external_id[5:])
             if owner in sales:
                 continue
-            sales[owner] = (sale_id, amount, currency, line_id, closed_on)
+            sales[owner] = (row_id, row_amount, row_currency, row_line, day)
     first_products: dict[int, int] = {}
     missing = [deal_id for deal_id in ids if deal_id not in sales]
     if missing:
         through = Deal.products.through
-        for deal_id, line_id in (
+        for deal_id, product_id in (
             through.objects.filter(deal_id__in=missing)
             .order_by("deal_id", "productline_id")
             .values_list("deal_id", "productline_id")
         ):
-            first_products.setdefault(deal_id, line_id)
+            first_products.setdefault(deal_id, product_id)
     activations = (
         dict(CustomerActivation.objects.filter(deal_id__in=ids).values_list("deal_id", "activated_on"))
         if ids
@@ -249,6 +256,8 @@ def deal_facts(deals: QuerySet[Deal]) -> list[engine.DealFact]:
     facts = []
     for row in rows:
         sale = sales.get(row["id"])
+        sale_id: int | None
+        line_id: int | None
         if sale:
             sale_id, amount, currency, line_id, _sale_day = sale
         else:

@@ -36,7 +36,6 @@ from prm.money import AmountField, CurrencyField
 # The unit of engagement points in the ledger's currency column; points are
 # whole numbers and never paid out, only redeemed for rewards.
 POINTS = "PTS"
-PERCENT_DIGITS = {"max_digits": 7, "decimal_places": 3}
 
 
 class RuleKind(models.TextChoices):
@@ -145,7 +144,8 @@ class IncentiveRule(models.Model):
         help_text="Only partners holding this tier or a higher one on the day that counts.",
     )
     paid_on_signing_percent = models.DecimalField(
-        **PERCENT_DIGITS,
+        max_digits=7,
+        decimal_places=3,
         default=Decimal(100),
         verbose_name="paid on signing (%)",
         help_text="Margins and commissions: the share paid when the deal is won; the rest is held "
@@ -415,7 +415,7 @@ class MarginRate(models.Model):
         related_name="+",
         help_text="Empty: every product line without a rate of its own.",
     )
-    percent = models.DecimalField(**PERCENT_DIGITS)
+    percent = models.DecimalField(max_digits=7, decimal_places=3)
 
     class Meta:
         ordering = ["rule", "tier__rank", "product_line__name"]
@@ -450,7 +450,7 @@ class CommissionRate(models.Model):
     rule = models.ForeignKey(IncentiveRule, on_delete=models.CASCADE, related_name="commission_rates")
     sourced_by = models.CharField(max_length=8, choices=SalesRole.choices)
     closed_by = models.CharField(max_length=8, choices=SalesRole.choices)
-    percent = models.DecimalField(**PERCENT_DIGITS)
+    percent = models.DecimalField(max_digits=7, decimal_places=3)
 
     class Meta:
         ordering = ["rule", "-sourced_by", "-closed_by"]
@@ -480,7 +480,7 @@ class RebateBand(models.Model):
     rule = models.ForeignKey(IncentiveRule, on_delete=models.CASCADE, related_name="rebate_bands")
     lower_bound = AmountField(help_text="In the rule's currency; 0 for the first band.")
     upper_bound = AmountField(null=True, blank=True, help_text="Empty for the highest, open-ended band.")
-    percent = models.DecimalField(**PERCENT_DIGITS)
+    percent = models.DecimalField(max_digits=7, decimal_places=3)
 
     class Meta:
         ordering = ["rule", "lower_bound"]

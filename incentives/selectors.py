@@ -83,7 +83,7 @@ def _waiting_for_activation() -> Q:
     activated = CustomerActivation.objects.filter(
         deal_id=OuterRef("deal_id"), activated_on__lte=OuterRef("held_until")
     )
-    return Q(component=Component.HELD, state=EntryState.ACCRUED) & ~Exists(activated)
+    return Q(Q(component=Component.HELD, state=EntryState.ACCRUED), ~Exists(activated))
 
 
 def statement_periods(partner: Partner, today: datetime.date) -> list[Period]:

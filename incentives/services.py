@@ -21,6 +21,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -252,11 +253,11 @@ def spif_rules_in_scope(context: Context, scope: Scope) -> list[engine.RuleSpec]
     if scope.explicit:
         if not scope.deal_ids:
             return []
-        days = list(
-            Deal.objects.filter(id__in=scope.deal_ids, closed_on__isnull=False).values_list(
-                "closed_on", flat=True
-            )
-        )
+        days: list[datetime.date] = [
+            day
+            for day in Deal.objects.filter(id__in=scope.deal_ids).values_list("closed_on", flat=True)
+            if day is not None
+        ]
         with_entries = set(
             LedgerEntry.objects.filter(
                 rule_id__in=[rule.id for rule in spifs],
@@ -418,7 +419,7 @@ def _waiting_for_activation() -> Q:
     activated = CustomerActivation.objects.filter(
         deal_id=OuterRef("deal_id"), activated_on__lte=OuterRef("held_until")
     )
-    return Q(component=Component.HELD) & ~Exists(activated)
+    return Q(Q(component=Component.HELD), ~Exists(activated))
 
 
 def release_payable(*, actor=None) -> int:
@@ -732,9 +733,9 @@ def rule_new_version(
         copy.supersedes = rule
         copy.created_by = actor if getattr(actor, "is_authenticated", False) else None
         copy.save()
-        for child in (*margin_rates, *commission_rates, *bands, *rewards):
+        children: list[Any] = [*margin_rates, *commission_rates, *bands, *rewards]
+        for child in children:
             child.pk = None
-            child.id = None
             child._state.adding = True
             child.rule = copy
             child.save()
@@ -773,11 +774,12 @@ def rule_save(
         if created:
             rule.created_by = actor if getattr(actor, "is_authenticated", False) else None
         rule.save()
-        for model, rows in (
+        tables: list[tuple[Any, list[dict] | None]] = [
             (MarginRate, margin_rates),
             (CommissionRate, commission_rates),
             (RebateBand, rebate_bands),
-        ):
+        ]
+        for model, rows in tables:
             if rows is not None:
                 model.objects.filter(rule=rule).delete()
                 model.objects.bulk_create([model(rule=rule, **row) for row in rows])

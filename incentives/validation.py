@@ -9,6 +9,7 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import pairwise
+from typing import Any
 
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
@@ -103,9 +104,7 @@ def band_problems(bands: Iterable[BandInput]) -> list[str]:
     return problems
 
 
-def duplicate_problems(
-    keys: Iterable[Hashable], describe: Callable[[Hashable], str], *, what: str
-) -> list[str]:
+def duplicate_problems(keys: Iterable[Hashable], describe: Callable[[Any], str], *, what: str) -> list[str]:
     seen: set[Hashable] = set()
     problems = []
     for key in keys:

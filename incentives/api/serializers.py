@@ -355,18 +355,23 @@ class StatementSerializer(serializers.Serializer):
     months = serializers.DictField(child=StatementMonthSerializer(many=True), help_text="Currency → months.")
 
 
-class ActivationSerializer(serializers.ModelSerializer):
-    deal = serializers.PrimaryKeyRelatedField(
-        queryset=Deal.objects.none(), help_text="A won deal you can see."
-    )
+def visible_deals(request):
+    """The deals the caller sees, narrowed to a token's partners."""
+    from api.scoping import narrow_to_token
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    return narrow_to_token(Deal.objects.visible_to(request.user), request)
+
+
+class VisibleDealField(serializers.PrimaryKeyRelatedField):
+    """A deal id among those the caller sees; any other id is "not found"."""
+
+    def get_queryset(self):
         request = self.context.get("request")
-        if request is not None:
-            from api.scoping import narrow_to_token
+        return visible_deals(request) if request is not None else Deal._default_manager.none()
 
-            self.fields["deal"].queryset = narrow_to_token(Deal.objects.visible_to(request.user), request)
+
+class ActivationSerializer(serializers.ModelSerializer):
+    deal = VisibleDealField(help_text="A won deal you can see.")
 
     class Meta:
         model = CustomerActivation

@@ -168,7 +168,7 @@ class StatementViewSet(ScopedViewMixin, viewsets.ViewSet):
         period = _period(request)
         codes = [quarter.code for quarter in period.quarters()]
         paginator = self.pagination_class()
-        partners = paginator.paginate_queryset(self.scoped_queryset(), request, view=self)
+        partners: list = paginator.paginate_queryset(self.scoped_queryset(), request, view=self) or []
         ids = [partner.pk for partner in partners]
         totals: dict = {partner_id: {} for partner_id in ids}
         payable: dict = {partner_id: {} for partner_id in ids}
