@@ -18,7 +18,9 @@ from decimal import Decimal
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
@@ -100,7 +102,18 @@ def fuzz_world(world, partner_admin, channel_manager, settings):
 
 
 @pytest.fixture
-def manager_secret(channel_manager, issue_token, fuzz_world):
+def _connection_kept_between_requests():
+    """The WSGI handler closes the database connection after each request when it sees an
+    open transaction, which would end the test's own; Django's test client does the same."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def manager_secret(channel_manager, issue_token, fuzz_world, _connection_kept_between_requests):
     secret = issue_token(channel_manager, name="Fuzzing")[1]
     KNOWN_IDS.clear()
     KNOWN_IDS.update(fuzz_world, _secret=secret)
