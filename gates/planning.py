@@ -74,6 +74,7 @@ class StatusRow:
     measures: str  # JSON text
     version: int
     status_changed: bool  # True: a new row or a new status; ``since`` moves to now
+    is_new: bool  # no row yet: inserted directly (the chunk's partners are locked)
 
 
 @dataclass
@@ -83,6 +84,7 @@ class ChunkPlan:
     status_rows: list[StatusRow] = field(default_factory=list)
     history: list[tuple] = field(default_factory=list)
     tier_rows: list[tuple] = field(default_factory=list)
+    new_tier_rows: list[tuple] = field(default_factory=list)
     tier_changes: list[tuple] = field(default_factory=list)
     grants_new: list[tuple] = field(default_factory=list)
     grants_revoked: list[int] = field(default_factory=list)
@@ -213,7 +215,7 @@ def plan_chunk(
                 continue
             status_changed = old is None or old[0] != status
             plan.status_rows.append(
-                StatusRow(partner_id, gate.id, status, rendered, gate.version, status_changed)
+                StatusRow(partner_id, gate.id, status, rendered, gate.version, status_changed, old is None)
             )
             # A first result is history only when it is a pass: "not yet" is
             # where every partner starts.
@@ -229,7 +231,7 @@ def plan_chunk(
     _plan_tiers(subjects, plan, partner_ids, passed, in_range, now)
     _plan_benefits(subjects, plan, partner_ids, passed, in_range, now)
     # Segments move with the measures, or with a tier this plan moved.
-    moved_tiers = {row[0] for row in plan.tier_rows}
+    moved_tiers = {row[0] for row in plan.tier_rows + plan.new_tier_rows}
     segment_partners = changed if not use_digests else sorted(set(changed) | moved_tiers)
     _plan_segments(subjects, plan, chunk, segment_partners, measurer, in_range, now, full=not use_digests)
     return plan
@@ -298,7 +300,7 @@ def _plan_tiers(subjects: Subjects, plan: ChunkPlan, partner_ids, passed, in_ran
             if state == current:
                 continue
             overridden = row is not None and state.override_tier_id is not None
-            plan.tier_rows.append(
+            (plan.tier_rows if row is not None else plan.new_tier_rows).append(
                 (
                     partner_id,
                     program_id,
@@ -429,7 +431,16 @@ def _plan_segments(
 
 def write_plan(plan: ChunkPlan, *, run: EvaluationRun | None, now, notify: bool = True) -> None:
     """Apply a plan; call inside the chunk's transaction."""
-    moved = [row for row in plan.status_rows if row.status_changed]
+    insert_rows(
+        GateStatus,
+        STATUS_COLUMNS,
+        [
+            (r.partner_id, r.gate_id, r.status, r.measures, r.version, now, now)
+            for r in plan.status_rows
+            if r.is_new
+        ],
+    )
+    moved = [row for row in plan.status_rows if row.status_changed and not row.is_new]
     kept = [row for row in plan.status_rows if not row.status_changed]
     for group, update in (
         (moved, ("status", "measures", "gate_version", "since", "updated_at")),
@@ -445,6 +456,7 @@ def write_plan(plan: ChunkPlan, *, run: EvaluationRun | None, now, notify: bool 
         )
     run_id = run.pk if run is not None else None
     insert_rows(GateStatusChange, HISTORY_COLUMNS, [(*row, run_id) for row in plan.history])
+    insert_rows(PartnerTier, TIER_COLUMNS, plan.new_tier_rows)
     upsert_rows(
         PartnerTier,
         TIER_COLUMNS,
