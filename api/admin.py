@@ -23,7 +23,7 @@ class IntegrationTokenForm(forms.ModelForm):
         fields = ["name", "scope", "all_partners", "partners", "source", "expires_at"]
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if not cleaned.get("all_partners") and not cleaned.get("partners"):
             self.add_error("partners", "Choose the partners the token covers, or tick “all partners”.")
         expires_at = cleaned.get("expires_at")

@@ -74,7 +74,7 @@ def api_exception_handler(exc: Exception, context) -> Response | None:
         elif isinstance(exc, exceptions.APIException):
             codes = exc.get_codes()
             code = codes if isinstance(codes, str) else "error"
-            detail = str(exc.detail) if not isinstance(exc.detail, dict | list) else exc.default_detail
+            detail = str(exc.detail if not isinstance(exc.detail, dict | list) else exc.default_detail)
         else:
             code, detail = "error", str(response.data.get("detail", ""))
         body = {"status": response.status_code, "code": code, "detail": detail}

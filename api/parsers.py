@@ -7,7 +7,9 @@ a body over ``PRM_API_MAX_BODY_BYTES`` answers 413 before it is read whole.
 
 import json
 import math
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from rest_framework.exceptions import ParseError
@@ -32,7 +34,7 @@ def _finite_float(text: str) -> float:
 
 
 class BoundedJSONParser(JSONParser):
-    parse_float = staticmethod(_finite_float)
+    parse_float: Callable[[str], Any] = staticmethod(_finite_float)
 
     def parse(self, stream, media_type=None, parser_context=None):
         limit = max_body_bytes()

@@ -11,7 +11,7 @@ class ErrorSerializer(serializers.Serializer):
     status = serializers.IntegerField(help_text="The HTTP status, repeated for clients that log bodies only.")
     code = serializers.CharField(help_text="A stable code: invalid, not_found, permission_denied, throttled…")
     detail = serializers.CharField(help_text="A sentence for a person.")
-    errors = serializers.DictField(
+    errors = serializers.DictField(  # type: ignore[assignment]  # a field, not Serializer.errors
         child=serializers.JSONField(),
         required=False,
         help_text="On validation errors: each field (or non_field_errors) with its messages.",

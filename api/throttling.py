@@ -12,7 +12,7 @@ from api.scoping import request_token
 
 class _SettingsRateThrottle(SimpleRateThrottle):
     def get_rate(self):
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope or "")
 
     def allow_request(self, request, view):
         # Rates may change between requests (settings overrides): read them each time.

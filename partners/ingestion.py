@@ -364,7 +364,7 @@ class _Ingestion:
             # ``exclude(external_id="")`` repeats the unique index's condition, so that
             # PostgreSQL uses the index for a long IN list (it cannot infer it past 100 values).
             found = (
-                self.model.objects.filter(source=self.source, external_id__in=chunk)
+                self.model._default_manager.filter(source=self.source, external_id__in=chunk)
                 .exclude(external_id="")
                 .order_by()
             )
@@ -451,7 +451,7 @@ class _Ingestion:
         fields = {field.attname: field for field in self.model._meta.concrete_fields}
         names = [name for name in self.compared if not name.startswith("_")]
         names += ["source", "external_id", "created_at", "updated_at"]
-        return [(name, fields[name].column, fields[name].db_type(connection)) for name in names]
+        return [(name, str(fields[name].column), str(fields[name].db_type(connection))) for name in names]
 
     def _row_values(self, row: _Row, now) -> dict[str, Any]:
         return {
@@ -468,7 +468,7 @@ class _Ingestion:
             return []
         if connection.vendor != "postgresql":
             instances = [self._instance(row) for row in rows]
-            self.model.objects.bulk_create(instances, batch_size=WRITE_BATCH)
+            self.model._default_manager.bulk_create(instances, batch_size=WRITE_BATCH)
             return [instance.pk for instance in instances]
         columns = self._columns()
         prepared = [self._row_values(row, now) for row in rows]
@@ -478,7 +478,7 @@ class _Ingestion:
         sql = (
             f"INSERT INTO {table} ({', '.join(quote(column) for _, column, _ in columns)}) "
             f"SELECT * FROM unnest({', '.join(f'%s::{db_type}[]' for _, _, db_type in columns)}) "
-            f"RETURNING {quote(self.model._meta.pk.column)}, {quote('external_id')}"
+            f"RETURNING {quote(str(self.model._meta.pk.column))}, {quote('external_id')}"
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, arrays)
@@ -495,7 +495,7 @@ class _Ingestion:
                 instance.pk = stored["id"]
                 instance.updated_at = now  # type: ignore[attr-defined]
                 changed.append(instance)
-            self.model.objects.bulk_update(changed, update_fields, batch_size=WRITE_BATCH)
+            self.model._default_manager.bulk_update(changed, update_fields, batch_size=WRITE_BATCH)
             return
         columns = [column for column in self._columns() if column[0] in update_fields]
         prepared = [self._row_values(row, now) for row, _ in updates]
@@ -509,7 +509,7 @@ class _Ingestion:
             f"UPDATE {quote(self.model._meta.db_table)} AS t SET "
             + ", ".join(f"{quote(column)} = v.c{index}" for index, (_, column, _) in enumerate(columns))
             + f" FROM unnest({', '.join(f'%s::{db_type}[]' for db_type in types)}) AS v({', '.join(names)})"
-            + f" WHERE t.{quote(pk.column)} = v.pk"
+            + f" WHERE t.{quote(str(pk.column))} = v.pk"
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, arrays)
@@ -632,7 +632,7 @@ class SalesIngestion(_Ingestion):
         else:
             quantum = minor_unit_exponent(currency)
             if clean["amount"] != clean["amount"].quantize(quantum):
-                places = -quantum.as_tuple().exponent
+                places = -int(quantum.as_tuple().exponent)
                 row.reject("amount", f"{currency} amounts have at most {places} decimal places.")
             if currency != settings.PRM_REFERENCE_CURRENCY:
                 first = self.first_rates.get(currency)
@@ -851,11 +851,11 @@ class CertificationsIngestion(_Ingestion):
                     self.people[(partner_id, email)] = person_id
         for row in rows:
             if row.values["person_id"] is None:
-                person_id = self.people.get((row.clean["partner"], row.clean["person_email"]))
-                if person_id is None:
+                holder = self.people.get((row.clean["partner"], row.clean["person_email"]))
+                if holder is None:
                     row.reject("person_email", "The holder could not be added; send the record again.")
                 else:
-                    row.values["person_id"] = person_id
+                    row.values["person_id"] = holder
 
     def partner_of_values(self, values) -> int:
         return values["_partner_id"]

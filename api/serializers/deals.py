@@ -24,7 +24,9 @@ def _amount(**kwargs) -> serializers.DecimalField:
 class DealSerializer(serializers.ModelSerializer):
     reference = serializers.CharField(read_only=True)
     country = serializers.CharField(source="country.code", read_only=True)
-    products = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    products = serializers.ManyRelatedField(
+        child_relation=serializers.SlugRelatedField(slug_field="code", read_only=True), read_only=True
+    )
     status_display = serializers.SerializerMethodField(
         help_text="What the partner is told: a claim another partner also makes reads “Under review”."
     )

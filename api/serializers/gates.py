@@ -266,7 +266,8 @@ class GateStatusSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def _progress(self, status):
-        cache = self.context.setdefault("_progress", {})
+        # One serializer instance renders the whole page: remember each status's progress.
+        cache = self.__dict__.setdefault("_progress_cache", {})
         if status.pk not in cache:
             cache[status.pk] = self.context["gate_trees"].progress(status)
         return cache[status.pk]

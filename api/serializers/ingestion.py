@@ -72,7 +72,7 @@ class ActivityRecordSerializer(_RecordBase):
 
 def _batch(record_serializer, name: str) -> type[serializers.Serializer]:
     class Batch(serializers.Serializer):
-        source = serializers.RegexField(
+        source = serializers.RegexField(  # type: ignore[assignment]  # a field, not Field.source
             SOURCE_PATTERN.pattern,
             required=False,
             help_text="The sending system (e.g. salesforce). Optional with a token issued for one source.",
@@ -94,7 +94,7 @@ class RowResultSerializer(serializers.Serializer):
     external_id = serializers.CharField(allow_null=True)
     result = serializers.ChoiceField(choices=["created", "updated", "unchanged", "rejected"])
     id = serializers.IntegerField(required=False, help_text="The stored fact's id (not on rejected rows).")
-    errors = serializers.DictField(
+    errors = serializers.DictField(  # type: ignore[assignment]  # a field, not Serializer.errors
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
         help_text="Why the record was rejected, per field.",
@@ -106,7 +106,7 @@ class RowResultSerializer(serializers.Serializer):
 
 class IngestionReportSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["sales", "certifications", "activities"])
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.source
     received = serializers.IntegerField()
     created = serializers.IntegerField()
     updated = serializers.IntegerField()

@@ -6,6 +6,8 @@ a ``visible_to(user)`` queryset (through ``api.scoping``); overriding
 scoping (the rule PostHog's routing enforces the same way).
 """
 
+from typing import TYPE_CHECKING
+
 from rest_framework import mixins, viewsets
 from rest_framework.filters import OrderingFilter
 
@@ -13,9 +15,14 @@ from api.filtering import StrictFilterBackend
 from api.pagination import FactCursorPagination, PagePagination
 from api.permissions import ApiAccess
 
+if TYPE_CHECKING:
+    from rest_framework.generics import GenericAPIView as _ViewBase
+else:
+    _ViewBase = object
 
-class ScopedViewMixin:
-    permission_classes = [ApiAccess]
+
+class ScopedViewMixin(_ViewBase):
+    permission_classes = (ApiAccess,)
     # action -> model permissions an unsafe call needs; unlisted unsafe actions are refused.
     write_permissions: dict[str, list[str] | None] = {}
 

@@ -184,7 +184,7 @@ class GateStatusViewSet(CursorReadOnlyViewSet):
         )
 
     def get_serializer_context(self):
-        context = super().get_serializer_context()
+        context = dict(super().get_serializer_context())
         # Parsed once per request and shared by every row of the page.
         context["gate_trees"] = GateTrees(as_of=timezone.localdate())
         return context

@@ -18,7 +18,7 @@ class TokenInfoSerializer(serializers.Serializer):
     partners = serializers.ListField(
         child=serializers.IntegerField(), help_text="Ids, when not all partners."
     )
-    source = serializers.CharField(allow_blank=True)
+    source = serializers.CharField(allow_blank=True)  # type: ignore[assignment]  # a field
     expires_at = serializers.DateTimeField(allow_null=True)
 
 

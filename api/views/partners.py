@@ -1,5 +1,6 @@
 """Partners, people, facts (with bulk ingestion) and the reference codes facts use."""
 
+from django.db import models
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.decorators import action
@@ -229,10 +230,10 @@ class _ReferenceViewSet(ReadOnlyViewSet):
     filterset_class = None
     ordering_fields = ["id", "code", "name"]
     ordering = ["code"]
-    model: type
+    model: type[models.Model]
 
     def scoped_queryset(self):
-        return self.model.objects.all()
+        return self.model._default_manager.all()
 
 
 class CertificationTypeViewSet(_ReferenceViewSet):
