@@ -48,6 +48,7 @@ class EntryRow:
     state: str
     event_on: datetime.date
     entry_type: str
+    deal_id: int | None = None
 
 
 @dataclass
@@ -88,6 +89,7 @@ _ROW_FIELDS = (
     "state",
     "event_on",
     "entry_type",
+    "deal_id",
 )
 
 
@@ -96,9 +98,9 @@ def load_ledger(entries) -> dict[Key, KeyLedger]:
     result: dict[Key, KeyLedger] = defaultdict(KeyLedger)
     for row in entries.order_by().values_list(*_ROW_FIELDS).iterator(chunk_size=5000):
         (entry_id, partner_id, rule_id, source_type, source_id, component, amount, currency, revision, state,
-         event_on, entry_type) = row  # fmt: skip
+         event_on, entry_type, deal_id) = row  # fmt: skip
         result[Key(partner_id, rule_id, source_type, source_id, component)].entries.append(
-            EntryRow(entry_id, amount, currency, revision, state, event_on, entry_type)
+            EntryRow(entry_id, amount, currency, revision, state, event_on, entry_type, deal_id)
         )
     return dict(result)
 
@@ -188,9 +190,13 @@ def settle(
             except IntegrityError:
                 # Another calculation wrote this key's next revision first: read
                 # what it wrote and settle again (usually nothing is left to do).
+                # If nobody did, the error is not a race: let it through.
+                before = ledger.next_revision if ledger else 0
+                ledger = load_ledger(LedgerEntry.objects.filter(_key_filter(key))).get(key)
+                if (ledger.next_revision if ledger else 0) == before:
+                    raise
                 summary.retries += 1
                 logger.info("ledger key %s written concurrently; re-reading (attempt %s)", key, attempt + 1)
-                ledger = load_ledger(LedgerEntry.objects.filter(_key_filter(key))).get(key)
         else:
             raise RuntimeError(f"could not settle ledger key {key} after {MAX_ATTEMPTS} attempts")
     return summary
@@ -255,9 +261,8 @@ def _settle_key(
             period=assign_period(event_on),
             held_until=expected.held_until if expected else None,
             tier_id=expected.tier_id if expected else None,
-            deal_id=expected.deal_id
-            if expected
-            else (int(key.source_id) if key.source_type == "deal" else None),
+            # A reversal keeps the link its key had (none if the deal was deleted).
+            deal_id=expected.deal_id if expected else (first.deal_id if first else None),
             description=(expected.description if expected else "")[:300] or _describe(key),
             basis=basis,
             posted_at=now,

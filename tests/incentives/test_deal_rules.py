@@ -224,3 +224,20 @@ def test_a_deal_moved_to_another_partner_is_reversed_for_the_first(
         nets[partner_id] = nets.get(partner_id, 0) + amount
     assert nets == {partner.pk: Decimal("0"), other_partner.pk: Decimal("200.00")}
     assert Component.EARNING in LedgerEntry.objects.values_list("component", flat=True)
+
+
+def test_a_deleted_deal_is_reversed_and_its_entries_lose_only_the_link(partner, program, tiers, cloud):
+    commission_rule(program)
+    deal = won_deal(partner, "1000.00", closed_on=CLOSE, line=cloud)
+    services.calculate_deal(deal_id=deal.pk, as_of=AS_OF)
+    deal_id = deal.pk
+
+    deal.delete()
+    summary = services.calculate(scope=services.Scope(partner_ids=frozenset({partner.pk})), as_of=AS_OF)
+
+    assert summary.reversals == 1
+    rows = list(LedgerEntry.objects.order_by("id").values_list("source_id", "deal", "amount", "state"))
+    assert rows == [
+        (str(deal_id), None, Decimal("200.00"), "reversed"),
+        (str(deal_id), None, Decimal("-200.00"), "reversed"),
+    ]
