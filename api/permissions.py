@@ -21,8 +21,8 @@ class ApiAccess(BasePermission):
             return False
         if request.method in SAFE_METHODS:
             return True
-        if getattr(view, "action", "") is None:
-            return True  # no handler for this method: DRF answers 405 with the allowed ones
+        if _no_handler(view, request.method):
+            return True  # DRF answers 405 with the methods allowed
         token = request_token(request)
         if token is not None and not token.can_write:
             raise PermissionDenied("This token is read-only: ask for a read-write token to send data.")
@@ -31,6 +31,12 @@ class ApiAccess(BasePermission):
             # The action decides itself (e.g. through a service that checks the actor).
             return True
         return bool(required) and user.has_perms(required)
+
+
+def _no_handler(view, method: str) -> bool:
+    if hasattr(view, "action"):  # a viewset: routed methods have an action
+        return view.action is None
+    return not hasattr(view, method.lower())
 
 
 def view_write_permissions(view) -> list[str] | None:

@@ -228,6 +228,7 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
     cases.append(read(f"{V1}/me/"))
     cases.append(read(f"{V1}/"))
     cases.append(not_allowed("POST", f"{V1}/partners/"))
+    cases.append(not_allowed("POST", f"{V1}/me/"))
     cases.append(not_allowed("PUT", f"{V1}/partners/{world.acme.pk}/"))
     cases.append(not_allowed("PATCH", f"{V1}/sales/{world.of('acme', 'sale').pk}/"))
 
