@@ -28,38 +28,139 @@ import time
 from urllib.parse import urlparse, urlunparse
 
 GATES = [
-    ("Registered", {"metric": "partner_attribute", "attribute": "status", "op": "in", "target": ["active", "onboarding"]}),
-    ("Silver", {"all": [
-        {"metric": "certified_people", "op": ">=", "target": 2},
-        {"metric": "sales_amount", "window": {"kind": "rolling_months", "months": 12}, "op": ">=", "target": "100000"},
-    ]}),
-    ("Gold", {"all": [
-        {"metric": "certified_people", "certification_types": ["sales-engineer"], "op": ">=", "target": 5},
-        {"metric": "sales_amount", "window": {"kind": "rolling_months", "months": 12}, "op": ">=", "target": "500000"},
-        {"metric": "engagement_points", "window": {"kind": "year_to_date"}, "op": ">=", "target": 200},
-    ]}),
-    ("Platinum", {"all": [
-        {"metric": "service_offerings", "min_level": 2, "op": ">=", "target": 3},
-        {"metric": "sales_amount", "window": {"kind": "rolling_months", "months": 12}, "op": ">=", "target": "1500000"},
-        {"metric": "won_deals", "window": {"kind": "rolling_months", "months": 12}, "op": ">=", "target": 10},
-    ]}),
-    ("Quarterly $500k", {"metric": "sales_amount", "window": {"kind": "quarter_to_date"}, "op": ">=", "target": "500000"}),
-    ("UK cloud above £1M", {"all": [
-        {"metric": "partner_attribute", "attribute": "country", "op": "in", "target": ["GB"]},
-        {"metric": "sales_amount", "product_lines": ["cloud"], "currency": "GBP",
-         "window": {"kind": "rolling_months", "months": 12}, "op": ">=", "target": "1000000"},
-    ]}),
-    ("Advanced certification", {"metric": "certified_people", "advanced_only": True, "op": ">=", "target": 1}),
-    ("Security specialist", {"any": [
-        {"metric": "certified_people", "tracks": ["security"], "op": ">=", "target": 2},
-        {"metric": "service_offerings", "offerings": ["mdr"], "min_level": 3, "op": ">=", "target": 1},
-    ]}),
-    ("Engaged", {"metric": "engagement_points", "activity_types": ["co-marketing", "business-plan"],
-                 "window": {"kind": "rolling_days", "days": 180}, "op": ">=", "target": 100}),
-    ("Tenured EMEA", {"all": [
-        {"metric": "months_since_joining", "op": ">=", "target": 12},
-        {"not": {"metric": "partner_attribute", "attribute": "region", "op": "in", "target": ["apac"]}},
-    ]}),
+    (
+        "Registered",
+        {
+            "metric": "partner_attribute",
+            "attribute": "status",
+            "op": "in",
+            "target": ["active", "onboarding"],
+        },
+    ),
+    (
+        "Silver",
+        {
+            "all": [
+                {"metric": "certified_people", "op": ">=", "target": 2},
+                {
+                    "metric": "sales_amount",
+                    "window": {"kind": "rolling_months", "months": 12},
+                    "op": ">=",
+                    "target": "100000",
+                },
+            ]
+        },
+    ),
+    (
+        "Gold",
+        {
+            "all": [
+                {
+                    "metric": "certified_people",
+                    "certification_types": ["sales-engineer"],
+                    "op": ">=",
+                    "target": 5,
+                },
+                {
+                    "metric": "sales_amount",
+                    "window": {"kind": "rolling_months", "months": 12},
+                    "op": ">=",
+                    "target": "500000",
+                },
+                {
+                    "metric": "engagement_points",
+                    "window": {"kind": "year_to_date"},
+                    "op": ">=",
+                    "target": 200,
+                },
+            ]
+        },
+    ),
+    (
+        "Platinum",
+        {
+            "all": [
+                {"metric": "service_offerings", "min_level": 2, "op": ">=", "target": 3},
+                {
+                    "metric": "sales_amount",
+                    "window": {"kind": "rolling_months", "months": 12},
+                    "op": ">=",
+                    "target": "1500000",
+                },
+                {
+                    "metric": "won_deals",
+                    "window": {"kind": "rolling_months", "months": 12},
+                    "op": ">=",
+                    "target": 10,
+                },
+            ]
+        },
+    ),
+    (
+        "Quarterly $500k",
+        {"metric": "sales_amount", "window": {"kind": "quarter_to_date"}, "op": ">=", "target": "500000"},
+    ),
+    (
+        "UK cloud above £1M",
+        {
+            "all": [
+                {"metric": "partner_attribute", "attribute": "country", "op": "in", "target": ["GB"]},
+                {
+                    "metric": "sales_amount",
+                    "product_lines": ["cloud"],
+                    "currency": "GBP",
+                    "window": {"kind": "rolling_months", "months": 12},
+                    "op": ">=",
+                    "target": "1000000",
+                },
+            ]
+        },
+    ),
+    (
+        "Advanced certification",
+        {"metric": "certified_people", "advanced_only": True, "op": ">=", "target": 1},
+    ),
+    (
+        "Security specialist",
+        {
+            "any": [
+                {"metric": "certified_people", "tracks": ["security"], "op": ">=", "target": 2},
+                {
+                    "metric": "service_offerings",
+                    "offerings": ["mdr"],
+                    "min_level": 3,
+                    "op": ">=",
+                    "target": 1,
+                },
+            ]
+        },
+    ),
+    (
+        "Engaged",
+        {
+            "metric": "engagement_points",
+            "activity_types": ["co-marketing", "business-plan"],
+            "window": {"kind": "rolling_days", "days": 180},
+            "op": ">=",
+            "target": 100,
+        },
+    ),
+    (
+        "Tenured EMEA",
+        {
+            "all": [
+                {"metric": "months_since_joining", "op": ">=", "target": 12},
+                {
+                    "not": {
+                        "metric": "partner_attribute",
+                        "attribute": "region",
+                        "op": "in",
+                        "target": ["apac"],
+                    }
+                },
+            ]
+        },
+    ),
 ]
 
 
@@ -226,8 +327,13 @@ def generate(partners: int, facts: int, seed: int) -> dict[str, int]:
     for currency in ("EUR", "GBP", "JPY"):
         daily_rates_rebuild(currency)
     _define_gates()
-    return {"sales": sales, "certifications": certifications, "activities": activities,
-            "proficiencies": proficiencies, "people": people}
+    return {
+        "sales": sales,
+        "certifications": certifications,
+        "activities": activities,
+        "proficiencies": proficiencies,
+        "people": people,
+    }
 
 
 def add_a_days_facts(partners: int, count: int, seed: int) -> int:
@@ -263,11 +369,18 @@ def _define_gates() -> None:
     from programs.models import Program, Tier
 
     program = Program.objects.create(name="Bench program", slug="bench", base_currency="USD")
-    tiers = {name: Tier.objects.create(program=program, name=name, rank=rank)
-             for rank, name in enumerate(["Registered", "Silver", "Gold", "Platinum"], start=1)}
+    tiers = {
+        name: Tier.objects.create(program=program, name=name, rank=rank)
+        for rank, name in enumerate(["Registered", "Silver", "Gold", "Platinum"], start=1)
+    }
     for name, criteria in GATES:
-        Gate.objects.create(program=program, name=name, state=GateState.ACTIVE, criteria=criteria,
-                            unlocks_tier=tiers.get(name))
+        Gate.objects.create(
+            program=program,
+            name=name,
+            state=GateState.ACTIVE,
+            criteria=criteria,
+            unlocks_tier=tiers.get(name),
+        )
 
 
 def floor_seconds() -> float:
@@ -294,7 +407,9 @@ def peak_mb() -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--partners", type=int, default=10_000)
     parser.add_argument("--facts", type=int, default=500_000)
     parser.add_argument("--sample", type=int, default=200, help="partners evaluated by the naive reference")
@@ -306,18 +421,17 @@ def main() -> None:
     _ensure_database(url)
     _setup_django(url)
 
+    from django.core.management import call_command
     from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
     from gates import services
+    from gates.metrics import References
     from gates.models import Gate, GateStatus
     from gates.reference import evaluate_partner_naively
-    from gates.metrics import References
     from gates.validation import parse_criteria
     from partners.models import Partner
-
-    from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
     if args.reuse and Partner.objects.count() == args.partners:
@@ -326,16 +440,33 @@ def main() -> None:
     else:
         started = time.perf_counter()
         counts = generate(args.partners, args.facts, args.seed)
-        _say(f"generated {args.partners:,} partners and {args.facts:,} facts {counts} in {time.perf_counter() - started:.1f} s")
+        _say(
+            f"generated {args.partners:,} partners and {args.facts:,} facts {counts} in {time.perf_counter() - started:.1f} s"
+        )
     gates = list(Gate.objects.filter(state="active").order_by("id"))
     as_of = timezone.localdate()
 
     floor = min(floor_seconds() for _ in range(2))
     _say(f"(c) floor: one GROUP BY per fact table          {floor:8.2f} s")
 
-    from gates.models import BenefitGrant, EvaluationRun, GateStatusChange, MeasureDigest, PartnerTier, TierChange
+    from gates.models import (
+        BenefitGrant,
+        EvaluationRun,
+        GateStatusChange,
+        MeasureDigest,
+        PartnerTier,
+        TierChange,
+    )
 
-    for model in (GateStatusChange, TierChange, BenefitGrant, PartnerTier, GateStatus, EvaluationRun, MeasureDigest):
+    for model in (
+        GateStatusChange,
+        TierChange,
+        BenefitGrant,
+        PartnerTier,
+        GateStatus,
+        EvaluationRun,
+        MeasureDigest,
+    ):
         model.objects.all().delete()
     reset_queries()
     with CaptureQueriesContext(connection) as captured:
@@ -343,19 +474,25 @@ def main() -> None:
         summary = services.evaluate(as_of=as_of, notify=False)
         full_first = time.perf_counter() - started
     queries = len(captured)
-    measuring = sum(1 for q in captured if q["sql"].lstrip().upper().startswith("SELECT") and "GROUP BY" in q["sql"])
-    _say(f"(a) full evaluation, first run (writes all)     {full_first:8.2f} s  "
-         f"{summary.statuses_written:,} statuses, {summary.tiers_changed:,} tier moves, {queries:,} queries "
-         f"({measuring} aggregate reads)")
+    measuring = sum(
+        1 for q in captured if q["sql"].lstrip().upper().startswith("SELECT") and "GROUP BY" in q["sql"]
+    )
+    _say(
+        f"(a) full evaluation, first run (writes all)     {full_first:8.2f} s  "
+        f"{summary.statuses_written:,} statuses, {summary.tiers_changed:,} tier moves, {queries:,} queries "
+        f"({measuring} aggregate reads)"
+    )
     # A night's worth of new facts (0.5 % more, spread over random partners),
     # then the nightly run that measures everything and writes what moved.
     added = add_a_days_facts(args.partners, args.facts // 200, args.seed)
     started = time.perf_counter()
     nightly = services.evaluate(as_of=as_of, notify=False)
     full = time.perf_counter() - started
-    _say(f"(a) full evaluation, nightly run                {full:8.2f} s  after {added:,} new facts: "
-         f"{nightly.statuses_written:,} statuses rewritten, {nightly.statuses_changed:,} changed, "
-         f"{nightly.tiers_changed:,} tier moves")
+    _say(
+        f"(a) full evaluation, nightly run                {full:8.2f} s  after {added:,} new facts: "
+        f"{nightly.statuses_written:,} statuses rewritten, {nightly.statuses_changed:,} changed, "
+        f"{nightly.tiers_changed:,} tier moves"
+    )
     started = time.perf_counter()
     idle = services.evaluate(as_of=as_of, notify=False)
     full_idle = time.perf_counter() - started
@@ -363,9 +500,14 @@ def main() -> None:
     _say(f"(a) full evaluation, nothing new                {full_idle:8.2f} s")
 
     # (b) The naive reference on a sample, compared with (a), then extrapolated.
-    sample_ids = sorted(random.Random(args.seed).sample(range(1, args.partners + 1), min(args.sample, args.partners)))
+    sample_ids = sorted(
+        random.Random(args.seed).sample(range(1, args.partners + 1), min(args.sample, args.partners))
+    )
     refs = References.load()
-    trees = [(gate, parse_criteria(gate.criteria, default_currency=gate.money_currency, references=refs)) for gate in gates]
+    trees = [
+        (gate, parse_criteria(gate.criteria, default_currency=gate.money_currency, references=refs))
+        for gate in gates
+    ]
     stored = {(s.partner_id, s.gate_id): s for s in GateStatus.objects.filter(partner_id__in=sample_ids)}
     started = time.perf_counter()
     mismatches = 0
@@ -382,8 +524,10 @@ def main() -> None:
     naive_sample = time.perf_counter() - started
     assert mismatches == 0, f"{mismatches} results differ between the naive and the set-based evaluation"
     naive = naive_sample * args.partners / len(sample_ids)
-    _say(f"(b) naive per-partner reference (extrapolated)  {naive:8.2f} s  "
-         f"({len(sample_ids)} partners in {naive_sample:.2f} s; results equal to (a))")
+    _say(
+        f"(b) naive per-partner reference (extrapolated)  {naive:8.2f} s  "
+        f"({len(sample_ids)} partners in {naive_sample:.2f} s; results equal to (a))"
+    )
 
     # One partner, as after a new fact: the same code path as the nightly run.
     timings = []
@@ -412,10 +556,12 @@ def main() -> None:
         "one_partner_ms": round(one_partner_ms, 2),
         "one_partner_p90_ms": round(timings[int(len(timings) * 0.9)] * 1000, 2),
     }
-    _say(f"a/c = {figures['full_over_floor']} (first run {figures['full_first_run_over_floor']}, "
-         f"nothing new {round(full_idle / floor, 2)}), "
-         f"b/a = {figures['naive_over_full']}, peak {figures['peak_mb']} MB, "
-         f"one partner {figures['one_partner_ms']} ms (median of {len(timings)})")
+    _say(
+        f"a/c = {figures['full_over_floor']} (first run {figures['full_first_run_over_floor']}, "
+        f"nothing new {round(full_idle / floor, 2)}), "
+        f"b/a = {figures['naive_over_full']}, peak {figures['peak_mb']} MB, "
+        f"one partner {figures['one_partner_ms']} ms (median of {len(timings)})"
+    )
     print(json.dumps(figures))
 
 
