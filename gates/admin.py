@@ -64,7 +64,7 @@ class GateForm(forms.ModelForm):
         field_classes = {"criteria": PrettyJSONField}
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         prerequisites = cleaned.get("prerequisites")
         if prerequisites is not None:
             if self.instance.pk and any(p.pk == self.instance.pk for p in prerequisites):
@@ -234,7 +234,7 @@ class PartnerTierForm(forms.ModelForm):
         fields = ["partner", "program", "override_tier", "override_reason", "override_expires_on"]
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         tier = cleaned.get("override_tier")
         program = cleaned.get("program") or (self.instance.program if self.instance.pk else None)
         if tier is not None:

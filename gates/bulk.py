@@ -35,7 +35,7 @@ def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Sequenc
         with connection.cursor() as cursor:
             _copy(cursor.cursor, model._meta.db_table, columns, rows)
         return
-    model.objects.bulk_create(_instances(model, columns, rows), batch_size=BATCH)
+    model._default_manager.bulk_create(_instances(model, columns, rows), batch_size=BATCH)
 
 
 def upsert_rows(
@@ -68,7 +68,7 @@ def upsert_rows(
             )
             cursor.execute(f"TRUNCATE {staging}")
         return
-    model.objects.bulk_create(
+    model._default_manager.bulk_create(
         _instances(model, columns, rows),
         batch_size=BATCH,
         update_conflicts=True,

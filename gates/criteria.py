@@ -91,9 +91,9 @@ class Param:
                 return False
             return value
         if self.kind == "choice":
-            allowed = list(self.choices()) if self.choices else []
-            if value not in allowed:
-                errors.append(f"{path}: {value!r} is not one of {', '.join(allowed)}.")
+            choices = list(self.choices()) if self.choices else []
+            if value not in choices:
+                errors.append(f"{path}: {value!r} is not one of {', '.join(choices)}.")
             return value
         if not isinstance(value, str) or not value:
             errors.append(f"{path}: expected a non-empty string.")
@@ -277,6 +277,7 @@ def parse(
                 errors.append(f"{path}.currency: {currency!r} is not a known ISO 4217 currency.")
         if len(errors) > before:
             return None
+        assert isinstance(name, str) and isinstance(op, str)  # checked above: errors would have returned
         built = Leaf(len(leaves), path, name, op, target, params, currency)
         leaves.append(built)
         if len(leaves) > MAX_LEAVES:

@@ -221,7 +221,7 @@ class Measurer:
         return ranks
 
     def _source_sql(
-        self, source: str, plan: _SourcePlan, first_id: int, last_id: int
+        self, source: str, plan: _SourcePlan, first_id: int | None, last_id: int | None
     ) -> tuple[str, list[Any]]:
         params: list[Any] = []
         select: list[str] = []
@@ -297,6 +297,7 @@ class Measurer:
         first_id: int | None,
         last_id: int | None,
     ) -> tuple[str, list[Any]]:
+        params: list[Any]
         if first_id is None or last_id is None:
             where, params = "1 = 1", []
         elif first_id == last_id:

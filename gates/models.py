@@ -115,7 +115,8 @@ class Gate(models.Model):
             criteria_problems = criteria_errors(self.criteria, default_currency=self.money_currency)
             if criteria_problems:
                 errors["criteria"] = criteria_problems
-            if self.unlocks_tier_id is not None and self.unlocks_tier.program_id != self.program_id:
+            tier = self.unlocks_tier if self.unlocks_tier_id is not None else None
+            if tier is not None and tier.program_id != self.program_id:
                 errors["unlocks_tier"] = "The tier belongs to another program."
         if self.effective_from and self.effective_to and self.effective_to < self.effective_from:
             errors["effective_to"] = "The gate ends before it starts."

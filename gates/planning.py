@@ -311,8 +311,8 @@ def _plan_tiers(subjects: Subjects, plan: ChunkPlan, partner_ids, passed, in_ran
                     state.grace_until,
                     state.override_tier_id,
                     state.override_expires_on,
-                    row[10] if overridden else "",
-                    row[11] if overridden else None,
+                    row[10] if overridden and row is not None else "",
+                    row[11] if overridden and row is not None else None,
                     now,
                 )
             )
@@ -405,11 +405,14 @@ def _plan_segments(
             itemgetter(*indices) if len(indices) > 1 else (lambda row, i=indices[0]: (row[i],))
         )
     # Segments on tiers see the tier this evaluation just decided.
-    tier_columns = []
+    tier_columns: list[tuple[int, int]] = []
     for segment in subjects.segments:
         for index, leaf in zip(measurer.keys_for(segment.criteria), segment.criteria.leaves, strict=True):
-            if leaf.metric == "current_tier":
-                tier_columns.append((index, subjects.references.programs.get(leaf.params["program"])))
+            if leaf.metric != "current_tier":
+                continue
+            program_id = subjects.references.programs.get(leaf.params["program"])
+            if program_id is not None:
+                tier_columns.append((index, program_id))
     ranks = {tier_id: tier.rank for tier_id, tier in subjects.tiers.items()}
     for partner_id in partner_ids:
         values = chunk.values(partner_id)

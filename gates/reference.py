@@ -91,7 +91,7 @@ def measure_leaf(leaf: Leaf, partner: Partner, as_of: datetime.date, refs: Refer
             .select_related("tier")
             .first()
         )
-        return row.tier.rank if row else 0
+        return row.tier.rank if row is not None and row.tier is not None else 0
     raise ValueError(f"no reference measure for {leaf.metric}")
 
 

@@ -62,7 +62,7 @@ def _display(leaf: Leaf, value: Any, refs: References) -> str:
         return metric.format_value(leaf, int(value or 0), refs)
     if leaf.metric == "sales_amount" and leaf.currency and is_currency(leaf.currency):
         amount = round_money(Decimal(str(value)), leaf.currency)
-        return f"{amount:,.{max(0, -amount.as_tuple().exponent)}f} {leaf.currency}"
+        return f"{amount:,.{max(0, -int(amount.as_tuple().exponent))}f} {leaf.currency}"
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
@@ -180,7 +180,7 @@ def partner_tiers(partner) -> list[PartnerTier]:
 
 def recent_changes(partner, *, limit: int = 10) -> list[dict[str, Any]]:
     """Gate and tier changes, newest first, merged for a timeline."""
-    gate_changes = [
+    gate_changes: list[dict[str, Any]] = [
         {
             "at": change.changed_at,
             "kind": "gate",
@@ -188,7 +188,7 @@ def recent_changes(partner, *, limit: int = 10) -> list[dict[str, Any]]:
         }
         for change in GateStatusChange.objects.filter(partner=partner).select_related("gate")[:limit]
     ]
-    tier_changes = [
+    tier_changes: list[dict[str, Any]] = [
         {
             "at": change.changed_at,
             "kind": "tier",

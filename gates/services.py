@@ -258,7 +258,7 @@ def _queue_reevaluation(partner_ids: list[int]) -> None:
     delay = settings.PRM_FACT_DEBOUNCE_SECONDS
     for partner_id in partner_ids:
         if cache.add(_debounce_key(partner_id), 1, timeout=max(delay * 6, 60)):
-            evaluate_partner_task.apply_async(args=[partner_id], countdown=delay)
+            evaluate_partner_task.apply_async(args=(partner_id,), countdown=delay)
 
 
 def clear_reevaluation_request(partner_id: int) -> None:
@@ -329,8 +329,8 @@ def gate_simulate(
         for partner_id, values_by_key in measurer.measure(first_id, last_id).items():
             result.evaluated += 1
             outcome = evaluate_tree(tree, [values_by_key[key] for key in keys])
-            for index, leaf in enumerate(outcome.leaves):
-                leaf_counts[index] += leaf.passed
+            for index, leaf_outcome in enumerate(outcome.leaves):
+                leaf_counts[index] += leaf_outcome.passed
             passes = outcome.passed and prerequisites_passed[partner_id] == required
             was = partner_id in passing_now
             result.would_pass += passes

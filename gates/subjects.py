@@ -237,8 +237,8 @@ def load_subjects(
         )
     for gate in in_effect:
         if gate.unlocks_tier_id is not None:
-            tier = subjects.tiers[gate.unlocks_tier_id]
-            subjects.tier_gates.setdefault(tier.program_id, []).append((tier, gate.id))
+            unlocked = subjects.tiers[gate.unlocks_tier_id]
+            subjects.tier_gates.setdefault(unlocked.program_id, []).append((unlocked, gate.id))
 
     if with_segments:
         for segment in Segment.objects.order_by("id"):

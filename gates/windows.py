@@ -119,14 +119,16 @@ def parse_window(data: object, path: str, errors: list[str]) -> Window:
     months = data.get("months")
     fiscal = data.get("fiscal_year_start_month", 1)
     if kind == "rolling_days":
-        if not _is_int(days) or not 1 <= days <= MAX_ROLLING_DAYS:
+        if not (isinstance(days, int) and not isinstance(days, bool) and 1 <= days <= MAX_ROLLING_DAYS):
             errors.append(f"{path}.days: a rolling window needs whole days from 1 to {MAX_ROLLING_DAYS}.")
             days = 1
     elif days is not None:
         errors.append(f"{path}.days: only a rolling_days window takes days.")
         days = None
     if kind == "rolling_months":
-        if not _is_int(months) or not 1 <= months <= MAX_ROLLING_MONTHS:
+        if not (
+            isinstance(months, int) and not isinstance(months, bool) and 1 <= months <= MAX_ROLLING_MONTHS
+        ):
             errors.append(
                 f"{path}.months: a rolling window needs whole months from 1 to {MAX_ROLLING_MONTHS}."
             )

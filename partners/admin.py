@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.contrib import admin
 from django.db.models import Count
 
@@ -21,7 +23,15 @@ from partners.models import (
 
 
 class FactAdmin(admin.ModelAdmin):
-    """Facts entered or corrected by hand re-evaluate their partner after commit, like ingested ones."""
+    """Partners, people and facts: a manager sees those of the partners they cover.
+
+    Facts entered or corrected by hand re-evaluate their partner after commit,
+    like ingested ones.
+    """
+
+    def get_queryset(self, request):
+        queryset: Any = super().get_queryset(request)
+        return queryset.visible_to(request.user)
 
     def partner_id_of(self, obj) -> int:
         return obj.partner_id
@@ -102,9 +112,6 @@ class PartnerAdmin(FactAdmin):
     def partner_id_of(self, obj) -> int:
         return obj.pk
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).visible_to(request.user)
-
 
 @admin.register(ManagerProfile)
 class ManagerProfileAdmin(admin.ModelAdmin):
@@ -139,9 +146,6 @@ class PersonAdmin(FactAdmin):
     autocomplete_fields = ["partner", "user"]
     inlines = [CertificationInline]
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).visible_to(request.user)
-
 
 @admin.register(CertificationType)
 class CertificationTypeAdmin(admin.ModelAdmin):
@@ -167,9 +171,6 @@ class CertificationAdmin(FactAdmin):
     def partner(self, obj: Certification):
         return obj.person.partner
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).visible_to(request.user)
-
 
 @admin.register(ProductLine)
 class ProductLineAdmin(admin.ModelAdmin):
@@ -186,9 +187,6 @@ class SaleAdmin(FactAdmin):
     list_select_related = ["partner", "product_line"]
     autocomplete_fields = ["partner", "product_line", "deal"]
     date_hierarchy = "closed_on"
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).visible_to(request.user)
 
 
 @admin.register(ActivityType)
@@ -207,9 +205,6 @@ class EngagementActivityAdmin(FactAdmin):
     autocomplete_fields = ["partner", "activity_type"]
     date_hierarchy = "occurred_on"
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).visible_to(request.user)
-
 
 @admin.register(ServiceOffering)
 class ServiceOfferingAdmin(admin.ModelAdmin):
@@ -225,9 +220,6 @@ class ServiceProficiencyAdmin(FactAdmin):
     search_fields = ["partner__name", "offering__name"]
     list_select_related = ["partner", "offering"]
     autocomplete_fields = ["partner", "offering"]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).visible_to(request.user)
 
 
 @admin.register(ExchangeRate)

@@ -525,9 +525,9 @@ def _partners(count: int, refs: dict, today: datetime.date, manager) -> list[Par
         if index == 0:
             name, country, currency, region = "Acme Cloud Solutions", "GB", "GBP", Region.EMEA
             partner_type, model, status, size = (
-                PartnerType.VAR,
-                BusinessModel.RESELL,
-                LifecycleStatus.ACTIVE,
+                str(PartnerType.VAR),
+                str(BusinessModel.RESELL),
+                str(LifecycleStatus.ACTIVE),
                 1.0,
             )
         else:
@@ -537,8 +537,8 @@ def _partners(count: int, refs: dict, today: datetime.date, manager) -> list[Par
                     break
             region = rng.choice(regions)
             country, currency = rng.choice(COUNTRIES[region])
-            partner_type, model = rng.choice(types), rng.choice(models)
-            status = rng.choices(list(LifecycleStatus.values), weights=[1, 2, 12, 1, 1])[0]
+            partner_type, model = str(rng.choice(types)), str(rng.choice(models))
+            status = str(rng.choices(list(LifecycleStatus.values), weights=[1, 2, 12, 1, 1])[0])
             size = rng.lognormvariate(0, 0.9)
         used.add(name)
         distributor = distributors.get(region) if index % 3 == 0 or index == 0 else None

@@ -417,7 +417,7 @@ class Sale(models.Model):
         if self.amount is not None:
             quantum = minor_unit_exponent(self.currency)
             if self.amount != self.amount.quantize(quantum):
-                places = -quantum.as_tuple().exponent
+                places = -int(quantum.as_tuple().exponent)
                 raise ValidationError(
                     {"amount": f"{self.currency} amounts have at most {places} decimal places."}
                 )

@@ -34,7 +34,7 @@ def test_a_burst_of_facts_queues_one_evaluation_after_commit(
             with django_capture_on_commit_callbacks(execute=True):
                 ladder.certify(partner, 1)
                 services.request_reevaluation([partner.pk])
-    queued.assert_called_once_with(args=[partner.pk], countdown=10)
+    queued.assert_called_once_with(args=(partner.pk,), countdown=10)
 
 
 def test_a_fact_after_the_evaluation_started_queues_another(ladder, django_capture_on_commit_callbacks):
