@@ -215,10 +215,14 @@ def deal_facts(deals: QuerySet[Deal]) -> list[engine.DealFact]:
         )
     )
     ids = [row["id"] for row in rows]
+    wanted = set(ids)
     sales: dict[int, tuple] = {}
     if ids:
+        # Subqueries rather than id lists: a SPIF's allocation reads thousands of deals.
+        deal_ids = deals.order_by().values("id")
         sale_rows = Sale.objects.filter(
-            Q(deal_id__in=ids) | Q(source=DEAL_SALE_SOURCE, external_id__in=[f"deal-{i}" for i in ids])
+            Q(deal_id__in=deal_ids)
+            | Q(source=DEAL_SALE_SOURCE, partner_id__in=deals.order_by().values("partner_id"))
         ).values_list(
             "id", "deal_id", "external_id", "source", "amount", "currency", "product_line_id", "closed_on"
         )
@@ -235,7 +239,7 @@ def deal_facts(deals: QuerySet[Deal]) -> list[engine.DealFact]:
             owner = deal_id
             if source == DEAL_SALE_SOURCE and external_id.startswith("deal-") and external_id[5:].isdigit():
                 owner = int(external_id[5:])
-            if owner in sales:
+            if owner not in wanted or owner in sales:
                 continue
             sales[owner] = (row_id, row_amount, row_currency, row_line, day)
     first_products: dict[int, int] = {}
@@ -249,7 +253,11 @@ def deal_facts(deals: QuerySet[Deal]) -> list[engine.DealFact]:
         ):
             first_products.setdefault(deal_id, product_id)
     activations = (
-        dict(CustomerActivation.objects.filter(deal_id__in=ids).values_list("deal_id", "activated_on"))
+        dict(
+            CustomerActivation.objects.filter(deal_id__in=deals.order_by().values("id")).values_list(
+                "deal_id", "activated_on"
+            )
+        )
         if ids
         else {}
     )

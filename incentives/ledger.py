@@ -169,60 +169,91 @@ class PeriodAssigner:
         return self.current if code in self.closed else code
 
 
+# Brand-new keys are inserted this many at a time.
+BULK_SIZE = 1000
+
+
 def settle(
     plan: dict[Key, tuple[Expected | None, KeyLedger | None]],
     *,
     assign_period: PeriodAssigner,
     actor=None,
 ) -> WriteSummary:
-    """Write the entries that bring every key of the plan to what the rules say."""
-    summary = WriteSummary()
-    for key in sorted(plan):
-        expected, ledger = plan[key]
-        summary.keys += 1
-        for attempt in range(MAX_ATTEMPTS):
-            written = WriteSummary()
-            try:
-                with transaction.atomic():
-                    _settle_key(key, expected, ledger, assign_period, actor, written)
-                summary.add(written)
-                break
-            except IntegrityError:
-                # Another calculation wrote this key's next revision first: read
-                # what it wrote and settle again (usually nothing is left to do).
-                # If nobody did, the error is not a race: let it through.
-                before = ledger.next_revision if ledger else 0
-                ledger = load_ledger(LedgerEntry.objects.filter(_key_filter(key))).get(key)
-                if (ledger.next_revision if ledger else 0) == before:
-                    raise
-                summary.retries += 1
-                logger.info("ledger key %s written concurrently; re-reading (attempt %s)", key, attempt + 1)
-        else:
-            raise RuntimeError(f"could not settle ledger key {key} after {MAX_ATTEMPTS} attempts")
+    """Write the entries that bring every key of the plan to what the rules say.
+
+    Keys already settled cost nothing. Keys with no entry yet (plain earnings,
+    the bulk of a first run) are inserted a thousand at a time; if any of them
+    was written meanwhile by another calculation, that batch falls back to the
+    key-by-key path, which re-reads a key after losing a race on it.
+    """
+    summary = WriteSummary(keys=len(plan))
+    due = [key for key in sorted(plan) if corrections(*plan[key])]
+    fresh = [key for key in due if plan[key][1] is None]
+    rest = [key for key in due if plan[key][1] is not None]
+    for start in range(0, len(fresh), BULK_SIZE):
+        batch = fresh[start : start + BULK_SIZE]
+        rows = [row for key in batch for row in _new_rows(key, plan[key][0], None, assign_period, actor)]
+        try:
+            with transaction.atomic():
+                created = LedgerEntry.objects.bulk_create([entry for entry, _ in rows])
+        except IntegrityError:
+            rest.extend(batch)
+            continue
+        summary.earnings += len(created)
+        summary.written_ids += [entry.id for entry in created if entry.id is not None]
+    for key in sorted(rest):
+        _settle_one(key, plan[key], assign_period, actor, summary)
     return summary
 
 
-def _settle_key(
+def _settle_one(
+    key: Key,
+    planned: tuple[Expected | None, KeyLedger | None],
+    assign_period: PeriodAssigner,
+    actor,
+    summary: WriteSummary,
+) -> None:
+    expected, ledger = planned
+    for attempt in range(MAX_ATTEMPTS):
+        written = WriteSummary()
+        try:
+            with transaction.atomic():
+                _settle_key(key, expected, ledger, assign_period, actor, written)
+            summary.add(written)
+            return
+        except IntegrityError:
+            # Another calculation wrote this key's next revision first: read
+            # what it wrote and settle again (usually nothing is left to do).
+            # If nobody did, the error is not a race: let it through.
+            before = ledger.next_revision if ledger else 0
+            ledger = load_ledger(LedgerEntry.objects.filter(_key_filter(key))).get(key)
+            if (ledger.next_revision if ledger else 0) == before:
+                raise
+            summary.retries += 1
+            logger.info("ledger key %s written concurrently; re-reading (attempt %s)", key, attempt + 1)
+    raise RuntimeError(f"could not settle ledger key {key} after {MAX_ATTEMPTS} attempts")
+
+
+def _new_rows(
     key: Key,
     expected: Expected | None,
     ledger: KeyLedger | None,
     assign_period: PeriodAssigner,
     actor,
-    summary: WriteSummary,
-) -> None:
+) -> list[tuple[LedgerEntry, list[int]]]:
+    """The unsaved entries that settle a key, each with the ids of the unpaid entries it cancels."""
     todo = corrections(expected, ledger)
-    if not todo:
-        return
     entries = ledger.entries if ledger else []
     revision = ledger.next_revision if ledger else 0
     first = ledger.first if ledger else None
+    nets = ledger.nets() if ledger else {}
     now = timezone.now()
     nothing_due = expected is None or expected.amount == 0
     all_unpaid = bool(entries) and all(
         entry.state in UNPAID or entry.state == EntryState.REVERSED for entry in entries
     )
     event_on = expected.event_on if expected else (first.event_on if first else now.date())
-    written = []
+    result = []
     for currency, amount in todo:
         if first is None:
             entry_type, state = EntryType.EARNING, EntryState.ACCRUED
@@ -232,12 +263,12 @@ def _settle_key(
             state = EntryState.REVERSED if all_unpaid else EntryState.ACCRUED
         else:
             entry_type, state = EntryType.ADJUSTMENT, EntryState.ACCRUED
-        previous = ledger.nets().get(currency, Decimal(0)) if ledger else Decimal(0)
-        basis = dict(expected.basis) if expected and currency == expected.currency else {}
+        in_rule_currency = expected is not None and currency == expected.currency
+        basis = dict(expected.basis) if expected is not None and in_rule_currency else {}
         if first is not None:
-            basis["ledger_before"] = format(previous, "f")
+            basis["ledger_before"] = format(nets.get(currency, Decimal(0)), "f")
             basis["rules_say"] = format(
-                expected.amount if expected and currency == expected.currency else 0, "f"
+                expected.amount if expected is not None and in_rule_currency else 0, "f"
             )
         reason = (
             expected.reason
@@ -246,7 +277,7 @@ def _settle_key(
         )
         if reason:
             basis["reason"] = reason
-        entry = LedgerEntry.objects.create(
+        entry = LedgerEntry(
             partner_id=key.partner_id,
             rule_id=key.rule_id,
             source_type=key.source_type,
@@ -270,18 +301,34 @@ def _settle_key(
             state=state,
             state_changed_at=now,
         )
-        written.append(entry)
+        cancels = (
+            [row.id for row in entries if row.currency == currency and row.state in UNPAID]
+            if state == EntryState.REVERSED
+            else []
+        )
+        result.append((entry, cancels))
         revision += 1
-        if entry_type == EntryType.EARNING:
+    return result
+
+
+def _settle_key(
+    key: Key,
+    expected: Expected | None,
+    ledger: KeyLedger | None,
+    assign_period: PeriodAssigner,
+    actor,
+    summary: WriteSummary,
+) -> None:
+    for entry, cancels in _new_rows(key, expected, ledger, assign_period, actor):
+        entry.save()
+        if entry.entry_type == EntryType.EARNING:
             summary.earnings += 1
-        elif entry_type == EntryType.REVERSAL:
+        elif entry.entry_type == EntryType.REVERSAL:
             summary.reversals += 1
         else:
             summary.adjustments += 1
         summary.written_ids.append(entry.id)
-        if state == EntryState.REVERSED:
-            cancelled = [row.id for row in entries if row.currency == currency and row.state in UNPAID]
-            move(cancelled, to_state=EntryState.REVERSED, actor=actor, reason=f"Reversed by entry {entry.id}")
+        move(cancels, to_state=EntryState.REVERSED, actor=actor, reason=f"Reversed by entry {entry.id}")
 
 
 def _describe(key: Key) -> str:
