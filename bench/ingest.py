@@ -18,7 +18,9 @@ channel manager's integration would send them:
 
 Re-evaluation tasks go to a Redis broker (``--broker-url``) and are not run, as
 with a production worker busy elsewhere, and their debounce marks to a Redis
-cache (``--cache-url``); both are emptied at the end. The database is checked afterwards to
+cache (``--cache-url``); both are emptied at the end. The first batch of a run
+queues one task per partner it touches; that cost is also measured alone and
+reported (``reevaluation_queue_s``) beside the rate without it. The database is checked afterwards to
 hold each row once with the amounts sent. The last line is one JSON object with
 every figure; the target is ``api_over_floor`` of at least a third.
 """
@@ -279,9 +281,17 @@ def main() -> None:
     _ensure_database(url)
     environment = _environment(url, args.broker_url, args.cache_url)
     os.environ.update(
-        {key: environment[key] for key in ("DATABASE_URL", "SECRET_KEY", "DJANGO_SETTINGS_MODULE")}
+        {
+            key: environment[key]
+            for key in (
+                "DATABASE_URL",
+                "SECRET_KEY",
+                "DJANGO_SETTINGS_MODULE",
+                "CELERY_BROKER_URL",
+                "REDIS_URL",
+            )
+        }
     )
-    os.environ.pop("CELERY_BROKER_URL", None)
     import django
 
     django.setup()
@@ -351,6 +361,23 @@ def main() -> None:
     _say(f"checked: {stored['rows']:,} rows stored once each, amounts as sent ({stored['total']:,} in all)")
     floors.append(floor_seconds(rows))
     floor_s = min(floors)
+
+    # What the first batch of each API run spends queueing one re-evaluation per
+    # partner it touched (gates.services.request_reevaluation: one task message
+    # each), measured alone here against the same broker.
+    from gates.services import request_reevaluation
+
+    _empty_redis(args.cache_url)
+    touched = sorted({row["partner"] for row in rows[: args.batch]})
+    started = time.perf_counter()
+    request_reevaluation(touched)  # outside a transaction: queued at once
+    queue_s = time.perf_counter() - started
+    _empty_redis(args.broker_url)
+    _empty_redis(args.cache_url)
+    _say(
+        f"    queueing the re-evaluation of the {len(touched):,} partners of a first batch: {queue_s:.2f} s "
+        f"({queue_s / len(touched) * 1000:.1f} ms each)"
+    )
     floor_rate = args.rows / floor_s
     _say(
         f"(d) floor: plain bulk_create                    {floor_rate:10,.0f} rows/s  ({floor_s:.2f} s, "
@@ -367,6 +394,9 @@ def main() -> None:
         "api_over_floor": round(api_rate / floor_rate, 3),
         "resend_rows_per_s": round(args.rows / resend_s),
         "update_rows_per_s": round(args.rows / update_s),
+        "api_rows_per_s_without_queueing": round(args.rows / max(api_s - queue_s, 1e-9)),
+        "reevaluation_queue_s": round(queue_s, 3),
+        "partners_in_first_batch": len(touched),
         "api_s": round(api_s, 3),
         "floor_s": round(floor_s, 3),
         "runs": args.runs,

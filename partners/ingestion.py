@@ -24,7 +24,7 @@ import calendar
 import datetime
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Literal
@@ -268,10 +268,15 @@ class _Ingestion:
         self.audit_data = audit_data or {}
         # Facts may be dated up to tomorrow (time zones); read the clock once per batch.
         self.latest = timezone.localdate() + datetime.timedelta(days=1)
+        self._parsers = self.parsers()
 
     # subclass hooks
-    def parse(self, row: dict) -> dict[str, Any]:
+    def parsers(self) -> dict[str, Callable[[dict], Any]]:
+        """Each field's parser: returns the clean value or raises ``_RowError``."""
         raise NotImplementedError
+
+    def parse(self, row: dict) -> dict[str, Any]:
+        return _collect(row, self._parsers)
 
     def load_references(self, rows: list[_Row], partner_regions: dict[int, str]) -> None:
         """Look up, once for the batch, what the rows name (codes, rates, people)."""
@@ -599,19 +604,16 @@ class SalesIngestion(_Ingestion):
     )
     compared = ("partner_id", "amount", "currency", "product_line_id", "region", "closed_on", "customer_name")
 
-    def parse(self, row: dict) -> dict[str, Any]:
-        return _collect(
-            row,
-            {
-                "partner": lambda r: _id(r, "partner"),
-                "amount": lambda r: _amount(r, "amount"),
-                "currency": lambda r: _text(r, "currency", max_length=3, required=True).upper(),
-                "product_line": lambda r: _text(r, "product_line", max_length=50, required=True),
-                "region": lambda r: _text(r, "region", max_length=8),
-                "closed_on": lambda r: _date(r, "closed_on", latest=self.latest),
-                "customer_name": lambda r: _text(r, "customer_name", max_length=200),
-            },
-        )
+    def parsers(self) -> dict[str, Callable[[dict], Any]]:
+        return {
+            "partner": lambda r: _id(r, "partner"),
+            "amount": lambda r: _amount(r, "amount"),
+            "currency": lambda r: _text(r, "currency", max_length=3, required=True).upper(),
+            "product_line": lambda r: _text(r, "product_line", max_length=50, required=True),
+            "region": lambda r: _text(r, "region", max_length=8),
+            "closed_on": lambda r: _date(r, "closed_on", latest=self.latest),
+            "customer_name": lambda r: _text(r, "customer_name", max_length=200),
+        }
 
     def load_references(self, rows, partner_regions) -> None:
         codes = {row.clean["product_line"] for row in rows}
@@ -670,7 +672,7 @@ class ActivitiesIngestion(_Ingestion):
     fields = frozenset({"external_id", "partner", "activity_type", "points", "occurred_on", "description"})
     compared = ("partner_id", "activity_type_id", "points", "occurred_on", "description")
 
-    def parse(self, row: dict) -> dict[str, Any]:
+    def parsers(self) -> dict[str, Callable[[dict], Any]]:
         def points(r):
             value = r.get("points")
             if value is None:
@@ -681,16 +683,13 @@ class ActivitiesIngestion(_Ingestion):
                 raise _RowError("points", f"Points lie between 0 and {MAX_POINTS:,}.")
             return value
 
-        return _collect(
-            row,
-            {
-                "partner": lambda r: _id(r, "partner"),
-                "activity_type": lambda r: _text(r, "activity_type", max_length=50, required=True),
-                "points": points,
-                "occurred_on": lambda r: _date(r, "occurred_on", latest=self.latest),
-                "description": lambda r: _text(r, "description", max_length=300),
-            },
-        )
+        return {
+            "partner": lambda r: _id(r, "partner"),
+            "activity_type": lambda r: _text(r, "activity_type", max_length=50, required=True),
+            "points": points,
+            "occurred_on": lambda r: _date(r, "occurred_on", latest=self.latest),
+            "description": lambda r: _text(r, "description", max_length=300),
+        }
 
     def load_references(self, rows, partner_regions) -> None:
         codes = {row.clean["activity_type"] for row in rows}
@@ -745,7 +744,7 @@ class CertificationsIngestion(_Ingestion):
     compared = ("person_id", "certification_type_id", "issued_on", "expires_on")
     partner_path = "person__partner_id"
 
-    def parse(self, row: dict) -> dict[str, Any]:
+    def parsers(self) -> dict[str, Callable[[dict], Any]]:
         def email(r):
             value = _text(r, "person_email", max_length=254, required=True).lower()
             try:
@@ -754,18 +753,15 @@ class CertificationsIngestion(_Ingestion):
                 raise _RowError("person_email", "Enter a valid e-mail address.") from exc
             return value
 
-        return _collect(
-            row,
-            {
-                "partner": lambda r: _id(r, "partner"),
-                "person_email": email,
-                "person_first_name": lambda r: _text(r, "person_first_name", max_length=100),
-                "person_last_name": lambda r: _text(r, "person_last_name", max_length=100),
-                "certification_type": lambda r: _text(r, "certification_type", max_length=50, required=True),
-                "issued_on": lambda r: _date(r, "issued_on", latest=self.latest),
-                "expires_on": lambda r: _date(r, "expires_on", required=False),
-            },
-        )
+        return {
+            "partner": lambda r: _id(r, "partner"),
+            "person_email": email,
+            "person_first_name": lambda r: _text(r, "person_first_name", max_length=100),
+            "person_last_name": lambda r: _text(r, "person_last_name", max_length=100),
+            "certification_type": lambda r: _text(r, "certification_type", max_length=50, required=True),
+            "issued_on": lambda r: _date(r, "issued_on", latest=self.latest),
+            "expires_on": lambda r: _date(r, "expires_on", required=False),
+        }
 
     def load_references(self, rows, partner_regions) -> None:
         codes = {row.clean["certification_type"] for row in rows}
