@@ -758,8 +758,14 @@ def seed_demo(*, partners: int = 60) -> DemoResult:
         },
     )
     # Results for the demo at once, without mailing every partner about them.
+    # A fresh demo is evaluated as of past quarters first, so that the tier
+    # history (what incentives pay deals on) reaches back like a real one.
+    from gates.models import EvaluationRun
     from gates.services import evaluate
 
+    if not EvaluationRun.objects.exists():
+        for days_back in (360, 270, 180, 90):
+            evaluate(as_of=today - datetime.timedelta(days=days_back), notify=False)
     evaluate(notify=False)
     from deals.demo import seed_deals
 
@@ -767,6 +773,8 @@ def seed_demo(*, partners: int = 60) -> DemoResult:
     from incentives.demo import seed_incentives
 
     seed_incentives(acme=acme)
+    # Deals won and facts added by the deal and incentive demos count too.
+    evaluate(notify=False)
     return DemoResult(
         partners=Partner.objects.count(),
         people=Person.objects.count(),

@@ -16,6 +16,12 @@ _READ_ONLY = {
     "tierchange",
     "benefitgrant",
     "segmentmembership",
+    "measuredigest",
+    "ledgerentry",
+    "ledgertransition",
+    "redemption",
+    "payout",
+    "mdfledgerentry",
 }
 
 
