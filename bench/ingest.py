@@ -273,7 +273,7 @@ def main() -> None:
         default="redis://127.0.0.1:6379/11",
         help="the web processes' cache (emptied afterwards)",
     )
-    parser.add_argument("--runs", type=int, default=2, help="API runs (and floor runs beside them)")
+    parser.add_argument("--runs", type=int, default=3, help="API runs (and floor runs beside them)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
