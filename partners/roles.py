@@ -20,7 +20,6 @@ _READ_ONLY = {
     "ledgerentry",
     "ledgertransition",
     "redemption",
-    "payout",
     "mdfledgerentry",
 }
 
