@@ -15,6 +15,7 @@ from typing import Any
 from django.db import connection, models
 
 BATCH = 1000
+STAGING_THRESHOLD = 500
 
 
 def _is_postgresql() -> bool:
@@ -50,7 +51,8 @@ def upsert_rows(
     if not rows:
         return
     table = model._meta.db_table
-    if _is_postgresql():
+    # A staging table pays off for big batches; a few rows go in one statement.
+    if _is_postgresql() and len(rows) >= STAGING_THRESHOLD:
         staging = f"staging_{table}_{zlib.crc32(','.join(columns).encode()):x}"
         column_list = ", ".join(columns)
         with connection.cursor() as cursor:

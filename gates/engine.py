@@ -109,7 +109,7 @@ class Measurer:
     # --- measuring ------------------------------------------------------------
 
     def fetch_sources(
-        self, first_id: int | None = None, last_id: int | None = None
+        self, first_id: int | None = None, last_id: int | None = None, only: Sequence[int] | None = None
     ) -> dict[str, dict[int, tuple]]:
         """Run one aggregate query per fact table: raw values by partner id.
 
@@ -122,14 +122,18 @@ class Measurer:
             plan = self.sources.get(source)
             if not plan or not plan.columns:
                 continue
-            sql, params = self._source_sql(source, plan, first_id, last_id)
+            sql, params = self._source_sql(source, plan, first_id, last_id, only)
             with connection.cursor() as cursor:
                 cursor.execute(sql, [_param(p) for p in params])
                 tables[source] = {row[0]: tuple(row[1:]) for row in cursor.fetchall()}
         return tables
 
     def measure(
-        self, first_id: int, last_id: int, sources: dict[str, dict[int, tuple]] | None = None
+        self,
+        first_id: int,
+        last_id: int,
+        sources: dict[str, dict[int, tuple]] | None = None,
+        only: Sequence[int] | None = None,
     ) -> dict[int, list[Any]]:
         """Measures of every partner whose id lies in [first_id, last_id], keyed by partner id.
 
@@ -139,10 +143,10 @@ class Measurer:
         in the range appears, whatever its facts. A partner's measures are a
         list indexed like ``keys_for`` returns.
         """
-        rows = self._partner_rows(first_id, last_id)
+        rows = self._partner_rows(first_id, last_id, only)
         if sources is None:
-            sources = self.fetch_sources(first_id, last_id)
-        tier_ranks = self._tier_ranks(first_id, last_id) if self.needs_tiers else {}
+            sources = self.fetch_sources(first_id, last_id, only)
+        tier_ranks = self._tier_ranks(first_id, last_id, only) if self.needs_tiers else {}
         plans = [
             (list(zip(plan.indices, (c.read for c in plan.columns), strict=True)), sources[source])
             for source, plan in self.sources.items()
@@ -168,7 +172,12 @@ class Measurer:
         return results
 
     def measure_chunk(
-        self, first_id: int, last_id: int, sources: dict[str, dict[int, tuple]] | None, signature: str
+        self,
+        first_id: int,
+        last_id: int,
+        sources: dict[str, dict[int, tuple]] | None,
+        signature: str,
+        only: Sequence[int] | None = None,
     ) -> "MeasuredChunk":
         """Like ``measure``, but converts values lazily and gives each partner a digest of its inputs.
 
@@ -176,10 +185,10 @@ class Measurer:
         attributes and the raw aggregates of every fact table, so an equal
         digest means equal measures.
         """
-        rows = self._partner_rows(first_id, last_id)
+        rows = self._partner_rows(first_id, last_id, only)
         if sources is None:
-            sources = self.fetch_sources(first_id, last_id)
-        tier_ranks = self._tier_ranks(first_id, last_id) if self.needs_tiers else {}
+            sources = self.fetch_sources(first_id, last_id, only)
+        tier_ranks = self._tier_ranks(first_id, last_id, only) if self.needs_tiers else {}
         chunk = MeasuredChunk(self, sources)
         attributes = [
             (position, METRICS[leaf.metric].attribute, leaf) for position, leaf in self.attribute_leaves
@@ -199,29 +208,40 @@ class Measurer:
             ).hexdigest()
         return chunk
 
-    def _partner_rows(self, first_id: int, last_id: int) -> list[dict[str, Any]]:
+    def _partner_rows(self, first_id: int, last_id: int, only: Sequence[int] | None) -> list[dict[str, Any]]:
         from partners.models import Partner
 
         fields = ("id", "partner_type", "business_model", "country", "region", "status", "joined_on")
         return [
             dict(zip(fields, row, strict=True))
             for row in Partner.objects.filter(id__gte=first_id, id__lte=last_id)
+            .filter(**({"id__in": list(only)} if only is not None else {}))
             .order_by("id")
             .values_list(*fields)
         ]
 
-    def _tier_ranks(self, first_id: int, last_id: int) -> dict[int, dict[int, int]]:
+    def _tier_ranks(
+        self, first_id: int, last_id: int, only: Sequence[int] | None
+    ) -> dict[int, dict[int, int]]:
         from gates.models import PartnerTier
 
         ranks: dict[int, dict[int, int]] = defaultdict(dict)
-        for partner_id, program_id, rank in PartnerTier.objects.filter(
+        rows = PartnerTier.objects.filter(
             partner_id__gte=first_id, partner_id__lte=last_id, tier__isnull=False
-        ).values_list("partner_id", "program_id", "tier__rank"):
+        )
+        if only is not None:
+            rows = rows.filter(partner_id__in=list(only))
+        for partner_id, program_id, rank in rows.values_list("partner_id", "program_id", "tier__rank"):
             ranks[partner_id][program_id] = rank
         return ranks
 
     def _source_sql(
-        self, source: str, plan: _SourcePlan, first_id: int | None, last_id: int | None
+        self,
+        source: str,
+        plan: _SourcePlan,
+        first_id: int | None,
+        last_id: int | None,
+        only: Sequence[int] | None = None,
     ) -> tuple[str, list[Any]]:
         params: list[Any] = []
         select: list[str] = []
@@ -259,11 +279,11 @@ class Measurer:
                 for currency, alias in target_aliases.items():
                     joins += f" LEFT JOIN partners_dailyrate {alias} ON {alias}.currency = %s AND {alias}.day = s.closed_on"
                     join_params.append(currency)
-            where, where_params = self._range("s.partner_id", "s.closed_on", plan, first_id, last_id)
+            where, where_params = self._range("s.partner_id", "s.closed_on", plan, first_id, last_id, only)
             sql = f"SELECT s.partner_id, {columns_sql} FROM partners_sale s{joins} WHERE {where} GROUP BY s.partner_id"
             return sql, params + join_params + where_params
         if source == "certifications":
-            where, where_params = self._range("p.partner_id", None, plan, first_id, last_id)
+            where, where_params = self._range("p.partner_id", None, plan, first_id, last_id, only)
             inner_columns = ", ".join(f"{sql} AS m{i}" for i, sql in enumerate(select))
             outer_columns = ", ".join(f"SUM(m{i})" for i in range(len(select)))
             sql = (
@@ -276,15 +296,17 @@ class Measurer:
             )
             return sql, params + where_params + [True, self.as_of, self.as_of]
         if source == "activities":
-            where, where_params = self._range("a.partner_id", "a.occurred_on", plan, first_id, last_id)
+            where, where_params = self._range("a.partner_id", "a.occurred_on", plan, first_id, last_id, only)
             sql = f"SELECT a.partner_id, {columns_sql} FROM partners_engagementactivity a WHERE {where} GROUP BY a.partner_id"
             return sql, params + where_params
         if source == "proficiencies":
-            where, where_params = self._range("sp.partner_id", None, plan, first_id, last_id)
+            where, where_params = self._range("sp.partner_id", None, plan, first_id, last_id, only)
             sql = f"SELECT sp.partner_id, {columns_sql} FROM partners_serviceproficiency sp WHERE {where} GROUP BY sp.partner_id"
             return sql, params + where_params
         if source == "deals":
-            where, where_params = self._range("d.partner_id", "d.registered_on", plan, first_id, last_id)
+            where, where_params = self._range(
+                "d.partner_id", "d.registered_on", plan, first_id, last_id, only
+            )
             sql = f"SELECT d.partner_id, {columns_sql} FROM deals_deal d WHERE {where} GROUP BY d.partner_id"
             return sql, params + where_params
         raise ValueError(f"unknown source {source!r}")
@@ -296,9 +318,12 @@ class Measurer:
         plan: _SourcePlan,
         first_id: int | None,
         last_id: int | None,
+        only: Sequence[int] | None = None,
     ) -> tuple[str, list[Any]]:
         params: list[Any]
-        if first_id is None or last_id is None:
+        if only is not None:
+            where, params = f"{partner_column} IN ({', '.join(['%s'] * len(only))})", list(only)
+        elif first_id is None or last_id is None:
             where, params = "1 = 1", []
         elif first_id == last_id:
             where, params = f"{partner_column} = %s", [first_id]

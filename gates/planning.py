@@ -10,8 +10,10 @@ stored ones as JSON text, which spares decoding every stored row every night.
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
+from typing import Any
 
 from django.db import connection, transaction
 
@@ -104,13 +106,18 @@ class ChunkPlan:
         return len(self.tier_changes)
 
 
-def _stored_statuses(first_id: int, last_id: int) -> dict[tuple[int, int], tuple[str, int]]:
-    """(partner, gate) -> (status, gate version) for a range of partners."""
+def _stored_statuses(
+    first_id: int, last_id: int, only: Sequence[int] | None
+) -> dict[tuple[int, int], tuple[str, int]]:
+    """(partner, gate) -> (status, gate version) for a range of partners (or only some of them)."""
+    condition, params = "partner_id >= %s AND partner_id <= %s", [first_id, last_id]
+    if only is not None:
+        condition = f"partner_id IN ({', '.join(['%s'] * len(only))})"
+        params = list(only)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT partner_id, gate_id, status, gate_version FROM gates_gatestatus "
-            "WHERE partner_id >= %s AND partner_id <= %s",
-            [first_id, last_id],
+            f"SELECT partner_id, gate_id, status, gate_version FROM gates_gatestatus WHERE {condition}",
+            params,
         )
         return {(row[0], row[1]): (row[2], row[3]) for row in cursor.fetchall()}
 
@@ -145,6 +152,8 @@ def plan_chunk(
     sources: dict[str, dict[int, tuple]] | None = None,
     skip: set[int] | frozenset[int] = frozenset(),
     use_digests: bool = False,
+    only: Sequence[int] | None = None,
+    mark_evaluated: bool = False,
 ) -> ChunkPlan:
     """Decide everything for partners with ids in [first_id, last_id] (but ``skip``), writing nothing.
 
@@ -152,8 +161,12 @@ def plan_chunk(
     whose inputs have the digest stored at its last evaluation keeps its gate
     results without deciding them again; tiers, grace and benefits are still
     checked for everyone, since they move with the calendar too.
+
+    ``only`` narrows the range to some partners (on-change evaluations).
+    ``mark_evaluated`` records every evaluated partner's digest with the time,
+    so that a nightly run that read the facts earlier leaves them alone.
     """
-    chunk = measurer.measure_chunk(first_id, last_id, sources, subjects.signature)
+    chunk = measurer.measure_chunk(first_id, last_id, sources, subjects.signature, only)
     for partner_id in skip:
         chunk.inputs.pop(partner_id, None)
         chunk.digests.pop(partner_id, None)
@@ -161,7 +174,7 @@ def plan_chunk(
     plan = ChunkPlan(partners=len(partner_ids))
     if not partner_ids:
         return plan
-    stored = _stored_statuses(first_id, last_id)
+    stored = _stored_statuses(first_id, last_id, only)
     passed: dict[int, set[int]] = defaultdict(set)
     results_held: dict[int, int] = defaultdict(int)
     evaluated_gates = {gate.id for gate in subjects.gates}
@@ -171,7 +184,11 @@ def plan_chunk(
         if gate_id in evaluated_gates:
             results_held[partner_id] += 1
     known = (
-        dict(MeasureDigest.objects.filter(**_in_range(first_id, last_id)).values_list("partner_id", "digest"))
+        dict(
+            MeasureDigest.objects.filter(**_in_range(first_id, last_id, only)).values_list(
+                "partner_id", "digest"
+            )
+        )
         if use_digests
         else {}
     )
@@ -182,12 +199,11 @@ def plan_chunk(
     ]
     changed: list[int] = []
     for partner_id in partner_ids:
-        digest = chunk.digests[partner_id]
-        if use_digests:
-            if known.get(partner_id) == digest and results_held[partner_id] == len(gates):
-                continue  # same inputs as when its results were decided
-            if known.get(partner_id) != digest:
-                plan.digests.append((partner_id, digest, now))
+        digest = chunk.digests[partner_id] if use_digests else ""
+        if mark_evaluated or (use_digests and known.get(partner_id) != digest):
+            plan.digests.append((partner_id, digest, now))
+        if use_digests and known.get(partner_id) == digest and results_held[partner_id] == len(gates):
+            continue  # same inputs as when its results were decided
         changed.append(partner_id)
     stored_measures = _stored_measures(changed)
     for partner_id in changed:
@@ -227,7 +243,7 @@ def plan_chunk(
                 elif old is not None and old[0] == PASSED:
                     plan.events[partner_id].append(f"No longer meets the gate “{gate.name}”.")
 
-    in_range = _in_range(first_id, last_id)
+    in_range = _in_range(first_id, last_id, only)
     _plan_tiers(subjects, plan, partner_ids, passed, in_range, now)
     _plan_benefits(subjects, plan, partner_ids, passed, in_range, now)
     # Segments move with the measures, or with a tier this plan moved.
@@ -237,7 +253,9 @@ def plan_chunk(
     return plan
 
 
-def _in_range(first_id: int, last_id: int) -> dict[str, int]:
+def _in_range(first_id: int, last_id: int, only: Sequence[int] | None = None) -> dict[str, Any]:
+    if only is not None:
+        return {"partner_id__in": list(only)}
     return {"partner_id__gte": first_id, "partner_id__lte": last_id}
 
 

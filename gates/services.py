@@ -27,7 +27,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from gates.engine import Measurer, serialise
-from gates.models import EvaluationRun, GateOutcome, GateStatus, PartnerTier, TierChange
+from gates.models import EvaluationRun, GateOutcome, GateStatus, MeasureDigest, PartnerTier, TierChange
 from gates.planning import ChunkPlan, notify_changes, plan_chunk, write_plan
 from gates.subjects import cached_subjects, load_subjects
 from partners.exchange import daily_rates_extend
@@ -86,17 +86,16 @@ def _full_run_lock() -> Iterator[bool]:
                 cursor.execute(f"SELECT pg_advisory_unlock({FULL_RUN_LOCK})")
 
 
-def _chunks(chunk_size: int, partner_ids: Sequence[int] | None) -> Iterator[tuple[int, int]]:
+def _chunks(
+    chunk_size: int, partner_ids: Sequence[int] | None
+) -> Iterator[tuple[int, int, list[int] | None]]:
+    """(first id, last id, only these ids or None for the whole range) per chunk."""
     if partner_ids is not None:
         ordered = sorted(set(partner_ids))
         for start in range(0, len(ordered), chunk_size):
             part = ordered[start : start + chunk_size]
-            # A chunk of explicit ids is evaluated id by id when sparse.
-            if len(part) == 1 or part[-1] - part[0] + 1 == len(part):
-                yield part[0], part[-1]
-            else:
-                for partner_id in part:
-                    yield partner_id, partner_id
+            contiguous = part[-1] - part[0] + 1 == len(part)
+            yield part[0], part[-1], None if contiguous else part
         return
     last = 0
     while True:
@@ -105,7 +104,7 @@ def _chunks(chunk_size: int, partner_ids: Sequence[int] | None) -> Iterator[tupl
         )
         if not ids:
             return
-        yield ids[0], ids[-1]
+        yield ids[0], ids[-1], None
         last = ids[-1]
 
 
@@ -150,7 +149,7 @@ def evaluate(
         # Every partner at once: one pass over each fact table, then chunk by chunk.
         sources = measurer.fetch_sources() if full else None
         try:
-            for first_id, last_id in _chunks(chunk_size, partner_ids):
+            for first_id, last_id, only in _chunks(chunk_size, partner_ids):
                 now = timezone.now()
                 if dry_run:
                     plan = plan_chunk(
@@ -161,25 +160,24 @@ def evaluate(
                         now,
                         sources=sources,
                         use_digests=gate_ids is None,
+                        only=only,
                     )
                 else:
                     with transaction.atomic():
                         # Lock the chunk's partners: an on-change evaluation of one of
                         # them waits for this chunk, then sees its result.
-                        list(
-                            Partner.objects.select_for_update()
-                            .filter(id__gte=first_id, id__lte=last_id)
-                            .values_list("id", flat=True)
-                        )
+                        locked = Partner.objects.select_for_update().filter(id__gte=first_id, id__lte=last_id)
+                        if only is not None:
+                            locked = locked.filter(id__in=only)
+                        list(locked.values_list("id", flat=True))
                         # A partner evaluated on its own since the facts were read
                         # holds fresher results than this run: leave it as it is.
                         fresher = (
                             set(
-                                EvaluationRun.objects.filter(
-                                    kind=EvaluationRun.Kind.PARTNER,
+                                MeasureDigest.objects.filter(
                                     partner_id__gte=first_id,
                                     partner_id__lte=last_id,
-                                    started_at__gte=measured_at,
+                                    updated_at__gte=measured_at,
                                 ).values_list("partner_id", flat=True)
                             )
                             if sources is not None
@@ -194,6 +192,10 @@ def evaluate(
                             sources=sources,
                             skip=fresher,
                             use_digests=gate_ids is None,
+                            only=only,
+                            # Runs of some partners or some gates mark the partners they
+                            # decided, which a nightly run in progress then leaves alone.
+                            mark_evaluated=not full or gate_ids is not None,
                         )
                         write_plan(plan, run=run, now=now, notify=notify)
                 summary.add(plan)
@@ -240,31 +242,42 @@ def request_reevaluation(partner_ids) -> None:
     """Re-evaluate these partners shortly after the current transaction commits.
 
     A burst of facts causes one evaluation per partner: the first request
-    queues a task ``PRM_FACT_DEBOUNCE_SECONDS`` ahead and marks the partner
-    pending in the cache; later requests see the mark and add nothing. The
-    task clears the mark before it measures, so a fact that lands while it
-    runs queues the next evaluation.
+    marks the partners pending in the shared cache and queues one task for
+    all of them ``PRM_FACT_DEBOUNCE_SECONDS`` ahead; later requests for a
+    pending partner add nothing. The task clears the marks before it
+    measures, so a fact that lands while it runs queues the next evaluation.
+    Two requests racing on the same partner may both queue it; evaluating
+    twice changes nothing the second time.
     """
     ids = sorted({int(partner_id) for partner_id in partner_ids})
     if ids:
         transaction.on_commit(lambda: _queue_reevaluation(ids))
 
 
+# Partners per queued task: one set-based evaluation each.
+REEVALUATION_BATCH = 2000
+
+
 def _queue_reevaluation(partner_ids: list[int]) -> None:
     from django.core.cache import cache
 
-    from gates.tasks import evaluate_partner_task
+    from gates.tasks import evaluate_partners_task
 
     delay = settings.PRM_FACT_DEBOUNCE_SECONDS
-    for partner_id in partner_ids:
-        if cache.add(_debounce_key(partner_id), 1, timeout=max(delay * 6, 60)):
-            evaluate_partner_task.apply_async(args=(partner_id,), countdown=delay)
+    keys = {partner_id: _debounce_key(partner_id) for partner_id in partner_ids}
+    pending = cache.get_many(list(keys.values()))
+    due = [partner_id for partner_id, key in keys.items() if key not in pending]
+    if not due:
+        return
+    cache.set_many({keys[partner_id]: 1 for partner_id in due}, timeout=max(delay * 6, 60))
+    for start in range(0, len(due), REEVALUATION_BATCH):
+        evaluate_partners_task.apply_async(args=(due[start : start + REEVALUATION_BATCH],), countdown=delay)
 
 
-def clear_reevaluation_request(partner_id: int) -> None:
+def clear_reevaluation_requests(partner_ids: Sequence[int]) -> None:
     from django.core.cache import cache
 
-    cache.delete(_debounce_key(partner_id))
+    cache.delete_many([_debounce_key(partner_id) for partner_id in partner_ids])
 
 
 # --- what-if ---------------------------------------------------------------------------------
@@ -325,7 +338,7 @@ def gate_simulate(
     newly_pass_ids: list[int] = []
     newly_fail_ids: list[int] = []
     required = len(set(prerequisite_ids))
-    for first_id, last_id in _chunks(chunk_size or settings.PRM_EVALUATION_CHUNK_SIZE, None):
+    for first_id, last_id, _only in _chunks(chunk_size or settings.PRM_EVALUATION_CHUNK_SIZE, None):
         for partner_id, values_by_key in measurer.measure(first_id, last_id).items():
             result.evaluated += 1
             outcome = evaluate_tree(tree, [values_by_key[key] for key in keys])

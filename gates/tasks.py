@@ -25,9 +25,22 @@ def evaluate_all_gates() -> dict:
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=5, max_retries=5)
+def evaluate_partners_task(partner_ids: list[int]) -> dict:
+    """Partners whose facts changed (debounced by ``services.request_reevaluation``), in one evaluation."""
+    services.clear_reevaluation_requests(partner_ids)
+    summary = services.evaluate(partner_ids=partner_ids)
+    return {
+        "run": summary.run_id,
+        "partners": summary.partners,
+        "changed": summary.statuses_changed,
+        "tiers": summary.tiers_changed,
+    }
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=5, max_retries=5)
 def evaluate_partner_task(partner_id: int) -> dict:
-    """One partner after its facts changed (debounced by ``services.request_reevaluation``)."""
-    services.clear_reevaluation_request(partner_id)
+    """One partner, on request (the API's re-evaluate command)."""
+    services.clear_reevaluation_requests([partner_id])
     summary = services.evaluate_partner(partner_id)
     return {"run": summary.run_id, "changed": summary.statuses_changed, "tiers": summary.tiers_changed}
 

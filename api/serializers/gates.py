@@ -8,7 +8,6 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.exceptions import django_errors
-from gates.admin import prerequisite_cycle
 from gates.models import (
     Gate,
     GateOutcome,
@@ -18,6 +17,7 @@ from gates.models import (
     PartnerTier,
     TierChange,
 )
+from gates.validation import prerequisite_cycle
 from prm.money import CURRENCY_CHOICES
 from programs.models import Benefit, Program, Tier
 

@@ -243,14 +243,14 @@ class TestSales:
         self, manager_client, partner, references, django_capture_on_commit_callbacks
     ):
         with (
-            mock.patch("gates.tasks.evaluate_partner_task.apply_async") as queued,
+            mock.patch("gates.tasks.evaluate_partners_task.apply_async") as queued,
             django_capture_on_commit_callbacks(execute=True) as callbacks,
         ):
             post(manager_client, SALES, [sale(f"s-{n}", partner) for n in range(50)])
 
         assert len(callbacks) == 1
         assert queued.call_count == 1  # one task for the partner, however many of its facts arrived
-        assert list(queued.call_args.kwargs["args"]) == [partner.pk]
+        assert queued.call_args.kwargs["args"] == ([partner.pk],)
 
     def test_an_unchanged_batch_queues_no_reevaluation(
         self, manager_client, partner, references, django_capture_on_commit_callbacks

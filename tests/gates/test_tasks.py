@@ -26,7 +26,7 @@ def test_a_burst_of_facts_queues_one_evaluation_after_commit(
 ):
     settings.PRM_FACT_DEBOUNCE_SECONDS = 10
     partner = PartnerFactory()
-    with mock.patch.object(tasks.evaluate_partner_task, "apply_async") as queued:
+    with mock.patch.object(tasks.evaluate_partners_task, "apply_async") as queued:
         with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
             services.request_reevaluation([partner.pk])
             assert not queued.called  # nothing before commit
@@ -34,16 +34,16 @@ def test_a_burst_of_facts_queues_one_evaluation_after_commit(
             with django_capture_on_commit_callbacks(execute=True):
                 ladder.certify(partner, 1)
                 services.request_reevaluation([partner.pk])
-    queued.assert_called_once_with(args=(partner.pk,), countdown=10)
+    queued.assert_called_once_with(args=([partner.pk],), countdown=10)
 
 
 def test_a_fact_after_the_evaluation_started_queues_another(ladder, django_capture_on_commit_callbacks):
     partner = PartnerFactory()
-    with mock.patch.object(tasks.evaluate_partner_task, "apply_async") as queued:
+    with mock.patch.object(tasks.evaluate_partners_task, "apply_async") as queued:
         with django_capture_on_commit_callbacks(execute=True):
             services.request_reevaluation([partner.pk])
         # The task clears the mark before measuring.
-        services.clear_reevaluation_request(partner.pk)
+        services.clear_reevaluation_requests([partner.pk])
         with django_capture_on_commit_callbacks(execute=True):
             services.request_reevaluation([partner.pk])
     assert queued.call_count == 2
@@ -52,7 +52,7 @@ def test_a_fact_after_the_evaluation_started_queues_another(ladder, django_captu
 def test_a_rolled_back_fact_queues_nothing(ladder, django_capture_on_commit_callbacks):
     partner = PartnerFactory()
     with (
-        mock.patch.object(tasks.evaluate_partner_task, "apply_async") as queued,
+        mock.patch.object(tasks.evaluate_partners_task, "apply_async") as queued,
         django_capture_on_commit_callbacks(execute=True),
         pytest.raises(RuntimeError),
         transaction.atomic(),
@@ -60,6 +60,24 @@ def test_a_rolled_back_fact_queues_nothing(ladder, django_capture_on_commit_call
         services.request_reevaluation([partner.pk])
         raise RuntimeError("integration failed")
     queued.assert_not_called()
+
+
+def test_a_burst_over_many_partners_is_one_task_and_one_evaluation(
+    ladder, django_capture_on_commit_callbacks
+):
+    partners = [PartnerFactory() for _ in range(5)]
+    for partner in partners:
+        ladder.certify(partner, 1)
+    with mock.patch.object(tasks.evaluate_partners_task, "apply_async") as queued:
+        with django_capture_on_commit_callbacks(execute=True):
+            services.request_reevaluation([p.pk for p in partners])
+        with django_capture_on_commit_callbacks(execute=True):
+            services.request_reevaluation([partners[0].pk])  # already pending
+    queued.assert_called_once()
+    (ids,) = queued.call_args.kwargs["args"]
+    result = tasks.evaluate_partners_task.delay(ids).get()
+    assert result["partners"] == 5 and result["changed"] == 5
+    assert EvaluationRun.objects.get().kind == EvaluationRun.Kind.PARTNER
 
 
 def test_the_partner_task_evaluates_one_partner(ladder):
