@@ -14,6 +14,7 @@ SQL-92 plus CASE, and runs unchanged on PostgreSQL and SQLite.
 import datetime
 import hashlib
 import json
+import pickle
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -204,7 +205,7 @@ class Measurer:
             raw = [(source, table.get(partner_id)) for source, table in tables]
             chunk.inputs[partner_id] = (attribute_values, raw)
             chunk.digests[partner_id] = hashlib.blake2b(
-                repr((signature, attribute_values, raw)).encode(), digest_size=16
+                pickle.dumps((signature, attribute_values, raw), protocol=5), digest_size=16
             ).hexdigest()
         return chunk
 

@@ -129,10 +129,11 @@ def _stored_measures(partner_ids: list[int]) -> dict[tuple[int, int], str]:
     with connection.cursor() as cursor:
         for start in range(0, len(partner_ids), WRITE_BATCH):
             batch = partner_ids[start : start + WRITE_BATCH]
+            # The range lets the planner walk the index even on stale statistics.
             cursor.execute(
                 f"SELECT partner_id, gate_id, {measures} FROM gates_gatestatus "
-                f"WHERE partner_id IN ({', '.join(['%s'] * len(batch))})",
-                batch,
+                f"WHERE partner_id >= %s AND partner_id <= %s AND partner_id IN ({', '.join(['%s'] * len(batch))})",
+                [min(batch), max(batch), *batch],
             )
             found.update({(row[0], row[1]): row[2] for row in cursor.fetchall()})
     return found
