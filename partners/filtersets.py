@@ -60,12 +60,12 @@ class BoundedDateTimeField(forms.DateTimeField):
             )
         try:
             result = datetime.datetime.fromisoformat(value.strip().upper().replace("Z", "+00:00"))
-            result.astimezone(datetime.UTC)
+            # In UTC: PostgreSQL refuses offsets beyond ±15:59 that Python accepts.
+            return result.astimezone(datetime.UTC)
         except (ValueError, OverflowError) as exc:
             raise ValidationError(
                 "This moment is not in the calendar or out of range.", code="invalid"
             ) from exc
-        return result
 
 
 class DateTimeFilter(filters.DateTimeFilter):

@@ -203,3 +203,11 @@ def test_every_operation_documents_its_errors(client):
     for path, operations in paths.items():
         for method, operation in operations.items():
             assert {"401", "403", "429"} <= set(operation["responses"]), f"{method} {path}"
+
+
+def test_a_moment_with_an_offset_postgresql_cannot_hold_is_read_in_utc(manager):
+    # Python accepts offsets up to ±23:59, PostgreSQL only to ±15:59: the filter
+    # converts to UTC before the database sees it.
+    response = manager.get("/api/v1/certifications/", {"updated_after": "5000-08-26T23:59:44+18:20"})
+    assert response.status_code == 200
+    assert response.json()["results"] == []
