@@ -33,14 +33,42 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be True or False, not {raw!r}")
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name} must be an integer, not {raw!r}") from exc
+    if minimum is not None and value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+RATE_UNITS = {
+    **dict.fromkeys(("s", "sec", "second"), 1),
+    **dict.fromkeys(("m", "min", "minute"), 60),
+    **dict.fromkeys(("h", "hour"), 3600),
+    **dict.fromkeys(("d", "day"), 86400),
+}
+
+
+def parse_rate(text: str) -> tuple[int, int]:
+    """``"10/min"`` as (10, 60): a number of events per second, minute, hour or day."""
+    count, _, unit = text.strip().partition("/")
+    if not count.isdigit() or int(count) < 1 or unit not in RATE_UNITS:
+        raise ValueError(f"expected a rate such as 10/min (units: s, min, hour, day), not {text!r}")
+    return int(count), RATE_UNITS[unit]
+
+
+def env_rate(name: str, default: str) -> tuple[int, int]:
+    """A rate such as ``10/min`` or ``3/hour``, as (events, seconds)."""
+    raw = os.environ.get(name) or default
+    try:
+        return parse_rate(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from exc
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

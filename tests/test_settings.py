@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from prm.env import env_bool, env_int, env_list, env_str
+from prm.env import env_bool, env_int, env_list, env_rate, env_str
 
 
 def test_env_bool_accepts_only_clear_values(monkeypatch):
@@ -23,6 +23,23 @@ def test_env_int_rejects_words(monkeypatch):
     monkeypatch.setenv("COUNT", "many")
     with pytest.raises(ImproperlyConfigured, match="COUNT must be an integer"):
         env_int("COUNT", 1)
+
+
+def test_env_int_refuses_values_below_its_minimum(monkeypatch):
+    monkeypatch.setenv("COOLOFF", "0")
+    with pytest.raises(ImproperlyConfigured, match="COOLOFF must be at least 1, not 0"):
+        env_int("COOLOFF", 15, minimum=1)
+
+
+def test_env_rate_reads_events_per_period(monkeypatch):
+    monkeypatch.delenv("RATE", raising=False)
+    assert env_rate("RATE", "3/hour") == (3, 3600)
+    monkeypatch.setenv("RATE", "10/min")
+    assert env_rate("RATE", "3/hour") == (10, 60)
+    for wrong in ("10 per minute", "0/min", "-1/min", "10/fortnight", "ten/min"):
+        monkeypatch.setenv("RATE", wrong)
+        with pytest.raises(ImproperlyConfigured, match="RATE: expected a rate such as 10/min"):
+            env_rate("RATE", "3/hour")
 
 
 def test_secret_can_come_from_a_file(monkeypatch, tmp_path):
