@@ -7,6 +7,7 @@ so that they follow ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`` as set.
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from accounts.addresses import client_address
 from api.scoping import request_token
 
 
@@ -19,6 +20,11 @@ class _SettingsRateThrottle(SimpleRateThrottle):
         self.rate = self.get_rate()
         self.num_requests, self.duration = self.parse_rate(self.rate)
         return super().allow_request(request, view)
+
+    def get_ident(self, request) -> str:
+        # The address every sign-in limit uses, behind the trusted proxies only
+        # (DRF's own reading believes any X-Forwarded-For a client sends).
+        return client_address(request) or ""
 
 
 class TokenRateThrottle(_SettingsRateThrottle):

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "guardian",
     "django_countries",
     "django_htmx",
+    "accounts",
     "partners",
     "programs",
     "gates",
@@ -111,6 +112,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Sign-in protection -------------------------------------------------------
+# Reverse proxies in front of the application that append the client's address
+# to X-Forwarded-For. 0: the peer is the client and the header, which anyone can
+# send, is ignored. Every per-address limit below reads the address this way.
+PRM_TRUSTED_PROXY_COUNT = env_int("PRM_TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/portal/"

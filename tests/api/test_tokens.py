@@ -5,6 +5,7 @@ import hashlib
 
 import pytest
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from api.models import IntegrationToken, TokenScope
 from api.services import token_revoke
@@ -180,6 +181,23 @@ class TestThrottling:
         statuses = [client.get(PARTNERS).status_code for _ in range(3)]
 
         assert statuses == [401, 401, 429]
+
+    def test_anonymous_calls_count_by_address_not_by_a_header_the_client_writes(self, settings, db):
+        settings.REST_FRAMEWORK = {
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": {"token": "100/min", "user": "100/min", "anon": "2/min"},
+        }
+        client = APIClient()
+
+        statuses = [
+            client.get(
+                PARTNERS, REMOTE_ADDR="203.0.113.10", HTTP_X_FORWARDED_FOR=f"192.0.2.{number}"
+            ).status_code
+            for number in range(3)
+        ]
+
+        assert statuses == [401, 401, 429]
+        assert client.get(PARTNERS, REMOTE_ADDR="198.51.100.20").status_code == 401
 
     def test_session_users_are_throttled_per_user(self, client_for, partner_admin, settings):
         settings.REST_FRAMEWORK = {
