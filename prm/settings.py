@@ -5,6 +5,7 @@ runs tasks in-process) and the console email backend. Production sets
 ``DATABASE_URL``, ``CELERY_BROKER_URL``, ``SECRET_KEY`` and ``ALLOWED_HOSTS``.
 """
 
+import datetime
 from pathlib import Path
 
 import dj_database_url
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "guardian",
     "django_countries",
     "django_htmx",
+    "axes",
     "accounts",
     "partners",
     "programs",
@@ -62,6 +64,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: turns a refused login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "prm.urls"
@@ -99,6 +103,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out client before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -118,6 +124,24 @@ AUTH_PASSWORD_VALIDATORS = [
 # to X-Forwarded-For. 0: the peer is the client and the header, which anyone can
 # send, is ignored. Every per-address limit below reads the address this way.
 PRM_TRUSTED_PROXY_COUNT = env_int("PRM_TRUSTED_PROXY_COUNT", 0, minimum=0)
+# Failed logins (portal and admin) before signing in is paused: per account from
+# any address, and per address on any accounts (higher: an office shares one).
+PRM_LOGIN_FAILURES_PER_ACCOUNT = env_int("PRM_LOGIN_FAILURES_PER_ACCOUNT", 5, minimum=1)
+PRM_LOGIN_FAILURES_PER_ADDRESS = env_int("PRM_LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1)
+PRM_LOGIN_COOLOFF_MINUTES = env_int("PRM_LOGIN_COOLOFF_MINUTES", 15, minimum=1)
+
+AXES_HANDLER = "accounts.lockout.SignInAttemptHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = PRM_LOGIN_FAILURES_PER_ACCOUNT
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=PRM_LOGIN_COOLOFF_MINUTES)
+# A pause ends a fixed time after the failures that caused it: attempts during
+# it are refused without being counted, so the page can say when to come back.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "accounts.addresses.client_address"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# Failures are kept (and expire after the cool-off); successful logins are not logged.
+AXES_DISABLE_ACCESS_LOG = True
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/portal/"
