@@ -12,7 +12,7 @@ import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
-from prm.env import env_bool, env_int, env_list, env_str
+from prm.env import env_bool, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -129,6 +129,8 @@ PRM_TRUSTED_PROXY_COUNT = env_int("PRM_TRUSTED_PROXY_COUNT", 0, minimum=0)
 PRM_LOGIN_FAILURES_PER_ACCOUNT = env_int("PRM_LOGIN_FAILURES_PER_ACCOUNT", 5, minimum=1)
 PRM_LOGIN_FAILURES_PER_ADDRESS = env_int("PRM_LOGIN_FAILURES_PER_ADDRESS", 20, minimum=1)
 PRM_LOGIN_COOLOFF_MINUTES = env_int("PRM_LOGIN_COOLOFF_MINUTES", 15, minimum=1)
+PRM_PASSWORD_RESET_RATE_PER_ADDRESS = env_rate("PRM_PASSWORD_RESET_RATE_PER_ADDRESS", "10/hour")
+PRM_PASSWORD_RESET_RATE_PER_EMAIL = env_rate("PRM_PASSWORD_RESET_RATE_PER_EMAIL", "3/hour")
 
 AXES_HANDLER = "accounts.lockout.SignInAttemptHandler"
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]

@@ -1,0 +1,12 @@
+"""The limits on requests that probe for accounts and credentials, each per client address or target."""
+
+from django.conf import settings
+
+from accounts.ratelimit import SlidingWindowLimit
+
+reset_requests_per_address = SlidingWindowLimit(
+    "password-reset-address", lambda: settings.PRM_PASSWORD_RESET_RATE_PER_ADDRESS
+)
+reset_requests_per_email = SlidingWindowLimit(
+    "password-reset-email", lambda: settings.PRM_PASSWORD_RESET_RATE_PER_EMAIL
+)
