@@ -10,3 +10,6 @@ reset_requests_per_address = SlidingWindowLimit(
 reset_requests_per_email = SlidingWindowLimit(
     "password-reset-email", lambda: settings.PRM_PASSWORD_RESET_RATE_PER_EMAIL
 )
+api_token_failures_per_address = SlidingWindowLimit(
+    "api-token-failures", lambda: settings.PRM_API_TOKEN_FAILURE_RATE
+)

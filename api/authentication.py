@@ -3,8 +3,10 @@
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 
+from accounts.addresses import client_address
+from accounts.throttles import api_token_failures_per_address
 from api.models import IntegrationToken
 from api.services import token_touch
 
@@ -12,12 +14,29 @@ KEYWORDS = {b"bearer", b"token"}
 
 
 class IntegrationTokenAuthentication(BaseAuthentication):
-    """Authenticates as the channel manager who issued the token; ``request.auth`` is the token."""
+    """Authenticates as the channel manager who issued the token; ``request.auth`` is the token.
+
+    Wrong tokens are counted per client address (``PRM_API_TOKEN_FAILURE_RATE``).
+    Past the limit, every request with a token from that address answers 429
+    with ``Retry-After`` before its token is even looked at, a right one too:
+    otherwise the answer to a guess would tell whether it was right.
+    """
 
     def authenticate(self, request):
         parts = get_authorization_header(request).split()
         if not parts or parts[0].lower() not in KEYWORDS:
             return None
+        address = client_address(request) or ""
+        wait = api_token_failures_per_address.wait(address)
+        if wait is not None:
+            raise Throttled(wait=wait)
+        try:
+            return self._authenticate_token(parts)
+        except AuthenticationFailed:
+            api_token_failures_per_address.hit(address)
+            raise
+
+    def _authenticate_token(self, parts: list[bytes]):
         if len(parts) != 2:
             raise AuthenticationFailed(
                 _("Send the token after the keyword: “Authorization: Bearer <token>”.")

@@ -131,6 +131,9 @@ PRM_LOGIN_FAILURES_PER_ADDRESS = env_int("PRM_LOGIN_FAILURES_PER_ADDRESS", 20, m
 PRM_LOGIN_COOLOFF_MINUTES = env_int("PRM_LOGIN_COOLOFF_MINUTES", 15, minimum=1)
 PRM_PASSWORD_RESET_RATE_PER_ADDRESS = env_rate("PRM_PASSWORD_RESET_RATE_PER_ADDRESS", "10/hour")
 PRM_PASSWORD_RESET_RATE_PER_EMAIL = env_rate("PRM_PASSWORD_RESET_RATE_PER_EMAIL", "3/hour")
+# Requests with a wrong integration token, per address, before every token
+# request from it answers 429 (a right token too, so that guessing learns nothing).
+PRM_API_TOKEN_FAILURE_RATE = env_rate("PRM_API_TOKEN_FAILURE_RATE", "10/min")
 
 AXES_HANDLER = "accounts.lockout.SignInAttemptHandler"
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]

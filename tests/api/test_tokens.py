@@ -4,6 +4,7 @@ import datetime
 import hashlib
 
 import pytest
+import time_machine
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -207,6 +208,74 @@ class TestThrottling:
         client = client_for(partner_admin)
 
         assert [client.get(ME).status_code for _ in range(3)] == [200, 200, 429]
+
+
+class TestFailedTokens:
+    """Wrong tokens are counted per address (10 a minute by default); past that, 429 for any token."""
+
+    HERE = "203.0.113.10"
+    ELSEWHERE = "198.51.100.20"
+
+    @pytest.fixture
+    def clock(self):
+        with time_machine.travel(
+            datetime.datetime(2026, 3, 2, 9, 0, tzinfo=datetime.UTC), tick=False
+        ) as clock:
+            yield clock
+
+    def call(self, secret: str, *, address: str = HERE):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+        return client.get(ME, REMOTE_ADDR=address)
+
+    def test_wrong_tokens_from_one_address_are_answered_429_with_retry_after(
+        self, clock, channel_manager, issue_token
+    ):
+        revoked, revoked_secret = issue_token(channel_manager)
+        token_revoke(actor=channel_manager, token=revoked)
+        wrong = ["prm_nothing_here", "not-even-a-prefix", revoked_secret] * 3 + ["prm_x_y"]
+
+        assert [self.call(secret).status_code for secret in wrong] == [401] * 10
+        limited = self.call("prm_one_more")
+
+        assert limited.status_code == 429
+        assert limited.json()["code"] == "throttled"
+        assert 0 < int(limited["Retry-After"]) <= 120
+
+    def test_while_held_back_a_right_token_gets_the_same_answer_as_a_wrong_one(
+        self, clock, channel_manager, issue_token
+    ):
+        _, secret = issue_token(channel_manager)
+        for _ in range(10):
+            self.call("prm_guess_guess")
+
+        right, wrong = self.call(secret), self.call("prm_guess_again")
+
+        assert right.status_code == wrong.status_code == 429
+        assert right.json() == wrong.json()
+        assert right["Retry-After"] == wrong["Retry-After"]
+        assert self.call(secret, address=self.ELSEWHERE).status_code == 200
+
+    def test_the_hold_ends(self, clock, channel_manager, issue_token):
+        _, secret = issue_token(channel_manager)
+        for _ in range(10):
+            self.call("prm_guess_guess")
+        wait = int(self.call(secret)["Retry-After"])
+
+        clock.shift(wait)
+
+        assert self.call(secret).status_code == 200
+
+    def test_right_tokens_are_not_failures(self, clock, channel_manager, issue_token):
+        _, secret = issue_token(channel_manager)
+
+        assert {self.call(secret).status_code for _ in range(15)} == {200}
+        assert self.call("prm_guess_guess").status_code == 401
+
+    def test_the_rate_follows_the_setting(self, clock, settings, db):
+        settings.PRM_API_TOKEN_FAILURE_RATE = (2, 60)
+
+        assert [self.call("prm_guess_guess").status_code for _ in range(3)] == [401, 401, 429]
 
 
 class TestAdmin:
