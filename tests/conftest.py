@@ -2,6 +2,11 @@
 
 Two partner organisations (ours and another) so that every permission test
 can check both its own and a foreign organisation's objects.
+
+Sign in with ``client.force_login(user)`` or by posting the login form. The
+login lockout refuses ``authenticate()`` without a request, and
+``client.login()`` passes none: give it one,
+``client.login(request=HttpRequest(), username=..., password=...)``.
 """
 
 import pytest

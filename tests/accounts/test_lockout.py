@@ -8,7 +8,9 @@ import datetime
 
 import pytest
 import time_machine
+from axes.exceptions import AxesBackendRequestParameterRequired
 from axes.models import AccessAttempt
+from django.http import HttpRequest
 
 from tests.factories import UserFactory
 
@@ -187,3 +189,12 @@ class TestNothingAboutTheAccount:
         assert_paused(unknown)
         assert existing.content == unknown.content
         assert b"pat" not in existing.content
+
+
+def test_the_test_client_logs_in_when_given_a_request(client, partner_admin):
+    """``authenticate()`` needs a request for the lockout to count by; ``client.login()`` sends none."""
+    with pytest.raises(AxesBackendRequestParameterRequired):
+        client.login(username="pat", password="password")
+
+    assert client.login(request=HttpRequest(), username="pat", password="password")
+    assert client.get("/portal/").status_code == 200
