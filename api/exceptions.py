@@ -22,6 +22,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
 from gates.criteria import CriteriaError
+from prm.text import scrub, storable_problem
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +79,20 @@ def api_exception_handler(exc: Exception, context) -> Response | None:
         else:
             code, detail = "error", str(response.data.get("detail", ""))
         body = {"status": response.status_code, "code": code, "detail": detail}
-    response.data = body
+    response.data = _printable(body)
     return response
+
+
+def _printable(value):
+    """Messages may quote what was sent ('"x" is not a valid choice'): never a character the
+    response cannot be encoded with (a lone surrogate), nor a NUL."""
+    if isinstance(value, str):
+        return scrub(value) if storable_problem(value) else value
+    if isinstance(value, dict):
+        return {_printable(key): _printable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_printable(item) for item in value]
+    return value
 
 
 def _summary(errors) -> str:

@@ -1,8 +1,15 @@
-"""JSON parsing with a size ceiling, and exact decimals for amounts.
+"""JSON parsing with a size ceiling, storable text only, and exact decimals for amounts.
 
 DRF reads the body from the request stream, past Django's
 ``DATA_UPLOAD_MAX_MEMORY_SIZE`` check, so the ceiling is enforced here:
 a body over ``PRM_API_MAX_BODY_BYTES`` answers 413 before it is read whole.
+
+JSON can carry what the database cannot store (``"\u0000"``, a lone
+``"\ud800"``), and every field, relation lookup and JSON document of a
+request could pass it on; the parser refuses it once for all of them, naming
+its place (``criteria.all[0].metric``). Bulk ingestion is the exception: one
+bad record must not refuse the batch, so its text parser rejects that record
+alone (``partners.ingestion``).
 """
 
 import json
@@ -12,10 +19,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.parsers import JSONParser
 
 from api.exceptions import PayloadTooLarge
+from prm.text import first_unstorable
 
 
 def max_body_bytes() -> int:
@@ -35,6 +43,8 @@ def _finite_float(text: str) -> float:
 
 class BoundedJSONParser(JSONParser):
     parse_float: Callable[[str], Any] = staticmethod(_finite_float)
+    # Whether text the database cannot store refuses the whole body (see the module docstring).
+    refuse_unstorable_text = True
 
     def parse(self, stream, media_type=None, parser_context=None):
         limit = max_body_bytes()
@@ -51,14 +61,22 @@ class BoundedJSONParser(JSONParser):
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
             text = raw.decode(encoding)
-            return json.loads(text, parse_constant=_reject_constant, parse_float=self.parse_float)
+            data = json.loads(text, parse_constant=_reject_constant, parse_float=self.parse_float)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"The body is not valid JSON: {exc}") from exc
         except RecursionError as exc:
             raise ParseError("The body is nested too deeply.") from exc
+        if self.refuse_unstorable_text:
+            found = first_unstorable(data)
+            if found is not None:
+                place, problem = found
+                raise ValidationError({place or "non_field_errors": [problem]})
+        return data
 
 
 class DecimalJSONParser(BoundedJSONParser):
-    """Numbers with a fraction become ``Decimal``: an amount sent as 1234.56 stays exact."""
+    """For bulk ingestion: numbers with a fraction become ``Decimal`` (an amount sent as 1234.56
+    stays exact), and each record's text is checked by the ingestion, which rejects that record alone."""
 
     parse_float = staticmethod(Decimal)
+    refuse_unstorable_text = False

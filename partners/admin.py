@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.contrib import admin
+from django.db import models
 from django.db.models import Count
 
 from gates.services import request_reevaluation
@@ -20,6 +21,7 @@ from partners.models import (
     ServiceOffering,
     ServiceProficiency,
 )
+from prm.forms import PrettyJSONField
 
 
 class FactAdmin(admin.ModelAdmin):
@@ -116,6 +118,7 @@ class PartnerAdmin(FactAdmin):
 @admin.register(ManagerProfile)
 class ManagerProfileAdmin(admin.ModelAdmin):
     list_display = ["user", "regions"]
+    formfield_overrides = {models.JSONField: {"form_class": PrettyJSONField}}
     autocomplete_fields = ["user"]
     list_select_related = ["user"]
     search_fields = ["user__username", "user__email"]

@@ -53,6 +53,7 @@ from partners.models import (
     Sale,
 )
 from prm.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, is_currency, minor_unit_exponent
+from prm.text import scrub, storable_problem
 
 Outcome = Literal["created", "updated", "unchanged", "rejected"]
 
@@ -150,8 +151,9 @@ def _text(row: dict, name: str, *, max_length: int, required: bool = False) -> s
     value = value.strip()
     if required and not value:
         raise _RowError(name, "This field is required.")
-    if "\x00" in value:
-        raise _RowError(name, "Null characters are not allowed.")
+    problem = storable_problem(value)
+    if problem:
+        raise _RowError(name, problem)
     if len(value) > max_length:
         raise _RowError(name, f"At most {max_length} characters.")
     return value
@@ -224,7 +226,7 @@ def _amount(row: dict, name: str) -> Decimal:
 def _check_keys(row: Any, allowed: frozenset[str]) -> dict:
     if not isinstance(row, dict):
         raise _RowError("non_field_errors", "Each record must be a JSON object.")
-    unknown = sorted(str(key) for key in row if key not in allowed)
+    unknown = sorted(scrub(str(key)) for key in row if key not in allowed)
     if unknown:
         raise _RowError("non_field_errors", f"Unknown field(s): {', '.join(unknown)}.")
     return row
@@ -329,7 +331,9 @@ class _Ingestion:
         seen: dict[str, int] = {}
         for index, record in enumerate(records):
             external_id = record.get("external_id") if isinstance(record, dict) else None
-            row = _Row(index=index, external_id=external_id if isinstance(external_id, str) else None, raw={})
+            if not isinstance(external_id, str) or storable_problem(external_id):
+                external_id = None  # the report echoes it: it must be text a response can carry
+            row = _Row(index=index, external_id=external_id, raw={})
             rows.append(row)
             try:
                 row.raw = _check_keys(record, self.fields)
