@@ -2,7 +2,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
@@ -21,6 +20,7 @@ from gates.models import (
 )
 from gates.validation import prerequisite_cycle
 from prm.forms import PrettyJSONField
+from prm.ids import object_or_404
 
 
 class GateForm(forms.ModelForm):
@@ -112,7 +112,7 @@ class GateAdmin(admin.ModelAdmin):
             raise PermissionDenied
         gate = None
         if request.GET.get("gate"):
-            gate = get_object_or_404(self.get_queryset(request), pk=request.GET["gate"])
+            gate = object_or_404(self.get_queryset(request), request.GET["gate"])
         if request.method != "POST":
             if gate is None:
                 raise PermissionDenied

@@ -21,6 +21,7 @@ from incentives.models import POINTS, Reward
 from incentives.periods import Period, PeriodError, parse_period, quarter_of
 from partners.models import Partner
 from portal.access import portal_view, viewer_for
+from prm.ids import object_or_404
 
 # Characters that make a spreadsheet treat a cell as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -149,7 +150,7 @@ def statement_csv(request: HttpRequest, partner_id: int, period: str) -> HttpRes
 @portal_view("partner")
 def redeem(request: HttpRequest, partner_id: int) -> HttpResponse:
     partner = _partner_or_404(request, partner_id)
-    reward = get_object_or_404(Reward, pk=request.POST.get("reward") or 0)
+    reward = object_or_404(Reward.objects.all(), request.POST.get("reward"))
     try:
         redemption = services.reward_redeem(actor=request.user, partner=partner, reward=reward)
     except PermissionDenied:

@@ -24,9 +24,7 @@ from partners.models import (
     Sale,
     ServiceProficiency,
 )
-
-# The largest id a database key holds (a signed 64-bit integer).
-MAX_ID = 2**63 - 1
+from prm.ids import MAX_ID
 
 
 class IdField(forms.IntegerField):

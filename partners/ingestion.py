@@ -52,6 +52,7 @@ from partners.models import (
     Region,
     Sale,
 )
+from prm.ids import MAX_ID
 from prm.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, is_currency, minor_unit_exponent
 from prm.text import scrub, storable_problem
 
@@ -60,7 +61,6 @@ Outcome = Literal["created", "updated", "unchanged", "rejected"]
 SOURCE_PATTERN = re.compile(r"^[-a-zA-Z0-9_]{1,50}$")
 _DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _AMOUNT_PATTERN = re.compile(r"^\s*\d{1,16}(\.\d+)?\s*$")
-MAX_ID = 2**63 - 1
 MAX_POINTS = 2**31 - 1
 MAX_AMOUNT = Decimal(10) ** (AMOUNT_MAX_DIGITS - AMOUNT_DECIMAL_PLACES) - Decimal(1).scaleb(
     -AMOUNT_DECIMAL_PLACES

@@ -8,12 +8,14 @@ scoping (the rule PostHog's routing enforces the same way).
 
 from typing import TYPE_CHECKING
 
+from django.http import Http404
 from rest_framework import mixins, viewsets
 from rest_framework.filters import OrderingFilter
 
 from api.filtering import StrictFilterBackend
 from api.pagination import FactCursorPagination, PagePagination
 from api.permissions import ApiAccess
+from prm.ids import has_integer_key, object_or_404, parse_id
 
 if TYPE_CHECKING:
     from rest_framework.generics import GenericAPIView as _ViewBase
@@ -36,6 +38,22 @@ class ScopedViewMixin(_ViewBase):
 
     def get_queryset(self):
         return self.scoped_queryset()
+
+    def get_object(self):
+        """The object the URL names; an id that does not parse (``false``, ``1.5``, 40 digits) is a 404."""
+        lookup = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
+        if (
+            self.lookup_field == "pk"
+            and parse_id(lookup) is None
+            and has_integer_key(self.get_queryset().model)
+        ):
+            raise Http404("No such object.")
+        return super().get_object()
+
+    def get_scoped_object(self, queryset):
+        """For viewsets without a model of their own: the object of ``queryset`` whose id the URL
+        gives, or a 404."""
+        return object_or_404(queryset, self.kwargs.get("pk"))
 
     def initial(self, request, *args, **kwargs):
         """DRF's order, except that throttles run before permissions, so refused calls count too."""

@@ -1,6 +1,5 @@
 """The incentives API: rules (staff), statements and ledger entries (anyone, scoped), activations."""
 
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -192,7 +191,7 @@ class StatementViewSet(ScopedViewMixin, viewsets.ViewSet):
 
     def retrieve(self, request, pk=None):
         period = _period(request)
-        partner = get_object_or_404(self.scoped_queryset(), pk=pk)
+        partner = self.get_scoped_object(self.scoped_queryset())
         statement = selectors.statement_for(partner, period)
         data = StatementSerializer(statement).data
         return Response(data)

@@ -110,6 +110,12 @@ def test_what_if_from_the_change_form_writes_nothing(client, superuser, ladder):
     assert ladder.gold_gate.criteria["target"] == 3
 
 
+def test_what_if_for_a_gate_id_that_does_not_parse_answers_404(client, superuser, ladder):
+    client.force_login(superuser)
+    for gate in ("abc", "1.5", "9" * 40):
+        assert client.get(reverse("admin:gates_gate_simulate") + f"?gate={gate}").status_code == 404
+
+
 def test_what_if_for_a_draft_and_invalid_criteria(client, superuser, ladder):
     ladder.certify(PartnerFactory(), 5)
     client.force_login(superuser)

@@ -179,6 +179,16 @@ def test_a_partner_admin_redeems_points_from_the_statement(client, partner_admin
     assert "has 10 points; Training voucher needs 40." in again.content.decode()
 
 
+@pytest.mark.parametrize("reward", ["abc", "1.5", "-1", "9" * 40, ""])
+def test_a_reward_id_that_does_not_parse_answers_404(client, partner_admin, partner, rules, reward):
+    client.force_login(partner_admin)
+
+    response = client.post(reverse("incentives:redeem", args=[partner.pk]), {"reward": reward})
+
+    assert response.status_code == 404
+    assert not Redemption.objects.exists()
+
+
 def test_partner_users_who_are_not_admins_cannot_redeem(client, partner_sales, partner, rules):
     EngagementActivityFactory(partner=partner, points=25, occurred_on=TODAY)
     services.calculate()
