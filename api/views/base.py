@@ -9,8 +9,8 @@ scoping (the rule PostHog's routing enforces the same way).
 from typing import TYPE_CHECKING
 
 from django.http import Http404
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import mixins, viewsets
-from rest_framework.filters import OrderingFilter
 
 from api.filtering import StrictFilterBackend
 from api.pagination import FactCursorPagination, PagePagination
@@ -32,6 +32,11 @@ class ScopedViewMixin(_ViewBase):
         super().__init_subclass__(**kwargs)
         if "get_queryset" in cls.__dict__:
             raise TypeError(f"{cls.__name__}: define scoped_queryset(), not get_queryset().")
+        # One filter backend for every list (the default in REST_FRAMEWORK): a plain
+        # DjangoFilterBackend would let ``?partner=`` through where the others refuse it.
+        for backend in getattr(cls, "filter_backends", ()):
+            if issubclass(backend, DjangoFilterBackend) and not issubclass(backend, StrictFilterBackend):
+                raise TypeError(f"{cls.__name__}: filter with api.filtering.StrictFilterBackend.")
 
     def scoped_queryset(self):
         raise NotImplementedError
@@ -68,10 +73,9 @@ class ScopedViewMixin(_ViewBase):
 
 
 class ReadOnlyViewSet(ScopedViewMixin, viewsets.ReadOnlyModelViewSet):
-    """Definitions and small lists: numbered pages, filters and ordering."""
+    """Definitions and small lists: numbered pages, filters and ordering (the default backends)."""
 
     pagination_class = PagePagination
-    filter_backends = [StrictFilterBackend, OrderingFilter]
     ordering_fields = ["id"]
 
 

@@ -6,10 +6,8 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
-from api.filtering import StrictFilterBackend
 from api.pagination import PagePagination
 from api.scoping import covers_all_partners, visible_partners
 from api.selectors import GateTrees
@@ -64,7 +62,6 @@ class GateViewSet(
     serializer_class = GateSerializer
     filterset_class = GateFilterSet
     pagination_class = PagePagination
-    filter_backends = [StrictFilterBackend, OrderingFilter]
     ordering_fields = ["id", "name", "updated_at"]
     ordering = ["program_id", "name"]
     write_permissions = {

@@ -1,16 +1,15 @@
 """The incentives API: rules (staff), statements and ledger entries (anyone, scoped), activations."""
 
 from django.utils import timezone
-from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from api.pagination import FactCursorPagination, PagePagination
+from api.pagination import PagePagination
 from api.scoping import narrow_to_token, visible_partners
-from api.views.base import ScopedViewMixin
+from api.views.base import CursorReadOnlyViewSet, ScopedViewMixin
 from incentives import selectors, services
 from incentives.api.serializers import (
     ActivationSerializer,
@@ -21,6 +20,7 @@ from incentives.api.serializers import (
     StatementSummarySerializer,
 )
 from incentives.engine import round_amount
+from incentives.filtersets import IncentiveRuleFilterSet, LedgerEntryFilterSet
 from incentives.models import CustomerActivation, EntryState, IncentiveRule, LedgerEntry
 from incentives.periods import Period, PeriodError, parse_period, quarter_of
 
@@ -35,17 +35,6 @@ def _period(request) -> Period:
         return parse_period(code)
     except PeriodError as exc:
         raise ValidationError({"period": [str(exc)]}) from exc
-
-
-class IncentiveRuleFilterSet(filters.FilterSet):
-    in_effect_on = filters.DateFilter(method="filter_in_effect", label="In effect on this day")
-
-    class Meta:
-        model = IncentiveRule
-        fields = ["kind", "program", "currency"]
-
-    def filter_in_effect(self, queryset, name, value):
-        return queryset.in_effect(value)
 
 
 @extend_schema_view(
@@ -119,21 +108,13 @@ class IncentiveRuleViewSet(
         )
 
 
-class LedgerEntryFilterSet(filters.FilterSet):
-    class Meta:
-        model = LedgerEntry
-        fields = ["partner", "rule", "period", "state", "currency", "source_type", "source_id", "entry_type"]
-
-
 @extend_schema_view(
     list=extend_schema(summary="Ledger entries of the partners you can see, newest first"),
     retrieve=extend_schema(summary="A ledger entry"),
 )
-class LedgerEntryViewSet(ScopedViewMixin, viewsets.ReadOnlyModelViewSet):
+class LedgerEntryViewSet(CursorReadOnlyViewSet):
     serializer_class = LedgerEntrySerializer
     filterset_class = LedgerEntryFilterSet
-    pagination_class = FactCursorPagination
-    filter_backends = [filters.DjangoFilterBackend]
 
     def scoped_queryset(self):
         return narrow_to_token(
