@@ -314,6 +314,23 @@ class FactQuerySet(models.QuerySet):
 class CertificationQuerySet(FactQuerySet):
     partner_path = "person__partner"
 
+    def visible_to(self, user):
+        """The certifications of the partners the user sees, with one narrowing for partner users:
+        only a partner admin sees every colleague's certifications (with their expiry); sales
+        and technical users see their own. The portal's team page and the API read this alike.
+        """
+        visible = super().visible_to(user)
+        if user is None or not user.is_authenticated or user.is_staff or user.is_superuser:
+            return visible
+        membership = Membership.for_user(user)
+        if (
+            membership is not None
+            and membership.partner_id is not None
+            and membership.role != MembershipRole.ADMIN
+        ):
+            return visible.filter(person__user=user)
+        return visible
+
     def valid_on(self, day: datetime.date) -> "CertificationQuerySet":
         return self.filter(issued_on__lte=day).filter(Q(expires_on__isnull=True) | Q(expires_on__gte=day))
 

@@ -139,7 +139,11 @@ def deal_counts(deals: QuerySet[Deal]) -> dict[str, int]:
 
 
 def team(user, partner: Partner) -> QuerySet[Person]:
-    """The partner's active people with their certifications: two queries."""
+    """The partner's active people with the certifications the user may see: two queries.
+
+    ``Certification.objects.visible_to`` decides which (a partner admin everyone's,
+    other partner users their own), as it does for the API.
+    """
     return (
         Person.objects.visible_to(user)
         .filter(partner=partner, is_active=True)
@@ -147,9 +151,9 @@ def team(user, partner: Partner) -> QuerySet[Person]:
         .prefetch_related(
             Prefetch(
                 "certifications",
-                queryset=Certification.objects.select_related("certification_type").order_by(
-                    "certification_type__name", "-issued_on"
-                ),
+                queryset=Certification.objects.visible_to(user)
+                .select_related("certification_type")
+                .order_by("certification_type__name", "-issued_on"),
             )
         )
         .order_by("last_name", "first_name", "id")

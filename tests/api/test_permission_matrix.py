@@ -116,14 +116,19 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
         "tier-changes": "tier_change",
         "partner-tiers": "partner_tier",
     }
+    # A colleague's certification (its holder has no login) is the partner admins' to see.
+    sees_colleagues_certifications = p.kind != "partner" or p.role == "admin"
     for route, kind in linked.items():
         objects = {org: world.acme if kind == "partner" and org == "acme" else None for org in ORGS}
+        seen = {
+            org: org in p.orgs and (kind != "certification" or sees_colleagues_certifications) for org in ORGS
+        }
         for org in ORGS:
             objects[org] = (
                 (world.acme if org == "acme" else world.globex) if kind == "partner" else world.of(org, kind)
             )
-            cases.append(read(f"{V1}/{route}/{objects[org].pk}/", org in p.orgs))
-        cases.append(read(f"{V1}/{route}/", list_ids={objects[org].pk: org in p.orgs for org in ORGS}))
+            cases.append(read(f"{V1}/{route}/{objects[org].pk}/", seen[org]))
+        cases.append(read(f"{V1}/{route}/", list_ids={objects[org].pk: seen[org] for org in ORGS}))
     for org in ORGS:
         partner = world.acme if org == "acme" else world.globex
         cases.append(read(f"{V1}/partners/{partner.pk}/programs/", org in p.orgs))
