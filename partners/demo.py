@@ -6,7 +6,10 @@ seeding twice leaves the same data, never a duplicate.
 """
 
 import datetime
+import functools
+import itertools
 import random
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -137,6 +140,41 @@ LAST_NAMES = [
     "Tanaka",
     "Weber",
 ]
+
+
+JOB_TITLES = ["Sales engineer", "Account executive", "Solutions architect", "Consultant", "Partner manager"]
+ACME = "Acme Cloud Solutions"
+
+
+@functools.cache
+def _name_combinations(parts: tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
+    """Every name the parts make, in a fixed shuffled order, without the showcase partner's."""
+    names = [" ".join(words) for words in itertools.product(*parts)]
+    random.Random(42).shuffle(names)
+    return tuple(name for name in names if name != ACME)
+
+
+def partner_name(index: int) -> str:
+    """The demo partner name of this index: the showcase partner's for 0, unique for any other.
+
+    The parts make 1,919 other names; past them, the names come round again
+    with a number ("Cobalt Data Labs 2"), so any number of partners gets
+    distinct names at once, with no search for an unused one.
+    """
+    if index == 0:
+        return ACME
+    names = _name_combinations(tuple(tuple(words) for words in NAME_PARTS))
+    lap, position = divmod(index - 1, len(names))
+    return names[position] if lap == 0 else f"{names[position]} {lap + 1}"
+
+
+def email_local_part(*names: str) -> str:
+    """Names as the local part of an address: accents folded to ASCII ("Chloé García" gives
+    chloe.garcia), which every mail system and Django's EmailValidator accept."""
+    folded = (
+        unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower() for name in names
+    )
+    return ".".join("".join(char for char in name if char.isalnum()) for name in folded)
 
 
 @dataclass
@@ -520,10 +558,10 @@ def _partners(count: int, refs: dict, today: datetime.date, manager) -> list[Par
     types = list(PartnerType.values)
     models = list(BusinessModel.values)
     regions = list(COUNTRIES)
-    used = set()
     for index in range(count):
+        name = partner_name(index)
         if index == 0:
-            name, country, currency, region = "Acme Cloud Solutions", "GB", "GBP", Region.EMEA
+            country, currency, region = "GB", "GBP", Region.EMEA
             partner_type, model, status, size = (
                 str(PartnerType.VAR),
                 str(BusinessModel.RESELL),
@@ -531,16 +569,11 @@ def _partners(count: int, refs: dict, today: datetime.date, manager) -> list[Par
                 1.0,
             )
         else:
-            while True:
-                name = " ".join(rng.choice(part) for part in NAME_PARTS)
-                if name not in used and name != "Acme Cloud Solutions":
-                    break
             region = rng.choice(regions)
             country, currency = rng.choice(COUNTRIES[region])
             partner_type, model = str(rng.choice(types)), str(rng.choice(models))
             status = str(rng.choices(list(LifecycleStatus.values), weights=[1, 2, 12, 1, 1])[0])
             size = rng.lognormvariate(0, 0.9)
-        used.add(name)
         distributor = distributors.get(region) if index % 3 == 0 or index == 0 else None
         partner, _ = Partner.objects.get_or_create(
             name=name,
@@ -562,28 +595,27 @@ def _partners(count: int, refs: dict, today: datetime.date, manager) -> list[Par
 
 def _facts(partner: Partner, index: int, size: float, currency: str, refs: dict, today, rng) -> None:
     people_count = max(2, min(14, int(3 + size * 4)))
-    people = []
+    candidates = []
     for number in range(people_count):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-        email = f"{first.lower()}.{last.lower()}.{number}@partner{index}.example.com"
-        person, _ = Person.objects.get_or_create(
-            partner=partner,
-            email=email,
-            defaults={
-                "first_name": first,
-                "last_name": last,
-                "job_title": rng.choice(
-                    [
-                        "Sales engineer",
-                        "Account executive",
-                        "Solutions architect",
-                        "Consultant",
-                        "Partner manager",
-                    ]
-                ),
-            },
+        candidates.append(
+            Person(
+                partner=partner,
+                email=f"{email_local_part(first, last)}.{number}@partner{index}.example.com",
+                first_name=first,
+                last_name=last,
+                job_title=rng.choice(JOB_TITLES),
+            )
         )
-        people.append(person)
+    # One insert for the partner's people; those a previous run created stay as they are.
+    Person.objects.bulk_create(candidates, ignore_conflicts=True)
+    stored = {
+        person.email: person
+        for person in Person.objects.filter(
+            partner=partner, email__in=[person.email for person in candidates]
+        )
+    }
+    people = [stored[person.email] for person in candidates]
     cert_types = list(refs["cert_types"].values())
     certifications = []
     for number, person in enumerate(people):
@@ -645,15 +677,18 @@ def _facts(partner: Partner, index: int, size: float, currency: str, refs: dict,
     EngagementActivity.objects.bulk_create(activities, ignore_conflicts=True)
 
     offerings = list(refs["offerings"].values())
-    for offering in rng.sample(offerings, k=min(len(offerings), int(size * 2))):
-        ServiceProficiency.objects.get_or_create(
-            partner=partner,
-            offering=offering,
-            defaults={
-                "level": rng.choice(list(ProficiencyLevel.values)),
-                "since": today - datetime.timedelta(days=rng.randint(10, 700)),
-            },
-        )
+    ServiceProficiency.objects.bulk_create(
+        [
+            ServiceProficiency(
+                partner=partner,
+                offering=offering,
+                level=rng.choice(list(ProficiencyLevel.values)),
+                since=today - datetime.timedelta(days=rng.randint(10, 700)),
+            )
+            for offering in rng.sample(offerings, k=min(len(offerings), int(size * 2)))
+        ],
+        ignore_conflicts=True,
+    )
 
 
 def _acme_showcase(acme: Partner, refs: dict, today: datetime.date) -> None:

@@ -1,7 +1,15 @@
+import datetime
+import signal
+import time
+
 import pytest
+from django import forms
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.core.validators import validate_email
 
+from partners import demo
+from partners.demo import FIRST_NAMES, LAST_NAMES, NAME_PARTS, email_local_part, partner_name
 from partners.models import Certification, EngagementActivity, Membership, Partner, Person, Sale
 from programs.models import Program, Tier
 
@@ -45,3 +53,55 @@ def test_seed_demo_builds_the_program_from_the_seed_examples():
     assert users.get(username="distributor").membership.distributor is not None
     for username in ("partner", "distributor", "manager", "admin"):
         assert users.get(username=username).check_password("demo")
+
+
+def test_partner_names_scale_past_the_combinations_of_their_parts():
+    combinations = len(NAME_PARTS[0]) * len(NAME_PARTS[1]) * len(NAME_PARTS[2])
+    count = 3 * combinations + 7
+    started = time.perf_counter()
+
+    names = [partner_name(index) for index in range(count)]
+
+    assert time.perf_counter() - started < 1
+    assert len(set(names)) == count
+    assert names[0] == "Acme Cloud Solutions"
+    assert names.count("Acme Cloud Solutions") == 1
+    assert names == [partner_name(index) for index in range(count)]  # the same on every run
+
+
+def test_seeding_more_partners_than_names_finishes(monkeypatch):
+    """With two names to a part (eight in all), twenty partners once meant searching forever."""
+    monkeypatch.setattr(demo, "NAME_PARTS", (["Acme", "Blue"], ["Cloud", "Data"], ["Solutions", "Labs"]))
+    monkeypatch.setattr(demo, "_facts", lambda *args, **kwargs: None)
+
+    def give_up(signum, frame):
+        raise TimeoutError("the partner names ran out")
+
+    previous = signal.signal(signal.SIGALRM, give_up)
+    signal.alarm(60)
+    try:
+        partners = demo._partners(20, refs={}, today=datetime.date(2025, 6, 1), manager=None)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+    assert len({partner.name for partner in partners}) == 20 == Partner.objects.count()
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "local"), [("Chloé", "García", "chloe.garcia"), ("Ana", "Ito", "ana.ito")]
+)
+def test_names_become_ascii_addresses(first, last, local):
+    assert email_local_part(first, last) == local
+
+
+def test_every_demo_address_passes_the_validator_forms_use():
+    for first in FIRST_NAMES:
+        for last in LAST_NAMES:
+            validate_email(f"{email_local_part(first, last)}.1@partner1.example.com")
+    call_command("seed_demo", "--partners", "6")
+    emails = list(Person.objects.values_list("email", flat=True))
+    assert len(emails) > 12
+    for email in emails:
+        assert email.isascii(), email
+        forms.EmailField().clean(email)
