@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Literal
 
+from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import DataError, IntegrityError, connection, models, transaction
 from django.db.models import Min
 from django.db.models.functions import Lower
@@ -69,6 +69,9 @@ MAX_AMOUNT = Decimal(10) ** (AMOUNT_MAX_DIGITS - AMOUNT_DECIMAL_PLACES) - Decima
 LOOKUP_CHUNK = 2000
 WRITE_BATCH = 1000
 _REGIONS = frozenset(Region.values)
+# Addresses are checked by the form field the portal and the admin use (Django's
+# EmailValidator, which refuses what the schema's ``format: email`` refuses).
+EMAIL_FIELD = forms.EmailField(max_length=254)
 
 
 def max_batch_rows() -> int:
@@ -774,10 +777,9 @@ class CertificationsIngestion(_Ingestion):
         def email(r):
             value = _text(r, "person_email", max_length=254, required=True).lower()
             try:
-                validate_email(value)
+                return EMAIL_FIELD.clean(value)
             except ValidationError as exc:
-                raise _RowError("person_email", "Enter a valid e-mail address.") from exc
-            return value
+                raise _RowError("person_email", " ".join(exc.messages)) from exc
 
         return {
             "partner": lambda r: _id(r, "partner"),

@@ -7,6 +7,7 @@ from decimal import Decimal
 from unittest import mock
 
 import pytest
+from django.core.validators import validate_email
 from django.db import IntegrityError, connection
 from django.utils import timezone
 
@@ -507,6 +508,7 @@ class TestCertifications:
             self.record("expires-first", partner, expires_on="2025-01-01"),
             self.record("bad-type", partner, certification_type="astronaut"),
             self.record("bad-email", partner, person_email="not-an-email"),
+            self.record("accented-email", partner, person_email="chloé.patel.1@partner1.example.com"),
             self.record("explicit", partner, expires_on="2030-12-31"),
         ]
 
@@ -518,7 +520,10 @@ class TestCertifications:
         assert rows["bad-type"]["errors"] == {
             "certification_type": ["No certification type has the code 'astronaut'."]
         }
-        assert rows["bad-email"]["errors"] == {"person_email": ["Enter a valid e-mail address."]}
+        # The portal's and the admin's e-mail field, word for word.
+        refused = str(validate_email.message)
+        assert rows["bad-email"]["errors"] == {"person_email": [refused]}
+        assert rows["accented-email"]["errors"] == {"person_email": [refused]}
         assert Certification.objects.get(external_id="explicit").expires_on == datetime.date(2030, 12, 31)
 
     def test_resending_is_idempotent_and_a_new_expiry_updates(self, manager_client, partner, references):
