@@ -79,6 +79,8 @@ def _environment(url: str, broker: str, cache: str) -> dict[str, str]:
         "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-not-a-secret"),
         "DEBUG": "False",
         "ALLOWED_HOSTS": "127.0.0.1",
+        # gunicorn serves plain HTTP on the loopback.
+        "SECURE_SSL_REDIRECT": "False",
         "CELERY_BROKER_URL": broker,
         "PRM_API_TOKEN_RATE": "100000/min",
         "DJANGO_SETTINGS_MODULE": "prm.settings",

@@ -6,6 +6,7 @@ in debug mode.
 """
 
 import os
+import re
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -76,3 +77,19 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$")
+
+
+def env_header(name: str, value: str) -> tuple[str, str] | None:
+    """A request header named in ``NAME`` (``X-Forwarded-Proto``), as Django's META key and ``value``.
+
+    Unset or empty means no header; anything but a header name is refused.
+    """
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    if not _HEADER_NAME.match(raw):
+        raise ImproperlyConfigured(f"{name} must name a header such as X-Forwarded-Proto, not {raw!r}")
+    return ("HTTP_" + raw.upper().replace("-", "_"), value)

@@ -1,3 +1,8 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
@@ -55,9 +60,6 @@ def test_env_list_splits_and_trims(monkeypatch):
 
 
 def test_settings_refuse_to_start_without_secret_key_in_production():
-    import subprocess
-    import sys
-
     env = {"PATH": "/usr/bin:/bin", "DEBUG": "False", "DJANGO_SETTINGS_MODULE": "prm.settings"}
     result = subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
@@ -74,3 +76,96 @@ def test_tasks_run_eagerly_without_a_broker(settings):
     if settings.CELERY_BROKER_URL:
         pytest.skip("a broker is configured for this run; eager mode applies only without one")
     assert settings.CELERY_TASK_ALWAYS_EAGER is True
+
+
+# --- production-shaped settings ----------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+PRODUCTION = {
+    "PATH": "/usr/bin:/bin",
+    "DJANGO_SETTINGS_MODULE": "prm.settings",
+    "SECRET_KEY": "x7Kq!pV2#zR9@mL4$wT6^bN8&cJ1*hF3(dG5)sA0-eY_uI+oP=",
+    "ALLOWED_HOSTS": "prm.example.com",
+}
+SECURITY_SETTINGS = [
+    "DEBUG",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD",
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+    "SECURE_PROXY_SSL_HEADER",
+]
+
+
+def _run(args: list[str], **environment: str) -> subprocess.CompletedProcess:
+    return subprocess.run(  # noqa: S603 (this interpreter, fixed arguments)
+        [sys.executable, *args], env={**PRODUCTION, **environment}, cwd=ROOT, capture_output=True, text=True
+    )
+
+
+def _security_settings(**environment: str) -> dict:
+    script = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        f"print(json.dumps({{name: getattr(settings, name) for name in {SECURITY_SETTINGS!r}}}))"
+    )
+    result = _run(["-c", script], **environment)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_check_deploy_is_clean_with_the_production_defaults():
+    result = _run(["manage.py", "check", "--deploy", "--fail-level", "DEBUG"])
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+    assert "WARNINGS" not in result.stderr + result.stdout
+
+
+def test_https_is_on_by_default_when_debug_is_off():
+    assert _security_settings() == {
+        "DEBUG": False,
+        "SECURE_SSL_REDIRECT": True,
+        "SECURE_HSTS_SECONDS": 31_536_000,
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS": True,
+        "SECURE_HSTS_PRELOAD": False,
+        "SESSION_COOKIE_SECURE": True,
+        "CSRF_COOKIE_SECURE": True,
+        # No proxy header is trusted unless one is named.
+        "SECURE_PROXY_SSL_HEADER": None,
+    }
+
+
+def test_https_is_off_in_the_demo():
+    values = _security_settings(DEBUG="True")
+    assert values["SECURE_SSL_REDIRECT"] is False
+    assert values["SECURE_HSTS_SECONDS"] == 0
+    assert values["SESSION_COOKIE_SECURE"] is False and values["CSRF_COOKIE_SECURE"] is False
+
+
+def test_plain_http_and_a_tls_proxy_are_settings():
+    plain = _security_settings(
+        SECURE_SSL_REDIRECT="False",
+        SECURE_HSTS_SECONDS="0",
+        SESSION_COOKIE_SECURE="False",
+        CSRF_COOKIE_SECURE="False",
+    )
+    assert (plain["SECURE_SSL_REDIRECT"], plain["SECURE_HSTS_SECONDS"]) == (False, 0)
+    assert (plain["SESSION_COOKIE_SECURE"], plain["CSRF_COOKIE_SECURE"]) == (False, False)
+    proxied = _security_settings(SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto")
+    assert proxied["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("SECURE_SSL_REDIRECT", "sometimes", "SECURE_SSL_REDIRECT must be True or False"),
+        ("SECURE_HSTS_SECONDS", "a year", "SECURE_HSTS_SECONDS must be an integer"),
+        ("SECURE_PROXY_SSL_HEADER", "X-Forwarded-Proto: https", "SECURE_PROXY_SSL_HEADER must name a header"),
+    ],
+)
+def test_security_settings_refuse_what_they_do_not_understand(name, value, message):
+    result = _run(["-c", "import django; django.setup()"], **{name: value})
+    assert result.returncode != 0
+    assert message in result.stderr
+
