@@ -169,3 +169,11 @@ def test_security_settings_refuse_what_they_do_not_understand(name, value, messa
     assert result.returncode != 0
     assert message in result.stderr
 
+
+@pytest.mark.django_db
+def test_pages_are_sent_a_content_security_policy(client):
+    policy = client.get("/accounts/login/")["Content-Security-Policy"]
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    assert directives["default-src"] == "'self'"
+    assert directives["script-src"] == "'self'" and directives["style-src"] == "'self'"
+    assert directives["object-src"] == "'none'" and directives["frame-ancestors"] == "'none'"
