@@ -52,7 +52,17 @@ def _run_each(modeladmin, request, objects, call, done: str) -> None:
         modeladmin.message_user(request, failure, messages.ERROR)
 
 
-def _reason_action(modeladmin, request, queryset, *, title: str, call, done: str):
+def _reason_action(
+    modeladmin,
+    request,
+    queryset,
+    *,
+    title: str,
+    call,
+    done: str,
+    intro: str = "These will be rejected:",
+    submit: str = "Reject",
+):
     """An action that asks for a reason on an intermediate page, then applies ``call``."""
     if "apply" in request.POST:
         form = ReasonForm(request.POST)
@@ -65,6 +75,8 @@ def _reason_action(modeladmin, request, queryset, *, title: str, call, done: str
     context = {
         **modeladmin.admin_site.each_context(request),
         "title": title,
+        "intro": intro,
+        "submit": submit,
         "objects": queryset,
         "form": form,
         "action": request.POST.get("action"),
@@ -279,6 +291,9 @@ class MdfRequestAdmin(admin.ModelAdmin):
         "decided_by",
         "decided_at",
         "rejection_reason",
+        "early_claim_allowed_by",
+        "early_claim_allowed_at",
+        "early_claim_reason",
         "claimed_amount",
         "proof_link",
         "claimed_by",
@@ -287,7 +302,7 @@ class MdfRequestAdmin(admin.ModelAdmin):
         "paid_at",
         "payment_reference",
     )
-    actions = ["approve", "reject", "mark_paid"]
+    actions = ["approve", "reject", "allow_early_claim", "mark_paid"]
 
     def get_queryset(self, request):
         return cast(MdfRequestQuerySet, super().get_queryset(request)).visible_to(request.user)
@@ -327,6 +342,21 @@ class MdfRequestAdmin(admin.ModelAdmin):
             title="Reject MDF requests",
             call=lambda obj, reason: mdf.mdf_request_reject(actor=request.user, request=obj, reason=reason),
             done="request(s) rejected",
+        )
+
+    @admin.action(description="Allow an early claim for the selected requests…", permissions=["change"])
+    def allow_early_claim(self, request, queryset):
+        return _reason_action(
+            self,
+            request,
+            queryset.filter(status=MdfStatus.APPROVED),
+            title="Allow claims before the activity ends",
+            call=lambda obj, reason: mdf.mdf_allow_early_claim(
+                actor=request.user, request=obj, reason=reason
+            ),
+            done="early claim(s) allowed",
+            intro="These partners may claim before their activity ends (the reason is kept with each request):",
+            submit="Allow the early claims",
         )
 
     @admin.action(description="Mark selected claims paid", permissions=["change"])

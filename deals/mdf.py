@@ -57,6 +57,10 @@ class _Moves:
         MdfLedgerEntry.objects.bulk_create(self.entries)
 
 
+def _day(day: datetime.date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
 def _money_error(amount: Decimal | None, currency: str) -> str | None:
     if amount is None:
         return "Give an amount."
@@ -226,12 +230,45 @@ def mdf_request_withdraw(*, actor, request: MdfRequest) -> MdfRequest:
     return request
 
 
-def mdf_claim(*, actor, request: MdfRequest, amount: Decimal, proof) -> MdfRequest:
+def mdf_allow_early_claim(*, actor, request: MdfRequest, reason: str) -> MdfRequest:
+    """A manager lets the partner claim approved funds before the activity has ended.
+
+    Preconditions: the actor may decide on the request, which is approved and
+    whose activity has not ended yet. The exception, who granted it and why
+    are kept on the request and in the audit trail; no money moves.
+    """
+    if not reason or not reason.strip():
+        raise ValidationError({"reason": "Give the reason for the exception; it is kept with the request."})
+    with transaction.atomic():
+        _, request = _lock_request(request)
+        require(can_decide_mdf(actor, request), "You may not decide on this request.")
+        _require_status(request, MdfStatus.APPROVED)
+        if request.early_claim_allowed_at is not None:
+            raise ValidationError("An early claim is already allowed for this request.")
+        if request.may_be_claimed_on(timezone.localdate()):
+            raise ValidationError("The activity has ended: the partner may claim without an exception.")
+        request.early_claim_allowed_by = actor
+        request.early_claim_allowed_at = timezone.now()
+        request.early_claim_reason = reason.strip()[:2000]
+        request.save(update_fields=["early_claim_allowed_by", "early_claim_allowed_at", "early_claim_reason"])
+        audit(
+            actor=actor, action="mdf.early_claim_allowed", target=request, reason=request.early_claim_reason
+        )
+    return request
+
+
+def mdf_claim(
+    *, actor, request: MdfRequest, amount: Decimal, proof, day: datetime.date | None = None
+) -> MdfRequest:
     """Claim approved funds with proof of performance (PDF, PNG or JPEG, size-limited).
 
-    The claimed amount may be less than approved; the rest returns to the
-    allowance. The file is stored under a random name.
+    Preconditions: the activity has ended by ``day`` (today by default), or a
+    manager has allowed an early claim (``mdf_allow_early_claim``): proof of
+    performance cannot exist for what has not happened yet. The claimed amount
+    may be less than approved; the rest returns to the allowance. The file is
+    stored under a random name.
     """
+    day = day or timezone.localdate()
     errors: dict[str, str] = {}
     try:
         content_type = validate_proof(proof)
@@ -241,6 +278,12 @@ def mdf_claim(*, actor, request: MdfRequest, amount: Decimal, proof) -> MdfReque
         period, request = _lock_request(request)
         require(can_act_on_mdf_as_partner(actor, request.partner), "You may not claim these funds.")
         _require_status(request, MdfStatus.APPROVED)
+        if not request.may_be_claimed_on(day):
+            raise ValidationError(
+                f"The activity runs until {_day(request.ends_on)}: claim from "
+                f"{_day(request.claimable_from())}, once it has ended, or ask your channel "
+                "manager for an exception."
+            )
         message = _money_error(amount, request.currency)
         if message is None and request.approved_amount is not None and amount > request.approved_amount:
             approved = round_money(request.approved_amount, request.currency)

@@ -7,6 +7,7 @@ the vendor pays. Every movement of MDF money is an entry in an append-only
 ledger; ``MdfPeriod`` keeps the running totals that the ledger adds up to.
 """
 
+import datetime
 import re
 import uuid
 from decimal import Decimal
@@ -281,6 +282,13 @@ class MdfRequest(models.Model):
     )
     decided_at = models.DateTimeField(null=True, blank=True)
     rejection_reason = models.TextField(blank=True)
+    early_claim_allowed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    early_claim_allowed_at = models.DateTimeField(null=True, blank=True)
+    early_claim_reason = models.TextField(
+        blank=True, help_text="Why a manager let the partner claim before the activity ended."
+    )
     claimed_amount = AmountField(null=True, blank=True)
     proof = models.FileField(upload_to=proof_upload_to, blank=True, max_length=200)
     proof_name = models.CharField(max_length=200, blank=True)
@@ -317,6 +325,11 @@ class MdfRequest(models.Model):
             models.CheckConstraint(
                 name="mdf_request_dates_ordered", condition=Q(ends_on__gte=models.F("starts_on"))
             ),
+            # An exception to "claim after the activity" is never granted without its reason.
+            models.CheckConstraint(
+                name="mdf_request_early_claim_has_reason",
+                condition=Q(early_claim_allowed_at__isnull=True) | ~Q(early_claim_reason=""),
+            ),
         ]
         indexes = [models.Index(fields=["partner", "status"]), models.Index(fields=["status", "created_at"])]
 
@@ -330,6 +343,14 @@ class MdfRequest(models.Model):
     def clean(self) -> None:
         if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
             raise ValidationError({"ends_on": "The activity ends before it starts."})
+
+    def claimable_from(self) -> datetime.date:
+        """Proof of performance exists once the activity is over: the day after it ends."""
+        return self.ends_on + datetime.timedelta(days=1)
+
+    def may_be_claimed_on(self, day: datetime.date) -> bool:
+        """Approved funds are claimed after the activity, or earlier by a manager's recorded exception."""
+        return day >= self.claimable_from() or self.early_claim_allowed_at is not None
 
 
 class MdfLedgerEntry(models.Model):

@@ -133,6 +133,16 @@ class ReasonForm(PortalForm):
     )
 
 
+class EarlyClaimForm(PortalForm):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        label="Reason for the exception",
+        help_text="Kept with the request; the partner sees it.",
+        error_messages={"required": "Give the reason for the exception; it is kept with the request."},
+    )
+
+
 class DealWonForm(PortalForm):
     amount = _amount_field(label="Final amount", help_text="In the deal's currency.")
     closed_on = forms.DateField(widget=DateInput(), label="Closed on")

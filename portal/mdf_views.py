@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from deals import mdf
@@ -16,7 +17,14 @@ from deals.models import MdfRequest, MdfStatus
 from deals.permissions import can_act_on_mdf_as_partner, can_decide_mdf
 from deals.selectors import mdf_balance, mdf_requests_for
 from portal.access import portal_view, viewer_for
-from portal.forms import MdfApproveForm, MdfClaimForm, MdfPaidForm, MdfRequestForm, ReasonForm
+from portal.forms import (
+    EarlyClaimForm,
+    MdfApproveForm,
+    MdfClaimForm,
+    MdfPaidForm,
+    MdfRequestForm,
+    ReasonForm,
+)
 from portal.views import render_portal
 from prm.money import round_money
 
@@ -84,10 +92,14 @@ def _render_detail(request: HttpRequest, item: MdfRequest, *, forms: dict | None
     """The request's page; a failed form is shown with its errors in place of the blank one."""
     partner_may_act = can_act_on_mdf_as_partner(request.user, item.partner)
     manager_may_act = can_decide_mdf(request.user, item)
+    approved = item.status == MdfStatus.APPROVED
+    claimable = item.may_be_claimed_on(timezone.localdate())
     context = {
         "item": item,
         "entries": list(item.entries.select_related("actor").order_by("at", "id")),
-        "may_claim": partner_may_act and item.status == MdfStatus.APPROVED,
+        "may_claim": partner_may_act and approved and claimable,
+        "claim_waits": approved and not claimable,
+        "may_allow_early_claim": manager_may_act and approved and not claimable,
         "may_withdraw": partner_may_act and item.status == MdfStatus.REQUESTED,
         "may_decide": manager_may_act and item.status == MdfStatus.REQUESTED,
         "may_pay": manager_may_act and item.status == MdfStatus.CLAIMED,
@@ -99,6 +111,7 @@ def _render_detail(request: HttpRequest, item: MdfRequest, *, forms: dict | None
         "approve_form": MdfApproveForm(),
         "reject_form": ReasonForm(),
         "paid_form": MdfPaidForm(),
+        "early_claim_form": EarlyClaimForm(prefix="early"),
         **(forms or {}),
     }
     return render_portal(request, "portal/mdf/detail.html", context, section="mdf", status=status)
@@ -180,6 +193,26 @@ def mdf_reject(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"{item.reference} rejected.")
             return redirect("portal:mdf_detail", pk=item.pk)
     return _form_failed(request, pk, "reject_form", form)
+
+
+@require_POST
+@portal_view("staff")
+def mdf_allow_early_claim(request: HttpRequest, pk: int) -> HttpResponse:
+    item = _get_request(request, pk)
+    form = EarlyClaimForm(request.POST, prefix="early")
+    if form.is_valid():
+        try:
+            item = mdf.mdf_allow_early_claim(
+                actor=request.user, request=item, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+        else:
+            messages.success(
+                request, f"{item.partner.name} may claim {item.reference} before the activity ends."
+            )
+            return redirect("portal:mdf_detail", pk=item.pk)
+    return _form_failed(request, pk, "early_claim_form", form)
 
 
 @require_POST

@@ -27,5 +27,6 @@ urlpatterns = [
     path("mdf/<int:pk>/approve/", mdf_views.mdf_approve, name="mdf_approve"),
     path("mdf/<int:pk>/reject/", mdf_views.mdf_reject, name="mdf_reject"),
     path("mdf/<int:pk>/paid/", mdf_views.mdf_paid, name="mdf_paid"),
+    path("mdf/<int:pk>/allow-early-claim/", mdf_views.mdf_allow_early_claim, name="mdf_allow_early_claim"),
     path("mdf/<int:pk>/proof/", mdf_views.mdf_proof, name="mdf_proof"),
 ]

@@ -116,6 +116,9 @@ class DealWonSerializer(serializers.Serializer):
 class MdfRequestSerializer(serializers.ModelSerializer):
     reference = serializers.CharField(read_only=True)
     has_proof = serializers.SerializerMethodField()
+    claimable_from = serializers.DateField(
+        read_only=True, help_text="The day after the activity ends, from which approved funds may be claimed."
+    )
 
     class Meta:
         model = MdfRequest
@@ -135,6 +138,9 @@ class MdfRequestSerializer(serializers.ModelSerializer):
             "approved_amount",
             "decided_at",
             "rejection_reason",
+            "claimable_from",
+            "early_claim_allowed_at",
+            "early_claim_reason",
             "claimed_amount",
             "claimed_at",
             "has_proof",

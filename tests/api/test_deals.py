@@ -17,6 +17,8 @@ pytestmark = pytest.mark.django_db
 DEALS = "/api/v1/deals/"
 MDF = "/api/v1/mdf-requests/"
 SOON = (timezone.localdate() + datetime.timedelta(days=45)).isoformat()
+# An activity held last week: its approved funds may be claimed.
+HELD = (timezone.localdate() - datetime.timedelta(days=7)).isoformat()
 
 
 def registration(**overrides):
@@ -196,7 +198,7 @@ class TestMdf:
         grant_mdf(partner, amount="10000.00")
         admin, manager = client_for(partner_admin), client_for(channel_manager)
 
-        created = admin.post(MDF, self.request_body(), format="json")
+        created = admin.post(MDF, self.request_body(starts_on=HELD, ends_on=HELD), format="json")
         assert created.status_code == 201, created.content
         url = f"{MDF}{created.json()['id']}/"
         approved = manager.post(f"{url}approve/", {"amount": "3000.00"}, format="json")
@@ -238,7 +240,8 @@ class TestMdf:
 
     def test_a_claim_needs_a_real_proof(self, client_for, partner_admin, channel_manager, partner):
         grant_mdf(partner)
-        request_id = client_for(partner_admin).post(MDF, self.request_body(), format="json").json()["id"]
+        body = self.request_body(starts_on=HELD, ends_on=HELD)
+        request_id = client_for(partner_admin).post(MDF, body, format="json").json()["id"]
         client_for(channel_manager).post(f"{MDF}{request_id}/approve/", {}, format="json")
         fake = SimpleUploadedFile("invoice.pdf", b"MZ not a pdf", content_type="application/pdf")
 
@@ -248,6 +251,24 @@ class TestMdf:
 
         assert response.status_code == 400
         assert response.json()["errors"] == {"proof": ["The file's content is not a PDF file."]}
+        assert MdfRequest.objects.get().status == MdfStatus.APPROVED
+
+    def test_funds_for_an_activity_still_to_come_are_not_claimed(
+        self, client_for, partner_admin, channel_manager, partner
+    ):
+        grant_mdf(partner)
+        request_id = client_for(partner_admin).post(MDF, self.request_body(), format="json").json()["id"]
+        approved = client_for(channel_manager).post(f"{MDF}{request_id}/approve/", {}, format="json").json()
+        proof = SimpleUploadedFile("invoice.pdf", b"%PDF-1.4 proof", content_type="application/pdf")
+
+        response = client_for(partner_admin).post(
+            f"{MDF}{request_id}/claim/", {"amount": "100.00", "proof": proof}, format="multipart"
+        )
+
+        after = datetime.date.fromisoformat(SOON) + datetime.timedelta(days=1)
+        assert approved["claimable_from"] == after.isoformat() and approved["early_claim_allowed_at"] is None
+        assert response.status_code == 400
+        assert f"claim from {after.day} {after:%B %Y}, once it has ended" in response.json()["detail"]
         assert MdfRequest.objects.get().status == MdfStatus.APPROVED
 
     def test_sellers_and_distributors_have_no_part_in_mdf(

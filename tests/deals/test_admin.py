@@ -82,8 +82,8 @@ def test_mdf_actions_in_the_admin(client, partner, partner_admin, channel_manage
         partner=partner,
         title="Expo",
         activity_kind="event",
-        starts_on=today,
-        ends_on=today + datetime.timedelta(days=1),
+        starts_on=today - datetime.timedelta(days=2),
+        ends_on=today - datetime.timedelta(days=1),
         amount=Decimal("800.00"),
     )
     client.force_login(channel_manager)
@@ -102,3 +102,41 @@ def test_mdf_actions_in_the_admin(client, partner, partner_admin, channel_manage
         reverse("admin:deals_mdfperiod_change", args=[request.period_id])
     ).content.decode()
     assert "800.00" in period_page or "800,00" in period_page
+
+
+def test_an_early_claim_is_allowed_in_the_admin_with_its_reason(
+    client, partner, partner_admin, channel_manager
+):
+    import datetime
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from deals import mdf
+
+    grant_mdf(partner)
+    starts_on = timezone.localdate() + datetime.timedelta(days=10)
+    request = mdf.mdf_request_create(
+        actor=partner_admin,
+        partner=partner,
+        title="Summit",
+        activity_kind="event",
+        starts_on=starts_on,
+        ends_on=starts_on + datetime.timedelta(days=2),
+        amount=Decimal("500.00"),
+    )
+    mdf.mdf_request_approve(actor=channel_manager, request=request)
+    client.force_login(channel_manager)
+
+    page = _act(client, "mdfrequest", "allow_early_claim", [request.pk]).content.decode()
+    assert "These partners may claim before their activity ends" in page and 'name="reason"' in page
+    done = _act(
+        client, "mdfrequest", "allow_early_claim", [request.pk], apply="1", reason="Stand paid upfront"
+    )
+
+    assert "1 early claim(s) allowed." in done.content.decode()
+    request.refresh_from_db()
+    assert request.early_claim_reason == "Stand paid upfront"
+    assert request.early_claim_allowed_by == channel_manager
+    change = client.get(reverse("admin:deals_mdfrequest_change", args=[request.pk])).content.decode()
+    assert "Stand paid upfront" in change

@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.utils import timezone
 
 from deals import mdf
 from deals.models import MdfBucket, MdfLedgerEntry, MdfPeriod, MdfRequest, MdfStatus
@@ -230,6 +231,99 @@ def test_a_claim_with_proof_then_payment(partner, partner_admin, superuser):
     assert (period.approved, period.claimed, period.paid) == (0, 0, Decimal("3500.00"))
     assert period.remaining == Decimal("6500.00")
     _assert_ledger_matches(period)
+
+
+def _upcoming(partner, partner_admin, superuser, *, amount: str = "1000.00") -> MdfRequest:
+    """Approved funds for an event that starts in two weeks and runs for sixteen days."""
+    starts_on = timezone.localdate() + datetime.timedelta(days=14)
+    request = _request(
+        partner,
+        partner_admin,
+        amount,
+        starts_on=starts_on,
+        ends_on=starts_on + datetime.timedelta(days=16),
+        day=timezone.localdate(),
+    )
+    return mdf.mdf_request_approve(actor=superuser, request=request)
+
+
+def test_funds_are_claimed_only_once_the_activity_has_ended(partner, partner_admin, superuser):
+    grant_mdf(partner)
+    request = _upcoming(partner, partner_admin, superuser)
+    ends_on = request.ends_on
+    for day in (timezone.localdate(), request.starts_on, ends_on):
+        with pytest.raises(ValidationError) as caught:
+            mdf.mdf_claim(
+                actor=partner_admin,
+                request=request,
+                amount=Decimal("100.00"),
+                proof=SimpleUploadedFile("i.pdf", PDF),
+                day=day,
+            )
+        after = ends_on + datetime.timedelta(days=1)
+        assert caught.value.messages == [
+            f"The activity runs until {ends_on.day} {ends_on:%B %Y}: claim from {after.day} {after:%B %Y}, "
+            "once it has ended, or ask your channel manager for an exception."
+        ]
+    assert MdfRequest.objects.get(pk=request.pk).status == MdfStatus.APPROVED
+    claimed = mdf.mdf_claim(
+        actor=partner_admin,
+        request=request,
+        amount=Decimal("100.00"),
+        proof=SimpleUploadedFile("i.pdf", PDF),
+        day=ends_on + datetime.timedelta(days=1),
+    )
+    assert claimed.status == MdfStatus.CLAIMED
+
+
+def test_a_manager_may_allow_an_early_claim_and_it_is_recorded(
+    partner, partner_admin, channel_manager, superuser
+):
+    from partners.models import AuditEntry
+
+    grant_mdf(partner)
+    request = _upcoming(partner, partner_admin, superuser)
+    with pytest.raises(PermissionDenied):
+        mdf.mdf_allow_early_claim(actor=partner_admin, request=request, reason="Please")
+    with pytest.raises(ValidationError, match="Give the reason"):
+        mdf.mdf_allow_early_claim(actor=channel_manager, request=request, reason="  ")
+
+    allowed = mdf.mdf_allow_early_claim(
+        actor=channel_manager, request=request, reason="Invoices are due before the event."
+    )
+
+    assert allowed.early_claim_allowed_by == channel_manager and allowed.early_claim_allowed_at is not None
+    assert allowed.early_claim_reason == "Invoices are due before the event."
+    entry = AuditEntry.objects.get(action="mdf.early_claim_allowed")
+    assert entry.actor == channel_manager and entry.target_id == str(request.pk)
+    assert entry.data == {"reason": "Invoices are due before the event."}
+    with pytest.raises(ValidationError, match="already allowed"):
+        mdf.mdf_allow_early_claim(actor=channel_manager, request=allowed, reason="Again")
+    claimed = mdf.mdf_claim(
+        actor=partner_admin,
+        request=allowed,
+        amount=Decimal("1000.00"),
+        proof=SimpleUploadedFile("i.pdf", PDF),
+    )
+    assert claimed.status == MdfStatus.CLAIMED
+    _assert_ledger_matches(claimed.period)
+
+
+def test_no_exception_is_needed_or_given_once_the_activity_has_ended(partner, partner_admin, superuser):
+    grant_mdf(partner)
+    request = mdf.mdf_request_approve(actor=superuser, request=_request(partner, partner_admin, "100.00"))
+    assert request.ends_on < timezone.localdate()
+    with pytest.raises(ValidationError, match="may claim without an exception"):
+        mdf.mdf_allow_early_claim(actor=superuser, request=request, reason="Just in case")
+
+
+def test_the_database_refuses_an_exception_without_its_reason(partner, partner_admin, superuser):
+    from django.db import IntegrityError, transaction
+
+    grant_mdf(partner)
+    request = _upcoming(partner, partner_admin, superuser)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        MdfRequest.objects.filter(pk=request.pk).update(early_claim_allowed_at=timezone.now())
 
 
 @pytest.mark.parametrize(

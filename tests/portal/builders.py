@@ -35,22 +35,23 @@ class World:
 
 
 def _claimed(partner, admin, approver) -> MdfRequest:
-    request = _mdf(partner, admin, "Claimed campaign", "500.00")
+    # Funds are claimed once the activity is over.
+    request = _mdf(partner, admin, "Claimed campaign", "500.00", days_ago=7)
     mdf.mdf_request_approve(actor=approver, request=request)
     return mdf.mdf_claim(
         actor=admin, request=request, amount=Decimal("400.00"), proof=SimpleUploadedFile("invoice.pdf", PDF)
     )
 
 
-def _mdf(partner, admin, title: str, amount: str) -> MdfRequest:
-    today = timezone.localdate()
+def _mdf(partner, admin, title: str, amount: str, *, days_ago: int = 0) -> MdfRequest:
+    starts_on = timezone.localdate() - datetime.timedelta(days=days_ago)
     return mdf.mdf_request_create(
         actor=admin,
         partner=partner,
         title=title,
         activity_kind="event",
-        starts_on=today,
-        ends_on=today + datetime.timedelta(days=3),
+        starts_on=starts_on,
+        ends_on=starts_on + datetime.timedelta(days=3),
         amount=Decimal(amount),
     )
 

@@ -31,15 +31,16 @@ def _form(**overrides) -> dict:
     return data
 
 
-def _approved(partner, admin, superuser, amount="1000.00") -> MdfRequest:
-    today = timezone.localdate()
+def _approved(partner, admin, superuser, amount="1000.00", *, ends_on=None) -> MdfRequest:
+    """Approved funds for a webinar held yesterday (or ending on ``ends_on``)."""
+    ends_on = ends_on or timezone.localdate() - datetime.timedelta(days=1)
     request = mdf.mdf_request_create(
         actor=admin,
         partner=partner,
         title="Webinar",
         activity_kind="digital",
-        starts_on=today,
-        ends_on=today,
+        starts_on=ends_on,
+        ends_on=ends_on,
         amount=Decimal(amount),
     )
     return mdf.mdf_request_approve(actor=superuser, request=request)
@@ -107,6 +108,47 @@ def test_claiming_with_a_proof_and_downloading_it(client, partner, partner_admin
     assert 'attachment; filename="Invoice March.pdf"' in download["Content-Disposition"]
     assert download["X-Content-Type-Options"] == "nosniff"
     assert b"".join(download.streaming_content) == PDF
+
+
+def test_a_claim_waits_for_the_end_of_the_activity_unless_a_manager_allows_it(
+    client, partner, partner_admin, superuser, channel_manager
+):
+    grant_mdf(partner)
+    ends_on = timezone.localdate() + datetime.timedelta(days=30)
+    item = _approved(partner, partner_admin, superuser, ends_on=ends_on)
+    claimable_from = ends_on + datetime.timedelta(days=1)
+    client.force_login(partner_admin)
+
+    page = client.get(reverse("portal:mdf_detail", args=[item.pk])).content.decode()
+    assert f"You can claim these funds from {claimable_from.day} {claimable_from:%B %Y}" in page
+    assert 'enctype="multipart/form-data"' not in page and "Allow an early claim" not in page
+    early = client.post(
+        reverse("portal:mdf_claim", args=[item.pk]),
+        {"amount": "10.00", "proof": SimpleUploadedFile("a.pdf", PDF, content_type="application/pdf")},
+    )
+    assert early.status_code == 400
+    assert MdfRequest.objects.get(pk=item.pk).status == MdfStatus.APPROVED
+    # Partners do not grant themselves the exception.
+    allow = reverse("portal:mdf_allow_early_claim", args=[item.pk])
+    assert client.post(allow, {"early-reason": "Please"}).status_code == 404
+
+    client.force_login(channel_manager)
+    page = client.get(reverse("portal:mdf_detail", args=[item.pk])).content.decode()
+    assert "The partner can claim these funds from" in page and "Allow an early claim" in page
+    missing = client.post(allow, {"early-reason": ""})
+    assert missing.status_code == 400 and "Give the reason for the exception" in missing.content.decode()
+    assert client.post(allow, {"early-reason": "The venue is paid in advance."}).status_code == 302
+
+    client.force_login(partner_admin)
+    page = client.get(reverse("portal:mdf_detail", args=[item.pk])).content.decode()
+    assert "Early claim" in page and "The venue is paid in advance." in page
+    assert 'enctype="multipart/form-data"' in page
+    claimed = client.post(
+        reverse("portal:mdf_claim", args=[item.pk]),
+        {"amount": "10.00", "proof": SimpleUploadedFile("a.pdf", PDF, content_type="application/pdf")},
+    )
+    assert claimed.status_code == 302
+    assert MdfRequest.objects.get(pk=item.pk).status == MdfStatus.CLAIMED
 
 
 def test_a_bad_proof_is_reported_at_the_file_field(client, partner, partner_admin, superuser, settings):

@@ -170,7 +170,16 @@ def test_a_claim_on_another_organisations_request_is_404(client, world, other_pa
 
 @pytest.mark.parametrize(
     "name",
-    ["deal_approve", "deal_lost", "mdf_withdraw", "mdf_approve", "mdf_reject", "mdf_paid", "mdf_claim"],
+    [
+        "deal_approve",
+        "deal_lost",
+        "mdf_withdraw",
+        "mdf_approve",
+        "mdf_reject",
+        "mdf_paid",
+        "mdf_claim",
+        "mdf_allow_early_claim",
+    ],
 )
 def test_actions_refuse_get(client, world, superuser, name):
     client.force_login(superuser)
