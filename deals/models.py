@@ -52,6 +52,9 @@ class DealStatus(models.TextChoices):
 
 # Registrations that hold a customer: a new claim on the same customer conflicts.
 ACTIVE_STATUSES = (DealStatus.SUBMITTED, DealStatus.APPROVED)
+# A submitted registration flagged because another partner claims the customer:
+# the vendor decides it, never the distributor.
+UNDER_REVIEW = "Under review"
 
 
 class SalesRole(models.TextChoices):
@@ -151,11 +154,19 @@ class Deal(models.Model):
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
 
-    def status_for_partner(self) -> str:
-        """What the registering partner is told: a flagged claim is "under review", nothing more."""
-        if self.status == DealStatus.SUBMITTED and self.needs_review:
-            return "Under review"
-        return self.get_status_display()
+    @property
+    def under_review(self) -> bool:
+        """Submitted, and flagged for the vendor: another partner claims the same customer."""
+        return self.status == DealStatus.SUBMITTED and self.needs_review
+
+    @property
+    def status_label(self) -> str:
+        """The state's one name for every role: a flagged submission is "Under review".
+
+        Roles differ in the detail shown beside it (the vendor decides; which claim
+        conflicts), never in what the state is called.
+        """
+        return UNDER_REVIEW if self.under_review else self.get_status_display()
 
 
 # --- Market development funds ------------------------------------------------------------

@@ -5,6 +5,8 @@ another organisation answers 404. Actions are POST-only and CSRF-protected,
 and the services check the actor's rights again.
 """
 
+from urllib.parse import parse_qs, urlsplit
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -19,7 +21,7 @@ from deals.permissions import can_register_deals_as, deal_actions
 from deals.selectors import can_register_deals, deals_for
 from portal.access import is_htmx, portal_view, viewer_for
 from portal.forms import DealLostForm, DealRegistrationForm, DealWonForm, ReasonForm
-from portal.views import render_portal
+from portal.views import distributor_counts, render_portal
 from prm.money import round_money
 
 
@@ -109,12 +111,25 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _decided_row(request: HttpRequest, deal: Deal, **context) -> HttpResponse:
+    """The distributor's queue swaps the row for the outcome; the counts it shows come along.
+
+    The queue's count and the partners table (the page the distributor is on)
+    are swapped out of band, so neither is left stale after a decision.
+    """
+    if viewer_for(request).kind == "distributor":
+        # htmx names the page the row is on; the partners table shows one page of many.
+        current = urlsplit(request.headers.get("HX-Current-URL", ""))
+        page = parse_qs(current.query).get("page", ["1"])[0]
+        context.update(distributor_counts(request, page=page), counts=True)
+    return render_portal(
+        request, "portal/deals/_decided_row.html", {"deal": deal, **context}, section="deals"
+    )
+
+
 def _done(request: HttpRequest, deal: Deal, message: str) -> HttpResponse:
     if is_htmx(request):
-        # The distributor's queue swaps the row for the outcome.
-        return render_portal(
-            request, "portal/deals/_decided_row.html", {"deal": deal, "message": message}, section="deals"
-        )
+        return _decided_row(request, deal, message=message)
     messages.success(request, message)
     return redirect("portal:deal_detail", pk=deal.pk)
 
@@ -123,9 +138,7 @@ def _failed(request: HttpRequest, deal: Deal, error: ValidationError) -> HttpRes
     text = " ".join(error.messages)
     if is_htmx(request):
         # htmx swaps only successful responses: the row carries the error instead.
-        return render_portal(
-            request, "portal/deals/_decided_row.html", {"deal": deal, "error": text}, section="deals"
-        )
+        return _decided_row(request, deal, error=text)
     messages.error(request, text)
     return redirect("portal:deal_detail", pk=deal.pk)
 

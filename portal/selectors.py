@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from deals.models import Deal, DealStatus, MdfRequest, MdfStatus
@@ -184,13 +185,27 @@ def _segment_member():
     )
 
 
+def _count_per_partner(deals: QuerySet[Deal]) -> Coalesce:
+    counted = deals.filter(partner=OuterRef("pk")).order_by().values("partner").annotate(n=Count("id"))
+    return Coalesce(Subquery(counted.values("n")), 0)
+
+
 def partners_page(user, *, page: int | str = 1, query: str = "", per_page: int = 25) -> Page:
-    """Partners the user may see, with the tiers they hold and their open approvals: four queries."""
+    """Partners the user may see, with the tiers they hold and their open approvals: four queries.
+
+    ``awaiting`` counts the registrations this user may decide (the same rule as
+    the approval queue: a distributor's excludes those under the vendor's
+    review); ``under_review`` counts the flagged ones, which a distributor sees
+    waiting on the vendor.
+    """
     partners = (
         Partner.objects.visible_to(user)
         .select_related("distributor")
         .annotate(
-            awaiting=Count("deals", filter=Q(deals__status=DealStatus.SUBMITTED), distinct=True),
+            awaiting=_count_per_partner(Deal.objects.awaiting_decision_by(user)),
+            under_review=_count_per_partner(
+                Deal.objects.visible_to(user).filter(status=DealStatus.SUBMITTED, needs_review=True)
+            ),
             passed=Count("gate_statuses", filter=Q(gate_statuses__status=GateOutcome.PASSED), distinct=True),
         )
         .prefetch_related(_tiers_prefetch())

@@ -63,6 +63,14 @@ def _partner_dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
+def distributor_counts(request: HttpRequest, *, page: int | str = 1) -> dict:
+    """What the distributor's dashboard counts: its approval queue and its partners' open registrations."""
+    return {
+        "partners": selectors.partners_page(request.user, page=page),
+        "waiting_count": Deal.objects.awaiting_decision_by(request.user).count(),
+    }
+
+
 def _distributor_dashboard(request: HttpRequest) -> HttpResponse:
     viewer = viewer_for(request)
     waiting = (
@@ -76,9 +84,8 @@ def _distributor_dashboard(request: HttpRequest) -> HttpResponse:
         "portal/dashboard_distributor.html",
         {
             "distributor": viewer.distributor,
-            "partners": selectors.partners_page(request.user, page=request.GET.get("page", 1)),
             "waiting": waiting[:50],
-            "waiting_count": waiting.count(),
+            **distributor_counts(request, page=request.GET.get("page", 1)),
         },
         section="dashboard",
     )

@@ -28,7 +28,8 @@ class DealSerializer(serializers.ModelSerializer):
         child_relation=serializers.SlugRelatedField(slug_field="code", read_only=True), read_only=True
     )
     status_display = serializers.SerializerMethodField(
-        help_text="What the partner is told: a claim another partner also makes reads “Under review”."
+        help_text="The state's name, the same for every role: a submission on a customer another "
+        "partner also claims reads “Under review” (the vendor decides it)."
     )
     needs_review = serializers.SerializerMethodField(help_text="Vendor staff only; null for partners.")
     conflicts_with = serializers.SerializerMethodField(help_text="Vendor staff only; null for partners.")
@@ -68,7 +69,7 @@ class DealSerializer(serializers.ModelSerializer):
         return bool(request and request.user.is_staff)
 
     def get_status_display(self, deal) -> str:
-        return deal.get_status_display() if self._staff() else deal.status_for_partner()
+        return deal.status_label
 
     def get_needs_review(self, deal) -> bool | None:
         return deal.needs_review if self._staff() else None

@@ -108,6 +108,8 @@ class TestDeals:
             None,
         )
         assert (seen_by_manager["needs_review"], seen_by_manager["conflicts_with"]) == (True, rival.pk)
+        # One name for the state whoever asks; only the detail differs.
+        assert seen_by_manager["status_display"] == "Under review"
 
     def test_the_distributor_approves_deals_of_partners_it_serves(
         self, client_for, distributor_user, partner, other_partner

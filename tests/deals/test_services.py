@@ -129,7 +129,7 @@ def test_a_claim_on_a_customer_another_partner_holds_is_flagged_and_linked(
         later = services.deal_register(actor=partner_admin, partner=partner, **registration())
     assert later.needs_review and later.conflicts_with == earlier
     assert not earlier.needs_review
-    assert later.status_for_partner() == "Under review"
+    assert later.status_label == "Under review"
     # The channel manager's email names both partners.
     manager_mail = [m for m in mail.outbox if "morgan@vendor.example" in m.to]
     assert manager_mail and other_partner.name in manager_mail[0].body

@@ -99,8 +99,14 @@ def test_partner_registers_a_deal_and_its_distributor_approves_it(page, portal):
     expect(row).to_contain_text("Acme")
     assert "Unrelated partner" not in page.content() and "Globex" not in page.content()
     page.screenshot(path=str(SHOTS / "06-distributor-queue.png"), full_page=True)
+    expect(page.locator("#waiting-count")).to_have_text("1")
+    partner_row = page.get_by_role("region", name="Partners you serve").locator("tr", has_text="Acme")
+    expect(partner_row.locator("td").last).to_have_text("1")
     row.get_by_role("button", name=re.compile("Approve")).click()
     expect(page.locator("tr", has_text="approved: protected until")).to_be_visible()
+    # The counts follow the decision without a reload.
+    expect(page.locator("#waiting-count")).to_have_text("0")
+    expect(partner_row.locator("td").last).to_have_text("0")
     page.screenshot(path=str(SHOTS / "07-distributor-approved.png"), full_page=True)
     _logout(page)
 

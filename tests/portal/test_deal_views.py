@@ -123,6 +123,66 @@ def test_the_distributor_approves_from_its_queue_with_htmx(client, partner, dist
     assert "approved: nothing to do" in again.content.decode()
 
 
+def test_approving_in_place_brings_the_dashboards_counts_along(client, partner, distributor_user):
+    first, second = DealFactory(partner=partner), DealFactory(partner=partner)
+    DealFactory(partner=partner, needs_review=True)  # the vendor's to decide, never counted as waiting
+    client.force_login(distributor_user)
+    dashboard = client.get(reverse("portal:dashboard"))
+    assert dashboard.context["waiting_count"] == 2
+    assert [row.awaiting for row in dashboard.context["partners"]] == [2]
+
+    response = client.post(
+        reverse("portal:deal_approve", args=[first.pk]),
+        headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/portal/?page=1"},
+    )
+
+    html = response.content.decode()
+    # The queue's count and the partners table are swapped out of band with fresh figures.
+    assert '<span class="badge" id="waiting-count" hx-swap-oob="true">1</span>' in html
+    assert '<div id="partners-served" hx-swap-oob="true">' in html
+    assert [row.awaiting for row in response.context["partners"]] == [1]
+    assert Deal.objects.get(pk=second.pk).status == DealStatus.SUBMITTED
+
+
+def test_a_manager_approving_is_not_sent_the_distributors_counts(client, partner, channel_manager):
+    deal = DealFactory(partner=partner)
+    client.force_login(channel_manager)
+    response = client.post(reverse("portal:deal_approve", args=[deal.pk]), headers={"HX-Request": "true"})
+    assert "hx-swap-oob" not in response.content.decode()
+
+
+def test_a_deal_under_review_has_one_name_for_every_role(
+    client, partner, other_partner, partner_admin, distributor_user, channel_manager
+):
+    earlier = DealFactory(partner=other_partner, customer_domain="woodgrove.example")
+    flagged = DealFactory(
+        partner=partner,
+        customer_name="Woodgrove",
+        customer_domain="woodgrove.example",
+        needs_review=True,
+        conflicts_with=earlier,
+    )
+    details = {
+        partner_admin: None,
+        distributor_user: "the vendor decides",
+        channel_manager: "conflicting claim",
+    }
+    for user, detail in details.items():
+        client.force_login(user)
+        for url in (reverse("portal:deals"), reverse("portal:deal_detail", args=[flagged.pk])):
+            html = client.get(url).content.decode()
+            badge = '<span class="badge status-submitted warn">Under review</span>'
+            assert badge in html, (user.username, url)
+            assert (
+                ">Submitted</span>" not in html and ">conflict<" not in html and "with the vendor" not in html
+            )
+            if detail:
+                assert detail in html, (user.username, url)
+        # Partners and distributors never hear which claim conflicts.
+        if user != channel_manager:
+            assert "conflicting claim" not in client.get(reverse("portal:deals")).content.decode()
+
+
 def test_approving_without_htmx_returns_to_the_deal(client, partner, channel_manager):
     deal = DealFactory(partner=partner)
     client.force_login(channel_manager)

@@ -131,6 +131,30 @@ def test_the_distributor_sees_its_partners_and_their_waiting_deals_only(
     assert "Globex" not in text and "Other Distributor's" not in text
 
 
+def test_the_partners_table_counts_what_awaits_the_viewer(client, partner, distributor_user, channel_manager):
+    DealFactory(partner=partner)
+    DealFactory(partner=partner)
+    DealFactory(partner=partner, needs_review=True)
+    DealFactory(partner=partner, needs_review=True)
+    DealFactory(partner=partner, status=DealStatus.APPROVED)
+
+    client.force_login(distributor_user)
+    dashboard = client.get(reverse("portal:dashboard"))
+    listed = client.get(reverse("portal:partners"))
+    # The distributor decides the two plain submissions; the two under review are the vendor's.
+    assert dashboard.context["waiting_count"] == 2 and len(dashboard.context["waiting"]) == 2
+    for response in (dashboard, listed):
+        (row,) = response.context["page"] if "page" in response.context else response.context["partners"]
+        assert (row.awaiting, row.under_review) == (2, 2)
+        assert "2 under review, the vendor decides" in _text(response)
+
+    client.force_login(channel_manager)
+    (row,) = client.get(reverse("portal:partners")).context["page"]
+    # The vendor decides all four.
+    assert row.awaiting == 4
+    assert "under review, the vendor decides" not in _text(client.get(reverse("portal:partners")))
+
+
 def test_the_manager_summary(client, partner, channel_manager):
     program = tier_program(partner, grace_until=timezone.localdate() + datetime.timedelta(days=9))
     covered = PartnerFactory(name="Covered Ltd")
@@ -145,7 +169,7 @@ def test_the_manager_summary(client, partner, channel_manager):
     assert "Gold 1" in text and "Silver 1" in text and "No tier 0" in text
     assert "Gates passed this period 1" in text and "Silver gate: 1" in text
     assert "Acme : Silver until" in text
-    assert "2 deal registrations" in text and "1 flagged for a conflict" in text
+    assert "2 deal registrations" in text and "1 under review for a conflicting claim" in text
     assert "Far Away" not in text
     # Against targets: Acme holds Silver and is measured against the Gold gate.
     rows = {row.partner.name: row for row in response.context["summary"].targets_rows}
