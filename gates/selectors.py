@@ -68,7 +68,12 @@ def _display(leaf: Leaf, value: Any, refs: References) -> str:
     return str(value)
 
 
+# The largest share a bar may show for a criterion not met: only a met one is full.
+_UNMET_CEILING = Decimal("0.99")
+
+
 def _ratio(leaf: Leaf, value: Any, passed: bool) -> float:
+    """How far the value has come toward the target, for the criterion's own bar (1 when met)."""
     if passed:
         return 1.0
     if leaf.op in {">=", ">"}:
@@ -79,7 +84,8 @@ def _ratio(leaf: Leaf, value: Any, passed: bool) -> float:
             return 0.0
         if target <= 0:
             return 0.0
-        return float(max(Decimal(0), min(Decimal(1), current / target)))
+        # "More than 5" with 5 has come all the way without meeting it: never a full bar.
+        return float(max(Decimal(0), min(_UNMET_CEILING, current / target)))
     return 0.0
 
 

@@ -224,9 +224,8 @@ class TargetRow:
     partner: Partner
     tier_name: str
     next_gate: Gate | None
-    met: int
-    total: int
-    ratio: float
+    met: int  # criteria of the next gate the partner meets
+    total: int  # criteria of the next gate
     in_grace_until: datetime.date | None
 
 
@@ -349,7 +348,6 @@ def target_rows(partners: list[Partner], *, main: Program | None, as_of: datetim
             None,
         )
         met = total = 0
-        ratio = 1.0
         if next_gate is not None:
             tree = trees[next_gate.pk]
             status = statuses.get((partner.pk, next_gate.pk))
@@ -365,7 +363,6 @@ def target_rows(partners: list[Partner], *, main: Program | None, as_of: datetim
             ]
             total = len(leaves)
             met = sum(leaf.passed for leaf in leaves)
-            ratio = (sum(leaf.ratio for leaf in leaves) / total) if total else 0.0
         rows.append(
             TargetRow(
                 partner=partner,
@@ -373,7 +370,6 @@ def target_rows(partners: list[Partner], *, main: Program | None, as_of: datetim
                 next_gate=next_gate,
                 met=met,
                 total=total,
-                ratio=ratio,
                 in_grace_until=row.grace_until if row else None,
             )
         )
