@@ -49,6 +49,7 @@ class EntryRow:
     event_on: datetime.date
     entry_type: str
     deal_id: int | None = None
+    tier_id: int | None = None
 
 
 @dataclass
@@ -90,6 +91,7 @@ _ROW_FIELDS = (
     "event_on",
     "entry_type",
     "deal_id",
+    "tier_id",
 )
 
 
@@ -98,9 +100,9 @@ def load_ledger(entries) -> dict[Key, KeyLedger]:
     result: dict[Key, KeyLedger] = defaultdict(KeyLedger)
     for row in entries.order_by().values_list(*_ROW_FIELDS).iterator(chunk_size=5000):
         (entry_id, partner_id, rule_id, source_type, source_id, component, amount, currency, revision, state,
-         event_on, entry_type, deal_id) = row  # fmt: skip
+         event_on, entry_type, deal_id, tier_id) = row  # fmt: skip
         result[Key(partner_id, rule_id, source_type, source_id, component)].entries.append(
-            EntryRow(entry_id, amount, currency, revision, state, event_on, entry_type, deal_id)
+            EntryRow(entry_id, amount, currency, revision, state, event_on, entry_type, deal_id, tier_id)
         )
     return dict(result)
 
@@ -291,7 +293,9 @@ def _new_rows(
             event_on=event_on,
             period=assign_period(event_on),
             held_until=expected.held_until if expected else None,
-            tier_id=expected.tier_id if expected else None,
+            # What the rules no longer pay is reversed under the tier it was earned at,
+            # so that a cost by tier nets out instead of piling up under "no tier".
+            tier_id=expected.tier_id if expected else (first.tier_id if first else None),
             # A reversal keeps the link its key had (none if the deal was deleted).
             deal_id=expected.deal_id if expected else (first.deal_id if first else None),
             description=(expected.description if expected else "")[:300] or _describe(key),

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Exists, OuterRef, Q, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
 from incentives.engine import round_amount
@@ -30,6 +30,7 @@ from incentives.models import (
 from incentives.periods import Period, month_starts, parse_period, quarter_of, year
 from partners.models import Partner
 from prm.money import to_decimal
+from programs.models import Tier
 
 CHART_MONTHS = 12
 
@@ -239,41 +240,87 @@ class CostRow:
         )
 
 
+NO_TIER = "No tier held"
+
+
 @dataclass
 class TierCost:
-    tier: str
-    currency: str
-    amount: Decimal
+    label: str  # the tier's name (with its program's when several programs pay), or NO_TIER
+    tier: Tier | None
+    cells: list[tuple[str, Decimal]]  # (currency, amount) for every currency of the table
 
 
 @dataclass
 class ProgramCost:
     year: Period
     rows: list[CostRow]
-    by_tier: list[TierCost]
+    by_tier: list[TierCost]  # every tier of the paying programs, highest rank first, then NO_TIER
+    tier_currencies: list[str]
     quarter_totals: dict[str, list[Decimal]]  # currency -> Q1..Q4
     years: list[int]
 
 
+def _cost_by_tier(
+    sums: dict[tuple[int | None, str], Decimal], rules: list[IncentiveRule]
+) -> tuple[list[TierCost], list[str]]:
+    """One row per tier of the programs the rules read, in rank order, zeros included; one query.
+
+    Entries earned while the partner held no tier in the rule's program (rules
+    open to every partner, reward redemptions) form the last row.
+    """
+    tier_ids = {tier_id for tier_id, _ in sums if tier_id is not None}
+    program_ids = {rule.program_id for rule in rules if rule.program_id}
+    tiers = list(
+        Tier.objects.filter(Q(program_id__in=program_ids) | Q(pk__in=tier_ids))
+        .select_related("program")
+        .order_by("program__name", "-rank", "id")
+    )
+    several_programs = len({tier.program_id for tier in tiers}) > 1
+    currencies = sorted(
+        {currency for _, currency in sums} | {rule.currency for rule in rules},
+        key=lambda currency: (currency == POINTS, currency),
+    )
+
+    def cells(tier_id: int | None) -> list[tuple[str, Decimal]]:
+        return [
+            (currency, round_amount(sums.get((tier_id, currency), Decimal(0)), currency))
+            for currency in currencies
+        ]
+
+    rows = [
+        TierCost(
+            f"{tier.program.name} · {tier.name}" if several_programs else tier.name, tier, cells(tier.pk)
+        )
+        for tier in tiers
+    ]
+    if rows or any(tier_id is None for tier_id, _ in sums):
+        rows.append(TierCost(NO_TIER, None, cells(None)))
+    return rows, currencies
+
+
 def program_cost(user, year_number: int) -> ProgramCost:
-    """Earnings by rule, tier and quarter for a year, against each rule's budget: four queries.
+    """Earnings by rule, tier and quarter for a year, against each rule's budget: five queries.
 
     Only entries of partners the user may see count (a regional manager sees
-    the cost of the region's partners); budgets are program-wide.
+    the cost of the region's partners); budgets are program-wide. Each entry
+    counts under the tier the partner held on the day that counted; a
+    reversal under the tier of the entry it reverses.
     """
     period = year(year_number)
     codes = [quarter.code for quarter in period.quarters()]
     entries = LedgerEntry.objects.visible_to(user).order_by()
     by_rule_quarter: dict[tuple[int, str], list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 4)
-    by_tier: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    for rule_id, tier_name, period_code, currency, amount in (
+    by_tier: dict[tuple[int | None, str], Decimal] = defaultdict(Decimal)
+    for rule_id, tier_id, period_code, currency, amount in (
         entries.filter(period__in=codes)
-        .values_list("rule_id", "tier__name", "period", "currency")
+        # Reversals written before they carried a tier count under the tier of what they reverse.
+        .annotate(earned_at_tier=Coalesce("tier_id", "reverses__tier_id"))
+        .values_list("rule_id", "earned_at_tier", "period", "currency")
         .annotate(total=Sum("amount"))
     ):
         quarter_index = int(period_code[-1]) - 1
         by_rule_quarter[(rule_id, currency)][quarter_index] += _sum(amount)
-        by_tier[(tier_name or "No tier", currency)] += _sum(amount)
+        by_tier[(tier_id, currency)] += _sum(amount)
     lifetime = {
         (rule_id, currency): _sum(amount)
         for rule_id, currency, amount in entries.values_list("rule_id", "currency").annotate(
@@ -330,16 +377,12 @@ def program_cost(user, year_number: int) -> ProgramCost:
     )
     today = timezone.localdate()
     years = list(range(today.year, (first.year if first else today.year) - 1, -1))
+    tier_rows, tier_currencies = _cost_by_tier(by_tier, list(rules.values()))
     return ProgramCost(
         year=period,
         rows=rows,
-        by_tier=sorted(
-            (
-                TierCost(tier, currency, round_amount(amount, currency))
-                for (tier, currency), amount in by_tier.items()
-            ),
-            key=lambda row: (row.currency == POINTS, row.currency, row.tier),
-        ),
+        by_tier=tier_rows,
+        tier_currencies=tier_currencies,
         quarter_totals=dict(sorted(quarter_totals.items(), key=lambda item: (item[0] == POINTS, item[0]))),
         years=years,
     )

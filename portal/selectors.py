@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -30,7 +30,7 @@ from gates.models import (
 from gates.selectors import GateProgress, leaf_progress, partner_gate_progress
 from partners.models import Certification, Partner, Person
 from prm.money import is_currency
-from programs.models import Program
+from programs.models import Program, Tier
 
 
 def programs_for_partner(partner: Partner) -> QuerySet[Program]:
@@ -263,10 +263,21 @@ def manager_summary(user, *, page: int | str = 1, as_of: datetime.date | None = 
     main = _main_program()
     tiers_qs = PartnerTier.objects.filter(partner__in=partners, tier__isnull=False)
     if main is not None:
-        tiers_qs = tiers_qs.filter(program=main)
-    by_tier = list(
-        tiers_qs.values("tier__name", "tier__rank").annotate(n=Count("id")).order_by("-tier__rank")
-    )
+        # Every tier of the main program, highest first, those nobody holds included.
+        held = tiers_qs.filter(tier=OuterRef("pk")).order_by().values("tier").annotate(c=Count("id"))
+        by_tier = list(
+            Tier.objects.filter(program=main)
+            .annotate(n=Coalesce(Subquery(held.values("c")), 0))
+            .order_by("-rank")
+            .values("name", "rank", "n")
+        )
+    else:
+        by_tier = list(
+            tiers_qs.annotate(name=F("tier__name"), rank=F("tier__rank"))
+            .values("name", "rank")
+            .annotate(n=Count("id"))
+            .order_by("-rank")
+        )
     partner_count = partners.count()
     no_tier = max(0, partner_count - sum(row["n"] for row in by_tier))
     passed = GateStatusChange.objects.filter(

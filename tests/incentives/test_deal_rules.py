@@ -135,6 +135,8 @@ def test_a_deal_no_longer_won_is_reversed_and_neither_entry_is_paid(partner, pro
     original, reversal = LedgerEntry.objects.order_by("id")
     assert reversal.reverses == original and reversal.revision == 1
     assert original.transitions.get().to_state == EntryState.REVERSED
+    # Reversed under the tier it was earned at, so that the cost by tier nets out.
+    assert original.tier == reversal.tier == tiers["Gold"]
 
 
 def test_a_corrected_sale_amount_is_adjusted_by_a_new_entry(partner, program, tiers, cloud):

@@ -215,8 +215,8 @@ def test_program_cost_against_budget_for_staff_only(
     client.force_login(superuser)
 
     # session, user, membership; totals by rule, tier and quarter; lifetime totals by rule; the rules;
-    # the first entry's date (for the year list)
-    with django_assert_max_num_queries(7):
+    # the first entry's date (for the year list); the tiers of the rules' programs
+    with django_assert_max_num_queries(8):
         response = client.get(reverse("incentives:program_cost"))
 
     body = response.content.decode()
@@ -228,6 +228,78 @@ def test_program_cost_against_budget_for_staff_only(
     assert client.get(reverse("incentives:program_cost") + "?year=abc").status_code == 404
     client.force_login(partner_admin)
     assert client.get(reverse("incentives:program_cost")).status_code == 404
+
+
+def test_program_cost_by_tier_lists_every_tier_in_rank_order_and_nets_reversals(
+    client, superuser, partner, program, tiers, cloud
+):
+    from deals.models import DealStatus
+    from incentives.models import EntryType
+    from tests.incentives.helpers import margin_rule, set_tier
+
+    margin_rule(
+        program, {tiers["Silver"]: "10", tiers["Gold"]: "15"}, effective_from=datetime.date(2020, 1, 1)
+    )
+    set_tier(partner, tiers["Silver"], datetime.date(2020, 1, 1))
+    _, cancelled = earn(partner, 2, cloud)  # 100.00 each at Silver
+    cancelled.status = DealStatus.LOST
+    cancelled.save()
+    services.calculate(scope=services.Scope(deal_ids=frozenset([cancelled.pk])))
+    assert LedgerEntry.objects.filter(entry_type=EntryType.REVERSAL).count() == 1
+    # A partner without a tier earns points, which count as earned with no tier held.
+    points_rule(program, multiplier="2", effective_from=datetime.date(2020, 1, 1))
+    untiered = PartnerFactory(name="Newcomer")
+    EngagementActivityFactory(partner=untiered, points=10, occurred_on=QUARTER.start)
+    services.calculate(scope=services.Scope(partner_ids=frozenset([untiered.pk])))
+    client.force_login(superuser)
+
+    response = client.get(reverse("incentives:program_cost"))
+
+    rows = [(row.label, dict(row.cells)) for row in response.context["cost"].by_tier]
+    assert [label for label, _ in rows] == ["Platinum", "Gold", "Silver", "Registered", "No tier held"]
+    assert rows[0][1] == {"USD": Decimal("0.00"), "PTS": Decimal("0")}
+    assert rows[2][1] == {"USD": Decimal("100.00"), "PTS": Decimal("0")}
+    assert rows[4][1] == {"USD": Decimal("0.00"), "PTS": Decimal("20")}
+    body = response.content.decode()
+    assert "a reversal counts under the tier of the earning it cancels" in body
+
+
+def test_an_old_reversal_without_a_tier_counts_under_the_tier_it_reverses(
+    client, superuser, partner, program, tiers, cloud
+):
+    """Reversals written before they carried a tier: the entry is immutable, the read attributes it."""
+    from incentives.models import EntryState, EntryType
+    from tests.incentives.helpers import margin_rule, set_tier
+
+    margin_rule(program, {tiers["Gold"]: "15"}, effective_from=datetime.date(2020, 1, 1))
+    set_tier(partner, tiers["Gold"], datetime.date(2020, 1, 1))
+    earn(partner, 1, cloud)
+    earning = LedgerEntry.objects.get()
+    LedgerEntry.objects.create(
+        partner=partner,
+        rule=earning.rule,
+        source_type=earning.source_type,
+        source_id=earning.source_id,
+        component=earning.component,
+        revision=1,
+        entry_type=EntryType.REVERSAL,
+        reverses=earning,
+        amount=-earning.amount,
+        currency="USD",
+        event_on=earning.event_on,
+        period=earning.period,
+        tier=None,
+        state=EntryState.REVERSED,
+    )
+    client.force_login(superuser)
+
+    rows = {
+        row.label: dict(row.cells)
+        for row in client.get(reverse("incentives:program_cost")).context["cost"].by_tier
+    }
+
+    assert rows["Gold"] == {"USD": Decimal("0.00")}
+    assert rows["No tier held"] == {"USD": Decimal("0.00")}
 
 
 def test_a_login_without_an_organisation_sees_nothing(client, db):

@@ -21,6 +21,7 @@ from tests.factories import (
     MembershipFactory,
     PartnerFactory,
     PersonFactory,
+    TierFactory,
 )
 from tests.portal.builders import tier_program
 
@@ -157,6 +158,7 @@ def test_the_partners_table_counts_what_awaits_the_viewer(client, partner, distr
 
 def test_the_manager_summary(client, partner, channel_manager):
     program = tier_program(partner, grace_until=timezone.localdate() + datetime.timedelta(days=9))
+    TierFactory(program=program, name="Platinum", rank=4)
     covered = PartnerFactory(name="Covered Ltd")
     PartnerTier.objects.create(partner=covered, program=program, tier=program.tiers.get(name="Gold"))
     PartnerFactory(name="Far Away", country="US", region="na")
@@ -166,7 +168,9 @@ def test_the_manager_summary(client, partner, channel_manager):
     response = client.get(reverse("portal:manager"))
     text = _text(response)
     assert "2 partners in your coverage" in text
-    assert "Gold 1" in text and "Silver 1" in text and "No tier 0" in text
+    # Every tier of the program, highest first, those nobody holds included.
+    assert [row["name"] for row in response.context["summary"].by_tier] == ["Platinum", "Gold", "Silver"]
+    assert "Platinum 0" in text and "Gold 1" in text and "Silver 1" in text and "No tier 0" in text
     assert "Gates passed this period 1" in text and "Silver gate: 1" in text
     assert "Acme : Silver until" in text
     assert "2 deal registrations" in text and "1 under review for a conflicting claim" in text
