@@ -5,12 +5,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q
 from django.utils import timezone
 
 from gates.criteria import CriteriaError, Leaf, parse
 from gates.metrics import METRICS, SPECS, References
-from gates.models import Gate, GateOutcome, GateStatus, GateStatusChange, PartnerTier, TierChange
+from gates.models import Gate, GateOutcome, GateStatus, TierChange
 from gates.windows import Window
 from prm.money import is_currency, round_money
 
@@ -173,34 +172,3 @@ def tier_on(*, partner_id: int, program_id: int, day: datetime.date) -> int | No
         .first()
     )
     return change
-
-
-def partner_tiers(partner) -> list[PartnerTier]:
-    return list(
-        PartnerTier.objects.filter(partner=partner)
-        .filter(Q(tier__isnull=False) | Q(grace_until__isnull=False))
-        .select_related("program", "tier", "earned_tier", "qualified_tier", "override_tier")
-        .order_by("program__name")
-    )
-
-
-def recent_changes(partner, *, limit: int = 10) -> list[dict[str, Any]]:
-    """Gate and tier changes, newest first, merged for a timeline."""
-    gate_changes: list[dict[str, Any]] = [
-        {
-            "at": change.changed_at,
-            "kind": "gate",
-            "text": f"{change.gate.name}: {change.get_to_status_display()}",
-        }
-        for change in GateStatusChange.objects.filter(partner=partner).select_related("gate")[:limit]
-    ]
-    tier_changes: list[dict[str, Any]] = [
-        {
-            "at": change.changed_at,
-            "kind": "tier",
-            "text": f"{change.get_reason_display()}: {change.to_tier.name if change.to_tier else 'no tier'}"
-            + (f" ({change.note})" if change.note else ""),
-        }
-        for change in TierChange.objects.filter(partner=partner).select_related("to_tier")[:limit]
-    ]
-    return sorted(gate_changes + tier_changes, key=lambda item: item["at"], reverse=True)[:limit]

@@ -122,22 +122,6 @@ class HistoryTierBook(TierNames):
         return self._tiers_held[(partner_id, program_id)][index - 1] if index else None
 
 
-class SelectorTierBook(TierNames):
-    """The tier held on a day through ``gates.selectors.tier_on``, one query per partner and day."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._memo: dict[tuple[int, int, datetime.date], int | None] = {}
-
-    def tier_on(self, partner_id: int, program_id: int, day: datetime.date) -> int | None:
-        from gates.selectors import tier_on
-
-        key = (partner_id, program_id, day)
-        if key not in self._memo:
-            self._memo[key] = tier_on(partner_id=partner_id, program_id=program_id, day=day)
-        return self._memo[key]
-
-
 # --- exchange rates ------------------------------------------------------------------------
 
 

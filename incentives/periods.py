@@ -72,10 +72,6 @@ def quarter_of(day: datetime.date) -> Period:
     return quarter(day.year, (day.month - 1) // 3 + 1)
 
 
-def year_of(day: datetime.date) -> Period:
-    return year(day.year)
-
-
 def parse_period(code: str) -> Period:
     """``2025-Q1`` or ``2025``; anything else raises ``PeriodError`` with a readable message."""
     text = (code or "").strip().upper()

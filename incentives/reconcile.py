@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Count
 from django.utils import timezone
 
 from incentives import engine, ledger, services
@@ -163,7 +162,3 @@ def names_for(report: Report) -> tuple[dict[int, str], dict[int, str]]:
     partners = dict(Partner.objects.filter(id__in=partner_ids).values_list("id", "name"))
     rules = dict(IncentiveRule.objects.filter(id__in=rule_ids).values_list("id", "name"))
     return partners, rules
-
-
-def entries_per_state() -> dict[str, int]:
-    return dict(LedgerEntry.objects.values_list("state").annotate(count=Count("id")).order_by("state"))

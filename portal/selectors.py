@@ -15,7 +15,7 @@ from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, 
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from deals.models import Deal, DealStatus, MdfRequest, MdfStatus
+from deals.models import Deal, DealStatus, MdfRequest
 from gates.criteria import CriteriaError, parse
 from gates.metrics import METRICS, SPECS, References
 from gates.models import (
@@ -385,7 +385,3 @@ def target_rows(partners: list[Partner], *, main: Program | None, as_of: datetim
             )
         )
     return rows
-
-
-def mdf_requests_waiting(user) -> QuerySet[MdfRequest]:
-    return MdfRequest.objects.awaiting_decision_by(user).filter(status=MdfStatus.REQUESTED)
