@@ -1,4 +1,10 @@
-"""The channel manager role: a group with the model permissions the admin needs."""
+"""The channel manager role: a group with the model permissions the admin needs.
+
+Every installation has it: ``migrate`` sets it up after each run (the
+``post_migrate`` receiver below, connected in ``PartnersConfig.ready``), and
+``manage.py setup_roles`` does the same on demand. Both are safe to repeat:
+the group's permissions are set to exactly the list below.
+"""
 
 from django.contrib.auth.models import Group, Permission
 
@@ -25,6 +31,7 @@ _READ_ONLY = {
 
 
 def ensure_channel_manager_group() -> Group:
+    """Create the group if it is missing and give it exactly the role's permissions."""
     group, _ = Group.objects.get_or_create(name=CHANNEL_MANAGERS)
     permissions = Permission.objects.filter(content_type__app_label__in=_MANAGED_APPS).select_related(
         "content_type"
@@ -41,3 +48,13 @@ def ensure_channel_manager_group() -> Group:
     wanted += list(Permission.objects.filter(content_type__app_label="auth", codename="view_user"))
     group.permissions.set(wanted)
     return group
+
+
+def setup_roles_after_migrate(sender, **kwargs) -> None:
+    """``post_migrate``: the role follows the permissions each migrated app has just created.
+
+    Django sends the signal once per app, after creating that app's permissions;
+    each managed app's run adds its models, so the last one leaves the role complete.
+    """
+    if sender.label in _MANAGED_APPS:
+        ensure_channel_manager_group()
