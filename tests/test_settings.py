@@ -177,3 +177,19 @@ def test_pages_are_sent_a_content_security_policy(client):
     assert directives["default-src"] == "'self'"
     assert directives["script-src"] == "'self'" and directives["style-src"] == "'self'"
     assert directives["object-src"] == "'none'" and directives["frame-ancestors"] == "'none'"
+
+
+@pytest.mark.django_db
+def test_plain_http_is_redirected_except_the_health_check(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    page = client.get("/accounts/login/")
+    assert page.status_code == 301 and page["Location"] == "https://testserver/accounts/login/"
+    assert client.get("/healthz").status_code == 200
+
+
+@pytest.mark.django_db
+def test_hsts_is_sent_on_secure_requests(client, settings):
+    settings.SECURE_HSTS_SECONDS = 31_536_000
+    settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    response = client.get("/healthz", secure=True)
+    assert response["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
