@@ -42,7 +42,17 @@ def new_token_secret() -> tuple[str, str]:
     return identifier, raw
 
 
+def manages_every_token(user) -> bool:
+    return bool(user.is_superuser or user.has_perm("api.change_integrationtoken"))
+
+
 class IntegrationTokenQuerySet(models.QuerySet["IntegrationToken"]):
+    def visible_to(self, user) -> "IntegrationTokenQuerySet":
+        """Staff see the tokens they issued; superusers and staff granted the token permissions, all."""
+        if user is None or not user.is_authenticated or not user.is_active or not user.is_staff:
+            return self.none()
+        return self.all() if manages_every_token(user) else self.filter(issued_by=user)
+
     def usable(self) -> "IntegrationTokenQuerySet":
         now = timezone.now()
         return self.filter(revoked_at__isnull=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))

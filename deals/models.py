@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_countries.fields import CountryField
 
+from partners.models import Membership, PartnerScopedQuerySet
 from prm.money import AmountField, CurrencyField
 
 # A host name: labels of letters, digits and hyphens, with a top-level label of letters.
@@ -200,6 +201,24 @@ class MdfActivityKind(models.TextChoices):
     OTHER = "other", "Other"
 
 
+class MdfQuerySet(PartnerScopedQuerySet):
+    """MDF is between the vendor and the partner: distributors see none of it."""
+
+    def visible_to(self, user):
+        membership = Membership.for_user(user)
+        if membership is not None and membership.distributor_id is not None and not user.is_staff:
+            return self.none()
+        return super().visible_to(user)
+
+
+class MdfPeriodQuerySet(MdfQuerySet):
+    pass
+
+
+class MdfLedgerEntryQuerySet(MdfQuerySet):
+    partner_path = "period__partner"
+
+
 class MdfPeriod(models.Model):
     """A partner's MDF allowance for one quarter or year, with the money in each bucket.
 
@@ -218,6 +237,8 @@ class MdfPeriod(models.Model):
     claimed = AmountField(default=Decimal(0))
     paid = AmountField(default=Decimal(0))
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = MdfPeriodQuerySet.as_manager()
 
     class Meta:
         ordering = ["-starts_on"]
@@ -250,16 +271,7 @@ class MdfPeriod(models.Model):
         return getattr(self, name)
 
 
-class MdfRequestQuerySet(models.QuerySet["MdfRequest"]):
-    def visible_to(self, user) -> "MdfRequestQuerySet":
-        """MDF is between the vendor and the partner: distributors see none of it."""
-        from partners.models import Membership, Partner
-
-        membership = Membership.for_user(user)
-        if membership is not None and membership.distributor_id is not None and not user.is_staff:
-            return self.none()
-        return self.filter(partner__in=Partner.objects.visible_to(user))
-
+class MdfRequestQuerySet(MdfQuerySet):
     def awaiting_decision_by(self, user) -> "MdfRequestQuerySet":
         if not getattr(user, "is_staff", False) or not user.has_perm("deals.change_mdfrequest"):
             return self.none()
@@ -378,6 +390,8 @@ class MdfLedgerEntry(models.Model):
     )
     at = models.DateTimeField(default=timezone.now)
     note = models.CharField(max_length=300, blank=True)
+
+    objects = MdfLedgerEntryQuerySet.as_manager()
 
     class Meta:
         ordering = ["at", "id"]

@@ -14,7 +14,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from partners.models import Partner, PartnerScopedQuerySet
 from prm.money import CurrencyField
+from programs.models import Program
 
 
 class GateState(models.TextChoices):
@@ -32,8 +34,6 @@ class GateQuerySet(models.QuerySet["Gate"]):
 
     def visible_to(self, user) -> "GateQuerySet":
         """Staff see every gate; partners the active gates of programs they can see."""
-        from programs.models import Program
-
         if user is None or not user.is_authenticated:
             return self.none()
         if user.is_staff:
@@ -124,6 +124,57 @@ class Gate(models.Model):
             raise ValidationError(errors)
 
 
+class PartnerResultQuerySet(PartnerScopedQuerySet):
+    """What the evaluation concluded about partners: the one door to results and their history.
+
+    Staff see the results of the partners they see. A partner's or a
+    distributor's users see them too, but only on the gates and programs they
+    may see: a partner never learns of a program outside its segments.
+    """
+
+    gate_path: str | None = None
+    program_path: str | None = None
+
+    def visible_to(self, user):
+        queryset = super().visible_to(user)
+        if user is None or not user.is_authenticated or user.is_staff:
+            return queryset
+        if self.gate_path:
+            queryset = queryset.filter(**{f"{self.gate_path}__in": Gate.objects.visible_to(user)})
+        if self.program_path:
+            queryset = queryset.filter(**{f"{self.program_path}__in": Program.objects.visible_to(user)})
+        return queryset
+
+
+class GateResultQuerySet(PartnerResultQuerySet):
+    gate_path = "gate"
+
+
+class ProgramResultQuerySet(PartnerResultQuerySet):
+    program_path = "program"
+
+
+class BenefitGrantQuerySet(PartnerResultQuerySet):
+    program_path = "benefit__program"
+
+
+class StaffOnlyQuerySet(PartnerScopedQuerySet):
+    """The evaluation's own bookkeeping: staff see that of the partners they see, nobody else any."""
+
+    def visible_to(self, user):
+        if user is None or not user.is_authenticated or not user.is_staff:
+            return self.none()
+        return super().visible_to(user)
+
+
+class EvaluationRunQuerySet(models.QuerySet["EvaluationRun"]):
+    def visible_to(self, user) -> "EvaluationRunQuerySet":
+        """Staff see runs over every partner, and one-partner runs of the partners they see."""
+        if user is None or not user.is_authenticated or not user.is_staff:
+            return self.none()
+        return self.filter(Q(partner__isnull=True) | Q(partner__in=Partner.objects.visible_to(user)))
+
+
 class GateOutcome(models.TextChoices):
     PASSED = "passed", "Passed"
     FAILED = "failed", "Not yet"
@@ -149,6 +200,8 @@ class GateStatus(models.Model):
     gate_version = models.PositiveIntegerField(default=1)
     since = models.DateTimeField(default=timezone.now, help_text="When the status last changed.")
     updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = GateResultQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "gate statuses"
@@ -190,6 +243,8 @@ class EvaluationRun(models.Model):
     tiers_changed = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
 
+    objects = EvaluationRunQuerySet.as_manager()
+
     class Meta:
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["partner", "started_at"])]
@@ -208,6 +263,8 @@ class GateStatusChange(models.Model):
     measures = models.JSONField(default=list)
     changed_at = models.DateTimeField(default=timezone.now)
     run = models.ForeignKey(EvaluationRun, null=True, blank=True, on_delete=models.SET_NULL)
+
+    objects = GateResultQuerySet.as_manager()
 
     class Meta:
         ordering = ["-changed_at", "-id"]
@@ -258,6 +315,8 @@ class PartnerTier(models.Model):
     )
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = ProgramResultQuerySet.as_manager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["partner", "program"], name="partner_tier_unique"),
@@ -305,6 +364,8 @@ class TierChange(models.Model):
     note = models.TextField(blank=True)
     run = models.ForeignKey(EvaluationRun, null=True, blank=True, on_delete=models.SET_NULL)
 
+    objects = ProgramResultQuerySet.as_manager()
+
     class Meta:
         ordering = ["-changed_at", "-id"]
         indexes = [models.Index(fields=["partner", "program", "effective_on"])]
@@ -325,6 +386,8 @@ class BenefitGrant(models.Model):
     granted_at = models.DateTimeField(default=timezone.now)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
+    objects = BenefitGrantQuerySet.as_manager()
+
     class Meta:
         ordering = ["-granted_at"]
         constraints = [
@@ -344,11 +407,19 @@ class BenefitGrant(models.Model):
 
 
 class SegmentMembership(models.Model):
+    """A partner in a segment, as the evaluation last decided.
+
+    Segments are the vendor's targeting: staff see the memberships of the
+    partners they see, partners see only the programs their segments open.
+    """
+
     segment = models.ForeignKey("programs.Segment", on_delete=models.CASCADE, related_name="memberships")
     partner = models.ForeignKey(
         "partners.Partner", on_delete=models.CASCADE, related_name="segment_memberships"
     )
     since = models.DateTimeField(default=timezone.now)
+
+    objects = StaffOnlyQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -373,6 +444,8 @@ class MeasureDigest(models.Model):
     )
     digest = models.CharField(max_length=32)
     updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = StaffOnlyQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"{self.partner_id}: {self.digest}"

@@ -31,7 +31,17 @@ from django.utils import timezone
 
 from deals.models import SalesRole
 from incentives.validation import amount_problem, currency_problem, percent_problem
+from partners.models import PartnerScopedQuerySet
 from prm.money import AmountField, CurrencyField
+
+
+class ActivationQuerySet(PartnerScopedQuerySet):
+    partner_path = "deal__partner"
+
+
+class LedgerTransitionQuerySet(PartnerScopedQuerySet):
+    partner_path = "entry__partner"
+
 
 # The unit of engagement points in the ledger's currency column; points are
 # whole numbers and never paid out, only redeemed for rewards.
@@ -548,6 +558,8 @@ class CustomerActivation(models.Model):
     )
     recorded_at = models.DateTimeField(default=timezone.now)
 
+    objects = ActivationQuerySet.as_manager()
+
     class Meta:
         ordering = ["-activated_on", "-id"]
 
@@ -568,6 +580,8 @@ class Redemption(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PartnerScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-redeemed_on", "-id"]
@@ -610,6 +624,8 @@ class Payout(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PartnerScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-paid_on", "-id"]
@@ -671,12 +687,8 @@ class ImmutableEntryError(Exception):
 MUTABLE_ENTRY_FIELDS = frozenset({"state", "state_changed_at", "payout", "payout_id"})
 
 
-class LedgerEntryQuerySet(models.QuerySet["LedgerEntry"]):
-    def visible_to(self, user) -> "LedgerEntryQuerySet":
-        """The one door: the entries of the partners the user may see (``Partner.visible_to``)."""
-        from partners.models import Partner
-
-        return self.filter(partner__in=Partner.objects.visible_to(user))
+class LedgerEntryQuerySet(PartnerScopedQuerySet):
+    """The one door: the entries of the partners the user may see (``Partner.visible_to``)."""
 
     def money(self) -> "LedgerEntryQuerySet":
         return self.exclude(currency=POINTS)
@@ -793,6 +805,8 @@ class LedgerTransition(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     reason = models.CharField(max_length=200, blank=True)
+
+    objects = LedgerTransitionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -73,6 +73,42 @@ class LifecycleStatus(models.TextChoices):
     TERMINATED = "terminated", "Terminated"
 
 
+def sees_every_partner(user) -> bool:
+    """Superusers, and staff holding ``partners.view_all_partners``: no coverage narrows what they see."""
+    return bool(
+        user is not None
+        and user.is_authenticated
+        and user.is_active
+        and (user.is_superuser or (user.is_staff and user.has_perm("partners.view_all_partners")))
+    )
+
+
+class DistributorQuerySet(models.QuerySet["Distributor"]):
+    def visible_to(self, user) -> "DistributorQuerySet":
+        """Distributors a user may know of.
+
+        Staff who see every partner see every distributor; a channel manager
+        those in the regions he covers and those serving a partner he sees; a
+        distributor user its own; a partner user the distributor it buys
+        through; anybody else none.
+        """
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()
+        if sees_every_partner(user):
+            return self.all()
+        if user.is_staff:
+            serving = Partner.objects.visible_to(user).filter(distributor__isnull=False)
+            return self.filter(
+                Q(region__in=ManagerProfile.regions_for(user)) | Q(pk__in=serving.values("distributor_id"))
+            )
+        membership = Membership.for_user(user)
+        if membership is None:
+            return self.none()
+        if membership.distributor_id is not None:
+            return self.filter(pk=membership.distributor_id)
+        return self.filter(pk=membership.partner.distributor_id) if membership.partner else self.none()
+
+
 class Distributor(models.Model):
     """A distributor in a two-tier channel: it serves partners and approves their deals."""
 
@@ -80,6 +116,8 @@ class Distributor(models.Model):
     country = CountryField()
     region = models.CharField(max_length=8, choices=Region.choices)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = DistributorQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -99,7 +137,7 @@ class PartnerQuerySet(models.QuerySet["Partner"]):
         """
         if user is None or not user.is_authenticated or not user.is_active:
             return self.none()
-        if user.is_superuser or (user.is_staff and user.has_perm("partners.view_all_partners")):
+        if sees_every_partner(user):
             return self.all()
         if user.is_staff:
             regions = ManagerProfile.regions_for(user)
@@ -153,13 +191,35 @@ class Partner(models.Model):
         return self.name
 
 
+class ManagerProfileQuerySet(models.QuerySet["ManagerProfile"]):
+    def visible_to(self, user) -> "ManagerProfileQuerySet":
+        """Those who grant coverage see every profile; other staff their own; nobody else any."""
+        if user is None or not user.is_authenticated or not user.is_active or not user.is_staff:
+            return self.none()
+        if ManagerProfile.may_grant(user):
+            return self.all()
+        return self.filter(user=user)
+
+
 class ManagerProfile(models.Model):
-    """A channel manager's coverage: the regions whose partners they look after."""
+    """A channel manager's coverage: the regions whose partners they look after.
+
+    Coverage decides what a manager sees everywhere (portal, API, admin), so
+    it is granted by superusers or holders of ``partners.grant_coverage``,
+    never by the manager it widens.
+    """
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="manager_profile"
     )
     regions = models.JSONField(default=list, blank=True, help_text='Region codes, e.g. ["emea"].')
+
+    objects = ManagerProfileQuerySet.as_manager()
+
+    class Meta:
+        permissions = [
+            ("grant_coverage", "Can grant coverage: manager regions and partner assignments"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} ({', '.join(self.regions) or 'assigned partners only'})"
@@ -170,6 +230,16 @@ class ManagerProfile(models.Model):
             raise ValidationError(
                 {"regions": f"Give a list of region codes among {', '.join(sorted(valid))}."}
             )
+
+    @staticmethod
+    def may_grant(user) -> bool:
+        """Whether ``user`` may change coverage: manager profiles and the partners assigned to managers."""
+        return bool(
+            user is not None
+            and user.is_authenticated
+            and user.is_active
+            and (user.is_superuser or (user.is_staff and user.has_perm("partners.grant_coverage")))
+        )
 
     @staticmethod
     def regions_for(user) -> list[str]:
@@ -188,6 +258,31 @@ class MembershipRole(models.TextChoices):
     DISTRIBUTOR = "distributor", "Distributor user"
 
 
+class MembershipQuerySet(models.QuerySet["Membership"]):
+    def visible_to(self, user) -> "MembershipQuerySet":
+        """Logins of the organisations a user may see.
+
+        Staff see the memberships of the partners and distributors they see
+        (``visible_to``); a partner or distributor user only those of its own
+        organisation, never the logins of the partners a distributor serves.
+        """
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()
+        if sees_every_partner(user):
+            return self.all()
+        if user.is_staff:
+            return self.filter(
+                Q(partner__in=Partner.objects.visible_to(user))
+                | Q(distributor__in=Distributor.objects.visible_to(user))
+            )
+        membership = Membership.for_user(user)
+        if membership is None:
+            return self.none()
+        if membership.distributor_id is not None:
+            return self.filter(distributor_id=membership.distributor_id)
+        return self.filter(partner_id=membership.partner_id)
+
+
 class Membership(models.Model):
     """Ties a login to exactly one organisation: a partner or a distributor."""
 
@@ -199,6 +294,8 @@ class Membership(models.Model):
         Distributor, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.CharField(max_length=16, choices=MembershipRole.choices)
+
+    objects = MembershipQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -238,9 +335,41 @@ class Membership(models.Model):
         return user._prm_membership
 
 
-class PersonQuerySet(models.QuerySet["Person"]):
-    def visible_to(self, user) -> "PersonQuerySet":
-        return self.filter(partner__in=Partner.objects.visible_to(user))
+def users_visible_to(user, users: models.QuerySet | None = None) -> models.QuerySet:
+    """The logins a user may know of: the door for ``auth.User``, which has no queryset of ours.
+
+    Superusers see every login. Staff see the members of the partners and
+    distributors they see; those who grant coverage also see the staff, whom
+    they assign partners and regions to. Nobody else sees logins here (the
+    portal shows a partner its own team through ``Person``).
+    """
+    from django.contrib.auth import get_user_model
+
+    if users is None:
+        users = get_user_model()._default_manager.all()
+    if user is None or not user.is_authenticated or not user.is_active or not user.is_staff:
+        return users.none()
+    if user.is_superuser:
+        return users
+    members = Q(pk__in=Membership.objects.visible_to(user).values("user_id"))
+    if ManagerProfile.may_grant(user):
+        return users.filter(members | Q(is_staff=True))
+    return users.filter(members)
+
+
+class PartnerScopedQuerySet(models.QuerySet):
+    """Rows that belong to a partner, reached through ``partner_path``: visible when their partner is."""
+
+    partner_path = "partner"
+
+    def visible_to(self, user):
+        if sees_every_partner(user):
+            return self.all()
+        return self.filter(**{f"{self.partner_path}__in": Partner.objects.visible_to(user)})
+
+
+class PersonQuerySet(PartnerScopedQuerySet):
+    """People of the partners a user sees."""
 
 
 class Person(models.Model):
@@ -304,11 +433,8 @@ class CertificationType(models.Model):
         return self.name
 
 
-class FactQuerySet(models.QuerySet):
-    partner_path = "partner"
-
-    def visible_to(self, user):
-        return self.filter(**{f"{self.partner_path}__in": Partner.objects.visible_to(user)})
+class FactQuerySet(PartnerScopedQuerySet):
+    """Facts (sales, activities, proficiencies, certifications) of the partners a user sees."""
 
 
 class CertificationQuerySet(FactQuerySet):

@@ -27,7 +27,11 @@ _READ_ONLY = {
     "ledgertransition",
     "redemption",
     "mdfledgerentry",
+    # Coverage: a manager reads his own, and never widens it himself.
+    "managerprofile",
 }
+# Rights a manager holds only when an administrator grants them to him.
+_GRANTED_SEPARATELY = {"view_all_partners", "grant_coverage"}
 
 
 def ensure_channel_manager_group() -> Group:
@@ -40,7 +44,7 @@ def ensure_channel_manager_group() -> Group:
         p
         for p in permissions
         if p.content_type.model not in _READ_ONLY or p.codename.startswith("view_")
-        if p.codename != "view_all_partners"
+        if p.codename not in _GRANTED_SEPARATELY
     ]
     # Users appear in autocompletes (channel manager, memberships); creating or
     # editing logins stays with administrators, since changing a user can
