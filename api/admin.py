@@ -12,9 +12,9 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from api.models import TOKEN_PREFIX, IntegrationToken
+from api.models import TOKEN_PREFIX, IntegrationToken, manages_every_token
 from api.services import token_issue, token_revoke
-from partners.models import Partner
+from partners.admin_coverage import CoverageAdminMixin
 
 
 class IntegrationTokenForm(forms.ModelForm):
@@ -32,12 +32,8 @@ class IntegrationTokenForm(forms.ModelForm):
         return cleaned
 
 
-def _manages_all_tokens(user) -> bool:
-    return user.is_superuser or user.has_perm("api.change_integrationtoken")
-
-
 @admin.register(IntegrationToken)
-class IntegrationTokenAdmin(admin.ModelAdmin):
+class IntegrationTokenAdmin(CoverageAdminMixin, admin.ModelAdmin):
     form = IntegrationTokenForm
     list_display = [
         "name",
@@ -76,16 +72,12 @@ class IntegrationTokenAdmin(admin.ModelAdmin):
 
     # --- who sees what --------------------------------------------------------------------------
 
-    def get_queryset(self, request):
-        tokens = super().get_queryset(request)
-        return tokens if _manages_all_tokens(request.user) else tokens.filter(issued_by=request.user)
-
     def has_module_permission(self, request):
         return request.user.is_active and request.user.is_staff
 
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request) and (
-            obj is None or obj.issued_by_id == request.user.pk or _manages_all_tokens(request.user)
+            obj is None or obj.issued_by_id == request.user.pk or manages_every_token(request.user)
         )
 
     def has_add_permission(self, request):
@@ -115,12 +107,6 @@ class IntegrationTokenAdmin(admin.ModelAdmin):
             "revoked_at",
             "revoked_by",
         ]
-
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        if db_field.name == "partners":
-            # A token never covers a partner its issuer cannot see.
-            kwargs["queryset"] = Partner.objects.visible_to(request.user)
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     # --- issuing: the secret is shown once ------------------------------------------------------
 

@@ -5,8 +5,6 @@ here: they change only through the services, which check the rules, move the
 ledger and write the audit trail.
 """
 
-from typing import cast
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -18,14 +16,13 @@ from django.utils.html import format_html
 from deals import mdf, services
 from deals.models import (
     Deal,
-    DealQuerySet,
     DealStatus,
     MdfLedgerEntry,
     MdfPeriod,
     MdfRequest,
-    MdfRequestQuerySet,
     MdfStatus,
 )
+from partners.admin_coverage import CoverageAdminMixin, CoverageInlineMixin
 
 
 class ReasonForm(forms.Form):
@@ -87,7 +84,7 @@ def _reason_action(
 
 
 @admin.register(Deal)
-class DealAdmin(admin.ModelAdmin):
+class DealAdmin(CoverageAdminMixin, admin.ModelAdmin):
     list_display = [
         "reference",
         "customer_name",
@@ -120,9 +117,6 @@ class DealAdmin(admin.ModelAdmin):
         "closed_on",
     ]
     actions = ["approve", "reject"]
-
-    def get_queryset(self, request):
-        return cast(DealQuerySet, super().get_queryset(request)).visible_to(request.user)
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -168,7 +162,7 @@ class DealAdmin(admin.ModelAdmin):
         )
 
 
-class LedgerInline(admin.TabularInline):
+class LedgerInline(CoverageInlineMixin, admin.TabularInline):
     model = MdfLedgerEntry
     fields = readonly_fields = (
         "at",
@@ -191,7 +185,7 @@ class LedgerInline(admin.TabularInline):
 
 
 @admin.register(MdfPeriod)
-class MdfPeriodAdmin(admin.ModelAdmin):
+class MdfPeriodAdmin(CoverageAdminMixin, admin.ModelAdmin):
     list_display = [
         "partner",
         "starts_on",
@@ -208,11 +202,6 @@ class MdfPeriodAdmin(admin.ModelAdmin):
     date_hierarchy = "starts_on"
     inlines = [LedgerInline]
 
-    def get_queryset(self, request):
-        from partners.models import Partner
-
-        return super().get_queryset(request).filter(partner__in=Partner.objects.visible_to(request.user))
-
     def has_add_permission(self, request):
         return False
 
@@ -224,7 +213,7 @@ class MdfPeriodAdmin(admin.ModelAdmin):
 
 
 @admin.register(MdfLedgerEntry)
-class MdfLedgerEntryAdmin(admin.ModelAdmin):
+class MdfLedgerEntryAdmin(CoverageAdminMixin, admin.ModelAdmin):
     list_display = [
         "at",
         "request",
@@ -240,13 +229,6 @@ class MdfLedgerEntryAdmin(admin.ModelAdmin):
     list_select_related = ["request", "period__partner", "actor"]
     search_fields = ["request__title", "period__partner__name"]
 
-    def get_queryset(self, request):
-        from partners.models import Partner
-
-        return (
-            super().get_queryset(request).filter(period__partner__in=Partner.objects.visible_to(request.user))
-        )
-
     def has_add_permission(self, request):
         return False
 
@@ -258,7 +240,7 @@ class MdfLedgerEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(MdfRequest)
-class MdfRequestAdmin(admin.ModelAdmin):
+class MdfRequestAdmin(CoverageAdminMixin, admin.ModelAdmin):
     list_display = [
         "reference",
         "title",
@@ -303,9 +285,6 @@ class MdfRequestAdmin(admin.ModelAdmin):
         "payment_reference",
     )
     actions = ["approve", "reject", "allow_early_claim", "mark_paid"]
-
-    def get_queryset(self, request):
-        return cast(MdfRequestQuerySet, super().get_queryset(request)).visible_to(request.user)
 
     def has_add_permission(self, request):
         return False

@@ -19,6 +19,7 @@ from gates.models import (
     TierChange,
 )
 from gates.validation import prerequisite_cycle
+from partners.admin_coverage import CoverageAdminMixin
 from prm.forms import PrettyJSONField
 from prm.ids import object_or_404
 
@@ -58,7 +59,7 @@ class GateForm(forms.ModelForm):
 
 
 @admin.register(Gate)
-class GateAdmin(admin.ModelAdmin):
+class GateAdmin(CoverageAdminMixin, admin.ModelAdmin):
     form = GateForm
     list_display = [
         "name",
@@ -162,7 +163,7 @@ class GateAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/gates/gate/simulation.html", context)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(CoverageAdminMixin, admin.ModelAdmin):
     """Results are written by the evaluation only: the admin shows them."""
 
     def has_add_permission(self, request):
@@ -230,7 +231,7 @@ class PartnerTierForm(forms.ModelForm):
 
 
 @admin.register(PartnerTier)
-class PartnerTierAdmin(admin.ModelAdmin):
+class PartnerTierAdmin(CoverageAdminMixin, admin.ModelAdmin):
     """Tiers are earned through gates; a channel manager may override one with a reason and an expiry."""
 
     form = PartnerTierForm

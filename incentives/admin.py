@@ -35,6 +35,7 @@ from incentives.models import (
 )
 from incentives.periods import PeriodError, parse_period
 from incentives.validation import LOCKED_MESSAGE, BandInput, band_problems, duplicate_problems, rows_problem
+from partners.admin_coverage import CoverageAdminMixin, CoverageInlineMixin
 from partners.audit import audit
 
 # --- rules -------------------------------------------------------------------------------
@@ -123,7 +124,7 @@ class RewardFormSet(BaseInlineFormSet):
             raise ValidationError("Only points rules have rewards: remove them.")
 
 
-class LockableInline(admin.TabularInline):
+class LockableInline(CoverageInlineMixin, admin.TabularInline):
     """Read only once the rule's terms are locked."""
 
     extra = 0
@@ -162,7 +163,7 @@ class RebateBandInline(LockableInline):
     verbose_name_plural = "Volume bands (from the lower bound up to, not including, the upper bound)"
 
 
-class RewardInline(admin.TabularInline):
+class RewardInline(CoverageInlineMixin, admin.TabularInline):
     model = Reward
     formset = RewardFormSet
     extra = 0
@@ -217,7 +218,7 @@ class NewVersionForm(forms.Form):
 
 
 @admin.register(IncentiveRule)
-class IncentiveRuleAdmin(admin.ModelAdmin):
+class IncentiveRuleAdmin(CoverageAdminMixin, admin.ModelAdmin):
     form = IncentiveRuleForm
     list_display = [
         "name",
@@ -353,7 +354,7 @@ class IncentiveRuleAdmin(admin.ModelAdmin):
 # --- the ledger and what feeds it ------------------------------------------------------------
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(CoverageAdminMixin, admin.ModelAdmin):
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -364,7 +365,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class TransitionInline(admin.TabularInline):
+class TransitionInline(CoverageInlineMixin, admin.TabularInline):
     model = LedgerTransition
     fields = ["at", "from_state", "to_state", "actor", "reason"]
     readonly_fields = ["at", "from_state", "to_state", "actor", "reason"]
@@ -398,9 +399,6 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     date_hierarchy = "event_on"
     inlines = [TransitionInline]
 
-    def get_queryset(self, request):
-        return LedgerEntry.objects.visible_to(request.user).select_related("partner", "rule")
-
     @admin.display(description="Source")
     def source(self, obj):
         return f"{obj.get_source_type_display()} {obj.source_id}"
@@ -411,11 +409,6 @@ class RedemptionAdmin(ReadOnlyAdmin):
     list_display = ["redeemed_on", "partner", "reward", "points", "amount", "currency", "requested_by"]
     list_select_related = ["partner", "reward", "requested_by"]
     search_fields = ["partner__name", "reward__name"]
-
-    def get_queryset(self, request):
-        from partners.models import Partner
-
-        return super().get_queryset(request).filter(partner__in=Partner.objects.visible_to(request.user))
 
 
 class ClosePeriodForm(forms.ModelForm):
@@ -446,7 +439,7 @@ class ClosePeriodForm(forms.ModelForm):
 
 
 @admin.register(IncentivePeriod)
-class IncentivePeriodAdmin(admin.ModelAdmin):
+class IncentivePeriodAdmin(CoverageAdminMixin, admin.ModelAdmin):
     list_display = ["code", "starts_on", "ends_on", "closed_at", "closed_by"]
     readonly_fields = ["starts_on", "ends_on", "closed_at", "closed_by"]
     actions = ["close_again"]
@@ -505,17 +498,12 @@ class ActivationForm(forms.ModelForm):
 
 
 @admin.register(CustomerActivation)
-class CustomerActivationAdmin(admin.ModelAdmin):
+class CustomerActivationAdmin(CoverageAdminMixin, admin.ModelAdmin):
     form = ActivationForm
     list_display = ["deal", "activated_on", "metric", "recorded_by", "recorded_at"]
     list_select_related = ["deal", "recorded_by"]
     autocomplete_fields = ["deal"]
     search_fields = ["deal__customer_name", "deal__partner__name"]
-
-    def get_queryset(self, request):
-        from deals.models import Deal
-
-        return super().get_queryset(request).filter(deal__in=Deal.objects.visible_to(request.user))
 
     def save_model(self, request, obj, form, change):
         saved = services.activation_record(
@@ -549,17 +537,12 @@ class PayoutForm(forms.ModelForm):
 
 
 @admin.register(Payout)
-class PayoutAdmin(admin.ModelAdmin):
+class PayoutAdmin(CoverageAdminMixin, admin.ModelAdmin):
     form = PayoutForm
     list_display = ["paid_on", "partner", "amount", "currency", "reference", "created_by"]
     list_select_related = ["partner", "created_by"]
     search_fields = ["reference", "partner__name"]
     autocomplete_fields = ["partner"]
-
-    def get_queryset(self, request):
-        from partners.models import Partner
-
-        return super().get_queryset(request).filter(partner__in=Partner.objects.visible_to(request.user))
 
     def get_readonly_fields(self, request, obj=None):
         return ["partner", "currency", "reference", "paid_on", "amount"] if obj else []

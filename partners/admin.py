@@ -1,10 +1,13 @@
-from typing import Any
-
+from django import forms
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.db import models
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from gates.services import request_reevaluation
+from partners.admin_coverage import CoverageAdminMixin, CoverageInlineMixin
 from partners.models import (
     ActivityType,
     Certification,
@@ -20,20 +23,35 @@ from partners.models import (
     Sale,
     ServiceOffering,
     ServiceProficiency,
+    sees_every_partner,
 )
 from prm.forms import PrettyJSONField
 
+User = get_user_model()
 
-class FactAdmin(admin.ModelAdmin):
+# Logins go through the users' door too: a channel manager sees the members of
+# the organisations he covers, never other regions' staff or their emails.
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class CoveredUserAdmin(CoverageAdminMixin, UserAdmin):
+    pass
+
+
+# GroupAdmin's stub takes an optional request where ModelAdmin's requires one.
+@admin.register(Group)
+class CoveredGroupAdmin(CoverageAdminMixin, GroupAdmin):  # type: ignore[misc]
+    pass
+
+
+class FactAdmin(CoverageAdminMixin, admin.ModelAdmin):
     """Partners, people and facts: a manager sees those of the partners they cover.
 
     Facts entered or corrected by hand re-evaluate their partner after commit,
     like ingested ones.
     """
-
-    def get_queryset(self, request):
-        queryset: Any = super().get_queryset(request)
-        return queryset.visible_to(request.user)
 
     def partner_id_of(self, obj) -> int:
         return obj.partner_id
@@ -56,21 +74,21 @@ class FactAdmin(admin.ModelAdmin):
         request_reevaluation(partner_ids)
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(CoverageInlineMixin, admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
     fields = ["user", "role"]
 
 
-class PersonInline(admin.TabularInline):
+class PersonInline(CoverageInlineMixin, admin.TabularInline):
     model = Person
     extra = 0
     fields = ["first_name", "last_name", "email", "job_title", "is_active"]
     show_change_link = True
 
 
-class ProficiencyInline(admin.TabularInline):
+class ProficiencyInline(CoverageInlineMixin, admin.TabularInline):
     model = ServiceProficiency
     extra = 0
     autocomplete_fields = ["offering"]
@@ -78,17 +96,44 @@ class ProficiencyInline(admin.TabularInline):
 
 
 @admin.register(Distributor)
-class DistributorAdmin(admin.ModelAdmin):
+class DistributorAdmin(CoverageAdminMixin, admin.ModelAdmin):
     list_display = ["name", "country", "region", "partner_count"]
     list_filter = ["region"]
     search_fields = ["name"]
+    # The count groups rows, and grouped queries ignore the model's default ordering.
+    ordering = ["name"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(partner_count=Count("partners"))
+        # A distributor serving several regions counts only the partners the user sees.
+        counted = None
+        if not sees_every_partner(request.user):
+            counted = Q(partners__in=Partner.objects.visible_to(request.user))
+        return super().get_queryset(request).annotate(partner_count=Count("partners", filter=counted))
 
     @admin.display(ordering="partner_count", description="Partners")
     def partner_count(self, obj: Distributor) -> int:
         return obj.partner_count  # type: ignore[attr-defined]
+
+
+class PartnerForm(forms.ModelForm):
+    """A manager who does not grant coverage keeps the partners he edits inside it."""
+
+    user = None  # set by PartnerAdmin.get_form
+
+    def clean_region(self):
+        region = self.cleaned_data.get("region")
+        user = self.user
+        if user is None or sees_every_partner(user) or ManagerProfile.may_grant(user):
+            return region
+        unchanged = self.instance.pk is not None and self.instance.region == region
+        assigned = self.instance.pk is not None and self.instance.channel_manager_id == user.pk
+        if region and not unchanged and not assigned and region not in ManagerProfile.regions_for(user):
+            covered = ", ".join(sorted(ManagerProfile.regions_for(user))) or "no region"
+            raise forms.ValidationError(
+                f"You cover {covered}: a partner in another region would leave your coverage. "
+                "Ask an administrator to move it."
+            )
+        return region
 
 
 @admin.register(Partner)
@@ -110,22 +155,49 @@ class PartnerAdmin(FactAdmin):
     autocomplete_fields = ["distributor", "channel_manager"]
     date_hierarchy = "joined_on"
     inlines = [MembershipInline, PersonInline, ProficiencyInline]
+    form = PartnerForm
 
     def partner_id_of(self, obj) -> int:
         return obj.pk
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"user": request.user})
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        # Who looks after a partner is coverage: granted, never taken.
+        if not ManagerProfile.may_grant(request.user):
+            fields.append("channel_manager")
+        return fields
+
 
 @admin.register(ManagerProfile)
-class ManagerProfileAdmin(admin.ModelAdmin):
+class ManagerProfileAdmin(CoverageAdminMixin, admin.ModelAdmin):
+    """Coverage is granted by superusers and holders of ``partners.grant_coverage``; its holder only reads it."""
+
     list_display = ["user", "regions"]
     formfield_overrides = {models.JSONField: {"form_class": PrettyJSONField}}
     autocomplete_fields = ["user"]
     list_select_related = ["user"]
     search_fields = ["user__username", "user__email"]
 
+    # Granting coverage is the right to edit it: no model permission adds to it or stands in for it.
+    def has_view_permission(self, request, obj=None):
+        return ManagerProfile.may_grant(request.user) or super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request):
+        return ManagerProfile.may_grant(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return ManagerProfile.may_grant(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return ManagerProfile.may_grant(request.user)
+
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(CoverageAdminMixin, admin.ModelAdmin):
     list_display = ["user", "partner", "distributor", "role"]
     list_filter = ["role"]
     search_fields = ["user__username", "user__email", "partner__name", "distributor__name"]
@@ -133,7 +205,7 @@ class MembershipAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user", "partner", "distributor"]
 
 
-class CertificationInline(admin.TabularInline):
+class CertificationInline(CoverageInlineMixin, admin.TabularInline):
     model = Certification
     extra = 0
     autocomplete_fields = ["certification_type"]
@@ -151,7 +223,7 @@ class PersonAdmin(FactAdmin):
 
 
 @admin.register(CertificationType)
-class CertificationTypeAdmin(admin.ModelAdmin):
+class CertificationTypeAdmin(CoverageAdminMixin, admin.ModelAdmin):
     list_display = ["name", "code", "track", "is_advanced", "validity_months"]
     list_filter = ["track", "is_advanced"]
     search_fields = ["name", "code"]
@@ -176,7 +248,7 @@ class CertificationAdmin(FactAdmin):
 
 
 @admin.register(ProductLine)
-class ProductLineAdmin(admin.ModelAdmin):
+class ProductLineAdmin(CoverageAdminMixin, admin.ModelAdmin):
     list_display = ["name", "code"]
     search_fields = ["name", "code"]
     prepopulated_fields = {"code": ["name"]}
@@ -193,7 +265,7 @@ class SaleAdmin(FactAdmin):
 
 
 @admin.register(ActivityType)
-class ActivityTypeAdmin(admin.ModelAdmin):
+class ActivityTypeAdmin(CoverageAdminMixin, admin.ModelAdmin):
     list_display = ["name", "code", "default_points"]
     search_fields = ["name", "code"]
     prepopulated_fields = {"code": ["name"]}
@@ -210,7 +282,7 @@ class EngagementActivityAdmin(FactAdmin):
 
 
 @admin.register(ServiceOffering)
-class ServiceOfferingAdmin(admin.ModelAdmin):
+class ServiceOfferingAdmin(CoverageAdminMixin, admin.ModelAdmin):
     list_display = ["name", "code"]
     search_fields = ["name", "code"]
     prepopulated_fields = {"code": ["name"]}
@@ -226,7 +298,7 @@ class ServiceProficiencyAdmin(FactAdmin):
 
 
 @admin.register(ExchangeRate)
-class ExchangeRateAdmin(admin.ModelAdmin):
+class ExchangeRateAdmin(CoverageAdminMixin, admin.ModelAdmin):
     list_display = ["currency", "valid_from", "rate"]
     list_filter = ["currency"]
     search_fields = ["currency"]

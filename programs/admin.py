@@ -1,18 +1,19 @@
 from django.contrib import admin
 from django.db import models
 
+from partners.admin_coverage import CoverageAdminMixin, CoverageInlineMixin
 from prm.forms import PrettyJSONField
 from programs.models import Benefit, Program, Segment, Tier
 
 
-class TierInline(admin.TabularInline):
+class TierInline(CoverageInlineMixin, admin.TabularInline):
     model = Tier
     extra = 0
     fields = ["rank", "name", "grace_days", "description"]
     ordering = ["rank"]
 
 
-class BenefitInline(admin.TabularInline):
+class BenefitInline(CoverageInlineMixin, admin.TabularInline):
     model = Benefit
     extra = 0
     fields = ["name", "kind", "percent", "amount", "currency", "period", "product_line"]
@@ -21,7 +22,7 @@ class BenefitInline(admin.TabularInline):
 
 
 @admin.register(Program)
-class ProgramAdmin(admin.ModelAdmin):
+class ProgramAdmin(CoverageAdminMixin, admin.ModelAdmin):
     list_display = ["name", "kind", "parent", "base_currency", "segment", "is_active"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name", "slug", "description"]
@@ -32,7 +33,7 @@ class ProgramAdmin(admin.ModelAdmin):
 
 
 @admin.register(Tier)
-class TierAdmin(admin.ModelAdmin):
+class TierAdmin(CoverageAdminMixin, admin.ModelAdmin):
     list_display = ["name", "program", "rank", "grace_days"]
     list_filter = ["program"]
     search_fields = ["name", "program__name"]
@@ -41,7 +42,7 @@ class TierAdmin(admin.ModelAdmin):
 
 
 @admin.register(Benefit)
-class BenefitAdmin(admin.ModelAdmin):
+class BenefitAdmin(CoverageAdminMixin, admin.ModelAdmin):
     list_display = ["name", "program", "kind", "percent", "amount", "currency", "period", "product_line"]
     list_filter = ["kind", "program"]
     search_fields = ["name", "description"]
@@ -51,7 +52,7 @@ class BenefitAdmin(admin.ModelAdmin):
 
 
 @admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin):
+class SegmentAdmin(CoverageAdminMixin, admin.ModelAdmin):
     list_display = ["name", "currency", "updated_at"]
     search_fields = ["name", "description"]
     formfield_overrides = {models.JSONField: {"form_class": PrettyJSONField}}
