@@ -7,6 +7,7 @@ re-sent record updates the one already stored instead of counting twice.
 
 import datetime
 from decimal import Decimal
+from typing import cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -315,12 +316,25 @@ class Membership(models.Model):
     def organisation(self) -> Partner | Distributor | None:
         return self.partner or self.distributor
 
+    def _names(self, organisation: str) -> bool:
+        """Whether the membership names this organisation, saved or not.
+
+        A membership added in the same form as its partner (the admin's inline)
+        is validated before the partner has an id: it holds the new partner
+        object, not yet its id.
+        """
+        field = cast(models.ForeignKey, self._meta.get_field(organisation))
+        if getattr(self, field.attname) is not None:
+            return True
+        return field.is_cached(self) and field.get_cached_value(self) is not None
+
     def clean(self) -> None:
-        if (self.partner_id is None) == (self.distributor_id is None):
+        to_partner, to_distributor = self._names("partner"), self._names("distributor")
+        if to_partner == to_distributor:
             raise ValidationError("A membership belongs to a partner or to a distributor, not both.")
-        if self.distributor_id is not None and self.role != MembershipRole.DISTRIBUTOR:
+        if to_distributor and self.role != MembershipRole.DISTRIBUTOR:
             raise ValidationError({"role": "Distributor users have the distributor role."})
-        if self.partner_id is not None and self.role == MembershipRole.DISTRIBUTOR:
+        if to_partner and self.role == MembershipRole.DISTRIBUTOR:
             raise ValidationError({"role": "Partner users are admins, sales or technical."})
 
     @staticmethod
