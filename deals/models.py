@@ -405,4 +405,7 @@ class MdfLedgerEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.amount} {self.currency}: {self.from_bucket} → {self.to_bucket}"
+        return (
+            f"{self.amount:,f} {self.currency}: {self.get_from_bucket_display()} → "
+            f"{self.get_to_bucket_display()}"
+        )

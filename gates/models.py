@@ -12,11 +12,16 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
 from partners.models import Partner, PartnerScopedQuerySet
 from prm.money import CurrencyField
 from programs.models import Program
+
+
+def _day(day: datetime.date) -> str:
+    """A date as people read it (31 March 2027), as the portal shows dates."""
+    return dateformat.format(day, "j F Y")
 
 
 class GateState(models.TextChoices):
@@ -211,7 +216,7 @@ class GateStatus(models.Model):
         indexes = [models.Index(fields=["gate", "status"])]
 
     def __str__(self) -> str:
-        return f"{self.partner_id}/{self.gate_id}: {self.status}"
+        return f"{self.partner.name} on {self.gate.name}: {self.get_status_display()}"
 
 
 class EvaluationRun(models.Model):
@@ -250,7 +255,9 @@ class EvaluationRun(models.Model):
         indexes = [models.Index(fields=["partner", "started_at"])]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} evaluation of {self.as_of} ({self.state})"
+        return (
+            f"{self.get_kind_display()} evaluation of {_day(self.as_of)} ({self.get_state_display().lower()})"
+        )
 
 
 class GateStatusChange(models.Model):
@@ -271,7 +278,8 @@ class GateStatusChange(models.Model):
         indexes = [models.Index(fields=["partner", "-changed_at"]), models.Index(fields=["changed_at"])]
 
     def __str__(self) -> str:
-        return f"{self.gate}: {self.from_status or '–'} → {self.to_status}"
+        before = self.get_from_status_display() if self.from_status else "–"
+        return f"{self.partner.name} on {self.gate.name}: {before} → {self.get_to_status_display()}"
 
 
 class PartnerTier(models.Model):
@@ -323,7 +331,8 @@ class PartnerTier(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.partner_id} in {self.program_id}: {self.tier_id}"
+        held = self.tier.name if self.tier is not None else "no tier"
+        return f"{self.partner.name} in {self.program.name}: {held}"
 
     def override_in_force(self, day: datetime.date) -> bool:
         return self.override_tier_id is not None and (
@@ -371,7 +380,7 @@ class TierChange(models.Model):
         indexes = [models.Index(fields=["partner", "program", "effective_on"])]
 
     def __str__(self) -> str:
-        return f"{self.get_reason_display()} on {self.effective_on}"
+        return f"{self.partner.name} in {self.program.name}: {self.get_reason_display()} on {_day(self.effective_on)}"
 
 
 class BenefitGrant(models.Model):
@@ -399,7 +408,7 @@ class BenefitGrant(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.benefit} for {self.partner_id}"
+        return f"{self.benefit.name} for {self.partner.name}"
 
     def clean(self) -> None:
         if self.revoked_at and self.revoked_at < self.granted_at:
@@ -427,7 +436,7 @@ class SegmentMembership(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.partner_id} in {self.segment_id}"
+        return f"{self.partner.name} in {self.segment.name}"
 
 
 class MeasureDigest(models.Model):
@@ -448,4 +457,4 @@ class MeasureDigest(models.Model):
     objects = StaffOnlyQuerySet.as_manager()
 
     def __str__(self) -> str:
-        return f"{self.partner_id}: {self.digest}"
+        return f"Inputs of {self.partner.name}: {self.digest}"

@@ -24,7 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
 from gates.engine import Measurer, serialise
 from gates.models import EvaluationRun, GateOutcome, GateStatus, MeasureDigest, PartnerTier, TierChange
@@ -374,8 +374,10 @@ def tier_override_set(
     """A channel manager decides the tier a partner holds, with a reason and an optional expiry.
 
     Records the change in the tier history and the audit log, and brings the
-    partner's benefits in line in the same transaction. Raises ``ValueError``
-    for a tier of another program, an empty reason or a past expiry.
+    partner's benefits in line in the same transaction. Setting the override
+    the partner already has (same tier, reason and expiry) writes nothing and
+    tells nobody. Raises ``ValueError`` for a tier of another program, an empty
+    reason or a past expiry.
     """
     from gates.models import TierChangeReason
     from partners.audit import audit
@@ -390,6 +392,12 @@ def tier_override_set(
     with transaction.atomic():
         Partner.objects.select_for_update().filter(pk=partner.pk).exists()
         row, _ = PartnerTier.objects.get_or_create(partner=partner, program=program)
+        if (row.override_tier_id, row.override_reason, row.override_expires_on) == (
+            tier.id,
+            reason.strip(),
+            expires_on,
+        ):
+            return row
         before = row.tier_id
         row.override_tier = tier
         row.override_reason = reason.strip()
@@ -399,7 +407,7 @@ def tier_override_set(
             row.tier = tier
             row.since = today
         row.save()
-        until = f" until {expires_on.isoformat()}" if expires_on else ""
+        until = f" until {dateformat.format(expires_on, 'j F Y')}" if expires_on else ""
         TierChange.objects.create(
             partner=partner,
             program=program,

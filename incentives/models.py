@@ -27,7 +27,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
 from deals.models import SalesRole
 from incentives.validation import amount_problem, currency_problem, percent_problem
@@ -564,7 +564,8 @@ class CustomerActivation(models.Model):
         ordering = ["-activated_on", "-id"]
 
     def __str__(self) -> str:
-        return f"Deal {self.deal_id} activated on {self.activated_on}"
+        day = dateformat.format(self.activated_on, "j F Y")
+        return f"{self.deal.customer_name} ({self.deal.reference}) activated on {day}"
 
 
 class Redemption(models.Model):
@@ -813,4 +814,4 @@ class LedgerTransition(models.Model):
         indexes = [models.Index(fields=["entry", "at"])]
 
     def __str__(self) -> str:
-        return f"{self.entry_id}: {self.from_state} → {self.to_state}"
+        return f"{self.get_from_state_display()} → {self.get_to_state_display()} on {self.at:%d %b %Y %H:%M}"

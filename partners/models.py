@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django_countries.fields import CountryField
 
 from prm.money import AmountField, CurrencyField, is_currency, minor_unit_exponent
@@ -689,7 +689,8 @@ class ExchangeRate(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"1 {self.currency} = {self.rate} {settings.PRM_REFERENCE_CURRENCY} from {self.valid_from}"
+        day = dateformat.format(self.valid_from, "j F Y")
+        return f"1 {self.currency} = {self.rate.normalize():f} {settings.PRM_REFERENCE_CURRENCY} from {day}"
 
     def clean(self) -> None:
         if self.currency == settings.PRM_REFERENCE_CURRENCY:

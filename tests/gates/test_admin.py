@@ -2,6 +2,7 @@
 
 import datetime
 import re
+from unittest import mock
 
 import pytest
 from django.urls import reverse
@@ -188,3 +189,62 @@ def test_retiring_a_gate_revokes_what_it_unlocked(
     row = PartnerTier.objects.get(partner=partner)
     # Gold can no longer be earned: the partner keeps it through grace, then drops.
     assert row.tier == ladder.gold and row.grace_until is not None
+
+
+def test_saving_an_unchanged_override_writes_nothing_and_the_portal_reads_its_date(
+    client, superuser, ladder, django_capture_on_commit_callbacks
+):
+    from django.utils import dateformat
+
+    from gates.models import TierChange, TierChangeReason
+    from partners.models import AuditEntry, MembershipRole
+    from tests.factories import MembershipFactory
+
+    partner = PartnerFactory()
+    ladder.certify(partner, 1)
+    services.evaluate()
+    row = PartnerTier.objects.get(partner=partner)
+    client.force_login(superuser)
+    url = reverse("admin:gates_partnertier_change", args=[row.pk])
+    expires = datetime.date.today() + datetime.timedelta(days=30)
+    data = {
+        "override_tier": ladder.gold.pk,
+        "override_reason": "Launch partner",
+        "override_expires_on": expires.isoformat(),
+        "_continue": "Save and continue editing",
+    }
+    with (
+        mock.patch("gates.services.notify_changes") as notify,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        for _ in range(3):
+            assert client.post(url, data).status_code == 302
+    history = TierChange.objects.filter(partner=partner, reason=TierChangeReason.OVERRIDE_SET)
+    assert history.count() == 1
+    assert AuditEntry.objects.filter(action="tier.override_set").count() == 1
+    assert notify.call_count == 1  # the partner is told once
+    readable = dateformat.format(expires, "j F Y")
+    assert history.get().note == f"Launch partner until {readable}"
+
+    member = MembershipFactory(partner=partner, role=MembershipRole.ADMIN).user
+    client.force_login(member)
+    page = client.get(reverse("portal:dashboard")).content.decode()
+    assert f"until {readable}" in page
+    assert expires.isoformat() not in page
+
+
+def test_results_and_overrides_have_readable_names(ladder):
+    partner = PartnerFactory(name="Initech")
+    ladder.certify(partner, 1)
+    services.evaluate()
+    row = PartnerTier.objects.get(partner=partner)
+    assert str(row) == "Initech in Main program: Silver"
+    status = GateStatus.objects.get(partner=partner, gate=ladder.silver_gate)
+    assert str(status) == "Initech on Silver gate: Passed"
+    from gates.models import BenefitGrant, GateStatusChange, TierChange
+
+    assert str(BenefitGrant.objects.filter(partner=partner).first()).endswith(" for Initech")
+    assert str(GateStatusChange.objects.filter(partner=partner, gate=ladder.silver_gate).get()) == (
+        "Initech on Silver gate: – → Passed"
+    )
+    assert str(TierChange.objects.get(partner=partner)).startswith("Initech in Main program: Promoted on ")

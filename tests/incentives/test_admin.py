@@ -221,3 +221,13 @@ def test_a_payout_with_nothing_payable_is_refused(manager_client, partner):
     )
     assert "Nothing is payable to Acme in USD." in response.content.decode()
     assert not Payout.objects.exists()
+
+
+def test_activations_and_ledger_history_have_readable_names(partner):
+    from incentives.models import LedgerTransition
+
+    deal = won_deal(partner, customer="Woodgrove Bank")
+    activation = CustomerActivation.objects.create(deal=deal, activated_on=datetime.date(2025, 3, 31))
+    assert str(activation) == f"Woodgrove Bank ({deal.reference}) activated on 31 March 2025"
+    transition = LedgerTransition(from_state="accrued", to_state="payable", at=timezone.now())
+    assert str(transition).startswith("Accrued → Payable on ")
