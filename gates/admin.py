@@ -20,6 +20,7 @@ from gates.models import (
 )
 from gates.validation import prerequisite_cycle
 from partners.admin_coverage import CoverageAdminMixin
+from partners.models import Partner
 from prm.forms import PrettyJSONField
 from prm.ids import object_or_404
 
@@ -97,7 +98,8 @@ class GateAdmin(CoverageAdminMixin, admin.ModelAdmin):
     @admin.action(description="Simulate (what-if) the selected gates")
     def simulate_selected(self, request, queryset):
         results = [
-            (gate, self._simulate(gate.criteria, gate.money_currency, gate.pk, gate)) for gate in queryset
+            (gate, self._simulate(request, gate.criteria, gate.money_currency, gate.pk, gate))
+            for gate in queryset
         ]
         return self._render_simulation(request, results)
 
@@ -118,7 +120,7 @@ class GateAdmin(CoverageAdminMixin, admin.ModelAdmin):
             if gate is None:
                 raise PermissionDenied
             return self._render_simulation(
-                request, [(gate, self._simulate(gate.criteria, gate.money_currency, gate.pk, gate))]
+                request, [(gate, self._simulate(request, gate.criteria, gate.money_currency, gate.pk, gate))]
             )
         form = GateForm(request.POST, instance=gate)
         form.is_valid()
@@ -139,15 +141,27 @@ class GateAdmin(CoverageAdminMixin, admin.ModelAdmin):
         prerequisites = [p.pk for p in form.cleaned_data.get("prerequisites") or []]
         return self._render_simulation(
             request,
-            [(draft, self._simulate(criteria, currency, gate.pk if gate else None, draft, prerequisites))],
+            [
+                (
+                    draft,
+                    self._simulate(
+                        request, criteria, currency, gate.pk if gate else None, draft, prerequisites
+                    ),
+                )
+            ],
         )
 
-    def _simulate(self, criteria, currency, gate_id, gate, prerequisites=None):
+    def _simulate(self, request, criteria, currency, gate_id, gate, prerequisites=None):
         if prerequisites is None and gate.pk:
             prerequisites = list(gate.prerequisites.values_list("pk", flat=True))
         try:
+            # Counted and named over the partners the user covers only.
             return services.gate_simulate(
-                criteria=criteria, currency=currency, gate_id=gate_id, prerequisite_ids=prerequisites or []
+                criteria=criteria,
+                currency=currency,
+                gate_id=gate_id,
+                prerequisite_ids=prerequisites or [],
+                partners=Partner.objects.visible_to(request.user),
             )
         except CriteriaError as exc:
             return exc

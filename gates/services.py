@@ -23,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import dateformat, timezone
 
 from gates.engine import Measurer, serialise
@@ -301,6 +301,7 @@ def gate_simulate(
     currency: str,
     gate_id: int | None = None,
     prerequisite_ids: Sequence[int] = (),
+    partners: QuerySet[Partner] | None = None,
     as_of: datetime.date | None = None,
     chunk_size: int | None = None,
     examples: int = 10,
@@ -308,8 +309,11 @@ def gate_simulate(
     """How many partners a gate would pass, newly pass and newly fail; writes nothing.
 
     ``gate_id`` compares with that gate's current results (an edited gate);
-    without it every pass is new (a draft). Raises ``CriteriaError`` for an
-    invalid tree.
+    without it every pass is new (a draft). ``partners`` limits every count
+    and example to those partners: callers pass what their user may see
+    (``Partner.objects.visible_to``), so a channel manager learns nothing of
+    partners outside his coverage; None means every partner. Raises
+    ``CriteriaError`` for an invalid tree.
     """
     from gates.criteria import evaluate as evaluate_tree
     from gates.metrics import METRICS, References
@@ -322,24 +326,23 @@ def gate_simulate(
     keys = measurer.keys_for(tree)
     result = Simulation()
     leaf_counts = [0] * len(tree.leaves)
+    scope: list[int] | None = None
+    statuses = GateStatus.objects.filter(status=GateOutcome.PASSED)
+    if partners is not None:
+        scope = list(partners.values_list("pk", flat=True))
+        statuses = statuses.filter(partner_id__in=partners.values("pk"))
     passing_now: set[int] = set()
     if gate_id is not None:
-        passing_now = set(
-            GateStatus.objects.filter(gate_id=gate_id, status=GateOutcome.PASSED).values_list(
-                "partner_id", flat=True
-            )
-        )
+        passing_now = set(statuses.filter(gate_id=gate_id).values_list("partner_id", flat=True))
     prerequisites_passed: dict[int, int] = defaultdict(int)
     if prerequisite_ids:
-        for partner_id in GateStatus.objects.filter(
-            gate_id__in=prerequisite_ids, status=GateOutcome.PASSED
-        ).values_list("partner_id", flat=True):
+        for partner_id in statuses.filter(gate_id__in=prerequisite_ids).values_list("partner_id", flat=True):
             prerequisites_passed[partner_id] += 1
     newly_pass_ids: list[int] = []
     newly_fail_ids: list[int] = []
     required = len(set(prerequisite_ids))
-    for first_id, last_id, _only in _chunks(chunk_size or settings.PRM_EVALUATION_CHUNK_SIZE, None):
-        for partner_id, values_by_key in measurer.measure(first_id, last_id).items():
+    for first_id, last_id, only in _chunks(chunk_size or settings.PRM_EVALUATION_CHUNK_SIZE, scope):
+        for partner_id, values_by_key in measurer.measure(first_id, last_id, only=only).items():
             result.evaluated += 1
             outcome = evaluate_tree(tree, [values_by_key[key] for key in keys])
             for index, leaf_outcome in enumerate(outcome.leaves):

@@ -161,7 +161,7 @@ class SimulationLeafSerializer(serializers.Serializer):
 
 
 class SimulationSerializer(serializers.Serializer):
-    evaluated = serializers.IntegerField(help_text="Partners measured.")
+    evaluated = serializers.IntegerField(help_text="Partners measured: those you can see.")
     would_pass = serializers.IntegerField()
     passing_now = serializers.IntegerField(help_text="Partners passing the compared gate today.")
     newly_pass = serializers.IntegerField()

@@ -114,7 +114,8 @@ class GateViewSet(
 
     @extend_schema(
         summary="What-if: simulate a gate without saving anything",
-        description="Measures every partner against the criteria and compares with a gate's current results.",
+        description="Measures every partner the caller may see against the criteria and compares with a gate's "
+        "current results; counts and examples cover those partners only.",
         request=SimulationRequestSerializer,
         responses=SimulationSerializer,
         filters=False,
@@ -132,15 +133,11 @@ class GateViewSet(
                 currency=data["currency"],
                 gate_id=gate.pk if gate is not None else None,
                 prerequisite_ids=[p.pk for p in data["prerequisites"]],
+                # Counts and names cover only the partners the caller may see.
+                partners=visible_partners(request),
             )
         except CriteriaError as exc:
             raise ValidationError({"criteria": exc.errors}) from exc
-        # Counts are vendor-wide; names only of partners the caller may see.
-        named = set(
-            visible_partners(request)
-            .filter(name__in=result.newly_pass_examples + result.newly_fail_examples)
-            .values_list("name", flat=True)
-        )
         body = {
             "evaluated": result.evaluated,
             "would_pass": result.would_pass,
@@ -151,8 +148,8 @@ class GateViewSet(
                 {"path": path, "description": text, "partners_passing": count}
                 for path, text, count in result.leaf_passes
             ],
-            "newly_pass_examples": [name for name in result.newly_pass_examples if name in named],
-            "newly_fail_examples": [name for name in result.newly_fail_examples if name in named],
+            "newly_pass_examples": result.newly_pass_examples,
+            "newly_fail_examples": result.newly_fail_examples,
         }
         return Response(SimulationSerializer(body).data)
 

@@ -235,12 +235,13 @@ class TestSimulation:
         )
 
         assert response.status_code == 200, response.content
+        # Globex fails too, but it is outside the manager's coverage: it is neither counted nor named.
         assert response.json() == {
-            "evaluated": 2,
+            "evaluated": 1,
             "would_pass": 0,
-            "passing_now": 2,
+            "passing_now": 1,
             "newly_pass": 0,
-            "newly_fail": 2,
+            "newly_fail": 1,
             "criteria": [
                 {
                     "path": "criteria",
@@ -249,18 +250,32 @@ class TestSimulation:
                 }
             ],
             "newly_pass_examples": [],
-            "newly_fail_examples": ["Acme"],  # Globex fails too, but the manager does not see it
+            "newly_fail_examples": ["Acme"],
         }
         assert list(GateStatus.objects.values_list("id", "status", "updated_at")) == statuses
         assert EvaluationRun.objects.count() == runs
+
+    def test_counts_cover_only_the_partners_the_caller_sees(self, client_for, manager, superuser, world):
+        body = {
+            "gate": world.silver_gate.pk,
+            "criteria": {"metric": "certified_people", "op": ">=", "target": 1},
+        }
+        covered = manager.post(self.URL, body, format="json").json()
+        everyone = client_for(superuser).post(self.URL, body, format="json").json()
+
+        assert (covered["evaluated"], covered["would_pass"], covered["passing_now"]) == (1, 1, 1)
+        assert covered["criteria"][0]["partners_passing"] == 1
+        assert (everyone["evaluated"], everyone["would_pass"], everyone["passing_now"]) == (2, 2, 2)
+        assert everyone["criteria"][0]["partners_passing"] == 2
 
     def test_a_draft_takes_its_program_currency(self, manager, world):
         criteria = {"metric": "sales_amount", "window": {"kind": "all_time"}, "op": ">=", "target": "900"}
 
         response = manager.post(self.URL, {"program": world.program.pk, "criteria": criteria}, format="json")
 
-        assert response.json()["would_pass"] == 2
-        assert response.json()["newly_pass"] == 2
+        # Both partners sold 1,000 USD; the manager covers Acme only.
+        assert response.json()["would_pass"] == 1
+        assert response.json()["newly_pass"] == 1
 
     def test_invalid_criteria_are_named(self, manager, world):
         response = manager.post(

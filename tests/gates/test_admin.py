@@ -248,3 +248,32 @@ def test_results_and_overrides_have_readable_names(ladder):
         "Initech on Silver gate: – → Passed"
     )
     assert str(TierChange.objects.get(partner=partner)).startswith("Initech in Main program: Promoted on ")
+
+
+def test_what_if_counts_and_names_only_the_partners_a_manager_covers(client, channel_manager, ladder):
+    covered = PartnerFactory(name="Acme")
+    hidden = PartnerFactory(name="Xolotl Systems", country="BR", region="latam")
+    for partner in (covered, hidden):
+        ladder.certify(partner, 2)
+    services.evaluate()
+    client.force_login(channel_manager)
+    data = _gate_form(
+        ladder,
+        name=ladder.gold_gate.name,
+        state=GateState.ACTIVE,
+        unlocks_tier=ladder.gold.pk,
+        criteria='{"metric": "certified_people", "op": ">=", "target": 2}',
+    )
+    response = client.post(reverse("admin:gates_gate_simulate") + f"?gate={ladder.gold_gate.pk}", data)
+    page = response.content.decode()
+    assert "Partners evaluated</th><td>1</td>" in page
+    assert "Would pass</th><td>1</td>" in page
+    assert "Would newly pass</th><td>1 — e.g. Acme</td>" in page
+    assert "Xolotl" not in page
+    assert re.search(r"<code>criteria</code></td><td>[^<]*</td><td>1</td>", page)  # one partner meets it
+
+    action = client.post(
+        reverse("admin:gates_gate_changelist"),
+        {"action": "simulate_selected", "_selected_action": [ladder.silver_gate.pk]},
+    ).content.decode()
+    assert "Partners evaluated</th><td>1</td>" in action and "Xolotl" not in action
