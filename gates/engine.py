@@ -8,7 +8,8 @@ re-evaluation, so the nightly and the on-change results cannot disagree.
 
 The SQL is written by hand because it joins sales to the daily rate table on
 (currency, day), which has no foreign key for the ORM to follow; it is plain
-SQL-92 plus CASE, and runs unchanged on PostgreSQL and SQLite.
+SQL-92 plus CASE, and runs unchanged on PostgreSQL and SQLite. Tables and
+columns are named from the models' ``_meta`` (``gates.metrics.column_sql``).
 """
 
 import datetime
@@ -25,7 +26,7 @@ from django.conf import settings
 from django.db import connection
 
 from gates.criteria import Criteria, Leaf
-from gates.metrics import METRICS, Column, References, measure_key
+from gates.metrics import METRICS, Column, References, column_sql, measure_key, table_sql
 from gates.windows import Window
 
 SOURCE_ORDER = ("sales", "certifications", "activities", "proficiencies", "deals")
@@ -256,10 +257,13 @@ class Measurer:
                 # The amount in the target currency, at the rates of the sale's day.
                 # "* 1.0" keeps SQLite, which stores whole decimals as integers,
                 # from dividing as integers; PostgreSQL's numeric is exact anyway.
-                amount = "s.amount * 1.0 * (CASE WHEN s.currency = %s THEN 1 ELSE fr.rate END)"
+                amount = (
+                    f"{column_sql('sales', 'amount')} * 1.0 * (CASE WHEN {column_sql('sales', 'currency')} = %s "
+                    f"THEN 1 ELSE {column_sql('daily_rates', 'rate')} END)"
+                )
                 amount_params: list[Any] = [self.reference_currency]
                 if currency != self.reference_currency:
-                    amount += f" / {target_aliases[currency]}.rate"
+                    amount += f" / {column_sql('daily_rates', 'rate', target_aliases[currency])}"
                 before, after = sql.split("{amount_in:" + currency + "}")
                 select.append(before + amount + after)
                 # The condition's params precede the amount's in the text.
@@ -271,44 +275,60 @@ class Measurer:
         columns_sql = ", ".join(select)
 
         if source == "sales":
+            partner = column_sql("sales", "partner")
             joins = ""
             join_params: list[Any] = []
             if any(c.target_currency for c in plan.columns):
+                rate_currency, rate_day = (
+                    column_sql("daily_rates", "currency"),
+                    column_sql("daily_rates", "day"),
+                )
+                closed_on = column_sql("sales", "closed_on")
                 joins += (
-                    " LEFT JOIN partners_dailyrate fr ON fr.currency = s.currency AND fr.day = s.closed_on"
+                    f" LEFT JOIN {table_sql('daily_rates')} ON {rate_currency} = {column_sql('sales', 'currency')}"
+                    f" AND {rate_day} = {closed_on}"
                 )
                 for currency, alias in target_aliases.items():
-                    joins += f" LEFT JOIN partners_dailyrate {alias} ON {alias}.currency = %s AND {alias}.day = s.closed_on"
+                    joins += (
+                        f" LEFT JOIN {table_sql('daily_rates', alias)}"
+                        f" ON {column_sql('daily_rates', 'currency', alias)} = %s"
+                        f" AND {column_sql('daily_rates', 'day', alias)} = {closed_on}"
+                    )
                     join_params.append(currency)
-            where, where_params = self._range("s.partner_id", "s.closed_on", plan, first_id, last_id, only)
-            sql = f"SELECT s.partner_id, {columns_sql} FROM partners_sale s{joins} WHERE {where} GROUP BY s.partner_id"
+            where, where_params = self._range(
+                partner, column_sql("sales", "closed_on"), plan, first_id, last_id, only
+            )
+            sql = (
+                f"SELECT {partner}, {columns_sql} FROM {table_sql('sales')}{joins} "
+                f"WHERE {where} GROUP BY {partner}"
+            )
             return sql, params + join_params + where_params
         if source == "certifications":
-            where, where_params = self._range("p.partner_id", None, plan, first_id, last_id, only)
+            partner = column_sql("people", "partner")
+            person = column_sql("certifications", "person")
+            where, where_params = self._range(partner, None, plan, first_id, last_id, only)
             inner_columns = ", ".join(f"{sql} AS m{i}" for i, sql in enumerate(select))
             outer_columns = ", ".join(f"SUM(m{i})" for i in range(len(select)))
+            expires_on = column_sql("certifications", "expires_on")
             sql = (
                 f"SELECT partner_id, {outer_columns} FROM ("
-                f"SELECT p.partner_id AS partner_id, {inner_columns} "
-                "FROM partners_certification c JOIN partners_person p ON p.id = c.person_id "
-                f"WHERE {where} AND p.is_active = %s AND c.issued_on <= %s "
-                "AND (c.expires_on IS NULL OR c.expires_on >= %s) "
-                "GROUP BY p.partner_id, c.person_id) per_person GROUP BY partner_id"
+                f"SELECT {partner} AS partner_id, {inner_columns} "
+                f"FROM {table_sql('certifications')} JOIN {table_sql('people')} "
+                f"ON {column_sql('people', 'id')} = {person} "
+                f"WHERE {where} AND {column_sql('people', 'is_active')} = %s "
+                f"AND {column_sql('certifications', 'issued_on')} <= %s "
+                f"AND ({expires_on} IS NULL OR {expires_on} >= %s) "
+                f"GROUP BY {partner}, {person}) per_person GROUP BY partner_id"
             )
             return sql, params + where_params + [True, self.as_of, self.as_of]
-        if source == "activities":
-            where, where_params = self._range("a.partner_id", "a.occurred_on", plan, first_id, last_id, only)
-            sql = f"SELECT a.partner_id, {columns_sql} FROM partners_engagementactivity a WHERE {where} GROUP BY a.partner_id"
-            return sql, params + where_params
-        if source == "proficiencies":
-            where, where_params = self._range("sp.partner_id", None, plan, first_id, last_id, only)
-            sql = f"SELECT sp.partner_id, {columns_sql} FROM partners_serviceproficiency sp WHERE {where} GROUP BY sp.partner_id"
-            return sql, params + where_params
-        if source == "deals":
+        dated = {"activities": "occurred_on", "proficiencies": None, "deals": "registered_on"}
+        if source in dated:
+            partner = column_sql(source, "partner")
+            day = dated[source]
             where, where_params = self._range(
-                "d.partner_id", "d.registered_on", plan, first_id, last_id, only
+                partner, column_sql(source, day) if day else None, plan, first_id, last_id, only
             )
-            sql = f"SELECT d.partner_id, {columns_sql} FROM deals_deal d WHERE {where} GROUP BY d.partner_id"
+            sql = f"SELECT {partner}, {columns_sql} FROM {table_sql(source)} WHERE {where} GROUP BY {partner}"
             return sql, params + where_params
         raise ValueError(f"unknown source {source!r}")
 

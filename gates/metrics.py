@@ -64,6 +64,46 @@ class References:
         return refs
 
 
+# --- where the facts live ------------------------------------------------------
+
+# Each source query reads its fact table under a fixed alias. Table and column
+# names come from the models' ``_meta``, so the SQL follows a renamed table or
+# column. Models are named by label: deals sit above the gates and are never
+# imported here.
+FACT_TABLES: dict[str, tuple[str, str]] = {
+    "sales": ("partners.Sale", "s"),
+    "certifications": ("partners.Certification", "c"),
+    "people": ("partners.Person", "p"),
+    "activities": ("partners.EngagementActivity", "a"),
+    "proficiencies": ("partners.ServiceProficiency", "sp"),
+    "deals": ("deals.Deal", "d"),
+    "daily_rates": ("partners.DailyRate", "fr"),
+}
+
+
+def _fact_model(table_key: str) -> Any:
+    from django.apps import apps
+
+    return apps.get_model(FACT_TABLES[table_key][0])
+
+
+def _quote(name: str) -> str:
+    from django.db import connection
+
+    return connection.ops.quote_name(name)
+
+
+def table_sql(table_key: str, alias: str | None = None) -> str:
+    """The table of ``table_key`` with its alias, for a FROM or JOIN: ``"partners_sale" s``."""
+    return f"{_quote(_fact_model(table_key)._meta.db_table)} {alias or FACT_TABLES[table_key][1]}"
+
+
+def column_sql(table_key: str, field_name: str, alias: str | None = None) -> str:
+    """A field's column under the table's alias: ``s."closed_on"``."""
+    column = _fact_model(table_key)._meta.get_field(field_name).column
+    return f"{alias or FACT_TABLES[table_key][1]}.{_quote(column)}"
+
+
 # --- SQL pieces ----------------------------------------------------------------
 
 
@@ -151,9 +191,9 @@ def _certified_condition(leaf: Leaf, refs: References, as_of: datetime.date) -> 
         advanced = set(refs.advanced_certifications)
         type_ids = advanced if type_ids is None else type_ids & advanced
     if type_ids is not None:
-        condition.add_in("c.certification_type_id", sorted(type_ids))
+        condition.add_in(column_sql("certifications", "certification_type"), sorted(type_ids))
     window = leaf.params.get("window") or Window()
-    window_condition(condition, "c.issued_on", window, as_of)
+    window_condition(condition, column_sql("certifications", "issued_on"), window, as_of)
     return condition
 
 
@@ -182,13 +222,16 @@ def _describe_certified(leaf: Leaf) -> str:
 
 def _sales_condition(leaf: Leaf, refs: References, as_of: datetime.date) -> SqlCondition:
     condition = SqlCondition()
-    window_condition(condition, "s.closed_on", leaf.params.get("window") or Window(), as_of)
+    window_condition(
+        condition, column_sql("sales", "closed_on"), leaf.params.get("window") or Window(), as_of
+    )
     if leaf.params.get("product_lines"):
         condition.add_in(
-            "s.product_line_id", [refs.product_lines.get(c, -1) for c in leaf.params["product_lines"]]
+            column_sql("sales", "product_line"),
+            [refs.product_lines.get(c, -1) for c in leaf.params["product_lines"]],
         )
     if leaf.params.get("regions"):
-        condition.add_in("s.region", list(leaf.params["regions"]))
+        condition.add_in(column_sql("sales", "region"), list(leaf.params["regions"]))
     return condition
 
 
@@ -231,13 +274,18 @@ def _describe_sales(noun: str) -> Callable[[Leaf], str]:
 
 def _points_column(leaf: Leaf, refs: References, as_of: datetime.date) -> Column:
     condition = SqlCondition()
-    window_condition(condition, "a.occurred_on", leaf.params.get("window") or Window(), as_of)
+    window_condition(
+        condition, column_sql("activities", "occurred_on"), leaf.params.get("window") or Window(), as_of
+    )
     if leaf.params.get("activity_types"):
         condition.add_in(
-            "a.activity_type_id", [refs.activity_types.get(c, -1) for c in leaf.params["activity_types"]]
+            column_sql("activities", "activity_type"),
+            [refs.activity_types.get(c, -1) for c in leaf.params["activity_types"]],
         )
     return Column(
-        f"SUM(CASE WHEN {condition.sql()} THEN a.points ELSE 0 END)", tuple(condition.params), _count
+        f"SUM(CASE WHEN {condition.sql()} THEN {column_sql('activities', 'points')} ELSE 0 END)",
+        tuple(condition.params),
+        _count,
     )
 
 
@@ -252,10 +300,13 @@ def _describe_points(leaf: Leaf) -> str:
 
 def _offerings_column(leaf: Leaf, refs: References, as_of: datetime.date) -> Column:
     condition = SqlCondition()
-    condition.add("sp.level >= %s", leaf.params.get("min_level", 1))
-    condition.add("sp.since <= %s", as_of)
+    condition.add(f"{column_sql('proficiencies', 'level')} >= %s", leaf.params.get("min_level", 1))
+    condition.add(f"{column_sql('proficiencies', 'since')} <= %s", as_of)
     if leaf.params.get("offerings"):
-        condition.add_in("sp.offering_id", [refs.offerings.get(c, -1) for c in leaf.params["offerings"]])
+        condition.add_in(
+            column_sql("proficiencies", "offering"),
+            [refs.offerings.get(c, -1) for c in leaf.params["offerings"]],
+        )
     return Column(f"SUM(CASE WHEN {condition.sql()} THEN 1 ELSE 0 END)", tuple(condition.params), _count)
 
 
@@ -269,9 +320,11 @@ def _describe_offerings(leaf: Leaf) -> str:
 
 def _deals_column(leaf: Leaf, refs: References, as_of: datetime.date) -> Column:
     condition = SqlCondition()
-    window_condition(condition, "d.registered_on", leaf.params.get("window") or Window(), as_of)
+    window_condition(
+        condition, column_sql("deals", "registered_on"), leaf.params.get("window") or Window(), as_of
+    )
     statuses = leaf.params.get("statuses") or ("approved", "won")
-    condition.add_in("d.status", list(statuses))
+    condition.add_in(column_sql("deals", "status"), list(statuses))
     return Column(f"SUM(CASE WHEN {condition.sql()} THEN 1 ELSE 0 END)", tuple(condition.params), _count)
 
 

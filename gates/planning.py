@@ -106,33 +106,44 @@ class ChunkPlan:
         return len(self.tier_changes)
 
 
+def _status_sql(*names: str) -> list[str]:
+    """The quoted table ("db_table") and columns of ``GateStatus``, named from its ``_meta``."""
+    quote = connection.ops.quote_name
+    meta = GateStatus._meta
+    return [quote(meta.db_table if name == "db_table" else meta.get_field(name).column) for name in names]
+
+
 def _stored_statuses(
     first_id: int, last_id: int, only: Sequence[int] | None
 ) -> dict[tuple[int, int], tuple[str, int]]:
     """(partner, gate) -> (status, gate version) for a range of partners (or only some of them)."""
-    condition, params = "partner_id >= %s AND partner_id <= %s", [first_id, last_id]
+    table, partner, gate, status, version = _status_sql(
+        "db_table", "partner", "gate", "status", "gate_version"
+    )
+    condition, params = f"{partner} >= %s AND {partner} <= %s", [first_id, last_id]
     if only is not None:
-        condition = f"partner_id IN ({', '.join(['%s'] * len(only))})"
+        condition = f"{partner} IN ({', '.join(['%s'] * len(only))})"
         params = list(only)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT partner_id, gate_id, status, gate_version FROM gates_gatestatus WHERE {condition}",
-            params,
+            f"SELECT {partner}, {gate}, {status}, {version} FROM {table} WHERE {condition}", params
         )
         return {(row[0], row[1]): (row[2], row[3]) for row in cursor.fetchall()}
 
 
 def _stored_measures(partner_ids: list[int]) -> dict[tuple[int, int], str]:
     """(partner, gate) -> measures as JSON text, read without decoding, for the partners being decided."""
-    measures = "measures::text" if connection.vendor == "postgresql" else "measures"
+    table, partner, gate, measures = _status_sql("db_table", "partner", "gate", "measures")
+    if connection.vendor == "postgresql":
+        measures += "::text"
     found: dict[tuple[int, int], str] = {}
     with connection.cursor() as cursor:
         for start in range(0, len(partner_ids), WRITE_BATCH):
             batch = partner_ids[start : start + WRITE_BATCH]
             # The range lets the planner walk the index even on stale statistics.
             cursor.execute(
-                f"SELECT partner_id, gate_id, {measures} FROM gates_gatestatus "
-                f"WHERE partner_id >= %s AND partner_id <= %s AND partner_id IN ({', '.join(['%s'] * len(batch))})",
+                f"SELECT {partner}, {gate}, {measures} FROM {table} "
+                f"WHERE {partner} >= %s AND {partner} <= %s AND {partner} IN ({', '.join(['%s'] * len(batch))})",
                 [min(batch), max(batch), *batch],
             )
             found.update({(row[0], row[1]): row[2] for row in cursor.fetchall()})

@@ -232,3 +232,44 @@ def test_a_sale_before_any_rate_of_its_currency_is_not_counted():
     assert measure({"metric": "sales_amount", "op": ">=", "target": "1"}, partner, END_OF_Q1) == Decimal(
         "120.00"
     )
+
+
+def test_the_source_queries_name_tables_and_columns_from_the_models(monkeypatch):
+    """A renamed table or column (db_table, db_column) is followed by every source query."""
+    from django.db import connection
+
+    from deals.models import Deal
+    from gates.engine import Measurer
+    from gates.metrics import References
+    from gates.validation import parse_criteria
+    from partners.exchange import daily_rates_extend
+    from partners.models import Sale
+
+    partner = PartnerFactory()
+    ExchangeRateFactory(currency="EUR", valid_from=D(2026, 1, 1), rate=Decimal("1.5"))
+    _sale(partner, "100.00", "EUR")
+    DealFactory(partner=partner, status=DealStatus.APPROVED, registered_on=FEBRUARY)
+    criteria = {
+        "all": [
+            {"metric": "sales_amount", "window": {"kind": "quarter_to_date"}, "op": ">=", "target": "1"},
+            {"metric": "won_deals", "op": ">=", "target": 1},
+            {"metric": "registered_deals", "op": ">=", "target": 1},
+        ]
+    }
+    assert measure(criteria, partner, END_OF_Q1) == [Decimal("150.00"), 1, 1]
+
+    closed_on = Sale._meta.get_field("closed_on")
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {Sale._meta.db_table} RENAME TO renamed_sales")
+        cursor.execute("ALTER TABLE renamed_sales RENAME COLUMN closed_on TO closed_day")
+        cursor.execute(f"ALTER TABLE {Deal._meta.db_table} RENAME TO renamed_deals")
+    monkeypatch.setattr(Sale._meta, "db_table", "renamed_sales")
+    monkeypatch.setattr(closed_on, "column", "closed_day")
+    monkeypatch.setattr(Deal._meta, "db_table", "renamed_deals")
+
+    daily_rates_extend(END_OF_Q1)
+    refs = References.load()
+    tree = parse_criteria(criteria, default_currency="USD", references=refs)
+    measurer = Measurer([tree], as_of=END_OF_Q1, references=refs)
+    values = measurer.measure(partner.pk, partner.pk)[partner.pk]
+    assert [values[key] for key in measurer.keys_for(tree)] == [Decimal("150.00"), 1, 1]
