@@ -235,19 +235,27 @@ def _sales_condition(leaf: Leaf, refs: References, as_of: datetime.date) -> SqlC
     return condition
 
 
+def money_currency(leaf: Leaf) -> str:
+    """The currency a money leaf is measured in: its own, else the reference currency of the rates."""
+    from django.conf import settings
+
+    return leaf.currency or settings.PRM_REFERENCE_CURRENCY
+
+
 def _sales_amount_column(leaf: Leaf, refs: References, as_of: datetime.date) -> Column:
     condition = _sales_condition(leaf, refs, as_of)
+    currency = money_currency(leaf)
 
     def read(raw: Any) -> Decimal:
-        return round_money(to_decimal(raw), leaf.currency or "USD")
+        return round_money(to_decimal(raw), currency)
 
     # The converted amount is built by the source query, which joins the
     # daily rates of the sale's currency and of the target currency.
     return Column(
-        f"SUM(CASE WHEN {condition.sql()} THEN {{amount_in:{leaf.currency}}} END)",
+        f"SUM(CASE WHEN {condition.sql()} THEN {{amount_in:{currency}}} END)",
         tuple(condition.params),
         read,
-        target_currency=leaf.currency,
+        target_currency=currency,
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from django.db.models import Q
 
 from gates.criteria import Criteria, Leaf
-from gates.metrics import References, months_between
+from gates.metrics import References, money_currency, months_between
 from gates.windows import Window
 from partners.exchange import rate_on
 from partners.models import Certification, EngagementActivity, Partner, Sale, ServiceProficiency
@@ -51,7 +51,7 @@ def measure_leaf(leaf: Leaf, partner: Partner, as_of: datetime.date, refs: Refer
             sales = sales.filter(region__in=params["regions"])
         if leaf.metric == "won_deals":
             return sales.count()
-        target = leaf.currency or "USD"
+        target = money_currency(leaf)
         total = Decimal(0)
         for amount, currency, day in sales.values_list("amount", "currency", "closed_on"):
             from_rate, to_rate = rate_on(currency, day), rate_on(target, day)

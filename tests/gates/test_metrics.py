@@ -234,6 +234,26 @@ def test_a_sale_before_any_rate_of_its_currency_is_not_counted():
     )
 
 
+def test_a_money_leaf_without_a_currency_is_measured_in_the_reference_currency(settings):
+    """The fallback follows PRM_REFERENCE_CURRENCY: yen have no minor unit, dollars two."""
+    from gates.criteria import Criteria, Leaf
+    from gates.engine import Measurer
+    from gates.metrics import References
+    from gates.reference import measure_leaf
+    from partners.exchange import daily_rates_extend
+
+    settings.PRM_REFERENCE_CURRENCY = "JPY"
+    partner = PartnerFactory()
+    _sale(partner, "1234.60", "JPY")
+    leaf = Leaf(0, "criteria", "sales_amount", ">=", Decimal(1), {}, currency=None)
+    daily_rates_extend(END_OF_Q1)
+    refs = References.load()
+    measurer = Measurer([Criteria(leaf, (leaf,))], as_of=END_OF_Q1, references=refs)
+    [engine] = measurer.measure(partner.pk, partner.pk)[partner.pk]
+    assert engine == Decimal("1235")
+    assert measure_leaf(leaf, partner, END_OF_Q1, refs) == Decimal("1235")
+
+
 def test_the_source_queries_name_tables_and_columns_from_the_models(monkeypatch):
     """A renamed table or column (db_table, db_column) is followed by every source query."""
     from django.db import connection
