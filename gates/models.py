@@ -287,7 +287,8 @@ class PartnerTier(models.Model):
 
     ``earned_tier`` follows the gates, held up by grace: when the partner stops
     qualifying, it keeps the tier until ``grace_until``, then drops to
-    ``qualified_tier``. ``tier`` is what the partner holds: the override while
+    ``qualified_tier``. ``grace_until`` is ``grace_started_on`` plus the tier's
+    grace days, so a change of the tier's grace moves the graces running. ``tier`` is what the partner holds: the override while
     one is in force, otherwise the earned tier. Benefits and incentives read
     ``tier``.
     """
@@ -313,6 +314,11 @@ class PartnerTier(models.Model):
         help_text="The highest tier whose gate the partner passes today.",
     )
     grace_until = models.DateField(null=True, blank=True)
+    grace_started_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="The day the running grace started: it ends the tier's grace days after, as they are now.",
+    )
     override_tier = models.ForeignKey(
         "programs.Tier", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -348,6 +354,7 @@ class TierChangeReason(models.TextChoices):
     PROMOTED = "promoted", "Promoted"
     GRACE_STARTED = "grace_started", "Grace period started"
     GRACE_RECOVERED = "grace_recovered", "Recovered during grace"
+    GRACE_CHANGED = "grace_changed", "Grace period changed"
     DEMOTED = "demoted", "Demoted after grace"
     OVERRIDE_SET = "override_set", "Override set"
     OVERRIDE_ENDED = "override_ended", "Override ended"

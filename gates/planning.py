@@ -50,6 +50,7 @@ TIER_COLUMNS = (
     "override_reason",
     "override_by_id",
     "updated_at",
+    "grace_started_on",
 )
 TIER_CHANGE_COLUMNS = (
     "partner_id",
@@ -284,6 +285,7 @@ _TIER_FIELDS = (
     "override_expires_on",
     "override_reason",
     "override_by_id",
+    "grace_started_on",
 )
 
 
@@ -319,7 +321,9 @@ def _plan_tiers(subjects: Subjects, plan: ChunkPlan, partner_ids, passed, in_ran
                 plan.held_tiers[(partner_id, program_id)] = row[3]
                 continue
             current = (
-                TierState(row[3], row[4], row[5], row[6], row[7], row[8], row[9]) if row is not None else None
+                TierState(row[3], row[4], row[5], row[6], row[7], row[8], row[9], row[12])
+                if row is not None
+                else None
             )
             state, moves = next_tier_state(
                 current, qualified_tier_id=qualified, ranks=ranks, grace_days=grace, as_of=as_of
@@ -344,6 +348,7 @@ def _plan_tiers(subjects: Subjects, plan: ChunkPlan, partner_ids, passed, in_ran
                     row[10] if overridden and row is not None else "",
                     row[11] if overridden and row is not None else None,
                     now,
+                    state.grace_started_on,
                 )
             )
             for move in moves:
@@ -372,6 +377,8 @@ def describe_move(subjects: Subjects, move: TierMove) -> str:
         return f"Promoted to {to_name}."
     if move.reason == TierChangeReason.GRACE_STARTED:
         return f"No longer qualifies for {to_name}: the tier is kept during a grace period ({move.note})."
+    if move.reason == TierChangeReason.GRACE_CHANGED:
+        return f"The grace period for {to_name} changed ({move.note})."
     if move.reason == TierChangeReason.GRACE_RECOVERED:
         return f"Qualifies again for {to_name}: the grace period is over."
     if move.reason == TierChangeReason.DEMOTED:

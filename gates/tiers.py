@@ -18,6 +18,8 @@ class TierState:
     grace_until: datetime.date | None
     override_tier_id: int | None = None
     override_expires_on: datetime.date | None = None
+    # The day the running grace started; None outside grace.
+    grace_started_on: datetime.date | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,9 @@ def next_tier_state(
     * qualifying for less starts the earned tier's grace period; the partner
       keeps the tier until ``grace_until`` (inclusive) and drops to what it
       then qualifies for on the day after, unless it recovers first;
+    * a grace lasts the tier's ``grace_days`` as they are on the day of the
+      evaluation, counted from its start: editing the tier lengthens or
+      shortens the graces running (a move records the new end);
     * a manager's override decides the tier held while it is in force; when
       it expires, the earned tier applies again.
     """
@@ -63,28 +68,37 @@ def next_tier_state(
         return ranks.get(tier_id, 0) if tier_id is not None else 0
 
     if rank(qualified_tier_id) > rank(earned):
-        state = replace(state, earned_tier_id=qualified_tier_id, grace_until=None)
+        state = replace(state, earned_tier_id=qualified_tier_id, grace_until=None, grace_started_on=None)
         moves.append(TierMove(TierChangeReason.PROMOTED, earned, qualified_tier_id))
     elif rank(qualified_tier_id) == rank(earned):
         if state.grace_until is not None:
-            state = replace(state, grace_until=None)
+            state = replace(state, grace_until=None, grace_started_on=None)
             moves.append(TierMove(TierChangeReason.GRACE_RECOVERED, earned, earned))
     elif state.grace_until is None:
         days = grace_days.get(earned, 0) if earned is not None else 0
         if days > 0:
             until = as_of + datetime.timedelta(days=days)
-            state = replace(state, grace_until=until)
+            state = replace(state, grace_until=until, grace_started_on=as_of)
             moves.append(
                 TierMove(TierChangeReason.GRACE_STARTED, earned, earned, f"grace until {until.isoformat()}")
             )
         else:
             state = replace(state, earned_tier_id=qualified_tier_id)
             moves.append(TierMove(TierChangeReason.DEMOTED, earned, qualified_tier_id))
-    elif as_of > state.grace_until:
-        state = replace(state, earned_tier_id=qualified_tier_id, grace_until=None)
-        moves.append(
-            TierMove(TierChangeReason.DEMOTED, earned, qualified_tier_id, "grace ended without recovery")
-        )
+    else:
+        until = state.grace_until
+        if state.grace_started_on is not None and earned is not None:
+            until = state.grace_started_on + datetime.timedelta(days=grace_days.get(earned, 0))
+        if as_of > until:
+            state = replace(state, earned_tier_id=qualified_tier_id, grace_until=None, grace_started_on=None)
+            moves.append(
+                TierMove(TierChangeReason.DEMOTED, earned, qualified_tier_id, "grace ended without recovery")
+            )
+        elif until != state.grace_until:
+            state = replace(state, grace_until=until)
+            moves.append(
+                TierMove(TierChangeReason.GRACE_CHANGED, earned, earned, f"grace until {until.isoformat()}")
+            )
 
     if state.override_tier_id is not None and not _override_in_force(state, as_of):
         moves.append(TierMove(TierChangeReason.OVERRIDE_ENDED, state.override_tier_id, state.earned_tier_id))

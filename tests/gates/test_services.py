@@ -468,3 +468,31 @@ def test_only_partners_whose_inputs_moved_are_decided_again(ladder):
     ladder.gold_gate.save()
     services.evaluate(as_of=TODAY)
     assert held(still, ladder) == "Gold"
+
+
+def test_a_change_of_grace_moves_the_graces_running(ladder):
+    """A grace lasts the tier's grace days as they are now, counted from the day it started."""
+    early, late = PartnerFactory(), PartnerFactory()
+    certifications = {partner.pk: ladder.certify(partner, 3) for partner in (early, late)}
+    services.evaluate(as_of=TODAY - datetime.timedelta(days=45))
+    certifications[early.pk][0].delete()
+    services.evaluate(as_of=TODAY - datetime.timedelta(days=40))
+    certifications[late.pk][0].delete()
+    services.evaluate(as_of=TODAY - datetime.timedelta(days=10))
+    assert PartnerTier.objects.get(partner=early).grace_started_on == TODAY - datetime.timedelta(days=40)
+
+    ladder.gold.grace_days = 30
+    ladder.gold.save()
+    services.evaluate(as_of=TODAY)
+    assert held(early, ladder) == "Silver"  # its grace ended ten days ago
+    late_row = PartnerTier.objects.get(partner=late)
+    assert (late_row.tier, late_row.grace_until) == (ladder.gold, TODAY + datetime.timedelta(days=20))
+    change = TierChange.objects.get(partner=late, reason=TierChangeReason.GRACE_CHANGED)
+    assert (change.from_tier, change.to_tier) == (ladder.gold, ladder.gold)
+
+    ladder.gold.grace_days = 60
+    ladder.gold.save()
+    services.evaluate(as_of=TODAY)
+    late_row.refresh_from_db()
+    assert late_row.grace_until == TODAY + datetime.timedelta(days=50)
+    assert held(early, ladder) == "Silver"  # a grace that ended stays ended
