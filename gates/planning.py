@@ -529,8 +529,15 @@ def write_plan(plan: ChunkPlan, *, run: EvaluationRun | None, now, notify: bool 
         transaction.on_commit(lambda: notify_changes(events))
 
 
-def notify_changes(events: dict[int, list[str]]) -> None:
-    from gates.tasks import notify_partner_changes
+# Partners per notification task: a first run over 100,000 partners is 200
+# broker messages, not 100,000.
+NOTIFICATION_BATCH = 500
 
-    for partner_id, lines in events.items():
-        notify_partner_changes.delay(partner_id, lines)
+
+def notify_changes(events: dict[int, list[str]]) -> None:
+    """Queue the mails about these changes, one task per batch of partners."""
+    from gates.tasks import notify_partners_changes
+
+    changes = [[partner_id, lines] for partner_id, lines in sorted(events.items())]
+    for start in range(0, len(changes), NOTIFICATION_BATCH):
+        notify_partners_changes.delay(changes[start : start + NOTIFICATION_BATCH])

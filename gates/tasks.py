@@ -3,7 +3,6 @@
 import logging
 
 from celery import shared_task
-from django.core.mail import send_mail
 from django.db import OperationalError
 
 from gates import services
@@ -51,35 +50,19 @@ def evaluate_gate_task(gate_id: int) -> dict:
     return {"run": summary.run_id, "changed": summary.statuses_changed}
 
 
+@shared_task(bind=True, max_retries=5)
+def notify_partners_changes(self, changes: list[list]) -> int:
+    """Mail a batch of partners what changed ([partner id, lines] each); retry those whose mail failed."""
+    recipients, failed = services.changes_notify(changes)
+    if failed:
+        raise self.retry(args=(failed,), countdown=60 * 2**self.request.retries)
+    return recipients
+
+
 @shared_task(autoretry_for=(OSError,), retry_backoff=60, max_retries=5)
 def notify_partner_changes(partner_id: int, lines: list[str]) -> int:
-    """Email a partner's admins and its channel manager what changed. Returns the recipients."""
-    from partners.models import MembershipRole, Partner
-
-    partner = Partner.objects.select_related("channel_manager").filter(pk=partner_id).first()
-    if partner is None:
-        return 0
-    recipients = sorted(
-        {
-            email
-            for email in partner.memberships.filter(
-                role=MembershipRole.ADMIN, user__is_active=True
-            ).values_list("user__email", flat=True)
-            if email
-        }
-        | (
-            {partner.channel_manager.email}
-            if partner.channel_manager and partner.channel_manager.email
-            else set()
-        )
-    )
-    if not recipients:
-        return 0
-    body = "\n".join(f"• {line}" for line in lines)
-    send_mail(
-        subject=f"{partner.name}: your partner program status changed",
-        message=f"Hello,\n\nRecent changes for {partner.name}:\n\n{body}\n\nSee the portal for details.\n",
-        from_email=None,
-        recipient_list=recipients,
-    )
-    return len(recipients)
+    """One partner's changes (kept for messages queued before changes were batched). Returns the recipients."""
+    recipients, failed = services.changes_notify([[partner_id, lines]])
+    if failed:
+        raise OSError(f"the mail to partner {partner_id} could not be sent")
+    return recipients

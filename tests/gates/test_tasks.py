@@ -130,3 +130,57 @@ def test_evaluating_a_partner_as_of_a_day(ladder):
     assert GateStatus.objects.get(partner=partner, gate=ladder.silver_gate).status == GateOutcome.PASSED
     services.evaluate_partner(partner.pk, as_of=datetime.date(2026, 2, 1))
     assert GateStatus.objects.get(partner=partner, gate=ladder.silver_gate).status == GateOutcome.FAILED
+
+
+# --- notifications ------------------------------------------------------------------------------
+
+
+def test_change_notifications_are_batched_not_one_message_per_partner(
+    ladder, django_capture_on_commit_callbacks, monkeypatch
+):
+    from django.core import mail
+
+    from gates import planning
+    from partners.models import MembershipRole
+    from tests.factories import MembershipFactory
+
+    partners = [PartnerFactory() for _ in range(5)]
+    for partner in partners:
+        MembershipFactory(partner=partner, role=MembershipRole.ADMIN)
+        ladder.certify(partner, 1)
+    monkeypatch.setattr(planning, "NOTIFICATION_BATCH", 2)
+    with (
+        mock.patch.object(
+            tasks.notify_partners_changes, "delay", wraps=tasks.notify_partners_changes.delay
+        ) as queued,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        services.evaluate(as_of=datetime.date(2026, 3, 1))
+    assert [len(call.args[0]) for call in queued.call_args_list] == [2, 2, 1]
+    assert len(mail.outbox) == 5
+    assert {message.subject for message in mail.outbox} == {
+        f"{partner.name}: your partner program status changed" for partner in partners
+    }
+
+
+def test_a_failed_mail_is_retried_for_its_partner_only(ladder, monkeypatch):
+    from django.core import mail
+    from django.core.mail.backends.locmem import EmailBackend
+
+    from partners.models import MembershipRole
+    from tests.factories import MembershipFactory
+
+    first, second = PartnerFactory(name="First"), PartnerFactory(name="Second")
+    for partner in (first, second):
+        MembershipFactory(partner=partner, role=MembershipRole.ADMIN)
+    real_send = EmailBackend.send_messages
+
+    def refuse_first(self, messages):
+        if any("First" in message.subject for message in messages):
+            raise OSError("the mail server hung up")
+        return real_send(self, messages)
+
+    monkeypatch.setattr(EmailBackend, "send_messages", refuse_first)
+    recipients, failed = services.changes_notify([[first.pk, ["Promoted."]], [second.pk, ["Promoted."]]])
+    assert recipients == 1 and failed == [[first.pk, ["Promoted."]]]
+    assert [message.subject for message in mail.outbox] == ["Second: your partner program status changed"]
