@@ -73,13 +73,15 @@ def token_touch(token: IntegrationToken) -> None:
     token.last_used_at = now
 
 
-def gate_save(*, actor, gate, prerequisites=None, benefits=None, created: bool, criteria_changed: bool):
+def gate_save(*, actor, gate, prerequisites=None, benefits=None, before=None):
     """Save a gate validated by the API serializer, then hand over to the gate engine.
 
-    The engine's ``gate_saved`` bumps the version when the criteria changed,
-    audits, and queues the re-evaluation after commit, exactly as after an
-    edit in the admin. A concurrent edit that breaks a uniqueness rule is
-    reported as a validation error, never half-written.
+    ``before`` is the engine's ``gate_definition`` of the stored gate (None
+    for a new one). The engine's ``gate_saved`` bumps the version when the
+    criteria changed, audits, and queues the re-evaluation after commit when
+    the edit matters to a decision, exactly as after an edit in the admin. A
+    concurrent edit that breaks a uniqueness rule is reported as a
+    validation error, never half-written.
     """
     from gates.services import gate_saved
 
@@ -90,7 +92,7 @@ def gate_save(*, actor, gate, prerequisites=None, benefits=None, created: bool, 
                 gate.prerequisites.set(prerequisites)
             if benefits is not None:
                 gate.unlocks_benefits.set(benefits)
-            gate_saved(actor=actor, gate=gate, criteria_changed=criteria_changed, created=created)
+            gate_saved(actor=actor, gate=gate, before=before)
     except IntegrityError as exc:
         raise ValidationError(
             {"non_field_errors": ["Another gate was saved with the same name or tier meanwhile; try again."]}

@@ -86,14 +86,18 @@ class GateAdmin(CoverageAdminMixin, admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    def save_model(self, request, obj, form, change):
+        # The gate as stored, relations included, before this save changes it.
+        form.definition_before = (
+            services.gate_definition(Gate.objects.select_related("program").get(pk=obj.pk))
+            if change
+            else None
+        )
+        super().save_model(request, obj, form, change)
+
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        services.gate_saved(
-            actor=request.user,
-            gate=form.instance,
-            criteria_changed="criteria" in form.changed_data or "currency" in form.changed_data,
-            created=not change,
-        )
+        services.gate_saved(actor=request.user, gate=form.instance, before=form.definition_before)
 
     @admin.action(description="Simulate (what-if) the selected gates")
     def simulate_selected(self, request, queryset):
@@ -105,9 +109,9 @@ class GateAdmin(CoverageAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Retire the selected gates")
     def retire_selected(self, request, queryset):
-        for gate in queryset:
-            services.gate_retire(actor=request.user, gate=gate)
-        self.message_user(request, f"{queryset.count()} gate(s) retired; partners are re-evaluated.")
+        # Together: one transaction, one re-evaluation of every partner.
+        retired = services.gates_retire(actor=request.user, gates=list(queryset))
+        self.message_user(request, f"{retired} gate(s) retired; partners are re-evaluated.")
 
     def simulate_view(self, request):
         """What-if for the gate being edited, from the change form's current (unsaved) values."""

@@ -16,7 +16,7 @@ transaction per chunk with the chunk's partner rows locked, so that
 import datetime
 import logging
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -244,10 +244,10 @@ def request_reevaluation(partner_ids) -> None:
     A burst of facts causes one evaluation per partner: the first request
     marks the partners pending in the shared cache and queues one task for
     all of them ``PRM_FACT_DEBOUNCE_SECONDS`` ahead; later requests for a
-    pending partner add nothing. The task clears the marks before it
-    measures, so a fact that lands while it runs queues the next evaluation.
-    Two requests racing on the same partner may both queue it; evaluating
-    twice changes nothing the second time.
+    pending partner add nothing. Each mark is claimed atomically (``SET NX``),
+    so of two processes asking at once exactly one queues the partner. The
+    task clears the marks before it measures, so a fact that lands while it
+    runs queues the next evaluation.
     """
     ids = sorted({int(partner_id) for partner_id in partner_ids})
     if ids:
@@ -259,25 +259,75 @@ REEVALUATION_BATCH = 2000
 
 
 def _queue_reevaluation(partner_ids: list[int]) -> None:
-    from django.core.cache import cache
-
     from gates.tasks import evaluate_partners_task
 
     delay = settings.PRM_FACT_DEBOUNCE_SECONDS
-    keys = {partner_id: _debounce_key(partner_id) for partner_id in partner_ids}
-    pending = cache.get_many(list(keys.values()))
-    due = [partner_id for partner_id, key in keys.items() if key not in pending]
-    if not due:
-        return
-    cache.set_many({keys[partner_id]: 1 for partner_id in due}, timeout=max(delay * 6, 60))
+    claimed = claim_marks(
+        [_debounce_key(partner_id) for partner_id in partner_ids], timeout=max(delay * 6, 60)
+    )
+    due = [partner_id for partner_id, mine in zip(partner_ids, claimed, strict=True) if mine]
     for start in range(0, len(due), REEVALUATION_BATCH):
         evaluate_partners_task.apply_async(args=(due[start : start + REEVALUATION_BATCH],), countdown=delay)
+
+
+def claim_marks(keys: Sequence[str], *, timeout: int) -> list[bool]:
+    """Set each key in the shared cache unless it is set; True for the keys this call set.
+
+    Each claim is atomic (Redis ``SET NX``, ``cache.add`` elsewhere). On Redis
+    the claims of a batch travel in one round trip.
+    """
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    cache = caches["default"]
+    if isinstance(cache, RedisCache) and len(keys) > 1:
+        client = cache._cache.get_client(write=True)
+        value = cache._cache._serializer.dumps(1)
+        pipeline = client.pipeline(transaction=False)
+        for key in keys:
+            pipeline.set(cache.make_and_validate_key(key), value, nx=True, ex=timeout)
+        return [bool(done) for done in pipeline.execute()]
+    return [cache.add(key, 1, timeout=timeout) for key in keys]
 
 
 def clear_reevaluation_requests(partner_ids: Sequence[int]) -> None:
     from django.core.cache import cache
 
     cache.delete_many([_debounce_key(partner_id) for partner_id in partner_ids])
+
+
+# The mark of a full evaluation queued and not started yet.
+_FULL_RUN_PENDING_KEY = "gates:full-run-pending"
+
+
+def request_full_evaluation() -> None:
+    """Re-evaluate every partner after the current transaction commits, once per burst of edits.
+
+    The first request to commit queues the run
+    ``PRM_DEFINITION_DEBOUNCE_SECONDS`` ahead and marks it pending in the
+    shared cache (claimed atomically, so two processes cannot both queue it);
+    requests while it is pending join it, whether they come from the same
+    transaction (a program saved with its tiers) or from others. The run
+    clears the mark as it starts, so an edit during a run queues the next one.
+    """
+    transaction.on_commit(_queue_full_evaluation)
+
+
+def _queue_full_evaluation() -> None:
+    from gates.tasks import evaluate_all_gates
+
+    delay = settings.PRM_DEFINITION_DEBOUNCE_SECONDS
+    # The mark outlives a lost task (a broker restart) only for a while.
+    [claimed] = claim_marks([_FULL_RUN_PENDING_KEY], timeout=max(delay * 6, 300))
+    if claimed:
+        evaluate_all_gates.apply_async(countdown=delay)
+
+
+def full_evaluation_started() -> None:
+    """A full run starts and reads the definitions: later edits need a run of their own."""
+    from django.core.cache import cache
+
+    cache.delete(_FULL_RUN_PENDING_KEY)
 
 
 # --- what-if ---------------------------------------------------------------------------------
@@ -522,35 +572,84 @@ def tier_override_clear(*, actor, partner_tier: PartnerTier, note: str = "") -> 
 # --- gate definitions ------------------------------------------------------------------------
 
 
-def gate_saved(*, actor, gate, criteria_changed: bool, created: bool) -> None:
-    """After a gate is saved: bump its version when the criteria changed and re-evaluate it."""
-    from gates.models import Gate
+@dataclass(frozen=True)
+class GateDefinition:
+    """What of a gate its partners' results depend on; names and descriptions are not part of it."""
+
+    program_id: int | None
+    state: str
+    effective_from: datetime.date | None
+    effective_to: datetime.date | None
+    criteria: Any
+    currency: str
+    unlocks_tier_id: int | None
+    prerequisite_ids: frozenset[int]
+    benefit_ids: frozenset[int]
+
+
+def gate_definition(gate) -> GateDefinition:
+    """The decision-relevant state of a saved gate (its relations as stored)."""
+    return GateDefinition(
+        program_id=gate.program_id,
+        state=gate.state,
+        effective_from=gate.effective_from,
+        effective_to=gate.effective_to,
+        criteria=gate.criteria,
+        currency=gate.money_currency,
+        unlocks_tier_id=gate.unlocks_tier_id,
+        prerequisite_ids=frozenset(p.pk for p in gate.prerequisites.all()),
+        benefit_ids=frozenset(b.pk for b in gate.unlocks_benefits.all()),
+    )
+
+
+def gate_saved(*, actor, gate, before: GateDefinition | None) -> None:
+    """After a gate and its relations are saved: version, audit, and re-evaluation if it matters.
+
+    ``before`` is ``gate_definition`` of the gate as it was (None for a new
+    gate). New criteria or a new currency bump the version. Every partner is
+    re-evaluated after commit (coalesced with other edits) when something a
+    decision reads changed on a gate that is or was active; a new name or
+    description queues nothing.
+    """
+    from gates.models import Gate, GateState
     from partners.audit import audit
 
-    if criteria_changed and not created:
+    after = gate_definition(gate)
+    if before is not None and (after.criteria != before.criteria or after.currency != before.currency):
         Gate.objects.filter(pk=gate.pk).update(version=F("version") + 1)
     audit(
         actor=actor,
-        action="gate.created" if created else "gate.changed",
+        action="gate.created" if before is None else "gate.changed",
         target=gate,
         state=gate.state,
         criteria=gate.criteria,
     )
-    transaction.on_commit(lambda: _queue_full_evaluation())
+    was_active = before is not None and before.state == GateState.ACTIVE
+    if after != before and (was_active or after.state == GateState.ACTIVE):
+        request_full_evaluation()
 
 
-def gate_retire(*, actor, gate) -> None:
+def gates_retire(*, actor, gates: Iterable) -> int:
+    """Retire gates together; their partners are re-evaluated after commit, in one run.
+
+    Gates retired already are left as they are. Returns how many were retired.
+    """
     from gates.models import GateState
     from partners.audit import audit
 
+    retired = 0
     with transaction.atomic():
-        gate.state = GateState.RETIRED
-        gate.save(update_fields=["state", "updated_at"])
-        audit(actor=actor, action="gate.retired", target=gate)
-        transaction.on_commit(lambda: _queue_full_evaluation())
+        for gate in gates:
+            if gate.state == GateState.RETIRED:
+                continue
+            gate.state = GateState.RETIRED
+            gate.save(update_fields=["state", "updated_at"])
+            audit(actor=actor, action="gate.retired", target=gate)
+            retired += 1
+        if retired:
+            request_full_evaluation()
+    return retired
 
 
-def _queue_full_evaluation() -> None:
-    from gates.tasks import evaluate_all_gates
-
-    evaluate_all_gates.delay()
+def gate_retire(*, actor, gate) -> None:
+    gates_retire(actor=actor, gates=[gate])

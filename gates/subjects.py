@@ -98,6 +98,10 @@ def _topological(gates: list[GateSubject]) -> list[GateSubject]:
 # definition changes anywhere (the generation lives in the shared cache).
 _GENERATION_KEY = "gates:definitions-generation"
 _cached: dict[tuple, tuple[int, Subjects]] = {}
+# What a decision reads besides the facts. A change to any of them makes every
+# partner's results stale: evaluations reload them and every partner is
+# decided again. Gates are re-evaluated by the gate services, which know
+# whether an edit was only cosmetic (a name, a description).
 _DEFINITION_MODELS = (
     ("gates", "Gate"),
     ("programs", "Program"),
@@ -108,11 +112,35 @@ _DEFINITION_MODELS = (
     ("partners", "CertificationType"),
     ("partners", "ActivityType"),
     ("partners", "ServiceOffering"),
+    ("partners", "ExchangeRate"),
 )
 
 
-def definitions_changed(**_kwargs) -> None:
-    """Signal receiver: a gate, tier, benefit, segment or code changed; evaluations reload them."""
+def definitions_changed(sender=None, action: str | None = None, **_kwargs) -> None:
+    """Signal receiver: a definition changed; after commit, evaluations reload them and re-decide.
+
+    The generation moves only once the change is committed: a worker that
+    reloaded before the commit would otherwise cache the old definitions
+    under the new generation. Every definition but a gate also queues a
+    re-evaluation of every partner (coalesced, see
+    ``services.request_full_evaluation``).
+    """
+    from django.apps import apps
+    from django.db import transaction
+
+    # services imports this module for the definitions; imported here to break the cycle.
+    from gates.services import request_full_evaluation
+
+    if action is not None and not action.startswith("post_"):
+        return  # m2m_changed: act once the relation has changed
+    transaction.on_commit(bump_generation)
+    gate = apps.get_model("gates", "Gate")
+    if sender not in (gate, gate.prerequisites.through, gate.unlocks_benefits.through):
+        request_full_evaluation()
+
+
+def bump_generation() -> None:
+    """Make every process reload the definitions at its next evaluation."""
     from django.core.cache import cache
 
     try:

@@ -10,10 +10,15 @@ from gates import services
 logger = logging.getLogger(__name__)
 
 
-@shared_task(autoretry_for=(OperationalError,), retry_backoff=30, max_retries=5)
-def evaluate_all_gates() -> dict:
-    """The nightly run: every active gate and segment for every partner."""
+@shared_task(bind=True, autoretry_for=(OperationalError,), retry_backoff=30, max_retries=5)
+def evaluate_all_gates(self) -> dict:
+    """Every active gate and segment for every partner: nightly, and after definitions change."""
+    services.full_evaluation_started()
     summary = services.evaluate()
+    if summary.locked_out and not self.request.is_eager:
+        # The run holding the lock may have read the definitions before the
+        # edit that queued this one: come back after it.
+        services.request_full_evaluation()
     return {
         "run": summary.run_id,
         "partners": summary.partners,

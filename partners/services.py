@@ -11,8 +11,9 @@ def exchange_rate_save(*, actor, rate: ExchangeRate) -> ExchangeRate:
     """Save a rate and rebuild its currency's daily table in the same transaction.
 
     Sales already recorded in the currency are converted at the new rate from
-    the next evaluation on; the evaluation is not triggered here because a
-    rate change touches every partner and belongs to the nightly run.
+    the next evaluation on. The gates, which listen for rate changes, queue
+    that evaluation after commit; it decides again only the partners whose
+    converted amounts moved.
     """
     with transaction.atomic():
         rate.full_clean()

@@ -279,6 +279,9 @@ PRM_EVALUATION_CHUNK_SIZE = env_int("PRM_EVALUATION_CHUNK_SIZE", 5000)
 # Seconds to wait after a fact arrives before re-evaluating its partner, so that
 # a burst of facts causes one evaluation.
 PRM_FACT_DEBOUNCE_SECONDS = env_int("PRM_FACT_DEBOUNCE_SECONDS", 10)
+# Seconds to wait after a definition (gate, segment, tier, rate...) changes before
+# re-evaluating every partner, so that a burst of edits causes one run.
+PRM_DEFINITION_DEBOUNCE_SECONDS = env_int("PRM_DEFINITION_DEBOUNCE_SECONDS", 10)
 # Days an approved deal registration is protected before it expires.
 PRM_DEAL_PROTECTION_DAYS = env_int("PRM_DEAL_PROTECTION_DAYS", 90)
 # Days after a quarter ends before its incentives close (late facts still land in it).

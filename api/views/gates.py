@@ -85,22 +85,18 @@ class GateViewSet(
             gate=data["_gate"],
             prerequisites=data["_prerequisites"],
             benefits=data["_benefits"],
-            created=True,
-            criteria_changed=True,
         )
 
     def perform_update(self, serializer):
         _vendor_wide(self.request)
         data = serializer.validated_data
-        before = serializer.instance
-        gate = data["_gate"]
         serializer.instance = gate_save(
             actor=self.request.user,
-            gate=gate,
+            gate=data["_gate"],
             prerequisites=data["_prerequisites"],
             benefits=data["_benefits"],
-            created=False,
-            criteria_changed=gate.criteria != before.criteria or gate.currency != before.currency,
+            # The gate as stored: the serializer edits a fresh copy of it.
+            before=gate_services.gate_definition(serializer.instance),
         )
 
     @extend_schema(summary="Retire a gate", request=None, responses=GateSerializer)
@@ -227,11 +223,12 @@ class EvaluationViewSet(ScopedViewMixin, viewsets.GenericViewSet):
     def create(self, request):
         form = EvaluationRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        from gates.tasks import evaluate_all_gates, evaluate_partner_task
+        from gates.tasks import evaluate_partner_task
 
         if form.validated_data.get("all"):
             _vendor_wide(request)
-            transaction.on_commit(evaluate_all_gates.delay)
+            # Joins a run already queued by an edit, if one is pending.
+            gate_services.request_full_evaluation()
             body = {"queued": "all", "partner": None}
         else:
             partner_id = form.validated_data["partner"]

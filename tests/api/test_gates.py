@@ -51,10 +51,10 @@ def manager(client_for, channel_manager):
 
 class TestCreateAndUpdate:
     def test_a_manager_creates_a_gate_and_its_partners_are_reevaluated_after_commit(
-        self, manager, world, channel_manager, django_capture_on_commit_callbacks
+        self, manager, world, channel_manager, django_capture_on_commit_callbacks, settings
     ):
         with (
-            mock.patch("gates.tasks.evaluate_all_gates.delay") as full_run,
+            mock.patch("gates.tasks.evaluate_all_gates.apply_async") as full_run,
             django_capture_on_commit_callbacks(execute=True),
         ):
             response = manager.post(GATES, gate_body(world), format="json")
@@ -66,7 +66,7 @@ class TestCreateAndUpdate:
         assert list(gate.prerequisites.all()) == [world.silver_gate]
         assert list(gate.unlocks_benefits.all()) == [world.discount]
         assert AuditEntry.objects.get(action="gate.created").actor == channel_manager
-        full_run.assert_called_once_with()
+        full_run.assert_called_once_with(countdown=settings.PRM_DEFINITION_DEBOUNCE_SECONDS)
 
     def test_criteria_errors_name_their_place_in_the_tree(self, manager, world):
         criteria = {
@@ -175,7 +175,7 @@ class TestCreateAndUpdate:
     def test_retiring_is_idempotent(self, manager, world, django_capture_on_commit_callbacks):
         url = f"{GATES}{world.silver_gate.pk}/retire/"
         with (
-            mock.patch("gates.tasks.evaluate_all_gates.delay"),
+            mock.patch("gates.tasks.evaluate_all_gates.apply_async"),
             django_capture_on_commit_callbacks(execute=True),
         ):
             first = manager.post(url)
@@ -309,16 +309,18 @@ class TestEvaluations:
         assert response.json() == {"queued": "partner", "partner": world.acme.pk}
         queued.assert_called_once_with(world.acme.pk)
 
-    def test_queue_everyone(self, manager, world, django_capture_on_commit_callbacks):
+    def test_queue_everyone(self, manager, world, django_capture_on_commit_callbacks, settings):
         with (
-            mock.patch("gates.tasks.evaluate_all_gates.delay") as queued,
+            mock.patch("gates.tasks.evaluate_all_gates.apply_async") as queued,
             django_capture_on_commit_callbacks(execute=True),
         ):
             response = manager.post(self.URL, {"all": True}, format="json")
+            # A second request while the first run is pending joins it.
+            again = manager.post(self.URL, {"all": True}, format="json")
 
-        assert response.status_code == 202
+        assert response.status_code == again.status_code == 202
         assert response.json() == {"queued": "all", "partner": None}
-        queued.assert_called_once_with()
+        queued.assert_called_once_with(countdown=settings.PRM_DEFINITION_DEBOUNCE_SECONDS)
 
     def test_a_partner_the_manager_does_not_cover_is_unknown(self, manager, world):
         response = manager.post(self.URL, {"partner": world.globex.pk}, format="json")

@@ -416,7 +416,9 @@ def test_the_nightly_run_never_overwrites_a_fresher_one_partner_evaluation(ladde
     assert held(partner, ladder) == "Gold"
 
 
-def test_one_partner_runs_reuse_definitions_until_one_changes(ladder, django_assert_max_num_queries):
+def test_one_partner_runs_reuse_definitions_until_one_changes(
+    ladder, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
     partner = PartnerFactory()
     ladder.certify(partner, 1)
     services.evaluate_partner(partner.pk, as_of=TODAY)
@@ -425,8 +427,10 @@ def test_one_partner_runs_reuse_definitions_until_one_changes(ladder, django_ass
     # (insert and update) and savepoints; no definitions are read again.
     with django_assert_max_num_queries(16):
         services.evaluate_partner(partner.pk, as_of=TODAY)
-    ladder.gold_gate.criteria = {"metric": "certified_people", "op": ">=", "target": 1}
-    ladder.gold_gate.save()
+    # The cached definitions are dropped once the edit commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        ladder.gold_gate.criteria = {"metric": "certified_people", "op": ">=", "target": 1}
+        ladder.gold_gate.save()
     services.evaluate_partner(partner.pk, as_of=TODAY)
     assert GateStatus.objects.get(partner=partner, gate=ladder.gold_gate).status == GateOutcome.PASSED
 
