@@ -35,6 +35,8 @@ class References:
     certification_types: dict[str, int] = field(default_factory=dict)
     certification_tracks: dict[str, list[int]] = field(default_factory=dict)
     advanced_certifications: list[int] = field(default_factory=list)
+    # Months a certification of each type stays valid (None: no expiry).
+    certification_validity: dict[int, int | None] = field(default_factory=dict)
     activity_types: dict[str, int] = field(default_factory=dict)
     offerings: dict[str, int] = field(default_factory=dict)
     programs: dict[str, int] = field(default_factory=dict)
@@ -47,10 +49,11 @@ class References:
 
         refs = cls()
         refs.product_lines = dict(ProductLine.objects.values_list("code", "id"))
-        for type_id, code, track, advanced in CertificationType.objects.values_list(
-            "id", "code", "track", "is_advanced"
+        for type_id, code, track, advanced, validity in CertificationType.objects.order_by("id").values_list(
+            "id", "code", "track", "is_advanced", "validity_months"
         ):
             refs.certification_types[code] = type_id
+            refs.certification_validity[type_id] = validity
             refs.certification_tracks.setdefault(track, []).append(type_id)
             if advanced:
                 refs.advanced_certifications.append(type_id)
@@ -62,6 +65,19 @@ class References:
             for program_id, rank, name in Tier.objects.values_list("program_id", "rank", "name")
         }
         return refs
+
+    def signature_parts(self) -> dict[str, Any]:
+        """What the references mean to a decision, for the definitions' signature (names are left out)."""
+        return {
+            "product_lines": self.product_lines,
+            "certification_types": self.certification_types,
+            "certification_tracks": {track: sorted(ids) for track, ids in self.certification_tracks.items()},
+            "advanced_certifications": sorted(self.advanced_certifications),
+            "certification_validity": {str(k): v for k, v in self.certification_validity.items()},
+            "activity_types": self.activity_types,
+            "offerings": self.offerings,
+            "programs": self.programs,
+        }
 
 
 # --- where the facts live ------------------------------------------------------

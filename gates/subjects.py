@@ -1,6 +1,7 @@
 """What an evaluation decides: the gates and segments in effect, tiers and benefits, loaded once."""
 
 import datetime
+import hashlib
 import json
 import secrets
 from collections import defaultdict
@@ -57,8 +58,8 @@ class Subjects:
     # Benefits unlocked by any gate in effect, including those not evaluated now.
     gate_benefits: dict[int, set[int]] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
-    # Identifies the definitions (gates, their versions and prerequisites,
-    # segments): partners' stored digests only match under the same ones.
+    # Identifies every definition a decision reads (see ``definitions_signature``):
+    # partners' stored digests only match under the same ones.
     signature: str = ""
 
     @property
@@ -209,7 +210,7 @@ def load_subjects(
     from programs.models import Segment, Tier
 
     subjects = Subjects(as_of=as_of, references=References.load())
-    signature_parts: list[tuple] = []
+    signature_parts: list[Any] = []
     in_effect = list(
         Gate.objects.in_effect(as_of)
         .select_related("program")
@@ -220,6 +221,19 @@ def load_subjects(
         benefit_ids = {b.id for b in gate.unlocks_benefits.all()}
         if benefit_ids:
             subjects.gate_benefits[gate.id] = benefit_ids
+        signature_parts.append(
+            [
+                "gate",
+                gate.id,
+                gate.version,
+                gate.program_id,
+                gate.money_currency,
+                gate.criteria,
+                sorted(p.id for p in gate.prerequisites.all()),
+                gate.unlocks_tier_id,
+                sorted(benefit_ids),
+            ]
+        )
         if gate_ids is not None and gate.id not in gate_ids:
             continue
         try:
@@ -231,16 +245,6 @@ def load_subjects(
             # (a product line deleted since) is reported and left alone.
             subjects.skipped.append(f"gate {gate.name!r}: {exc}")
             continue
-        signature_parts.append(
-            (
-                "gate",
-                gate.id,
-                gate.version,
-                gate.money_currency,
-                json.dumps(gate.criteria, sort_keys=True),
-                sorted(p.id for p in gate.prerequisites.all()),
-            )
-        )
         subjects.gates.append(
             GateSubject(
                 id=gate.id,
@@ -259,9 +263,12 @@ def load_subjects(
     benefits_by_tier: dict[int, set[int]] = defaultdict(set)
     for tier_id, benefit_id in Tier.benefits.through.objects.values_list("tier_id", "benefit_id"):
         benefits_by_tier[tier_id].add(benefit_id)
-    for tier in Tier.objects.all():
+    for tier in Tier.objects.order_by("id"):
         subjects.tiers[tier.id] = TierInfo(
             tier.id, tier.program_id, tier.name, tier.rank, tier.grace_days, benefits_by_tier[tier.id]
+        )
+        signature_parts.append(
+            ["tier", tier.id, tier.program_id, tier.rank, tier.grace_days, sorted(benefits_by_tier[tier.id])]
         )
     for gate in in_effect:
         if gate.unlocks_tier_id is not None:
@@ -270,9 +277,7 @@ def load_subjects(
 
     if with_segments:
         for segment in Segment.objects.order_by("id"):
-            signature_parts.append(
-                ("segment", segment.id, segment.currency, json.dumps(segment.criteria, sort_keys=True))
-            )
+            signature_parts.append(["segment", segment.id, segment.currency, segment.criteria])
             try:
                 criteria = parse_criteria(
                     segment.criteria, default_currency=segment.currency, references=subjects.references
@@ -283,4 +288,29 @@ def load_subjects(
             subjects.segments.append(
                 SegmentSubject(segment.id, segment.name, criteria, compile_decider(criteria))
             )
+    subjects.signature = definitions_signature(signature_parts, subjects.references)
     return subjects
+
+
+def definitions_signature(parts: list[Any], references: References) -> str:
+    """A digest of every definition a decision reads, the same in every process for the same ones.
+
+    ``parts`` are the gates in effect (version, currency, criteria,
+    prerequisites, what they unlock), the tiers (rank, grace, benefits) and the
+    segments (currency, criteria); ``references`` are the codes the criteria
+    are written in and what each means (certification tracks, advanced
+    certifications, validity). ``Measurer.measure_chunk`` hashes it with
+    each partner's attributes and raw aggregates as measured on the
+    evaluation day: those carry the exchange rates (sales are converted in
+    the measuring query) and the as-of day wherever a decision depends on it
+    (each window's facts, months since joining, certifications valid on the
+    day), so a new day changes the digest only of partners whose measures
+    moved with it.
+    """
+    payload = json.dumps(
+        {"definitions": parts, "references": references.signature_parts()},
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
