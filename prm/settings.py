@@ -240,6 +240,14 @@ CONTENT_SECURITY_POLICY = {
 
 # --- Celery -----------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
+if CELERY_BROKER_URL and not env_str("REDIS_URL"):
+    # Workers and web processes coordinate through the cache (the debounce of
+    # re-evaluations, the generation of cached definitions, throttles): each
+    # process's own memory would silently keep them apart.
+    raise ImproperlyConfigured(
+        "CELERY_BROKER_URL is set but REDIS_URL is not: the web processes and the workers need a shared "
+        "cache. Set REDIS_URL to a Redis database of its own, e.g. redis://127.0.0.1:6379/1."
+    )
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND") or None
 # No broker: run every task in-process, at once (the demo, the unit tests).
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL

@@ -72,6 +72,44 @@ def test_settings_refuse_to_start_without_secret_key_in_production():
     assert "SECRET_KEY is required when DEBUG is off" in result.stderr
 
 
+def _start(**environment):
+    import subprocess
+    import sys
+
+    env = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "prm.settings", "DEBUG": "True", **environment}
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; "
+            "print(settings.CACHES['default']['BACKEND'])",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_a_broker_without_a_shared_cache_refuses_to_start():
+    """Each process's local memory would keep the debounce marks and cached definitions apart."""
+    result = _start(CELERY_BROKER_URL="redis://127.0.0.1:6379/0")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: CELERY_BROKER_URL is set but REDIS_URL is not" in result.stderr
+
+
+def test_a_broker_with_a_shared_cache_uses_redis_for_the_cache():
+    result = _start(CELERY_BROKER_URL="redis://127.0.0.1:6379/0", REDIS_URL="redis://127.0.0.1:6379/1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "django.core.cache.backends.redis.RedisCache"
+
+
+def test_without_a_broker_the_local_memory_cache_is_enough():
+    result = _start()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "django.core.cache.backends.locmem.LocMemCache"
+
+
 def test_tasks_run_eagerly_without_a_broker(settings):
     if settings.CELERY_BROKER_URL:
         pytest.skip("a broker is configured for this run; eager mode applies only without one")
