@@ -216,7 +216,7 @@ class EvaluationRunAdmin(ReadOnlyAdmin):
     list_display = [
         "started_at",
         "kind",
-        "state",
+        "progress",
         "as_of",
         "partners_evaluated",
         "statuses_changed",
@@ -224,6 +224,16 @@ class EvaluationRunAdmin(ReadOnlyAdmin):
         "finished_at",
     ]
     list_filter = ["kind", "state"]
+
+    @admin.display(description="State", ordering="state")
+    def progress(self, run: EvaluationRun) -> str:
+        """A run marked running without progress for long is said to be stale, before the next run marks it."""
+        if run.looks_stale:
+            since = timezone.localtime(run.last_progress_at)
+            return f"Stale: no progress since {since:%d %b %Y %H:%M}"
+        if run.state == EvaluationRun.State.STALE:
+            return f"{run.get_state_display()} (a later run took over)"
+        return run.get_state_display()
 
 
 class PartnerTierForm(forms.ModelForm):

@@ -229,6 +229,9 @@ class EvaluationRun(models.Model):
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
+        # The worker died (killed, out of memory, the machine restarted) and left
+        # the run unfinished; the chunks it wrote stay, the next run converges.
+        STALE = "stale", "Stopped without finishing"
 
     kind = models.CharField(max_length=8, choices=Kind.choices)
     partner = models.ForeignKey(
@@ -243,6 +246,9 @@ class EvaluationRun(models.Model):
     as_of = models.DateField()
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="The last sign of progress of a long run (the end of a chunk)."
+    )
     partners_evaluated = models.PositiveIntegerField(default=0)
     statuses_changed = models.PositiveIntegerField(default=0)
     tiers_changed = models.PositiveIntegerField(default=0)
@@ -258,6 +264,16 @@ class EvaluationRun(models.Model):
         return (
             f"{self.get_kind_display()} evaluation of {_day(self.as_of)} ({self.get_state_display().lower()})"
         )
+
+    @property
+    def last_progress_at(self) -> datetime.datetime:
+        return self.heartbeat_at or self.started_at
+
+    @property
+    def looks_stale(self) -> bool:
+        """Still marked running, without a sign of progress for ``PRM_EVALUATION_STALE_MINUTES``."""
+        limit = datetime.timedelta(minutes=settings.PRM_EVALUATION_STALE_MINUTES)
+        return self.state == self.State.RUNNING and timezone.now() - self.last_progress_at > limit
 
 
 class GateStatusChange(models.Model):

@@ -23,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import dateformat, timezone
 
 from gates.engine import Measurer, serialise
@@ -131,6 +131,8 @@ def evaluate(
             logger.info("a full evaluation is already running; this one is skipped")
             return EvaluationSummary(run_id=None, locked_out=True)
         if not dry_run:
+            if full:
+                runs_mark_stale(holding_full_lock=connection.vendor == "postgresql")
             daily_rates_extend(as_of + datetime.timedelta(days=7))
         # The nightly run reads the definitions afresh; one-partner runs, which
         # come in bursts, reuse them until something is edited.
@@ -145,7 +147,7 @@ def evaluate(
             single = partner_ids[0] if partner_ids is not None and len(set(partner_ids)) == 1 else None
             run = EvaluationRun.objects.create(kind=kind, as_of=as_of, partner_id=single)
         summary = EvaluationSummary(run_id=run.id if run else None, skipped=subjects.skipped)
-        measured_at = timezone.now()
+        measured_at = last_beat = timezone.now()
         # Every partner at once: one pass over each fact table, then chunk by chunk.
         sources = measurer.fetch_sources() if full else None
         try:
@@ -198,6 +200,10 @@ def evaluate(
                             mark_evaluated=not full or gate_ids is not None,
                         )
                         write_plan(plan, run=run, now=now, notify=notify)
+                    if run is not None and now - last_beat > HEARTBEAT_INTERVAL:
+                        # A sign of life, so that a run whose worker died can be told from a long one.
+                        EvaluationRun.objects.filter(pk=run.pk).update(heartbeat_at=now)
+                        last_beat = now
                 summary.add(plan)
         except BaseException as exc:
             if run is not None:
@@ -224,6 +230,33 @@ def evaluate(
 @contextmanager
 def _no_lock() -> Iterator[bool]:
     yield True
+
+
+# How often a long run records that it is alive.
+HEARTBEAT_INTERVAL = datetime.timedelta(minutes=1)
+STALE_RUN_NOTE = (
+    "The worker stopped before the run finished; the chunks it wrote stay and a later run took over."
+)
+
+
+def runs_mark_stale(*, holding_full_lock: bool) -> int:
+    """Mark runs still "running" whose worker died as stale; returns how many.
+
+    A run without progress for ``PRM_EVALUATION_STALE_MINUTES`` is taken for
+    dead. A run that holds the full-run lock (PostgreSQL) knows at once that
+    no other run of every partner (all gates, or one gate) is alive, so each
+    of them still "running" is one whose worker was killed.
+    """
+    now = timezone.now()
+    threshold = now - datetime.timedelta(minutes=settings.PRM_EVALUATION_STALE_MINUTES)
+    lost = Q(heartbeat_at__lt=threshold) | Q(heartbeat_at__isnull=True, started_at__lt=threshold)
+    if holding_full_lock:
+        lost |= Q(kind__in=[EvaluationRun.Kind.FULL, EvaluationRun.Kind.GATE])
+    return (
+        EvaluationRun.objects.filter(state=EvaluationRun.State.RUNNING)
+        .filter(lost)
+        .update(state=EvaluationRun.State.STALE, finished_at=now, error=STALE_RUN_NOTE)
+    )
 
 
 def evaluate_partner(partner_id: int, *, as_of: datetime.date | None = None) -> EvaluationSummary:

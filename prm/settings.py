@@ -290,6 +290,9 @@ PRM_FACT_DEBOUNCE_SECONDS = env_int("PRM_FACT_DEBOUNCE_SECONDS", 10)
 # Seconds to wait after a definition (gate, segment, tier, rate...) changes before
 # re-evaluating every partner, so that a burst of edits causes one run.
 PRM_DEFINITION_DEBOUNCE_SECONDS = env_int("PRM_DEFINITION_DEBOUNCE_SECONDS", 10)
+# Minutes without progress after which an evaluation still marked running is
+# taken for one whose worker died (the next full run marks it stale).
+PRM_EVALUATION_STALE_MINUTES = env_int("PRM_EVALUATION_STALE_MINUTES", 30)
 # Days an approved deal registration is protected before it expires.
 PRM_DEAL_PROTECTION_DAYS = env_int("PRM_DEAL_PROTECTION_DAYS", 90)
 # Days after a quarter ends before its incentives close (late facts still land in it).

@@ -6,6 +6,7 @@ import pytest
 from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from gates import services
 from gates.models import (
@@ -500,3 +501,57 @@ def test_a_change_of_grace_moves_the_graces_running(ladder):
     late_row.refresh_from_db()
     assert late_row.grace_until == TODAY + datetime.timedelta(days=50)
     assert held(early, ladder) == "Silver"  # a grace that ended stays ended
+
+
+def _killed_run(kind=EvaluationRun.Kind.FULL, *, minutes_ago: int) -> EvaluationRun:
+    """A run whose worker was killed: marked running, never finished."""
+    started = timezone.now() - datetime.timedelta(minutes=minutes_ago)
+    return EvaluationRun.objects.create(kind=kind, as_of=TODAY, started_at=started)
+
+
+def test_a_run_whose_worker_died_is_marked_stale_by_the_next_full_run(ladder, settings):
+    settings.PRM_EVALUATION_STALE_MINUTES = 30
+    PartnerFactory()
+    dead = _killed_run(minutes_ago=120)
+    dead_partner_run = _killed_run(EvaluationRun.Kind.PARTNER, minutes_ago=45)
+    recent_partner_run = _killed_run(EvaluationRun.Kind.PARTNER, minutes_ago=5)  # may still be working
+    services.evaluate(as_of=TODAY)
+    for run in (dead, dead_partner_run, recent_partner_run):
+        run.refresh_from_db()
+    assert dead.state == dead_partner_run.state == EvaluationRun.State.STALE
+    assert dead.finished_at is not None and "a later run took over" in dead.error
+    assert recent_partner_run.state == EvaluationRun.State.RUNNING
+    assert EvaluationRun.objects.filter(state=EvaluationRun.State.RUNNING).count() == 1
+
+
+def test_on_postgresql_the_next_full_run_takes_over_at_once(ladder):
+    if connection.vendor != "postgresql":
+        pytest.skip("only PostgreSQL's advisory lock proves that no other full run is alive")
+    PartnerFactory()
+    dead = _killed_run(minutes_ago=2)
+    services.evaluate(as_of=TODAY)
+    dead.refresh_from_db()
+    assert dead.state == EvaluationRun.State.STALE
+
+
+def test_a_long_run_shows_it_is_alive(ladder, monkeypatch):
+    monkeypatch.setattr(services, "HEARTBEAT_INTERVAL", datetime.timedelta(0))
+    for _ in range(3):
+        PartnerFactory()
+    summary = services.evaluate(as_of=TODAY, chunk_size=1)
+    run = EvaluationRun.objects.get(pk=summary.run_id)
+    assert run.heartbeat_at is not None and run.heartbeat_at >= run.started_at
+
+
+def test_the_admin_shows_a_run_without_progress_as_stale(client, superuser, ladder, settings):
+    from django.urls import reverse
+
+    settings.PRM_EVALUATION_STALE_MINUTES = 30
+    _killed_run(minutes_ago=90)
+    _killed_run(EvaluationRun.Kind.PARTNER, minutes_ago=1)
+    marked = _killed_run(minutes_ago=600)
+    EvaluationRun.objects.filter(pk=marked.pk).update(state=EvaluationRun.State.STALE)
+    client.force_login(superuser)
+    page = client.get(reverse("admin:gates_evaluationrun_changelist")).content.decode()
+    assert page.count("Stale: no progress since") == 1
+    assert "Stopped without finishing (a later run took over)" in page
