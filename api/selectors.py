@@ -1,11 +1,10 @@
 """Reads the API needs beyond the models' querysets: gate progress for many statuses at once."""
 
 import datetime
-from typing import Any
 
 from gates.criteria import Criteria, CriteriaError, parse
-from gates.metrics import METRICS, SPECS, References
-from gates.selectors import LeafProgress, leaf_progress
+from gates.metrics import SPECS, References
+from gates.selectors import LeafProgress, StoredMeasures, leaf_progress
 from prm.money import is_currency
 
 
@@ -16,6 +15,8 @@ class GateTrees:
         self.as_of = as_of
         self._trees: dict[tuple[int, int], Criteria | None] = {}
         self._references: References | None = None
+        # The values of statuses measured under an earlier version of their gate.
+        self._stored = StoredMeasures()
 
     def tree(self, gate) -> Criteria | None:
         key = (gate.id, gate.version)
@@ -42,14 +43,8 @@ class GateTrees:
         tree = self.tree(gate)
         if tree is None:
             return []
-        stored: list[Any] = list(status.measures) if status.gate_version == gate.version else []
         references = self.references(gate)
         return [
-            leaf_progress(
-                leaf,
-                stored[leaf.index] if leaf.index < len(stored) else METRICS[leaf.metric].default(leaf),
-                references,
-                self.as_of,
-            )
-            for leaf in tree.leaves
+            leaf_progress(leaf, value, references, self.as_of)
+            for leaf, value in zip(tree.leaves, self._stored.values(status, gate, tree), strict=True)
         ]

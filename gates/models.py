@@ -178,6 +178,26 @@ class EvaluationRunQuerySet(models.QuerySet["EvaluationRun"]):
         if user is None or not user.is_authenticated or not user.is_staff:
             return self.none()
         return self.filter(Q(partner__isnull=True) | Q(partner__in=Partner.objects.visible_to(user)))
+class GateVersion(models.Model):
+    """The criteria of each version of a gate.
+
+    A status measured under an earlier version keeps the values of that
+    version's leaves; these rows say which leaf each value belongs to, so
+    that until the partner is evaluated again its last measured values still
+    read against the gate as it is now.
+    """
+
+    gate = models.ForeignKey(Gate, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    criteria = models.JSONField()
+    currency = CurrencyField(help_text="The currency money criteria were measured in.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["gate", "version"], name="gate_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.gate_id} v{self.version}"
 
 
 class GateOutcome(models.TextChoices):

@@ -7,8 +7,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from gates.criteria import CriteriaError, Leaf, parse
-from gates.metrics import METRICS, SPECS, References
+from gates.criteria import Criteria, CriteriaError, Leaf, parse
+from gates.metrics import METRICS, SPECS, References, measure_key
 from gates.models import Gate, GateOutcome, GateStatus, TierChange
 from gates.windows import Window
 from prm.money import is_currency, round_money
@@ -88,12 +88,61 @@ def _ratio(leaf: Leaf, value: Any, passed: bool) -> float:
     return 0.0
 
 
+NOT_MEASURED = "not measured yet"
+
+
+class StoredMeasures:
+    """The last measured value of each leaf of a gate's criteria as they are now, from a stored status.
+
+    Up to date, the stored values are in leaf order. Measured under an
+    earlier version (the gate changed since the partner was evaluated), each
+    leaf takes the value measured then for the same measure (what it
+    measures, whatever its target or comparison) and None where nothing
+    measured it then: a stale status shows what was measured, never a zero
+    it never had. Each earlier version is read once, with one query.
+    """
+
+    def __init__(self) -> None:
+        self._keys: dict[tuple[int, int], list[tuple] | None] = {}
+
+    def values(self, status, gate, tree: Criteria) -> list[Any]:
+        stored = list(status.measures) if status is not None else []
+        if status is None or status.gate_version == gate.version:
+            return [
+                stored[leaf.index] if leaf.index < len(stored) else METRICS[leaf.metric].default(leaf)
+                for leaf in tree.leaves
+            ]
+        keys = self._version_keys(gate, status.gate_version)
+        measured = dict(zip(keys, stored, strict=False)) if keys is not None else {}
+        return [measured.get(measure_key(leaf)) for leaf in tree.leaves]
+
+    def _version_keys(self, gate, version: int) -> list[tuple] | None:
+        """What each leaf of a gate's earlier version measured, in leaf order (None if not kept)."""
+        from gates.models import GateVersion
+
+        key = (gate.pk, version)
+        if key not in self._keys:
+            kept = GateVersion.objects.filter(gate_id=gate.pk, version=version).first()
+            keys = None
+            if kept is not None:
+                try:
+                    tree = parse(
+                        kept.criteria, metrics=SPECS, default_currency=kept.currency, currencies=is_currency
+                    )
+                    keys = [measure_key(leaf) for leaf in tree.leaves]
+                except CriteriaError:
+                    keys = None
+            self._keys[key] = keys
+        return self._keys[key]
+
+
 def leaf_progress(leaf: Leaf, stored_value: Any, refs: References, as_of: datetime.date) -> LeafProgress:
+    """A leaf against its target; ``stored_value`` None means nothing measured it yet."""
     metric = METRICS[leaf.metric]
     value: Any = stored_value
     if metric.spec.value_kind == "money" and value is not None:
         value = Decimal(str(value))
-    passed = leaf.compare(value)
+    passed = value is not None and leaf.compare(value)
     window = leaf.params.get("window")
     counts_from, period_ends, window_text = None, None, ""
     if isinstance(window, Window):
@@ -107,7 +156,7 @@ def leaf_progress(leaf: Leaf, stored_value: Any, refs: References, as_of: dateti
         description=spec.describe(leaf) if spec.describe else spec.label,
         value=value,
         target=leaf.target,
-        value_display=_display(leaf, value, refs),
+        value_display=_display(leaf, value, refs) if value is not None else NOT_MEASURED,
         target_display=_display(leaf, leaf.target, refs),
         passed=passed,
         ratio=_ratio(leaf, value, passed),
@@ -122,8 +171,8 @@ def partner_gate_progress(partner, *, gates=None, as_of: datetime.date | None = 
     """Every active gate (or ``gates``) with the partner's standing, criterion by criterion.
 
     Three queries whatever the number of gates: gates, statuses and tier names.
-    Values come from the last evaluation; a gate not yet evaluated for the
-    partner shows as not yet met with empty values.
+    Values come from the last evaluation (see ``StoredMeasures``); a gate not
+    yet evaluated for the partner shows as not yet met with empty values.
     """
     as_of = as_of or timezone.localdate()
     if gates is None:
@@ -140,6 +189,7 @@ def partner_gate_progress(partner, *, gates=None, as_of: datetime.date | None = 
     if any("current_tier" in str(gate.criteria) for gate in gates):
         refs = References.load()
     result = []
+    stored = StoredMeasures()
     for gate in gates:
         try:
             tree = parse(
@@ -148,17 +198,13 @@ def partner_gate_progress(partner, *, gates=None, as_of: datetime.date | None = 
         except CriteriaError:
             continue
         status = statuses.get(gate.id)
-        stored = list(status.measures) if status and status.gate_version == gate.version else []
         progress = GateProgress(
             gate=gate,
             status=status.status if status else GateOutcome.FAILED,
             since=status.since if status else None,
         )
-        for leaf in tree.leaves:
-            stored_value = (
-                stored[leaf.index] if leaf.index < len(stored) else METRICS[leaf.metric].default(leaf)
-            )
-            progress.leaves.append(leaf_progress(leaf, stored_value, refs, as_of))
+        for leaf, value in zip(tree.leaves, stored.values(status, gate, tree), strict=True):
+            progress.leaves.append(leaf_progress(leaf, value, refs, as_of))
         result.append(progress)
     return result
 

@@ -650,6 +650,8 @@ def gate_saved(*, actor, gate, before: GateDefinition | None) -> None:
     after = gate_definition(gate)
     if before is not None and (after.criteria != before.criteria or after.currency != before.currency):
         Gate.objects.filter(pk=gate.pk).update(version=F("version") + 1)
+        gate.refresh_from_db(fields=["version"])
+        gate_version_record(sender=Gate, instance=gate)
     audit(
         actor=actor,
         action="gate.created" if before is None else "gate.changed",
@@ -682,6 +684,23 @@ def gates_retire(*, actor, gates: Iterable) -> int:
         if retired:
             request_full_evaluation()
     return retired
+
+
+def gate_version_record(*, sender, instance, raw: bool = False, **_kwargs) -> None:
+    """Keep the criteria of a gate's version (signal receiver on every gate save, and at a new version).
+
+    The first save of a version records it; a version's criteria are what
+    its statuses were measured against, so they are not overwritten.
+    """
+    from gates.models import GateVersion
+
+    if raw:
+        return  # fixtures being loaded
+    GateVersion.objects.get_or_create(
+        gate=instance,
+        version=instance.version,
+        defaults={"criteria": instance.criteria, "currency": instance.money_currency},
+    )
 
 
 def gate_retire(*, actor, gate) -> None:

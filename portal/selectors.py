@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from deals.models import Deal, DealStatus, MdfRequest
 from gates.criteria import CriteriaError, parse
-from gates.metrics import METRICS, SPECS, References
+from gates.metrics import SPECS, References
 from gates.models import (
     BenefitGrant,
     Gate,
@@ -27,7 +27,7 @@ from gates.models import (
     PartnerTier,
     TierChange,
 )
-from gates.selectors import GateProgress, leaf_progress, partner_gate_progress
+from gates.selectors import GateProgress, StoredMeasures, leaf_progress, partner_gate_progress
 from partners.models import Certification, Partner, Person
 from prm.money import is_currency
 from programs.models import Program, Tier
@@ -346,6 +346,7 @@ def target_rows(partners: list[Partner], *, main: Program | None, as_of: datetim
         except CriteriaError:
             continue
     refs = References()
+    stored = StoredMeasures()
     rows = []
     for partner in partners:
         row = held.get(partner.pk)
@@ -362,15 +363,9 @@ def target_rows(partners: list[Partner], *, main: Program | None, as_of: datetim
         if next_gate is not None:
             tree = trees[next_gate.pk]
             status = statuses.get((partner.pk, next_gate.pk))
-            stored = list(status.measures) if status and status.gate_version == next_gate.version else []
             leaves = [
-                leaf_progress(
-                    leaf,
-                    stored[leaf.index] if leaf.index < len(stored) else METRICS[leaf.metric].default(leaf),
-                    refs,
-                    as_of,
-                )
-                for leaf in tree.leaves
+                leaf_progress(leaf, value, refs, as_of)
+                for leaf, value in zip(tree.leaves, stored.values(status, next_gate, tree), strict=True)
             ]
             total = len(leaves)
             met = sum(leaf.passed for leaf in leaves)

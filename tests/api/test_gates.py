@@ -384,7 +384,9 @@ class TestGateProgress:
 
         [status] = response.json()["results"]
         assert status["up_to_date"] is False
-        assert [leaf["value"] for leaf in status["criteria"]] == [0, "0"]  # defaults until re-evaluated
+        # The values last measured, until the partner is evaluated again.
+        assert [leaf["value"] for leaf in status["criteria"]] == [1, "1000.00"]
+        assert status["met"] == 2
 
     def test_each_gate_is_parsed_once_per_request(self, client_for, superuser, world):
         for n in range(10):

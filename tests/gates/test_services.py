@@ -555,3 +555,38 @@ def test_the_admin_shows_a_run_without_progress_as_stale(client, superuser, ladd
     page = client.get(reverse("admin:gates_evaluationrun_changelist")).content.decode()
     assert page.count("Stale: no progress since") == 1
     assert "Stopped without finishing (a later run took over)" in page
+
+
+def test_a_status_measured_under_an_earlier_version_shows_its_last_values(ladder):
+    """Until the partner is evaluated again, a changed gate reads the values measured before, never 0."""
+    from gates.models import Gate
+
+    partner = PartnerFactory()
+    ladder.certify(partner, 2)
+    ladder.sell(partner, "1500.00", TODAY)
+    services.evaluate(as_of=TODAY)
+    gate = ladder.gold_gate
+    before = services.gate_definition(Gate.objects.get(pk=gate.pk))
+    people = {**gate.criteria, "target": 2}
+    gate.criteria = {"all": [people, {"metric": "won_deals", "op": ">=", "target": 1}]}
+    gate.save()
+    services.gate_saved(actor=None, gate=gate, before=before)
+    gate.refresh_from_db()
+    assert gate.version == 2
+
+    [gold] = [p for p in partner_gate_progress(partner, as_of=TODAY) if p.gate == gate]
+    status = GateStatus.objects.get(partner=partner, gate=gate)
+    assert status.gate_version == 1 and gold.status == GateOutcome.FAILED  # not decided again yet
+    engineers, deals = gold.leaves
+    assert (engineers.value, engineers.value_display, engineers.passed) == (2, "2", True)
+    # A criterion the earlier version did not have was never measured: no value, not a zero.
+    assert (deals.value, deals.value_display, deals.passed, deals.ratio) == (
+        None,
+        "not measured yet",
+        False,
+        0,
+    )
+
+    services.evaluate(as_of=TODAY)
+    [gold] = [p for p in partner_gate_progress(partner, as_of=TODAY) if p.gate == gate]
+    assert gold.passed and [leaf.value for leaf in gold.leaves] == [2, 1]
