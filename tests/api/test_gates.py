@@ -412,3 +412,67 @@ class TestGateProgress:
 
         [status] = response.json()["results"]
         assert status["criteria"][0]["target_display"] == "Silver"
+
+
+class TestEditsReachPartners:
+    """A target lowered through the API reaches the partners whose facts did not move."""
+
+    @pytest.fixture
+    def services_gate(self, world):
+        from gates.services import evaluate
+        from tests.factories import ServiceOfferingFactory, ServiceProficiencyFactory
+
+        # Acme holds two offerings (the world's and one more), Globex one.
+        ServiceProficiencyFactory(partner=world.acme, offering=ServiceOfferingFactory(code="security"))
+        gate = Gate.objects.create(
+            program=world.program,
+            name="Three services",
+            state=GateState.ACTIVE,
+            criteria={"metric": "service_offerings", "op": ">=", "target": 3},
+        )
+        evaluate(notify=False)
+        return gate
+
+    def statuses(self, client, gate):
+        response = client.get("/api/v1/gate-statuses/", {"gate": gate.pk})
+        return {row["partner"]: row for row in response.json()["results"]}
+
+    def lower_target(self, manager, gate):
+        response = manager.patch(
+            f"{GATES}{gate.pk}/",
+            {"criteria": {"metric": "service_offerings", "op": ">=", "target": 2}},
+            format="json",
+        )
+        assert response.status_code == 200, response.content
+        assert response.json()["version"] == 2
+
+    def test_the_run_the_save_queues_passes_the_partner(
+        self, superuser, client_for, world, services_gate, django_capture_on_commit_callbacks
+    ):
+        client = client_for(superuser)
+        with django_capture_on_commit_callbacks(execute=True):  # no broker: the run is in-process
+            self.lower_target(client, services_gate)
+
+        rows = self.statuses(client, services_gate)
+        acme, globex = rows[world.acme.pk], rows[world.globex.pk]
+        assert (acme["status"], acme["up_to_date"], acme["criteria"][0]["value"]) == ("passed", True, 2)
+        assert (globex["status"], globex["up_to_date"], globex["criteria"][0]["value"]) == ("failed", True, 1)
+
+    def test_evaluating_everyone_after_the_edit_passes_the_partner(
+        self, superuser, client_for, world, services_gate, django_capture_on_commit_callbacks
+    ):
+        client = client_for(superuser)
+        with django_capture_on_commit_callbacks(execute=False):  # the run the save queued is lost
+            self.lower_target(client, services_gate)
+
+        # Not decided again yet: the last measured values, not zeros.
+        acme = self.statuses(client, services_gate)[world.acme.pk]
+        assert (acme["status"], acme["up_to_date"], acme["criteria"][0]["value"]) == ("failed", False, 2)
+        assert (acme["met"], acme["total"]) == (1, 1)
+
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post("/api/v1/evaluations/", {"all": True}, format="json")
+        assert response.status_code == 202
+
+        acme = self.statuses(client, services_gate)[world.acme.pk]
+        assert (acme["status"], acme["up_to_date"], acme["criteria"][0]["value"]) == ("passed", True, 2)
