@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 
 from gates.bulk import insert_rows, upsert_rows
 from gates.engine import Measurer, json_list, json_token
@@ -109,9 +109,15 @@ class ChunkPlan:
 
 def _status_sql(*names: str) -> list[str]:
     """The quoted table ("db_table") and columns of ``GateStatus``, named from its ``_meta``."""
-    quote = connection.ops.quote_name
-    meta = GateStatus._meta
-    return [quote(meta.db_table if name == "db_table" else meta.get_field(name).column) for name in names]
+    quoted = []
+    for name in names:
+        if name == "db_table":
+            quoted.append(connection.ops.quote_name(GateStatus._meta.db_table))
+            continue
+        field = GateStatus._meta.get_field(name)
+        assert isinstance(field, models.Field) and field.column
+        quoted.append(connection.ops.quote_name(field.column))
+    return quoted
 
 
 def _stored_statuses(

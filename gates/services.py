@@ -315,10 +315,10 @@ def claim_marks(keys: Sequence[str], *, timeout: int) -> list[bool]:
     cache = caches["default"]
     if isinstance(cache, RedisCache) and len(keys) > 1:
         client = cache._cache.get_client(write=True)
-        value = cache._cache._serializer.dumps(1)
         pipeline = client.pipeline(transaction=False)
         for key in keys:
-            pipeline.set(cache.make_and_validate_key(key), value, nx=True, ex=timeout)
+            # Whole numbers are stored as they are, as RedisCache.add would store them.
+            pipeline.set(cache.make_and_validate_key(key), 1, nx=True, ex=timeout)
         return [bool(done) for done in pipeline.execute()]
     return [cache.add(key, 1, timeout=timeout) for key in keys]
 
