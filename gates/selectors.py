@@ -13,6 +13,9 @@ from gates.models import Gate, GateOutcome, GateStatus, TierChange
 from gates.windows import Window
 from prm.money import is_currency, round_money
 
+# What a criterion shows when nothing measured it yet under the gate's criteria.
+NOT_MEASURED = "not measured yet"
+
 
 @dataclass
 class LeafProgress:
@@ -32,6 +35,8 @@ class LeafProgress:
 
     @property
     def sentence(self) -> str:
+        if self.value is None:
+            return f"{self.description}: {NOT_MEASURED} (needs {self.target_display})"
         if not self.is_numeric:
             return f"{self.description}: {self.value_display} (needs {self.target_display})"
         return f"{self.value_display} of {self.target_display} {self.description}"
@@ -86,9 +91,6 @@ def _ratio(leaf: Leaf, value: Any, passed: bool) -> float:
         # "More than 5" with 5 has come all the way without meeting it: never a full bar.
         return float(max(Decimal(0), min(_UNMET_CEILING, current / target)))
     return 0.0
-
-
-NOT_MEASURED = "not measured yet"
 
 
 class StoredMeasures:

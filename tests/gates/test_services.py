@@ -586,6 +586,7 @@ def test_a_status_measured_under_an_earlier_version_shows_its_last_values(ladder
         False,
         0,
     )
+    assert deals.sentence == "won deals all time: not measured yet (needs 1)"
 
     services.evaluate(as_of=TODAY)
     [gold] = [p for p in partner_gate_progress(partner, as_of=TODAY) if p.gate == gate]
