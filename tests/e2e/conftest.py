@@ -61,3 +61,14 @@ def page(chromium, settings, live_server):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+@pytest.fixture(autouse=True)
+def _results_as_built(monkeypatch):
+    """The portal's world is written as results (statuses, tiers), not measured from facts.
+
+    Without a broker a definition saved while building it would re-evaluate
+    every partner in-process at once, replacing those results with what the
+    (absent) facts measure.
+    """
+    from gates import services
+
+    monkeypatch.setattr(services, "request_full_evaluation", lambda: None)
