@@ -355,3 +355,29 @@ def test_the_digest_covers_every_definition_a_decision_reads(ladder):
     ladder.gold.name = "Golden"
     ladder.gold.save()
     assert not changed()
+
+
+@PATHS
+def test_a_new_day_moves_the_partners_whose_window_moved(ladder, run):
+    """The as-of day reaches the digest through what is measured on it: a sale leaving a window."""
+    Gate.objects.create(
+        program=ladder.program,
+        name="Sales this month",
+        state=GateState.ACTIVE,
+        criteria={
+            "metric": "sales_amount",
+            "window": {"kind": "rolling_days", "days": 30},
+            "op": ">=",
+            "target": "1000",
+        },
+    )
+    leaving, staying = PartnerFactory(), PartnerFactory()
+    ladder.sell(leaving, "1500.00", TODAY - 29 * DAY)  # its last day in the window is today
+    ladder.sell(staying, "1500.00", TODAY - 5 * DAY)
+    services.evaluate(as_of=TODAY)
+    assert_settled()
+    before = results()
+
+    run([leaving, staying], as_of=TODAY + DAY)
+    assert moved(before, results()) == {leaving.pk}
+    assert_settled(as_of=TODAY + DAY)
