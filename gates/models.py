@@ -178,6 +178,8 @@ class EvaluationRunQuerySet(models.QuerySet["EvaluationRun"]):
         if user is None or not user.is_authenticated or not user.is_staff:
             return self.none()
         return self.filter(Q(partner__isnull=True) | Q(partner__in=Partner.objects.visible_to(user)))
+
+
 class GateVersion(models.Model):
     """The criteria of each version of a gate.
 

@@ -61,6 +61,8 @@ def page(chromium, settings, live_server):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
 @pytest.fixture(autouse=True)
 def _results_as_built(monkeypatch):
     """The portal's world is written as results (statuses, tiers), not measured from facts.
