@@ -1,3 +1,4 @@
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -44,6 +45,15 @@ class CoveredUserAdmin(CoverageAdminMixin, UserAdmin):
 @admin.register(Group)
 class CoveredGroupAdmin(CoverageAdminMixin, GroupAdmin):  # type: ignore[misc]
     pass
+
+
+# Sign-in records (django-axes) name logins and addresses. Only superusers
+# hold their permissions; they build on the same mixin so that no admin page
+# stands outside the coverage rules.
+for _model in (AccessAttempt, AccessFailureLog, AccessLog):
+    _original = type(admin.site._registry[_model])
+    admin.site.unregister(_model)
+    admin.site.register(_model, type(f"Covered{_original.__name__}", (CoverageAdminMixin, _original), {}))
 
 
 class FactAdmin(CoverageAdminMixin, admin.ModelAdmin):

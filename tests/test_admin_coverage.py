@@ -89,6 +89,10 @@ REGISTRY = sorted(admin.site._registry.items(), key=lambda item: item[0]._meta.l
 # same ones, so there is no "other region's" object to hide.
 VENDOR_WIDE = {
     "auth.Group",
+    # Sign-in records: no path to a partner, and only superusers hold their permissions.
+    "axes.AccessAttempt",
+    "axes.AccessFailureLog",
+    "axes.AccessLog",
     "gates.Gate",
     "incentives.IncentivePeriod",
     "incentives.IncentiveRule",
