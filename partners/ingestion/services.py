@@ -1,0 +1,69 @@
+"""The entry points: one batch of one kind of fact, and the deletion of one fact."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import models, transaction
+
+from partners.ingestion.activities import ActivitiesIngestion
+from partners.ingestion.certifications import CertificationsIngestion
+from partners.ingestion.parsing import IngestionReport
+from partners.ingestion.sales import SalesIngestion
+from partners.models import (
+    Certification,
+    Partner,
+)
+
+
+def _writable_partners(actor, partners):
+    return partners if partners is not None else Partner.objects.visible_to(actor)
+
+
+def ingest_sales(
+    *, actor, source: str, records: Sequence[Any], partners=None, audit_data: dict | None = None
+) -> IngestionReport:
+    """Create or update won sales by ``(source, external_id)``; see the module docstring.
+
+    ``partners`` is the queryset of partners the actor may send facts for
+    (by default those it can see). Raises ``BatchError`` when the batch as a
+    whole is refused and ``BatchConflict`` when it must be sent again.
+    """
+    return SalesIngestion(
+        actor=actor, source=source, partners=_writable_partners(actor, partners), audit_data=audit_data
+    ).run(records)
+
+
+def ingest_certifications(
+    *, actor, source: str, records: Sequence[Any], partners=None, audit_data: dict | None = None
+) -> IngestionReport:
+    """Create or update certifications by ``(source, external_id)``, adding unknown holders."""
+    return CertificationsIngestion(
+        actor=actor, source=source, partners=_writable_partners(actor, partners), audit_data=audit_data
+    ).run(records)
+
+
+def ingest_activities(
+    *, actor, source: str, records: Sequence[Any], partners=None, audit_data: dict | None = None
+) -> IngestionReport:
+    """Create or update engagement activities by ``(source, external_id)``."""
+    return ActivitiesIngestion(
+        actor=actor, source=source, partners=_writable_partners(actor, partners), audit_data=audit_data
+    ).run(records)
+
+
+def fact_delete(*, actor, fact: models.Model) -> None:
+    """Delete one fact (a cancelled sale, a revoked certification) and re-evaluate its partner."""
+    from gates.services import request_reevaluation
+    from partners.audit import audit
+
+    partner_id = fact.person.partner_id if isinstance(fact, Certification) else fact.partner_id  # type: ignore[attr-defined]
+    with transaction.atomic():
+        audit(
+            actor=actor,
+            action=f"{fact._meta.model_name}.deleted",
+            target=fact,
+            source=getattr(fact, "source", ""),
+            external_id=getattr(fact, "external_id", ""),
+        )
+        fact.delete()
+        request_reevaluation([partner_id])
