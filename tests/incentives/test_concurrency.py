@@ -11,6 +11,7 @@ from django.db import connection
 from incentives import services
 from incentives.models import LedgerEntry
 from incentives.reconcile import reconcile
+from incentives.services import calculation
 from tests.factories import PartnerFactory, ProductLineFactory, ProgramFactory, TierFactory
 from tests.incentives.helpers import commission_rule, margin_rule, set_tier, spif_rule, won_deal
 
@@ -66,7 +67,7 @@ def test_two_calculators_on_the_same_deal_write_one_set_of_entries(monkeypatch):
     # Both calculators read the empty ledger before either writes: a real race, not a queue.
     barrier = threading.Barrier(2, timeout=30)
     first_call = threading.local()
-    real_settle = services.settle
+    real_settle = calculation.settle
 
     def settle_together(plan, **kwargs):
         if not getattr(first_call, "done", False):
@@ -74,7 +75,7 @@ def test_two_calculators_on_the_same_deal_write_one_set_of_entries(monkeypatch):
             barrier.wait()
         return real_settle(plan, **kwargs)
 
-    monkeypatch.setattr(services, "settle", settle_together)
+    monkeypatch.setattr(calculation, "settle", settle_together)
 
     summaries = in_threads(2, lambda: services.calculate_deal(deal_id=deal.pk, as_of=AS_OF))
 
