@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "incentives",
     "portal",
     "api",
+    "demo",
 ]
 
 MIDDLEWARE = [

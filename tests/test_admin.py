@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from partners.demo import seed_demo
+from demo.seed import seed_demo
 from programs.models import Tier
 from tests.factories import ProgramFactory
 

@@ -8,8 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.validators import validate_email
 
-from partners import demo
-from partners.demo import FIRST_NAMES, LAST_NAMES, NAME_PARTS, email_local_part, partner_name
+from demo import partners as demo
+from demo.partners import FIRST_NAMES, LAST_NAMES, NAME_PARTS, email_local_part, partner_name
 from partners.models import Certification, EngagementActivity, Membership, Partner, Person, Sale
 from programs.models import Program, Tier
 

@@ -4,9 +4,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
+from demo.seed import seed_demo
 from incentives.models import IncentivePeriod, LedgerEntry, Payout, Redemption, RuleKind
 from incentives.reconcile import reconcile
-from partners.demo import seed_demo
 
 pytestmark = pytest.mark.django_db
 

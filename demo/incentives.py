@@ -1,6 +1,6 @@
 """Demo incentives: a rule of every kind, won deals that earn under them, closed quarters and a payout.
 
-Called by ``partners.demo.seed_demo`` after the gate evaluation, so that tiers
+Called by ``demo.seed.seed_demo`` after the gate evaluation, so that tiers
 and their history exist. Everything is keyed on names, customer domains and
 payment references, and the calculation writes only differences, so running
 the seeding again adds nothing. The tier history starts with the demo's first
@@ -35,6 +35,7 @@ from incentives.models import (
     SpifTrigger,
 )
 from incentives.periods import quarter_of
+from partners.exchange import convert
 from partners.models import CertificationType, LifecycleStatus, Partner, ProductLine, Sale
 from programs.models import Program
 
@@ -300,8 +301,6 @@ def _deals(acme: Partner, today: datetime.date) -> list[Deal]:
 
 
 def _in_currency(usd: Decimal, currency: str, day: datetime.date) -> Decimal:
-    from partners.exchange import convert
-
     try:
         amount = convert(usd, "USD", currency, day)
     except LookupError:

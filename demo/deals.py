@@ -1,6 +1,6 @@
 """Demo deal registrations and MDF requests for the demo partner, through the real services.
 
-Called by ``partners.demo.seed_demo`` after the gate evaluation (the demo
+Called by ``demo.seed.seed_demo`` after the gate evaluation (the demo
 partner must already hold deal registration and an MDF allowance). Keyed on
 customer domains and activity titles, so a second run adds nothing.
 """
