@@ -2,10 +2,10 @@
 
 import datetime
 
+from core.money import is_currency
 from gates.criteria import Criteria, CriteriaError, parse
 from gates.metrics import SPECS, References
 from gates.selectors import LeafProgress, StoredMeasures, leaf_progress
-from prm.money import is_currency
 
 
 class GateTrees:

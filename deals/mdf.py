@@ -15,12 +15,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core.money import minor_unit_exponent, round_money
 from deals.models import MdfBucket, MdfLedgerEntry, MdfPeriod, MdfRequest, MdfStatus
 from deals.permissions import can_act_on_mdf_as_partner, can_decide_mdf, require
 from deals.selectors import mdf_allowance, period_bounds
 from deals.uploads import validate_proof
 from partners.audit import audit
-from prm.money import minor_unit_exponent, round_money
 from programs.models import AllowancePeriod, Benefit
 
 

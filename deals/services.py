@@ -17,13 +17,13 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.money import is_currency, minor_unit_exponent
 from deals.models import ACTIVE_STATUSES, Deal, DealStatus, SalesRole, normalise_domain
 from deals.permissions import can_decide_deal, can_register_deals_as, can_report_outcome, require
 from deals.selectors import can_register_deals
 from deals.signals import deal_won
 from partners.audit import audit
 from partners.models import AuditEntry, ProductLine, Sale
-from prm.money import is_currency, minor_unit_exponent
 
 logger = logging.getLogger(__name__)
 

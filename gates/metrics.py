@@ -20,9 +20,9 @@ from typing import Any
 
 from django_countries import countries
 
+from core.money import round_money, to_decimal
 from gates.criteria import Leaf, MetricSpec, Param
 from gates.windows import Window
-from prm.money import round_money, to_decimal
 
 # --- reference data the measures need ------------------------------------------
 

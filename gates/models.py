@@ -14,8 +14,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import dateformat, timezone
 
+from core.money import CurrencyField
 from partners.models import Partner, PartnerScopedQuerySet
-from prm.money import CurrencyField
 from programs.models import Program
 
 

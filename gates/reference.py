@@ -12,12 +12,12 @@ from typing import Any
 
 from django.db.models import Q
 
+from core.money import round_money
 from gates.criteria import Criteria, Leaf
 from gates.metrics import References, money_currency, months_between
 from gates.windows import Window
 from partners.exchange import rate_on
 from partners.models import Certification, EngagementActivity, Partner, Sale, ServiceProficiency
-from prm.money import round_money
 
 
 def _window_filter(field: str, leaf: Leaf, as_of: datetime.date) -> Q:

@@ -7,11 +7,11 @@ from typing import Any
 
 from django.utils import timezone
 
+from core.money import is_currency, round_money
 from gates.criteria import Criteria, CriteriaError, Leaf, parse
 from gates.metrics import METRICS, SPECS, References, measure_key
 from gates.models import Gate, GateOutcome, GateStatus, TierChange
 from gates.windows import Window
-from prm.money import is_currency, round_money
 
 # What a criterion shows when nothing measured it yet under the gate's criteria.
 NOT_MEASURED = "not measured yet"

@@ -8,9 +8,9 @@ tree names exist. Gates, segments, the admin and the API all validate here.
 
 from typing import Any
 
+from core.money import is_currency
 from gates.criteria import Criteria, CriteriaError, parse
 from gates.metrics import SPECS, References
-from prm.money import is_currency
 
 _REFERENCE_PARAMS = {
     "product_lines": ("product_lines", "product line"),

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Protocol
 
+from core.money import minor_unit_exponent
 from incentives.periods import Period
-from prm.money import minor_unit_exponent
 
 POINTS = "PTS"
 HUNDRED = Decimal(100)

@@ -15,6 +15,7 @@ from django.db.models import Exists, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
+from core.money import to_decimal
 from incentives.engine import round_amount
 from incentives.models import (
     POINTS,
@@ -29,7 +30,6 @@ from incentives.models import (
 )
 from incentives.periods import Period, month_starts, parse_period, quarter_of, year
 from partners.models import Partner
-from prm.money import to_decimal
 from programs.models import Tier
 
 CHART_MONTHS = 12

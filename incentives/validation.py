@@ -41,7 +41,7 @@ def amount_problem(value: Decimal | None, *, label: str, allow_zero: bool = Fals
 
 
 def currency_problem(currency: str | None) -> str | None:
-    from prm.money import is_currency
+    from core.money import is_currency
 
     if not currency:
         return "Choose the currency this rule pays in: every amount it produces is in that currency."

@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import dateformat, timezone
 from django_countries.fields import CountryField
 
-from prm.money import AmountField, CurrencyField, is_currency, minor_unit_exponent
+from core.money import AmountField, CurrencyField, is_currency, minor_unit_exponent
 
 # Facts dated before this are refused: they are typing mistakes, not history.
 EARLIEST_FACT_DATE = datetime.date(2000, 1, 1)

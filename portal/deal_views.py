@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from core.money import round_money
 from deals import services
 from deals.models import Deal, DealStatus
 from deals.permissions import can_register_deals_as, deal_actions
@@ -22,7 +23,6 @@ from deals.selectors import can_register_deals, deals_for
 from portal.access import is_htmx, portal_view, viewer_for
 from portal.forms import DealLostForm, DealRegistrationForm, DealWonForm, ReasonForm
 from portal.views import distributor_counts, render_portal
-from prm.money import round_money
 
 
 def _get_deal(request: HttpRequest, pk: int) -> Deal:

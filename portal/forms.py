@@ -13,10 +13,10 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django_countries.fields import CountryField
 
+from core.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, CURRENCY_CHOICES
 from deals.models import MdfActivityKind, SalesRole, normalise_domain
 from deals.uploads import PROOF_ACCEPT
 from partners.models import ProductLine
-from prm.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, CURRENCY_CHOICES
 
 
 class DateInput(forms.DateInput):

@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from core.money import round_money
 from deals import mdf
 from deals.models import MdfRequest, MdfStatus
 from deals.permissions import can_act_on_mdf_as_partner, can_decide_mdf
@@ -26,7 +27,6 @@ from portal.forms import (
     ReasonForm,
 )
 from portal.views import render_portal
-from prm.money import round_money
 
 
 def _get_request(request: HttpRequest, pk: int) -> MdfRequest:

@@ -15,6 +15,7 @@ from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, 
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core.money import is_currency
 from deals.models import Deal, DealStatus, MdfRequest
 from gates.criteria import CriteriaError, parse
 from gates.metrics import SPECS, References
@@ -29,7 +30,6 @@ from gates.models import (
 )
 from gates.selectors import GateProgress, StoredMeasures, leaf_progress, partner_gate_progress
 from partners.models import Certification, Partner, Person
-from prm.money import is_currency
 from programs.models import Program, Tier
 
 

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django_countries",
     "django_htmx",
     "axes",
+    "core",
     "accounts",
     "csp",
     "partners",
@@ -349,7 +350,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
-        "CurrencyEnum": "prm.money.CURRENCY_CHOICES",
+        "CurrencyEnum": "core.money.CURRENCY_CHOICES",
         "LifecycleStatusEnum": "partners.models.LifecycleStatus",
         "GateOutcomeEnum": "gates.models.GateOutcome",
         "SalesRoleEnum": "deals.models.SalesRole",

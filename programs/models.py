@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from prm.money import AmountField, CurrencyField
+from core.money import AmountField, CurrencyField
 
 
 class ProgramKind(models.TextChoices):

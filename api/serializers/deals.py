@@ -5,9 +5,9 @@ from decimal import Decimal
 from django_countries import countries
 from rest_framework import serializers
 
+from core.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, CURRENCY_CHOICES
 from deals.models import Deal, MdfActivityKind, MdfRequest
 from partners.models import ProductLine
-from prm.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, CURRENCY_CHOICES
 
 
 def _positive(value: Decimal) -> None:

@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.exceptions import django_errors
+from core.money import CURRENCY_CHOICES
 from gates.models import (
     Gate,
     GateOutcome,
@@ -18,7 +19,6 @@ from gates.models import (
     TierChange,
 )
 from gates.validation import prerequisite_cycle
-from prm.money import CURRENCY_CHOICES
 from programs.models import Benefit, Program, Tier
 
 CRITERIA_HELP = (

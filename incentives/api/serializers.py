@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from api.exceptions import django_errors
+from core.money import CURRENCY_CHOICES
 from deals.models import Deal, SalesRole
 from incentives.models import (
     CommissionRate,
@@ -27,7 +28,6 @@ from incentives.validation import (
     rows_problem,
 )
 from partners.models import ActivityType, CertificationType, ProductLine
-from prm.money import CURRENCY_CHOICES
 from programs.models import Program, Tier
 
 

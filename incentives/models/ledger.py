@@ -5,8 +5,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from core.money import AmountField
 from partners.models import PartnerScopedQuerySet
-from prm.money import AmountField
 
 # The unit of engagement points in the ledger's currency column; points are
 # whole numbers and never paid out, only redeemed for rewards.

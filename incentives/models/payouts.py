@@ -5,9 +5,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import dateformat, timezone
 
+from core.money import AmountField, CurrencyField
 from incentives.models.rules import Reward
 from partners.models import PartnerScopedQuerySet
-from prm.money import AmountField, CurrencyField
 
 
 class ActivationQuerySet(PartnerScopedQuerySet):

@@ -9,10 +9,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from core.money import AmountField, CurrencyField
 from deals.models import SalesRole
 from incentives.models.ledger import LedgerEntry
 from incentives.validation import amount_problem, currency_problem, percent_problem
-from prm.money import AmountField, CurrencyField
 
 
 class RuleKind(models.TextChoices):

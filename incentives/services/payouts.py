@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core.money import round_money
 from deals.models import Deal, DealStatus
 from incentives.ledger import move
 from incentives.models import (
@@ -22,7 +23,6 @@ from incentives.models import (
 from incentives.services.calculation import Scope, calculate
 from partners.audit import audit
 from partners.models import Membership, MembershipRole, Partner
-from prm.money import round_money
 
 
 def activation_problems(*, deal: Deal, activated_on: datetime.date | None) -> dict[str, str]:

@@ -2,9 +2,9 @@ from decimal import Decimal
 
 from django import template
 
+from core.money import is_currency
 from incentives.engine import round_amount
 from incentives.models import POINTS
-from prm.money import is_currency
 
 register = template.Library()
 

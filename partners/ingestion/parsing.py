@@ -11,12 +11,12 @@ from typing import Any, Literal
 from django import forms
 from django.conf import settings
 
+from core.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
 from partners.models import (
     EARLIEST_FACT_DATE,
     Region,
 )
 from prm.ids import MAX_ID
-from prm.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS
 from prm.text import scrub, storable_problem
 
 Outcome = Literal["created", "updated", "unchanged", "rejected"]

@@ -6,6 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Min
 
+from core.money import is_currency, minor_unit_exponent
 from partners.ingestion.parsing import _REGIONS, _amount, _date, _id, _text
 from partners.ingestion.pipeline import _Ingestion
 from partners.models import (
@@ -14,7 +15,6 @@ from partners.models import (
     Region,
     Sale,
 )
-from prm.money import is_currency, minor_unit_exponent
 
 
 class SalesIngestion(_Ingestion):

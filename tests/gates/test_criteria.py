@@ -4,10 +4,10 @@ from decimal import Decimal
 
 import pytest
 
+from core.money import is_currency
 from gates.criteria import CriteriaError, MetricSpec, Param, compare, evaluate, parse
 from gates.metrics import SPECS
 from gates.windows import Window
-from prm.money import is_currency
 
 
 def _parse(data, currency="USD"):

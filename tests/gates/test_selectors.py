@@ -4,10 +4,10 @@ import datetime
 
 import pytest
 
+from core.money import is_currency
 from gates.criteria import parse
 from gates.metrics import SPECS, References
 from gates.selectors import leaf_progress
-from prm.money import is_currency
 
 TODAY = datetime.date(2026, 5, 20)
 

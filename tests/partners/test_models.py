@@ -5,8 +5,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from core.money import Money, round_money
 from partners.models import Certification, Membership, MembershipRole, Partner, Sale
-from prm.money import Money, round_money
 from tests.factories import (
     CertificationFactory,
     ExchangeRateFactory,

@@ -1,0 +1,112 @@
+"""Money: an amount is a ``Decimal`` with an ISO 4217 currency, never a float.
+
+Rounding happens once, to the currency's minor unit (two places for EUR,
+none for JPY, three for BHD), with ROUND_HALF_UP, at the step that produces a
+payable or displayed figure. Intermediate conversions keep full precision.
+"""
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from moneyed import CURRENCIES
+
+# Codes that are not money a partner can be paid in.
+_NOT_MONEY = {"XXX", "XTS", "XAU", "XAG", "XPD", "XPT", "XDR", "XSU", "XUA"}
+
+CURRENCY_CODES: frozenset[str] = frozenset(
+    code for code in CURRENCIES if len(code) == 3 and code.isalpha() and code not in _NOT_MONEY
+)
+CURRENCY_CHOICES = sorted((code, f"{code} – {CURRENCIES[code].name}") for code in CURRENCY_CODES)
+
+AMOUNT_MAX_DIGITS = 16
+AMOUNT_DECIMAL_PLACES = 4
+
+
+def is_currency(code: object) -> bool:
+    return isinstance(code, str) and code in CURRENCY_CODES
+
+
+def validate_currency(code: str) -> None:
+    if not is_currency(code):
+        raise ValidationError(
+            "%(code)s is not an ISO 4217 currency code.", code="unknown_currency", params={"code": code}
+        )
+
+
+def minor_unit_exponent(currency: str) -> Decimal:
+    """The quantum of a currency: Decimal('0.01') for EUR, Decimal('1') for JPY."""
+    sub_unit = CURRENCIES[currency].sub_unit or 1
+    places = len(str(sub_unit)) - 1
+    return Decimal(1).scaleb(-places)
+
+
+def round_money(amount: Decimal, currency: str) -> Decimal:
+    return amount.quantize(minor_unit_exponent(currency), rounding=ROUND_HALF_UP)
+
+
+def to_decimal(value: object) -> Decimal:
+    """Turn a database aggregate (Decimal, int, or SQLite's float) into a Decimal."""
+    if value is None:
+        return Decimal(0)
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        # SQLite returns REAL for sums of decimals: go through repr to keep the
+        # shortest exact decimal form instead of the binary expansion.
+        return Decimal(repr(value))
+    try:
+        return Decimal(value)  # type: ignore[arg-type]
+    except InvalidOperation as exc:
+        raise ValueError(f"not a number: {value!r}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    amount: Decimal
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount, Decimal):
+            raise TypeError("Money.amount must be a Decimal")
+        validate_currency(self.currency)
+
+    def rounded(self) -> "Money":
+        return Money(round_money(self.amount, self.currency), self.currency)
+
+    def __str__(self) -> str:
+        return f"{round_money(self.amount, self.currency):,} {self.currency}"
+
+
+class CurrencyField(models.CharField):
+    """An ISO 4217 code, checked against the list of real currencies."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("max_length", 3)
+        kwargs.setdefault("choices", CURRENCY_CHOICES)
+        super().__init__(*args, **kwargs)
+
+    def validate(self, value, model_instance):
+        # Report an unknown code in the field's own words rather than Django's
+        # generic "not a valid choice".
+        if value not in self.empty_values and not is_currency(value):
+            validate_currency(value)
+        super().validate(value, model_instance)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        # The list of currencies is data, not schema: keep it out of migrations.
+        kwargs.pop("choices", None)
+        if kwargs.get("max_length") == 3:
+            kwargs.pop("max_length")
+        return name, path, args, kwargs
+
+
+class AmountField(models.DecimalField):
+    """A money amount: the currency lives in a sibling ``CurrencyField``."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("max_digits", AMOUNT_MAX_DIGITS)
+        kwargs.setdefault("decimal_places", AMOUNT_DECIMAL_PLACES)
+        super().__init__(*args, **kwargs)
