@@ -20,6 +20,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from prm.door import DoorQuerySet, principal_token, principal_user
+
 TOKEN_PREFIX = "prm"  # noqa: S105 (the public start of every token, not a secret)
 # prm_<8 chars identifying the token>_<43 chars of secret>
 _ID_BYTES = 6
@@ -46,9 +48,13 @@ def manages_every_token(user) -> bool:
     return bool(user.is_superuser or user.has_perm("api.change_integrationtoken"))
 
 
-class IntegrationTokenQuerySet(models.QuerySet["IntegrationToken"]):
-    def visible_to(self, user) -> "IntegrationTokenQuerySet":
-        """Staff see the tokens they issued; superusers and staff granted the token permissions, all."""
+class IntegrationTokenQuerySet(DoorQuerySet):
+    def visible_to(self, principal) -> "IntegrationTokenQuerySet":
+        """Staff see the tokens they issued; superusers and staff granted the token permissions, all.
+        A token sees no tokens, not even itself: tokens are managed by people."""
+        user = principal_user(principal)
+        if principal_token(principal) is not None:
+            return self.none()
         if user is None or not user.is_authenticated or not user.is_active or not user.is_staff:
             return self.none()
         return self.all() if manages_every_token(user) else self.filter(issued_by=user)
@@ -99,6 +105,9 @@ class IntegrationToken(models.Model):
     )
 
     objects = IntegrationTokenQuerySet.as_manager()
+
+    # A principal of the one door (``prm.door``): it acts for ``issued_by``, narrowed to ``partners``.
+    is_integration_token = True
 
     class Meta:
         ordering = ["-created_at"]

@@ -10,6 +10,11 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from api.scoping import request_token
+from prm.door import acts_vendor_wide
+from programs.models import programs_managed_by
+
+VENDOR_WIDE_ONLY = "This token covers some partners only; changing definitions needs one for all."
+NOT_YOUR_PROGRAM = "You do not manage this program: ask its program manager or an administrator."
 
 
 class ApiAccess(BasePermission):
@@ -46,3 +51,23 @@ def view_write_permissions(view) -> list[str] | None:
     if action in table:
         return table[action]
     return []
+
+
+def require_vendor_wide(principal) -> None:
+    """Definitions apply to every partner: a token limited to some partners may not change them."""
+    if not acts_vendor_wide(principal):
+        raise PermissionDenied(VENDOR_WIDE_ONLY)
+
+
+def require_program_manager(principal, program) -> None:
+    """Changing a program's definitions takes the right to manage it (django-guardian, per program)."""
+    require_vendor_wide(principal)
+    if not programs_managed_by(principal).filter(pk=program.pk).exists():
+        raise PermissionDenied(NOT_YOUR_PROGRAM)
+
+
+def require_manageable(principal, definition) -> None:
+    """``definition`` (a gate, a rule) as stored may be changed by ``principal``: one query."""
+    require_vendor_wide(principal)
+    if not type(definition)._default_manager.allows(principal, "manage", definition):
+        raise PermissionDenied(NOT_YOUR_PROGRAM)

@@ -20,7 +20,8 @@ from django.utils import timezone
 from django_countries.fields import CountryField
 
 from core.money import AmountField, CurrencyField
-from partners.models import Membership, PartnerScopedQuerySet
+from partners.models import DEAL_ROLES, MDF_ROLES, Membership, PartnerScopedQuerySet
+from prm.door import principal_user
 
 # A host name: labels of letters, digits and hyphens, with a top-level label of letters.
 _DOMAIN_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -63,11 +64,35 @@ class SalesRole(models.TextChoices):
     VENDOR = "vendor", "Vendor"
 
 
-class DealQuerySet(models.QuerySet["Deal"]):
-    def visible_to(self, user) -> "DealQuerySet":
+class DealQuerySet(PartnerScopedQuerySet):
+    def visible_to(self, principal) -> "DealQuerySet":
         from partners.models import Partner
 
-        return self.filter(partner__in=Partner.objects.visible_to(user))
+        return self.filter(partner__in=Partner.objects.visible_to(principal))
+
+    def _actionable_decide(self, principal) -> "DealQuerySet":
+        """Approve or reject: a channel manager holding ``deals.change_deal``, on the deals he sees,
+        or the partner's distributor, except registrations flagged for review (another partner
+        claims the customer: the vendor's call)."""
+        user = principal_user(principal)
+        if user.is_staff:
+            return self.visible_to(principal) if user.has_perm("deals.change_deal") else self.none()
+        membership = Membership.for_user(user)
+        if membership is None or membership.distributor_id is None:
+            return self.none()
+        return self.visible_to(principal).filter(
+            partner__distributor_id=membership.distributor_id, needs_review=False
+        )
+
+    def _actionable_report_outcome(self, principal) -> "DealQuerySet":
+        """Mark won or lost: the partner's sellers, or a channel manager holding ``deals.change_deal``."""
+        user = principal_user(principal)
+        if user.is_staff:
+            return self.visible_to(principal) if user.has_perm("deals.change_deal") else self.none()
+        membership = Membership.for_user(user)
+        if membership is None or membership.partner_id is None or membership.role not in DEAL_ROLES:
+            return self.none()
+        return self.visible_to(principal).filter(partner_id=membership.partner_id)
 
     def active(self) -> "DealQuerySet":
         return self.filter(status__in=ACTIVE_STATUSES)
@@ -79,15 +104,7 @@ class DealQuerySet(models.QuerySet["Deal"]):
         those of the partners it serves, except registrations flagged for review
         (a conflict between partners is the vendor's call).
         """
-        from partners.models import Membership
-
-        submitted = self.visible_to(user).filter(status=DealStatus.SUBMITTED)
-        if getattr(user, "is_staff", False):
-            return submitted if user.has_perm("deals.change_deal") else self.none()
-        membership = Membership.for_user(user)
-        if membership is None or membership.distributor_id is None:
-            return self.none()
-        return submitted.filter(partner__distributor_id=membership.distributor_id, needs_review=False)
+        return self.actionable_by(user, "decide").filter(status=DealStatus.SUBMITTED)
 
 
 class Deal(models.Model):
@@ -204,11 +221,12 @@ class MdfActivityKind(models.TextChoices):
 class MdfQuerySet(PartnerScopedQuerySet):
     """MDF is between the vendor and the partner: distributors see none of it."""
 
-    def visible_to(self, user):
+    def visible_to(self, principal):
+        user = principal_user(principal)
         membership = Membership.for_user(user)
         if membership is not None and membership.distributor_id is not None and not user.is_staff:
             return self.none()
-        return super().visible_to(user)
+        return super().visible_to(principal)
 
 
 class MdfPeriodQuerySet(MdfQuerySet):
@@ -272,10 +290,22 @@ class MdfPeriod(models.Model):
 
 
 class MdfRequestQuerySet(MdfQuerySet):
-    def awaiting_decision_by(self, user) -> "MdfRequestQuerySet":
-        if not getattr(user, "is_staff", False) or not user.has_perm("deals.change_mdfrequest"):
+    def _actionable_decide(self, principal) -> "MdfRequestQuerySet":
+        """Approve, reject, record payment: staff holding ``deals.change_mdfrequest``."""
+        user = principal_user(principal)
+        if not user.is_staff or not user.has_perm("deals.change_mdfrequest"):
             return self.none()
-        return self.visible_to(user).filter(status=MdfStatus.REQUESTED)
+        return self.visible_to(principal)
+
+    def _actionable_spend(self, principal) -> "MdfRequestQuerySet":
+        """Withdraw or claim: the admins of the requesting partner."""
+        membership = Membership.for_user(principal_user(principal))
+        if membership is None or membership.partner_id is None or membership.role not in MDF_ROLES:
+            return self.none()
+        return self.visible_to(principal).filter(partner_id=membership.partner_id)
+
+    def awaiting_decision_by(self, user) -> "MdfRequestQuerySet":
+        return self.actionable_by(user, "decide").filter(status=MdfStatus.REQUESTED)
 
 
 def proof_upload_to(instance: "MdfRequest", filename: str) -> str:

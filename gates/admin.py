@@ -23,6 +23,7 @@ from partners.admin_coverage import CoverageAdminMixin
 from partners.models import Partner
 from prm.forms import PrettyJSONField
 from prm.ids import object_or_404
+from programs.admin_rights import ProgramRightsAdminMixin
 
 
 class GateForm(forms.ModelForm):
@@ -60,7 +61,7 @@ class GateForm(forms.ModelForm):
 
 
 @admin.register(Gate)
-class GateAdmin(CoverageAdminMixin, admin.ModelAdmin):
+class GateAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
     form = GateForm
     list_display = [
         "name",
@@ -109,8 +110,17 @@ class GateAdmin(CoverageAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Retire the selected gates")
     def retire_selected(self, request, queryset):
+        # Only the gates of programs the user manages; the others are named, not retired.
+        allowed = queryset.actionable_by(request.user, "manage")
+        refused = queryset.exclude(pk__in=allowed.values("pk")).count()
+        if refused:
+            self.message_user(
+                request,
+                f"{refused} gate(s) belong to programs you do not manage: left as they are.",
+                messages.WARNING,
+            )
         # Together: one transaction, one re-evaluation of every partner.
-        retired = services.gates_retire(actor=request.user, gates=list(queryset))
+        retired = services.gates_retire(actor=request.user, gates=list(allowed))
         self.message_user(request, f"{retired} gate(s) retired; partners are re-evaluated.")
 
     def simulate_view(self, request):

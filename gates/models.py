@@ -16,7 +16,8 @@ from django.utils import dateformat, timezone
 
 from core.money import CurrencyField
 from partners.models import Partner, PartnerScopedQuerySet
-from programs.models import Program
+from prm.door import is_active_user, principal_user
+from programs.models import DefinitionQuerySet, Program
 
 
 def _day(day: datetime.date) -> str:
@@ -30,20 +31,21 @@ class GateState(models.TextChoices):
     RETIRED = "retired", "Retired"
 
 
-class GateQuerySet(models.QuerySet["Gate"]):
+class GateQuerySet(DefinitionQuerySet):
     def in_effect(self, day: datetime.date) -> "GateQuerySet":
         return self.filter(state=GateState.ACTIVE).filter(
             Q(effective_from__isnull=True) | Q(effective_from__lte=day),
             Q(effective_to__isnull=True) | Q(effective_to__gte=day),
         )
 
-    def visible_to(self, user) -> "GateQuerySet":
+    def visible_to(self, principal) -> "GateQuerySet":
         """Staff see every gate; partners the active gates of programs they can see."""
+        user = principal_user(principal)
         if user is None or not user.is_authenticated:
             return self.none()
         if user.is_staff:
             return self.all()
-        return self.filter(state=GateState.ACTIVE, program__in=Program.objects.visible_to(user))
+        return self.filter(state=GateState.ACTIVE, program__in=Program.objects.visible_to(principal))
 
 
 class Gate(models.Model):
@@ -140,14 +142,15 @@ class PartnerResultQuerySet(PartnerScopedQuerySet):
     gate_path: str | None = None
     program_path: str | None = None
 
-    def visible_to(self, user):
-        queryset = super().visible_to(user)
+    def visible_to(self, principal):
+        queryset = super().visible_to(principal)
+        user = principal_user(principal)
         if user is None or not user.is_authenticated or user.is_staff:
             return queryset
         if self.gate_path:
-            queryset = queryset.filter(**{f"{self.gate_path}__in": Gate.objects.visible_to(user)})
+            queryset = queryset.filter(**{f"{self.gate_path}__in": Gate.objects.visible_to(principal)})
         if self.program_path:
-            queryset = queryset.filter(**{f"{self.program_path}__in": Program.objects.visible_to(user)})
+            queryset = queryset.filter(**{f"{self.program_path}__in": Program.objects.visible_to(principal)})
         return queryset
 
 
@@ -166,18 +169,23 @@ class BenefitGrantQuerySet(PartnerResultQuerySet):
 class StaffOnlyQuerySet(PartnerScopedQuerySet):
     """The evaluation's own bookkeeping: staff see that of the partners they see, nobody else any."""
 
-    def visible_to(self, user):
-        if user is None or not user.is_authenticated or not user.is_staff:
+    def visible_to(self, principal):
+        if not is_active_user(principal_user(principal)) or not principal_user(principal).is_staff:
             return self.none()
-        return super().visible_to(user)
+        return super().visible_to(principal)
 
 
-class EvaluationRunQuerySet(models.QuerySet["EvaluationRun"]):
-    def visible_to(self, user) -> "EvaluationRunQuerySet":
+class EvaluationRunQuerySet(PartnerScopedQuerySet):
+    def visible_to(self, principal) -> "EvaluationRunQuerySet":
         """Staff see runs over every partner, and one-partner runs of the partners they see."""
+        user = principal_user(principal)
         if user is None or not user.is_authenticated or not user.is_staff:
             return self.none()
-        return self.filter(Q(partner__isnull=True) | Q(partner__in=Partner.objects.visible_to(user)))
+        return self.filter(Q(partner__isnull=True) | Q(partner__in=Partner.objects.visible_to(principal)))
+
+
+class GateVersionQuerySet(DefinitionQuerySet):
+    program_path = "gate__program"
 
 
 class GateVersion(models.Model):
@@ -194,6 +202,8 @@ class GateVersion(models.Model):
     criteria = models.JSONField()
     currency = CurrencyField(help_text="The currency money criteria were measured in.")
     created_at = models.DateTimeField(default=timezone.now)
+
+    objects = GateVersionQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["gate", "version"], name="gate_version_unique")]

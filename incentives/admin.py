@@ -37,6 +37,7 @@ from incentives.periods import PeriodError, parse_period
 from incentives.validation import LOCKED_MESSAGE, BandInput, band_problems, duplicate_problems, rows_problem
 from partners.admin_coverage import CoverageAdminMixin, CoverageInlineMixin
 from partners.audit import audit
+from programs.admin_rights import ProgramRightsAdminMixin, ProgramRightsInlineMixin
 
 # --- rules -------------------------------------------------------------------------------
 
@@ -124,7 +125,7 @@ class RewardFormSet(BaseInlineFormSet):
             raise ValidationError("Only points rules have rewards: remove them.")
 
 
-class LockableInline(CoverageInlineMixin, admin.TabularInline):
+class LockableInline(ProgramRightsInlineMixin, CoverageInlineMixin, admin.TabularInline):
     """Read only once the rule's terms are locked."""
 
     extra = 0
@@ -163,7 +164,7 @@ class RebateBandInline(LockableInline):
     verbose_name_plural = "Volume bands (from the lower bound up to, not including, the upper bound)"
 
 
-class RewardInline(CoverageInlineMixin, admin.TabularInline):
+class RewardInline(ProgramRightsInlineMixin, CoverageInlineMixin, admin.TabularInline):
     model = Reward
     formset = RewardFormSet
     extra = 0
@@ -218,7 +219,7 @@ class NewVersionForm(forms.Form):
 
 
 @admin.register(IncentiveRule)
-class IncentiveRuleAdmin(CoverageAdminMixin, admin.ModelAdmin):
+class IncentiveRuleAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
     form = IncentiveRuleForm
     list_display = [
         "name",

@@ -18,6 +18,7 @@ from django.utils import dateformat, timezone
 from django_countries.fields import CountryField
 
 from core.money import AmountField, CurrencyField, is_currency, minor_unit_exponent
+from prm.door import DoorQuerySet, acts_vendor_wide, principal_token, principal_user
 
 # Facts dated before this are refused: they are typing mistakes, not history.
 EARLIEST_FACT_DATE = datetime.date(2000, 1, 1)
@@ -84,15 +85,29 @@ def sees_every_partner(user) -> bool:
     )
 
 
-class DistributorQuerySet(models.QuerySet["Distributor"]):
-    def visible_to(self, user) -> "DistributorQuerySet":
+def _token_partner_ids(principal):
+    """The partners a token is limited to (a subquery), or None when the principal is not so limited."""
+    token = principal_token(principal)
+    if token is None or token.all_partners:
+        return None
+    return token.partners.values("pk")
+
+
+class DistributorQuerySet(DoorQuerySet):
+    def visible_to(self, principal) -> "DistributorQuerySet":
         """Distributors a user may know of.
 
         Staff who see every partner see every distributor; a channel manager
         those in the regions he covers and those serving a partner he sees; a
         distributor user its own; a partner user the distributor it buys
-        through; anybody else none.
+        through; anybody else none. A token limited to some partners sees the
+        distributors of those partners.
         """
+        user = principal_user(principal)
+        token_partners = _token_partner_ids(principal)
+        if token_partners is not None:
+            serving = Partner.objects.visible_to(principal).filter(distributor__isnull=False)
+            return self.filter(pk__in=serving.values("distributor_id"))
         if user is None or not user.is_authenticated or not user.is_active:
             return self.none()
         if sees_every_partner(user):
@@ -127,15 +142,21 @@ class Distributor(models.Model):
         return self.name
 
 
-class PartnerQuerySet(models.QuerySet["Partner"]):
-    def visible_to(self, user) -> "PartnerQuerySet":
+class PartnerQuerySet(DoorQuerySet):
+    def visible_to(self, principal) -> "PartnerQuerySet":
         """The one door through which every view, form and API list reads partners.
 
         Superusers and staff holding ``partners.view_all_partners`` see every
         partner; other staff (channel managers) the partners assigned to them or
         in the regions they cover; a distributor user the partners it serves; a
-        partner user its own organisation; anybody else nothing.
+        partner user its own organisation; anybody else nothing. A token sees
+        what its issuer sees, narrowed to its partners unless it covers all.
         """
+        visible = self._visible_to_user(principal_user(principal))
+        token_partners = _token_partner_ids(principal)
+        return visible if token_partners is None else visible.filter(pk__in=token_partners)
+
+    def _visible_to_user(self, user) -> "PartnerQuerySet":
         if user is None or not user.is_authenticated or not user.is_active:
             return self.none()
         if sees_every_partner(user):
@@ -149,6 +170,44 @@ class PartnerQuerySet(models.QuerySet["Partner"]):
         if membership.distributor_id is not None:
             return self.filter(distributor_id=membership.distributor_id)
         return self.filter(pk=membership.partner_id)
+
+    def _own_organisation(self, principal, roles) -> "PartnerQuerySet":
+        """The partner of a partner user holding one of ``roles``; nothing for anybody else."""
+        membership = Membership.for_user(principal_user(principal))
+        if membership is None or membership.partner_id is None or membership.role not in roles:
+            return self.none()
+        return self.visible_to(principal).filter(pk=membership.partner_id)
+
+    def _actionable_send_facts(self, principal) -> "PartnerQuerySet":
+        """Facts are sent (ingestion, the fact admin) for the partners the principal sees; the
+        views check the model permissions first."""
+        return self.visible_to(principal)
+
+    def _actionable_evaluate(self, principal) -> "PartnerQuerySet":
+        """Queue a re-evaluation: staff, for the partners they see."""
+        if not principal_user(principal).is_staff:
+            return self.none()
+        return self.visible_to(principal)
+
+    def _actionable_evaluate_all(self, principal) -> "PartnerQuerySet":
+        """Re-evaluate every partner at once: staff acting vendor-wide."""
+        if not principal_user(principal).is_staff or not acts_vendor_wide(principal):
+            return self.none()
+        return self.visible_to(principal)
+
+    def _actionable_register_deals(self, principal) -> "PartnerQuerySet":
+        """Register deals and report their outcome as the partner: its admins and sellers."""
+        return self._own_organisation(principal, DEAL_ROLES)
+
+    def _actionable_spend_mdf(self, principal) -> "PartnerQuerySet":
+        """Request, withdraw and claim marketing funds as the partner: its admins."""
+        return self._own_organisation(principal, MDF_ROLES)
+
+    def _actionable_redeem(self, principal) -> "PartnerQuerySet":
+        """Spend points on rewards: the partner's admins, or staff for the partners they see."""
+        if principal_user(principal).is_staff:
+            return self.visible_to(principal)
+        return self._own_organisation(principal, MDF_ROLES)
 
 
 class Partner(models.Model):
@@ -192,9 +251,13 @@ class Partner(models.Model):
         return self.name
 
 
-class ManagerProfileQuerySet(models.QuerySet["ManagerProfile"]):
-    def visible_to(self, user) -> "ManagerProfileQuerySet":
-        """Those who grant coverage see every profile; other staff their own; nobody else any."""
+class ManagerProfileQuerySet(DoorQuerySet):
+    def visible_to(self, principal) -> "ManagerProfileQuerySet":
+        """Those who grant coverage see every profile; other staff their own; nobody else any.
+        Coverage is no business of integrations: tokens see none."""
+        user = principal_user(principal)
+        if principal_token(principal) is not None:
+            return self.none()
         if user is None or not user.is_authenticated or not user.is_active or not user.is_staff:
             return self.none()
         if ManagerProfile.may_grant(user):
@@ -259,14 +322,23 @@ class MembershipRole(models.TextChoices):
     DISTRIBUTOR = "distributor", "Distributor user"
 
 
-class MembershipQuerySet(models.QuerySet["Membership"]):
-    def visible_to(self, user) -> "MembershipQuerySet":
+# Partner roles that sell: they register deals and report their outcome.
+DEAL_ROLES = frozenset({MembershipRole.ADMIN, MembershipRole.SALES})
+# Partner roles that spend marketing money and points.
+MDF_ROLES = frozenset({MembershipRole.ADMIN})
+
+
+class MembershipQuerySet(DoorQuerySet):
+    def visible_to(self, principal) -> "MembershipQuerySet":
         """Logins of the organisations a user may see.
 
         Staff see the memberships of the partners and distributors they see
         (``visible_to``); a partner or distributor user only those of its own
         organisation, never the logins of the partners a distributor serves.
         """
+        user = principal_user(principal)
+        if principal_token(principal) is not None:
+            return self.filter(partner__in=Partner.objects.visible_to(principal))
         if user is None or not user.is_authenticated or not user.is_active:
             return self.none()
         if sees_every_partner(user):
@@ -371,15 +443,18 @@ def users_visible_to(user, users: models.QuerySet | None = None) -> models.Query
     return users.filter(members)
 
 
-class PartnerScopedQuerySet(models.QuerySet):
+class PartnerScopedQuerySet(DoorQuerySet):
     """Rows that belong to a partner, reached through ``partner_path``: visible when their partner is."""
 
     partner_path = "partner"
 
-    def visible_to(self, user):
-        if sees_every_partner(user):
+    def visible_to(self, principal):
+        if _token_partner_ids(principal) is None and sees_every_partner(principal_user(principal)):
             return self.all()
-        return self.filter(**{f"{self.partner_path}__in": Partner.objects.visible_to(user)})
+        return self.filter(**{f"{self.partner_path}__in": Partner.objects.visible_to(principal)})
+
+    def _of_partners(self, partners):
+        return self.filter(**{f"{self.partner_path}__in": partners})
 
 
 class PersonQuerySet(PartnerScopedQuerySet):
@@ -454,12 +529,13 @@ class FactQuerySet(PartnerScopedQuerySet):
 class CertificationQuerySet(FactQuerySet):
     partner_path = "person__partner"
 
-    def visible_to(self, user):
+    def visible_to(self, principal):
         """The certifications of the partners the user sees, with one narrowing for partner users:
         only a partner admin sees every colleague's certifications (with their expiry); sales
         and technical users see their own. The portal's team page and the API read this alike.
         """
-        visible = super().visible_to(user)
+        visible = super().visible_to(principal)
+        user = principal_user(principal)
         if user is None or not user.is_authenticated or user.is_staff or user.is_superuser:
             return visible
         membership = Membership.for_user(user)

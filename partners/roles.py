@@ -29,9 +29,13 @@ _READ_ONLY = {
     "mdfledgerentry",
     # Coverage: a manager reads his own, and never widens it himself.
     "managerprofile",
+    # Who manages which program: administrators grant it, managers see it.
+    "programuserobjectpermission",
+    "programgroupobjectpermission",
 }
-# Rights a manager holds only when an administrator grants them to him.
-_GRANTED_SEPARATELY = {"view_all_partners", "grant_coverage"}
+# Rights a manager holds only when an administrator grants them to him. ``manage_program``
+# is granted per program (django-guardian); held globally, it manages every program.
+_GRANTED_SEPARATELY = {"view_all_partners", "grant_coverage", "manage_program"}
 
 
 def ensure_channel_manager_group() -> Group:

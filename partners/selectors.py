@@ -7,8 +7,12 @@ from partners.models import users_visible_to
 
 
 def has_door(model: type[models.Model]) -> bool:
-    """Whether what a user sees of ``model`` depends on who he is (``visible_to``, or the users' door)."""
-    return model is get_user_model() or hasattr(model._default_manager.all(), "visible_to")
+    """Whether what a staff user sees of ``model`` depends on his coverage (``visible_to``, or the
+    users' door). Program definitions have a door too, but staff see every one of them."""
+    if model is get_user_model():
+        return True
+    queryset = model._default_manager.all()
+    return hasattr(queryset, "visible_to") and not getattr(queryset, "same_for_all_staff", False)
 
 
 def visible(queryset: models.QuerySet, user) -> models.QuerySet:

@@ -1,19 +1,22 @@
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.db import models
 
 from partners.admin_coverage import CoverageAdminMixin, CoverageInlineMixin
 from prm.forms import PrettyJSONField
-from programs.models import Benefit, Program, Segment, Tier
+from programs.admin_rights import ProgramRightsAdminMixin, ProgramRightsInlineMixin
+from programs.models import Benefit, Program, ProgramUserObjectPermission, Segment, Tier
+from programs.services import may_grant_program_managers, program_manager_grant, program_manager_revoke
 
 
-class TierInline(CoverageInlineMixin, admin.TabularInline):
+class TierInline(ProgramRightsInlineMixin, CoverageInlineMixin, admin.TabularInline):
     model = Tier
     extra = 0
     fields = ["rank", "name", "grace_days", "description"]
     ordering = ["rank"]
 
 
-class BenefitInline(CoverageInlineMixin, admin.TabularInline):
+class BenefitInline(ProgramRightsInlineMixin, CoverageInlineMixin, admin.TabularInline):
     model = Benefit
     extra = 0
     fields = ["name", "kind", "percent", "amount", "currency", "period", "product_line"]
@@ -21,19 +24,78 @@ class BenefitInline(CoverageInlineMixin, admin.TabularInline):
     show_change_link = True
 
 
+class ProgramManagerInline(CoverageInlineMixin, admin.TabularInline):
+    """The "program managers" panel: who may change this program and its definitions.
+
+    Rows are granted and revoked through ``programs.services`` (audited), never
+    saved by the formset itself; a grant is never edited, only added or removed.
+    """
+
+    model = ProgramUserObjectPermission
+    fields = ["user"]
+    extra = 0
+    verbose_name = "program manager"
+    verbose_name_plural = "program managers"
+
+    def get_queryset(self, request):
+        return (
+            super().get_queryset(request).filter(permission__codename="manage_program").select_related("user")
+        )
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            kwargs["queryset"] = get_user_model()._default_manager.filter(is_staff=True, is_active=True)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_view_permission(self, request, obj=None):
+        return bool(request.user.is_active and request.user.is_staff)
+
+    def has_add_permission(self, request, obj=None):
+        return may_grant_program_managers(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return may_grant_program_managers(request.user)
+
+
 @admin.register(Program)
-class ProgramAdmin(CoverageAdminMixin, admin.ModelAdmin):
+class ProgramAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
     list_display = ["name", "kind", "parent", "base_currency", "segment", "is_active"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name", "slug", "description"]
     list_select_related = ["parent", "segment"]
     autocomplete_fields = ["parent", "segment"]
     prepopulated_fields = {"slug": ["name"]}
-    inlines = [TierInline, BenefitInline]
+    inlines = [TierInline, BenefitInline, ProgramManagerInline]
+    program_field = None
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change and not request.user.is_superuser:
+            # Whoever creates a program manages it, or he could not finish setting it up.
+            program_manager_grant(actor=request.user, program=obj, user=request.user, check=False)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not ProgramUserObjectPermission:
+            return super().save_formset(request, form, formset, change)
+        program = form.instance
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for row in formset.deleted_forms:
+            if row.instance.pk is not None:
+                program_manager_revoke(actor=request.user, program=program, user=row.instance.user)
+                formset.deleted_objects.append(row.instance)
+        for row in formset.extra_forms:
+            user = row.cleaned_data.get("user") if row.has_changed() else None
+            if user is not None and row not in formset.deleted_forms:
+                program_manager_grant(actor=request.user, program=program, user=user)
+                formset.new_objects.append(row.instance)
+        return None
 
 
 @admin.register(Tier)
-class TierAdmin(CoverageAdminMixin, admin.ModelAdmin):
+class TierAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
     list_display = ["name", "program", "rank", "grace_days"]
     list_filter = ["program"]
     search_fields = ["name", "program__name"]
@@ -42,7 +104,7 @@ class TierAdmin(CoverageAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Benefit)
-class BenefitAdmin(CoverageAdminMixin, admin.ModelAdmin):
+class BenefitAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
     list_display = ["name", "program", "kind", "percent", "amount", "currency", "period", "product_line"]
     list_filter = ["kind", "program"]
     search_fields = ["name", "description"]
@@ -52,7 +114,9 @@ class BenefitAdmin(CoverageAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Segment)
-class SegmentAdmin(CoverageAdminMixin, admin.ModelAdmin):
+class SegmentAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
+    program_field = None
+
     list_display = ["name", "currency", "updated_at"]
     search_fields = ["name", "description"]
     formfield_overrides = {models.JSONField: {"form_class": PrettyJSONField}}

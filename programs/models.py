@@ -6,12 +6,87 @@ is not in.
 """
 
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+from guardian.shortcuts import get_objects_for_user
 
 from core.money import AmountField, CurrencyField
+from prm.door import DoorQuerySet, acts_vendor_wide, is_active_user, principal_user
+
+MANAGE_PROGRAM = "programs.manage_program"
+
+
+def programs_managed_by(principal: Any) -> "ProgramQuerySet":
+    """The programs whose definitions ``principal`` may change: one flat queryset, no query yet.
+
+    A superuser manages every program, and so does staff holding
+    ``programs.manage_program`` for all programs (a global grant). Other staff
+    manage the programs they, or one of their groups, were granted in the
+    admin's "program managers" panel (django-guardian's per-object rights, kept
+    in direct foreign-key tables so that this is a join, not a generic lookup).
+    A token for some partners only manages nothing: definitions apply to all.
+    """
+    user = principal_user(principal)
+    if not is_active_user(user) or not user.is_staff or not acts_vendor_wide(principal):
+        return Program.objects.none()
+    if user.is_superuser:
+        return Program.objects.all()
+    return get_objects_for_user(user, MANAGE_PROGRAM, klass=Program, accept_global_perms=True)
+
+
+def program_open_to(partners: Any, *, prefix: str = "") -> Q:
+    """The one rule of visibility between partners and programs: a partner never learns of a
+    program outside its segments.
+
+    A program is open to a partner when it is active and has no segment or the
+    partner is in its segment. ``partners`` is one partner, a queryset of
+    partners (open to at least one of them), or an expression naming the
+    partner of each row (``OuterRef("partner_id")``); ``prefix`` is the path
+    from the filtered model to the program (``"program"``, ``"gate__program"``).
+    """
+    path = f"{prefix}__" if prefix else ""
+    if isinstance(partners, models.Model):
+        members = Segment.objects.filter(memberships__partner=partners)
+    elif isinstance(partners, models.QuerySet):
+        members = Segment.objects.filter(memberships__partner__in=partners)
+    else:
+        members = Segment.objects.filter(memberships__partner_id=partners)
+    return Q(**{f"{path}is_active": True}) & (
+        Q(**{f"{path}segment__isnull": True}) | Q(**{f"{path}segment__in": members.values("pk")})
+    )
+
+
+class DefinitionQuerySet(DoorQuerySet):
+    """A program's definitions (tiers, benefits, gates, rules): staff see them all, partners those
+    of the programs they see; managing them takes the right to manage their program
+    (``program_path``)."""
+
+    program_path = "program"
+    # Coverage does not narrow definitions: every staff member sees them all (the admin relies on it).
+    same_for_all_staff = True
+
+    def visible_to(self, principal):
+        user = principal_user(principal)
+        if is_active_user(user) and user.is_staff:
+            return self.all()
+        return self.filter(**{f"{self.program_path}__in": Program.objects.visible_to(principal)})
+
+    def _staff_only(self, principal):
+        user = principal_user(principal)
+        if not is_active_user(user) or not user.is_staff:
+            return self.none()
+        return self.all()
+
+    def _actionable_manage(self, principal):
+        """Change or delete the definition: a manager of its program (superusers manage all)."""
+        managed = programs_managed_by(principal)
+        if principal_user(principal).is_superuser and acts_vendor_wide(principal):
+            return self.all()
+        return self.filter(**{f"{self.program_path}__in": managed.values("pk")})
 
 
 class ProgramKind(models.TextChoices):
@@ -22,6 +97,24 @@ class ProgramKind(models.TextChoices):
     REBATE = "rebate", "Rebates"
     SPECIALISATION = "specialisation", "Specialisation"
     ENABLEMENT = "enablement", "Enablement"
+
+
+class SegmentQuerySet(DefinitionQuerySet):
+    """Segments are the vendor's targeting: staff see them, partners never do."""
+
+    def visible_to(self, principal):
+        return self._staff_only(principal)
+
+    def _actionable_manage(self, principal):
+        """A segment decides who sees every program it targets, so changing it takes the right to
+        manage each of them; a segment no program uses yet, the right to manage any program."""
+        if principal_user(principal).is_superuser and acts_vendor_wide(principal):
+            return self.all()
+        managed = programs_managed_by(principal)
+        if not managed.exists():
+            return self.none()
+        others = Program.objects.exclude(pk__in=managed.values("pk")).filter(segment__isnull=False)
+        return self.exclude(pk__in=others.values("segment_id"))
 
 
 class Segment(models.Model):
@@ -38,6 +131,8 @@ class Segment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = SegmentQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
 
@@ -52,37 +147,30 @@ class Segment(models.Model):
             raise ValidationError({"criteria": errors})
 
 
-class ProgramQuerySet(models.QuerySet["Program"]):
-    def visible_to(self, user) -> "ProgramQuerySet":
+class ProgramQuerySet(DefinitionQuerySet):
+    program_path = "pk"
+
+    def visible_to(self, principal) -> "ProgramQuerySet":
         """Programs a user may know exist.
 
-        Staff see every program. A partner user sees the active programs open
-        to all partners and those whose segment its organisation belongs to.
-        A distributor user sees the programs visible to at least one partner
-        it serves. Anybody else sees nothing.
+        Staff see every program. A partner user sees the programs open to its
+        organisation (``program_open_to``). A distributor user sees the programs
+        open to at least one partner it serves. Anybody else sees nothing.
         """
         from partners.models import Membership, Partner
 
-        if user is None or not user.is_authenticated or not user.is_active:
+        user = principal_user(principal)
+        if not is_active_user(user):
             return self.none()
         if user.is_staff:
             return self.all()
-        membership = Membership.for_user(user)
-        if membership is None:
+        if Membership.for_user(user) is None:
             return self.none()
-        partners = Partner.objects.visible_to(user)
-        return (
-            self.filter(is_active=True)
-            .filter(Q(segment__isnull=True) | Q(segment__memberships__partner__in=partners))
-            .distinct()
-        )
+        return self.filter(program_open_to(Partner.objects.visible_to(principal)))
 
     def for_partner(self, partner) -> "ProgramQuerySet":
-        return (
-            self.filter(is_active=True)
-            .filter(Q(segment__isnull=True) | Q(segment__memberships__partner=partner))
-            .distinct()
-        )
+        """The programs one partner may see, whoever asks."""
+        return self.filter(program_open_to(partner))
 
 
 class Program(models.Model):
@@ -114,6 +202,9 @@ class Program(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [
+            ("manage_program", "Can manage the program: its tiers, benefits, segments, gates and rules"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -133,6 +224,8 @@ class Tier(models.Model):
         default=90, help_text="Days a partner keeps this tier after it stops qualifying."
     )
     description = models.TextField(blank=True)
+
+    objects = DefinitionQuerySet.as_manager()
 
     class Meta:
         ordering = ["program", "rank"]
@@ -196,6 +289,8 @@ class Benefit(models.Model):
     description = models.TextField(blank=True)
     tiers = models.ManyToManyField(Tier, blank=True, related_name="benefits")
 
+    objects = DefinitionQuerySet.as_manager()
+
     class Meta:
         ordering = ["program", "kind", "name"]
         constraints = [
@@ -238,3 +333,22 @@ class Benefit(models.Model):
         if self.kind == BenefitKind.MDF_ALLOWANCE and self.amount is not None:
             return f"{self.name}: {self.amount.normalize():,f} {self.currency} {self.get_period_display().lower()}"
         return self.name
+
+
+class ProgramUserObjectPermission(UserObjectPermissionBase):
+    """A right a user holds on one program (``manage_program``): django-guardian's direct
+    foreign-key table, which its performance guide advises over the generic one."""
+
+    content_object = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="user_rights")
+
+    class Meta(UserObjectPermissionBase.Meta):
+        verbose_name = "program manager"
+
+
+class ProgramGroupObjectPermission(GroupObjectPermissionBase):
+    """A right a group holds on one program."""
+
+    content_object = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="group_rights")
+
+    class Meta(GroupObjectPermissionBase.Meta):
+        verbose_name = "program managing group"

@@ -6,6 +6,7 @@ from decimal import Decimal
 import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from guardian.shortcuts import assign_perm
 
 from deals.models import Deal
 from partners.models import (
@@ -195,6 +196,12 @@ class ProgramFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Program {n}")
     slug = factory.Sequence(lambda n: f"program-{n}")
     base_currency = "USD"
+
+
+def grant_program_manager(user, *programs: Program) -> None:
+    """Let ``user`` manage ``programs`` (what the admin's "program managers" panel grants)."""
+    for program in programs:
+        assign_perm("programs.manage_program", user, program)
 
 
 class TierFactory(factory.django.DjangoModelFactory):

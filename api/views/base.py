@@ -1,7 +1,7 @@
 """The base of every API view: one door to the data, permissions, throttles first.
 
 Viewsets say what they show with ``scoped_queryset()``, which must start from
-a ``visible_to(user)`` queryset (through ``api.scoping``); overriding
+a ``visible_to(self.principal)`` queryset (the token, or the user); overriding
 ``get_queryset`` is refused at class creation so that no view can forget the
 scoping (the rule PostHog's routing enforces the same way).
 """
@@ -15,6 +15,7 @@ from rest_framework import mixins, viewsets
 from api.filtering import StrictFilterBackend
 from api.pagination import FactCursorPagination, PagePagination
 from api.permissions import ApiAccess
+from api.scoping import request_principal
 from prm.ids import has_integer_key, object_or_404, parse_id
 
 if TYPE_CHECKING:
@@ -40,6 +41,11 @@ class ScopedViewMixin(_ViewBase):
 
     def scoped_queryset(self):
         raise NotImplementedError
+
+    @property
+    def principal(self):
+        """Who the door is asked about: the request's token, or its user (``api.scoping``)."""
+        return request_principal(self.request)
 
     def get_queryset(self):
         return self.scoped_queryset()

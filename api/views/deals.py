@@ -13,7 +13,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from api.filters import DealFilterSet, MdfRequestFilterSet
-from api.scoping import narrow_to_token, visible_partners
+from api.scoping import request_principal
 from api.serializers.deals import (
     DealRegistrationSerializer,
     DealSerializer,
@@ -30,7 +30,7 @@ from api.views.base import ReadOnlyViewSet
 from deals import mdf as mdf_services
 from deals import services as deal_services
 from deals.models import Deal, MdfRequest
-from partners.models import Membership
+from partners.models import Membership, Partner
 
 
 def _input(serializer_class, request):
@@ -46,7 +46,7 @@ def _partner_for(request, partner_id: int | None):
         if membership is None or membership.partner_id is None:
             raise ValidationError({"partner": ["Name the partner."]})
         partner_id = membership.partner_id
-    partner = visible_partners(request).filter(pk=partner_id).first()
+    partner = Partner.objects.visible_to(request_principal(request)).filter(pk=partner_id).first()
     if partner is None:
         raise ValidationError({"partner": ["No partner with this id among those you can see."]})
     return partner
@@ -71,9 +71,7 @@ class DealViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
     write_permissions = {"create": None, "approve": None, "reject": None, "won": None, "lost": None}
 
     def scoped_queryset(self):
-        return narrow_to_token(Deal.objects.visible_to(self.request.user), self.request).prefetch_related(
-            "products"
-        )
+        return Deal.objects.visible_to(self.principal).prefetch_related("products")
 
     def create(self, request, *args, **kwargs):
         data = _input(DealRegistrationSerializer, request)
@@ -143,7 +141,7 @@ class MdfRequestViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
     }
 
     def scoped_queryset(self):
-        return narrow_to_token(MdfRequest.objects.visible_to(self.request.user), self.request)
+        return MdfRequest.objects.visible_to(self.principal)
 
     def create(self, request, *args, **kwargs):
         data = _input(MdfRequestCreateSerializer, request)

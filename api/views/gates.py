@@ -5,11 +5,11 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from api.pagination import PagePagination
-from api.scoping import covers_all_partners, visible_partners
+from api.permissions import require_manageable, require_program_manager, require_vendor_wide
 from api.selectors import GateTrees
 from api.serializers.gates import (
     EvaluationQueuedSerializer,
@@ -34,13 +34,7 @@ from gates.filtersets import (
     TierChangeFilterSet,
 )
 from gates.models import Gate, GateState, GateStatus, GateStatusChange, PartnerTier, TierChange
-from programs.models import Program
-
-
-def _vendor_wide(request) -> None:
-    """Gate management acts on every partner: a token limited to some partners may not do it."""
-    if not covers_all_partners(request):
-        raise PermissionDenied("This token covers some partners only; managing gates needs one for all.")
+from partners.models import Partner
 
 
 @extend_schema_view(
@@ -73,13 +67,11 @@ class GateViewSet(
     }
 
     def scoped_queryset(self):
-        return Gate.objects.visible_to(self.request.user).prefetch_related(
-            "prerequisites", "unlocks_benefits"
-        )
+        return Gate.objects.visible_to(self.principal).prefetch_related("prerequisites", "unlocks_benefits")
 
     def perform_create(self, serializer):
-        _vendor_wide(self.request)
         data = serializer.validated_data
+        require_program_manager(self.principal, data["_gate"].program)
         serializer.instance = gate_save(
             actor=self.request.user,
             gate=data["_gate"],
@@ -88,8 +80,10 @@ class GateViewSet(
         )
 
     def perform_update(self, serializer):
-        _vendor_wide(self.request)
         data = serializer.validated_data
+        # The gate as stored, and the program it belongs to once changed.
+        require_manageable(self.principal, serializer.instance)
+        require_program_manager(self.principal, data["_gate"].program)
         serializer.instance = gate_save(
             actor=self.request.user,
             gate=data["_gate"],
@@ -102,8 +96,8 @@ class GateViewSet(
     @extend_schema(summary="Retire a gate", request=None, responses=GateSerializer)
     @action(detail=True, methods=["post"])
     def retire(self, request, pk=None):
-        _vendor_wide(request)
         gate = self.get_object()
+        require_manageable(self.principal, gate)
         if gate.state != GateState.RETIRED:
             gate_services.gate_retire(actor=request.user, gate=gate)
         return Response(self.get_serializer(self.get_object()).data)
@@ -118,7 +112,7 @@ class GateViewSet(
     )
     @action(detail=False, methods=["post"], filterset_class=None, pagination_class=None)
     def simulate(self, request):
-        _vendor_wide(request)
+        require_vendor_wide(self.principal)
         form = SimulationRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
@@ -130,7 +124,7 @@ class GateViewSet(
                 gate_id=gate.pk if gate is not None else None,
                 prerequisite_ids=[p.pk for p in data["prerequisites"]],
                 # Counts and names cover only the partners the caller may see.
-                partners=visible_partners(request),
+                partners=Partner.objects.visible_to(self.principal),
             )
         except CriteriaError as exc:
             raise ValidationError({"criteria": exc.errors}) from exc
@@ -150,28 +144,13 @@ class GateViewSet(
         return Response(SimulationSerializer(body).data)
 
 
-def _partner_results(request, queryset, *, gate_path: str | None = None, program_path: str | None = None):
-    """Results of the partners the caller sees, and for partner users only on the gates and
-    programs they may see (a partner never learns of a program it does not qualify for)."""
-    queryset = queryset.filter(partner__in=visible_partners(request))
-    if request.user.is_staff:
-        return queryset
-    if gate_path:
-        queryset = queryset.filter(**{f"{gate_path}__in": Gate.objects.visible_to(request.user)})
-    if program_path:
-        queryset = queryset.filter(**{f"{program_path}__in": Program.objects.visible_to(request.user)})
-    return queryset
-
-
 @extend_schema_view(list=extend_schema(summary="Where partners stand on gates, criterion by criterion"))
 class GateStatusViewSet(CursorReadOnlyViewSet):
     serializer_class = GateStatusSerializer
     filterset_class = GateStatusFilterSet
 
     def scoped_queryset(self):
-        return _partner_results(
-            self.request, GateStatus.objects.select_related("gate__program"), gate_path="gate"
-        )
+        return GateStatus.objects.visible_to(self.principal).select_related("gate__program")
 
     def get_serializer_context(self):
         context = dict(super().get_serializer_context())
@@ -185,7 +164,7 @@ class GateStatusChangeViewSet(CursorReadOnlyViewSet):
     filterset_class = GateStatusChangeFilterSet
 
     def scoped_queryset(self):
-        return _partner_results(self.request, GateStatusChange.objects.all(), gate_path="gate")
+        return GateStatusChange.objects.visible_to(self.principal)
 
 
 class TierChangeViewSet(CursorReadOnlyViewSet):
@@ -193,7 +172,7 @@ class TierChangeViewSet(CursorReadOnlyViewSet):
     filterset_class = TierChangeFilterSet
 
     def scoped_queryset(self):
-        return _partner_results(self.request, TierChange.objects.all(), program_path="program")
+        return TierChange.objects.visible_to(self.principal)
 
 
 class PartnerTierViewSet(ReadOnlyViewSet):
@@ -202,7 +181,7 @@ class PartnerTierViewSet(ReadOnlyViewSet):
     ordering = ["partner_id", "program_id"]
 
     def scoped_queryset(self):
-        return _partner_results(self.request, PartnerTier.objects.all(), program_path="program")
+        return PartnerTier.objects.visible_to(self.principal)
 
 
 class EvaluationViewSet(ScopedViewMixin, viewsets.GenericViewSet):
@@ -213,7 +192,7 @@ class EvaluationViewSet(ScopedViewMixin, viewsets.GenericViewSet):
     write_permissions = {"create": ["gates.change_gate"]}
 
     def scoped_queryset(self):
-        return visible_partners(self.request)
+        return Partner.objects.visible_to(self.principal)
 
     @extend_schema(
         summary="Queue a re-evaluation",
@@ -226,13 +205,13 @@ class EvaluationViewSet(ScopedViewMixin, viewsets.GenericViewSet):
         from gates.tasks import evaluate_partner_task
 
         if form.validated_data.get("all"):
-            _vendor_wide(request)
+            require_vendor_wide(self.principal)
             # Joins a run already queued by an edit, if one is pending.
             gate_services.request_full_evaluation()
             body = {"queued": "all", "partner": None}
         else:
             partner_id = form.validated_data["partner"]
-            if not self.get_queryset().filter(pk=partner_id).exists():
+            if not Partner.objects.actionable_by(self.principal, "evaluate").filter(pk=partner_id).exists():
                 raise ValidationError({"partner": ["No partner with this id among those you can see."]})
             transaction.on_commit(lambda: evaluate_partner_task.delay(partner_id))
             body = {"queued": "partner", "partner": partner_id}

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from api.parsers import DecimalJSONParser
 from api.schema import ErrorSerializer
-from api.scoping import narrow_to_token, request_token, visible_partners
+from api.scoping import request_token
 from api.serializers import ingestion as ingestion_serializers
 from api.serializers.partners import (
     ActivitySerializer,
@@ -39,6 +39,7 @@ from partners.models import (
     Certification,
     CertificationType,
     EngagementActivity,
+    Partner,
     Person,
     ProductLine,
     Sale,
@@ -65,7 +66,7 @@ class PartnerViewSet(ReadOnlyViewSet):
     ordering = ["name", "id"]
 
     def scoped_queryset(self):
-        return visible_partners(self.request)
+        return Partner.objects.visible_to(self.principal)
 
     @extend_schema(
         summary="Programs open to this partner",
@@ -77,7 +78,7 @@ class PartnerViewSet(ReadOnlyViewSet):
     def programs(self, request, pk=None):
         partner = self.get_object()
         programs = (
-            Program.objects.visible_to(request.user)
+            Program.objects.visible_to(self.principal)
             .filter(pk__in=Program.objects.for_partner(partner).values("pk"))
             .order_by("name", "id")
         )
@@ -92,7 +93,7 @@ class PersonViewSet(ReadOnlyViewSet):
     ordering = ["last_name", "first_name", "id"]
 
     def scoped_queryset(self):
-        return narrow_to_token(Person.objects.visible_to(self.request.user), self.request)
+        return Person.objects.visible_to(self.principal)
 
 
 def _bulk_schema(batch_serializer, summary: str):
@@ -143,7 +144,7 @@ class _IngestingFactViewSet(FactViewSet):
                 actor=request.user,
                 source=source,
                 records=data["records"],
-                partners=visible_partners(request),
+                partners=Partner.objects.actionable_by(self.principal, "send_facts"),
                 audit_data={"token": token.identifier} if token is not None else {},
             )
         except ingestion.BatchError as exc:
@@ -163,9 +164,7 @@ class CertificationViewSet(_IngestingFactViewSet):
     }
 
     def scoped_queryset(self):
-        return narrow_to_token(
-            Certification.objects.visible_to(self.request.user), self.request, "person__partner"
-        ).select_related("person", "certification_type")
+        return Certification.objects.visible_to(self.principal).select_related("person", "certification_type")
 
     @_bulk_schema(ingestion_serializers.CertificationBatchSerializer, "Send certifications in bulk")
     @action(detail=False, methods=["post"], parser_classes=[DecimalJSONParser])
@@ -183,9 +182,7 @@ class SaleViewSet(_IngestingFactViewSet):
     }
 
     def scoped_queryset(self):
-        return narrow_to_token(Sale.objects.visible_to(self.request.user), self.request).select_related(
-            "product_line"
-        )
+        return Sale.objects.visible_to(self.principal).select_related("product_line")
 
     @_bulk_schema(ingestion_serializers.SaleBatchSerializer, "Send won sales in bulk")
     @action(detail=False, methods=["post"], parser_classes=[DecimalJSONParser])
@@ -203,9 +200,7 @@ class ActivityViewSet(_IngestingFactViewSet):
     }
 
     def scoped_queryset(self):
-        return narrow_to_token(
-            EngagementActivity.objects.visible_to(self.request.user), self.request
-        ).select_related("activity_type")
+        return EngagementActivity.objects.visible_to(self.principal).select_related("activity_type")
 
     @_bulk_schema(ingestion_serializers.ActivityBatchSerializer, "Send engagement activities in bulk")
     @action(detail=False, methods=["post"], parser_classes=[DecimalJSONParser])
@@ -219,9 +214,7 @@ class ProficiencyViewSet(ReadOnlyViewSet):
     ordering = ["id"]
 
     def scoped_queryset(self):
-        return narrow_to_token(
-            ServiceProficiency.objects.visible_to(self.request.user), self.request
-        ).select_related("offering")
+        return ServiceProficiency.objects.visible_to(self.principal).select_related("offering")
 
 
 class _ReferenceViewSet(ReadOnlyViewSet):

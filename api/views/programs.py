@@ -13,7 +13,7 @@ class ProgramViewSet(ReadOnlyViewSet):
     ordering = ["name", "id"]
 
     def scoped_queryset(self):
-        return Program.objects.visible_to(self.request.user)
+        return Program.objects.visible_to(self.principal)
 
 
 class TierViewSet(ReadOnlyViewSet):
@@ -23,7 +23,7 @@ class TierViewSet(ReadOnlyViewSet):
     ordering = ["program_id", "rank"]
 
     def scoped_queryset(self):
-        return Tier.objects.filter(program__in=Program.objects.visible_to(self.request.user))
+        return Tier.objects.visible_to(self.principal)
 
 
 class BenefitViewSet(ReadOnlyViewSet):
@@ -34,7 +34,7 @@ class BenefitViewSet(ReadOnlyViewSet):
 
     def scoped_queryset(self):
         return (
-            Benefit.objects.filter(program__in=Program.objects.visible_to(self.request.user))
+            Benefit.objects.visible_to(self.principal)
             .select_related("product_line")
             .prefetch_related("tiers")
         )

@@ -8,7 +8,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from api.pagination import PagePagination
-from api.scoping import narrow_to_token, visible_partners
+from api.permissions import require_manageable, require_program_manager
 from api.views.base import CursorReadOnlyViewSet, ScopedViewMixin
 from incentives import selectors, services
 from incentives.api.serializers import (
@@ -23,6 +23,7 @@ from incentives.engine import round_amount
 from incentives.filtersets import IncentiveRuleFilterSet, LedgerEntryFilterSet
 from incentives.models import CustomerActivation, EntryState, IncentiveRule, LedgerEntry
 from incentives.periods import Period, PeriodError, parse_period, quarter_of
+from partners.models import Partner
 
 PERIOD_PARAMETER = OpenApiParameter(
     "period", str, description="A quarter (2025-Q1) or a year (2025); the current quarter by default."
@@ -63,7 +64,7 @@ class IncentiveRuleViewSet(
 
     def scoped_queryset(self):
         return (
-            IncentiveRule.objects.visible_to(self.request.user)
+            IncentiveRule.objects.visible_to(self.principal)
             .prefetch_related("margin_rates", "commission_rates", "rebate_bands", "rewards", "activity_types")
             .order_by("id")
         )
@@ -71,6 +72,10 @@ class IncentiveRuleViewSet(
     def _save(self, serializer, *, created: bool) -> None:
         data = serializer.validated_data
         rows = data["_rows"]
+        if not created:
+            # The rule as stored, and the program it belongs to once changed.
+            require_manageable(self.principal, serializer.instance)
+        require_program_manager(self.principal, data["_rule"].program)
         serializer.instance = services.rule_save(
             actor=self.request.user,
             rule=data["_rule"],
@@ -98,6 +103,7 @@ class IncentiveRuleViewSet(
     @action(detail=True, methods=["post"], url_path="new-version")
     def new_version(self, request, pk=None):
         rule = self.get_object()
+        require_manageable(self.principal, rule)
         payload = NewVersionSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         copy = services.rule_new_version(
@@ -117,9 +123,7 @@ class LedgerEntryViewSet(CursorReadOnlyViewSet):
     filterset_class = LedgerEntryFilterSet
 
     def scoped_queryset(self):
-        return narrow_to_token(
-            LedgerEntry.objects.visible_to(self.request.user), self.request
-        ).select_related("rule", "tier")
+        return LedgerEntry.objects.visible_to(self.principal).select_related("rule", "tier")
 
 
 @extend_schema_view(
@@ -142,7 +146,7 @@ class StatementViewSet(ScopedViewMixin, viewsets.ViewSet):
     pagination_class = PagePagination
 
     def scoped_queryset(self):
-        return visible_partners(self.request).order_by("name", "id")
+        return Partner.objects.visible_to(self.principal).order_by("name", "id")
 
     def list(self, request):
         period = _period(request)
@@ -194,10 +198,7 @@ class ActivationViewSet(
     write_permissions = {"create": ["incentives.add_customeractivation"]}
 
     def scoped_queryset(self):
-        from deals.models import Deal
-
-        deals = narrow_to_token(Deal.objects.visible_to(self.request.user), self.request)
-        return CustomerActivation.objects.filter(deal__in=deals).order_by("-id")
+        return CustomerActivation.objects.visible_to(self.principal).order_by("-id")
 
     def perform_create(self, serializer):
         data = serializer.validated_data

@@ -13,6 +13,7 @@ from core.money import AmountField, CurrencyField
 from deals.models import SalesRole
 from incentives.models.ledger import LedgerEntry
 from incentives.validation import amount_problem, currency_problem, percent_problem
+from programs.models import DefinitionQuerySet
 
 
 class RuleKind(models.TextChoices):
@@ -48,7 +49,7 @@ class BudgetPeriod(models.TextChoices):
     LIFETIME = "lifetime", "Over the rule's life"
 
 
-class IncentiveRuleQuerySet(models.QuerySet["IncentiveRule"]):
+class IncentiveRuleQuerySet(DefinitionQuerySet):
     def in_effect(self, day: datetime.date) -> "IncentiveRuleQuerySet":
         return self.filter(effective_from__lte=day).filter(
             Q(effective_to__isnull=True) | Q(effective_to__gte=day)
@@ -59,11 +60,9 @@ class IncentiveRuleQuerySet(models.QuerySet["IncentiveRule"]):
             Q(effective_to__isnull=True) | Q(effective_to__gte=start)
         )
 
-    def visible_to(self, user) -> "IncentiveRuleQuerySet":
+    def visible_to(self, principal) -> "IncentiveRuleQuerySet":
         """Rules are the vendor's configuration: staff see them, partners see what they earned."""
-        if user is None or not user.is_authenticated or not user.is_active or not user.is_staff:
-            return self.none()
-        return self.all()
+        return self._staff_only(principal)
 
 
 class IncentiveRule(models.Model):

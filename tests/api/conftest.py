@@ -41,6 +41,7 @@ from tests.factories import (
     ServiceOfferingFactory,
     ServiceProficiencyFactory,
     TierFactory,
+    grant_program_manager,
 )
 
 
@@ -195,5 +196,8 @@ class World:
 
 
 @pytest.fixture
-def world(partner, other_partner):
-    return World(partner, other_partner)
+def world(partner, other_partner, channel_manager):
+    world = World(partner, other_partner)
+    # The channel manager owns the world's programs: he edits their gates and rules.
+    grant_program_manager(channel_manager, world.program, world.specialisation)
+    return world

@@ -1,0 +1,92 @@
+"""Who manages which program: per-program rights granted in the admin, each grant audited.
+
+A channel manager granted ``programs.manage_program`` on a program may change
+that program, its tiers, benefits, segments, gates and incentive rules (the
+admin and the API ask ``programs_managed_by``); other staff see them read-only.
+The rights are django-guardian's object permissions, stored in the direct
+foreign-key table ``ProgramUserObjectPermission``.
+"""
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from guardian.shortcuts import assign_perm, remove_perm
+
+from partners.audit import audit
+from programs.models import MANAGE_PROGRAM, Program, ProgramUserObjectPermission
+
+
+def may_grant_program_managers(actor) -> bool:
+    """Superusers, and staff an administrator allowed to grant (the grant table's model permissions)."""
+    return bool(
+        actor is not None
+        and actor.is_authenticated
+        and actor.is_active
+        and actor.is_staff
+        and (
+            actor.is_superuser
+            or actor.has_perms(
+                ["programs.add_programuserobjectpermission", "programs.delete_programuserobjectpermission"]
+            )
+        )
+    )
+
+
+def program_managers(program: Program):
+    """The logins granted the right to manage ``program`` (directly, not through a group)."""
+    return (
+        get_user_model()
+        ._default_manager.filter(
+            pk__in=ProgramUserObjectPermission.objects.filter(
+                content_object=program, permission__codename="manage_program"
+            ).values("user_id")
+        )
+        .order_by("username")
+    )
+
+
+def program_manager_grant(*, actor, program: Program, user, check: bool = True) -> bool:
+    """Let ``user`` manage ``program``; True when the right is new, False when he held it already.
+
+    Preconditions: ``actor`` may grant (unless ``check`` is False, for the
+    program's creator and the demo data); ``user`` is active staff.
+    Side effects: the grant and an audit entry, in one transaction.
+    """
+    if check and not may_grant_program_managers(actor):
+        raise PermissionDenied("Only administrators grant the management of a program.")
+    if not (user.is_active and user.is_staff):
+        raise ValidationError({"user": "Only active staff can manage a program."})
+    with transaction.atomic():
+        if program_managers(program).filter(pk=user.pk).exists():
+            return False
+        assign_perm(MANAGE_PROGRAM, user, program)
+        audit(
+            actor=actor,
+            action="program.manager_granted",
+            target=program,
+            user_id=user.pk,
+            username=user.get_username(),
+        )
+    return True
+
+
+def program_manager_revoke(*, actor, program: Program, user) -> bool:
+    """Take the management of ``program`` from ``user``; True when he held it.
+
+    Precondition: ``actor`` may grant. Side effects: the revocation and an
+    audit entry, in one transaction.
+    """
+    if not may_grant_program_managers(actor):
+        raise PermissionDenied("Only administrators revoke the management of a program.")
+    with transaction.atomic():
+        if not program_managers(program).filter(pk=user.pk).exists():
+            return False
+        remove_perm(MANAGE_PROGRAM, user, program)
+        audit(
+            actor=actor,
+            action="program.manager_revoked",
+            target=program,
+            user_id=user.pk,
+            username=user.get_username(),
+        )
+    return True
