@@ -178,6 +178,24 @@ class PartnerQuerySet(DoorQuerySet):
             return self.none()
         return self.visible_to(principal).filter(pk=membership.partner_id)
 
+    def allows(self, principal, action: str, obj) -> bool:
+        """As ``actionable_by``; the actions a partner user takes for its own organisation are
+        decided from the membership (loaded once per request), without a query."""
+        roles = OWN_ORGANISATION_ACTIONS.get(action)
+        if roles is None or principal_token(principal) is not None:
+            return super().allows(principal, action, obj)
+        user = principal_user(principal)
+        membership = Membership.for_user(user)
+        return bool(
+            user is not None
+            and user.is_authenticated
+            and user.is_active
+            and membership is not None
+            and membership.partner_id is not None
+            and membership.partner_id == obj.pk
+            and membership.role in roles
+        )
+
     def _actionable_send_facts(self, principal) -> "PartnerQuerySet":
         """Facts are sent (ingestion, the fact admin) for the partners the principal sees; the
         views check the model permissions first."""
@@ -197,11 +215,11 @@ class PartnerQuerySet(DoorQuerySet):
 
     def _actionable_register_deals(self, principal) -> "PartnerQuerySet":
         """Register deals and report their outcome as the partner: its admins and sellers."""
-        return self._own_organisation(principal, DEAL_ROLES)
+        return self._own_organisation(principal, OWN_ORGANISATION_ACTIONS["register_deals"])
 
     def _actionable_spend_mdf(self, principal) -> "PartnerQuerySet":
         """Request, withdraw and claim marketing funds as the partner: its admins."""
-        return self._own_organisation(principal, MDF_ROLES)
+        return self._own_organisation(principal, OWN_ORGANISATION_ACTIONS["spend_mdf"])
 
     def _actionable_redeem(self, principal) -> "PartnerQuerySet":
         """Spend points on rewards: the partner's admins, or staff for the partners they see."""
@@ -326,6 +344,8 @@ class MembershipRole(models.TextChoices):
 DEAL_ROLES = frozenset({MembershipRole.ADMIN, MembershipRole.SALES})
 # Partner roles that spend marketing money and points.
 MDF_ROLES = frozenset({MembershipRole.ADMIN})
+# Partner actions a partner's own users take, and the roles that may.
+OWN_ORGANISATION_ACTIONS = {"register_deals": DEAL_ROLES, "spend_mdf": MDF_ROLES}
 
 
 class MembershipQuerySet(DoorQuerySet):

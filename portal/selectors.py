@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -30,7 +30,7 @@ from gates.models import (
 )
 from gates.selectors import GateProgress, StoredMeasures, leaf_progress, partner_gate_progress
 from partners.models import Certification, Partner, Person
-from programs.models import Program, Tier
+from programs.models import Program, Tier, program_open_to
 
 
 def programs_for_partner(partner: Partner) -> QuerySet[Program]:
@@ -73,19 +73,26 @@ def _tier_gate_order(progress: GateProgress) -> tuple:
     return (progress.gate.program.name, tier.rank if tier else 1_000, progress.gate.name)
 
 
-def partner_standing(partner: Partner, *, as_of: datetime.date | None = None, changes: int = 8) -> Standing:
-    """Seven queries: tiers, grants, gates, gate statuses, gate changes, tier changes, and the
+def partner_standing(
+    viewer, partner: Partner, *, as_of: datetime.date | None = None, changes: int = 8
+) -> Standing:
+    """What ``partner`` stands at, as ``viewer`` (the partner's user, its distributor, staff) may
+    see it: only in the programs open to the partner itself.
+
+    Seven queries: tiers, grants, gates, gate statuses, gate changes, tier changes, and the
     reference data some criteria need (tier names), whatever the number of gates or changes."""
     as_of = as_of or timezone.localdate()
     visible = _visible_program_ids(partner)
     tiers = list(
-        PartnerTier.objects.filter(partner=partner, program__in=visible)
+        PartnerTier.objects.visible_to(viewer)
+        .filter(partner=partner, program__in=visible)
         .filter(Q(tier__isnull=False) | Q(grace_until__isnull=False))
         .select_related("program", "tier", "earned_tier", "qualified_tier", "override_tier")
         .order_by("program__name")
     )
     grants = list(
-        BenefitGrant.objects.filter(partner=partner, revoked_at__isnull=True, benefit__program__in=visible)
+        BenefitGrant.objects.visible_to(viewer)
+        .filter(partner=partner, revoked_at__isnull=True, benefit__program__in=visible)
         .select_related("benefit", "benefit__program", "via_tier", "via_gate")
         .order_by("benefit__program__name", "benefit__kind", "benefit__name")
     )
@@ -102,9 +109,9 @@ def partner_standing(partner: Partner, *, as_of: datetime.date | None = None, ch
             "kind": "gate",
             "text": f"{change.gate.name}: {change.get_to_status_display()}",
         }
-        for change in GateStatusChange.objects.filter(
-            partner=partner, gate__program__in=visible
-        ).select_related("gate")[:changes]
+        for change in GateStatusChange.objects.visible_to(viewer)
+        .filter(partner=partner, gate__program__in=visible)
+        .select_related("gate")[:changes]
     ]
     tier_changes: list[dict[str, Any]] = [
         {
@@ -114,9 +121,9 @@ def partner_standing(partner: Partner, *, as_of: datetime.date | None = None, ch
             f"{change.to_tier.name if change.to_tier else 'no tier'}"
             + (f" ({change.note})" if change.note else ""),
         }
-        for change in TierChange.objects.filter(partner=partner, program__in=visible).select_related(
-            "to_tier", "program"
-        )[:changes]
+        for change in TierChange.objects.visible_to(viewer)
+        .filter(partner=partner, program__in=visible)
+        .select_related("to_tier", "program")[:changes]
     ]
     merged = sorted(gate_changes + tier_changes, key=lambda item: item["at"], reverse=True)[:changes]
     return Standing(
@@ -164,24 +171,17 @@ def team(user, partner: Partner) -> QuerySet[Person]:
 # --- partners seen by a distributor or a channel manager ------------------------------
 
 
-def _tiers_prefetch() -> Prefetch:
+def _tiers_prefetch(user) -> Prefetch:
     # Only tiers in programs the partner itself can see: a segment-only
     # program's tier must not reach a distributor through its partners.
     return Prefetch(
         "tiers",
-        queryset=PartnerTier.objects.filter(tier__isnull=False, program__is_active=True)
-        .filter(Q(program__segment__isnull=True) | Exists(_segment_member()))
+        queryset=PartnerTier.objects.visible_to(user)
+        .filter(tier__isnull=False)
+        .filter(program_open_to(OuterRef("partner_id"), prefix="program"))
         .select_related("tier", "program")
         .order_by("program__name"),
         to_attr="held_tiers",
-    )
-
-
-def _segment_member():
-    from gates.models import SegmentMembership
-
-    return SegmentMembership.objects.filter(
-        segment_id=OuterRef("program__segment_id"), partner_id=OuterRef("partner_id")
     )
 
 
@@ -208,7 +208,7 @@ def partners_page(user, *, page: int | str = 1, query: str = "", per_page: int =
             ),
             passed=Count("gate_statuses", filter=Q(gate_statuses__status=GateOutcome.PASSED), distinct=True),
         )
-        .prefetch_related(_tiers_prefetch())
+        .prefetch_related(_tiers_prefetch(user))
         .order_by("name", "id")
     )
     if query:
@@ -261,7 +261,7 @@ def manager_summary(user, *, page: int | str = 1, as_of: datetime.date | None = 
     period_start = quarter_start(as_of)
     partners = Partner.objects.visible_to(user)
     main = _main_program()
-    tiers_qs = PartnerTier.objects.filter(partner__in=partners, tier__isnull=False)
+    tiers_qs = PartnerTier.objects.visible_to(user).filter(tier__isnull=False)
     if main is not None:
         # Every tier of the main program, highest first, those nobody holds included.
         held = tiers_qs.filter(tier=OuterRef("pk")).order_by().values("tier").annotate(c=Count("id"))
@@ -280,14 +280,15 @@ def manager_summary(user, *, page: int | str = 1, as_of: datetime.date | None = 
         )
     partner_count = partners.count()
     no_tier = max(0, partner_count - sum(row["n"] for row in by_tier))
-    passed = GateStatusChange.objects.filter(
-        partner__in=partners, to_status=GateOutcome.PASSED, changed_at__date__gte=period_start
+    passed = GateStatusChange.objects.visible_to(user).filter(
+        to_status=GateOutcome.PASSED, changed_at__date__gte=period_start
     )
     passed_by_gate = list(
         passed.values("gate__name").annotate(n=Count("partner", distinct=True)).order_by("-n")
     )
     in_grace = list(
-        PartnerTier.objects.filter(partner__in=partners, grace_until__isnull=False)
+        PartnerTier.objects.visible_to(user)
+        .filter(grace_until__isnull=False)
         .select_related("partner", "tier", "program", "qualified_tier")
         .order_by("grace_until")[:20]
     )
@@ -311,11 +312,13 @@ def manager_summary(user, *, page: int | str = 1, as_of: datetime.date | None = 
         targets=Paginator(partners.order_by("name", "id"), per_page).get_page(page),
         period_start=period_start,
     )
-    summary.targets_rows = target_rows(list(summary.targets.object_list), main=main, as_of=as_of)
+    summary.targets_rows = target_rows(user, list(summary.targets.object_list), main=main, as_of=as_of)
     return summary
 
 
-def target_rows(partners: list[Partner], *, main: Program | None, as_of: datetime.date) -> list[TargetRow]:
+def target_rows(
+    user, partners: list[Partner], *, main: Program | None, as_of: datetime.date
+) -> list[TargetRow]:
     """For each partner, the gate to its next tier and how many of its criteria it meets.
 
     Three queries for the whole page: tier rows, gates, statuses.
@@ -325,7 +328,9 @@ def target_rows(partners: list[Partner], *, main: Program | None, as_of: datetim
     ids = [partner.pk for partner in partners]
     held = {
         row.partner_id: row
-        for row in PartnerTier.objects.filter(partner_id__in=ids, program=main).select_related("tier")
+        for row in PartnerTier.objects.visible_to(user)
+        .filter(partner_id__in=ids, program=main)
+        .select_related("tier")
     }
     gates = list(
         Gate.objects.in_effect(as_of)
@@ -335,7 +340,9 @@ def target_rows(partners: list[Partner], *, main: Program | None, as_of: datetim
     )
     statuses = {
         (status.partner_id, status.gate_id): status
-        for status in GateStatus.objects.filter(partner_id__in=ids, gate__in=[gate.pk for gate in gates])
+        for status in GateStatus.objects.visible_to(user).filter(
+            partner_id__in=ids, gate__in=[gate.pk for gate in gates]
+        )
     }
     trees = {}
     for gate in gates:

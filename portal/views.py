@@ -46,7 +46,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def _partner_dashboard(request: HttpRequest) -> HttpResponse:
     partner = viewer_for(request).partner
     assert partner is not None
-    standing = selectors.partner_standing(partner)
+    standing = selectors.partner_standing(request.user, partner)
     deals = Deal.objects.visible_to(request.user).filter(partner=partner)
     return render_portal(
         request,
@@ -162,7 +162,7 @@ def partners(request: HttpRequest) -> HttpResponse:
 @portal_view("distributor", "staff")
 def partner_detail(request: HttpRequest, pk: int) -> HttpResponse:
     partner = get_object_or_404(Partner.objects.visible_to(request.user).select_related("distributor"), pk=pk)
-    standing = selectors.partner_standing(partner)
+    standing = selectors.partner_standing(request.user, partner)
     deals = Deal.objects.visible_to(request.user).filter(partner=partner)
     return render_portal(
         request,

@@ -156,7 +156,7 @@ class StatementViewSet(ScopedViewMixin, viewsets.ViewSet):
         ids = [partner.pk for partner in partners]
         totals: dict = {partner_id: {} for partner_id in ids}
         payable: dict = {partner_id: {} for partner_id in ids}
-        entries = LedgerEntry.objects.filter(partner_id__in=ids)
+        entries = LedgerEntry.objects.visible_to(self.principal).filter(partner_id__in=ids)
         for target, queryset in (
             (totals, entries.filter(period__in=codes)),
             (payable, entries.filter(state=EntryState.PAYABLE)),

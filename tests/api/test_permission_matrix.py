@@ -6,6 +6,11 @@ tokens; Globex is "other" for all of them. The superuser sees both; a token the
 superuser limited to Globex sees only Globex. A hidden object answers 404; a
 method the persona may never use answers 403; an unauthenticated call 401.
 
+Programs have their managers (django-guardian): the channel manager owns both
+programs, a second EMEA manager owns the specialisation only, and a third owns
+none. A manager who does not own a program reads its gates and gets 403 when he
+changes them.
+
 Each persona is one test that runs every case; writes run in a savepoint rolled
 back afterwards, so that every case starts from the same world.
 """
@@ -21,7 +26,9 @@ from django.utils import timezone
 from api.models import TokenScope
 from deals import mdf as mdf_services
 from tests.deals.helpers import grant_deal_registration, grant_mdf
-from tests.factories import DealFactory
+from partners.models import ManagerProfile, Region
+from partners.roles import ensure_channel_manager_group
+from tests.factories import DealFactory, UserFactory, grant_program_manager
 
 pytestmark = pytest.mark.django_db
 
@@ -37,6 +44,8 @@ class Persona:
     vendor_wide: bool = True  # no token, or a token for every partner
     role: str = ""  # admin or sales, for partner users
     read_only_token: bool = False
+    # The programs whose gates the persona may change (django-guardian's manage_program).
+    manages: frozenset[str] = frozenset({"main", "specialisation"})
 
     @property
     def staff(self) -> bool:
@@ -58,6 +67,10 @@ PERSONAS = {
     "distributor_user": Persona("distributor", frozenset({"acme"})),
     "other_partner_admin": Persona("partner", frozenset({"globex"}), role="admin"),
     "channel_manager": Persona("staff", frozenset({"acme"}), writes=True),
+    "specialisation_manager": Persona(
+        "staff", frozenset({"acme"}), writes=True, manages=frozenset({"specialisation"})
+    ),
+    "manager_of_no_program": Persona("staff", frozenset({"acme"}), writes=True, manages=frozenset()),
     "superuser": Persona("staff", frozenset(ORGS), writes=True),
     "read_token": Persona("staff", frozenset({"acme"}), read_only_token=True),
     "write_token": Persona("staff", frozenset({"acme"}), writes=True),
@@ -88,14 +101,17 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
             return Case("GET", url, 401)
         return Case("GET", url, 200 if visible else 404, list_ids=list_ids or {})
 
-    def write(method, url, ok, *, body=None, visible=True, vendor_wide=False, fmt="json"):
-        """A write that needs the model permissions: 401, 403, 404 or ``ok``."""
+    def write(method, url, ok, *, body=None, visible=True, vendor_wide=False, fmt="json", program=None):
+        """A write that needs the model permissions (and, on a program's definitions, the right to
+        manage the program): 401, 403, 404 or ``ok``."""
         if p.kind == "anonymous":
             status = 401
         elif not p.writes or (vendor_wide and not p.vendor_wide):
             status = 403
         elif not visible:
             status = 404
+        elif program is not None and program not in p.manages:
+            status = 403
         else:
             status = ok
         return Case(method, url, status, body=body, format=fmt)
@@ -180,6 +196,7 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
             )
         )
     gates = {"silver": world.silver_gate, "specialist": world.specialist_gate, "draft": world.draft_gate}
+    gate_program = {"silver": "main", "specialist": "specialisation", "draft": "main"}
     for name, gate in gates.items():
         cases.append(read(f"{V1}/gates/{gate.pk}/", p.sees_gate(name)))
         cases.append(
@@ -190,10 +207,18 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
                 body={"description": "edited"},
                 visible=p.sees_gate(name),
                 vendor_wide=True,
+                program=gate_program[name],
             )
         )
         cases.append(
-            write("POST", f"{V1}/gates/{gate.pk}/retire/", 200, visible=p.sees_gate(name), vendor_wide=True)
+            write(
+                "POST",
+                f"{V1}/gates/{gate.pk}/retire/",
+                200,
+                visible=p.sees_gate(name),
+                vendor_wide=True,
+                program=gate_program[name],
+            )
         )
         cases.append(not_allowed("DELETE", f"{V1}/gates/{gate.pk}/"))
     cases.append(read(f"{V1}/gates/", list_ids={gate.pk: p.sees_gate(name) for name, gate in gates.items()}))
@@ -202,7 +227,17 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
         "name": "Matrix gate",
         "criteria": {"metric": "certified_people", "op": ">=", "target": 2},
     }
-    cases.append(write("POST", f"{V1}/gates/", 201, body=new_gate, vendor_wide=True))
+    cases.append(write("POST", f"{V1}/gates/", 201, body=new_gate, vendor_wide=True, program="main"))
+    cases.append(
+        write(
+            "POST",
+            f"{V1}/gates/",
+            201,
+            body={**new_gate, "program": world.specialisation.pk},
+            vendor_wide=True,
+            program="specialisation",
+        )
+    )
     cases.append(
         write(
             "PUT",
@@ -211,6 +246,19 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
             body={**new_gate, "name": "Renamed draft"},
             visible=p.sees_gate("draft"),
             vendor_wide=True,
+            program="main",
+        )
+    )
+    # Moving a gate into a program takes the right to manage both.
+    cases.append(
+        write(
+            "PATCH",
+            f"{V1}/gates/{world.draft_gate.pk}/",
+            200,
+            body={"program": world.specialisation.pk},
+            visible=p.sees_gate("draft"),
+            vendor_wide=True,
+            program="main" if "specialisation" in p.manages else "specialisation",
         )
     )
     cases.append(
@@ -379,6 +427,13 @@ def persona_client(request, client_for, token_client, issue_token, channel_manag
     def make(name: str):
         if name == "anonymous":
             return client_for()
+        if name in ("specialisation_manager", "manager_of_no_program"):
+            manager = UserFactory(username=name, is_staff=True)
+            manager.groups.add(ensure_channel_manager_group())
+            ManagerProfile.objects.create(user=manager, regions=[Region.EMEA])
+            if name == "specialisation_manager":
+                grant_program_manager(manager, world.specialisation)
+            return client_for(manager)
         if name == "read_token":
             return token_client(issue_token(channel_manager, scope=TokenScope.READ)[1])
         if name == "write_token":

@@ -252,6 +252,8 @@ def test_a_program_saved_with_its_tiers_queues_one_run(client, superuser, ladder
         "tiers-INITIAL_FORMS": "2",
         "benefits-TOTAL_FORMS": "0",
         "benefits-INITIAL_FORMS": "0",
+        "user_rights-TOTAL_FORMS": "0",
+        "user_rights-INITIAL_FORMS": "0",
     }
     for index, (tier, grace) in enumerate(((ladder.silver, 10), (ladder.gold, 20))):
         data |= {

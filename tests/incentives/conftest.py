@@ -1,11 +1,14 @@
 import pytest
 
-from tests.factories import ProductLineFactory, ProgramFactory, TierFactory
+from tests.factories import ProductLineFactory, ProgramFactory, TierFactory, grant_program_manager
 
 
 @pytest.fixture
-def program(db):
-    return ProgramFactory(name="Partner Network", slug="partner-network")
+def program(db, channel_manager):
+    program = ProgramFactory(name="Partner Network", slug="partner-network")
+    # The channel manager owns the program: he writes its incentive rules.
+    grant_program_manager(channel_manager, program)
+    return program
 
 
 @pytest.fixture

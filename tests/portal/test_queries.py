@@ -33,12 +33,12 @@ PAGES = [
     ("partner_admin", "portal:team", None, 5),
     # + count, page of deals, their products, registration rights
     ("partner_admin", "portal:deals", None, 7),
-    # + deal, products (shown and offered to the won form)
-    ("partner_admin", "portal:deal_detail", "deal", 5),
+    # + deal, products (shown and offered to the won form), the actions the door allows (one query)
+    ("partner_admin", "portal:deal_detail", "deal", 6),
     # + registration rights, product lines
     ("partner_admin", "portal:deal_register", None, 5),
-    # + deal, products
-    ("partner_admin", "portal:deal_won", "approved", 6),
+    # + deal, products, the actions the door allows
+    ("partner_admin", "portal:deal_won", "approved", 7),
     # + count, page, MDF grant, MDF period
     ("partner_admin", "portal:mdf", None, 7),
     # + MDF grant, MDF period
@@ -53,10 +53,10 @@ PAGES = [
     ("distributor_user", "portal:partner_detail", "partner", 14),
     # + count, page, products
     ("distributor_user", "portal:deals", None, 6),
-    # + deal, products, partner (for the approval rule)
-    ("distributor_user", "portal:deal_detail", "deal", 5),
-    # + deal, partner (for the approval rule)
-    ("distributor_user", "portal:deal_reject", "deal", 5),
+    # + deal, products, partner, the actions the door allows
+    ("distributor_user", "portal:deal_detail", "deal", 6),
+    # + deal, partner, the actions the door allows
+    ("distributor_user", "portal:deal_reject", "deal", 6),
     # + regions, main program, tier counts, partner count, gates passed, grace list, waiting deals (2),
     #   waiting MDF (2), permissions (2), page count, page, tiers, gates, statuses
     ("channel_manager", "portal:manager", None, 22),

@@ -1,0 +1,146 @@
+"""The one door: every model with a path to a partner offers ``visible_to`` and
+``actionable_by``, and no view, serializer, form or portal selector reads such a
+model past them."""
+
+import ast
+import pathlib
+
+import pytest
+from django.apps import apps
+from django.db import models
+
+from prm.door import UnknownAction, has_door
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+PROJECT_APPS = {"partners", "programs", "gates", "deals", "incentives", "api", "accounts", "portal"}
+
+
+def _reaches_partner(model, seen=()) -> bool:
+    """Whether a chain of foreign keys (or one-to-ones) leads from ``model`` to ``Partner``."""
+    from partners.models import Partner
+
+    if model is Partner:
+        return True
+    for field in model._meta.get_fields():
+        if not (field.concrete and field.is_relation and (field.many_to_one or field.one_to_one)):
+            continue
+        target = field.related_model
+        if target is None or target in seen or target is model:
+            continue
+        if _reaches_partner(target, (*seen, model)):
+            return True
+    return False
+
+
+def partner_scoped_models() -> list[type[models.Model]]:
+    return [
+        model
+        for model in apps.get_models()
+        if model._meta.app_label in PROJECT_APPS and _reaches_partner(model)
+    ]
+
+
+def test_the_walk_finds_the_result_models():
+    labels = {model._meta.label for model in partner_scoped_models()}
+    expected = {
+        "partners.Partner",
+        "gates.GateStatus",
+        "gates.GateStatusChange",
+        "gates.PartnerTier",
+        "gates.TierChange",
+        "gates.BenefitGrant",
+        "gates.SegmentMembership",
+        "incentives.CustomerActivation",
+        "incentives.Payout",
+        "incentives.Redemption",
+        "incentives.LedgerTransition",
+        "deals.MdfLedgerEntry",
+    }
+    assert expected <= labels, expected - labels
+
+
+def test_every_model_with_a_foreign_key_path_to_a_partner_has_the_door():
+    missing = [model._meta.label for model in partner_scoped_models() if not has_door(model)]
+    assert not missing, (
+        f"give these models visible_to(principal) and actionable_by(principal, action): {missing}"
+    )
+
+
+def test_definitions_have_the_door_too():
+    from gates.models import Gate
+    from incentives.models import IncentiveRule
+    from programs.models import Benefit, Program, Segment, Tier
+
+    for model in (Program, Tier, Benefit, Segment, Gate, IncentiveRule):
+        assert has_door(model), model._meta.label
+
+
+@pytest.mark.django_db
+def test_an_action_no_queryset_defines_is_a_mistake_not_a_refusal(channel_manager):
+    from gates.models import GateStatus
+
+    with pytest.raises(UnknownAction):
+        GateStatus.objects.actionable_by(channel_manager, "approve")
+
+
+# --- reads past the door ------------------------------------------------------------------------
+
+# Doors built on visible_to/actionable_by, and what never returns a row.
+DOOR_METHODS = {"visible_to", "actionable_by", "awaiting_decision_by", "none"}
+# Where requests are answered: every module of these packages, and views, serializers,
+# forms and selectors anywhere under an app's api/.
+CHECKED = ["api", "portal", "incentives/api"]
+
+
+def door_bypasses(source: str, scoped_names: set[str]) -> list[tuple[int, str]]:
+    """``Model.objects.<method>`` (or ``_default_manager``) on a partner-scoped model whose first
+    call is not a door, and a manager handed on as it is (``queryset=Sale.objects``)."""
+    tree = ast.parse(source)
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    found = []
+    for node in ast.walk(tree):
+        if not (
+            isinstance(node, ast.Attribute)
+            and node.attr in {"objects", "_default_manager"}
+            and isinstance(node.value, ast.Name)
+            and node.value.id in scoped_names
+        ):
+            continue
+        parent = parents.get(node)
+        method = parent.attr if isinstance(parent, ast.Attribute) and parent.value is node else None
+        if method not in DOOR_METHODS:
+            found.append((node.lineno, f"{node.value.id}.{node.attr}.{method or ''}"))
+    return found
+
+
+def _checked_files() -> list[pathlib.Path]:
+    files: list[pathlib.Path] = []
+    for folder in CHECKED:
+        files += [p for p in (ROOT / folder).rglob("*.py") if "migrations" not in p.parts]
+    return sorted(set(files))
+
+
+def test_the_check_sees_a_read_past_the_door():
+    source = (
+        "a = Sale.objects.filter(partner=p)\n"
+        "b = Sale.objects.visible_to(user).filter(partner=p)\n"
+        "c = serializers.PrimaryKeyRelatedField(queryset=Deal.objects)\n"
+        "d = Deal._default_manager.get(pk=1)\n"
+        "e = Deal.objects.actionable_by(user, 'decide')\n"
+        "f = Program.objects.all()\n"
+    )
+    assert door_bypasses(source, {"Sale", "Deal"}) == [
+        (1, "Sale.objects.filter"),
+        (3, "Deal.objects."),
+        (4, "Deal._default_manager.get"),
+    ]
+
+
+def test_views_serializers_forms_and_selectors_read_partner_scoped_models_through_the_door():
+    scoped = {model.__name__ for model in partner_scoped_models()}
+    bypasses = [
+        f"{path.relative_to(ROOT)}:{line}: {what}"
+        for path in _checked_files()
+        for line, what in door_bypasses(path.read_text(), scoped)
+    ]
+    assert not bypasses, "read these through visible_to/actionable_by:\n" + "\n".join(bypasses)
