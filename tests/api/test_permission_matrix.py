@@ -25,9 +25,9 @@ from django.utils import timezone
 
 from api.models import TokenScope
 from deals import mdf as mdf_services
-from tests.deals.helpers import grant_deal_registration, grant_mdf
 from partners.models import ManagerProfile, Region
 from partners.roles import ensure_channel_manager_group
+from tests.deals.helpers import grant_deal_registration, grant_mdf
 from tests.factories import DealFactory, UserFactory, grant_program_manager
 
 pytestmark = pytest.mark.django_db
