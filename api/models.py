@@ -48,7 +48,7 @@ def manages_every_token(user) -> bool:
     return bool(user.is_superuser or user.has_perm("api.change_integrationtoken"))
 
 
-class IntegrationTokenQuerySet(DoorQuerySet):
+class IntegrationTokenQuerySet(DoorQuerySet["IntegrationToken"]):
     def visible_to(self, principal) -> "IntegrationTokenQuerySet":
         """Staff see the tokens they issued; superusers and staff granted the token permissions, all.
         A token sees no tokens, not even itself: tokens are managed by people."""

@@ -15,7 +15,7 @@ Portal views, API commands, admin actions, services and ingestion ask the same
 methods, so a rule about who may act lives once, in the model's queryset.
 """
 
-from typing import Any
+from typing import Any, Self, TypeVar
 
 from django.db import models
 from django.db.models import Exists, OuterRef
@@ -57,14 +57,17 @@ def acts_vendor_wide(principal: Any) -> bool:
     return token is None or bool(token.all_partners)
 
 
-class DoorQuerySet(models.QuerySet):
+_Model = TypeVar("_Model", bound=models.Model)
+
+
+class DoorQuerySet(models.QuerySet[_Model]):
     """A queryset with the two doors. Subclasses define ``visible_to`` and one
     ``_actionable_<action>(principal)`` method per action they allow."""
 
-    def visible_to(self, principal: Any) -> "DoorQuerySet":
+    def visible_to(self, principal: Any) -> Self:
         raise NotImplementedError(f"{self.model.__name__} has no visible_to door.")
 
-    def actionable_by(self, principal: Any, action: str) -> "DoorQuerySet":
+    def actionable_by(self, principal: Any, action: str) -> Self:
         """Rows ``principal`` may do ``action`` to: ``"view"`` is ``visible_to``; any other action
         needs a user, or a read-write token, and the queryset's own rule for it."""
         if action == "view":
@@ -76,7 +79,7 @@ class DoorQuerySet(models.QuerySet):
             return self.none()
         return rule(principal)
 
-    def _with_model_permission(self, principal: Any, verb: str) -> "DoorQuerySet":
+    def _with_model_permission(self, principal: Any, verb: str) -> Self:
         """Staff holding ``<app>.<verb>_<model>``, on the rows they see (NetBox's default rule)."""
         user = principal_user(principal)
         opts = self.model._meta
@@ -84,10 +87,10 @@ class DoorQuerySet(models.QuerySet):
             return self.none()
         return self.visible_to(principal)
 
-    def _actionable_change(self, principal: Any) -> "DoorQuerySet":
+    def _actionable_change(self, principal: Any) -> Self:
         return self._with_model_permission(principal, "change")
 
-    def _actionable_delete(self, principal: Any) -> "DoorQuerySet":
+    def _actionable_delete(self, principal: Any) -> Self:
         return self._with_model_permission(principal, "delete")
 
     def actions_of(self, principal: Any, obj: models.Model, actions: list[str]) -> set[str]:

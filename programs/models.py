@@ -6,7 +6,7 @@ is not in.
 """
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -35,7 +35,8 @@ def programs_managed_by(principal: Any) -> "ProgramQuerySet":
         return Program.objects.none()
     if user.is_superuser:
         return Program.objects.all()
-    return get_objects_for_user(user, MANAGE_PROGRAM, klass=Program, accept_global_perms=True)
+    managed = get_objects_for_user(user, MANAGE_PROGRAM, klass=Program, accept_global_perms=True)
+    return cast(ProgramQuerySet, managed)
 
 
 def program_open_to(partners: Any, *, prefix: str = "") -> Q:
@@ -50,7 +51,7 @@ def program_open_to(partners: Any, *, prefix: str = "") -> Q:
     """
     path = f"{prefix}__" if prefix else ""
     if isinstance(partners, models.Model):
-        members = Segment.objects.filter(memberships__partner=partners)
+        members = Segment.objects.filter(memberships__partner_id=partners.pk)
     elif isinstance(partners, models.QuerySet):
         members = Segment.objects.filter(memberships__partner__in=partners)
     else:
