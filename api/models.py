@@ -20,7 +20,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from prm.door import DoorQuerySet, principal_token, principal_user
+from core.door import DoorQuerySet, principal_token, principal_user
 
 TOKEN_PREFIX = "prm"  # noqa: S105 (the public start of every token, not a secret)
 # prm_<8 chars identifying the token>_<43 chars of secret>
@@ -106,7 +106,7 @@ class IntegrationToken(models.Model):
 
     objects = IntegrationTokenQuerySet.as_manager()
 
-    # A principal of the one door (``prm.door``): it acts for ``issued_by``, narrowed to ``partners``.
+    # A principal of the one door (``core.door``): it acts for ``issued_by``, narrowed to ``partners``.
     is_integration_token = True
 
     class Meta:

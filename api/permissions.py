@@ -10,7 +10,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from api.scoping import request_token
-from prm.door import acts_vendor_wide
+from core.door import acts_vendor_wide
 from programs.models import programs_managed_by
 
 VENDOR_WIDE_ONLY = "This token covers some partners only; changing definitions needs one for all."

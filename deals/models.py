@@ -19,9 +19,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django_countries.fields import CountryField
 
+from core.door import principal_user
 from core.money import AmountField, CurrencyField
 from partners.models import DEAL_ROLES, MDF_ROLES, Membership, PartnerScopedQuerySet
-from prm.door import principal_user
 
 # A host name: labels of letters, digits and hyphens, with a top-level label of letters.
 _DOMAIN_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")

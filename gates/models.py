@@ -14,9 +14,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import dateformat, timezone
 
+from core.door import is_active_user, principal_user
 from core.money import CurrencyField
 from partners.models import Partner, PartnerScopedQuerySet
-from prm.door import is_active_user, principal_user
 from programs.models import DefinitionQuerySet, Program
 
 

@@ -17,8 +17,8 @@ from django.db.models import Q
 from django.utils import dateformat, timezone
 from django_countries.fields import CountryField
 
+from core.door import DoorQuerySet, acts_vendor_wide, principal_token, principal_user
 from core.money import AmountField, CurrencyField, is_currency, minor_unit_exponent
-from prm.door import DoorQuerySet, acts_vendor_wide, principal_token, principal_user
 
 # Facts dated before this are refused: they are typing mistakes, not history.
 EARLIEST_FACT_DATE = datetime.date(2000, 1, 1)

@@ -14,8 +14,8 @@ from django.db.models import Q
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 from guardian.shortcuts import get_objects_for_user
 
+from core.door import DoorQuerySet, acts_vendor_wide, is_active_user, principal_user
 from core.money import AmountField, CurrencyField
-from prm.door import DoorQuerySet, acts_vendor_wide, is_active_user, principal_user
 
 MANAGE_PROGRAM = "programs.manage_program"
 

@@ -9,7 +9,7 @@ import pytest
 from django.apps import apps
 from django.db import models
 
-from prm.door import UnknownAction, has_door
+from core.door import UnknownAction, has_door
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PROJECT_APPS = {"partners", "programs", "gates", "deals", "incentives", "api", "accounts", "portal"}
