@@ -29,6 +29,8 @@ from partners.models import (
     Sale,
 )
 from partners.roles import ensure_channel_manager_group
+from programs.models import Program
+from programs.services import program_manager_grant
 
 __all__ = ["DEMO_PASSWORD", "seed_demo"]
 
@@ -40,7 +42,6 @@ def seed_demo(*, partners: int = 60) -> DemoResult:
     manager = _user("manager", email="manager@example.com", first="Morgan", last="Manager", staff=True)
     manager.groups.add(ensure_channel_manager_group())
     ManagerProfile.objects.get_or_create(user=manager, defaults={"regions": [Region.EMEA]})
-    del admin
 
     refs = _reference_data(today)
     program = _program()
@@ -82,6 +83,9 @@ def seed_demo(*, partners: int = 60) -> DemoResult:
     seed_incentives(acme=acme)
     # Deals won and facts added by the deal and incentive demos count too.
     evaluate(notify=False)
+    # The demo's channel manager owns every demo program: he edits their definitions.
+    for demo_program in Program.objects.order_by("pk"):
+        program_manager_grant(actor=admin, program=demo_program, user=manager)
     return DemoResult(
         partners=Partner.objects.count(),
         people=Person.objects.count(),

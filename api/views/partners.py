@@ -118,7 +118,7 @@ class _IngestingFactViewSet(FactViewSet):
     ingest = staticmethod(ingestion.ingest_sales)
 
     def perform_destroy(self, instance):
-        ingestion.fact_delete(actor=self.request.user, fact=instance)
+        ingestion.fact_delete(actor=self.request.user, fact=instance, principal=self.principal)
 
     def run_bulk(self, request):
         data = request.data
@@ -144,7 +144,7 @@ class _IngestingFactViewSet(FactViewSet):
                 actor=request.user,
                 source=source,
                 records=data["records"],
-                partners=Partner.objects.actionable_by(self.principal, "send_facts"),
+                principal=self.principal,
                 audit_data={"token": token.identifier} if token is not None else {},
             )
         except ingestion.BatchError as exc:

@@ -22,7 +22,7 @@ from incentives.models import (
 )
 from incentives.services.calculation import Scope, calculate
 from partners.audit import audit
-from partners.models import Membership, MembershipRole, Partner
+from partners.models import Partner
 
 
 def activation_problems(*, deal: Deal, activated_on: datetime.date | None) -> dict[str, str]:
@@ -89,17 +89,6 @@ def points_balance(partner_id: int) -> int:
     return int(total)
 
 
-def _may_act_for(actor, partner: Partner) -> bool:
-    if getattr(actor, "is_staff", False):
-        return Partner.objects.visible_to(actor).filter(pk=partner.pk).exists()
-    membership = Membership.for_user(actor)
-    return (
-        membership is not None
-        and membership.partner_id == partner.pk
-        and membership.role == MembershipRole.ADMIN
-    )
-
-
 def reward_redeem(
     *, actor, partner: Partner, reward: Reward, today: datetime.date | None = None
 ) -> Redemption:
@@ -110,7 +99,7 @@ def reward_redeem(
     redemptions cannot spend the same points.
     """
     today = today or timezone.localdate()
-    if not _may_act_for(actor, partner):
+    if not Partner.objects.allows(actor, "redeem", partner):
         raise PermissionDenied("Only the partner's admins can redeem its points.")
     with transaction.atomic():
         Partner.objects.select_for_update().filter(pk=partner.pk).first()

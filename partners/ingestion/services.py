@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 
 from partners.ingestion.activities import ActivitiesIngestion
@@ -15,44 +16,53 @@ from partners.models import (
 )
 
 
-def _writable_partners(actor, partners):
-    return partners if partners is not None else Partner.objects.visible_to(actor)
+def _writable_partners(actor, principal):
+    """The partners facts may be sent for: the door's answer for the sender (a token or a user)."""
+    return Partner.objects.actionable_by(principal if principal is not None else actor, "send_facts")
 
 
 def ingest_sales(
-    *, actor, source: str, records: Sequence[Any], partners=None, audit_data: dict | None = None
+    *, actor, source: str, records: Sequence[Any], principal=None, audit_data: dict | None = None
 ) -> IngestionReport:
     """Create or update won sales by ``(source, external_id)``; see the module docstring.
 
-    ``partners`` is the queryset of partners the actor may send facts for
-    (by default those it can see). Raises ``BatchError`` when the batch as a
+    Records are accepted for the partners ``Partner.objects.actionable_by(principal,
+    "send_facts")`` answers; ``principal`` is the token the batch came with, or
+    the actor (the default). Raises ``BatchError`` when the batch as a
     whole is refused and ``BatchConflict`` when it must be sent again.
     """
     return SalesIngestion(
-        actor=actor, source=source, partners=_writable_partners(actor, partners), audit_data=audit_data
+        actor=actor, source=source, partners=_writable_partners(actor, principal), audit_data=audit_data
     ).run(records)
 
 
 def ingest_certifications(
-    *, actor, source: str, records: Sequence[Any], partners=None, audit_data: dict | None = None
+    *, actor, source: str, records: Sequence[Any], principal=None, audit_data: dict | None = None
 ) -> IngestionReport:
     """Create or update certifications by ``(source, external_id)``, adding unknown holders."""
     return CertificationsIngestion(
-        actor=actor, source=source, partners=_writable_partners(actor, partners), audit_data=audit_data
+        actor=actor, source=source, partners=_writable_partners(actor, principal), audit_data=audit_data
     ).run(records)
 
 
 def ingest_activities(
-    *, actor, source: str, records: Sequence[Any], partners=None, audit_data: dict | None = None
+    *, actor, source: str, records: Sequence[Any], principal=None, audit_data: dict | None = None
 ) -> IngestionReport:
     """Create or update engagement activities by ``(source, external_id)``."""
     return ActivitiesIngestion(
-        actor=actor, source=source, partners=_writable_partners(actor, partners), audit_data=audit_data
+        actor=actor, source=source, partners=_writable_partners(actor, principal), audit_data=audit_data
     ).run(records)
 
 
-def fact_delete(*, actor, fact: models.Model) -> None:
-    """Delete one fact (a cancelled sale, a revoked certification) and re-evaluate its partner."""
+def fact_delete(*, actor, fact: models.Model, principal=None) -> None:
+    """Delete one fact (a cancelled sale, a revoked certification) and re-evaluate its partner.
+
+    Precondition: the door lets ``principal`` (the token the request came with, or
+    the actor) delete the fact; otherwise ``PermissionDenied``, and nothing changes.
+    """
+    manager = type(fact)._default_manager
+    if not manager.allows(principal if principal is not None else actor, "delete", fact):  # type: ignore[attr-defined]
+        raise PermissionDenied("You may not delete this fact.")
     from gates.services import request_reevaluation
     from partners.audit import audit
 

@@ -10,8 +10,8 @@ from django.core.validators import validate_email
 
 from demo import partners as demo
 from demo.partners import FIRST_NAMES, LAST_NAMES, NAME_PARTS, email_local_part, partner_name
-from partners.models import Certification, EngagementActivity, Membership, Partner, Person, Sale
-from programs.models import Program, Tier
+from partners.models import AuditEntry, Certification, EngagementActivity, Membership, Partner, Person, Sale
+from programs.models import Program, ProgramUserObjectPermission, Tier, programs_managed_by
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +19,17 @@ pytestmark = pytest.mark.django_db
 def _counts():
     return {
         model.__name__: model.objects.count()
-        for model in (Partner, Person, Certification, Sale, EngagementActivity, Program, Tier, Membership)
+        for model in (
+            Partner,
+            Person,
+            Certification,
+            Sale,
+            EngagementActivity,
+            Program,
+            Tier,
+            Membership,
+            ProgramUserObjectPermission,
+        )
     }
 
 
@@ -32,6 +42,14 @@ def test_seed_demo_is_repeatable_and_prints_the_logins(capsys):
     for login in ("partner", "distributor", "manager", "admin"):
         assert f"  {login} " in output
     assert "password for all: demo" in output
+
+
+def test_the_demo_manager_owns_every_demo_program():
+    call_command("seed_demo", "--partners", "3")
+    manager = get_user_model().objects.get(username="manager")
+
+    assert set(programs_managed_by(manager)) == set(Program.objects.all())
+    assert AuditEntry.objects.filter(action="program.manager_granted").count() == Program.objects.count()
 
 
 def test_seed_demo_builds_the_program_from_the_seed_examples():
