@@ -53,6 +53,16 @@ def view_write_permissions(view) -> list[str] | None:
     return []
 
 
+class ProgramDefinitionMixin:
+    """For viewsets of a program's definitions: a change to one (PUT, PATCH, a command) is
+    refused before its body is even read unless the caller manages its program."""
+
+    def check_object_permissions(self, request, obj) -> None:
+        super().check_object_permissions(request, obj)  # type: ignore[misc]
+        if request.method not in SAFE_METHODS:
+            require_manageable(self.principal, obj)  # type: ignore[attr-defined]
+
+
 def require_vendor_wide(principal) -> None:
     """Definitions apply to every partner: a token limited to some partners may not change them."""
     if not acts_vendor_wide(principal):

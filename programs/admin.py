@@ -1,11 +1,13 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db import models
 
 from partners.admin_coverage import CoverageAdminMixin, CoverageInlineMixin
 from prm.forms import PrettyJSONField
 from programs.admin_rights import ProgramRightsAdminMixin, ProgramRightsInlineMixin
-from programs.models import Benefit, Program, ProgramUserObjectPermission, Segment, Tier
+from programs.models import MANAGE_PROGRAM, Benefit, Program, ProgramUserObjectPermission, Segment, Tier
 from programs.services import may_grant_program_managers, program_manager_grant, program_manager_revoke
 
 
@@ -24,6 +26,21 @@ class BenefitInline(ProgramRightsInlineMixin, CoverageInlineMixin, admin.Tabular
     show_change_link = True
 
 
+class ProgramManagerForm(forms.ModelForm):
+    class Meta:
+        model = ProgramUserObjectPermission
+        fields = ["user"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.permission_id is None:
+            # Rows of this panel are always the right to manage the program.
+            app_label, codename = MANAGE_PROGRAM.split(".")
+            self.instance.permission = Permission.objects.get(
+                content_type__app_label=app_label, codename=codename
+            )
+
+
 class ProgramManagerInline(CoverageInlineMixin, admin.TabularInline):
     """The "program managers" panel: who may change this program and its definitions.
 
@@ -32,6 +49,7 @@ class ProgramManagerInline(CoverageInlineMixin, admin.TabularInline):
     """
 
     model = ProgramUserObjectPermission
+    form = ProgramManagerForm
     fields = ["user"]
     extra = 0
     verbose_name = "program manager"

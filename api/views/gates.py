@@ -9,7 +9,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from api.pagination import PagePagination
-from api.permissions import require_manageable, require_program_manager, require_vendor_wide
+from api.permissions import ProgramDefinitionMixin, require_program_manager, require_vendor_wide
 from api.selectors import GateTrees
 from api.serializers.gates import (
     EvaluationQueuedSerializer,
@@ -46,6 +46,7 @@ from partners.models import Partner
     partial_update=extend_schema(summary="Change a gate"),
 )
 class GateViewSet(
+    ProgramDefinitionMixin,
     ScopedViewMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -81,8 +82,7 @@ class GateViewSet(
 
     def perform_update(self, serializer):
         data = serializer.validated_data
-        # The gate as stored, and the program it belongs to once changed.
-        require_manageable(self.principal, serializer.instance)
+        # The gate as stored was checked with the object; now the program it belongs to once changed.
         require_program_manager(self.principal, data["_gate"].program)
         serializer.instance = gate_save(
             actor=self.request.user,
@@ -97,7 +97,6 @@ class GateViewSet(
     @action(detail=True, methods=["post"])
     def retire(self, request, pk=None):
         gate = self.get_object()
-        require_manageable(self.principal, gate)
         if gate.state != GateState.RETIRED:
             gate_services.gate_retire(actor=request.user, gate=gate)
         return Response(self.get_serializer(self.get_object()).data)

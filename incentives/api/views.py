@@ -8,7 +8,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from api.pagination import PagePagination
-from api.permissions import require_manageable, require_program_manager
+from api.permissions import ProgramDefinitionMixin, require_program_manager
 from api.views.base import CursorReadOnlyViewSet, ScopedViewMixin
 from incentives import selectors, services
 from incentives.api.serializers import (
@@ -45,6 +45,7 @@ def _period(request) -> Period:
     update=extend_schema(summary="Replace a rule that has not started yet"),
 )
 class IncentiveRuleViewSet(
+    ProgramDefinitionMixin,
     ScopedViewMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -72,9 +73,7 @@ class IncentiveRuleViewSet(
     def _save(self, serializer, *, created: bool) -> None:
         data = serializer.validated_data
         rows = data["_rows"]
-        if not created:
-            # The rule as stored, and the program it belongs to once changed.
-            require_manageable(self.principal, serializer.instance)
+        # The rule as stored was checked with the object; now the program it belongs to once changed.
         require_program_manager(self.principal, data["_rule"].program)
         serializer.instance = services.rule_save(
             actor=self.request.user,
@@ -103,7 +102,6 @@ class IncentiveRuleViewSet(
     @action(detail=True, methods=["post"], url_path="new-version")
     def new_version(self, request, pk=None):
         rule = self.get_object()
-        require_manageable(self.principal, rule)
         payload = NewVersionSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         copy = services.rule_new_version(
