@@ -145,7 +145,7 @@ class DealAdmin(CoverageAdminMixin, admin.ModelAdmin):
         _run_each(
             self,
             request,
-            queryset.filter(status=DealStatus.SUBMITTED),
+            queryset.actionable_by(request.user, "decide").filter(status=DealStatus.SUBMITTED),
             lambda deal: services.deal_approve(actor=request.user, deal=deal),
             "registration(s) approved",
         )
@@ -155,7 +155,7 @@ class DealAdmin(CoverageAdminMixin, admin.ModelAdmin):
         return _reason_action(
             self,
             request,
-            queryset.filter(status=DealStatus.SUBMITTED),
+            queryset.actionable_by(request.user, "decide").filter(status=DealStatus.SUBMITTED),
             title="Reject deal registrations",
             call=lambda deal, reason: services.deal_reject(actor=request.user, deal=deal, reason=reason),
             done="registration(s) rejected",
@@ -307,7 +307,7 @@ class MdfRequestAdmin(CoverageAdminMixin, admin.ModelAdmin):
         _run_each(
             self,
             request,
-            queryset.filter(status=MdfStatus.REQUESTED),
+            queryset.actionable_by(request.user, "decide").filter(status=MdfStatus.REQUESTED),
             lambda obj: mdf.mdf_request_approve(actor=request.user, request=obj),
             "request(s) approved",
         )
@@ -317,7 +317,7 @@ class MdfRequestAdmin(CoverageAdminMixin, admin.ModelAdmin):
         return _reason_action(
             self,
             request,
-            queryset.filter(status=MdfStatus.REQUESTED),
+            queryset.actionable_by(request.user, "decide").filter(status=MdfStatus.REQUESTED),
             title="Reject MDF requests",
             call=lambda obj, reason: mdf.mdf_request_reject(actor=request.user, request=obj, reason=reason),
             done="request(s) rejected",
@@ -328,7 +328,7 @@ class MdfRequestAdmin(CoverageAdminMixin, admin.ModelAdmin):
         return _reason_action(
             self,
             request,
-            queryset.filter(status=MdfStatus.APPROVED),
+            queryset.actionable_by(request.user, "decide").filter(status=MdfStatus.APPROVED),
             title="Allow claims before the activity ends",
             call=lambda obj, reason: mdf.mdf_allow_early_claim(
                 actor=request.user, request=obj, reason=reason
@@ -343,7 +343,7 @@ class MdfRequestAdmin(CoverageAdminMixin, admin.ModelAdmin):
         _run_each(
             self,
             request,
-            queryset.filter(status=MdfStatus.CLAIMED),
+            queryset.actionable_by(request.user, "decide").filter(status=MdfStatus.CLAIMED),
             lambda obj: mdf.mdf_mark_paid(actor=request.user, request=obj),
             "claim(s) marked paid",
         )
