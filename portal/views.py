@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from deals.models import Deal
 from deals.selectors import can_register_deals, mdf_balance
-from gates.models import Gate
+from gates.models import Gate, PartnerTier
 from gates.selectors import partner_gate_progress
 from partners.models import Partner
 from portal import selectors
@@ -129,7 +129,12 @@ def program_detail(request: HttpRequest, slug: str) -> HttpResponse:
             .order_by("name")
         )
         context["progress"] = partner_gate_progress(viewer.partner, gates=gates)
-        context["held"] = program.partner_tiers.filter(partner=viewer.partner).select_related("tier").first()
+        context["held"] = (
+            PartnerTier.objects.visible_to(request.user)
+            .filter(program=program, partner=viewer.partner)
+            .select_related("tier")
+            .first()
+        )
     return render_portal(request, "portal/program_detail.html", context, section="programs")
 
 
