@@ -14,6 +14,7 @@ import pytest
 from partners.models import ManagerProfile, MembershipRole, Region
 from partners.roles import ensure_channel_manager_group
 from tests.factories import DistributorFactory, MembershipFactory, PartnerFactory, UserFactory
+from tests.programs.helpers import Definitions, program_manager
 
 
 @pytest.fixture
@@ -83,3 +84,20 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def program_owner(db):
+    """A channel manager (EMEA) who manages the MSP program of ``program_definitions``."""
+    return program_manager("olivia")
+
+
+@pytest.fixture
+def other_program_manager(db):
+    """A channel manager (EMEA) who manages the reseller program of ``program_definitions``."""
+    return program_manager("oscar")
+
+
+@pytest.fixture
+def program_definitions(program_owner, other_program_manager):
+    return Definitions(program_owner, other_program_manager)

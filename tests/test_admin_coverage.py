@@ -62,7 +62,7 @@ from partners.models import (
     ServiceProficiency,
 )
 from partners.selectors import has_door
-from programs.models import Segment
+from programs.models import DefinitionQuerySet, Segment
 from tests.factories import (
     BenefitFactory,
     CertificationFactory,
@@ -632,3 +632,43 @@ def test_saving_an_unchanged_object_leaves_no_history(manager_client, world):
     assert not LogEntry.objects.filter(object_id=str(person.pk)).exists()
     manager_client.post(_url(Person, "change", person.pk), {**data, "job_title": "Engineer"})
     assert LogEntry.objects.filter(object_id=str(person.pk)).count() == 1
+
+
+# --- program managers: a program's definitions change in its managers' hands only ---------------
+
+PROGRAM_SCOPED = sorted(
+    f"{model._meta.app_label}_{model._meta.model_name}"
+    for model, _ in REGISTRY
+    if isinstance(model._default_manager.all(), DefinitionQuerySet)
+)
+
+
+def test_every_program_scoped_admin_has_a_definition_to_walk(program_definitions):
+    assert set(PROGRAM_SCOPED) == set(program_definitions.objects())
+
+
+@pytest.mark.parametrize("page", PROGRAM_SCOPED)
+def test_a_programs_owner_edits_its_definitions_another_manager_reads_them(
+    client, program_owner, other_program_manager, program_definitions, page
+):
+    obj = program_definitions.objects()[page]
+    change = reverse(f"admin:{page}_change", args=[obj.pk])
+    delete = reverse(f"admin:{page}_delete", args=[obj.pk])
+
+    client.force_login(program_owner)
+    assert client.get(reverse(f"admin:{page}_changelist")).status_code == 200
+    own = client.get(change)
+    assert own.status_code == 200
+    assert own.context["has_change_permission"] is True
+    assert client.get(delete).status_code == 200
+
+    client.force_login(other_program_manager)
+    assert client.get(reverse(f"admin:{page}_changelist")).status_code == 200
+    theirs = client.get(change)
+    assert theirs.status_code == 200
+    assert theirs.context["has_change_permission"] is False  # read-only
+    assert client.post(change, {"name": "Taken over"}).status_code == 403
+    assert client.get(delete).status_code == 403
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    obj.refresh_from_db()
+    assert getattr(obj, "name", "") != "Taken over"
