@@ -8,6 +8,7 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from api.models import IntegrationToken, TokenScope, new_token_secret, token_digest
+from gates.services import gate_saved
 from partners.audit import audit
 
 # A token's last use is written at most this often, so that reads stay reads.
@@ -83,8 +84,6 @@ def gate_save(*, actor, gate, prerequisites=None, benefits=None, before=None):
     concurrent edit that breaks a uniqueness rule is reported as a
     validation error, never half-written.
     """
-    from gates.services import gate_saved
-
     try:
         with transaction.atomic():
             gate.save()

@@ -21,7 +21,7 @@ from django_countries.fields import CountryField
 
 from core.door import principal_user
 from core.money import AmountField, CurrencyField
-from partners.models import DEAL_ROLES, MDF_ROLES, Membership, PartnerScopedQuerySet
+from partners.models import DEAL_ROLES, MDF_ROLES, Membership, Partner, PartnerScopedQuerySet
 
 # A host name: labels of letters, digits and hyphens, with a top-level label of letters.
 _DOMAIN_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -66,8 +66,6 @@ class SalesRole(models.TextChoices):
 
 class DealQuerySet(PartnerScopedQuerySet):
     def visible_to(self, principal) -> "DealQuerySet":
-        from partners.models import Partner
-
         return self.filter(partner__in=Partner.objects.visible_to(principal))
 
     def _actionable_decide(self, principal) -> "DealQuerySet":

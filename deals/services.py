@@ -17,11 +17,13 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.background import task
 from core.money import is_currency, minor_unit_exponent
 from deals.models import ACTIVE_STATUSES, Deal, DealStatus, SalesRole, normalise_domain
 from deals.permissions import can_decide_deal, can_register_deals_as, can_report_outcome, require
 from deals.selectors import can_register_deals
 from deals.signals import deal_won
+from gates import services as gate_services
 from partners.audit import audit
 from partners.models import AuditEntry, ProductLine, Sale
 
@@ -285,9 +287,7 @@ def deal_mark_won(
             amount=str(amount),
             currency=deal.currency,
         )
-        from gates.services import request_reevaluation
-
-        request_reevaluation([deal.partner_id])
+        gate_services.request_reevaluation([deal.partner_id])
         deal_id, sale_id = deal.pk, sale.pk
         transaction.on_commit(lambda: deal_won.send(sender=Deal, deal_id=deal_id, sale_id=sale_id))
     return deal
@@ -342,8 +342,6 @@ def deals_expire(*, today: datetime.date | None = None) -> int:
 
 def _after_commit_notify(deal_id: int, event: str) -> None:
     def send() -> None:
-        from deals.tasks import notify_deal_event
-
-        notify_deal_event.delay(deal_id, event)
+        task("deals.tasks.notify_deal_event").delay(deal_id, event)
 
     transaction.on_commit(send)

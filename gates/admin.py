@@ -17,8 +17,8 @@ from gates.models import (
     PartnerTier,
     SegmentMembership,
     TierChange,
+    prerequisite_cycle,
 )
-from gates.validation import prerequisite_cycle
 from partners.admin_coverage import CoverageAdminMixin
 from partners.models import Partner
 from prm.forms import PrettyJSONField

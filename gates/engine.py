@@ -27,7 +27,9 @@ from django.db import connection
 
 from gates.criteria import Criteria, Leaf
 from gates.metrics import METRICS, Column, References, column_sql, measure_key, table_sql
+from gates.models import PartnerTier
 from gates.windows import Window
+from partners.models import Partner
 
 SOURCE_ORDER = ("sales", "certifications", "activities", "proficiencies", "deals")
 
@@ -211,8 +213,6 @@ class Measurer:
         return chunk
 
     def _partner_rows(self, first_id: int, last_id: int, only: Sequence[int] | None) -> list[dict[str, Any]]:
-        from partners.models import Partner
-
         fields = ("id", "partner_type", "business_model", "country", "region", "status", "joined_on")
         return [
             dict(zip(fields, row, strict=True))
@@ -225,8 +225,6 @@ class Measurer:
     def _tier_ranks(
         self, first_id: int, last_id: int, only: Sequence[int] | None
     ) -> dict[int, dict[int, int]]:
-        from gates.models import PartnerTier
-
         ranks: dict[int, dict[int, int]] = defaultdict(dict)
         rows = PartnerTier.objects.filter(
             partner_id__gte=first_id, partner_id__lte=last_id, tier__isnull=False

@@ -23,6 +23,18 @@ from django_countries import countries
 from core.money import round_money, to_decimal
 from gates.criteria import Leaf, MetricSpec, Param
 from gates.windows import Window
+from partners.models import (
+    ActivityType,
+    BusinessModel,
+    CertificationTrack,
+    CertificationType,
+    LifecycleStatus,
+    PartnerType,
+    ProductLine,
+    Region,
+    ServiceOffering,
+)
+from programs.models import Program, Tier
 
 # --- reference data the measures need ------------------------------------------
 
@@ -44,9 +56,6 @@ class References:
 
     @classmethod
     def load(cls) -> "References":
-        from partners.models import ActivityType, CertificationType, ProductLine, ServiceOffering
-        from programs.models import Program, Tier
-
         refs = cls()
         refs.product_lines = dict(ProductLine.objects.values_list("code", "id"))
         for type_id, code, track, advanced, validity in CertificationType.objects.order_by("id").values_list(
@@ -364,8 +373,6 @@ PARTNER_ATTRIBUTES = ("partner_type", "business_model", "country", "region", "st
 
 
 def _attribute_choices(params: Mapping[str, Any]) -> Sequence[str]:
-    from partners.models import BusinessModel, LifecycleStatus, PartnerType, Region
-
     return {
         "partner_type": PartnerType.values,
         "business_model": BusinessModel.values,
@@ -401,8 +408,6 @@ def _tier_format(leaf: Leaf, value: Any, refs: References) -> str:
 
 
 def _region_choices() -> Sequence[str]:
-    from partners.models import Region
-
     return Region.values
 
 
@@ -411,8 +416,6 @@ def _deal_statuses() -> Sequence[str]:
 
 
 def _track_choices() -> Sequence[str]:
-    from partners.models import CertificationTrack
-
     return CertificationTrack.values
 
 

@@ -16,6 +16,7 @@ from django.utils import dateformat, timezone
 
 from core.door import is_active_user, principal_user
 from core.money import CurrencyField
+from gates.validation import criteria_errors
 from partners.models import Partner, PartnerScopedQuerySet
 from programs.models import DefinitionQuerySet, Program
 
@@ -115,8 +116,6 @@ class Gate(models.Model):
         return self.currency or self.program.base_currency
 
     def clean(self) -> None:
-        from gates.validation import criteria_errors
-
         errors: dict[str, list[str] | str] = {}
         if self.program_id is not None:
             criteria_problems = criteria_errors(self.criteria, default_currency=self.money_currency)
@@ -513,3 +512,25 @@ class MeasureDigest(models.Model):
 
     def __str__(self) -> str:
         return f"Inputs of {self.partner.name}: {self.digest}"
+
+
+def prerequisite_cycle(gate, prerequisites) -> list[str] | None:
+    """The names along the cycle that giving ``gate`` these prerequisites would close, if any."""
+    if gate is None or gate.pk is None:
+        return None
+    edges: dict[int, list[int]] = {}
+    for from_id, to_id in Gate.prerequisites.through.objects.values_list("from_gate_id", "to_gate_id"):
+        edges.setdefault(from_id, []).append(to_id)
+    edges[gate.pk] = [p.pk for p in prerequisites]
+    names = dict(Gate.objects.values_list("pk", "name"))
+    stack: list[tuple[int, list[int]]] = [(p.pk, [gate.pk, p.pk]) for p in prerequisites]
+    seen: set[int] = set()
+    while stack:
+        node, path = stack.pop()
+        if node == gate.pk:
+            return [names.get(i, str(i)) for i in path]
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.extend((following, [*path, following]) for following in edges.get(node, []))
+    return None

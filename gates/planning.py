@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import connection, models, transaction
 
+from core.background import task
 from gates.bulk import insert_rows, upsert_rows
 from gates.engine import Measurer, json_list, json_token
 from gates.models import (
@@ -542,8 +543,7 @@ NOTIFICATION_BATCH = 500
 
 def notify_changes(events: dict[int, list[str]]) -> None:
     """Queue the mails about these changes, one task per batch of partners."""
-    from gates.tasks import notify_partners_changes
-
+    notify_partners_changes = task("gates.tasks.notify_partners_changes")
     changes = [[partner_id, lines] for partner_id, lines in sorted(events.items())]
     for start in range(0, len(changes), NOTIFICATION_BATCH):
         notify_partners_changes.delay(changes[start : start + NOTIFICATION_BATCH])

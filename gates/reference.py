@@ -10,11 +10,13 @@ import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.apps import apps
 from django.db.models import Q
 
 from core.money import round_money
-from gates.criteria import Criteria, Leaf
+from gates.criteria import Criteria, Leaf, evaluate
 from gates.metrics import References, money_currency, months_between
+from gates.models import PartnerTier
 from gates.windows import Window
 from partners.exchange import rate_on
 from partners.models import Certification, EngagementActivity, Partner, Sale, ServiceProficiency
@@ -74,9 +76,10 @@ def measure_leaf(leaf: Leaf, partner: Partner, as_of: datetime.date, refs: Refer
             proficiencies = proficiencies.filter(offering__code__in=params["offerings"])
         return proficiencies.values("offering_id").distinct().count()
     if leaf.metric == "registered_deals":
-        from deals.models import Deal
-
-        deals = Deal.objects.filter(partner=partner, status__in=params.get("statuses") or ("approved", "won"))
+        # Deals sit above the gates: named by label, never imported (as in gates.metrics).
+        deals = apps.get_model("deals", "Deal").objects.filter(
+            partner=partner, status__in=params.get("statuses") or ("approved", "won")
+        )
         return deals.filter(_window_filter("registered_on", leaf, as_of)).count()
     if leaf.metric == "partner_attribute":
         value = getattr(partner, params["attribute"])
@@ -84,8 +87,6 @@ def measure_leaf(leaf: Leaf, partner: Partner, as_of: datetime.date, refs: Refer
     if leaf.metric == "months_since_joining":
         return months_between(partner.joined_on, as_of)
     if leaf.metric == "current_tier":
-        from gates.models import PartnerTier
-
         row = (
             PartnerTier.objects.filter(partner=partner, program__slug=params["program"], tier__isnull=False)
             .select_related("tier")
@@ -96,6 +97,4 @@ def measure_leaf(leaf: Leaf, partner: Partner, as_of: datetime.date, refs: Refer
 
 
 def evaluate_partner_naively(criteria: Criteria, partner: Partner, as_of: datetime.date, refs: References):
-    from gates.criteria import evaluate
-
     return evaluate(criteria, [measure_leaf(leaf, partner, as_of, refs) for leaf in criteria.leaves])

@@ -10,7 +10,7 @@ from django.utils import timezone
 from core.money import is_currency, round_money
 from gates.criteria import Criteria, CriteriaError, Leaf, parse
 from gates.metrics import METRICS, SPECS, References, measure_key
-from gates.models import Gate, GateOutcome, GateStatus, TierChange
+from gates.models import Gate, GateOutcome, GateStatus, GateVersion, TierChange
 from gates.windows import Window
 
 # What a criterion shows when nothing measured it yet under the gate's criteria.
@@ -120,8 +120,6 @@ class StoredMeasures:
 
     def _version_keys(self, gate, version: int) -> list[tuple] | None:
         """What each leaf of a gate's earlier version measured, in leaf order (None if not kept)."""
-        from gates.models import GateVersion
-
         key = (gate.pk, version)
         if key not in self._keys:
             kept = GateVersion.objects.filter(gate_id=gate.pk, version=version).first()

@@ -26,12 +26,28 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import dateformat, timezone
 
+from core.background import task
+from gates.criteria import evaluate as evaluate_tree
 from gates.engine import Measurer, serialise
-from gates.models import EvaluationRun, GateOutcome, GateStatus, MeasureDigest, PartnerTier, TierChange
+from gates.metrics import METRICS, References
+from gates.models import (
+    EvaluationRun,
+    Gate,
+    GateOutcome,
+    GateState,
+    GateStatus,
+    GateVersion,
+    MeasureDigest,
+    PartnerTier,
+    TierChange,
+    TierChangeReason,
+)
 from gates.planning import ChunkPlan, notify_changes, plan_chunk, write_plan
 from gates.subjects import cached_subjects, load_subjects
+from gates.validation import parse_criteria
+from partners.audit import audit
 from partners.exchange import daily_rates_extend
-from partners.models import Partner
+from partners.models import Membership, MembershipRole, Partner
 
 logger = logging.getLogger(__name__)
 
@@ -292,8 +308,7 @@ REEVALUATION_BATCH = 2000
 
 
 def _queue_reevaluation(partner_ids: list[int]) -> None:
-    from gates.tasks import evaluate_partners_task
-
+    evaluate_partners_task = task("gates.tasks.evaluate_partners_task")
     delay = settings.PRM_FACT_DEBOUNCE_SECONDS
     claimed = claim_marks(
         [_debounce_key(partner_id) for partner_id in partner_ids], timeout=max(delay * 6, 60)
@@ -347,13 +362,11 @@ def request_full_evaluation() -> None:
 
 
 def _queue_full_evaluation() -> None:
-    from gates.tasks import evaluate_all_gates
-
     delay = settings.PRM_DEFINITION_DEBOUNCE_SECONDS
     # The mark outlives a lost task (a broker restart) only for a while.
     [claimed] = claim_marks([_FULL_RUN_PENDING_KEY], timeout=max(delay * 6, 300))
     if claimed:
-        evaluate_all_gates.apply_async(countdown=delay)
+        task("gates.tasks.evaluate_all_gates").apply_async(countdown=delay)
 
 
 def full_evaluation_started() -> None:
@@ -398,10 +411,6 @@ def gate_simulate(
     partners outside his coverage; None means every partner. Raises
     ``CriteriaError`` for an invalid tree.
     """
-    from gates.criteria import evaluate as evaluate_tree
-    from gates.metrics import METRICS, References
-    from gates.validation import parse_criteria
-
     as_of = as_of or timezone.localdate()
     references = References.load()
     tree = parse_criteria(criteria, default_currency=currency, references=references)
@@ -464,8 +473,6 @@ def changes_notify(changes: Sequence[Sequence[Any]]) -> tuple[int, list[list]]:
     """
     from django.core.mail import EmailMessage, get_connection
 
-    from partners.models import Membership, MembershipRole
-
     lines_by_partner = {int(partner_id): list(lines) for partner_id, lines in changes}
     partners = Partner.objects.filter(pk__in=list(lines_by_partner)).select_related("channel_manager")
     admins: dict[int, set[str]] = defaultdict(set)
@@ -515,9 +522,6 @@ def tier_override_set(
     tells nobody. Raises ``ValueError`` for a tier of another program, an empty
     reason or a past expiry.
     """
-    from gates.models import TierChangeReason
-    from partners.audit import audit
-
     if tier.program_id != program.id:
         raise ValueError("The tier belongs to another program.")
     if not reason.strip():
@@ -570,9 +574,6 @@ def tier_override_set(
 
 def tier_override_clear(*, actor, partner_tier: PartnerTier, note: str = "") -> PartnerTier:
     """End an override now; the tier the gates earn applies again, with its benefits."""
-    from gates.models import TierChangeReason
-    from partners.audit import audit
-
     today = timezone.localdate()
     with transaction.atomic():
         row = PartnerTier.objects.select_for_update().get(pk=partner_tier.pk)
@@ -644,9 +645,6 @@ def gate_saved(*, actor, gate, before: GateDefinition | None) -> None:
     decision reads changed on a gate that is or was active; a new name or
     description queues nothing.
     """
-    from gates.models import Gate, GateState
-    from partners.audit import audit
-
     after = gate_definition(gate)
     if before is not None and (after.criteria != before.criteria or after.currency != before.currency):
         Gate.objects.filter(pk=gate.pk).update(version=F("version") + 1)
@@ -669,9 +667,6 @@ def gates_retire(*, actor, gates: Iterable) -> int:
 
     Gates retired already are left as they are. Returns how many were retired.
     """
-    from gates.models import GateState
-    from partners.audit import audit
-
     retired = 0
     with transaction.atomic():
         for gate in gates:
@@ -692,8 +687,6 @@ def gate_version_record(*, sender, instance, raw: bool = False, **_kwargs) -> No
     The first save of a version records it; a version's criteria are what
     its statuses were measured against, so they are not overwritten.
     """
-    from gates.models import GateVersion
-
     if raw:
         return  # fixtures being loaded
     GateVersion.objects.get_or_create(

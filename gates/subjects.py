@@ -12,7 +12,9 @@ from typing import Any
 from gates.criteria import Criteria, CriteriaError
 from gates.engine import compile_decider
 from gates.metrics import References
+from gates.models import Gate
 from gates.validation import parse_criteria
+from programs.models import Segment, Tier
 
 
 @dataclass
@@ -99,45 +101,6 @@ def _topological(gates: list[GateSubject]) -> list[GateSubject]:
 # definition changes anywhere (the generation lives in the shared cache).
 _GENERATION_KEY = "gates:definitions-generation"
 _cached: dict[tuple, tuple[int, Subjects]] = {}
-# What a decision reads besides the facts. A change to any of them makes every
-# partner's results stale: evaluations reload them and every partner is
-# decided again. Gates are re-evaluated by the gate services, which know
-# whether an edit was only cosmetic (a name, a description).
-_DEFINITION_MODELS = (
-    ("gates", "Gate"),
-    ("programs", "Program"),
-    ("programs", "Tier"),
-    ("programs", "Benefit"),
-    ("programs", "Segment"),
-    ("partners", "ProductLine"),
-    ("partners", "CertificationType"),
-    ("partners", "ActivityType"),
-    ("partners", "ServiceOffering"),
-    ("partners", "ExchangeRate"),
-)
-
-
-def definitions_changed(sender=None, action: str | None = None, **_kwargs) -> None:
-    """Signal receiver: a definition changed; after commit, evaluations reload them and re-decide.
-
-    The generation moves only once the change is committed: a worker that
-    reloaded before the commit would otherwise cache the old definitions
-    under the new generation. Every definition but a gate also queues a
-    re-evaluation of every partner (coalesced, see
-    ``services.request_full_evaluation``).
-    """
-    from django.apps import apps
-    from django.db import transaction
-
-    # services imports this module for the definitions; imported here to break the cycle.
-    from gates.services import request_full_evaluation
-
-    if action is not None and not action.startswith("post_"):
-        return  # m2m_changed: act once the relation has changed
-    transaction.on_commit(bump_generation)
-    gate = apps.get_model("gates", "Gate")
-    if sender not in (gate, gate.prerequisites.through, gate.unlocks_benefits.through):
-        request_full_evaluation()
 
 
 def bump_generation() -> None:
@@ -156,26 +119,6 @@ def _new_generation() -> int:
 
     cache.add(_GENERATION_KEY, secrets.randbits(48), timeout=None)
     return cache.get(_GENERATION_KEY)
-
-
-def connect_definition_signals() -> None:
-    from django.apps import apps
-    from django.db.models.signals import m2m_changed, post_delete, post_save
-
-    for app_label, model_name in _DEFINITION_MODELS:
-        model = apps.get_model(app_label, model_name)
-        post_save.connect(definitions_changed, sender=model, dispatch_uid=f"definitions-{model_name}-save")
-        post_delete.connect(
-            definitions_changed, sender=model, dispatch_uid=f"definitions-{model_name}-delete"
-        )
-    for through in (
-        apps.get_model("gates", "Gate").prerequisites.through,
-        apps.get_model("gates", "Gate").unlocks_benefits.through,
-        apps.get_model("programs", "Benefit").tiers.through,
-    ):
-        m2m_changed.connect(
-            definitions_changed, sender=through, dispatch_uid=f"definitions-{through.__name__}"
-        )
 
 
 def cached_subjects(
@@ -206,9 +149,6 @@ def load_subjects(
     ``gate_ids`` narrows which gates are re-measured; the others' stored
     statuses still count for prerequisites, tiers and benefits.
     """
-    from gates.models import Gate
-    from programs.models import Segment, Tier
-
     subjects = Subjects(as_of=as_of, references=References.load())
     signature_parts: list[Any] = []
     in_effect = list(

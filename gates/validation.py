@@ -51,27 +51,3 @@ def criteria_errors(data: Any, *, default_currency: str | None) -> list[str]:
     except CriteriaError as exc:
         return exc.errors
     return []
-
-
-def prerequisite_cycle(gate, prerequisites) -> list[str] | None:
-    """The names along the cycle that giving ``gate`` these prerequisites would close, if any."""
-    from gates.models import Gate
-
-    if gate is None or gate.pk is None:
-        return None
-    edges: dict[int, list[int]] = {}
-    for from_id, to_id in Gate.prerequisites.through.objects.values_list("from_gate_id", "to_gate_id"):
-        edges.setdefault(from_id, []).append(to_id)
-    edges[gate.pk] = [p.pk for p in prerequisites]
-    names = dict(Gate.objects.values_list("pk", "name"))
-    stack: list[tuple[int, list[int]]] = [(p.pk, [gate.pk, p.pk]) for p in prerequisites]
-    seen: set[int] = set()
-    while stack:
-        node, path = stack.pop()
-        if node == gate.pk:
-            return [names.get(i, str(i)) for i in path]
-        if node in seen:
-            continue
-        seen.add(node)
-        stack.extend((following, [*path, following]) for following in edges.get(node, []))
-    return None

@@ -14,6 +14,7 @@ from decimal import Decimal
 from django.db.models import Min, Q, QuerySet
 
 from deals.models import Deal, DealStatus
+from gates.models import TierChange
 from incentives import engine
 from incentives.models import (
     CustomerActivation,
@@ -100,8 +101,6 @@ class HistoryTierBook(TierNames):
 
     def __init__(self, partner_ids: Iterable[int] | None, program_ids: Iterable[int]) -> None:
         super().__init__()
-        from gates.models import TierChange
-
         changes = TierChange.objects.filter(program_id__in=set(program_ids))
         if partner_ids is not None:
             changes = changes.filter(partner_id__in=set(partner_ids))

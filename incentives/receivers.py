@@ -4,6 +4,8 @@ import logging
 
 from django.db import transaction
 
+from incentives.tasks import calculate_deal_task
+
 logger = logging.getLogger(__name__)
 
 
@@ -17,8 +19,6 @@ def on_deal_won(sender, deal_id: int, sale_id: int | None = None, **kwargs) -> N
     """
 
     def enqueue() -> None:
-        from incentives.tasks import calculate_deal_task
-
         try:
             calculate_deal_task.delay(deal_id)
         except Exception:

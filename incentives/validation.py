@@ -11,6 +11,8 @@ from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 
+from core.money import is_currency
+
 HUNDRED = Decimal(100)
 ZERO = Decimal(0)
 
@@ -41,8 +43,6 @@ def amount_problem(value: Decimal | None, *, label: str, allow_zero: bool = Fals
 
 
 def currency_problem(currency: str | None) -> str | None:
-    from core.money import is_currency
-
     if not currency:
         return "Choose the currency this rule pays in: every amount it produces is in that currency."
     if not is_currency(currency):

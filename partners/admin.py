@@ -7,7 +7,6 @@ from django.contrib.auth.models import Group
 from django.db import models
 from django.db.models import Count, Q
 
-from gates.services import request_reevaluation
 from partners.admin_coverage import CoverageAdminMixin, CoverageInlineMixin
 from partners.models import (
     ActivityType,
@@ -26,6 +25,8 @@ from partners.models import (
     ServiceProficiency,
     sees_every_partner,
 )
+from partners.services import exchange_rate_delete, exchange_rate_save
+from partners.signals import facts_changed
 from prm.forms import PrettyJSONField
 
 User = get_user_model()
@@ -71,17 +72,17 @@ class FactAdmin(CoverageAdminMixin, admin.ModelAdmin):
         if change:
             before = self.partner_id_of(type(obj).objects.select_related().get(pk=obj.pk))
         super().save_model(request, obj, form, change)
-        request_reevaluation({self.partner_id_of(obj), before} - {None})
+        facts_changed.send(sender=type(obj), partner_ids={self.partner_id_of(obj), before} - {None})
 
     def delete_model(self, request, obj):
         partner_id = self.partner_id_of(obj)
         super().delete_model(request, obj)
-        request_reevaluation([partner_id])
+        facts_changed.send(sender=type(obj), partner_ids=[partner_id])
 
     def delete_queryset(self, request, queryset):
         partner_ids = {self.partner_id_of(obj) for obj in queryset.select_related()}
         super().delete_queryset(request, queryset)
-        request_reevaluation(partner_ids)
+        facts_changed.send(sender=queryset.model, partner_ids=partner_ids)
 
 
 class MembershipInline(CoverageInlineMixin, admin.TabularInline):
@@ -315,17 +316,11 @@ class ExchangeRateAdmin(CoverageAdminMixin, admin.ModelAdmin):
     date_hierarchy = "valid_from"
 
     def save_model(self, request, obj, form, change):
-        from partners.services import exchange_rate_save
-
         exchange_rate_save(actor=request.user, rate=obj)
 
     def delete_model(self, request, obj):
-        from partners.services import exchange_rate_delete
-
         exchange_rate_delete(actor=request.user, rate=obj)
 
     def delete_queryset(self, request, queryset):
-        from partners.services import exchange_rate_delete
-
         for rate in queryset:
             exchange_rate_delete(actor=request.user, rate=rate)

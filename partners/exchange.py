@@ -16,38 +16,18 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from partners.models import DailyRate, ExchangeRate
+from partners.models import DailyRate, ExchangeRate, rate_missing_message, rate_on
 
 # How far past today the daily table reaches, so that facts dated today or
 # tomorrow (time zones) always find their rate.
 HORIZON_DAYS = 7
 ONE = Decimal(1)
 
+__all__ = ["convert", "daily_rates_extend", "daily_rates_rebuild", "rate_missing_message", "rate_on"]
+
 
 def reference_currency() -> str:
     return settings.PRM_REFERENCE_CURRENCY
-
-
-def rate_on(currency: str, day: datetime.date) -> Decimal | None:
-    """Value of one unit of ``currency`` in the reference currency on ``day``; None if unknown."""
-    if currency == reference_currency():
-        return ONE
-    rate = (
-        ExchangeRate.objects.filter(currency=currency, valid_from__lte=day)
-        .order_by("-valid_from")
-        .values_list("rate", flat=True)
-        .first()
-    )
-    return rate
-
-
-def rate_missing_message(currency: str, day: datetime.date) -> str | None:
-    if currency == reference_currency() or rate_on(currency, day) is not None:
-        return None
-    return (
-        f"There is no {currency} exchange rate on or before {day:%d %b %Y}; "
-        f"add one before recording amounts in {currency}."
-    )
 
 
 def convert(amount: Decimal, from_currency: str, to_currency: str, day: datetime.date) -> Decimal:

@@ -675,8 +675,6 @@ class Sale(models.Model):
                     {"amount": f"{self.currency} amounts have at most {places} decimal places."}
                 )
         if self.closed_on:
-            from partners.exchange import rate_missing_message
-
             message = rate_missing_message(self.currency, self.closed_on)
             if message:
                 raise ValidationError({"currency": message})
@@ -793,6 +791,30 @@ class ExchangeRate(models.Model):
             raise ValidationError(
                 {"currency": f"{self.currency} is the reference currency: its rate is always 1."}
             )
+
+
+# The rate lookups live with the rates, so that a sale can check its own
+# currency; ``partners.exchange`` builds conversions and the daily table on them.
+def rate_on(currency: str, day: datetime.date) -> Decimal | None:
+    """Value of one unit of ``currency`` in the reference currency on ``day``; None if unknown."""
+    if currency == settings.PRM_REFERENCE_CURRENCY:
+        return Decimal(1)
+    rate = (
+        ExchangeRate.objects.filter(currency=currency, valid_from__lte=day)
+        .order_by("-valid_from")
+        .values_list("rate", flat=True)
+        .first()
+    )
+    return rate
+
+
+def rate_missing_message(currency: str, day: datetime.date) -> str | None:
+    if currency == settings.PRM_REFERENCE_CURRENCY or rate_on(currency, day) is not None:
+        return None
+    return (
+        f"There is no {currency} exchange rate on or before {day:%d %b %Y}; "
+        f"add one before recording amounts in {currency}."
+    )
 
 
 class DailyRate(models.Model):

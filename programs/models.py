@@ -16,6 +16,8 @@ from guardian.shortcuts import get_objects_for_user
 
 from core.door import DoorQuerySet, acts_vendor_wide, is_active_user, principal_user
 from core.money import AmountField, CurrencyField
+from partners.models import Membership, Partner
+from programs.hooks import criteria_errors
 
 MANAGE_PROGRAM = "programs.manage_program"
 
@@ -141,8 +143,6 @@ class Segment(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from gates.validation import criteria_errors
-
         errors = criteria_errors(self.criteria, default_currency=self.currency)
         if errors:
             raise ValidationError({"criteria": errors})
@@ -158,8 +158,6 @@ class ProgramQuerySet(DefinitionQuerySet):
         organisation (``program_open_to``). A distributor user sees the programs
         open to at least one partner it serves. Anybody else sees nothing.
         """
-        from partners.models import Membership, Partner
-
         user = principal_user(principal)
         if not is_active_user(user):
             return self.none()

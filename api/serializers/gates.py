@@ -17,8 +17,8 @@ from gates.models import (
     GateStatusChange,
     PartnerTier,
     TierChange,
+    prerequisite_cycle,
 )
-from gates.validation import prerequisite_cycle
 from programs.models import Benefit, Program, Tier
 
 CRITERIA_HELP = (

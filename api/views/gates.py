@@ -34,6 +34,7 @@ from gates.filtersets import (
     TierChangeFilterSet,
 )
 from gates.models import Gate, GateState, GateStatus, GateStatusChange, PartnerTier, TierChange
+from gates.tasks import evaluate_partner_task
 from partners.models import Partner
 
 
@@ -201,8 +202,6 @@ class EvaluationViewSet(ScopedViewMixin, viewsets.GenericViewSet):
     def create(self, request):
         form = EvaluationRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        from gates.tasks import evaluate_partner_task
-
         if form.validated_data.get("all"):
             require_vendor_wide(self.principal)
             # Joins a run already queued by an edit, if one is pending.

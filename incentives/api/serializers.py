@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from api.exceptions import django_errors
+from api.scoping import request_principal
 from core.money import CURRENCY_CHOICES
 from deals.models import Deal, SalesRole
 from incentives.models import (
@@ -357,8 +358,6 @@ class StatementSerializer(serializers.Serializer):
 
 def visible_deals(request):
     """The deals the caller sees, narrowed to a token's partners."""
-    from api.scoping import request_principal
-
     return Deal.objects.visible_to(request_principal(request))
 
 

@@ -13,7 +13,7 @@ from core.money import AmountField, CurrencyField
 from deals.models import SalesRole
 from incentives.models.ledger import LedgerEntry
 from incentives.validation import amount_problem, currency_problem, percent_problem
-from programs.models import DefinitionQuerySet
+from programs.models import DefinitionQuerySet, Tier
 
 
 class RuleKind(models.TextChoices):
@@ -278,8 +278,6 @@ class IncentiveRule(models.Model):
         if self.effective_from and self.effective_to and self.effective_to < self.effective_from:
             add("effective_to", "The rule ends before it starts: choose a last day on or after the first.")
         if self.program_id and self.min_tier_id:
-            from programs.models import Tier
-
             tier_program = (
                 Tier.objects.filter(pk=self.min_tier_id).values_list("program_id", flat=True).first()
             )

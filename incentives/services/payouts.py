@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core.background import task
 from core.money import round_money
 from deals.models import Deal, DealStatus
 from incentives.ledger import move
@@ -72,9 +73,7 @@ def activation_record(
         deal_id = deal.pk
 
         def enqueue() -> None:
-            from incentives.tasks import deal_activated_task
-
-            deal_activated_task.delay(deal_id)
+            task("incentives.tasks.deal_activated_task").delay(deal_id)
 
         transaction.on_commit(enqueue)
     return activation

@@ -8,8 +8,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from incentives.models import (
+    CommissionRate,
     IncentiveRule,
     LedgerEntry,
+    MarginRate,
+    RebateBand,
     Reward,
     RuleKind,
 )
@@ -107,8 +110,6 @@ def rule_save(
     validation (the API serializer and the admin do both); a rule whose terms
     are locked gets no new rates or bands (the validation refuses it).
     """
-    from incentives.models import CommissionRate, MarginRate, RebateBand
-
     with transaction.atomic():
         if created:
             rule.created_by = actor if getattr(actor, "is_authenticated", False) else None

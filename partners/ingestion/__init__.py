@@ -13,8 +13,8 @@ with the external id it has in the sending system. A record is keyed on
 Each batch runs in one transaction, holding a lock on its source so that two
 batches of the same source take turns: nothing is half-written, and two
 retries racing each other cannot create the same record twice. After the
-batch commits, the partners whose facts changed are re-evaluated once
-(``gates.services.request_reevaluation``).
+batch commits, the partners whose facts changed are announced once
+(``partners.signals.facts_changed``; the gates re-evaluate them).
 
 The records are plain dicts as decoded from JSON. Amounts must arrive as
 strings or ``Decimal`` (never floats), dates as ``YYYY-MM-DD`` strings.

@@ -29,6 +29,7 @@ from partners.ingestion.parsing import (
 from partners.models import (
     AuditEntry,
 )
+from partners.signals import facts_changed
 from prm.text import storable_problem
 
 
@@ -112,9 +113,7 @@ class _Ingestion:
             partner_ids=changed_partners,
         )
         if changed_partners:
-            from gates.services import request_reevaluation
-
-            request_reevaluation(changed_partners)
+            facts_changed.send(sender=self.model, partner_ids=changed_partners)
         return report
 
     def _parse_all(self, records: list) -> list[_Row]:

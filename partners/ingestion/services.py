@@ -6,6 +6,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 
+from partners.audit import audit
 from partners.ingestion.activities import ActivitiesIngestion
 from partners.ingestion.certifications import CertificationsIngestion
 from partners.ingestion.parsing import IngestionReport
@@ -14,6 +15,7 @@ from partners.models import (
     Certification,
     Partner,
 )
+from partners.signals import facts_changed
 
 
 def _writable_partners(actor, principal):
@@ -63,9 +65,6 @@ def fact_delete(*, actor, fact: models.Model, principal=None) -> None:
     manager = type(fact)._default_manager
     if not manager.allows(principal if principal is not None else actor, "delete", fact):  # type: ignore[attr-defined]
         raise PermissionDenied("You may not delete this fact.")
-    from gates.services import request_reevaluation
-    from partners.audit import audit
-
     partner_id = fact.person.partner_id if isinstance(fact, Certification) else fact.partner_id  # type: ignore[attr-defined]
     with transaction.atomic():
         audit(
@@ -76,4 +75,4 @@ def fact_delete(*, actor, fact: models.Model, principal=None) -> None:
             external_id=getattr(fact, "external_id", ""),
         )
         fact.delete()
-        request_reevaluation([partner_id])
+        facts_changed.send(sender=type(fact), partner_ids=[partner_id])
