@@ -1,6 +1,6 @@
 """The API's router. Each app adds its endpoints with one line in ``api/urls.py``::
 
-    router.extend("incentives.api.routes")
+    router.extend("api.views.incentives")
 
 where the named module defines ``register(router)`` calling ``router.register(...)``.
 """

@@ -11,7 +11,7 @@ router.extend("api.views.partners")
 router.extend("api.views.programs")
 router.extend("api.views.gates")
 router.extend("api.views.deals")
-router.extend("incentives.api.routes")
+router.extend("api.views.incentives")
 
 app_name = "api"
 

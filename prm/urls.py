@@ -14,7 +14,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
-    path("portal/incentives/", include("incentives.urls")),
+    path("portal/incentives/", include("portal.incentive_urls")),
     path("portal/", include("portal.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script from its own URL, not inline.

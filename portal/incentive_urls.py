@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from incentives import views
+from portal import incentive_views as views
 
 app_name = "incentives"
 

@@ -9,9 +9,7 @@ from rest_framework.response import Response
 
 from api.pagination import PagePagination
 from api.permissions import ProgramDefinitionMixin, require_program_manager
-from api.views.base import CursorReadOnlyViewSet, ScopedViewMixin
-from incentives import selectors, services
-from incentives.api.serializers import (
+from api.serializers.incentives import (
     ActivationSerializer,
     IncentiveRuleSerializer,
     LedgerEntrySerializer,
@@ -19,6 +17,8 @@ from incentives.api.serializers import (
     StatementSerializer,
     StatementSummarySerializer,
 )
+from api.views.base import CursorReadOnlyViewSet, ScopedViewMixin
+from incentives import selectors, services
 from incentives.engine import round_amount
 from incentives.filtersets import IncentiveRuleFilterSet, LedgerEntryFilterSet
 from incentives.models import CustomerActivation, EntryState, IncentiveRule, LedgerEntry
@@ -206,3 +206,10 @@ class ActivationViewSet(
             activated_on=data["activated_on"],
             metric=data.get("metric", ""),
         )
+
+
+def register(router) -> None:
+    router.register("incentive-rules", IncentiveRuleViewSet, basename="incentive-rule")
+    router.register("incentive-statements", StatementViewSet, basename="incentive-statement")
+    router.register("ledger-entries", LedgerEntryViewSet, basename="ledger-entry")
+    router.register("incentive-activations", ActivationViewSet, basename="incentive-activation")
