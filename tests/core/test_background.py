@@ -10,9 +10,7 @@ from core.background import task
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = [path for path in ROOT.glob("*/**/*.py") if not {".venv", "tests", "bench"} & set(path.parts)]
-NAMES = sorted(
-    {name for path in PRODUCT for name in re.findall(r'\btask\("([\w.]+)"\)', path.read_text())}
-)
+NAMES = sorted({name for path in PRODUCT for name in re.findall(r'\btask\("([\w.]+)"\)', path.read_text())})
 
 
 def test_the_services_name_tasks():
