@@ -21,7 +21,7 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
-from gates.criteria import CriteriaError
+from criteria.tree import CriteriaError
 from prm.text import scrub, storable_problem
 
 logger = logging.getLogger(__name__)

@@ -3,8 +3,8 @@
 import datetime
 
 from core.money import is_currency
-from gates.criteria import Criteria, CriteriaError, parse
-from gates.metrics import SPECS, References
+from criteria.tree import Criteria, CriteriaError, parse
+from gates.metrics import SPECS, References, load_references
 from gates.selectors import LeafProgress, StoredMeasures, leaf_progress
 
 
@@ -34,7 +34,7 @@ class GateTrees:
         if "current_tier" not in str(gate.criteria):
             return References()
         if self._references is None:
-            self._references = References.load()
+            self._references = load_references()
         return self._references
 
     def progress(self, status) -> list[LeafProgress]:

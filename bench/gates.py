@@ -427,7 +427,7 @@ def main() -> None:
     from django.utils import timezone
 
     from gates import services
-    from gates.metrics import References
+    from gates.metrics import load_references
     from gates.models import Gate, GateStatus
     from gates.reference import evaluate_partner_naively
     from gates.validation import parse_criteria
@@ -503,7 +503,7 @@ def main() -> None:
     sample_ids = sorted(
         random.Random(args.seed).sample(range(1, args.partners + 1), min(args.sample, args.partners))
     )
-    refs = References.load()
+    refs = load_references()
     trees = [
         (gate, parse_criteria(gate.criteria, default_currency=gate.money_currency, references=refs))
         for gate in gates

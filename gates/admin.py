@@ -6,8 +6,8 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
+from criteria.tree import CriteriaError
 from gates import services
-from gates.criteria import CriteriaError
 from gates.models import (
     BenefitGrant,
     EvaluationRun,

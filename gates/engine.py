@@ -25,10 +25,10 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from gates.criteria import Criteria, Leaf
+from criteria.tree import Criteria, Leaf
+from criteria.windows import Window
 from gates.metrics import METRICS, Column, References, column_sql, measure_key, table_sql
 from gates.models import PartnerTier
-from gates.windows import Window
 from partners.models import Partner
 
 SOURCE_ORDER = ("sales", "certifications", "activities", "proficiencies", "deals")

@@ -21,8 +21,9 @@ from typing import Any
 from django_countries import countries
 
 from core.money import round_money, to_decimal
-from gates.criteria import Leaf, MetricSpec, Param
-from gates.windows import Window
+from criteria.references import References
+from criteria.tree import Leaf, MetricSpec, Param
+from criteria.windows import Window
 from partners.models import (
     ActivityType,
     BusinessModel,
@@ -39,54 +40,26 @@ from programs.models import Program, Tier
 # --- reference data the measures need ------------------------------------------
 
 
-@dataclass
-class References:
-    """Codes resolved to ids once per evaluation (codes are what criteria are written in)."""
-
-    product_lines: dict[str, int] = field(default_factory=dict)
-    certification_types: dict[str, int] = field(default_factory=dict)
-    certification_tracks: dict[str, list[int]] = field(default_factory=dict)
-    advanced_certifications: list[int] = field(default_factory=list)
-    # Months a certification of each type stays valid (None: no expiry).
-    certification_validity: dict[int, int | None] = field(default_factory=dict)
-    activity_types: dict[str, int] = field(default_factory=dict)
-    offerings: dict[str, int] = field(default_factory=dict)
-    programs: dict[str, int] = field(default_factory=dict)
-    tier_names: dict[tuple[int, int], str] = field(default_factory=dict)
-
-    @classmethod
-    def load(cls) -> "References":
-        refs = cls()
-        refs.product_lines = dict(ProductLine.objects.values_list("code", "id"))
-        for type_id, code, track, advanced, validity in CertificationType.objects.order_by("id").values_list(
-            "id", "code", "track", "is_advanced", "validity_months"
-        ):
-            refs.certification_types[code] = type_id
-            refs.certification_validity[type_id] = validity
-            refs.certification_tracks.setdefault(track, []).append(type_id)
-            if advanced:
-                refs.advanced_certifications.append(type_id)
-        refs.activity_types = dict(ActivityType.objects.values_list("code", "id"))
-        refs.offerings = dict(ServiceOffering.objects.values_list("code", "id"))
-        refs.programs = dict(Program.objects.values_list("slug", "id"))
-        refs.tier_names = {
-            (program_id, rank): name
-            for program_id, rank, name in Tier.objects.values_list("program_id", "rank", "name")
-        }
-        return refs
-
-    def signature_parts(self) -> dict[str, Any]:
-        """What the references mean to a decision, for the definitions' signature (names are left out)."""
-        return {
-            "product_lines": self.product_lines,
-            "certification_types": self.certification_types,
-            "certification_tracks": {track: sorted(ids) for track, ids in self.certification_tracks.items()},
-            "advanced_certifications": sorted(self.advanced_certifications),
-            "certification_validity": {str(k): v for k, v in self.certification_validity.items()},
-            "activity_types": self.activity_types,
-            "offerings": self.offerings,
-            "programs": self.programs,
-        }
+def load_references() -> References:
+    """The codes criteria are written in, resolved to ids from the database (a few queries)."""
+    refs = References()
+    refs.product_lines = dict(ProductLine.objects.values_list("code", "id"))
+    for type_id, code, track, advanced, validity in CertificationType.objects.order_by("id").values_list(
+        "id", "code", "track", "is_advanced", "validity_months"
+    ):
+        refs.certification_types[code] = type_id
+        refs.certification_validity[type_id] = validity
+        refs.certification_tracks.setdefault(track, []).append(type_id)
+        if advanced:
+            refs.advanced_certifications.append(type_id)
+    refs.activity_types = dict(ActivityType.objects.values_list("code", "id"))
+    refs.offerings = dict(ServiceOffering.objects.values_list("code", "id"))
+    refs.programs = dict(Program.objects.values_list("slug", "id"))
+    refs.tier_names = {
+        (program_id, rank): name
+        for program_id, rank, name in Tier.objects.values_list("program_id", "rank", "name")
+    }
+    return refs
 
 
 # --- where the facts live ------------------------------------------------------

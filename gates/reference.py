@@ -14,10 +14,10 @@ from django.apps import apps
 from django.db.models import Q
 
 from core.money import round_money
-from gates.criteria import Criteria, Leaf, evaluate
+from criteria.tree import Criteria, Leaf, evaluate
+from criteria.windows import Window
 from gates.metrics import References, money_currency, months_between
 from gates.models import PartnerTier
-from gates.windows import Window
 from partners.exchange import rate_on
 from partners.models import Certification, EngagementActivity, Partner, Sale, ServiceProficiency
 

@@ -8,10 +8,10 @@ from typing import Any
 from django.utils import timezone
 
 from core.money import is_currency, round_money
-from gates.criteria import Criteria, CriteriaError, Leaf, parse
-from gates.metrics import METRICS, SPECS, References, measure_key
+from criteria.tree import Criteria, CriteriaError, Leaf, parse
+from criteria.windows import Window
+from gates.metrics import METRICS, SPECS, References, load_references, measure_key
 from gates.models import Gate, GateOutcome, GateStatus, GateVersion, TierChange
-from gates.windows import Window
 
 # What a criterion shows when nothing measured it yet under the gate's criteria.
 NOT_MEASURED = "not measured yet"
@@ -187,7 +187,7 @@ def partner_gate_progress(partner, *, gates=None, as_of: datetime.date | None = 
     }
     refs = References()
     if any("current_tier" in str(gate.criteria) for gate in gates):
-        refs = References.load()
+        refs = load_references()
     result = []
     stored = StoredMeasures()
     for gate in gates:

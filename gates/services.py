@@ -27,9 +27,9 @@ from django.db.models import F, Q, QuerySet
 from django.utils import dateformat, timezone
 
 from core.background import task
-from gates.criteria import evaluate as evaluate_tree
+from criteria.tree import evaluate as evaluate_tree
 from gates.engine import Measurer, serialise
-from gates.metrics import METRICS, References
+from gates.metrics import METRICS, load_references
 from gates.models import (
     EvaluationRun,
     Gate,
@@ -412,7 +412,7 @@ def gate_simulate(
     ``CriteriaError`` for an invalid tree.
     """
     as_of = as_of or timezone.localdate()
-    references = References.load()
+    references = load_references()
     tree = parse_criteria(criteria, default_currency=currency, references=references)
     measurer = Measurer([tree], as_of=as_of, references=references)
     keys = measurer.keys_for(tree)

@@ -9,9 +9,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gates.criteria import Criteria, CriteriaError
+from criteria.tree import Criteria, CriteriaError
 from gates.engine import compile_decider
-from gates.metrics import References
+from gates.metrics import References, load_references
 from gates.models import Gate
 from gates.validation import parse_criteria
 from programs.models import Segment, Tier
@@ -149,7 +149,7 @@ def load_subjects(
     ``gate_ids`` narrows which gates are re-measured; the others' stored
     statuses still count for prerequisites, tiers and benefits.
     """
-    subjects = Subjects(as_of=as_of, references=References.load())
+    subjects = Subjects(as_of=as_of, references=load_references())
     signature_parts: list[Any] = []
     in_effect = list(
         Gate.objects.in_effect(as_of)

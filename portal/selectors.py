@@ -16,8 +16,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.money import is_currency
+from criteria.tree import CriteriaError, parse
 from deals.models import Deal, DealStatus, MdfRequest
-from gates.criteria import CriteriaError, parse
 from gates.metrics import SPECS, References
 from gates.models import (
     BenefitGrant,

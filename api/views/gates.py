@@ -24,8 +24,8 @@ from api.serializers.gates import (
 )
 from api.services import gate_save
 from api.views.base import CursorReadOnlyViewSet, ReadOnlyViewSet, ScopedViewMixin
+from criteria.tree import CriteriaError
 from gates import services as gate_services
-from gates.criteria import CriteriaError
 from gates.filtersets import (
     GateFilterSet,
     GateStatusChangeFilterSet,

@@ -4,7 +4,7 @@ import datetime
 from typing import Any
 
 from gates.engine import Measurer
-from gates.metrics import References
+from gates.metrics import load_references
 from gates.reference import measure_leaf
 from gates.validation import parse_criteria
 from partners.exchange import daily_rates_extend
@@ -15,7 +15,7 @@ def measure_both(
 ) -> tuple[list[Any], list[Any]]:
     """The leaf values for one partner from the engine (in a range of all partners) and the reference."""
     daily_rates_extend(as_of)
-    refs = References.load()
+    refs = load_references()
     tree = parse_criteria(criteria, default_currency=currency, references=refs)
     measurer = Measurer([tree], as_of=as_of, references=refs)
     keys = measurer.keys_for(tree)

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from deals.models import DealStatus
+from gates.metrics import load_references
 from gates.models import PartnerTier
 from partners.models import LifecycleStatus
 from tests.factories import (
@@ -236,9 +237,9 @@ def test_a_sale_before_any_rate_of_its_currency_is_not_counted():
 
 def test_a_money_leaf_without_a_currency_is_measured_in_the_reference_currency(settings):
     """The fallback follows PRM_REFERENCE_CURRENCY: yen have no minor unit, dollars two."""
-    from gates.criteria import Criteria, Leaf
+    from criteria.tree import Criteria, Leaf
     from gates.engine import Measurer
-    from gates.metrics import References
+    from gates.metrics import load_references
     from gates.reference import measure_leaf
     from partners.exchange import daily_rates_extend
 
@@ -247,7 +248,7 @@ def test_a_money_leaf_without_a_currency_is_measured_in_the_reference_currency(s
     _sale(partner, "1234.60", "JPY")
     leaf = Leaf(0, "criteria", "sales_amount", ">=", Decimal(1), {}, currency=None)
     daily_rates_extend(END_OF_Q1)
-    refs = References.load()
+    refs = load_references()
     measurer = Measurer([Criteria(leaf, (leaf,))], as_of=END_OF_Q1, references=refs)
     [engine] = measurer.measure(partner.pk, partner.pk)[partner.pk]
     assert engine == Decimal("1235")
@@ -260,7 +261,6 @@ def test_the_source_queries_name_tables_and_columns_from_the_models(monkeypatch)
 
     from deals.models import Deal
     from gates.engine import Measurer
-    from gates.metrics import References
     from gates.validation import parse_criteria
     from partners.exchange import daily_rates_extend
     from partners.models import Sale
@@ -288,7 +288,7 @@ def test_the_source_queries_name_tables_and_columns_from_the_models(monkeypatch)
     monkeypatch.setattr(Deal._meta, "db_table", "renamed_deals")
 
     daily_rates_extend(END_OF_Q1)
-    refs = References.load()
+    refs = load_references()
     tree = parse_criteria(criteria, default_currency="USD", references=refs)
     measurer = Measurer([tree], as_of=END_OF_Q1, references=refs)
     values = measurer.measure(partner.pk, partner.pk)[partner.pk]

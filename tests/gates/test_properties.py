@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
-from gates.criteria import evaluate as evaluate_tree
+from criteria.tree import evaluate as evaluate_tree
 from gates.engine import Measurer
-from gates.metrics import References
+from gates.metrics import load_references
 from gates.reference import measure_leaf
 from gates.validation import parse_criteria
 from partners.exchange import daily_rates_rebuild
@@ -295,7 +295,7 @@ class SetBasedEqualsReference(TestCase):
     def test_set_based_evaluation_equals_the_per_partner_reference(self, partners, eur, gbp, criteria):
         self._rates(eur, gbp)
         created = self._partners(partners)
-        refs = References.load()
+        refs = load_references()
         parsed = [parse_criteria(tree, default_currency="USD", references=refs) for tree in criteria]
         measurer = Measurer(parsed, as_of=AS_OF, references=refs)
         measured = measurer.measure(created[0].pk, created[-1].pk)

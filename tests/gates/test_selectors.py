@@ -5,7 +5,7 @@ import datetime
 import pytest
 
 from core.money import is_currency
-from gates.criteria import parse
+from criteria.tree import parse
 from gates.metrics import SPECS, References
 from gates.selectors import leaf_progress
 

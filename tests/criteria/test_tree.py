@@ -5,9 +5,9 @@ from decimal import Decimal
 import pytest
 
 from core.money import is_currency
-from gates.criteria import CriteriaError, MetricSpec, Param, compare, evaluate, parse
+from criteria.tree import CriteriaError, MetricSpec, Param, compare, evaluate, parse
+from criteria.windows import Window
 from gates.metrics import SPECS
-from gates.windows import Window
 
 
 def _parse(data, currency="USD"):

@@ -2,7 +2,7 @@ import datetime
 
 import pytest
 
-from gates.windows import Window, parse_window
+from criteria.windows import Window, parse_window
 
 D = datetime.date
 

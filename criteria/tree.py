@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from gates.windows import Window, parse_window
+from criteria.windows import Window, parse_window
 
 NUMERIC_OPS = {">=", ">", "<=", "<", "==", "!="}
 SET_OPS = {"in", "not_in"}
