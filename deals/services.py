@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core.background import task
+from core.locks import transaction_lock
 from core.money import is_currency, minor_unit_exponent
 from deals.models import ACTIVE_STATUSES, Deal, DealStatus, SalesRole, normalise_domain
 from deals.permissions import can_decide_deal, can_register_deals_as, can_report_outcome, require
@@ -29,22 +30,16 @@ from partners.models import AuditEntry, ProductLine, Sale
 
 logger = logging.getLogger(__name__)
 
-# Namespace of the advisory locks that serialise claims on one customer.
-_CUSTOMER_LOCK_NAMESPACE = 5_100
 SALE_SOURCE = "deal"
 
 
 def _lock_customer(domain: str) -> None:
     """Serialise registrations on one customer so that two claims cannot both miss each other.
 
-    PostgreSQL: a transaction-scoped advisory lock on the domain's hash. SQLite
+    PostgreSQL: a transaction-scoped advisory lock named after the domain. SQLite
     allows one writer at a time, which serialises the claims already.
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [_CUSTOMER_LOCK_NAMESPACE, domain]
-            )
+    transaction_lock(f"deals:customer:{domain}")
 
 
 def _check_amount(value: Decimal | None, currency: str, field: str) -> dict[str, str]:

@@ -27,6 +27,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import dateformat, timezone
 
 from core.background import task
+from core.locks import session_lock
 from criteria.tree import evaluate as evaluate_tree
 from gates.engine import Measurer, serialise
 from gates.metrics import METRICS, load_references
@@ -51,9 +52,8 @@ from partners.models import Membership, MembershipRole, Partner
 
 logger = logging.getLogger(__name__)
 
-# The advisory lock that keeps full evaluations one at a time, per database
-# (several databases on one server must not lock each other out).
-FULL_RUN_LOCK = "hashtext(current_database() || ':gates:full-run')"
+# The advisory lock that keeps full evaluations one at a time (core.locks).
+FULL_RUN_LOCK = "gates:full-run"
 
 
 @dataclass
@@ -83,23 +83,6 @@ class EvaluationSummary:
 
 
 # --- runs ---------------------------------------------------------------------------
-
-
-@contextmanager
-def _full_run_lock() -> Iterator[bool]:
-    """Keep full evaluations one at a time (PostgreSQL advisory lock); yields False if another holds it."""
-    if connection.vendor != "postgresql":
-        yield True
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT pg_try_advisory_lock({FULL_RUN_LOCK})")
-        acquired = cursor.fetchone()[0]
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            with connection.cursor() as cursor:
-                cursor.execute(f"SELECT pg_advisory_unlock({FULL_RUN_LOCK})")
 
 
 def _chunks(
@@ -142,7 +125,7 @@ def evaluate(
     as_of = as_of or timezone.localdate()
     chunk_size = chunk_size or settings.PRM_EVALUATION_CHUNK_SIZE
     full = partner_ids is None
-    with _full_run_lock() if full and not dry_run else _no_lock() as acquired:
+    with session_lock(FULL_RUN_LOCK) if full and not dry_run else _no_lock() as acquired:
         if not acquired:
             logger.info("a full evaluation is already running; this one is skipped")
             return EvaluationSummary(run_id=None, locked_out=True)

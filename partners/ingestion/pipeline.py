@@ -1,7 +1,6 @@
 """The steps shared by every kind of fact: parse, look up, compare, write in bulk, audit."""
 
 import datetime
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,6 +9,7 @@ from typing import Any, ClassVar
 from django.db import DataError, IntegrityError, connection, models, transaction
 from django.utils import timezone
 
+from core.locks import transaction_lock
 from partners.ingestion.parsing import (
     LOOKUP_CHUNK,
     SOURCE_PATTERN,
@@ -148,12 +148,7 @@ class _Ingestion:
         return rows
 
     def _lock_source(self) -> None:
-        if connection.vendor != "postgresql":
-            return  # SQLite writes one transaction at a time anyway
-        digest = hashlib.sha256(f"prm.ingest:{self.kind}:{self.source}".encode()).digest()
-        key = int.from_bytes(digest[:8], "big", signed=True)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+        transaction_lock(f"prm.ingest:{self.kind}:{self.source}")
 
     def _existing(self, rows: list[_Row]) -> dict[str, dict[str, Any]]:
         wanted = [row.external_id for row in rows if not row.errors and row.external_id]

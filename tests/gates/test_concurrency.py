@@ -5,6 +5,7 @@ import threading
 import pytest
 from django.db import connection, connections
 
+from core.locks import KEY_SQL
 from gates import services
 from gates.models import EvaluationRun, GateStatus, GateStatusChange, TierChange
 from tests.factories import PartnerFactory
@@ -36,7 +37,7 @@ def test_a_second_full_run_is_skipped_while_one_holds_the_lock(ladder):
     PartnerFactory()
     runs = EvaluationRun.objects.count()  # the ladder's definitions queued runs as they were saved
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT pg_advisory_lock({services.FULL_RUN_LOCK})")
+        cursor.execute(f"SELECT pg_advisory_lock({KEY_SQL})", [services.FULL_RUN_LOCK])
     try:
         results: dict = {}
         _in_thread(services.evaluate, results, "second").join()
@@ -44,7 +45,7 @@ def test_a_second_full_run_is_skipped_while_one_holds_the_lock(ladder):
         assert EvaluationRun.objects.count() == runs
     finally:
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT pg_advisory_unlock({services.FULL_RUN_LOCK})")
+            cursor.execute(f"SELECT pg_advisory_unlock({KEY_SQL})", [services.FULL_RUN_LOCK])
 
 
 def test_simultaneous_runs_leave_one_consistent_state(ladder):
