@@ -16,7 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.money import minor_unit_exponent, round_money
-from deals.models import MdfBucket, MdfLedgerEntry, MdfPeriod, MdfRequest, MdfStatus
+from core.states import require_move
+from deals.models import MDF_STATE_MOVES, MdfBucket, MdfLedgerEntry, MdfPeriod, MdfRequest, MdfStatus
 from deals.permissions import can_act_on_mdf_as_partner, can_decide_mdf, require
 from deals.selectors import mdf_allowance, period_bounds
 from deals.uploads import validate_proof
@@ -99,9 +100,13 @@ def _lock_request(request: MdfRequest) -> tuple[MdfPeriod, MdfRequest]:
     return period, locked
 
 
-def _require_status(request: MdfRequest, *statuses: str) -> None:
-    if request.status not in statuses:
-        raise ValidationError(f"This request is {request.get_status_display().lower()}: nothing to do.")
+def _require_move(request: MdfRequest, destination: str) -> None:
+    require_move(
+        MDF_STATE_MOVES,
+        request.status,
+        destination,
+        refused=f"This request is {request.get_status_display().lower()}: nothing to do.",
+    )
 
 
 def mdf_request_create(
@@ -176,7 +181,7 @@ def mdf_request_approve(*, actor, request: MdfRequest, amount: Decimal | None = 
     with transaction.atomic():
         period, request = _lock_request(request)
         require(can_decide_mdf(actor, request), "You may not decide on this request.")
-        _require_status(request, MdfStatus.REQUESTED)
+        _require_move(request, MdfStatus.APPROVED)
         approved = request.amount if amount is None else amount
         message = _money_error(approved, request.currency)
         if message is None and approved > request.amount:
@@ -202,7 +207,7 @@ def mdf_request_reject(*, actor, request: MdfRequest, reason: str) -> MdfRequest
     with transaction.atomic():
         period, request = _lock_request(request)
         require(can_decide_mdf(actor, request), "You may not decide on this request.")
-        _require_status(request, MdfStatus.REQUESTED)
+        _require_move(request, MdfStatus.REJECTED)
         moves = _Moves(period, request, actor, note="rejected")
         moves.move(MdfBucket.REQUESTED, MdfBucket.AVAILABLE, request.amount)
         request.status = MdfStatus.REJECTED
@@ -220,7 +225,7 @@ def mdf_request_withdraw(*, actor, request: MdfRequest) -> MdfRequest:
     with transaction.atomic():
         period, request = _lock_request(request)
         require(can_act_on_mdf_as_partner(actor, request.partner), "You may not withdraw this request.")
-        _require_status(request, MdfStatus.REQUESTED)
+        _require_move(request, MdfStatus.CANCELLED)
         moves = _Moves(period, request, actor, note="withdrawn")
         moves.move(MdfBucket.REQUESTED, MdfBucket.AVAILABLE, request.amount)
         request.status = MdfStatus.CANCELLED
@@ -242,7 +247,8 @@ def mdf_allow_early_claim(*, actor, request: MdfRequest, reason: str) -> MdfRequ
     with transaction.atomic():
         _, request = _lock_request(request)
         require(can_decide_mdf(actor, request), "You may not decide on this request.")
-        _require_status(request, MdfStatus.APPROVED)
+        # The exception lets the request be claimed early: it must be one that may be claimed.
+        _require_move(request, MdfStatus.CLAIMED)
         if request.early_claim_allowed_at is not None:
             raise ValidationError("An early claim is already allowed for this request.")
         if request.may_be_claimed_on(timezone.localdate()):
@@ -277,7 +283,7 @@ def mdf_claim(
     with transaction.atomic():
         period, request = _lock_request(request)
         require(can_act_on_mdf_as_partner(actor, request.partner), "You may not claim these funds.")
-        _require_status(request, MdfStatus.APPROVED)
+        _require_move(request, MdfStatus.CLAIMED)
         if not request.may_be_claimed_on(day):
             raise ValidationError(
                 f"The activity runs until {_day(request.ends_on)}: claim from "
@@ -313,7 +319,7 @@ def mdf_mark_paid(*, actor, request: MdfRequest, reference: str = "") -> MdfRequ
     with transaction.atomic():
         period, request = _lock_request(request)
         require(can_decide_mdf(actor, request), "You may not record payments.")
-        _require_status(request, MdfStatus.CLAIMED)
+        _require_move(request, MdfStatus.PAID)
         moves = _Moves(period, request, actor, note=f"paid {reference}".strip())
         moves.move(MdfBucket.CLAIMED, MdfBucket.PAID, request.claimed_amount or Decimal(0))
         request.status = MdfStatus.PAID

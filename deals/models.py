@@ -54,6 +54,18 @@ class DealStatus(models.TextChoices):
 
 # Registrations that hold a customer: a new claim on the same customer conflicts.
 ACTIVE_STATUSES = (DealStatus.SUBMITTED, DealStatus.APPROVED)
+
+# The moves a registration's status may make (core.states); everything else is refused.
+DEAL_STATE_MOVES = frozenset(
+    {
+        (DealStatus.SUBMITTED, DealStatus.APPROVED),
+        (DealStatus.SUBMITTED, DealStatus.REJECTED),
+        (DealStatus.SUBMITTED, DealStatus.LOST),
+        (DealStatus.APPROVED, DealStatus.WON),
+        (DealStatus.APPROVED, DealStatus.LOST),
+        (DealStatus.APPROVED, DealStatus.EXPIRED),
+    }
+)
 # A submitted registration flagged because another partner claims the customer:
 # the vendor decides it, never the distributor.
 UNDER_REVIEW = "Under review"
@@ -195,6 +207,18 @@ class MdfStatus(models.TextChoices):
     CANCELLED = "cancelled", "Withdrawn"
     CLAIMED = "claimed", "Claimed"
     PAID = "paid", "Paid"
+
+
+# The moves an MDF request's status may make (core.states); everything else is refused.
+MDF_STATE_MOVES = frozenset(
+    {
+        (MdfStatus.REQUESTED, MdfStatus.APPROVED),
+        (MdfStatus.REQUESTED, MdfStatus.REJECTED),
+        (MdfStatus.REQUESTED, MdfStatus.CANCELLED),
+        (MdfStatus.APPROVED, MdfStatus.CLAIMED),
+        (MdfStatus.CLAIMED, MdfStatus.PAID),
+    }
+)
 
 
 class MdfBucket(models.TextChoices):

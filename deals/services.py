@@ -20,7 +20,8 @@ from django.utils import timezone
 from core.background import task
 from core.locks import transaction_lock
 from core.money import is_currency, minor_unit_exponent
-from deals.models import ACTIVE_STATUSES, Deal, DealStatus, SalesRole, normalise_domain
+from core.states import require_move
+from deals.models import ACTIVE_STATUSES, DEAL_STATE_MOVES, Deal, DealStatus, SalesRole, normalise_domain
 from deals.permissions import can_decide_deal, can_register_deals_as, can_report_outcome, require
 from deals.selectors import can_register_deals
 from deals.signals import deal_won
@@ -153,9 +154,13 @@ def _locked(deal: Deal) -> Deal:
     return Deal.objects.select_for_update().select_related("partner").get(pk=deal.pk)
 
 
-def _require_status(deal: Deal, *statuses: str) -> None:
-    if deal.status not in statuses:
-        raise ValidationError(f"This registration is {deal.get_status_display().lower()}: nothing to do.")
+def _require_move(deal: Deal, destination: str) -> None:
+    require_move(
+        DEAL_STATE_MOVES,
+        deal.status,
+        destination,
+        refused=f"This registration is {deal.get_status_display().lower()}: nothing to do.",
+    )
 
 
 def deal_approve(*, actor, deal: Deal, today: datetime.date | None = None, notify: bool = True) -> Deal:
@@ -168,7 +173,7 @@ def deal_approve(*, actor, deal: Deal, today: datetime.date | None = None, notif
     with transaction.atomic():
         deal = _locked(deal)
         require(can_decide_deal(actor, deal), "You may not decide on this registration.")
-        _require_status(deal, DealStatus.SUBMITTED)
+        _require_move(deal, DealStatus.APPROVED)
         _lock_customer(deal.customer_domain)
         rival = (
             Deal.objects.filter(customer_domain=deal.customer_domain, status=DealStatus.APPROVED)
@@ -202,7 +207,7 @@ def deal_reject(*, actor, deal: Deal, reason: str, notify: bool = True) -> Deal:
     with transaction.atomic():
         deal = _locked(deal)
         require(can_decide_deal(actor, deal), "You may not decide on this registration.")
-        _require_status(deal, DealStatus.SUBMITTED)
+        _require_move(deal, DealStatus.REJECTED)
         deal.status = DealStatus.REJECTED
         deal.decided_by = actor
         deal.decided_at = timezone.now()
@@ -235,7 +240,7 @@ def deal_mark_won(
     with transaction.atomic():
         deal = _locked(deal)
         require(can_report_outcome(actor, deal), "You may not report the outcome of this registration.")
-        _require_status(deal, DealStatus.APPROVED)
+        _require_move(deal, DealStatus.WON)
         amount = deal.expected_value if amount is None else amount
         errors = _check_amount(amount, deal.currency, "amount")
         products = list(deal.products.all())
@@ -293,7 +298,7 @@ def deal_mark_lost(*, actor, deal: Deal, reason: str = "") -> Deal:
     with transaction.atomic():
         deal = _locked(deal)
         require(can_report_outcome(actor, deal), "You may not report the outcome of this registration.")
-        _require_status(deal, *ACTIVE_STATUSES)
+        _require_move(deal, DealStatus.LOST)
         deal.status = DealStatus.LOST
         deal.closed_on = timezone.localdate()
         deal.save()
