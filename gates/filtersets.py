@@ -2,6 +2,7 @@
 
 import django_filters as filters
 
+from core.filters import DateTimeFilter, IdFilter
 from gates.models import (
     Gate,
     GateOutcome,
@@ -12,7 +13,6 @@ from gates.models import (
     TierChange,
     TierChangeReason,
 )
-from partners.filtersets import DateTimeFilter, IdFilter
 
 
 class GateFilterSet(filters.FilterSet):

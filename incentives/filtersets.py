@@ -7,8 +7,8 @@ does not exist, an empty list, instead of confirming that it exists.
 
 import django_filters as filters
 
+from core.filters import IdFilter
 from incentives.models import IncentiveRule, LedgerEntry
-from partners.filtersets import IdFilter
 
 
 class IncentiveRuleFilterSet(filters.FilterSet):

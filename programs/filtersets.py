@@ -2,7 +2,7 @@
 
 import django_filters as filters
 
-from partners.filtersets import BooleanFilter, IdFilter
+from core.filters import BooleanFilter, IdFilter
 from programs.models import Benefit, BenefitKind, Program, ProgramKind, Tier
 
 

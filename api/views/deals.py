@@ -12,7 +12,6 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from api.filters import DealFilterSet, MdfRequestFilterSet
 from api.scoping import request_principal
 from api.serializers.deals import (
     DealRegistrationSerializer,
@@ -29,6 +28,7 @@ from api.serializers.deals import (
 from api.views.base import ReadOnlyViewSet
 from deals import mdf as mdf_services
 from deals import services as deal_services
+from deals.filtersets import DealFilterSet, MdfRequestFilterSet
 from deals.models import Deal, MdfRequest
 from partners.models import Membership, Partner
 

@@ -1,9 +1,9 @@
-"""Filters for the deals app's lists (the deals app keeps no filtersets of its own)."""
+"""Filters for the lists of deal registrations and MDF requests, shared by the API and any list page."""
 
 import django_filters as filters
 
+from core.filters import DateFilter, IdFilter
 from deals.models import Deal, DealStatus, MdfActivityKind, MdfRequest, MdfStatus
-from partners.filtersets import DateFilter, IdFilter
 
 
 class DealFilterSet(filters.FilterSet):
