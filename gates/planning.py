@@ -18,7 +18,7 @@ from typing import Any
 from django.db import connection, models, transaction
 
 from core.background import task
-from gates.bulk import insert_rows, upsert_rows
+from core.bulk import insert_rows, upsert_rows
 from gates.engine import Measurer, json_list, json_token
 from gates.models import (
     BenefitGrant,

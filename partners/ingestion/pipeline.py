@@ -1,7 +1,6 @@
 """The steps shared by every kind of fact: parse, look up, compare, write in bulk, audit."""
 
 import datetime
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -9,6 +8,7 @@ from typing import Any, ClassVar
 from django.db import DataError, IntegrityError, connection, models, transaction
 from django.utils import timezone
 
+from core.bulk import insert_json, update_json
 from core.locks import transaction_lock
 from partners.ingestion.parsing import (
     LOOKUP_CHUNK,
@@ -235,29 +235,11 @@ class _Ingestion:
             row.values["id"] = stored["id"]
             row.values["_outcome"] = "updated"
 
-    # PostgreSQL takes a whole batch as one JSON document expanded by
-    # jsonb_to_recordset: one statement, encoded by the json module's C code,
-    # with no per-row SQL to compose, which keeps the API near the rate of a
-    # plain insert. Other databases use the ORM. The SQL names only the
-    # model's own table, columns and types; every value travels as a parameter.
-
-    def _value_columns(self, names: list[str]) -> list[tuple[str, str, str]]:
-        """(attribute, column, column type) of the named fields."""
-        fields = {field.attname: field for field in self.model._meta.concrete_fields}
-        return [(name, str(fields[name].column), str(fields[name].db_type(connection))) for name in names]
+    # PostgreSQL takes a whole batch as one JSON document (core.bulk), which
+    # keeps the API near the rate of a plain insert. Other databases use the ORM.
 
     def _written(self) -> list[str]:
         return [name for name in self.compared if not name.startswith("_")]
-
-    @staticmethod
-    def _json_document(rows: list[dict[str, Any]], columns: list[tuple[str, str, str]]) -> str:
-        # Amounts and days as their exact text: JSON numbers would be floats.
-        as_text = [name for name, _, db_type in columns if db_type.startswith(("numeric", "date"))]
-        for values in rows:
-            for name in as_text:
-                if values[name] is not None:
-                    values[name] = str(values[name])
-        return json.dumps(rows, separators=(",", ":"))
 
     def _insert_new(self, rows: list[_Row], now) -> list[int]:
         """Insert the new records; returns their ids, in order."""
@@ -268,28 +250,15 @@ class _Ingestion:
             self.model._default_manager.bulk_create(instances, batch_size=WRITE_BATCH)
             return [instance.pk for instance in instances]
         written = self._written()
-        columns = self._value_columns([*written, "external_id"])
-        document = self._json_document(
+        ids = insert_json(
+            self.model,
             [
                 {**{name: row.values[name] for name in written}, "external_id": row.external_id}
                 for row in rows
             ],
-            columns,
+            constants={"source": self.source, "created_at": now, "updated_at": now},
+            key="external_id",
         )
-        quote = connection.ops.quote_name
-        meta = self.model._meta
-        stamps = self._value_columns(["source", "created_at", "updated_at"])
-        sql = (
-            f"INSERT INTO {quote(meta.db_table)} "
-            f"({', '.join(quote(column) for _, column, _ in columns + stamps)}) "
-            f"SELECT {', '.join(f'v.{quote(name)}' for name, _, _ in columns)}, %s, %s, %s "
-            f"FROM jsonb_to_recordset(%s::jsonb) "
-            f"AS v({', '.join(f'{quote(name)} {db_type}' for name, _, db_type in columns)}) "
-            f"RETURNING {quote(str(meta.pk.column))}, {quote('external_id')}"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [self.source, now, now, document])
-            ids = {external_id: pk for pk, external_id in cursor.fetchall()}
         return [ids[row.external_id] for row in rows]
 
     def _update_changed(
@@ -304,31 +273,12 @@ class _Ingestion:
                 changed.append(instance)
             self.model._default_manager.bulk_update(changed, update_fields, batch_size=WRITE_BATCH)
             return
-        columns = self._value_columns(self._written())
-        document = self._json_document(
-            [
-                {"pk": stored["id"], **{name: row.values[name] for name, _, _ in columns}}
-                for row, stored in updates
-            ],
-            columns,
+        written = self._written()
+        update_json(
+            self.model,
+            [{"pk": stored["id"], **{name: row.values[name] for name in written}} for row, stored in updates],
+            constants={"updated_at": now},
         )
-        quote = connection.ops.quote_name
-        pk = self.model._meta.pk
-        sql = (
-            f"UPDATE {quote(self.model._meta.db_table)} AS t SET "
-            + ", ".join(f"{quote(column)} = v.{quote(name)}" for name, column, _ in columns)
-            + f", {quote('updated_at')} = %s"
-            + " FROM jsonb_to_recordset(%s::jsonb) AS v("
-            + ", ".join(
-                [
-                    f"pk {pk.db_type(connection)}",
-                    *(f"{quote(name)} {db_type}" for name, _, db_type in columns),
-                ]
-            )
-            + f") WHERE t.{quote(str(pk.column))} = v.pk"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [now, document])
 
     def _write_one_by_one(self, creates, updates, update_fields, now) -> None:
         for row in creates:
