@@ -1,8 +1,19 @@
-"""OpenAPI description: the token scheme and the error responses every operation may give."""
+"""OpenAPI description: the token scheme, the error responses every operation may give, and
+the constraints the validation enforces, stated so that a client (or a fuzzer) generating
+requests from the schema alone sends what the API accepts.
+"""
 
+from decimal import Decimal
+
+import django_filters
+from django.conf import settings
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
+
+from core.serializers import PositiveDecimalField
+from prm.ids import MAX_ID
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -49,6 +60,12 @@ class PRMAutoSchema(AutoSchema):
             statuses.append("404")
         return sorted(set(statuses))
 
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if isinstance(field, serializers.DecimalField) and "pattern" in schema:
+            schema["pattern"] = decimal_pattern(field)
+        return schema
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         for status in self._error_statuses():
@@ -77,3 +94,98 @@ class GateStateFieldSchema(OpenApiSerializerFieldExtension):
     def map_serializer_field(self, auto_schema, direction):
         values = ["draft", "active"] if direction == "request" else ["draft", "active", "retired"]
         return {"type": "string", "enum": values, "description": "retired only through the retire action"}
+
+
+def decimal_pattern(field: serializers.DecimalField) -> str:
+    """The decimals the field parses: at least one digit, a sign only where negatives are allowed,
+    and no zero where the value must be above it.
+
+    drf-spectacular's own pattern makes every digit optional, so it admits "" and "-",
+    which the field refuses.
+    """
+    whole, places = field.max_whole_digits or 0, field.decimal_places or 0
+    if isinstance(field, PositiveDecimalField):
+        # A digit from 1 to 9 somewhere: in the whole part, or after k zeros in the fraction.
+        above_one = rf"0*[1-9]\d{{0,{max(whole - 1, 0)}}}(?:\.\d{{0,{places}}})?" if whole else None
+        fractions = [rf"0{{{k}}}[1-9]\d{{0,{places - k - 1}}}" for k in range(places)]
+        below_one = rf"0*\.(?:{'|'.join(fractions)})" if places else None
+        return "^(?:" + "|".join(part for part in (above_one, below_one) if part) + ")$"
+    sign = "" if field.min_value is not None and Decimal(field.min_value) >= 0 else "-?"
+    whole_part = "0" if whole == 0 else rf"\d{{1,{whole}}}"
+    if not places:
+        return rf"^{sign}{whole_part}$"
+    return rf"^{sign}(?:{whole_part}(?:\.\d{{0,{places}}})?|\.\d{{1,{places}}})$"
+
+
+class StrictFilterExtension(DjangoFilterExtension):
+    """The filters' parameters as ``StrictFilterBackend`` reads them.
+
+    An empty value is refused (so text has a length of at least one), ids are whole
+    numbers from 1 to the largest key, and numeric filters carry their field's bounds.
+    """
+
+    target_class = "api.filtering.StrictFilterBackend"
+    priority = 1  # before drf-spectacular's own extension, which matches the parent class
+
+    def resolve_filter_field(self, auto_schema, model, filterset_class, field_name, filter_field):
+        parameters = super().resolve_filter_field(
+            auto_schema, model, filterset_class, field_name, filter_field
+        )
+        for parameter in parameters:
+            schema = parameter["schema"]
+            bounds = _field_bounds(filter_field)
+            if bounds is not None:
+                schema.pop("format", None)
+                schema.update(type="integer", **bounds)
+            elif schema.get("type") == "string" and "enum" not in schema and "format" not in schema:
+                schema["minLength"] = 1
+        return parameters
+
+
+def _field_bounds(declared: django_filters.Filter) -> dict | None:
+    """minimum/maximum of a whole-number filter (an id, a level), None for any other filter."""
+    if not isinstance(declared, django_filters.NumberFilter):
+        return None
+    field = declared.field
+    low, high = getattr(field, "min_value", None), getattr(field, "max_value", None)
+    if low is None and high is None:
+        return None
+    return {"minimum": low if low is not None else -MAX_ID, "maximum": high if high is not None else MAX_ID}
+
+
+# Rules across fields, which a serializer states in ``validate`` and the schema in JSON Schema.
+_PARTNER = {"type": "integer", "minimum": 1, "maximum": MAX_ID, "description": "Re-evaluate this partner."}
+_REQUEST_RULES: dict[str, dict] = {
+    # One partner, or everyone: ``{"partner": 3, "all": true}`` and ``{}`` are refused.
+    "EvaluationRequestRequest": {
+        "oneOf": [
+            {
+                "type": "object",
+                "properties": {"partner": _PARTNER, "all": {"type": "boolean", "enum": [False]}},
+                "required": ["partner"],
+            },
+            {
+                "type": "object",
+                "properties": {"all": {"type": "boolean", "enum": [True], "description": "Every partner."}},
+                "required": ["all"],
+                "not": {"required": ["partner"]},
+            },
+        ]
+    },
+    # Criteria to try, or a gate whose criteria to try (or both: these criteria on that gate).
+    "SimulationRequestRequest": {"anyOf": [{"required": ["criteria"]}, {"required": ["gate"]}]},
+}
+_REPLACED = {"EvaluationRequestRequest"}
+
+
+def postprocess_request_rules(result, generator, request, public):
+    """Add the cross-field rules, and close the batch bodies, which refuse unknown fields."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for name, rule in _REQUEST_RULES.items():
+        if name in schemas:
+            schemas[name] = rule if name in _REPLACED else {**schemas[name], **rule}
+    for name, schema in schemas.items():
+        if name.endswith("BatchRequest"):
+            schema["additionalProperties"] = False
+            schema["properties"]["records"].update(minItems=1, maxItems=settings.PRM_INGESTION_MAX_ROWS)
+    return result

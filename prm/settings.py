@@ -349,6 +349,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.postprocess_request_rules",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "CurrencyEnum": "core.money.CURRENCY_CHOICES",
         "LifecycleStatusEnum": "partners.models.LifecycleStatus",

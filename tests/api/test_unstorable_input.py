@@ -57,6 +57,8 @@ def _placements(node: dict, schema: dict, bad: str, place: str = "", depth: int 
     if depth > 6:
         return
     for alternative in node.get("allOf", []) + node.get("oneOf", []) + node.get("anyOf", []):
+        if set(alternative) <= {"required", "not"}:
+            continue  # a rule across the fields (send this one or that one), not a shape
         yield from _placements(alternative, schema, bad, place, depth + 1)
     properties = node.get("properties")
     if properties:
