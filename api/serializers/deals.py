@@ -1,27 +1,19 @@
 """Deal registrations and MDF requests: reads, and the inputs of each command."""
 
-from decimal import Decimal
-
 from django_countries import countries
 from rest_framework import serializers
 
 from core.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, CURRENCY_CHOICES
+from core.serializers import PositiveDecimalField, StrictModelSerializer, StrictSerializer
 from deals.models import Deal, MdfActivityKind, MdfRequest
 from partners.models import ProductLine
 
 
-def _positive(value: Decimal) -> None:
-    if value <= 0:
-        raise serializers.ValidationError("The amount must be greater than zero.")
-
-
 def _amount(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(
-        max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES, validators=[_positive], **kwargs
-    )
+    return PositiveDecimalField(max_digits=AMOUNT_MAX_DIGITS, decimal_places=AMOUNT_DECIMAL_PLACES, **kwargs)
 
 
-class DealSerializer(serializers.ModelSerializer):
+class DealSerializer(StrictModelSerializer):
     reference = serializers.CharField(read_only=True)
     country = serializers.CharField(source="country.code", read_only=True)
     products = serializers.ManyRelatedField(
@@ -79,7 +71,7 @@ class DealSerializer(serializers.ModelSerializer):
         return deal.conflicts_with_id if self._staff() else None
 
 
-class DealRegistrationSerializer(serializers.Serializer):
+class DealRegistrationSerializer(StrictSerializer):
     partner = serializers.IntegerField(
         required=False, min_value=1, help_text="Defaults to the caller's own organisation."
     )
@@ -95,15 +87,15 @@ class DealRegistrationSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class ReasonSerializer(serializers.Serializer):
+class ReasonSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=2000, help_text="Shown to the partner.")
 
 
-class OptionalReasonSerializer(serializers.Serializer):
+class OptionalReasonSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
-class DealWonSerializer(serializers.Serializer):
+class DealWonSerializer(StrictSerializer):
     amount = _amount(required=False, help_text="Defaults to the expected value.")
     closed_on = serializers.DateField(required=False, help_text="Defaults to today.")
     product_line = serializers.SlugRelatedField(
@@ -114,7 +106,7 @@ class DealWonSerializer(serializers.Serializer):
     )
 
 
-class MdfRequestSerializer(serializers.ModelSerializer):
+class MdfRequestSerializer(StrictModelSerializer):
     reference = serializers.CharField(read_only=True)
     has_proof = serializers.SerializerMethodField()
     claimable_from = serializers.DateField(
@@ -156,7 +148,7 @@ class MdfRequestSerializer(serializers.ModelSerializer):
         return bool(request.proof_name)
 
 
-class MdfRequestCreateSerializer(serializers.Serializer):
+class MdfRequestCreateSerializer(StrictSerializer):
     partner = serializers.IntegerField(
         required=False, min_value=1, help_text="Defaults to the caller's own organisation."
     )
@@ -168,14 +160,14 @@ class MdfRequestCreateSerializer(serializers.Serializer):
     amount = _amount(help_text="In the currency of the partner's allowance.")
 
 
-class MdfApproveSerializer(serializers.Serializer):
+class MdfApproveSerializer(StrictSerializer):
     amount = _amount(required=False, help_text="Approve less than requested; defaults to all of it.")
 
 
-class MdfClaimSerializer(serializers.Serializer):
+class MdfClaimSerializer(StrictSerializer):
     amount = _amount()
     proof = serializers.FileField(help_text="Proof of performance: PDF, PNG or JPEG.")
 
 
-class MdfPaidSerializer(serializers.Serializer):
+class MdfPaidSerializer(StrictSerializer):
     reference = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from api.exceptions import django_errors
 from core.money import CURRENCY_CHOICES
+from core.serializers import StrictModelSerializer, StrictSerializer
 from gates.models import (
     Gate,
     GateOutcome,
@@ -44,7 +45,7 @@ class GateStateField(serializers.ChoiceField):
         return super().to_internal_value(data)
 
 
-class GateSerializer(serializers.ModelSerializer):
+class GateSerializer(StrictModelSerializer):
     """Read and write. Writes are validated like the admin's: the same criteria checks and rules."""
 
     program = serializers.PrimaryKeyRelatedField(queryset=Program.objects.all())
@@ -121,7 +122,7 @@ class GateSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class SimulationRequestSerializer(serializers.Serializer):
+class SimulationRequestSerializer(StrictSerializer):
     gate = serializers.PrimaryKeyRelatedField(
         queryset=Gate.objects.all(),
         required=False,
@@ -154,13 +155,13 @@ class SimulationRequestSerializer(serializers.Serializer):
         return attrs
 
 
-class SimulationLeafSerializer(serializers.Serializer):
+class SimulationLeafSerializer(StrictSerializer):
     path = serializers.CharField()
     description = serializers.CharField()
     partners_passing = serializers.IntegerField()
 
 
-class SimulationSerializer(serializers.Serializer):
+class SimulationSerializer(StrictSerializer):
     evaluated = serializers.IntegerField(help_text="Partners measured: those you can see.")
     would_pass = serializers.IntegerField()
     passing_now = serializers.IntegerField(help_text="Partners passing the compared gate today.")
@@ -182,7 +183,7 @@ class StrictBooleanField(serializers.BooleanField):
         self.fail("invalid", input=data)
 
 
-class EvaluationRequestSerializer(serializers.Serializer):
+class EvaluationRequestSerializer(StrictSerializer):
     partner = serializers.IntegerField(
         required=False, min_value=1, max_value=2**63 - 1, help_text="Re-evaluate this partner."
     )
@@ -196,7 +197,7 @@ class EvaluationRequestSerializer(serializers.Serializer):
         return attrs
 
 
-class EvaluationQueuedSerializer(serializers.Serializer):
+class EvaluationQueuedSerializer(StrictSerializer):
     queued = serializers.ChoiceField(choices=["partner", "all"])
     partner = serializers.IntegerField(allow_null=True)
 
@@ -222,7 +223,7 @@ class MeasureField(serializers.Field):
         return value
 
 
-class LeafProgressSerializer(serializers.Serializer):
+class LeafProgressSerializer(StrictSerializer):
     path = serializers.CharField(help_text="The criterion's place in the tree, e.g. criteria.all[0].")
     metric = serializers.CharField()
     description = serializers.CharField()
@@ -237,7 +238,7 @@ class LeafProgressSerializer(serializers.Serializer):
     period_ends = serializers.DateField(allow_null=True)
 
 
-class GateStatusSerializer(serializers.ModelSerializer):
+class GateStatusSerializer(StrictModelSerializer):
     program = serializers.IntegerField(source="gate.program_id", read_only=True)
     gate_name = serializers.CharField(source="gate.name", read_only=True)
     up_to_date = serializers.SerializerMethodField(
@@ -286,7 +287,7 @@ class GateStatusSerializer(serializers.ModelSerializer):
         return LeafProgressSerializer(self._progress(status), many=True).data
 
 
-class GateStatusChangeSerializer(serializers.ModelSerializer):
+class GateStatusChangeSerializer(StrictModelSerializer):
     from_status = serializers.ChoiceField(choices=[("", "none"), *GateOutcome.choices])
 
     class Meta:
@@ -295,7 +296,7 @@ class GateStatusChangeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class TierChangeSerializer(serializers.ModelSerializer):
+class TierChangeSerializer(StrictModelSerializer):
     class Meta:
         model = TierChange
         fields = [
@@ -312,7 +313,7 @@ class TierChangeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PartnerTierSerializer(serializers.ModelSerializer):
+class PartnerTierSerializer(StrictModelSerializer):
     class Meta:
         model = PartnerTier
         fields = [

@@ -9,6 +9,7 @@ from rest_framework import serializers
 from api.exceptions import django_errors
 from api.scoping import request_principal
 from core.money import CURRENCY_CHOICES
+from core.serializers import StrictModelSerializer, StrictSerializer
 from deals.models import Deal, SalesRole
 from incentives.models import (
     CommissionRate,
@@ -32,7 +33,7 @@ from partners.models import ActivityType, CertificationType, ProductLine
 from programs.models import Program, Tier
 
 
-class MarginRateSerializer(serializers.ModelSerializer):
+class MarginRateSerializer(StrictModelSerializer):
     tier = serializers.PrimaryKeyRelatedField(queryset=Tier.objects.all())
     product_line = serializers.PrimaryKeyRelatedField(
         queryset=ProductLine.objects.all(), allow_null=True, required=False, help_text="Empty for every line."
@@ -45,7 +46,7 @@ class MarginRateSerializer(serializers.ModelSerializer):
         validators: list = []
 
 
-class CommissionRateSerializer(serializers.ModelSerializer):
+class CommissionRateSerializer(StrictModelSerializer):
     sourced_by = serializers.ChoiceField(choices=SalesRole.choices)
     closed_by = serializers.ChoiceField(choices=SalesRole.choices)
     percent = serializers.DecimalField(max_digits=7, decimal_places=3)
@@ -56,7 +57,7 @@ class CommissionRateSerializer(serializers.ModelSerializer):
         validators: list = []
 
 
-class RebateBandSerializer(serializers.ModelSerializer):
+class RebateBandSerializer(StrictModelSerializer):
     lower_bound = serializers.DecimalField(max_digits=16, decimal_places=4)
     upper_bound = serializers.DecimalField(max_digits=16, decimal_places=4, allow_null=True, required=False)
     percent = serializers.DecimalField(max_digits=7, decimal_places=3)
@@ -67,7 +68,7 @@ class RebateBandSerializer(serializers.ModelSerializer):
         validators: list = []
 
 
-class RewardSerializer(serializers.ModelSerializer):
+class RewardSerializer(StrictModelSerializer):
     id = serializers.IntegerField(required=False, help_text="To change an existing reward; omit to add one.")
     amount = serializers.DecimalField(max_digits=16, decimal_places=4)
 
@@ -85,7 +86,7 @@ ROW_KINDS = {
 }
 
 
-class IncentiveRuleSerializer(serializers.ModelSerializer):
+class IncentiveRuleSerializer(StrictModelSerializer):
     """A rule with its rows. Refused like in the admin: rates above 100 %, negative amounts,
     overlapping bands, no currency, and any change of terms once the rule has started."""
 
@@ -270,13 +271,13 @@ class IncentiveRuleSerializer(serializers.ModelSerializer):
         return problems
 
 
-class NewVersionSerializer(serializers.Serializer):
+class NewVersionSerializer(StrictSerializer):
     effective_from = serializers.DateField(
         help_text="Today or later; the current version ends the day before."
     )
 
 
-class LedgerEntrySerializer(serializers.ModelSerializer):
+class LedgerEntrySerializer(StrictModelSerializer):
     rule_name = serializers.CharField(source="rule.name", read_only=True)
     rule_kind = serializers.CharField(source="rule.kind", read_only=True)
     tier_name = serializers.CharField(source="tier.name", read_only=True, allow_null=True, default=None)
@@ -319,7 +320,7 @@ class MoneyMapField(serializers.DictField):
     child = serializers.CharField()
 
 
-class StatementRuleSerializer(serializers.Serializer):
+class StatementRuleSerializer(StrictSerializer):
     rule = serializers.IntegerField(source="rule_id")
     name = serializers.CharField()
     kind = serializers.CharField()
@@ -328,12 +329,12 @@ class StatementRuleSerializer(serializers.Serializer):
     entries = serializers.IntegerField()
 
 
-class StatementMonthSerializer(serializers.Serializer):
+class StatementMonthSerializer(StrictSerializer):
     month = serializers.DateField()
     amount = serializers.DecimalField(max_digits=16, decimal_places=4, coerce_to_string=True)
 
 
-class StatementSummarySerializer(serializers.Serializer):
+class StatementSummarySerializer(StrictSerializer):
     partner = serializers.IntegerField(source="partner.pk")
     partner_name = serializers.CharField(source="partner.name")
     period = serializers.CharField()
@@ -341,7 +342,7 @@ class StatementSummarySerializer(serializers.Serializer):
     payable = MoneyMapField()
 
 
-class StatementSerializer(serializers.Serializer):
+class StatementSerializer(StrictSerializer):
     partner = serializers.IntegerField(source="partner.pk")
     partner_name = serializers.CharField(source="partner.name")
     period = serializers.CharField(source="period.code")
@@ -369,7 +370,7 @@ class VisibleDealField(serializers.PrimaryKeyRelatedField):
         return visible_deals(request) if request is not None else Deal._default_manager.none()
 
 
-class ActivationSerializer(serializers.ModelSerializer):
+class ActivationSerializer(StrictModelSerializer):
     deal = VisibleDealField(help_text="A won deal you can see.")
 
     class Meta:

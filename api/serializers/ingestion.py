@@ -8,6 +8,7 @@ document the shape; they do not reject the batch.
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.serializers import StrictSerializer
 from partners.ingestion import SOURCE_PATTERN
 
 
@@ -21,7 +22,7 @@ class AmountField(serializers.Field):
     pass
 
 
-class _RecordBase(serializers.Serializer):
+class _RecordBase(StrictSerializer):
     external_id = serializers.CharField(
         max_length=100, help_text="The record's id in the sending system, unique within the source."
     )
@@ -71,7 +72,7 @@ class ActivityRecordSerializer(_RecordBase):
 
 
 def _batch(record_serializer, name: str) -> type[serializers.Serializer]:
-    class Batch(serializers.Serializer):
+    class Batch(StrictSerializer):
         source = serializers.RegexField(  # type: ignore[assignment]  # a field, not Field.source
             SOURCE_PATTERN.pattern,
             required=False,
@@ -89,7 +90,7 @@ CertificationBatchSerializer = _batch(CertificationRecordSerializer, "Certificat
 ActivityBatchSerializer = _batch(ActivityRecordSerializer, "ActivityBatch")
 
 
-class RowResultSerializer(serializers.Serializer):
+class RowResultSerializer(StrictSerializer):
     index = serializers.IntegerField(help_text="The record's position in the batch, from 0.")
     external_id = serializers.CharField(allow_null=True)
     result = serializers.ChoiceField(choices=["created", "updated", "unchanged", "rejected"])
@@ -104,7 +105,7 @@ class RowResultSerializer(serializers.Serializer):
         ref_name = "IngestionRowResult"
 
 
-class IngestionReportSerializer(serializers.Serializer):
+class IngestionReportSerializer(StrictSerializer):
     kind = serializers.ChoiceField(choices=["sales", "certifications", "activities"])
     source = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.source
     received = serializers.IntegerField()

@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from core.serializers import StrictModelSerializer
 from partners.models import (
     ActivityType,
     Certification,
@@ -16,7 +17,7 @@ from partners.models import (
 )
 
 
-class PartnerSerializer(serializers.ModelSerializer):
+class PartnerSerializer(StrictModelSerializer):
     country = serializers.CharField(source="country.code", read_only=True, help_text="ISO 3166 code.")
     website = serializers.CharField(read_only=True, help_text="A URL, or empty.")
 
@@ -40,7 +41,7 @@ class PartnerSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PersonSerializer(serializers.ModelSerializer):
+class PersonSerializer(StrictModelSerializer):
     class Meta:
         model = Person
         fields = [
@@ -57,7 +58,7 @@ class PersonSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CertificationSerializer(serializers.ModelSerializer):
+class CertificationSerializer(StrictModelSerializer):
     partner = serializers.IntegerField(source="person.partner_id", read_only=True)
     person_email = serializers.EmailField(source="person.email", read_only=True)
     certification_type = serializers.CharField(source="certification_type.code", read_only=True)
@@ -80,7 +81,7 @@ class CertificationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class SaleSerializer(serializers.ModelSerializer):
+class SaleSerializer(StrictModelSerializer):
     product_line = serializers.CharField(source="product_line.code", read_only=True)
 
     class Meta:
@@ -103,7 +104,7 @@ class SaleSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ActivitySerializer(serializers.ModelSerializer):
+class ActivitySerializer(StrictModelSerializer):
     activity_type = serializers.CharField(source="activity_type.code", read_only=True)
 
     class Meta:
@@ -123,7 +124,7 @@ class ActivitySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ProficiencySerializer(serializers.ModelSerializer):
+class ProficiencySerializer(StrictModelSerializer):
     offering = serializers.CharField(source="offering.code", read_only=True)
 
     class Meta:
@@ -132,28 +133,28 @@ class ProficiencySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CertificationTypeSerializer(serializers.ModelSerializer):
+class CertificationTypeSerializer(StrictModelSerializer):
     class Meta:
         model = CertificationType
         fields = ["id", "code", "name", "track", "is_advanced", "validity_months"]
         read_only_fields = fields
 
 
-class ProductLineSerializer(serializers.ModelSerializer):
+class ProductLineSerializer(StrictModelSerializer):
     class Meta:
         model = ProductLine
         fields = ["id", "code", "name"]
         read_only_fields = fields
 
 
-class ActivityTypeSerializer(serializers.ModelSerializer):
+class ActivityTypeSerializer(StrictModelSerializer):
     class Meta:
         model = ActivityType
         fields = ["id", "code", "name", "default_points"]
         read_only_fields = fields
 
 
-class ServiceOfferingSerializer(serializers.ModelSerializer):
+class ServiceOfferingSerializer(StrictModelSerializer):
     class Meta:
         model = ServiceOffering
         fields = ["id", "code", "name"]

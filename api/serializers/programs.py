@@ -2,10 +2,11 @@
 
 from rest_framework import serializers
 
+from core.serializers import StrictModelSerializer
 from programs.models import Benefit, Program, Tier
 
 
-class ProgramSerializer(serializers.ModelSerializer):
+class ProgramSerializer(StrictModelSerializer):
     class Meta:
         model = Program
         fields = [
@@ -23,14 +24,14 @@ class ProgramSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class TierSerializer(serializers.ModelSerializer):
+class TierSerializer(StrictModelSerializer):
     class Meta:
         model = Tier
         fields = ["id", "program", "name", "rank", "grace_days", "description"]
         read_only_fields = fields
 
 
-class BenefitSerializer(serializers.ModelSerializer):
+class BenefitSerializer(StrictModelSerializer):
     product_line = serializers.CharField(source="product_line.code", read_only=True, allow_null=True)
     tiers = serializers.SerializerMethodField(help_text="Ids of the tiers that grant the benefit.")
     currency = serializers.CharField(
