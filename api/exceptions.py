@@ -56,6 +56,19 @@ def _translate(exc: Exception) -> Exception:
     return exc
 
 
+# Errors that say the request conflicts with the present state of what it names (a deal
+# already lost, a name already taken) rather than being malformed: 409, as HTTP has it.
+CONFLICT_CODES = frozenset({"conflict", "unique", "unique_together"})
+
+
+def _leaf_codes(codes) -> set:
+    if isinstance(codes, dict):
+        return set().union(*(_leaf_codes(value) for value in codes.values())) if codes else set()
+    if isinstance(codes, list):
+        return set().union(*(_leaf_codes(value) for value in codes)) if codes else set()
+    return {codes}
+
+
 def api_exception_handler(exc: Exception, context) -> Response | None:
     exc = _translate(exc)
     response = exception_handler(exc, context)
@@ -63,9 +76,12 @@ def api_exception_handler(exc: Exception, context) -> Response | None:
         return None  # a bug: Django's 500 handling logs it
     if isinstance(exc, exceptions.ValidationError):
         errors = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        conflict = bool(_leaf_codes(exc.get_codes())) and _leaf_codes(exc.get_codes()) <= CONFLICT_CODES
+        if conflict:
+            response.status_code = status.HTTP_409_CONFLICT
         body = {
             "status": response.status_code,
-            "code": "invalid",
+            "code": "conflict" if conflict else "invalid",
             "detail": _summary(errors),
             "errors": errors,
         }

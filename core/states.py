@@ -13,6 +13,9 @@ Moves = Collection[tuple[str, str]]
 
 
 def require_move(moves: Moves, current: str, destination: str, *, refused: str) -> None:
-    """Raise ``ValidationError(refused)`` unless the table allows ``current`` to become ``destination``."""
+    """Raise ``ValidationError(refused)`` unless the table allows ``current`` to become ``destination``.
+
+    The error's code is ``conflict``: the request is sound but the object's present state
+    refuses it (the API answers 409)."""
     if (current, destination) not in moves:
-        raise ValidationError(refused)
+        raise ValidationError(refused, code="conflict")

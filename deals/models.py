@@ -164,6 +164,7 @@ class Deal(models.Model):
                 condition=Q(status__in=ACTIVE_STATUSES),
                 name="deal_one_active_claim_per_partner",
                 violation_error_message="You already hold an active registration on this customer.",
+                violation_error_code="unique",
             ),
         ]
         indexes = [

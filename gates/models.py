@@ -92,12 +92,14 @@ class Gate(models.Model):
                 fields=["program", "name"],
                 name="gate_unique_name",
                 violation_error_message="This program already has a gate with this name.",
+                violation_error_code="unique",
             ),
             models.UniqueConstraint(
                 fields=["unlocks_tier"],
                 condition=Q(state="active"),
                 name="gate_one_active_per_tier",
                 violation_error_message="Another active gate already unlocks this tier.",
+                violation_error_code="unique",
             ),
             models.CheckConstraint(
                 name="gate_effective_dates_ordered",

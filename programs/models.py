@@ -233,11 +233,13 @@ class Tier(models.Model):
                 fields=["program", "rank"],
                 name="tier_unique_rank",
                 violation_error_message="Another tier of this program already has this rank.",
+                violation_error_code="unique",
             ),
             models.UniqueConstraint(
                 fields=["program", "name"],
                 name="tier_unique_name",
                 violation_error_message="Another tier of this program already has this name.",
+                violation_error_code="unique",
             ),
         ]
 

@@ -399,12 +399,14 @@ class MarginRate(models.Model):
                 name="margin_rate_unique_line",
                 condition=Q(product_line__isnull=False),
                 violation_error_message="This tier already has a rate for this product line.",
+                violation_error_code="unique",
             ),
             models.UniqueConstraint(
                 fields=["rule", "tier"],
                 name="margin_rate_unique_default",
                 condition=Q(product_line__isnull=True),
                 violation_error_message="This tier already has a rate for every product line.",
+                violation_error_code="unique",
             ),
             models.CheckConstraint(name="margin_rate_percent", condition=Q(percent__gte=0, percent__lte=100)),
         ]
@@ -433,6 +435,7 @@ class CommissionRate(models.Model):
                 fields=["rule", "sourced_by", "closed_by"],
                 name="commission_rate_unique_roles",
                 violation_error_message="This rule already has a rate for who sourced and who closed.",
+                violation_error_code="unique",
             ),
             models.CheckConstraint(
                 name="commission_rate_percent", condition=Q(percent__gte=0, percent__lte=100)

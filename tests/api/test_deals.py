@@ -149,7 +149,9 @@ class TestDeals:
         assert missing.json()["errors"] == {"reason": ["This field is required."]}
         assert rejected.json()["status"] == "rejected"
         assert rejected.json()["rejection_reason"] == "Existing vendor account"
-        assert again.status_code == 400
+        # Rejecting twice conflicts with the deal's state: 409, with the reason in the body.
+        assert again.status_code == 409
+        assert again.json()["code"] == "conflict"
         assert again.json()["errors"] == {
             "non_field_errors": ["This registration is rejected: nothing to do."]
         }
