@@ -211,3 +211,39 @@ def test_a_moment_with_an_offset_postgresql_cannot_hold_is_read_in_utc(manager):
     response = manager.get("/api/v1/certifications/", {"updated_after": "5000-08-26T23:59:44+18:20"})
     assert response.status_code == 200
     assert response.json()["results"] == []
+
+
+def test_values_of_the_wrong_json_type_are_refused_not_coerced(manager, world):
+    """DRF would read 0 as the text "0", 12.5 as a decimal through a float and {} as an empty list."""
+    response = manager.post(
+        "/api/v1/gates/simulate/",
+        {"gate": world.silver_gate.pk, "prerequisites": {}, "currency": "USD"},
+        format="json",
+    )
+    deal = manager.post(
+        "/api/v1/deals/",
+        {"customer_name": 0, "expected_value": 12.5, "partner": str(world.acme.pk)},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"]["prerequisites"] == ["Send a list (a JSON array)."]
+    assert deal.status_code == 400
+    errors = deal.json()["errors"]
+    assert errors["customer_name"] == ["Send text (a JSON string)."]
+    assert errors["expected_value"] == ['Send the amount as a string, e.g. "1234.50".']
+    assert errors["partner"] == ["Send a whole number (a JSON number)."]
+
+
+def test_a_request_that_conflicts_with_the_present_state_answers_409(manager, world):
+    body = {"program": world.program.pk, "name": "Silver gate", "criteria": world.silver_gate.criteria}
+
+    response = manager.post("/api/v1/gates/", body, format="json")
+
+    assert response.status_code == 409
+    assert response.json() == {
+        "status": 409,
+        "code": "conflict",
+        "detail": "This program already has a gate with this name.",
+        "errors": {"non_field_errors": ["This program already has a gate with this name."]},
+    }
