@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import mixins, viewsets
+from rest_framework.exceptions import ValidationError
+from rest_framework.filters import OrderingFilter
+from rest_framework.settings import api_settings
 
 from api.filtering import StrictFilterBackend
 from api.pagination import FactCursorPagination, PagePagination
@@ -76,6 +79,32 @@ class ScopedViewMixin(_ViewBase):
         self.perform_authentication(request)
         self.check_throttles(request)
         self.check_permissions(request)
+        self.check_query_parameters(request)
+
+    # Parameters a view reads itself, beyond its filters, pagination and ordering.
+    extra_query_parameters: tuple[str, ...] = ()
+
+    def check_query_parameters(self, request) -> None:
+        """Refuse a parameter the view does not read: ``?parnter=3`` would otherwise answer the
+        whole list, which the client takes for a filtered one."""
+        unknown = sorted(set(request.query_params) - self.known_query_parameters())
+        if unknown:
+            raise ValidationError({name: ["Unknown parameter."] for name in unknown})
+
+    def known_query_parameters(self) -> set[str]:
+        known = {api_settings.URL_FORMAT_OVERRIDE, *self.extra_query_parameters}
+        paginator = getattr(self, "pagination_class", None)
+        for attribute in ("page_query_param", "page_size_query_param", "cursor_query_param"):
+            name = getattr(paginator, attribute, None)
+            if name:
+                known.add(name)
+        for backend in getattr(self, "filter_backends", ()):
+            if issubclass(backend, DjangoFilterBackend):
+                filterset = backend().get_filterset_class(self, self.get_queryset())
+                known.update(filterset.base_filters if filterset else ())
+            elif issubclass(backend, OrderingFilter) and getattr(self, "ordering_fields", None):
+                known.add(backend.ordering_param)
+        return known
 
 
 class ReadOnlyViewSet(ScopedViewMixin, viewsets.ReadOnlyModelViewSet):

@@ -26,12 +26,19 @@ from incentives.periods import Period, PeriodError, parse_period, quarter_of
 from partners.models import Partner
 
 PERIOD_PARAMETER = OpenApiParameter(
-    "period", str, description="A quarter (2025-Q1) or a year (2025); the current quarter by default."
+    "period",
+    {"type": "string", "pattern": r"^[2-9][0-9]{3}(?:-[Qq][1-4])?$"},
+    description="A quarter (2025-Q1) or a year (2025) from 2000; the current quarter by default.",
 )
 
 
 def _period(request) -> Period:
-    code = request.query_params.get("period") or quarter_of(timezone.localdate()).code
+    values = request.query_params.getlist("period")
+    if len(values) > 1:
+        raise ValidationError({"period": ["Give one period."]})
+    if values == [""]:
+        raise ValidationError({"period": ["Give a value, or leave the parameter out."]})
+    code = values[0] if values else quarter_of(timezone.localdate()).code
     try:
         return parse_period(code)
     except PeriodError as exc:
@@ -142,6 +149,7 @@ class StatementViewSet(ScopedViewMixin, viewsets.ViewSet):
     """Statements are read per partner; the partner id is the statement's id."""
 
     pagination_class = PagePagination
+    extra_query_parameters = ("period",)
 
     def scoped_queryset(self):
         return Partner.objects.visible_to(self.principal).order_by("name", "id")

@@ -247,3 +247,16 @@ def test_a_request_that_conflicts_with_the_present_state_answers_409(manager, wo
         "detail": "This program already has a gate with this name.",
         "errors": {"non_field_errors": ["This program already has a gate with this name."]},
     }
+
+
+def test_a_parameter_no_view_reads_is_refused(manager, world):
+    """A misspelt filter would otherwise answer the whole list, taken for a filtered one."""
+    response = manager.get("/api/v1/sales/", {"parnter": world.acme.pk})
+    statement = manager.get(f"/api/v1/incentive-statements/{world.acme.pk}/", {"period": ""})
+    listed = manager.get("/api/v1/deals/", {"partner": world.acme.pk, "ordering": "-id", "page": 1})
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"parnter": ["Unknown parameter."]}
+    assert statement.status_code == 400
+    assert statement.json()["errors"] == {"period": ["Give a value, or leave the parameter out."]}
+    assert listed.status_code == 200

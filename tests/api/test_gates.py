@@ -103,7 +103,6 @@ class TestCreateAndUpdate:
     @pytest.mark.parametrize(
         ("overrides", "field", "message"),
         [
-            ({"name": "Silver gate"}, "non_field_errors", "This program already has a gate with this name."),
             (
                 {"effective_from": "2026-06-01", "effective_to": "2026-01-01"},
                 "effective_to",
@@ -130,11 +129,18 @@ class TestCreateAndUpdate:
 
         assert response.json()["errors"] == {"unlocks_tier": ["The tier belongs to another program."]}
 
-    def test_a_second_active_gate_for_a_tier_is_refused(self, manager, world):
+    def test_a_second_active_gate_for_a_tier_conflicts(self, manager, world):
         response = manager.post(GATES, gate_body(world, unlocks_tier=world.silver.pk), format="json")
 
+        assert response.status_code == 409
+        assert response.json()["errors"] == {"unlocks_tier": ["Another active gate already unlocks this tier."]}
+
+    def test_a_name_its_program_already_uses_conflicts(self, manager, world):
+        response = manager.post(GATES, gate_body(world, name="Silver gate"), format="json")
+
+        assert response.status_code == 409
         assert response.json()["errors"] == {
-            "non_field_errors": ["Another active gate already unlocks this tier."]
+            "non_field_errors": ["This program already has a gate with this name."]
         }
 
     def test_prerequisites_may_not_make_a_cycle(self, manager, world):
