@@ -24,7 +24,9 @@ run: install
 	DEBUG=True $(BIN)/python manage.py seed_demo
 	DEBUG=True $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-# The whole suite. DATABASE_URL picks the database (SQLite when unset).
+# The whole suite, one process per core. DATABASE_URL picks the database (SQLite when unset);
+# PYTEST_ARGS replaces the defaults, e.g. PYTEST_ARGS="tests/gates -x".
+PYTEST_ARGS ?= -n auto --dist loadgroup
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

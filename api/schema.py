@@ -13,6 +13,7 @@ from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
 from core.serializers import PositiveDecimalField
+from gates.models import GateState
 from prm.ids import MAX_ID
 
 
@@ -38,6 +39,7 @@ _DESCRIPTIONS = {
     "403": "Signed in, but not allowed to do this (or a read-only token).",
     "404": "No such object among those the caller may see.",
     "406": "The Accept header asks for a format the API does not serve.",
+    "409": "The request conflicts with the present state: a name already taken, a deal already decided.",
     "413": "The body is larger than the API accepts.",
     "415": "The body is not JSON.",
     "429": "Too many requests: wait for the number of seconds in Retry-After.",
@@ -53,7 +55,7 @@ class PRMAutoSchema(AutoSchema):
             if has_path_id or self._is_list_view():
                 statuses.append("404")  # an object hidden or missing; a page past the end
         elif self.method in ("POST", "PUT", "PATCH"):
-            statuses += ["400", "413", "415"]
+            statuses += ["400", "409", "413", "415"]
             if has_path_id:
                 statuses.append("404")
         elif self.method == "DELETE":
@@ -172,8 +174,15 @@ _REQUEST_RULES: dict[str, dict] = {
             },
         ]
     },
-    # Criteria to try, or a gate whose criteria to try (or both: these criteria on that gate).
-    "SimulationRequestRequest": {"anyOf": [{"required": ["criteria"]}, {"required": ["gate"]}]},
+    # A gate to try again (perhaps with other criteria), or criteria with the currency of their
+    # money targets, given as such or as the program's.
+    "SimulationRequestRequest": {
+        "anyOf": [
+            {"required": ["gate"]},
+            {"required": ["criteria", "currency"]},
+            {"required": ["criteria", "program"]},
+        ]
+    },
 }
 _REPLACED = {"EvaluationRequestRequest"}
 
@@ -184,6 +193,13 @@ def postprocess_request_rules(result, generator, request, public):
     for name, rule in _REQUEST_RULES.items():
         if name in schemas:
             schemas[name] = rule if name in _REPLACED else {**schemas[name], **rule}
+    for name in ("GateRequest", "PatchedGateRequest"):
+        # drf-spectacular's enum hook merges the gate states a write takes into those a read
+        # shows; a write takes draft or active only (retiring is its own action).
+        if name in schemas:
+            state = schemas[name]["properties"]["state"]
+            state.pop("allOf", None)
+            state.update(type="string", enum=[GateState.DRAFT.value, GateState.ACTIVE.value])
     for name, schema in schemas.items():
         if name.endswith("BatchRequest"):
             schema["additionalProperties"] = False

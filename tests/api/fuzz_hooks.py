@@ -1,0 +1,110 @@
+"""Schemathesis hooks for the fuzzing run (loaded by the CLI through SCHEMATHESIS_HOOKS).
+
+The OpenAPI document states every rule a request must meet on its own; what it
+cannot state is which objects exist in the database under test. The fuzzing
+test writes those down (``PRM_FUZZ_WORLD``, a JSON file) and these hooks narrow
+the schema the fuzzer reads to them:
+
+- a path ``{id}`` is one of the objects of that collection the caller can see;
+- a reference in a body (``partner``, ``program``, ``prerequisites``…) is one
+  that exists, and a code (``product_line``, ``products``…) one that is defined;
+- a gate's criteria tree is one of the world's valid trees (the language has
+  its own validation, which names the place of each problem in the tree);
+- an activation is dated today (it must fall between the deal's close and today);
+- a batch names its source when the identity's token names none, and a
+  registration or MDF request its partner when the identity is not a partner's;
+- a new version of an incentive rule starts today (the past stays as it was paid);
+- a cursor is one the API hands out (any other is refused with a 400);
+- the country and currency lists are sampled (see ``SAMPLED``).
+
+Negative testing still generates values outside these sets, which the API must
+refuse. The identity's session cookie and CSRF token, if any, are added to
+every call.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import schemathesis
+
+WORLD = json.loads(Path(os.environ["PRM_FUZZ_WORLD"]).read_text()) if "PRM_FUZZ_WORLD" in os.environ else {}
+
+# Body properties that name another object: (property, JSON type) → the world's key.
+REFERENCES = {
+    ("partner", "integer"): "partners",
+    ("deal", "integer"): "deals",
+    ("program", "integer"): "programs",
+    ("gate", "integer"): "gates",
+    ("prerequisites", "integer"): "gates",
+    ("unlocks_tier", "integer"): "tiers",
+    ("min_tier", "integer"): "tiers",
+    ("tier", "integer"): "tiers",
+    ("unlocks_benefits", "integer"): "benefits",
+    ("product_line", "integer"): "product-lines",
+    ("certification_type", "integer"): "certification-types",
+    ("activity_types", "integer"): "activity-types",
+    ("product_line", "string"): "product-line-codes",
+    ("products", "string"): "product-line-codes",
+    ("certification_type", "string"): "certification-type-codes",
+    ("activity_type", "string"): "activity-type-codes",
+    ("activated_on", "string"): "today",
+    ("criteria", "object"): "criteria",
+}
+
+
+# Properties of one body only.
+COMPONENT_REFERENCES = {("NewVersionRequest", "effective_from"): "today"}
+
+
+def _narrow(schema: dict, component: str) -> None:
+    for branch in schema.get("oneOf", []) + schema.get("anyOf", []):
+        _narrow(branch, component)
+    for name, prop in schema.get("properties", {}).items():
+        target = prop["items"] if prop.get("type") == "array" else prop
+        key = COMPONENT_REFERENCES.get((component, name)) or REFERENCES.get((name, target.get("type")))
+        values = WORLD.get("known", {}).get(key) if key else None
+        if values:
+            for constraint in ("minimum", "maximum", "minLength", "maxLength", "pattern", "format"):
+                target.pop(constraint, None)
+            target["enum"] = [*values, None] if target.get("nullable") else values
+    for name in WORLD.get("required", {}).get(component, []):
+        schema["required"] = sorted({*schema.get("required", []), name})
+
+
+# Long code lists, sampled: each value takes the same path through the API, and the coverage
+# phase would otherwise send one request per country and per currency to every operation.
+SAMPLED = {"CountryEnum": ["GB", "US", "DE", "IN"], "CurrencyEnum": ["USD", "EUR", "GBP", "JPY"]}
+
+
+@schemathesis.hook
+def before_load_schema(context, raw_schema):
+    schemas = raw_schema.get("components", {}).get("schemas", {})
+    for name, sample in SAMPLED.items():
+        if name in schemas:
+            values = schemas[name]["enum"]
+            schemas[name]["enum"] = [values[0], *[value for value in sample if value in values], values[-1]]
+    for name, schema in schemas.items():
+        if name.endswith("Request"):
+            _narrow(schema, name)
+    for path, operations in raw_schema.get("paths", {}).items():
+        collection = path.split("/")[3] if path.count("/") > 3 else ""
+        ids = WORLD.get("ids", {}).get(collection)
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "path" and parameter["name"] == "id" and ids:
+                    parameter["schema"] = {"type": "integer", "enum": ids}
+                elif (
+                    parameter.get("in") == "query" and parameter["name"] == "cursor" and WORLD.get("cursors")
+                ):
+                    parameter["schema"] = {"type": "string", "enum": WORLD["cursors"]}
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    session = WORLD.get("session")
+    if session:
+        case.cookies = {**(case.cookies or {}), **session["cookies"]}
+        case.headers = {**(case.headers or {}), **session["headers"]}
