@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('gates', '0007_gate_versions'),
-        ('programs', '0002_unique_violations_are_conflicts'),
+        ('programs', '0003_unique_violations_are_conflicts'),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('incentives', '0002_ledger_entry_immutable'),
         ('partners', '0002_coverage_grant_permission'),
-        ('programs', '0002_unique_violations_are_conflicts'),
+        ('programs', '0003_unique_violations_are_conflicts'),
     ]
 
     operations = [

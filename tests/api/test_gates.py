@@ -133,7 +133,9 @@ class TestCreateAndUpdate:
         response = manager.post(GATES, gate_body(world, unlocks_tier=world.silver.pk), format="json")
 
         assert response.status_code == 409
-        assert response.json()["errors"] == {"unlocks_tier": ["Another active gate already unlocks this tier."]}
+        assert response.json()["errors"] == {
+            "unlocks_tier": ["Another active gate already unlocks this tier."]
+        }
 
     def test_a_name_its_program_already_uses_conflicts(self, manager, world):
         response = manager.post(GATES, gate_body(world, name="Silver gate"), format="json")

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('programs', '0001_initial'),
+        ('programs', '0002_program_managers'),
     ]
 
     operations = [
