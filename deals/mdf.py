@@ -288,7 +288,8 @@ def mdf_claim(
             raise ValidationError(
                 f"The activity runs until {_day(request.ends_on)}: claim from "
                 f"{_day(request.claimable_from())}, once it has ended, or ask your channel "
-                "manager for an exception."
+                "manager for an exception.",
+                code="conflict",
             )
         message = _money_error(amount, request.currency)
         if message is None and request.approved_amount is not None and amount > request.approved_amount:

@@ -102,7 +102,7 @@ class ScopedViewMixin(_ViewBase):
             if issubclass(backend, DjangoFilterBackend):
                 filterset = backend().get_filterset_class(self, self.get_queryset())
                 known.update(filterset.base_filters if filterset else ())
-            elif issubclass(backend, OrderingFilter) and getattr(self, "ordering_fields", None):
+            elif issubclass(backend, OrderingFilter):
                 known.add(backend.ordering_param)
         return known
 

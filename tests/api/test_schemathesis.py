@@ -70,11 +70,13 @@ enabled = true
 include-path-regex = "/bulk/$"
 checks.negative_data_rejection.enabled = false
 
-# An incentive rule's fields depend on its kind (a SPIF's trigger and bonus, a rebate's
-# period and bands, a margin's rates per tier), and the schema does not state those
-# rules per kind yet: most generated rules are refused with the reasons per field.
+# Rules across objects that a schema cannot state: an incentive rule's fields depend on
+# its kind (a SPIF's trigger and bonus, a rebate's period and bands, a margin's rates per
+# tier of its program), and a gate's tier, benefits and prerequisites must belong to its
+# program, its dates run forwards and an active gate is the only one unlocking its tier.
+# Most generated bodies are refused there, each with the reason per field.
 [[operations]]
-include-path-regex = '^/api/v1/incentive-rules/(\\{{id\\}}/)?$'
+include-path-regex = '^/api/v1/(incentive-rules|gates)/\\{{id\\}}/$|^/api/v1/incentive-rules/(\\{{id\\}}/new-version/)?$'
 include-method-regex = "^(POST|PUT|PATCH)$"
 checks.positive_data_acceptance.enabled = false
 warnings.fail-on = {fail_on_rules}
