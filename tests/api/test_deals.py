@@ -271,7 +271,8 @@ class TestMdf:
 
         after = datetime.date.fromisoformat(SOON) + datetime.timedelta(days=1)
         assert approved["claimable_from"] == after.isoformat() and approved["early_claim_allowed_at"] is None
-        assert response.status_code == 400
+        # The claim is sound but early: a conflict with the request's state, not a malformed body.
+        assert response.status_code == 409
         assert f"claim from {after.day} {after:%B %Y}, once it has ended" in response.json()["detail"]
         assert MdfRequest.objects.get().status == MdfStatus.APPROVED
 
