@@ -7,7 +7,8 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "prm.settings")
-    from django.core.management import execute_from_command_line
+    # Every command's writes are recorded as made through the command door.
+    from history.commands import execute_from_command_line
 
     execute_from_command_line(sys.argv)
 

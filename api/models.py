@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from history.tracking import track_links, tracked
 
 from core.door import DoorQuerySet, principal_token, principal_user
 
@@ -75,6 +76,7 @@ class IntegrationTokenQuerySet(DoorQuerySet["IntegrationToken"]):
         return token
 
 
+@tracked(exclude=["secret_hash"], ignore=["last_used_at"])
 class IntegrationToken(models.Model):
     name = models.CharField(max_length=200, help_text="What the token is for, e.g. “Salesforce sync”.")
     identifier = models.CharField(max_length=16, unique=True, editable=False)
@@ -130,3 +132,6 @@ class IntegrationToken(models.Model):
     def clean(self) -> None:
         if self.expires_at is not None and self.expires_at <= timezone.now() and self._state.adding:
             raise ValidationError({"expires_at": "The token would already have expired."})
+
+
+track_links(IntegrationToken.partners.through, name="IntegrationTokenPartnerLinkEvent")

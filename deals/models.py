@@ -21,6 +21,7 @@ from django_countries.fields import CountryField
 
 from core.door import principal_user
 from core.money import AmountField, CurrencyField
+from history.tracking import track_links, tracked
 from partners.models import DEAL_ROLES, MDF_ROLES, Membership, Partner, PartnerScopedQuerySet
 
 # A host name: labels of letters, digits and hyphens, with a top-level label of letters.
@@ -117,6 +118,7 @@ class DealQuerySet(PartnerScopedQuerySet):
         return self.actionable_by(user, "decide").filter(status=DealStatus.SUBMITTED)
 
 
+@tracked()
 class Deal(models.Model):
     partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="deals")
     registered_by = models.ForeignKey(
@@ -338,6 +340,7 @@ def proof_upload_to(instance: "MdfRequest", filename: str) -> str:
     return f"mdf-proofs/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.{extension}"
 
 
+@tracked()
 class MdfRequest(models.Model):
     partner = models.ForeignKey("partners.Partner", on_delete=models.CASCADE, related_name="mdf_requests")
     period = models.ForeignKey(MdfPeriod, on_delete=models.PROTECT, related_name="requests")
@@ -462,3 +465,6 @@ class MdfLedgerEntry(models.Model):
             f"{self.amount:,f} {self.currency}: {self.get_from_bucket_display()} → "
             f"{self.get_to_bucket_display()}"
         )
+
+
+track_links(Deal.products.through, name="DealProductLinkEvent")

@@ -17,6 +17,7 @@ from django.utils import dateformat, timezone
 from core.door import is_active_user, principal_user
 from core.money import CurrencyField
 from gates.validation import criteria_errors
+from history.tracking import track_links, tracked
 from partners.models import Partner, PartnerScopedQuerySet
 from programs.models import DefinitionQuerySet, Program
 
@@ -49,6 +50,7 @@ class GateQuerySet(DefinitionQuerySet):
         return self.filter(state=GateState.ACTIVE, program__in=Program.objects.visible_to(principal))
 
 
+@tracked()
 class Gate(models.Model):
     """An acceleration gate: measurable criteria that unlock a tier, benefits or a specialisation."""
 
@@ -331,6 +333,7 @@ class GateStatusChange(models.Model):
         return f"{self.partner.name} on {self.gate.name}: {before} → {self.get_to_status_display()}"
 
 
+@tracked(changes=["override_tier", "override_reason", "override_expires_on", "override_by"])
 class PartnerTier(models.Model):
     """The tier a partner holds in a program.
 
@@ -536,3 +539,7 @@ def prerequisite_cycle(gate, prerequisites) -> list[str] | None:
         seen.add(node)
         stack.extend((following, [*path, following]) for following in edges.get(node, []))
     return None
+
+
+track_links(Gate.prerequisites.through, name="GatePrerequisiteLinkEvent")
+track_links(Gate.unlocks_benefits.through, name="GateBenefitLinkEvent")

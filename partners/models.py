@@ -19,6 +19,7 @@ from django_countries.fields import CountryField
 
 from core.door import DoorQuerySet, acts_vendor_wide, principal_token, principal_user
 from core.money import AmountField, CurrencyField, is_currency, minor_unit_exponent
+from history.tracking import tracked
 
 # Facts dated before this are refused: they are typing mistakes, not history.
 EARLIEST_FACT_DATE = datetime.date(2000, 1, 1)
@@ -125,6 +126,7 @@ class DistributorQuerySet(DoorQuerySet):
         return self.filter(pk=membership.partner.distributor_id) if membership.partner else self.none()
 
 
+@tracked()
 class Distributor(models.Model):
     """A distributor in a two-tier channel: it serves partners and approves their deals."""
 
@@ -228,6 +230,7 @@ class PartnerQuerySet(DoorQuerySet):
         return self._own_organisation(principal, MDF_ROLES)
 
 
+@tracked()
 class Partner(models.Model):
     name = models.CharField(max_length=200)
     partner_type = models.CharField(max_length=16, choices=PartnerType.choices)
@@ -283,6 +286,7 @@ class ManagerProfileQuerySet(DoorQuerySet):
         return self.filter(user=user)
 
 
+@tracked()
 class ManagerProfile(models.Model):
     """A channel manager's coverage: the regions whose partners they look after.
 
@@ -376,6 +380,7 @@ class MembershipQuerySet(DoorQuerySet):
         return self.filter(partner_id=membership.partner_id)
 
 
+@tracked()
 class Membership(models.Model):
     """Ties a login to exactly one organisation: a partner or a distributor."""
 
@@ -481,6 +486,7 @@ class PersonQuerySet(PartnerScopedQuerySet):
     """People of the partners a user sees."""
 
 
+@tracked()
 class Person(models.Model):
     """Someone who works for a partner, with or without a login, who can hold certifications."""
 
@@ -526,6 +532,7 @@ class CertificationTrack(models.TextChoices):
     SECURITY = "security", "Security"
 
 
+@tracked()
 class CertificationType(models.Model):
     code = models.SlugField(max_length=50, unique=True)
     name = models.CharField(max_length=200)
@@ -571,6 +578,7 @@ class CertificationQuerySet(FactQuerySet):
         return self.filter(issued_on__lte=day).filter(Q(expires_on__isnull=True) | Q(expires_on__gte=day))
 
 
+@tracked()
 class Certification(models.Model):
     """A person's certification. It counts from its issue date until its expiry date, inclusive."""
 
@@ -613,6 +621,7 @@ class Certification(models.Model):
         return self.issued_on <= day and (self.expires_on is None or self.expires_on >= day)
 
 
+@tracked()
 class ProductLine(models.Model):
     code = models.SlugField(max_length=50, unique=True)
     name = models.CharField(max_length=200)
@@ -629,6 +638,7 @@ def validate_positive_amount(value: Decimal) -> None:
         raise ValidationError("The amount must be greater than zero.")
 
 
+@tracked()
 class Sale(models.Model):
     """A won sale, in the currency it was sold in; gates convert it at the rate of its date."""
 
@@ -680,6 +690,7 @@ class Sale(models.Model):
                 raise ValidationError({"currency": message})
 
 
+@tracked()
 class ActivityType(models.Model):
     code = models.SlugField(max_length=50, unique=True)
     name = models.CharField(max_length=200)
@@ -692,6 +703,7 @@ class ActivityType(models.Model):
         return self.name
 
 
+@tracked()
 class EngagementActivity(models.Model):
     """A proactive engagement (a training, a co-marketing campaign...) worth points."""
 
@@ -723,6 +735,7 @@ class EngagementActivity(models.Model):
         return f"{self.activity_type} ({self.points} pts) – {self.partner}"
 
 
+@tracked()
 class ServiceOffering(models.Model):
     code = models.SlugField(max_length=50, unique=True)
     name = models.CharField(max_length=200)
@@ -740,6 +753,7 @@ class ProficiencyLevel(models.IntegerChoices):
     EXPERT = 3, "Expert"
 
 
+@tracked()
 class ServiceProficiency(models.Model):
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="proficiencies")
     offering = models.ForeignKey(ServiceOffering, on_delete=models.PROTECT, related_name="proficiencies")
@@ -762,6 +776,7 @@ class ServiceProficiency(models.Model):
         return f"{self.offering} ({self.get_level_display()}) – {self.partner}"
 
 
+@tracked()
 class ExchangeRate(models.Model):
     """The value of one unit of ``currency`` in the reference currency, from ``valid_from`` on.
 

@@ -46,6 +46,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "core",
+    "pgtrigger",
+    "pghistory",
+    "history",
     "accounts",
     "csp",
     "partners",
@@ -69,6 +72,8 @@ MIDDLEWARE = [
     "prm.middleware.RefuseUnstorableParametersMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After authentication: records who writes, and through which door.
+    "history.middleware.HistoryMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes asks: turns a refused login into the lockout page.
@@ -367,3 +372,4 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+

@@ -16,6 +16,7 @@ from guardian.shortcuts import get_objects_for_user
 
 from core.door import DoorQuerySet, acts_vendor_wide, is_active_user, principal_user
 from core.money import AmountField, CurrencyField
+from history.tracking import track_links, tracked
 from partners.models import Membership, Partner
 from programs.hooks import criteria_errors
 
@@ -120,6 +121,7 @@ class SegmentQuerySet(DefinitionQuerySet):
         return self.exclude(pk__in=others.values("segment_id"))
 
 
+@tracked()
 class Segment(models.Model):
     """A set of partners defined by a criteria tree over their attributes and measures."""
 
@@ -172,6 +174,7 @@ class ProgramQuerySet(DefinitionQuerySet):
         return self.filter(program_open_to(partner))
 
 
+@tracked()
 class Program(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
@@ -213,6 +216,7 @@ class Program(models.Model):
             raise ValidationError({"parent": "A program cannot be its own parent."})
 
 
+@tracked()
 class Tier(models.Model):
     """An ordered level of a program: a higher rank is a higher tier."""
 
@@ -266,6 +270,7 @@ class AllowancePeriod(models.TextChoices):
     YEAR = "year", "Per year"
 
 
+@tracked()
 class Benefit(models.Model):
     """Something a tier or a gate unlocks.
 
@@ -353,3 +358,6 @@ class ProgramGroupObjectPermission(GroupObjectPermissionBase):
 
     class Meta(GroupObjectPermissionBase.Meta):
         verbose_name = "program managing group"
+
+
+track_links(Benefit.tiers.through, name="BenefitTierLinkEvent")
