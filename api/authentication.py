@@ -9,6 +9,7 @@ from accounts.addresses import client_address
 from accounts.throttles import api_token_failures_per_address
 from api.models import IntegrationToken
 from api.services import token_touch
+from history.context import annotate as history_annotate
 
 KEYWORDS = {b"bearer", b"token"}
 
@@ -55,6 +56,8 @@ class IntegrationTokenAuthentication(BaseAuthentication):
         if not token.issued_by.is_active:
             raise AuthenticationFailed(_("The account that issued this token is no longer active."))
         token_touch(token)
+        # A write through the token is recorded with the token beside its issuer.
+        history_annotate(token=token.pk)
         return token.issued_by, token
 
     def authenticate_header(self, request) -> str:

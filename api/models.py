@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
 from history.tracking import track_links, tracked
 
 from core.door import DoorQuerySet, principal_token, principal_user

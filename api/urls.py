@@ -12,6 +12,7 @@ router.extend("api.views.programs")
 router.extend("api.views.gates")
 router.extend("api.views.deals")
 router.extend("api.views.incentives")
+router.extend("api.views.history")
 
 app_name = "api"
 

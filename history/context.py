@@ -71,16 +71,22 @@ def annotate(**metadata: Any) -> None:
 
 @contextlib.contextmanager
 def door(name: str, **metadata: Any) -> Iterator[None]:
-    """Run a block through ``name`` (a task inside a request, say), then restore the door before."""
-    context = current()
-    if context is None:
+    """Run a block through ``name`` (an eager task inside a request, say), then go back to the door before.
+
+    The block gets a context of its own, keeping the user of the one open: a
+    context is one row of metadata that all its events share, so changing the
+    open one would rewrite the door of what was recorded before.
+    """
+    outer = current()
+    if outer is None:
         with history_context(door=name, **metadata):
             yield
         return
-    saved = dict(context.metadata)
-    context.metadata.update(door=name, **metadata)
+    # pghistory reads the thread's context at every statement: swapping it is enough.
+    pghistory.runtime._tracker.value = pghistory.runtime.Context(
+        id=uuid.uuid4(), metadata={**outer.metadata, "door": name, **metadata}
+    )
     try:
         yield
     finally:
-        context.metadata.clear()
-        context.metadata.update(saved)
+        pghistory.runtime._tracker.value = outer

@@ -47,9 +47,7 @@ def _snapshot(event_model, instance) -> dict:
     tracked = event_model.pgh_tracked_model
     names = {f.name for f in tracked._meta.concrete_fields}
     return {
-        f.attname: getattr(instance, f.attname)
-        for f in event_model._meta.concrete_fields
-        if f.name in names
+        f.attname: getattr(instance, f.attname) for f in event_model._meta.concrete_fields if f.name in names
     }
 
 

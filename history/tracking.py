@@ -43,7 +43,9 @@ def tracked(*, exclude: Iterable[str] = (), ignore: Iterable[str] = (), changes:
 
     def decorate(model: type[models.Model]) -> type[models.Model]:
         auto = [
-            f.name for f in model._meta.local_fields if getattr(f, "auto_now", False) and f.name not in exclude
+            f.name
+            for f in model._meta.local_fields
+            if getattr(f, "auto_now", False) and f.name not in exclude
         ]
         condition = (
             pgtrigger.AnyChange(*changes)

@@ -33,6 +33,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.text import capfirst
 
+from history.admin import HistoryAdminMixin
 from partners.selectors import has_door, visible
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ class CoveredRelatedFieldListFilter(admin.RelatedFieldListFilter):
         return field.get_choices(include_blank=False, ordering=ordering, limit_choices_to={"pk__in": seen})
 
 
-class CoverageAdminMixin(CoverageChoicesMixin, _AdminBase):
+class CoverageAdminMixin(HistoryAdminMixin, CoverageChoicesMixin, _AdminBase):
     """Mixed into every model admin, before ``admin.ModelAdmin``: see the module's docstring."""
 
     def get_queryset(self, request):

@@ -373,3 +373,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
 
+# --- History ----------------------------------------------------------------------
+# Events are stamped with the time of the change, not of its transaction's
+# start (NOW()): the changes of one transaction then read in the order made.
+PGHISTORY_CREATED_AT_FUNCTION = "CLOCK_TIMESTAMP()"

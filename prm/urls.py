@@ -3,6 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from history.admin import log_view
 from prm.views import healthz
 
 admin.site.site_header = "PRM – channel management"
@@ -12,6 +13,8 @@ admin.site.index_title = "Programs, partners and gates"
 urlpatterns = [
     path("", RedirectView.as_view(url="/portal/", permanent=False)),
     path("healthz", healthz, name="healthz"),
+    # Before the admin's own URLs, which would take "history/" for an app.
+    path("admin/history/", admin.site.admin_view(log_view), name="history_log"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("portal/incentives/", include("portal.incentive_urls")),

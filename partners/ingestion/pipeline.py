@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from core.bulk import insert_json, update_json
 from core.locks import transaction_lock
+from history.fallback import record_rows
 from partners.ingestion.parsing import (
     LOOKUP_CHUNK,
     SOURCE_PATTERN,
@@ -248,6 +249,8 @@ class _Ingestion:
         if connection.vendor != "postgresql":
             instances = [self._instance(row) for row in rows]
             self.model._default_manager.bulk_create(instances, batch_size=WRITE_BATCH)
+            # PostgreSQL's triggers record the rows; here the history is told.
+            record_rows(self.model, instances, "insert")
             return [instance.pk for instance in instances]
         written = self._written()
         ids = insert_json(
@@ -272,6 +275,9 @@ class _Ingestion:
                 instance.updated_at = now  # type: ignore[attr-defined]
                 changed.append(instance)
             self.model._default_manager.bulk_update(changed, update_fields, batch_size=WRITE_BATCH)
+            # The whole rows as stored, for the history (PostgreSQL's triggers see them themselves).
+            stored_rows = self.model._default_manager.filter(pk__in=[instance.pk for instance in changed])
+            record_rows(self.model, stored_rows, "update")
             return
         written = self._written()
         update_json(
