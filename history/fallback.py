@@ -67,14 +67,17 @@ def _changed(event_model, instance) -> bool:
     return False
 
 
-def record(event_model, instance, label: str) -> None:
-    event_model.objects.create(
+def record(event_model, instance, label: str, *, context_id=None, at=None) -> None:
+    event = event_model(
         pgh_label=label,
-        pgh_created_at=timezone.now(),
+        pgh_created_at=at or timezone.now(),
         pgh_obj_id=instance.pk,
-        pgh_context_id=_context_id(),
+        pgh_context_id=context_id if context_id is not None else _context_id(),
         **_snapshot(event_model, instance),
     )
+    # Raw: the values as they are, as a trigger copies them (the event model's
+    # copy of an ``auto_now`` field would otherwise stamp the time of recording).
+    event.save_base(raw=True)
 
 
 def record_rows(model: type[models.Model], instances: Iterable[models.Model], label: str) -> None:
@@ -82,21 +85,10 @@ def record_rows(model: type[models.Model], instances: Iterable[models.Model], la
     event_model = event_model_for(model)
     if event_model is None or triggers_record():
         return
-    context_id = _context_id()
-    now = timezone.now()
-    event_model.objects.bulk_create(
-        [
-            event_model(
-                pgh_label=label,
-                pgh_created_at=now,
-                pgh_obj_id=instance.pk,
-                pgh_context_id=context_id,
-                **_snapshot(event_model, instance),
-            )
-            for instance in instances
-            if label != "update" or _changed(event_model, instance)
-        ]
-    )
+    context_id, now = _context_id(), timezone.now()
+    for instance in instances:
+        if label != "update" or _changed(event_model, instance):
+            record(event_model, instance, label, context_id=context_id, at=now)
 
 
 def _saved(sender, instance, created, raw=False, **kwargs) -> None:
