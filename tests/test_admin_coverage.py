@@ -364,11 +364,15 @@ def test_every_registered_model_is_classified():
 
 def test_every_model_with_a_path_to_a_partner_has_a_door():
     from django.apps import apps
+    from pghistory.models import Event
 
     missing = [
         model._meta.label
         for model in apps.get_models()
         if model._meta.app_label in {"partners", "programs", "gates", "deals", "incentives", "api"}
+        # History rows are read only through history.selectors: per object behind the
+        # admin's coverage, the whole log with the permission to read it.
+        and not issubclass(model, Event)
         and _partner_paths(model)
         and not has_door(model)
     ]

@@ -36,7 +36,7 @@ def edits(superuser, channel_manager):
 
 class TestApi:
     def test_lists_changes_newest_first_with_before_and_after(self, auditor, edits):
-        program, tier = edits
+        program, _ = edits
 
         response = api(auditor).get(HISTORY)
 
@@ -57,7 +57,7 @@ class TestApi:
         assert results[3]["before"] is None
 
     def test_filters_by_model_object_actor_and_door(self, auditor, superuser, channel_manager, edits):
-        program, tier = edits
+        _, tier = edits
         client = api(auditor)
 
         def actions(**query):
