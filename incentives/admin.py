@@ -36,7 +36,6 @@ from incentives.models import (
 from incentives.periods import PeriodError, parse_period
 from incentives.validation import LOCKED_MESSAGE, BandInput, band_problems, duplicate_problems, rows_problem
 from partners.admin_coverage import CoverageAdminMixin, CoverageInlineMixin
-from partners.audit import audit
 from programs.admin_rights import ProgramRightsAdminMixin, ProgramRightsInlineMixin
 
 # --- rules -------------------------------------------------------------------------------
@@ -218,6 +217,17 @@ class NewVersionForm(forms.Form):
     )
 
 
+def _rate_row(form) -> dict:
+    """An inline form's row for ``rule_save``: its fields, without the rule, id and deletion box."""
+    return {name: value for name, value in form.cleaned_data.items() if name not in {"id", "rule", "DELETE"}}
+
+
+def _reward_row(form) -> dict:
+    """Rewards keep their id: redemptions point at them."""
+    existing = form.cleaned_data.get("id")
+    return {**_rate_row(form), "id": existing.pk if existing is not None else None}
+
+
 @admin.register(IncentiveRule)
 class IncentiveRuleAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
     form = IncentiveRuleForm
@@ -297,18 +307,34 @@ class IncentiveRuleAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.Mode
         url = reverse("admin:incentives_incentiverule_new_version", args=[obj.pk])
         return format_html('<a href="{}">Change the terms from a date on (new version)</a>', url)
 
+    # The rule, its rows and its links are written by services.rule_save, as
+    # through the API: one transaction, the creator, the audit entry. Rows of
+    # an inline left unchanged are left as they are.
+    ROWS = {MarginRate: "margin_rates", CommissionRate: "commission_rates", RebateBand: "rebate_bands"}
+
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+        """Nothing yet: ``save_related`` saves the rule with its rows."""
 
     def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        audit(
+        rows: dict[str, list[dict] | None] = {}
+        for formset in formsets:
+            if formset.has_changed() and (formset.model in self.ROWS or formset.model is Reward):
+                kept = [f for f in formset.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+                if formset.model is Reward:
+                    rows["rewards"] = [_reward_row(f) for f in kept]
+                else:
+                    rows[self.ROWS[formset.model]] = [_rate_row(f) for f in kept]
+            # What Django's change message reads of a saved formset: the history has the rows.
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        activity_types = None
+        if "activity_types" in form.fields and (not change or "activity_types" in form.changed_data):
+            activity_types = list(form.cleaned_data["activity_types"])
+        services.rule_save(
             actor=request.user,
-            action="incentives.rule_changed" if change else "incentives.rule_created",
-            target=form.instance,
-            fields=form.changed_data,
+            rule=form.instance,
+            created=not change,
+            activity_types=activity_types,
+            **rows,
         )
 
     def get_urls(self):

@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils import dateformat, timezone
 
 from core.money import AmountField, CurrencyField
+from history.tracking import tracked
 from incentives.models.rules import Reward
 from partners.models import PartnerScopedQuerySet
 
@@ -14,6 +15,7 @@ class ActivationQuerySet(PartnerScopedQuerySet):
     partner_path = "deal__partner"
 
 
+@tracked()
 class CustomerActivation(models.Model):
     """The customer of a won deal reached the activation metric (the leading indicator of retention).
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from core.money import AmountField, CurrencyField
 from deals.models import SalesRole
+from history.tracking import track_links, tracked
 from incentives.models.ledger import LedgerEntry
 from incentives.validation import amount_problem, currency_problem, percent_problem
 from programs.models import DefinitionQuerySet, Tier
@@ -65,6 +66,7 @@ class IncentiveRuleQuerySet(DefinitionQuerySet):
         return self._staff_only(principal)
 
 
+@tracked()
 class IncentiveRule(models.Model):
     """What a fact is worth to a partner, in one currency, between two dates."""
 
@@ -376,6 +378,7 @@ class IncentiveRule(models.Model):
             add("points_multiplier", "Only points rules multiply activity points.")
 
 
+@tracked()
 class MarginRate(models.Model):
     """A tier margin: the percentage of a won deal a partner holding ``tier`` earns."""
 
@@ -420,6 +423,7 @@ class MarginRate(models.Model):
             raise ValidationError({"percent": problem})
 
 
+@tracked()
 class CommissionRate(models.Model):
     """A commission rate for who sourced and who closed the deal: self-sufficiency pays more."""
 
@@ -451,6 +455,7 @@ class CommissionRate(models.Model):
             raise ValidationError({"percent": problem})
 
 
+@tracked()
 class RebateBand(models.Model):
     """A volume band of a rebate: sales from ``lower_bound`` up to (not including) ``upper_bound``."""
 
@@ -475,6 +480,7 @@ class RebateBand(models.Model):
         return f"{self.lower_bound.normalize():,f}–{upper}: {self.percent.normalize():f} %"
 
 
+@tracked()
 class Reward(models.Model):
     """Something a partner can redeem engagement points for, worth an amount in the rule's currency."""
 
@@ -506,3 +512,6 @@ class Reward(models.Model):
             errors["amount"] = problem
         if errors:
             raise ValidationError(errors)
+
+
+track_links(IncentiveRule.activity_types.through, name="IncentiveRuleActivityTypeLinkEvent")

@@ -231,3 +231,72 @@ def test_activations_and_ledger_history_have_readable_names(partner):
     assert str(activation) == f"Woodgrove Bank ({deal.reference}) activated on 31 March 2025"
     transition = LedgerTransition(from_state="accrued", to_state="payable", at=timezone.now())
     assert str(transition).startswith("Accrued → Payable on ")
+
+
+def test_an_admin_save_goes_through_the_rule_service(
+    manager_client, channel_manager, program, tiers, monkeypatch
+):
+    calls = []
+    original = services.rule_save
+
+    def spy(**kwargs):
+        calls.append(kwargs)
+        return original(**kwargs)
+
+    monkeypatch.setattr(services, "rule_save", spy)
+    data = rule_form(
+        program,
+        kind=RuleKind.MARGIN,
+        rebate_period="",
+        **rows("margin_rates", [{"tier": tiers["Silver"].pk, "percent": "10"}]),
+    )
+
+    response = manager_client.post(ADD, data)
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    (call,) = calls
+    assert (call["actor"], call["created"]) == (channel_manager, True)
+    assert [row["percent"] for row in call["margin_rates"]] == [Decimal(10)]
+    assert "rebate_bands" not in call  # an inline left empty leaves its rows alone
+
+
+def test_an_admin_change_of_a_rule_is_in_its_history_with_before_and_after(manager_client, program, tiers):
+    from history.selectors import object_history
+
+    manager_client.post(
+        ADD,
+        rule_form(
+            program,
+            kind=RuleKind.MARGIN,
+            rebate_period="",
+            effective_from=str(TODAY + datetime.timedelta(days=10)),
+            **rows("margin_rates", [{"tier": tiers["Silver"].pk, "percent": "10"}]),
+        ),
+    )
+    rule = IncentiveRule.objects.get()
+    rate = rule.margin_rates.get()
+    change = reverse("admin:incentives_incentiverule_change", args=[rule.pk])
+    data = rule_form(
+        program,
+        kind=RuleKind.MARGIN,
+        rebate_period="",
+        name="Renamed",
+        effective_from=str(TODAY + datetime.timedelta(days=10)),
+    )
+    data.update(
+        {
+            "margin_rates-TOTAL_FORMS": "1",
+            "margin_rates-INITIAL_FORMS": "1",
+            "margin_rates-0-id": str(rate.pk),
+            "margin_rates-0-rule": str(rule.pk),
+            "margin_rates-0-tier": str(tiers["Silver"].pk),
+            "margin_rates-0-percent": "12",
+        }
+    )
+
+    response = manager_client.post(change, data)
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    renamed = object_history(rule)[0]
+    assert (renamed.before["name"], renamed.after["name"], renamed.door) == ("Rule", "Renamed", "admin")
+    assert list(rule.margin_rates.values_list("percent", flat=True)) == [Decimal(12)]
