@@ -6,9 +6,40 @@ from django.db import models
 
 from partners.admin_coverage import CoverageAdminMixin, CoverageInlineMixin
 from prm.forms import PrettyJSONField
+from programs import services
 from programs.admin_rights import ProgramRightsAdminMixin, ProgramRightsInlineMixin
 from programs.models import MANAGE_PROGRAM, Benefit, Program, ProgramUserObjectPermission, Segment, Tier
 from programs.services import may_grant_program_managers, program_manager_grant, program_manager_revoke
+
+
+class DefinitionAdminMixin:
+    """Saves and deletions, inline tiers and benefits included, through ``programs.services``."""
+
+    def save_model(self, request, obj, form, change):
+        services.definition_save(
+            actor=request.user, definition=obj, created=not change, fields=form.changed_data
+        )
+
+    def delete_model(self, request, obj):
+        services.definition_delete(actor=request.user, definition=obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            services.definition_delete(actor=request.user, definition=obj)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model not in (Tier, Benefit):
+            return super().save_formset(request, form, formset, change)  # type: ignore[misc]
+        instances = formset.save(commit=False)
+        for obj in formset.deleted_objects:
+            services.definition_delete(actor=request.user, definition=obj)
+        changed = {id(obj): fields for obj, fields in formset.changed_objects}
+        for obj in instances:
+            services.definition_save(
+                actor=request.user, definition=obj, created=obj.pk is None, fields=changed.get(id(obj), ())
+            )
+        formset.save_m2m()
+        return None
 
 
 class TierInline(ProgramRightsInlineMixin, CoverageInlineMixin, admin.TabularInline):
@@ -79,7 +110,7 @@ class ProgramManagerInline(CoverageInlineMixin, admin.TabularInline):
 
 
 @admin.register(Program)
-class ProgramAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
+class ProgramAdmin(ProgramRightsAdminMixin, DefinitionAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
     list_display = ["name", "kind", "parent", "base_currency", "segment", "is_active"]
     list_filter = ["kind", "is_active"]
     search_fields = ["name", "slug", "description"]
@@ -113,7 +144,7 @@ class ProgramAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin
 
 
 @admin.register(Tier)
-class TierAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
+class TierAdmin(ProgramRightsAdminMixin, DefinitionAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
     list_display = ["name", "program", "rank", "grace_days"]
     list_filter = ["program"]
     search_fields = ["name", "program__name"]
@@ -122,7 +153,7 @@ class TierAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Benefit)
-class BenefitAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
+class BenefitAdmin(ProgramRightsAdminMixin, DefinitionAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
     list_display = ["name", "program", "kind", "percent", "amount", "currency", "period", "product_line"]
     list_filter = ["kind", "program"]
     search_fields = ["name", "description"]
@@ -132,7 +163,7 @@ class BenefitAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin
 
 
 @admin.register(Segment)
-class SegmentAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
+class SegmentAdmin(ProgramRightsAdminMixin, DefinitionAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
     program_field = None
 
     list_display = ["name", "currency", "updated_at"]

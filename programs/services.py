@@ -1,4 +1,6 @@
-"""Who manages which program: per-program rights granted in the admin, each grant audited.
+"""Writes of programs: who manages which program, and the admin's saves of definitions.
+
+Who manages which program: per-program rights granted in the admin, each grant audited.
 
 A channel manager granted ``programs.manage_program`` on a program may change
 that program, its tiers, benefits, segments, gates and incentive rules (the
@@ -7,9 +9,11 @@ The rights are django-guardian's object permissions, stored in the direct
 foreign-key table ``ProgramUserObjectPermission``.
 """
 
+from collections.abc import Iterable
+
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from guardian.shortcuts import assign_perm, remove_perm
 
 from partners.audit import audit
@@ -90,3 +94,42 @@ def program_manager_revoke(*, actor, program: Program, user) -> bool:
             username=user.get_username(),
         )
     return True
+
+
+# What a definition is: the models this module writes.
+DEFINITIONS = ("program", "tier", "benefit", "segment")
+
+
+def _check(definition: models.Model) -> str:
+    name = definition._meta.model_name
+    if definition._meta.app_label != "programs" or name not in DEFINITIONS:
+        raise TypeError(f"{definition._meta.label} is not a program definition")
+    return str(name)
+
+
+def definition_save(
+    *, actor, definition: models.Model, created: bool, fields: Iterable[str] = ()
+) -> models.Model:
+    """Save a validated program, tier, benefit or segment; ``fields`` names what the editor changed.
+
+    Precondition: the definition passed ``full_clean`` (the admin's forms do it).
+    Side effects: an audit entry; the re-evaluation the gates queue after commit.
+    """
+    name = _check(definition)
+    with transaction.atomic():
+        definition.save()
+        audit(
+            actor=actor,
+            action=f"{name}.created" if created else f"{name}.changed",
+            target=definition,
+            fields=sorted(fields),
+        )
+    return definition
+
+
+def definition_delete(*, actor, definition: models.Model) -> None:
+    """Delete a program, tier, benefit or segment (the database refuses one still in use)."""
+    name = _check(definition)
+    with transaction.atomic():
+        audit(actor=actor, action=f"{name}.deleted", target=definition, name=str(definition))
+        definition.delete()

@@ -20,6 +20,7 @@ from tests.factories import (
     PartnerFactory,
     ProductLineFactory,
     ProgramFactory,
+    SegmentFactory,
     TierFactory,
 )
 
@@ -301,3 +302,58 @@ class TestTriggers:
         assert Decimal(object_history(sales["S-0"])[0].before["amount"]) == Decimal("10.00")
         assert [c.action for c in object_history(sales["S-2"])] == ["created"]
         assert object_history(sales["S-1"])[0].actor == "morgan"
+
+
+@pytest.mark.django_db
+class TestDefinitionAdmins:
+    def test_program_saves_and_inline_tiers_go_through_the_services_and_are_audited(self, client, superuser):
+        from partners.models import AuditEntry
+
+        program = ProgramFactory(name="Main")
+        tier = TierFactory(program=program, name="Silver", rank=1)
+        client.force_login(superuser)
+        data = {
+            "name": "Main program",
+            "slug": program.slug,
+            "kind": program.kind,
+            "base_currency": "USD",
+            "description": "",
+            "is_active": "on",
+            "tiers-TOTAL_FORMS": "2",
+            "tiers-INITIAL_FORMS": "1",
+            "tiers-0-id": str(tier.pk),
+            "tiers-0-program": str(program.pk),
+            "tiers-0-rank": "1",
+            "tiers-0-name": "Silver",
+            "tiers-0-grace_days": "30",
+            "tiers-0-description": "",
+            "tiers-1-program": str(program.pk),
+            "tiers-1-rank": "2",
+            "tiers-1-name": "Gold",
+            "tiers-1-grace_days": "90",
+            "tiers-1-description": "",
+            "benefits-TOTAL_FORMS": "0",
+            "benefits-INITIAL_FORMS": "0",
+        }
+
+        response = client.post(f"/admin/programs/program/{program.pk}/change/", data)
+
+        assert response.status_code == 302, response.content.decode()[:2000]
+        actions = set(AuditEntry.objects.values_list("action", flat=True))
+        assert {"program.changed", "tier.changed", "tier.created"} <= actions
+        assert AuditEntry.objects.get(action="tier.changed").data["fields"] == ["grace_days"]
+        gold = program.tiers.get(name="Gold")
+        assert (object_history(gold)[0].action, object_history(gold)[0].door) == ("created", "admin")
+        assert object_history(program)[0].after["name"] == "Main program"
+
+    def test_deleting_a_segment_in_the_admin_is_audited_and_in_the_history(self, client, superuser):
+        from partners.models import AuditEntry
+        from programs.models import Segment
+
+        segment = SegmentFactory(name="UK cloud")
+        client.force_login(superuser)
+
+        client.post(f"/admin/programs/segment/{segment.pk}/delete/", {"post": "yes"})
+
+        assert AuditEntry.objects.filter(action="segment.deleted", target_id=str(segment.pk)).exists()
+        assert object_history(Segment(pk=segment.pk))[0].action == "deleted"
