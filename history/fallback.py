@@ -10,6 +10,7 @@ that is the gap the triggers close on PostgreSQL, which production runs.
 
 import functools
 from collections.abc import Iterable
+from typing import Any
 
 import pghistory.core
 from django.db import connection, models
@@ -22,15 +23,13 @@ from history.tracking import SPECS
 
 
 @functools.cache
-def _event_models() -> dict[type[models.Model], type[models.Model]]:
+def _event_models() -> dict[Any, Any]:
     # Keyed by the concrete model: a proxy (guardian's grants) records its table's rows.
-    return {
-        event_model.pgh_tracked_model._meta.concrete_model: event_model
-        for event_model in pghistory.core.event_models()
-    }
+    found: list[Any] = pghistory.core.event_models()
+    return {event_model.pgh_tracked_model._meta.concrete_model: event_model for event_model in found}
 
 
-def event_model_for(model: type[models.Model]) -> type[models.Model] | None:
+def event_model_for(model: type[models.Model]) -> Any:
     """The event model recording ``model``'s rows, or None when it is not tracked."""
     return _event_models().get(model._meta.concrete_model)
 

@@ -51,11 +51,12 @@ class Change:
         return [(name, before.get(name), after.get(name)) for name in self.changed_fields]
 
 
-def event_models() -> list[type[models.Model]]:
+def event_models() -> list[Any]:
+    """Every event model (generated classes: typed loosely, they carry ``pgh_tracked_model``)."""
     return sorted(pghistory.core.event_models(), key=lambda m: m._meta.label)
 
 
-def tracked_label(event_model: type[models.Model]) -> str:
+def tracked_label(event_model: Any) -> str:
     return event_model.pgh_tracked_model._meta.concrete_model._meta.label_lower  # type: ignore[attr-defined]
 
 
@@ -99,9 +100,9 @@ def _event_rows(event_model, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     return {row["pgh_id"]: row for row in rows.values(*columns, "previous_id")}
 
 
-def _hydrate(keys: Iterable[tuple[type[models.Model], int]]) -> list[Change]:
+def _hydrate(keys: Iterable[tuple[Any, int]]) -> list[Change]:
     keys = list(keys)
-    by_model: dict[type[models.Model], list[int]] = defaultdict(list)
+    by_model: dict[Any, list[int]] = defaultdict(list)
     for event_model, event_id in keys:
         by_model[event_model].append(event_id)
     rows: dict[tuple[Any, int], dict] = {}
@@ -120,9 +121,10 @@ def _hydrate(keys: Iterable[tuple[type[models.Model], int]]) -> list[Change]:
     users = dict(get_user_model()._default_manager.filter(pk__in=user_ids).values_list("pk", "username"))
     changes = []
     for event_model, event_id in keys:
-        row = rows.get((event_model, event_id))
-        if row is None:
+        found_row = rows.get((event_model, event_id))
+        if found_row is None:
             continue
+        row = found_row
         metadata = dict(contexts.get(row["pgh_context_id"], {}))
         actor_id = metadata.pop("user", None)
         door = metadata.pop("door", "") or ""
