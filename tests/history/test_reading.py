@@ -189,3 +189,12 @@ class TestAdmin:
         client.force_login(channel_manager)
 
         assert client.get("/admin/history/").status_code == 403
+
+    def test_the_admin_index_links_to_the_log_for_those_who_may_read_it(
+        self, client, auditor, channel_manager
+    ):
+        client.force_login(auditor)
+        assert "/admin/history/" in client.get("/admin/").content.decode()
+
+        client.force_login(channel_manager)
+        assert "/admin/history/" not in client.get("/admin/").content.decode()
