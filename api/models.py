@@ -20,9 +20,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from history.tracking import track_links, tracked
-
 from core.door import DoorQuerySet, principal_token, principal_user
+from history.tracking import track_links, tracked
 
 TOKEN_PREFIX = "prm"  # noqa: S105 (the public start of every token, not a secret)
 # prm_<8 chars identifying the token>_<43 chars of secret>

@@ -341,6 +341,7 @@ class Benefit(models.Model):
         return self.name
 
 
+@tracked()
 class ProgramUserObjectPermission(UserObjectPermissionBase):
     """A right a user holds on one program (``manage_program``): django-guardian's direct
     foreign-key table, which its performance guide advises over the generic one."""
@@ -351,6 +352,7 @@ class ProgramUserObjectPermission(UserObjectPermissionBase):
         verbose_name = "program manager"
 
 
+@tracked()
 class ProgramGroupObjectPermission(GroupObjectPermissionBase):
     """A right a group holds on one program."""
 
