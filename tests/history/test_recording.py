@@ -203,20 +203,20 @@ def _rename_program(program_id: int, name: str) -> None:
 
 @pytest.mark.django_db
 class TestWhatIsRecorded:
-    def test_a_grant_of_object_permission_and_its_revocation_are_recorded(self, channel_manager):
+    def test_a_grant_of_a_program_right_and_its_revocation_are_recorded(self, channel_manager):
+        from programs.models import ProgramUserObjectPermission
+
         program = ProgramFactory()
 
         with history_context(door="admin"):
-            assign_perm("programs.change_program", channel_manager, program)
-        from guardian.models import UserObjectPermission
-
-        grant = UserObjectPermission.objects.get(user=channel_manager)
+            assign_perm("programs.manage_program", channel_manager, program)
+        grant = ProgramUserObjectPermission.objects.get(user=channel_manager)
         grant_id = grant.pk
         grant.delete()
 
-        changes = object_history(UserObjectPermission(pk=grant_id))
+        changes = object_history(ProgramUserObjectPermission(pk=grant_id))
         assert [c.action for c in changes] == ["deleted", "created"]
-        assert changes[1].after["object_pk"] == str(program.pk)
+        assert changes[1].after["content_object"] == program.pk
         assert changes[1].door == "admin"
 
     def test_a_token_history_never_holds_its_secret_nor_each_use(self, channel_manager):
@@ -334,6 +334,8 @@ class TestDefinitionAdmins:
             "tiers-1-description": "",
             "benefits-TOTAL_FORMS": "0",
             "benefits-INITIAL_FORMS": "0",
+            "user_rights-TOTAL_FORMS": "0",
+            "user_rights-INITIAL_FORMS": "0",
         }
 
         response = client.post(f"/admin/programs/program/{program.pk}/change/", data)
