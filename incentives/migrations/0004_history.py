@@ -13,8 +13,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('deals', '0005_history'),
-        ('incentives', '0002_ledger_entry_immutable'),
+        ('deals', '0006_history'),
+        ('incentives', '0003_unique_violations_are_conflicts'),
         ('partners', '0002_coverage_grant_permission'),
         ('pghistory', '0007_auto_20250421_0444'),
         ('programs', '0002_program_managers'),

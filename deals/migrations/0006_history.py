@@ -14,7 +14,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('deals', '0004_mdf_early_claim_exception'),
+        ('deals', '0005_unique_violations_are_conflicts'),
         ('partners', '0002_coverage_grant_permission'),
         ('pghistory', '0007_auto_20250421_0444'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

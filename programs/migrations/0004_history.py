@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
         ('auth', '0012_alter_user_first_name_max_length'),
         ('partners', '0003_history'),
         ('pghistory', '0007_auto_20250421_0444'),
-        ('programs', '0002_program_managers'),
+        ('programs', '0003_unique_violations_are_conflicts'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -12,7 +12,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('gates', '0007_gate_versions'),
+        ('gates', '0008_unique_violations_are_conflicts'),
         ('partners', '0002_coverage_grant_permission'),
         ('pghistory', '0007_auto_20250421_0444'),
         ('programs', '0002_program_managers'),
