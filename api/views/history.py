@@ -73,6 +73,7 @@ class HistoryViewSet(ScopedViewMixin, mixins.ListModelMixin, viewsets.GenericVie
     pagination_class = PagePagination
     serializer_class = ChangeSerializer
     filter_backends: list = []
+    extra_query_parameters = ("model", "object", "actor", "door")
 
     def scoped_queryset(self):
         # Not a partner-scoped model: the permission above admits only readers of the whole log.
