@@ -382,7 +382,7 @@ PGHISTORY_CREATED_AT_FUNCTION = "CLOCK_TIMESTAMP()"
 # One trigger call per statement, reading its rows from the transition table:
 # a bulk write of 5,000 rows records them with one INSERT ... SELECT instead of
 # 5,000 calls (bench/ingest measures the difference).
-PGHISTORY_LEVEL = pgtrigger.Statement
+PGHISTORY_LEVEL = pgtrigger.Statement  # type: ignore[has-type]  # a constant the stubs do not type
 # The copies of foreign keys in event tables are not indexed: the history is
 # read by object (pgh_obj) and context, which keep theirs; every other index
 # would slow each recorded write for lookups nobody makes.
