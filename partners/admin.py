@@ -25,8 +25,7 @@ from partners.models import (
     ServiceProficiency,
     sees_every_partner,
 )
-from partners.services import exchange_rate_delete, exchange_rate_save
-from partners.signals import facts_changed
+from partners.services import exchange_rate_delete, exchange_rate_save, fact_save, facts_delete
 from prm.forms import PrettyJSONField
 
 User = get_user_model()
@@ -60,29 +59,34 @@ for _model in (AccessAttempt, AccessFailureLog, AccessLog):
 class FactAdmin(CoverageAdminMixin, admin.ModelAdmin):
     """Partners, people and facts: a manager sees those of the partners they cover.
 
-    Facts entered or corrected by hand re-evaluate their partner after commit,
-    like ingested ones.
+    Saves and deletes go through the services, like the API's: the door decides,
+    the change is recorded, and the partners it touches are re-evaluated after
+    commit, like ingested facts.
     """
 
-    def partner_id_of(self, obj) -> int:
-        return obj.partner_id
-
     def save_model(self, request, obj, form, change):
-        before = None
-        if change:
-            before = self.partner_id_of(type(obj).objects.select_related().get(pk=obj.pk))
-        super().save_model(request, obj, form, change)
-        facts_changed.send(sender=type(obj), partner_ids={self.partner_id_of(obj), before} - {None})
+        fact_save(actor=request.user, fact=obj)
 
     def delete_model(self, request, obj):
-        partner_id = self.partner_id_of(obj)
-        super().delete_model(request, obj)
-        facts_changed.send(sender=type(obj), partner_ids=[partner_id])
+        facts_delete(actor=request.user, facts=[obj])
 
     def delete_queryset(self, request, queryset):
-        partner_ids = {self.partner_id_of(obj) for obj in queryset.select_related()}
-        super().delete_queryset(request, queryset)
-        facts_changed.send(sender=queryset.model, partner_ids=partner_ids)
+        facts_delete(actor=request.user, facts=queryset.select_related())
+
+    def save_formset(self, request, form, formset, change):
+        """Inline people and proficiencies are facts too: each goes through the services."""
+        if formset.model not in FACT_INLINE_MODELS:
+            return super().save_formset(request, form, formset, change)
+        instances = formset.save(commit=False)
+        if formset.deleted_objects:
+            facts_delete(actor=request.user, facts=formset.deleted_objects)
+        for instance in instances:
+            fact_save(actor=request.user, fact=instance)
+        formset.save_m2m()
+        return None
+
+
+FACT_INLINE_MODELS = (Person, ServiceProficiency, Certification)
 
 
 class MembershipInline(CoverageInlineMixin, admin.TabularInline):
@@ -168,9 +172,6 @@ class PartnerAdmin(FactAdmin):
     inlines = [MembershipInline, PersonInline, ProficiencyInline]
     form = PartnerForm
 
-    def partner_id_of(self, obj) -> int:
-        return obj.pk
-
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
         return type(form.__name__, (form,), {"user": request.user})
@@ -243,9 +244,6 @@ class CertificationTypeAdmin(CoverageAdminMixin, admin.ModelAdmin):
 
 @admin.register(Certification)
 class CertificationAdmin(FactAdmin):
-    def partner_id_of(self, obj) -> int:
-        return obj.person.partner_id
-
     list_display = ["person", "partner", "certification_type", "issued_on", "expires_on", "source"]
     list_filter = ["certification_type__track", "certification_type", "source"]
     search_fields = ["person__first_name", "person__last_name", "person__partner__name", "external_id"]

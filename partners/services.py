@@ -1,10 +1,97 @@
-"""Writes to partners and their reference data."""
+"""Writes to partners, their facts entered by hand, and their reference data."""
 
-from django.db import transaction
+from collections.abc import Iterable
+
+from django.core.exceptions import PermissionDenied
+from django.db import models, transaction
 
 from partners.audit import audit
 from partners.exchange import daily_rates_rebuild
-from partners.models import ExchangeRate
+from partners.models import Certification, ExchangeRate, Partner
+from partners.signals import facts_changed
+
+
+def fact_partner_id(fact: models.Model) -> int | None:
+    """The partner a fact (or a partner, or a person) belongs to."""
+    if isinstance(fact, Partner):
+        return fact.pk
+    if isinstance(fact, Certification):
+        return fact.person.partner_id
+    return fact.partner_id  # type: ignore[attr-defined]
+
+
+def _stored_partner_id(fact: models.Model) -> int | None:
+    if fact.pk is None:
+        return None
+    stored = type(fact)._default_manager.select_related().filter(pk=fact.pk).first()
+    return fact_partner_id(stored) if stored is not None else None
+
+
+def fact_save(*, actor, fact: models.Model, principal=None) -> models.Model:
+    """Save a partner, a person or a fact entered or corrected by hand, and re-decide its partner.
+
+    A fact moved from one partner to another re-evaluates both. The door decides
+    first: ``principal`` (the token, or the actor by default) must be allowed to
+    change the stored row, and to send facts for the partner it now belongs to;
+    otherwise ``PermissionDenied`` and nothing is written. The record says who
+    and what; the history keeps the values before and after.
+    """
+    principal = principal if principal is not None else actor
+    created = fact.pk is None
+    manager = type(fact)._default_manager
+    if not created and not manager.allows(principal, "change", fact):  # type: ignore[attr-defined]
+        raise PermissionDenied("You may not change this record.")
+    partner_id = fact_partner_id(fact) if not isinstance(fact, Partner) or not created else None
+    if (
+        partner_id is not None
+        and not Partner.objects.actionable_by(principal, "send_facts").filter(pk=partner_id).exists()
+    ):
+        raise PermissionDenied("You may not record facts for this partner.")
+    with transaction.atomic():
+        before = _stored_partner_id(fact)
+        fact.save()
+        audit(
+            actor=actor,
+            action=f"{fact._meta.model_name}.{'created' if created else 'changed'}",
+            target=fact,
+            source=getattr(fact, "source", ""),
+            external_id=getattr(fact, "external_id", ""),
+        )
+        facts_changed.send(sender=type(fact), partner_ids={fact_partner_id(fact), before} - {None})
+    return fact
+
+
+def facts_delete(*, actor, facts: Iterable[models.Model], principal=None) -> int:
+    """Delete facts (a cancelled sale, a revoked certification) and re-evaluate their partners once.
+
+    All or nothing: if the door refuses ``principal`` any of them, ``PermissionDenied``
+    and nothing is deleted. Returns how many were deleted.
+    """
+    principal = principal if principal is not None else actor
+    facts = list(facts)
+    if not facts:
+        return 0
+    model = type(facts[0])
+    allowed = set(
+        model._default_manager.actionable_by(principal, "delete")  # type: ignore[attr-defined]
+        .filter(pk__in=[fact.pk for fact in facts])
+        .values_list("pk", flat=True)
+    )
+    if any(fact.pk not in allowed for fact in facts):
+        raise PermissionDenied("You may not delete this record.")
+    partner_ids = {fact_partner_id(fact) for fact in facts} - {None}
+    with transaction.atomic():
+        for fact in facts:
+            audit(
+                actor=actor,
+                action=f"{model._meta.model_name}.deleted",
+                target=fact,
+                source=getattr(fact, "source", ""),
+                external_id=getattr(fact, "external_id", ""),
+            )
+        model._default_manager.filter(pk__in=allowed).delete()
+        facts_changed.send(sender=model, partner_ids=partner_ids)
+    return len(facts)
 
 
 def exchange_rate_save(*, actor, rate: ExchangeRate) -> ExchangeRate:

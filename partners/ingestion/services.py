@@ -3,19 +3,14 @@
 from collections.abc import Sequence
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
-from django.db import models, transaction
+from django.db import models
 
-from partners.audit import audit
 from partners.ingestion.activities import ActivitiesIngestion
 from partners.ingestion.certifications import CertificationsIngestion
 from partners.ingestion.parsing import IngestionReport
 from partners.ingestion.sales import SalesIngestion
-from partners.models import (
-    Certification,
-    Partner,
-)
-from partners.signals import facts_changed
+from partners.models import Partner
+from partners.services import facts_delete
 
 
 def _writable_partners(actor, principal):
@@ -62,17 +57,4 @@ def fact_delete(*, actor, fact: models.Model, principal=None) -> None:
     Precondition: the door lets ``principal`` (the token the request came with, or
     the actor) delete the fact; otherwise ``PermissionDenied``, and nothing changes.
     """
-    manager = type(fact)._default_manager
-    if not manager.allows(principal if principal is not None else actor, "delete", fact):  # type: ignore[attr-defined]
-        raise PermissionDenied("You may not delete this fact.")
-    partner_id = fact.person.partner_id if isinstance(fact, Certification) else fact.partner_id  # type: ignore[attr-defined]
-    with transaction.atomic():
-        audit(
-            actor=actor,
-            action=f"{fact._meta.model_name}.deleted",
-            target=fact,
-            source=getattr(fact, "source", ""),
-            external_id=getattr(fact, "external_id", ""),
-        )
-        fact.delete()
-        facts_changed.send(sender=type(fact), partner_ids=[partner_id])
+    facts_delete(actor=actor, facts=[fact], principal=principal)
