@@ -1,7 +1,7 @@
 """Lifecycles as transition tables: the moves a status may make; everything else is refused.
 
-Each model with a lifecycle (deal registrations, MDF requests, ledger
-entries) declares its table next to its statuses, as a set of
+Each model with a lifecycle (partners, deal registrations, MDF requests,
+ledger entries) declares its table next to its statuses, as a set of
 ``(from, to)`` pairs, and its services ask the table before they move a row.
 """
 

@@ -5,9 +5,11 @@ from collections.abc import Iterable
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 
+from core.states import require_move
 from partners.audit import audit
 from partners.exchange import daily_rates_rebuild
-from partners.models import Certification, ExchangeRate, Partner
+from partners.models import PARTNER_STATE_MOVES, Certification, ExchangeRate, LifecycleStatus, Partner
+from partners.models.organisations import partner_move_refusal
 from partners.signals import facts_changed
 
 
@@ -130,3 +132,37 @@ def exchange_rate_delete(*, actor, rate: ExchangeRate) -> None:
         currency = rate.currency
         rate.delete()
         daily_rates_rebuild(currency)
+
+
+def partner_move(*, actor, partner: Partner, status: str, reason: str = "", principal=None) -> Partner:
+    """Move a partner along its lifecycle: onboard, activate, suspend, reinstate, terminate.
+
+    The move must be in ``PARTNER_STATE_MOVES`` (otherwise a ``conflict``), and the
+    door must let ``principal`` (the token, or the actor) change the partner
+    (otherwise ``PermissionDenied``). The status is a partner attribute gates and
+    segments read, so the partner is re-evaluated after commit. The record keeps
+    the reason.
+    """
+    principal = principal if principal is not None else actor
+    status = LifecycleStatus(status)
+    if not Partner.objects.allows(principal, "change", partner):
+        raise PermissionDenied("You may not change this partner.")
+    with transaction.atomic():
+        locked = Partner.objects.select_for_update().get(pk=partner.pk)
+        require_move(
+            PARTNER_STATE_MOVES, locked.status, status, refused=partner_move_refusal(locked.status, status)
+        )
+        before = locked.status
+        locked.status = status
+        locked.save(update_fields=["status", "updated_at"])
+        audit(
+            actor=actor,
+            action="partner.status_changed",
+            target=locked,
+            before=before,
+            after=status.value,
+            reason=reason,
+        )
+        facts_changed.send(sender=Partner, partner_ids=[locked.pk])
+    partner.status = locked.status
+    return partner

@@ -37,6 +37,7 @@ from partners.models.organisations import (  # noqa: F401
     EARLIEST_FACT_DATE,
     MDF_ROLES,
     OWN_ORGANISATION_ACTIONS,
+    PARTNER_STATE_MOVES,
     BusinessModel,
     Distributor,
     DistributorQuerySet,

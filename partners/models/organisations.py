@@ -68,6 +68,35 @@ class LifecycleStatus(models.TextChoices):
     TERMINATED = "terminated", "Terminated"
 
 
+# A partner's lifecycle: recruited, onboarded, active; suspended and reinstated; terminated
+# for good. Every other move is refused, in the admin, the API and the services.
+PARTNER_STATE_MOVES = frozenset(
+    {
+        (LifecycleStatus.PROSPECT, LifecycleStatus.ONBOARDING),
+        (LifecycleStatus.PROSPECT, LifecycleStatus.ACTIVE),
+        (LifecycleStatus.PROSPECT, LifecycleStatus.TERMINATED),
+        (LifecycleStatus.ONBOARDING, LifecycleStatus.ACTIVE),
+        (LifecycleStatus.ONBOARDING, LifecycleStatus.SUSPENDED),
+        (LifecycleStatus.ONBOARDING, LifecycleStatus.TERMINATED),
+        (LifecycleStatus.ACTIVE, LifecycleStatus.SUSPENDED),
+        (LifecycleStatus.ACTIVE, LifecycleStatus.TERMINATED),
+        (LifecycleStatus.SUSPENDED, LifecycleStatus.ACTIVE),
+        (LifecycleStatus.SUSPENDED, LifecycleStatus.TERMINATED),
+    }
+)
+
+
+def partner_move_refusal(current: str, destination: str) -> str:
+    """Why a partner cannot go from ``current`` to ``destination``, in the words the forms show."""
+    label = LifecycleStatus(current).label.lower()
+    allowed = sorted(
+        LifecycleStatus(to).label.lower() for start, to in PARTNER_STATE_MOVES if start == current
+    )
+    if not allowed:
+        return f"A {label} partner stays {label}: termination is final."
+    return f"A {label} partner can only become {' or '.join(allowed)}."
+
+
 def sees_every_partner(user) -> bool:
     """Superusers, and staff holding ``partners.view_all_partners``: no coverage narrows what they see."""
     return bool(
@@ -262,6 +291,14 @@ class Partner(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """A status edit follows the lifecycle (``PARTNER_STATE_MOVES``)."""
+        if self.pk is None:
+            return
+        stored = Partner.objects.filter(pk=self.pk).values_list("status", flat=True).first()
+        if stored is not None and stored != self.status and (stored, self.status) not in PARTNER_STATE_MOVES:
+            raise ValidationError({"status": partner_move_refusal(stored, self.status)}, code="conflict")
 
 
 class ManagerProfileQuerySet(DoorQuerySet):
