@@ -3,8 +3,6 @@ the constraints the validation enforces, stated so that a client (or a fuzzer) g
 requests from the schema alone sends what the API accepts.
 """
 
-from decimal import Decimal
-
 import django_filters
 from django.conf import settings
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
@@ -12,7 +10,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSe
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
-from core.serializers import PositiveDecimalField
+from api.patterns import decimal_pattern
+from api.rule_schema import rule_request_schema
 from gates.models import GateState
 from prm.ids import MAX_ID
 
@@ -98,27 +97,6 @@ class GateStateFieldSchema(OpenApiSerializerFieldExtension):
         return {"type": "string", "enum": values, "description": "retired only through the retire action"}
 
 
-def decimal_pattern(field: serializers.DecimalField) -> str:
-    """The decimals the field parses: at least one digit, a sign only where negatives are allowed,
-    and no zero where the value must be above it.
-
-    drf-spectacular's own pattern makes every digit optional, so it admits "" and "-",
-    which the field refuses.
-    """
-    whole, places = field.max_whole_digits or 0, field.decimal_places or 0
-    if isinstance(field, PositiveDecimalField):
-        # A digit from 1 to 9 somewhere: in the whole part, or after k zeros in the fraction.
-        above_one = rf"0*[1-9]\d{{0,{max(whole - 1, 0)}}}(?:\.\d{{0,{places}}})?" if whole else None
-        fractions = [rf"0{{{k}}}[1-9]\d{{0,{places - k - 1}}}" for k in range(places)]
-        below_one = rf"0*\.(?:{'|'.join(fractions)})" if places else None
-        return "^(?:" + "|".join(part for part in (above_one, below_one) if part) + ")$"
-    sign = "" if field.min_value is not None and Decimal(field.min_value) >= 0 else "-?"
-    whole_part = "0" if whole == 0 else rf"\d{{1,{whole}}}"
-    if not places:
-        return rf"^{sign}{whole_part}$"
-    return rf"^{sign}(?:{whole_part}(?:\.\d{{0,{places}}})?|\.\d{{1,{places}}})$"
-
-
 class StrictFilterExtension(DjangoFilterExtension):
     """The filters' parameters as ``StrictFilterBackend`` reads them.
 
@@ -193,6 +171,7 @@ def postprocess_request_rules(result, generator, request, public):
     for name, rule in _REQUEST_RULES.items():
         if name in schemas:
             schemas[name] = rule if name in _REPLACED else {**schemas[name], **rule}
+    rule_request_schema(schemas)
     for name in ("GateRequest", "PatchedGateRequest"):
         # drf-spectacular's enum hook merges the gate states a write takes into those a read
         # shows; a write takes draft or active only (retiring is its own action).

@@ -11,7 +11,9 @@ of missing data or rate limits.
 
 ``tests/api/fuzz_hooks.py`` narrows the schema to the objects that exist (see
 there). ``PRM_FUZZ_EXAMPLES`` raises the number of generated cases per
-operation; ``PRM_FUZZ_RANDOM=1`` drops the fixed seed to explore further.
+operation; ``PRM_FUZZ_RANDOM=1`` drops the fixed seed to explore further;
+``PRM_FUZZ_PATHS`` (a regular expression) narrows a run to some paths, and then
+also writes every request and response to ``test-results/schemathesis/<identity>.har``.
 """
 
 import datetime
@@ -257,6 +259,14 @@ def test_schemathesis_finds_nothing(
         "--report-junit-path",
         str(report),
     ]
+    if os.environ.get("PRM_FUZZ_PATHS"):
+        command[command.index("junit")] = "junit,har"
+        command += [
+            "--include-path-regex",
+            os.environ["PRM_FUZZ_PATHS"],
+            "--report-har-path",
+            str(REPORTS / f"{identity}.har"),
+        ]
     # The command is this virtualenv's st with arguments built here, not outside input.
     result = subprocess.run(  # noqa: S603
         command, env=environment, capture_output=True, text=True, timeout=1800, check=False
