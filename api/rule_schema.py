@@ -34,10 +34,22 @@ AMOUNT_DIGITS = {"max_digits": 16, "decimal_places": 4}
 
 # What a field of another kind must be, if sent at all: the API refuses anything else there.
 ABSENT = {
-    "margin_rates": {"type": "array", "maxItems": 0},
-    "commission_rates": {"type": "array", "maxItems": 0},
-    "rebate_bands": {"type": "array", "maxItems": 0},
-    "rewards": {"type": "array", "maxItems": 0},
+    "margin_rates": {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/MarginRateRequest"},
+        "maxItems": 0,
+    },
+    "commission_rates": {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/CommissionRateRequest"},
+        "maxItems": 0,
+    },
+    "rebate_bands": {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/RebateBandRequest"},
+        "maxItems": 0,
+    },
+    "rewards": {"type": "array", "items": {"$ref": "#/components/schemas/RewardRequest"}, "maxItems": 0},
     "rebate_period": {"type": "string", "enum": [""]},
     "spif_trigger": {"type": "string", "enum": [""]},
     "spif_amount": {"type": "string", "nullable": True, "enum": [None]},

@@ -17,6 +17,7 @@ _MESSAGES = {
     "decimal": 'Send the amount as a string, e.g. "1234.50".',
     "integer": "Send a whole number (a JSON number).",
     "list": "Send a list (a JSON array).",
+    "empty": 'An amount cannot be empty: send digits, e.g. "1234.50".',
 }
 
 
@@ -38,7 +39,10 @@ def _kind(field) -> str | None:
 def _fits(kind: str, value) -> bool:
     if value is None:
         return True  # null is the field's own business (allow_null)
-    if kind in ("text", "decimal"):
+    if kind == "decimal":
+        # "" is no amount: DRF would read it as null where null is allowed.
+        return isinstance(value, str) and value.strip() != ""
+    if kind == "text":
         return isinstance(value, str)
     if kind == "integer":
         return isinstance(value, int) and not isinstance(value, bool)
@@ -60,7 +64,7 @@ class StrictTypesMixin:
                 kind = _kind(field)
                 value = data.get(name, empty)
                 if kind is not None and value is not empty and not _fits(kind, value):
-                    problems[name] = [_MESSAGES[kind]]
+                    problems[name] = [_MESSAGES["empty" if value == "" else kind]]
         try:
             value = super().to_internal_value(data)  # type: ignore[misc]
         except serializers.ValidationError as exc:

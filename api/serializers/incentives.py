@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from api.exceptions import django_errors
 from api.scoping import request_principal
@@ -165,7 +166,7 @@ class IncentiveRuleSerializer(StrictModelSerializer):
             rule.full_clean()
         except DjangoValidationError as exc:
             raise serializers.ValidationError(django_errors(exc)) from exc
-        errors: dict[str, list[str]] = {}
+        errors: dict[str, list] = {}
         locked = rule.pk is not None and rule.terms_locked()
         for name, model in ROW_SERIALIZERS.items():
             given = rows[name]
@@ -181,7 +182,9 @@ class IncentiveRuleSerializer(StrictModelSerializer):
             elif given is not None:
                 if locked and self._changed(rule, name, given):
                     errors.setdefault(name, []).append(
-                        LOCKED_MESSAGE.format(what=ROWS_OF_KIND[ROW_KINDS[name]])
+                        ErrorDetail(
+                            LOCKED_MESSAGE.format(what=ROWS_OF_KIND[ROW_KINDS[name]]), code="conflict"
+                        )
                     )
                 errors_for_rows = self._row_problems(rule, name, model, given)
                 if errors_for_rows:
@@ -191,7 +194,9 @@ class IncentiveRuleSerializer(StrictModelSerializer):
             and activity_types is not None
             and {a.pk for a in activity_types} != set(rule.activity_types.values_list("pk", flat=True))
         ):
-            errors.setdefault("activity_types", []).append(LOCKED_MESSAGE.format(what="activities"))
+            errors.setdefault("activity_types", []).append(
+                ErrorDetail(LOCKED_MESSAGE.format(what="activities"), code="conflict")
+            )
         if rows["rewards"]:
             if rule.kind != RuleKind.POINTS:
                 errors.setdefault("rewards", []).append("Only points rules have rewards: remove them.")

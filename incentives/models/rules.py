@@ -270,7 +270,7 @@ class IncentiveRule(models.Model):
     # --- validation -----------------------------------------------------------------------
 
     def clean(self) -> None:
-        errors: dict[str, list[str]] = {}
+        errors: dict[str, list] = {}
 
         def add(field: str, message: str | None) -> None:
             if message:
@@ -294,27 +294,37 @@ class IncentiveRule(models.Model):
         if self.pk is not None and self.terms_locked():
             changed = self.changed_terms()
             if changed:
-                add(
-                    "__all__",
-                    "This rule has started or already earned money, so its terms ("
-                    + ", ".join(name.replace("_", " ") for name in changed)
-                    + ") can no longer change: the past is paid under them. Create a new version "
-                    "from a future date instead.",
+                # A conflict with the rule's present state (the API answers 409): the same
+                # change is accepted on a rule that has not started.
+                errors.setdefault("__all__", []).append(
+                    ValidationError(
+                        "This rule has started or already earned money, so its terms ("
+                        + ", ".join(name.replace("_", " ") for name in changed)
+                        + ") can no longer change: the past is paid under them. Create a new version "
+                        "from a future date instead.",
+                        code="conflict",
+                    )
                 )
             if self.effective_to is not None:
                 yesterday = timezone.localdate() - datetime.timedelta(days=1)
                 last_paid = self.last_paid_for()
+                # Conflicts with what the rule has already paid (409): a rule that has not
+                # started may end on any day from its first.
                 if last_paid is not None and self.effective_to < last_paid:
-                    add(
-                        "effective_to",
-                        f"This rule has already paid for facts up to {last_paid:%d %b %Y}; "
-                        "it cannot end before that.",
+                    errors.setdefault("effective_to", []).append(
+                        ValidationError(
+                            f"This rule has already paid for facts up to {last_paid:%d %b %Y}; "
+                            "it cannot end before that.",
+                            code="conflict",
+                        )
                     )
                 elif self.effective_to < yesterday:
-                    add(
-                        "effective_to",
-                        "A rule that has started cannot end in the past: facts already earned under it. "
-                        f"The earliest last day is {yesterday:%d %b %Y}.",
+                    errors.setdefault("effective_to", []).append(
+                        ValidationError(
+                            "A rule that has started cannot end in the past: facts already earned under "
+                            f"it. The earliest last day is {yesterday:%d %b %Y}.",
+                            code="conflict",
+                        )
                     )
         if errors:
             raise ValidationError(errors)

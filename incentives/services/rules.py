@@ -48,9 +48,13 @@ def rule_new_version(
             .first()
         )
         if paid_until is not None and paid_until > last_day:
+            # What the rule has paid refuses the date (409), not the request's form.
             raise ValidationError(
                 {
-                    "effective_from": f"This rule has already paid for facts dated {paid_until:%d %b %Y}; start after that."
+                    "effective_from": ValidationError(
+                        f"This rule has already paid for facts dated {paid_until:%d %b %Y}; start after that.",
+                        code="conflict",
+                    )
                 }
             )
         old_end = rule.effective_to

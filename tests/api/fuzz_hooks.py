@@ -13,7 +13,9 @@ the schema the fuzzer reads to them:
 - an activation is dated today (it must fall between the deal's close and today);
 - a batch names its source when the identity's token names none, and a
   registration or MDF request its partner when the identity is not a partner's;
-- a new version of an incentive rule starts today (the past stays as it was paid);
+- a gate's or an incentive rule's program is the one the world's tiers belong to, a
+  gate's prerequisite one that makes no cycle, their dates run forwards, and a new
+  version of the world's rule starts tomorrow (it has paid for today's deal);
 - a cursor is one the API hands out (any other is refused with a 400);
 - the country and currency lists are sampled (see ``SAMPLED``).
 
@@ -53,8 +55,28 @@ REFERENCES = {
 }
 
 
-# Properties of one body only.
-COMPONENT_REFERENCES = {("NewVersionRequest", "effective_from"): "today"}
+# Properties of one body only: a gate's or a rule's program is the one whose tiers the world's
+# tiers are (a tier of another program is refused), a gate's prerequisite is a gate that
+# cannot make a cycle with it, their dates run forwards, and a new version of the world's
+# rule starts after the day it last paid for.
+COMPONENT_REFERENCES = {
+    ("NewVersionRequest", "effective_from"): "tomorrow",
+    **{
+        (component, name): key
+        for component in (
+            "GateRequest",
+            "PatchedGateRequest",
+            "IncentiveRuleRequest",
+            "PatchedIncentiveRuleRequest",
+        )
+        for name, key in (
+            ("program", "tiered-programs"),
+            ("prerequisites", "prerequisite-gates"),
+            ("effective_from", "today"),
+            ("effective_to", "next-year"),
+        )
+    },
+}
 
 
 def _narrow(schema: dict, component: str) -> None:

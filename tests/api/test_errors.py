@@ -235,6 +235,29 @@ def test_values_of_the_wrong_json_type_are_refused_not_coerced(manager, world):
     assert errors["partner"] == ["Send a whole number (a JSON number)."]
 
 
+def test_an_empty_amount_is_refused_not_read_as_null(manager, world):
+    """DRF reads "" as null where a decimal may be null; the schema's pattern admits no empty amount."""
+    response = manager.post(
+        "/api/v1/incentive-rules/",
+        {
+            "name": "Summer SPIF",
+            "kind": "spif",
+            "program": world.program.pk,
+            "currency": "USD",
+            "effective_from": "2026-12-02",
+            "effective_to": "2027-01-31",
+            "spif_trigger": "deal",
+            "spif_amount": "100",
+            "budget": "",
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "budget": ['An amount cannot be empty: send digits, e.g. "1234.50".']
+    }
+
+
 def test_a_request_that_conflicts_with_the_present_state_answers_409(manager, world):
     body = {"program": world.program.pk, "name": "Silver gate", "criteria": world.silver_gate.criteria}
 

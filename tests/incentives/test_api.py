@@ -145,12 +145,13 @@ class TestRules:
             format="json",
         )
 
-        assert rates.status_code == 400
+        # The change is sound, the rule's state refuses it: a conflict, with the reason.
+        assert rates.status_code == 409 and rates.json()["code"] == "conflict"
         assert rates.json()["errors"]["margin_rates"][0].startswith(
             "This rule has started or already earned money"
         )
         assert (
-            currency.status_code == 400
+            currency.status_code == 409
             and "terms (currency)" in currency.json()["errors"]["non_field_errors"][0]
         )
         assert same_rates.status_code == 200 and same_rates.json()["name"] == "Gold margin"
