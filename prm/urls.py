@@ -4,7 +4,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from history.admin import log_view
-from prm.views import healthz
+from prm.views import favicon, healthz
 
 admin.site.site_header = "PRM – channel management"
 admin.site.site_title = "PRM admin"
@@ -13,6 +13,7 @@ admin.site.index_title = "Programs, partners and gates"
 urlpatterns = [
     path("", RedirectView.as_view(url="/portal/", permanent=False)),
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     # Before the admin's own URLs, which would take "history/" for an app.
     path("admin/history/", admin.site.admin_view(log_view), name="history_log"),
     path("admin/", admin.site.urls),
