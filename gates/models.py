@@ -288,6 +288,23 @@ class EvaluationRun(models.Model):
     statuses_changed = models.PositiveIntegerField(default=0)
     tiers_changed = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # A full run is split into partner-id ranges, its chunks: run in order in
+    # one process without a broker, or by Celery workers side by side.
+    fanned_out = models.BooleanField(
+        default=False, help_text="Its chunks were dispatched to the workers rather than run in one process."
+    )
+    chunk_bounds = models.JSONField(
+        default=list, blank=True, help_text="The [first, last] partner ids of each chunk, in order."
+    )
+    chunks_finished = models.JSONField(
+        default=list, blank=True, help_text="The positions in chunk_bounds of the chunks written."
+    )
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    chunk_seconds = models.FloatField(default=0, help_text="Time the chunks took, added over the chunks.")
+    chunk_sql_seconds = models.FloatField(
+        default=0, help_text="Of chunk_seconds, the time spent waiting on the database."
+    )
 
     objects = EvaluationRunQuerySet.as_manager()
 
@@ -303,6 +320,13 @@ class EvaluationRun(models.Model):
     @property
     def last_progress_at(self) -> datetime.datetime:
         return self.heartbeat_at or self.started_at
+
+    @property
+    def progress(self) -> str:
+        """Chunks done out of total ("3 of 8 chunks"); empty for runs that are not split."""
+        if not self.chunks_total:
+            return ""
+        return f"{self.chunks_done} of {self.chunks_total} chunks"
 
     @property
     def looks_stale(self) -> bool:

@@ -12,20 +12,43 @@ logger = logging.getLogger(__name__)
 
 @shared_task(bind=True, autoretry_for=(OperationalError,), retry_backoff=30, max_retries=5)
 def evaluate_all_gates(self) -> dict:
-    """Every active gate and segment for every partner: nightly, and after definitions change."""
+    """Every active gate and segment for every partner: nightly, and after definitions change.
+
+    With a broker the run's chunks go to the workers (``evaluate_chunk_task``)
+    and this returns at once; the counts are then on the run's row.
+    """
     services.full_evaluation_started()
     summary = services.evaluate()
     if summary.locked_out and not self.request.is_eager:
-        # The run holding the lock may have read the definitions before the
-        # edit that queued this one: come back after it.
+        # The run in progress may have read the definitions before the edit
+        # that queued this one: come back after it.
         services.request_full_evaluation()
     return {
         "run": summary.run_id,
+        "chunks": summary.chunks,
+        "dispatched": summary.dispatched,
         "partners": summary.partners,
         "changed": summary.statuses_changed,
         "tiers": summary.tiers_changed,
         "skipped": summary.locked_out,
     }
+
+
+# A chunk is safe to redo (``services.chunk_evaluate``), so it is acknowledged
+# only once done, and a chunk whose worker died goes back to the queue.
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=3)
+def evaluate_chunk_task(self, run_id: int, index: int, gate_ids: list[int] | None = None) -> dict:
+    """One chunk of a full run; the worker that writes the last one finishes the run."""
+    try:
+        outcome = services.chunk_evaluate(run_id=run_id, index=index, gate_ids=gate_ids)
+    except Exception as exc:
+        if self.request.retries < self.max_retries:
+            raise self.retry(exc=exc, countdown=2**self.request.retries) from exc
+        services.run_fail(run_id=run_id, error=exc)
+        raise
+    if outcome.last:
+        services.run_finish(run_id)
+    return {"run": run_id, "chunk": index, "partners": outcome.plan.partners if outcome.plan else 0}
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=5, max_retries=5)
