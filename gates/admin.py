@@ -227,6 +227,7 @@ class EvaluationRunAdmin(ReadOnlyAdmin):
         "started_at",
         "kind",
         "progress",
+        "chunks",
         "as_of",
         "partners_evaluated",
         "statuses_changed",
@@ -244,6 +245,18 @@ class EvaluationRunAdmin(ReadOnlyAdmin):
         if run.state == EvaluationRun.State.STALE:
             return f"{run.get_state_display()} (a later run took over)"
         return run.get_state_display()
+
+    @admin.display(description="Chunks done")
+    def chunks(self, run: EvaluationRun) -> str:
+        """How far a run of every partner got: chunks done out of total, and the share spent in the database."""
+        if not run.chunks_total:
+            return "—"
+        where = ""
+        if run.chunk_seconds:
+            share = run.chunk_sql_seconds / run.chunk_seconds
+            where = f" ({run.chunk_seconds:.1f} s, {share:.0%} in the database)"
+        workers = ", on the workers" if run.fanned_out else ""
+        return f"{run.chunk_progress}{workers}{where}"
 
 
 class PartnerTierForm(forms.ModelForm):

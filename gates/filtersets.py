@@ -4,6 +4,7 @@ import django_filters as filters
 
 from core.filters import DateTimeFilter, IdFilter
 from gates.models import (
+    EvaluationRun,
     Gate,
     GateOutcome,
     GateState,
@@ -68,4 +69,15 @@ class PartnerTierFilterSet(filters.FilterSet):
 
     class Meta:
         model = PartnerTier
+        fields: list[str] = []
+
+
+class EvaluationRunFilterSet(filters.FilterSet):
+    kind = filters.ChoiceFilter(choices=EvaluationRun.Kind.choices)
+    state = filters.ChoiceFilter(choices=EvaluationRun.State.choices)
+    partner = IdFilter(field_name="partner_id")
+    started_after = DateTimeFilter(field_name="started_at", lookup_expr="gte")
+
+    class Meta:
+        model = EvaluationRun
         fields: list[str] = []

@@ -322,7 +322,7 @@ class EvaluationRun(models.Model):
         return self.heartbeat_at or self.started_at
 
     @property
-    def progress(self) -> str:
+    def chunk_progress(self) -> str:
         """Chunks done out of total ("3 of 8 chunks"); empty for runs that are not split."""
         if not self.chunks_total:
             return ""

@@ -268,7 +268,9 @@ def _evaluate_everyone(
             else:
                 chunk_task = task("gates.tasks.evaluate_chunk_task")
                 ids = list(gate_ids) if gate_ids is not None else None
-                group(chunk_task.si(run.pk, index, ids) for index in range(run.chunks_total)).apply_async()
+                chunks = group(chunk_task.si(run.pk, index, ids, notify) for index in range(run.chunks_total))
+                # Once the run's row is there for the workers to read.
+                transaction.on_commit(chunks.apply_async)
             return EvaluationSummary(run_id=run.pk, chunks=run.chunks_total, dispatched=True)
         subjects = load_subjects(as_of=as_of, gate_ids=gate_ids, with_segments=gate_ids is None)
         measurer = Measurer(subjects.trees, as_of=as_of, references=subjects.references)
@@ -383,6 +385,7 @@ def chunk_evaluate(
         if index in run.chunks_finished:
             return ChunkOutcome(None, last=run.chunks_done >= run.chunks_total)
         first_id, last_id = run.chunk_bounds[index]
+        sources: dict[str, dict[int, tuple]] | None
         if prepared is None:
             prepared = _prepare(run, gate_ids)
             measured_at = timezone.now()

@@ -37,10 +37,12 @@ def evaluate_all_gates(self) -> dict:
 # A chunk is safe to redo (``services.chunk_evaluate``), so it is acknowledged
 # only once done, and a chunk whose worker died goes back to the queue.
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=3)
-def evaluate_chunk_task(self, run_id: int, index: int, gate_ids: list[int] | None = None) -> dict:
+def evaluate_chunk_task(
+    self, run_id: int, index: int, gate_ids: list[int] | None = None, notify: bool = True
+) -> dict:
     """One chunk of a full run; the worker that writes the last one finishes the run."""
     try:
-        outcome = services.chunk_evaluate(run_id=run_id, index=index, gate_ids=gate_ids)
+        outcome = services.chunk_evaluate(run_id=run_id, index=index, gate_ids=gate_ids, notify=notify)
     except Exception as exc:
         if self.request.retries < self.max_retries:
             raise self.retry(exc=exc, countdown=2**self.request.retries) from exc

@@ -11,6 +11,7 @@ from api.exceptions import django_errors
 from core.money import CURRENCY_CHOICES
 from core.serializers import StrictModelSerializer, StrictSerializer
 from gates.models import (
+    EvaluationRun,
     Gate,
     GateOutcome,
     GateState,
@@ -200,6 +201,38 @@ class EvaluationRequestSerializer(StrictSerializer):
 class EvaluationQueuedSerializer(StrictSerializer):
     queued = serializers.ChoiceField(choices=["partner", "all"])
     partner = serializers.IntegerField(allow_null=True)
+    runs = serializers.URLField(
+        help_text=(
+            "The evaluation runs this request starts or joins, newest first. The run is recorded when "
+            "a worker takes it up, after the debounce: its progress is there."
+        )
+    )
+
+
+class EvaluationRunSerializer(StrictModelSerializer):
+    class Meta:
+        model = EvaluationRun
+        fields = [
+            "id",
+            "kind",
+            "state",
+            "partner",
+            "as_of",
+            "started_at",
+            "finished_at",
+            "heartbeat_at",
+            "chunks_total",
+            "chunks_done",
+            "fanned_out",
+            "partners_evaluated",
+            "statuses_changed",
+            "tiers_changed",
+        ]
+        read_only_fields = fields
+        extra_kwargs = {
+            "chunks_total": {"help_text": "A run of every partner is split into chunks of partners."},
+            "chunks_done": {"help_text": "Chunks written so far: the run's progress."},
+        }
 
 
 @extend_schema_field(

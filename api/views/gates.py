@@ -1,6 +1,7 @@
 """Gates and their management, results with per-criterion progress, history, re-evaluation."""
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -14,6 +15,7 @@ from api.selectors import GateTrees
 from api.serializers.gates import (
     EvaluationQueuedSerializer,
     EvaluationRequestSerializer,
+    EvaluationRunSerializer,
     GateSerializer,
     GateStatusChangeSerializer,
     GateStatusSerializer,
@@ -27,13 +29,22 @@ from api.views.base import CursorReadOnlyViewSet, ReadOnlyViewSet, ScopedViewMix
 from criteria.tree import CriteriaError
 from gates import services as gate_services
 from gates.filtersets import (
+    EvaluationRunFilterSet,
     GateFilterSet,
     GateStatusChangeFilterSet,
     GateStatusFilterSet,
     PartnerTierFilterSet,
     TierChangeFilterSet,
 )
-from gates.models import Gate, GateState, GateStatus, GateStatusChange, PartnerTier, TierChange
+from gates.models import (
+    EvaluationRun,
+    Gate,
+    GateState,
+    GateStatus,
+    GateStatusChange,
+    PartnerTier,
+    TierChange,
+)
 from gates.tasks import evaluate_partner_task
 from partners.models import Partner
 
@@ -206,14 +217,32 @@ class EvaluationViewSet(ScopedViewMixin, viewsets.GenericViewSet):
             require_vendor_wide(self.principal)
             # Joins a run already queued by an edit, if one is pending.
             gate_services.request_full_evaluation()
-            body = {"queued": "all", "partner": None}
+            runs = f"{reverse('api:evaluation-run-list')}?kind={EvaluationRun.Kind.FULL}"
+            body = {"queued": "all", "partner": None, "runs": request.build_absolute_uri(runs)}
         else:
             partner_id = form.validated_data["partner"]
             if not Partner.objects.actionable_by(self.principal, "evaluate").filter(pk=partner_id).exists():
                 raise ValidationError({"partner": ["No partner with this id among those you can see."]})
             transaction.on_commit(lambda: evaluate_partner_task.delay(partner_id))
-            body = {"queued": "partner", "partner": partner_id}
+            runs = f"{reverse('api:evaluation-run-list')}?partner={partner_id}"
+            body = {"queued": "partner", "partner": partner_id, "runs": request.build_absolute_uri(runs)}
         return Response(EvaluationQueuedSerializer(body).data, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Evaluation runs, newest first",
+        description="Staff see runs of every partner and the one-partner runs of the partners they see.",
+    ),
+    retrieve=extend_schema(summary="An evaluation run and its progress (chunks done out of total)"),
+)
+class EvaluationRunViewSet(ReadOnlyViewSet):
+    serializer_class = EvaluationRunSerializer
+    filterset_class = EvaluationRunFilterSet
+    ordering = ["-id"]
+
+    def scoped_queryset(self):
+        return EvaluationRun.objects.visible_to(self.principal)
 
 
 def register(router) -> None:
@@ -223,3 +252,4 @@ def register(router) -> None:
     router.register("tier-changes", TierChangeViewSet, basename="tier-change")
     router.register("partner-tiers", PartnerTierViewSet, basename="partner-tier")
     router.register("evaluations", EvaluationViewSet, basename="evaluation")
+    router.register("evaluation-runs", EvaluationRunViewSet, basename="evaluation-run")

@@ -1,5 +1,6 @@
 """Gate management through the API, what-if simulation, re-evaluation and gate progress."""
 
+import datetime
 from unittest import mock
 
 import pytest
@@ -7,7 +8,7 @@ import pytest
 from api import selectors
 from api.models import TokenScope
 from gates.models import EvaluationRun, Gate, GateState, GateStatus
-from partners.models import AuditEntry
+from partners.models import AuditEntry, Partner
 from tests.factories import PartnerFactory, TierFactory
 
 pytestmark = pytest.mark.django_db
@@ -306,6 +307,30 @@ class TestSimulation:
 class TestEvaluations:
     URL = "/api/v1/evaluations/"
 
+    def test_a_run_shows_its_progress_and_the_link_finds_it(
+        self, manager, world, django_capture_on_commit_callbacks, settings
+    ):
+        settings.PRM_EVALUATION_CHUNK_SIZE = 1
+        with django_capture_on_commit_callbacks(execute=True):
+            response = manager.post(self.URL, {"all": True}, format="json")
+        runs = manager.get(response.json()["runs"]).json()["results"]
+        run = runs[0]
+        assert run["kind"] == "full" and run["state"] == "done"
+        assert run["chunks_total"] == run["chunks_done"] == Partner.objects.count() > 1
+        assert run["partners_evaluated"] == Partner.objects.count()
+        detail = manager.get(f"/api/v1/evaluation-runs/{run['id']}/").json()
+        assert detail == run
+
+    def test_runs_of_partners_out_of_sight_are_out_of_sight(self, client_for, channel_manager, world):
+        seen = EvaluationRun.objects.create(kind="partner", as_of=datetime.date.today(), partner=world.acme)
+        unseen = EvaluationRun.objects.create(
+            kind="partner", as_of=datetime.date.today(), partner=world.globex
+        )
+        client = client_for(channel_manager)  # covers EMEA: Acme, not Globex
+        listed = {run["id"] for run in client.get("/api/v1/evaluation-runs/?kind=partner").json()["results"]}
+        assert seen.pk in listed and unseen.pk not in listed
+        assert client.get(f"/api/v1/evaluation-runs/{unseen.pk}/").status_code == 404
+
     def test_queue_one_partner(self, manager, world, django_capture_on_commit_callbacks):
         with (
             mock.patch("gates.tasks.evaluate_partner_task.delay") as queued,
@@ -314,7 +339,11 @@ class TestEvaluations:
             response = manager.post(self.URL, {"partner": world.acme.pk}, format="json")
 
         assert response.status_code == 202
-        assert response.json() == {"queued": "partner", "partner": world.acme.pk}
+        assert response.json() == {
+            "queued": "partner",
+            "partner": world.acme.pk,
+            "runs": f"http://testserver/api/v1/evaluation-runs/?partner={world.acme.pk}",
+        }
         queued.assert_called_once_with(world.acme.pk)
 
     def test_queue_everyone(self, manager, world, django_capture_on_commit_callbacks, settings):
@@ -327,7 +356,11 @@ class TestEvaluations:
             again = manager.post(self.URL, {"all": True}, format="json")
 
         assert response.status_code == again.status_code == 202
-        assert response.json() == {"queued": "all", "partner": None}
+        assert response.json() == {
+            "queued": "all",
+            "partner": None,
+            "runs": "http://testserver/api/v1/evaluation-runs/?kind=full",
+        }
         queued.assert_called_once_with(countdown=settings.PRM_DEFINITION_DEBOUNCE_SECONDS)
 
     def test_a_partner_the_manager_does_not_cover_is_unknown(self, manager, world):

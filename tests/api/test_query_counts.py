@@ -54,6 +54,7 @@ LISTS = {
     "gate-status-changes": (SESSION_AND_SCOPE + CURSOR, "page"),
     "tier-changes": (SESSION_AND_SCOPE + CURSOR, "page"),
     "partner-tiers": (SESSION_AND_SCOPE + PAGE, "count, page"),
+    "evaluation-runs": (SESSION_AND_SCOPE + PAGE, "count, page"),
     "deals": (SESSION_AND_SCOPE + PAGE + 1, "count, page, products prefetched"),
     "mdf-requests": (SESSION_AND_SCOPE + 1 + PAGE, "the membership (distributors see no MDF), count, page"),
     "certification-types": (2 + PAGE, "session, user; count, page"),

@@ -106,7 +106,7 @@ def test_a_full_run_records_its_chunks_and_its_progress(partners):
     run = EvaluationRun.objects.get(pk=summary.run_id)
     assert run.state == EvaluationRun.State.DONE
     assert (run.chunks_total, run.chunks_done, sorted(run.chunks_finished)) == (4, 4, [0, 1, 2, 3])
-    assert run.progress == "4 of 4 chunks"
+    assert run.chunk_progress == "4 of 4 chunks"
     ids = sorted(p.pk for p in partners)
     assert run.chunk_bounds == [[ids[0], ids[3]], [ids[4], ids[7]], [ids[8], ids[11]], [ids[12], ids[13]]]
     assert run.partners_evaluated == summary.partners == 14
@@ -332,3 +332,15 @@ def test_a_chunk_whose_worker_is_killed_after_its_writes_is_redone_not_doubled(p
     assert (run.chunks_done, run.partners_evaluated) == (3, 14)
     assert results() == in_process
     assert_no_duplicated_history()
+
+
+def test_the_admin_shows_chunks_done_out_of_total(client, superuser, partners):
+    from django.urls import reverse
+
+    services.evaluate(as_of=TODAY, chunk_size=4)
+    running = services.run_start(gate_ids=None, as_of=TODAY, chunk_size=5, fanned_out=True)
+    EvaluationRun.objects.filter(pk=running.pk).update(chunks_done=1, chunks_finished=[0])
+    client.force_login(superuser)
+    page = client.get(reverse("admin:gates_evaluationrun_changelist")).content.decode()
+    assert "4 of 4 chunks (" in page and "in the database)" in page
+    assert "1 of 3 chunks, on the workers" in page
