@@ -16,6 +16,15 @@ active gates over every kind of metric, and prints:
 
 with the ratios a/c and b/a, the queries and the peak memory of the process,
 the time to re-evaluate one partner, and a final JSON line with every figure.
+
+With ``--workers N`` it then starts a Celery worker with N processes on the
+Redis broker of ``--broker-url`` (default ``redis://127.0.0.1:6379/6``) and
+runs the same three evaluations again, chunked and dispatched to it:
+
+  (d) fan-out  the first run, the nightly run after another day's new facts,
+               and the run with nothing new, each compared with (a) as a
+               speed-up (``speedup`` is the nightly run's), with where the
+               chunks' time went: waiting on PostgreSQL, or in Python.
 """
 
 import argparse
@@ -406,6 +415,202 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _database_share(runs) -> float:
+    """Of the time the runs' chunks took, the share spent waiting on PostgreSQL."""
+    busy = sum(run.chunk_seconds for run in runs)
+    return round(sum(run.chunk_sql_seconds for run in runs) / busy, 3) if busy else 0.0
+
+
+def _machine_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of every CPU since boot (Linux ``/proc/stat``)."""
+    with open("/proc/stat") as handle:
+        values = [int(v) for v in handle.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    return sum(values) - idle, sum(values)
+
+
+def _process_ticks(pids) -> int:
+    """User and system clock ticks of these processes (those gone since are skipped)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as handle:
+            return [int(child) for child in handle.read().split()]
+    except OSError:
+        return []
+
+
+def _backends() -> list[int]:
+    """The PostgreSQL server processes serving this database (the bench's and the workers')."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _own_cpu() -> tuple[float, float]:
+    """CPU seconds so far of this process and of the PostgreSQL backend serving it."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    times = os.times()
+    return times.user + times.system, _process_ticks([backend]) / os.sysconf("SC_CLK_TCK")
+
+
+def fan_out(args, database_url: str, as_of, *, in_process: dict[str, float], reset) -> dict:
+    """(d): the same runs dispatched to a worker with ``args.workers`` processes; their speed-ups."""
+    import subprocess
+    import tempfile
+
+    from gates import services
+    from gates.models import EvaluationRun
+    from prm.celery import app
+
+    queue = f"bench-{os.getpid()}"
+    log = tempfile.NamedTemporaryFile(prefix="bench-worker-", suffix=".log", delete=False)  # noqa: SIM115
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": args.broker_url,
+        "REDIS_URL": args.broker_url,
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only"),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "prm",
+        "worker",
+        "--pool",
+        "prefork",
+        "--concurrency",
+        str(args.workers),
+        "--queues",
+        queue,
+        "--hostname",
+        f"{queue}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--loglevel",
+        "WARNING",
+    ]
+    app.conf.update(broker_url=args.broker_url, task_always_eager=False, task_default_queue=queue)
+    # Forget the connections made for the eager configuration, so the chunks go to this broker.
+    app._pool = None
+    amqp = app.__dict__.get("amqp")
+    if amqp is not None:
+        amqp._producer_pool = None
+    worker = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+    try:
+        time.sleep(3)
+        if worker.poll() is not None:
+            sys.exit(f"the worker did not start; see {log.name}")
+
+        hertz = os.sysconf("SC_CLK_TCK")
+        cpu = {"wall": 0.0, "machine_busy": 0.0, "machine_total": 0.0, "workers": 0.0, "postgresql": 0.0}
+
+        def timed_run() -> tuple[float, EvaluationRun]:
+            workers = _children(worker.pid)
+            machine_before = _machine_ticks()
+            started = time.perf_counter()
+            summary = services.evaluate(as_of=as_of, notify=False, chunk_size=args.chunk_size)
+            assert summary.dispatched, "the run was not dispatched to the workers"
+            workers_before = _process_ticks(workers)
+            # Each chunk's task opens and closes its own connection: the backends
+            # are sampled as the run goes, each counted from its first sight (from
+            # zero if it started during the run) to its last.
+            first_seen = {pid: _process_ticks([pid]) for pid in _backends()}
+            last_seen = dict(first_seen)
+            deadline = time.monotonic() + 900
+            while True:
+                run = EvaluationRun.objects.get(pk=summary.run_id)
+                if run.state != EvaluationRun.State.RUNNING:
+                    break
+                assert time.monotonic() < deadline, f"the workers did not finish; see {log.name}"
+                for pid in _backends():
+                    first_seen.setdefault(pid, 0)
+                    last_seen[pid] = _process_ticks([pid]) or last_seen.get(pid, 0)
+                time.sleep(0.02)
+            seconds = time.perf_counter() - started
+            machine_after = _machine_ticks()
+            for pid in last_seen:
+                last_seen[pid] = _process_ticks([pid]) or last_seen[pid]
+            cpu["workers"] += (_process_ticks(workers) - workers_before) / hertz
+            cpu["postgresql"] += sum(last_seen[pid] - first_seen[pid] for pid in last_seen) / hertz
+            cpu["machine_busy"] += (machine_after[0] - machine_before[0]) / hertz
+            cpu["machine_total"] += (machine_after[1] - machine_before[1]) / hertz
+            cpu["wall"] += seconds
+            assert run.state == EvaluationRun.State.DONE, run.error
+            return seconds, run
+
+        reset()
+        first, first_run = timed_run()
+        added = add_a_days_facts(args.partners, args.facts // 200, args.seed + 1)
+        nightly, nightly_run = timed_run()
+        idle, idle_run = timed_run()
+        assert idle_run.statuses_changed == 0
+    finally:
+        worker.terminate()
+        worker.wait(timeout=120)
+    runs = [first_run, nightly_run, idle_run]
+    figures = {
+        "workers": args.workers,
+        "chunks": first_run.chunks_total,
+        "fan_out_first_run_s": round(first, 3),
+        "fan_out_nightly_s": round(nightly, 3),
+        "fan_out_nothing_new_s": round(idle, 3),
+        "speedup_first_run": round(in_process["first"] / first, 2),
+        "speedup": round(in_process["nightly"] / nightly, 2),
+        "speedup_nothing_new": round(in_process["idle"] / idle, 2),
+        # Chunk time over wall time: how many processes were busy on average.
+        "fan_out_busy_processes": round(sum(r.chunk_seconds for r in runs) / (first + nightly + idle), 2),
+        "fan_out_database_share": _database_share(runs),
+        # Where the CPU went over the three runs, in core-seconds (the machine's cores x wall time).
+        "fan_out_core_seconds": round(cpu["machine_total"], 1),
+        "fan_out_cpu_workers_s": round(cpu["workers"], 1),
+        "fan_out_cpu_postgresql_s": round(cpu["postgresql"], 1),
+        "fan_out_cpu_others_s": round(cpu["machine_busy"] - cpu["workers"] - cpu["postgresql"], 1),
+        "fan_out_cpu_idle_s": round(cpu["machine_total"] - cpu["machine_busy"], 1),
+    }
+    for label, seconds, run in (
+        ("first run", first, first_run),
+        ("nightly run", nightly, nightly_run),
+        ("nothing new", idle, idle_run),
+    ):
+        share = run.chunk_sql_seconds / run.chunk_seconds if run.chunk_seconds else 0
+        _say(
+            f"(d) fan-out over {args.workers} processes, {label:<12} {seconds:8.2f} s  "
+            f"{run.chunks_total} chunks, {run.chunk_seconds:.2f} s in chunks, {share:.0%} of it waiting on "
+            f"PostgreSQL, {run.statuses_changed:,} statuses changed"
+            + (f" (after {added:,} new facts)" if run is nightly_run else "")
+        )
+    _say(
+        f"(d) CPU over the three runs: {figures['fan_out_core_seconds']} core-seconds available; workers "
+        f"(Python) {figures['fan_out_cpu_workers_s']} s, PostgreSQL {figures['fan_out_cpu_postgresql_s']} s, "
+        f"other processes on the machine {figures['fan_out_cpu_others_s']} s, idle {figures['fan_out_cpu_idle_s']} s"
+    )
+    _say(
+        f"(d) speed-up with {args.workers} processes: first run x{figures['speedup_first_run']}, "
+        f"nightly x{figures['speedup']}, nothing new x{figures['speedup_nothing_new']}; "
+        f"{figures['fan_out_busy_processes']} processes busy on average"
+    )
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -416,6 +621,15 @@ def main() -> None:
     parser.add_argument("--database-url", help="a PostgreSQL database to fill (default: prm_bench_gates)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--reuse", action="store_true", help="keep the data already generated")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="also run the evaluation on a worker with this many processes"
+    )
+    parser.add_argument(
+        "--broker-url", default="redis://127.0.0.1:6379/6", help="the Redis broker for --workers"
+    )
+    parser.add_argument(
+        "--chunk-size", type=int, help="partners per chunk (default PRM_EVALUATION_CHUNK_SIZE)"
+    )
     args = parser.parse_args()
     url = _database_url(args.database_url)
     _ensure_database(url)
@@ -470,9 +684,11 @@ def main() -> None:
         model.objects.all().delete()
     reset_queries()
     with CaptureQueriesContext(connection) as captured:
+        cpu_before = _own_cpu()
         started = time.perf_counter()
-        summary = services.evaluate(as_of=as_of, notify=False)
+        summary = services.evaluate(as_of=as_of, notify=False, chunk_size=args.chunk_size)
         full_first = time.perf_counter() - started
+        cpu_first = [after - before for after, before in zip(_own_cpu(), cpu_before, strict=True)]
     queries = len(captured)
     measuring = sum(
         1 for q in captured if q["sql"].lstrip().upper().startswith("SELECT") and "GROUP BY" in q["sql"]
@@ -485,17 +701,21 @@ def main() -> None:
     # A night's worth of new facts (0.5 % more, spread over random partners),
     # then the nightly run that measures everything and writes what moved.
     added = add_a_days_facts(args.partners, args.facts // 200, args.seed)
+    cpu_before = _own_cpu()
     started = time.perf_counter()
-    nightly = services.evaluate(as_of=as_of, notify=False)
+    nightly = services.evaluate(as_of=as_of, notify=False, chunk_size=args.chunk_size)
     full = time.perf_counter() - started
+    cpu_nightly = [after - before for after, before in zip(_own_cpu(), cpu_before, strict=True)]
     _say(
         f"(a) full evaluation, nightly run                {full:8.2f} s  after {added:,} new facts: "
         f"{nightly.statuses_written:,} statuses rewritten, {nightly.statuses_changed:,} changed, "
         f"{nightly.tiers_changed:,} tier moves"
     )
+    cpu_before = _own_cpu()
     started = time.perf_counter()
-    idle = services.evaluate(as_of=as_of, notify=False)
+    idle = services.evaluate(as_of=as_of, notify=False, chunk_size=args.chunk_size)
     full_idle = time.perf_counter() - started
+    cpu_idle = [after - before for after, before in zip(_own_cpu(), cpu_before, strict=True)]
     assert idle.statuses_written == 0, "a run right after another must find nothing to change"
     _say(f"(a) full evaluation, nothing new                {full_idle:8.2f} s")
 
@@ -556,6 +776,38 @@ def main() -> None:
         "one_partner_ms": round(one_partner_ms, 2),
         "one_partner_p90_ms": round(timings[int(len(timings) * 0.9)] * 1000, 2),
     }
+    in_process_runs = list(
+        EvaluationRun.objects.filter(kind=EvaluationRun.Kind.FULL).order_by("started_at")[:3]
+    )
+    figures["in_process_database_share"] = _database_share(in_process_runs)
+    # The same accounting as (d): CPU of this process (Python) and of its PostgreSQL backend.
+    figures["in_process_cpu_python_s"] = round(cpu_first[0] + cpu_nightly[0] + cpu_idle[0], 1)
+    figures["in_process_cpu_postgresql_s"] = round(cpu_first[1] + cpu_nightly[1] + cpu_idle[1], 1)
+    _say(
+        f"(a) CPU over the three runs in one process: Python {figures['in_process_cpu_python_s']} s, "
+        f"PostgreSQL {figures['in_process_cpu_postgresql_s']} s, wall {full_first + full + full_idle:.1f} s"
+    )
+    if args.workers:
+        figures.update(
+            fan_out(
+                args,
+                url,
+                as_of,
+                in_process={"first": full_first, "nightly": full, "idle": full_idle},
+                reset=lambda: [
+                    model.objects.all().delete()
+                    for model in (
+                        GateStatusChange,
+                        TierChange,
+                        BenefitGrant,
+                        PartnerTier,
+                        GateStatus,
+                        EvaluationRun,
+                        MeasureDigest,
+                    )
+                ],
+            )
+        )
     _say(
         f"a/c = {figures['full_over_floor']} (first run {figures['full_first_run_over_floor']}, "
         f"nothing new {round(full_idle / floor, 2)}), "
