@@ -33,3 +33,18 @@ def test_unknown_ids_are_clear_errors(ladder):
         call_command("evaluate_gates", "--partner", "999")
     with pytest.raises(CommandError, match="No gate has the id 999"):
         call_command("evaluate_gates", "--gate", "999")
+
+
+def test_with_a_broker_the_command_says_where_the_run_went(ladder, capsys, monkeypatch, settings):
+    from prm.celery import app
+
+    PartnerFactory()
+    PartnerFactory()
+    monkeypatch.setitem(app.conf, "task_always_eager", False)
+    # No broker to send to here: the group is dropped (and would be sent after commit anyway).
+    monkeypatch.setattr("celery.canvas.group.apply_async", lambda self, *args, **kwargs: None)
+    settings.PRM_EVALUATION_CHUNK_SIZE = 1
+    call_command("evaluate_gates")
+    output = capsys.readouterr().out
+    assert "dispatched to the workers in 2 chunks" in output
+    assert not GateStatus.objects.exists()

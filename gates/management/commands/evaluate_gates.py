@@ -35,6 +35,12 @@ class Command(BaseCommand):
         if summary.locked_out:
             self.stdout.write("Another full evaluation is running; nothing done.")
             return
+        if summary.dispatched:
+            self.stdout.write(
+                f"Run {summary.run_id} dispatched to the workers in {summary.chunks} chunks; "
+                "its progress is in the admin's evaluation runs."
+            )
+            return
         for problem in summary.skipped:
             self.stderr.write(f"skipped {problem}")
         names = dict(Partner.objects.filter(id__in=list(summary.events)).values_list("id", "name"))
