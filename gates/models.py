@@ -10,6 +10,7 @@ import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import dateformat, timezone
@@ -25,6 +26,10 @@ from programs.models import DefinitionQuerySet, Program
 def _day(day: datetime.date) -> str:
     """A date as people read it (31 March 2027), as the portal shows dates."""
     return dateformat.format(day, "j F Y")
+
+
+# The longest a forecast looks ahead: a year and a day covers every quarter and year end.
+MAX_FORECAST_HORIZON_DAYS = 366
 
 
 class GateState(models.TextChoices):
@@ -81,6 +86,11 @@ class Gate(models.Model):
     )
     unlocks_benefits = models.ManyToManyField("programs.Benefit", blank=True, related_name="gates")
     unlocks_specialisation = models.CharField(max_length=200, blank=True)
+    forecast_horizon_days = models.PositiveSmallIntegerField(
+        default=60,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_FORECAST_HORIZON_DAYS)],
+        help_text="How many days ahead partners passing this gate are warned that they would stop passing.",
+    )
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -541,6 +551,88 @@ class MeasureDigest(models.Model):
 
     def __str__(self) -> str:
         return f"Inputs of {self.partner.name}: {self.digest}"
+
+
+class GateForecast(models.Model):
+    """Whether a partner passing a gate today would stop passing it within the gate's horizon.
+
+    One row per partner and gate, written by ``gates.forecast`` when a
+    partner first becomes at risk on the gate and kept (``at_risk`` false)
+    once it recovers. ``fails_on`` is the first day the gate would fail if
+    nothing new arrived; ``criterion`` the criterion that would fail then,
+    ``shortfall`` what it would lack and ``fix`` the cheapest remedy the
+    facts name. ``renewals`` lists the certifications whose expiry causes it
+    (person, name, certification, expiry), for the team page.
+    """
+
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.CASCADE, related_name="gate_forecasts", db_index=False
+    )
+    gate = models.ForeignKey(Gate, on_delete=models.CASCADE, related_name="forecasts")
+    at_risk = models.BooleanField(default=False)
+    fails_on = models.DateField(null=True, blank=True)
+    criterion_path = models.CharField(max_length=200, blank=True)
+    criterion = models.TextField(blank=True)
+    shortfall = models.TextField(blank=True)
+    fix = models.TextField(blank=True)
+    renewals = models.JSONField(default=list, blank=True)
+    horizon_days = models.PositiveSmallIntegerField(default=60)
+    as_of = models.DateField(help_text="The day the forecast was made.")
+    episode_started_on = models.DateField(null=True, blank=True)
+    notified_fails_on = models.DateField(
+        null=True, blank=True, help_text="The failing day last notified in the running episode."
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = GateResultQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["fails_on", "partner_id", "gate_id"]
+        constraints = [models.UniqueConstraint(fields=["partner", "gate"], name="gate_forecast_unique")]
+        indexes = [models.Index(fields=["at_risk", "fails_on"])]
+
+    def __str__(self) -> str:
+        if self.at_risk and self.fails_on:
+            return f"{self.partner.name} on {self.gate.name}: at risk on {_day(self.fails_on)}"
+        return f"{self.partner.name} on {self.gate.name}: not at risk"
+
+
+class RiskEpisodeEnd(models.TextChoices):
+    RECOVERED = "recovered", "Recovered"
+    FAILED = "failed", "The gate failed"
+
+
+class GateRiskEpisode(models.Model):
+    """One stretch of time during which a partner was at risk on a gate: started, notified, ended."""
+
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.CASCADE, related_name="gate_risk_episodes", db_index=False
+    )
+    gate = models.ForeignKey(Gate, on_delete=models.CASCADE, related_name="risk_episodes")
+    started_on = models.DateField()
+    first_fails_on = models.DateField(help_text="The failing day forecast when the episode started.")
+    fails_on = models.DateField(help_text="The failing day last forecast.")
+    notifications = models.PositiveSmallIntegerField(default=0)
+    last_notified_at = models.DateTimeField(null=True, blank=True)
+    ended_on = models.DateField(null=True, blank=True)
+    end_reason = models.CharField(max_length=10, choices=RiskEpisodeEnd.choices, blank=True)
+
+    objects = GateResultQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_on", "-id"]
+        indexes = [models.Index(fields=["partner", "gate", "started_on"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "gate"],
+                condition=Q(ended_on__isnull=True),
+                name="gate_risk_episode_one_open",
+            )
+        ]
+
+    def __str__(self) -> str:
+        ended = f", ended {_day(self.ended_on)}" if self.ended_on else ""
+        return f"{self.partner.name} at risk on {self.gate.name} from {_day(self.started_on)}{ended}"
 
 
 def prerequisite_cycle(gate, prerequisites) -> list[str] | None:

@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 from django.db import OperationalError
 
-from gates import services
+from gates import forecast, services
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +23,8 @@ def evaluate_all_gates(self) -> dict:
         # The run in progress may have read the definitions before the edit
         # that queued this one: come back after it.
         services.request_full_evaluation()
+    else:
+        forecast.request_forecast()
     return {
         "run": summary.run_id,
         "chunks": summary.chunks,
@@ -58,6 +60,7 @@ def evaluate_partners_task(partner_ids: list[int]) -> dict:
     """Partners whose facts changed (debounced by ``services.request_reevaluation``), in one evaluation."""
     services.clear_reevaluation_requests(partner_ids)
     summary = services.evaluate(partner_ids=partner_ids)
+    forecast.request_forecast(partner_ids)
     return {
         "run": summary.run_id,
         "partners": summary.partners,
@@ -96,3 +99,10 @@ def notify_partner_changes(partner_id: int, lines: list[str]) -> int:
     if failed:
         raise OSError(f"the mail to partner {partner_id} could not be sent")
     return recipients
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=30, max_retries=5)
+def forecast_gates_task(partner_ids: list[int] | None = None) -> dict:
+    """At-risk forecasts after an evaluation: every partner nightly, or the partners just re-evaluated."""
+    summary = forecast.forecasts_refresh(partner_ids=partner_ids)
+    return {"partners": summary.partners, "at_risk": summary.at_risk, "started": summary.started}

@@ -1,0 +1,485 @@
+"""At-risk forecasts: which partners passing a gate today would stop passing it, when, and why.
+
+The forecast measures with the evaluation's own engine (``Measurer``) at
+future days, assuming nothing new arrives: certifications expire, facts
+leave rolling windows, calendar windows turn over, months since joining
+grow. It measures only on the days an input changes (``forecast_dates``),
+and for each such day only the partners whose inputs change then, with one
+aggregate query per fact table: the number of queries grows with the days
+in the horizon, never with the partners.
+
+``forecasts_refresh`` stores the outcome (``GateForecast``), opens and
+closes at-risk episodes (``GateRiskEpisode``), notifies an episode once at
+its start and again only when its failing day moves closer, and sends the
+``gate_at_risk`` and ``gate_recovered`` signals after commit.
+"""
+
+import datetime
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import dateformat, timezone
+
+from core.background import task
+from criteria.references import References
+from criteria.tree import Leaf
+from criteria.tree import evaluate as evaluate_tree
+from gates.engine import Measurer
+from gates.forecast_dates import ONE_DAY, change_days, leaves_by_source
+from gates.metrics import METRICS
+from gates.models import Gate, GateForecast, GateOutcome, GateRiskEpisode, GateStatus, RiskEpisodeEnd
+from gates.planning import notify_changes
+from gates.selectors import leaf_progress
+from gates.signals import gate_at_risk, gate_recovered
+from gates.subjects import GateSubject, Subjects, load_subjects
+from partners.models import Certification, Partner
+
+logger = logging.getLogger(__name__)
+
+# Names listed in a fix before "…".
+FIX_NAMES = 3
+# Measuring every partner in one pass beats a list of ids once most of them are due.
+WHOLE_RANGE_SHARE = 0.5
+
+
+def _day(day: datetime.date) -> str:
+    return dateformat.format(day, "j F Y")
+
+
+@dataclass(frozen=True)
+class Risk:
+    """A gate a partner passes today and would fail on ``fails_on``."""
+
+    partner_id: int
+    gate_id: int
+    fails_on: datetime.date
+    horizon_days: int
+    leaf: Leaf | None  # the criterion that would fail; None when a prerequisite would fail first
+    value: Any  # the criterion's value on ``fails_on``
+    prerequisite_id: int | None = None
+
+
+@dataclass
+class Forecast:
+    today: datetime.date
+    risks: dict[tuple[int, int], Risk] = field(default_factory=dict)
+    # The gates each partner in scope passes today.
+    passing: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
+    days_measured: int = 0
+    measurements: int = 0  # partner-days measured
+
+
+def forecast_risks(
+    subjects: Subjects,
+    *,
+    today: datetime.date,
+    horizons: dict[int, int],
+    partner_ids: Sequence[int] | None = None,
+) -> Forecast:
+    """Project every passing (partner, gate) forward through its horizon; the first failing day of each.
+
+    Reads, in a fixed number of queries per changing day: the passing
+    statuses, the days inputs change (one query per fact table), then at
+    each such day the measures of the partners whose inputs change then.
+    """
+    result = Forecast(today=today)
+    gates = [gate for gate in subjects.gates if horizons.get(gate.id)]
+    if not gates:
+        return result
+    by_id = {gate.id: gate for gate in gates}
+    statuses = GateStatus.objects.filter(status=GateOutcome.PASSED, gate_id__in=list(by_id))
+    if partner_ids is not None:
+        statuses = statuses.filter(partner_id__in=list(partner_ids))
+    for partner_id, gate_id in statuses.values_list("partner_id", "gate_id"):
+        result.passing[partner_id].add(gate_id)
+    if not result.passing:
+        return result
+    until = today + datetime.timedelta(days=max(horizons[gate.id] for gate in gates))
+    leaves = [leaf for gate in gates for leaf in gate.criteria.leaves]
+    grouped = leaves_by_source(leaves)
+    joined = None
+    if any(leaf.metric == "months_since_joining" for leaf in grouped.get("partner", [])):
+        joined = dict(Partner.objects.filter(id__in=list(result.passing)).values_list("id", "joined_on"))
+    days = change_days(grouped, today=today, until=until, joined=joined)
+
+    # Partners due on each day: those whose inputs change then, within the longest horizon they need.
+    reach = {
+        partner_id: today + datetime.timedelta(days=max(horizons[g] for g in passed))
+        for partner_id, passed in result.passing.items()
+    }
+    due: dict[datetime.date, set[int]] = defaultdict(set)
+    for partner_id, partner_days in days.by_partner.items():
+        if partner_id in reach:
+            for day in partner_days:
+                if day <= reach[partner_id]:
+                    due[day].add(partner_id)
+    for day in days.calendar:
+        due[day].update(p for p, last in reach.items() if day <= last)
+
+    failed: dict[int, set[int]] = defaultdict(set)
+    total = len(result.passing)
+    for day in sorted(due):
+        pending = [p for p in due[day] if len(failed[p]) < len(result.passing[p])]
+        if not pending:
+            continue
+        result.days_measured += 1
+        result.measurements += len(pending)
+        measurer = Measurer([gate.criteria for gate in gates], as_of=day, references=subjects.references)
+        first, last = min(pending), max(pending)
+        only = None if len(pending) >= WHOLE_RANGE_SHARE * total else sorted(pending)
+        measured = measurer.measure(first, last, only=only)
+        ahead = (day - today).days
+        for partner_id in pending:
+            values = measured.get(partner_id)
+            if values is None:
+                continue
+            _decide_day(result, gates, measurer, partner_id, values, day, ahead, horizons, failed)
+    return result
+
+
+def _decide_day(
+    result: Forecast,
+    gates: list[GateSubject],
+    measurer: Measurer,
+    partner_id: int,
+    values: list[Any],
+    day: datetime.date,
+    ahead: int,
+    horizons: dict[int, int],
+    failed: dict[int, set[int]],
+) -> None:
+    """Decide on ``day`` the gates a partner passes today (prerequisites first, as the evaluation does)."""
+    passing = result.passing[partner_id]
+    for gate in gates:  # in topological order
+        if gate.id not in passing or gate.id in failed[partner_id] or horizons[gate.id] < ahead:
+            continue
+        blocked = next((p for p in gate.prerequisites if p not in passing or p in failed[partner_id]), None)
+        keys = measurer.keys_for(gate.criteria)
+        gate_values = [values[k] for k in keys]
+        if blocked is None and gate.decide(gate_values):
+            continue
+        failed[partner_id].add(gate.id)
+        leaf, value = None, None
+        if blocked is None:
+            outcome = evaluate_tree(gate.criteria, gate_values)
+            failing = outcome.failing()
+            if failing:
+                leaf, value = failing[0].leaf, failing[0].value
+        result.risks[(partner_id, gate.id)] = Risk(
+            partner_id, gate.id, day, horizons[gate.id], leaf, value, prerequisite_id=blocked
+        )
+
+
+# --- what to say about a risk ------------------------------------------------------------
+
+
+@dataclass
+class RiskText:
+    criterion: str
+    shortfall: str
+    fix: str
+    renewals: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _gap(leaf: Leaf, value: Any) -> Any | None:
+    """How much more of a numeric criterion's measure would meet it, for ``>=`` and ``>``."""
+    if leaf.op not in {">=", ">"} or value is None:
+        return None
+    try:
+        target, current = Decimal(str(leaf.target)), Decimal(str(value))
+    except ArithmeticError:
+        return None
+    gap = target - current
+    if METRICS[leaf.metric].spec.value_kind == "money":
+        return gap + (Decimal("0.01") if leaf.op == ">" else 0)
+    return int(gap) + (1 if leaf.op == ">" else 0)
+
+
+def certification_type_ids(leaf: Leaf, refs: References) -> set[int] | None:
+    """The certification types a ``certified_people`` criterion counts (None: every type)."""
+    type_ids: set[int] | None = None
+    if leaf.params.get("certification_types"):
+        type_ids = {refs.certification_types.get(code, -1) for code in leaf.params["certification_types"]}
+    if leaf.params.get("tracks"):
+        track_ids = {i for track in leaf.params["tracks"] for i in refs.certification_tracks.get(track, [])}
+        type_ids = track_ids if type_ids is None else type_ids & track_ids
+    if leaf.params.get("advanced_only"):
+        advanced = set(refs.advanced_certifications)
+        type_ids = advanced if type_ids is None else type_ids & advanced
+    return type_ids
+
+
+def describe_risks(
+    risks: dict[tuple[int, int], Risk], subjects: Subjects, gate_names: dict[int, str]
+) -> dict[tuple[int, int], RiskText]:
+    """The criterion, the shortfall in plain words and the cheapest fix, for every risk (one query)."""
+    refs = subjects.references
+    expiring: dict[tuple[int, datetime.date], list[tuple[int, str, int, str]]] = defaultdict(list)
+    cert_risks = [r for r in risks.values() if r.leaf is not None and r.leaf.metric == "certified_people"]
+    if cert_risks:
+        rows = Certification.objects.filter(
+            person__partner_id__in=sorted({r.partner_id for r in cert_risks}),
+            person__is_active=True,
+            expires_on__in=sorted({r.fails_on - ONE_DAY for r in cert_risks}),
+        ).order_by("person__last_name", "person__first_name", "id")
+        for partner_id, expires_on, person_id, first, last, type_id, type_name in rows.values_list(
+            "person__partner_id",
+            "expires_on",
+            "person_id",
+            "person__first_name",
+            "person__last_name",
+            "certification_type_id",
+            "certification_type__name",
+        ):
+            expiring[(partner_id, expires_on)].append((person_id, f"{first} {last}", type_id, type_name))
+    texts = {}
+    for key, risk in risks.items():
+        texts[key] = _describe(risk, refs, gate_names, expiring)
+    return texts
+
+
+def _describe(risk: Risk, refs: References, gate_names: dict[int, str], expiring) -> RiskText:
+    on = _day(risk.fails_on)
+    if risk.leaf is None:
+        name = gate_names.get(risk.prerequisite_id or 0, "a prerequisite")
+        return RiskText(
+            criterion=f"the prerequisite gate “{name}”",
+            shortfall=f"the prerequisite gate “{name}” would no longer be met on {on}",
+            fix=f"Keep the gate “{name}” met.",
+        )
+    leaf = risk.leaf
+    progress = leaf_progress(leaf, risk.value, refs, risk.fails_on)
+    criterion = f"{progress.description} {leaf.op} {progress.target_display}"
+    gap = _gap(leaf, progress.value)
+    money = METRICS[leaf.metric].spec.value_kind == "money"
+    if gap is not None and money:
+        amount = leaf_progress(leaf, gap, refs, risk.fails_on).value_display
+        shortfall = f"{amount} of {progress.description} before {on}"
+        fix = f"Win {amount} of {progress.description} before {on}."
+    elif gap is not None:
+        shortfall = f"{gap} more {progress.description} (would have {progress.value_display} of {progress.target_display} on {on})"
+        fix = f"Add {gap} more {progress.description} before {on}."
+    else:
+        shortfall = f"{progress.sentence} on {on}"
+        fix = f"Keep {progress.description} {leaf.op} {progress.target_display}."
+    renewals: list[dict[str, Any]] = []
+    if leaf.metric == "certified_people":
+        type_ids = certification_type_ids(leaf, refs)
+        expiry = risk.fails_on - ONE_DAY
+        seen: set[int] = set()
+        for person_id, name, type_id, type_name in expiring.get((risk.partner_id, expiry), []):
+            if (type_ids is None or type_id in type_ids) and person_id not in seen:
+                seen.add(person_id)
+                renewals.append(
+                    {
+                        "person": person_id,
+                        "name": name,
+                        "certification": type_name,
+                        "expires_on": expiry.isoformat(),
+                    }
+                )
+        if renewals:
+            names = ", ".join(r["name"] for r in renewals[:FIX_NAMES]) + (
+                ", …" if len(renewals) > FIX_NAMES else ""
+            )
+            count = len(renewals)
+            fix = (
+                f"{count} certification{'s' if count != 1 else ''} expire{'s' if count == 1 else ''} "
+                f"on {_day(expiry)}: {names}. Renew {'them' if count != 1 else 'it'} before then"
+                + (f", or certify {gap} more people." if gap else ".")
+            )
+    return RiskText(criterion=criterion, shortfall=shortfall, fix=fix, renewals=renewals)
+
+
+# --- storing, episodes, notifications ----------------------------------------------------
+
+
+@dataclass
+class ForecastSummary:
+    partners: int = 0
+    at_risk: int = 0
+    started: int = 0
+    notified: int = 0
+    recovered: int = 0
+    failed: int = 0
+    days_measured: int = 0
+
+
+def _risk_line(gate_name: str, tier_name: str | None, row: GateForecast, *, closer: bool) -> str:
+    what = f"your {tier_name} tier (the gate “{gate_name}”)" if tier_name else f"the gate “{gate_name}”"
+    when = "now" if closer else ""
+    return (
+        f"At risk: {what} would {when + ' ' if when else ''}no longer be met on {_day(row.fails_on)} "
+        f"unless something changes: {row.shortfall}. {row.fix}"
+    )
+
+
+def forecasts_refresh(
+    *, partner_ids: Sequence[int] | None = None, as_of: datetime.date | None = None, notify: bool = True
+) -> ForecastSummary:
+    """Forecast every gate in effect for every partner (or ``partner_ids``) and apply the episodes.
+
+    Precondition: the evaluation of ``as_of`` has run, so stored statuses say
+    which gates pass today. Writes the forecasts and episodes of the partners
+    in scope in one transaction; after commit, notifies each new episode and
+    each episode whose failing day moved closer (one mail per partner, the
+    gate status mechanism), and sends ``gate_at_risk`` / ``gate_recovered``.
+    Running it twice on the same day writes and sends nothing the second time.
+    """
+    today = as_of or timezone.localdate()
+    subjects = load_subjects(as_of=today, with_segments=False)
+    gate_rows = {
+        gate_id: (name, horizon, tier)
+        for gate_id, name, horizon, tier in Gate.objects.filter(id__in=subjects.gate_ids).values_list(
+            "id", "name", "forecast_horizon_days", "unlocks_tier__name"
+        )
+    }
+    horizons = {gate_id: row[1] for gate_id, row in gate_rows.items()}
+    forecast = forecast_risks(subjects, today=today, horizons=horizons, partner_ids=partner_ids)
+    names = {gate_id: row[0] for gate_id, row in gate_rows.items()}
+    texts = describe_risks(forecast.risks, subjects, names)
+    summary = ForecastSummary(
+        partners=len(forecast.passing), at_risk=len(forecast.risks), days_measured=forecast.days_measured
+    )
+    now = timezone.now()
+    events: dict[int, list[str]] = defaultdict(list)
+    started: list[tuple[GateForecast, GateRiskEpisode]] = []
+    ended: list[tuple[GateForecast, GateRiskEpisode | None, str]] = []
+    with transaction.atomic():
+        scope_rows = GateForecast.objects.select_for_update()
+        scope_episodes = GateRiskEpisode.objects.filter(ended_on__isnull=True)
+        if partner_ids is not None:
+            scope_rows = scope_rows.filter(partner_id__in=list(partner_ids))
+            scope_episodes = scope_episodes.filter(partner_id__in=list(partner_ids))
+        existing = {(row.partner_id, row.gate_id): row for row in scope_rows}
+        episodes = {(e.partner_id, e.gate_id): e for e in scope_episodes}
+        new_rows: list[GateForecast] = []
+        changed_rows: list[GateForecast] = []
+        new_episodes: list[GateRiskEpisode] = []
+        changed_episodes: list[GateRiskEpisode] = []
+        for key, risk in forecast.risks.items():
+            text = texts[key]
+            row = existing.get(key)
+            fields = {
+                "at_risk": True,
+                "fails_on": risk.fails_on,
+                "criterion_path": risk.leaf.path if risk.leaf is not None else "",
+                "criterion": text.criterion,
+                "shortfall": text.shortfall,
+                "fix": text.fix,
+                "renewals": text.renewals,
+                "horizon_days": risk.horizon_days,
+            }
+            starting = row is None or not row.at_risk
+            if row is None:
+                row = GateForecast(partner_id=risk.partner_id, gate_id=risk.gate_id, as_of=today)
+                new_rows.append(row)
+            elif any(getattr(row, name) != value for name, value in fields.items()) or starting:
+                changed_rows.append(row)
+            for name, value in fields.items():
+                setattr(row, name, value)
+            row.as_of, row.updated_at = today, now
+            episode = episodes.get(key)
+            gate_name, _horizon, tier_name = gate_rows[risk.gate_id]
+            if starting or episode is None:
+                row.episode_started_on, row.notified_fails_on = today, risk.fails_on
+                episode = GateRiskEpisode(
+                    partner_id=risk.partner_id,
+                    gate_id=risk.gate_id,
+                    started_on=today,
+                    first_fails_on=risk.fails_on,
+                    fails_on=risk.fails_on,
+                    notifications=1,
+                    last_notified_at=now,
+                )
+                new_episodes.append(episode)
+                started.append((row, episode))
+                events[risk.partner_id].append(_risk_line(gate_name, tier_name, row, closer=False))
+                summary.started += 1
+                summary.notified += 1
+                continue
+            if episode.fails_on != risk.fails_on:
+                episode.fails_on = risk.fails_on
+                changed_episodes.append(episode)
+            if row.notified_fails_on is None or risk.fails_on < row.notified_fails_on:
+                # The failing day moved closer than the last warning said: warn again.
+                row.notified_fails_on = risk.fails_on
+                if row not in changed_rows:
+                    changed_rows.append(row)
+                episode.notifications += 1
+                episode.last_notified_at = now
+                if episode not in changed_episodes:
+                    changed_episodes.append(episode)
+                events[risk.partner_id].append(_risk_line(gate_name, tier_name, row, closer=True))
+                summary.notified += 1
+        for key, row in existing.items():
+            if not row.at_risk or key in forecast.risks:
+                continue
+            passes = row.gate_id in forecast.passing.get(row.partner_id, set())
+            reason = RiskEpisodeEnd.RECOVERED if passes else RiskEpisodeEnd.FAILED
+            row.at_risk, row.fails_on, row.notified_fails_on = False, None, None
+            row.shortfall, row.fix, row.renewals = "", "", []
+            row.as_of, row.updated_at = today, now
+            changed_rows.append(row)
+            episode = episodes.get(key)
+            if episode is not None:
+                episode.ended_on, episode.end_reason = today, reason
+                changed_episodes.append(episode)
+            ended.append((row, episode, reason))
+            if passes:
+                summary.recovered += 1
+            else:
+                summary.failed += 1
+        GateForecast.objects.bulk_create(new_rows, batch_size=1000)
+        GateForecast.objects.bulk_update(
+            changed_rows,
+            [
+                "at_risk",
+                "fails_on",
+                "criterion_path",
+                "criterion",
+                "shortfall",
+                "fix",
+                "renewals",
+                "horizon_days",
+                "as_of",
+                "episode_started_on",
+                "notified_fails_on",
+                "updated_at",
+            ],
+            batch_size=1000,
+        )
+        # Close before opening: one open episode per partner and gate at any time.
+        GateRiskEpisode.objects.bulk_update(
+            changed_episodes,
+            ["fails_on", "notifications", "last_notified_at", "ended_on", "end_reason"],
+            batch_size=1000,
+        )
+        GateRiskEpisode.objects.bulk_create(new_episodes, batch_size=1000)
+        if notify and events:
+            lines = {partner_id: list(partner_lines) for partner_id, partner_lines in events.items()}
+            transaction.on_commit(lambda: notify_changes(lines))
+        transaction.on_commit(lambda: _send_signals(started, ended))
+    return summary
+
+
+def _send_signals(started, ended) -> None:
+    for row, episode in started:
+        gate_at_risk.send(sender=GateForecast, forecast=row, episode=episode)
+    for row, episode, reason in ended:
+        gate_recovered.send(sender=GateForecast, forecast=row, episode=episode, reason=str(reason))
+
+
+def request_forecast(partner_ids: Sequence[int] | None = None) -> None:
+    """Queue the forecast (of every partner, or of ``partner_ids``) after the current transaction commits."""
+    ids = sorted({int(p) for p in partner_ids}) if partner_ids is not None else None
+
+    def queue() -> None:
+        task("gates.tasks.forecast_gates_task").delay(ids)
+
+    transaction.on_commit(queue)
