@@ -236,7 +236,8 @@ def describe_risks(
             "certification_type_id",
             "certification_type__name",
         ):
-            expiring[(partner_id, expires_on)].append((person_id, f"{first} {last}", type_id, type_name))
+            if expires_on is not None:  # the filter says so; the type does not
+                expiring[(partner_id, expires_on)].append((person_id, f"{first} {last}", type_id, type_name))
     texts = {}
     for key, risk in risks.items():
         texts[key] = _describe(risk, refs, gate_names, expiring)
@@ -310,11 +311,13 @@ class ForecastSummary:
     days_measured: int = 0
 
 
-def _risk_line(gate_name: str, tier_name: str | None, row: GateForecast, *, closer: bool) -> str:
+def _risk_line(
+    gate_name: str, tier_name: str | None, row: GateForecast, fails_on: datetime.date, *, closer: bool
+) -> str:
     what = f"your {tier_name} tier (the gate “{gate_name}”)" if tier_name else f"the gate “{gate_name}”"
     when = "now" if closer else ""
     return (
-        f"At risk: {what} would {when + ' ' if when else ''}no longer be met on {_day(row.fails_on)} "
+        f"At risk: {what} would {when + ' ' if when else ''}no longer be met on {_day(fails_on)} "
         f"unless something changes: {row.shortfall}. {row.fix}"
     )
 
@@ -399,7 +402,9 @@ def forecasts_refresh(
                 )
                 new_episodes.append(episode)
                 started.append((row, episode))
-                events[risk.partner_id].append(_risk_line(gate_name, tier_name, row, closer=False))
+                events[risk.partner_id].append(
+                    _risk_line(gate_name, tier_name, row, risk.fails_on, closer=False)
+                )
                 summary.started += 1
                 summary.notified += 1
                 continue
@@ -415,7 +420,9 @@ def forecasts_refresh(
                 episode.last_notified_at = now
                 if episode not in changed_episodes:
                     changed_episodes.append(episode)
-                events[risk.partner_id].append(_risk_line(gate_name, tier_name, row, closer=True))
+                events[risk.partner_id].append(
+                    _risk_line(gate_name, tier_name, row, risk.fails_on, closer=True)
+                )
                 summary.notified += 1
         for key, row in existing.items():
             if not row.at_risk or key in forecast.risks:

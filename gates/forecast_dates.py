@@ -136,8 +136,7 @@ def change_days(
         if source in DATED_SOURCES and rolling:
             table, day_field, partner_field = DATED_SOURCES[source]
             # Facts counting today that leave some window by ``until``.
-            first = min(w.bounds(today)[0] for w in rolling)
-            last = max(w.bounds(until)[0] for w in rolling) - ONE_DAY
+            first, last = _leaving_range(rolling, today, until)
             partner, day = column_sql(table, partner_field), column_sql(table, day_field)
             rows = _distinct_days(
                 f"SELECT DISTINCT {partner}, {day} FROM {table_sql(table)} WHERE {day} >= %s AND {day} <= %s",
@@ -162,8 +161,7 @@ def change_days(
             ):
                 days.add(partner_id, expiry + ONE_DAY)
             if rolling:
-                first = min(w.bounds(today)[0] for w in rolling)
-                last = max(w.bounds(until)[0] for w in rolling) - ONE_DAY
+                first, last = _leaving_range(rolling, today, until)
                 rows = _distinct_days(
                     f"SELECT DISTINCT {partner}, {issued} {joins} AND {issued} >= %s AND {issued} <= %s",
                     [True, today, first, last],
@@ -180,6 +178,17 @@ def change_days(
                 for anniversary in month_anniversaries(joined_on, today, until):
                     days.add(partner_id, anniversary)
     return days
+
+
+def _leaving_range(
+    rolling: list[Window], today: datetime.date, until: datetime.date
+) -> tuple[datetime.date, datetime.date]:
+    """The dates of the facts that count today and leave some of these rolling windows by ``until``."""
+    starts_today = [w.bounds(today)[0] for w in rolling]
+    starts_then = [w.bounds(until)[0] for w in rolling]
+    first = min(day for day in starts_today if day is not None)
+    last = max(day for day in starts_then if day is not None) - ONE_DAY
+    return first, last
 
 
 def _add_exits(days: ChangeDays, rows: list[tuple[int, datetime.date]], windows: list[Window]) -> None:

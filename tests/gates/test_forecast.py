@@ -8,12 +8,12 @@ from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from criteria.windows import Window
 from gates import services
 from gates.forecast import forecasts_refresh
 from gates.forecast_dates import calendar_turns, exit_day, month_anniversaries
 from gates.models import Gate, GateForecast, GateRiskEpisode, GateState, RiskEpisodeEnd
 from gates.signals import gate_at_risk, gate_recovered
-from criteria.windows import Window
 from partners.models import MembershipRole
 from tests.factories import (
     CertificationFactory,
@@ -37,7 +37,13 @@ def sales_gate(ladder, name, target, window, **kwargs):
         program=ladder.program,
         name=name,
         state=GateState.ACTIVE,
-        criteria={"metric": "sales_amount", "window": window, "op": ">=", "target": target, "currency": "USD"},
+        criteria={
+            "metric": "sales_amount",
+            "window": window,
+            "op": ">=",
+            "target": target,
+            "currency": "USD",
+        },
         **kwargs,
     )
 
@@ -315,7 +321,7 @@ def test_a_gate_that_fails_for_real_ends_the_episode_as_failed(watched):
 
 
 def test_a_forecast_of_some_partners_leaves_the_others_alone(watched):
-    partner, gate, _expiring = watched
+    partner, _gate, _expiring = watched  # at risk on its Gold gate, but not forecast here
     other = PartnerFactory()
     certify(other, "Kim", "Lee", TODAY + datetime.timedelta(days=5))  # its Silver gate is at risk
 
@@ -324,6 +330,7 @@ def test_a_forecast_of_some_partners_leaves_the_others_alone(watched):
 
     assert summary.at_risk == 1
     assert list(GateForecast.objects.values_list("partner_id", flat=True)) == [other.pk]
+    assert not GateForecast.objects.filter(partner=partner).exists()
 
 
 # --- cost ---------------------------------------------------------------------------------------
