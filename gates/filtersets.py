@@ -2,12 +2,13 @@
 
 import django_filters as filters
 
-from core.filters import DateTimeFilter, IdFilter
+from core.filters import BooleanFilter, DateFilter, DateTimeFilter, IdFilter
 from gates.models import (
     EvaluationRun,
     Gate,
     GateOutcome,
     GateState,
+    GateForecast,
     GateStatus,
     GateStatusChange,
     PartnerTier,
@@ -80,4 +81,16 @@ class EvaluationRunFilterSet(filters.FilterSet):
 
     class Meta:
         model = EvaluationRun
+        fields: list[str] = []
+
+
+class GateForecastFilterSet(filters.FilterSet):
+    partner = IdFilter(field_name="partner_id")
+    gate = IdFilter(field_name="gate_id")
+    program = IdFilter(field_name="gate__program_id")
+    at_risk = BooleanFilter(field_name="at_risk")
+    fails_before = DateFilter(field_name="fails_on", lookup_expr="lte")
+
+    class Meta:
+        model = GateForecast
         fields: list[str] = []

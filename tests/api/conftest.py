@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 from api.models import TokenScope
 from api.services import token_issue
 from gates.models import (
+    GateForecast,
     Gate,
     GateState,
     GateStatus,
@@ -187,6 +188,16 @@ class World:
             facts["gate_change"] = GateStatusChange.objects.get(partner=organisation, gate=self.silver_gate)
             facts["tier_change"] = TierChange.objects.filter(partner=organisation).first()
             facts["partner_tier"] = PartnerTier.objects.get(partner=organisation, program=self.program)
+            facts["gate_forecast"] = GateForecast.objects.create(
+                partner=organisation,
+                gate=self.silver_gate,
+                at_risk=True,
+                fails_on=datetime.date.today() + datetime.timedelta(days=20),
+                criterion="people holding a valid sales-engineer certification >= 1",
+                shortfall="1 more people holding a valid sales-engineer certification",
+                fix="Add 1 more people holding a valid sales-engineer certification.",
+                as_of=datetime.date.today(),
+            )
         self.facts["acme"]["specialist_status"] = GateStatus.objects.get(
             partner=partner, gate=self.specialist_gate
         )

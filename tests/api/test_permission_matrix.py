@@ -131,6 +131,7 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
         "gate-status-changes": "gate_change",
         "tier-changes": "tier_change",
         "partner-tiers": "partner_tier",
+        "gate-forecasts": "gate_forecast",
     }
     # A colleague's certification (its holder has no login) is the partner admins' to see.
     sees_colleagues_certifications = p.kind != "partner" or p.role == "admin"

@@ -17,6 +17,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from gates.forecast import forecasts_refresh
 from gates.services import evaluate
 from tests.deals.helpers import grant_mdf
 from tests.factories import (
@@ -55,6 +56,7 @@ LISTS = {
     "tier-changes": (SESSION_AND_SCOPE + CURSOR, "page"),
     "partner-tiers": (SESSION_AND_SCOPE + PAGE, "count, page"),
     "evaluation-runs": (SESSION_AND_SCOPE + PAGE, "count, page"),
+    "gate-forecasts": (SESSION_AND_SCOPE + PAGE, "count, page"),
     "deals": (SESSION_AND_SCOPE + PAGE + 1, "count, page, products prefetched"),
     "mdf-requests": (SESSION_AND_SCOPE + 1 + PAGE, "the membership (distributors see no MDF), count, page"),
     "certification-types": (2 + PAGE, "session, user; count, page"),
@@ -94,6 +96,7 @@ def grow(world, count: int) -> None:
             amount=Decimal("100.00"),
         )
     evaluate(as_of=datetime.date.today(), notify=False)
+    forecasts_refresh(notify=False)
 
 
 def count_queries(client, url) -> int:

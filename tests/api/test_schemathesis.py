@@ -128,6 +128,7 @@ def fuzz_world(world, partner_admin, channel_manager, settings):
         "gate-status-changes": [acme["gate_change"].pk],
         "tier-changes": [acme["tier_change"].pk],
         "partner-tiers": [acme["partner_tier"].pk],
+        "gate-forecasts": [acme["gate_forecast"].pk],
         "programs": [world.program.pk, world.specialisation.pk],
         "tiers": [world.silver.pk, world.gold.pk],
         "benefits": [world.discount.pk],
