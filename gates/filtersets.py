@@ -6,9 +6,9 @@ from core.filters import BooleanFilter, DateFilter, DateTimeFilter, IdFilter
 from gates.models import (
     EvaluationRun,
     Gate,
+    GateForecast,
     GateOutcome,
     GateState,
-    GateForecast,
     GateStatus,
     GateStatusChange,
     PartnerTier,

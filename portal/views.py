@@ -17,7 +17,7 @@ from deals.selectors import can_register_deals, mdf_balance
 from gates.models import Gate, PartnerTier
 from gates.selectors import partner_gate_progress
 from partners.models import Partner
-from portal import selectors
+from portal import forecast_selectors, selectors
 from portal.access import is_htmx, portal_view, viewer_for
 from programs.models import Program
 
@@ -58,6 +58,7 @@ def _partner_dashboard(request: HttpRequest) -> HttpResponse:
             "may_register": can_register_deals(partner),
             "mdf": mdf_balance(partner),
             "today": timezone.localdate(),
+            "warnings": forecast_selectors.partner_warnings(request.user, partner),
         },
         section="dashboard",
     )
@@ -144,11 +145,20 @@ def team(request: HttpRequest) -> HttpResponse:
     viewer = viewer_for(request)
     assert viewer.partner is not None
     people = list(selectors.team(request.user, viewer.partner))
+    # Who must renew: the certifications whose expiry puts a gate at risk.
+    renewals = forecast_selectors.renewals_by_person(
+        forecast_selectors.partner_warnings(request.user, viewer.partner)
+    )
+    for person in people:
+        # Colleagues' certifications are the partner admins' to see, as on the rest of the page.
+        sees = viewer.is_partner_admin or person.user_id == request.user.pk
+        person.renewals = renewals.get(person.pk, []) if sees else []
     return render_portal(
         request,
         "portal/team.html",
         {
             "people": people,
+            "must_renew": [person for person in people if person.renewals],
             "full": viewer.is_partner_admin,
             "today": timezone.localdate(),
             "soon": timezone.localdate() + datetime.timedelta(days=60),
@@ -185,4 +195,7 @@ def partner_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @portal_view("staff")
 def manager(request: HttpRequest) -> HttpResponse:
     summary = selectors.manager_summary(request.user, page=request.GET.get("page", 1))
-    return render_portal(request, "portal/manager.html", {"summary": summary}, section="manager")
+    at_risk = forecast_selectors.manager_at_risk(request.user)
+    return render_portal(
+        request, "portal/manager.html", {"summary": summary, "at_risk": at_risk}, section="manager"
+    )

@@ -17,8 +17,8 @@ from rest_framework.test import APIClient
 from api.models import TokenScope
 from api.services import token_issue
 from gates.models import (
-    GateForecast,
     Gate,
+    GateForecast,
     GateState,
     GateStatus,
     GateStatusChange,

@@ -1,11 +1,21 @@
 """Every portal page makes a bounded number of queries, and the same number as the data grows."""
 
+import datetime
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from gates.models import Gate, GateOutcome, GateState, GateStatus, GateStatusChange, PartnerTier
+from gates.models import (
+    Gate,
+    GateForecast,
+    GateOutcome,
+    GateState,
+    GateStatus,
+    GateStatusChange,
+    PartnerTier,
+)
 from tests.deals.helpers import approved_deal
 from tests.factories import (
     CertificationFactory,
@@ -23,14 +33,14 @@ pytestmark = pytest.mark.django_db
 # comments name what each page adds.
 PAGES = [
     # + tiers, grants, gates, gate statuses, gate changes, tier changes, deal counts,
-    #   deal-registration grant, MDF grant, MDF period
-    ("partner_admin", "portal:dashboard", None, 13),
+    #   deal-registration grant, MDF grant, MDF period, at-risk warnings
+    ("partner_admin", "portal:dashboard", None, 14),
     # + programs
     ("partner_admin", "portal:programs", None, 4),
     # + program, sub-programs, tiers, tiers' benefits, gate-unlocked benefits, gates, statuses, tier held
     ("partner_admin", "portal:program_detail", "program", 11),
-    # + people, their certifications
-    ("partner_admin", "portal:team", None, 5),
+    # + people, their certifications, at-risk warnings (who must renew)
+    ("partner_admin", "portal:team", None, 6),
     # + count, page of deals, their products, registration rights
     ("partner_admin", "portal:deals", None, 7),
     # + deal, products (shown and offered to the won form), the actions the door allows (one query)
@@ -58,8 +68,8 @@ PAGES = [
     # + deal, partner, the actions the door allows
     ("distributor_user", "portal:deal_reject", "deal", 6),
     # + regions, main program, tier counts, partner count, gates passed, grace list, waiting deals (2),
-    #   waiting MDF (2), permissions (2), page count, page, tiers, gates, statuses
-    ("channel_manager", "portal:manager", None, 22),
+    #   waiting MDF (2), permissions (2), page count, page, tiers, gates, statuses, at risk this month
+    ("channel_manager", "portal:manager", None, 23),
     ("channel_manager", "portal:partners", None, 9),
     ("channel_manager", "portal:partner_detail", "partner", 16),
     ("channel_manager", "portal:deals", None, 9),
@@ -102,6 +112,21 @@ def _grow(partner, distributor, partner_admin, program, size: int) -> None:
             criteria={"metric": "certified_people", "op": ">=", "target": 9},
         )
         GateStatus.objects.create(partner=partner, gate=gate, status=GateOutcome.FAILED, measures=[1])
+        GateForecast.objects.create(
+            partner=partner,
+            gate=gate,
+            at_risk=True,
+            fails_on=datetime.date.today(),
+            renewals=[{"person": person.pk, "name": "Sam", "certification": "X", "expires_on": "2026-01-01"}],
+            as_of=datetime.date.today(),
+        )
+        GateForecast.objects.create(
+            partner=served,
+            gate=gate,
+            at_risk=True,
+            fails_on=datetime.date.today(),
+            as_of=datetime.date.today(),
+        )
         GateStatusChange.objects.create(
             partner=partner, gate=gate, to_status=GateOutcome.PASSED, measures=[1]
         )

@@ -1,0 +1,90 @@
+"""Reads of at-risk forecasts for the portal: the partner's warnings, who must renew, the manager's list.
+
+Each reads ``GateForecast`` through ``visible_to(viewer)`` in one query, and
+a partner's warnings only on gates of programs open to the partner.
+"""
+
+import calendar
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils import timezone
+
+from gates.models import GateForecast
+from partners.models import Partner
+from programs.models import Program
+
+# The most forecasts the manager's summary lists; the rest is counted.
+MANAGER_LIMIT = 200
+
+
+def partner_warnings(viewer, partner: Partner) -> list[GateForecast]:
+    """The gates ``partner`` passes and would fail within their horizon, soonest first (one query)."""
+    return list(
+        GateForecast.objects.visible_to(viewer)
+        .filter(
+            partner=partner, at_risk=True, gate__program__in=Program.objects.for_partner(partner).values("id")
+        )
+        .select_related("gate__program", "gate__unlocks_tier")
+        .order_by("fails_on", "gate__name")
+    )
+
+
+def renewals_by_person(warnings: list[GateForecast]) -> dict[int, list[dict[str, Any]]]:
+    """Person id -> the gates that person's expiring certification puts at risk, and when."""
+    found: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for forecast in warnings:
+        for renewal in forecast.renewals:
+            found[int(renewal["person"])].append(
+                {
+                    "gate": forecast.gate.name,
+                    "tier": forecast.gate.unlocks_tier.name if forecast.gate.unlocks_tier else None,
+                    "certification": renewal["certification"],
+                    "expires_on": datetime.date.fromisoformat(renewal["expires_on"]),
+                }
+            )
+    return dict(found)
+
+
+@dataclass
+class AtRiskGroup:
+    label: str  # "Gold (Main program)" or "Other gates"
+    forecasts: list[GateForecast] = field(default_factory=list)
+
+    @property
+    def partners(self) -> int:
+        return len({forecast.partner_id for forecast in self.forecasts})
+
+
+@dataclass
+class AtRiskSummary:
+    month_end: datetime.date
+    groups: list[AtRiskGroup]
+    shown: int
+    more: bool
+
+
+def manager_at_risk(viewer, *, today: datetime.date | None = None) -> AtRiskSummary:
+    """Partners the viewer covers that would fail a gate before the end of this month, by tier (one query)."""
+    today = today or timezone.localdate()
+    month_end = today.replace(day=calendar.monthrange(today.year, today.month)[1])
+    rows = list(
+        GateForecast.objects.visible_to(viewer)
+        .filter(at_risk=True, fails_on__lte=month_end)
+        .select_related("partner", "gate__program", "gate__unlocks_tier")
+        .order_by("-gate__unlocks_tier__rank", "fails_on", "partner__name", "id")[: MANAGER_LIMIT + 1]
+    )
+    groups: dict[str, AtRiskGroup] = {}
+    for forecast in rows[:MANAGER_LIMIT]:
+        tier = forecast.gate.unlocks_tier
+        label = f"{tier.name} ({forecast.gate.program.name})" if tier else "Other gates"
+        groups.setdefault(label, AtRiskGroup(label)).forecasts.append(forecast)
+    ordered = sorted(groups.values(), key=lambda group: group.label == "Other gates")
+    return AtRiskSummary(
+        month_end=month_end,
+        groups=ordered,
+        shown=min(len(rows), MANAGER_LIMIT),
+        more=len(rows) > MANAGER_LIMIT,
+    )
