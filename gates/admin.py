@@ -42,8 +42,20 @@ class GateForm(forms.ModelForm):
             "unlocks_tier",
             "unlocks_benefits",
             "unlocks_specialisation",
+            "forecast_horizon_days",
         ]
         field_classes = {"criteria": PrettyJSONField}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Left empty, the horizon keeps its default (or the gate's current one).
+        self.fields["forecast_horizon_days"].required = False
+
+    def clean_forecast_horizon_days(self):
+        value = self.cleaned_data.get("forecast_horizon_days")
+        if value is None:
+            return self.instance.forecast_horizon_days
+        return value
 
     def clean(self):
         cleaned = super().clean() or {}

@@ -84,6 +84,7 @@ class GateSerializer(StrictModelSerializer):
             "unlocks_tier",
             "unlocks_benefits",
             "unlocks_specialisation",
+            "forecast_horizon_days",
             "version",
             "created_at",
             "updated_at",

@@ -64,3 +64,17 @@ def test_the_endpoint_is_in_the_schema(client_for, superuser):
     assert "/api/v1/gate-forecasts/" in schema["paths"]
     assert "get" in schema["paths"]["/api/v1/gate-forecasts/"]
     assert set(schema["paths"]["/api/v1/gate-forecasts/"]) == {"get"}
+
+
+def test_a_manager_sets_a_gates_horizon_within_its_bounds(client_for, channel_manager, world):
+    client = client_for(channel_manager)
+    url = f"/api/v1/gates/{world.silver_gate.pk}/"
+
+    assert client.get(url).json()["forecast_horizon_days"] == 60
+    response = client.patch(url, {"forecast_horizon_days": 90}, format="json")
+    assert response.status_code == 200, response.content
+    world.silver_gate.refresh_from_db()
+    assert world.silver_gate.forecast_horizon_days == 90
+    response = client.patch(url, {"forecast_horizon_days": 400}, format="json")
+    assert response.status_code == 400
+    assert "forecast_horizon_days" in response.json()["errors"] or "forecast_horizon_days" in str(response.json())
