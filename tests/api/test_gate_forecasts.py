@@ -77,4 +77,6 @@ def test_a_manager_sets_a_gates_horizon_within_its_bounds(client_for, channel_ma
     assert world.silver_gate.forecast_horizon_days == 90
     response = client.patch(url, {"forecast_horizon_days": 400}, format="json")
     assert response.status_code == 400
-    assert "forecast_horizon_days" in response.json()["errors"] or "forecast_horizon_days" in str(response.json())
+    assert "forecast_horizon_days" in response.json()["errors"] or "forecast_horizon_days" in str(
+        response.json()
+    )
