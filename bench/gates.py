@@ -13,6 +13,9 @@ active gates over every kind of metric, and prints:
              sample, extrapolated to all partners, its results asserted equal
              to (a);
   (c) floor  one plain GROUP BY per fact table over the same rows;
+  (d) forecast  the at-risk forecast of every passing gate through its horizon,
+             after the nightly run (first run, opening every episode, then a
+             run that finds nothing new), as a ratio to (c): ``forecast_ratio``;
 
 with the ratios a/c and b/a, the queries and the peak memory of the process,
 the time to re-evaluate one partner, and a final JSON line with every figure.
@@ -666,6 +669,8 @@ def main() -> None:
     from gates.models import (
         BenefitGrant,
         EvaluationRun,
+        GateForecast,
+        GateRiskEpisode,
         GateStatusChange,
         MeasureDigest,
         PartnerTier,
@@ -673,6 +678,8 @@ def main() -> None:
     )
 
     for model in (
+        GateForecast,
+        GateRiskEpisode,
         GateStatusChange,
         TierChange,
         BenefitGrant,
@@ -718,6 +725,25 @@ def main() -> None:
     cpu_idle = [after - before for after, before in zip(_own_cpu(), cpu_before, strict=True)]
     assert idle.statuses_written == 0, "a run right after another must find nothing to change"
     _say(f"(a) full evaluation, nothing new                {full_idle:8.2f} s")
+
+    # (d) The at-risk forecast, as the nightly task runs it after the evaluation.
+    from gates.forecast import forecasts_refresh
+
+    with CaptureQueriesContext(connection) as captured:
+        started = time.perf_counter()
+        forecast = forecasts_refresh(as_of=as_of, notify=False)
+        forecast_first = time.perf_counter() - started
+    forecast_queries = len(captured)
+    started = time.perf_counter()
+    forecast_again = forecasts_refresh(as_of=as_of, notify=False)
+    forecast_idle = time.perf_counter() - started
+    assert forecast_again.started == 0, "a forecast right after another must open no episode"
+    _say(
+        f"(d) forecast, first run (opens every episode)   {forecast_first:8.2f} s  "
+        f"{forecast.at_risk:,} at risk of {forecast.partners:,} partners passing a gate, "
+        f"{forecast.days_measured} days measured, {forecast_queries:,} queries"
+    )
+    _say(f"(d) forecast, nothing new                       {forecast_idle:8.2f} s")
 
     # (b) The naive reference on a sample, compared with (a), then extrapolated.
     sample_ids = sorted(
@@ -770,6 +796,14 @@ def main() -> None:
         "full_over_floor": round(full / floor, 2),
         "full_first_run_over_floor": round(full_first / floor, 2),
         "naive_over_full": round(naive / full, 1),
+        "forecast_s": round(forecast_idle, 3),
+        "forecast_first_run_s": round(forecast_first, 3),
+        "forecast_ratio": round(forecast_idle / floor, 2),
+        "forecast_first_run_ratio": round(forecast_first / floor, 2),
+        "forecast_over_full": round(forecast_idle / full, 2),
+        "forecast_at_risk": forecast.at_risk,
+        "forecast_days_measured": forecast.days_measured,
+        "forecast_queries": forecast_queries,
         "queries": queries,
         "aggregate_queries": measuring,
         "peak_mb": round(peak_mb(), 1),
@@ -811,7 +845,8 @@ def main() -> None:
     _say(
         f"a/c = {figures['full_over_floor']} (first run {figures['full_first_run_over_floor']}, "
         f"nothing new {round(full_idle / floor, 2)}), "
-        f"b/a = {figures['naive_over_full']}, peak {figures['peak_mb']} MB, "
+        f"b/a = {figures['naive_over_full']}, d/c = {figures['forecast_ratio']} "
+        f"(first run {figures['forecast_first_run_ratio']}, d/a = {figures['forecast_over_full']}), peak {figures['peak_mb']} MB, "
         f"one partner {figures['one_partner_ms']} ms (median of {len(timings)})"
     )
     print(json.dumps(figures))
