@@ -130,6 +130,7 @@ def forecast_risks(
         result.days_measured += 1
         result.measurements += len(pending)
         measurer = Measurer([gate.criteria for gate in gates], as_of=day, references=subjects.references)
+        keys = {gate.id: measurer.keys_for(gate.criteria) for gate in gates}
         first, last = min(pending), max(pending)
         only = None if len(pending) >= WHOLE_RANGE_SHARE * total else sorted(pending)
         measured = measurer.measure(first, last, only=only)
@@ -138,14 +139,14 @@ def forecast_risks(
             values = measured.get(partner_id)
             if values is None:
                 continue
-            _decide_day(result, gates, measurer, partner_id, values, day, ahead, horizons, failed)
+            _decide_day(result, gates, keys, partner_id, values, day, ahead, horizons, failed)
     return result
 
 
 def _decide_day(
     result: Forecast,
     gates: list[GateSubject],
-    measurer: Measurer,
+    keys: dict[int, list[int]],
     partner_id: int,
     values: list[Any],
     day: datetime.date,
@@ -159,8 +160,7 @@ def _decide_day(
         if gate.id not in passing or gate.id in failed[partner_id] or horizons[gate.id] < ahead:
             continue
         blocked = next((p for p in gate.prerequisites if p not in passing or p in failed[partner_id]), None)
-        keys = measurer.keys_for(gate.criteria)
-        gate_values = [values[k] for k in keys]
+        gate_values = [values[k] for k in keys[gate.id]]
         if blocked is None and gate.decide(gate_values):
             continue
         failed[partner_id].add(gate.id)
