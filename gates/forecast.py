@@ -22,16 +22,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import dateformat, timezone
 
 from core.background import task
 from criteria.references import References
 from criteria.tree import Leaf
 from criteria.tree import evaluate as evaluate_tree
-from gates.engine import Measurer
+from gates.engine import Measurer, _param
 from gates.forecast_dates import ONE_DAY, change_days, leaves_by_source
-from gates.metrics import METRICS
+from gates.metrics import METRICS, months_between
 from gates.models import Gate, GateForecast, GateOutcome, GateRiskEpisode, GateStatus, RiskEpisodeEnd
 from gates.planning import notify_changes
 from gates.selectors import leaf_progress
@@ -83,9 +83,11 @@ def forecast_risks(
 ) -> Forecast:
     """Project every passing (partner, gate) forward through its horizon; the first failing day of each.
 
-    Reads, in a fixed number of queries per changing day: the passing
-    statuses, the days inputs change (one query per fact table), then at
-    each such day the measures of the partners whose inputs change then.
+    Reads the passing statuses, the days inputs change (one query per fact
+    table), today's measures of the passing partners (one query per fact
+    table), then on each changing day one query per fact table whose facts
+    change that day, for only the partners they change for. Measures of the
+    other tables carry over: between two changes they are constant.
     """
     result = Forecast(today=today)
     gates = [gate for gate in subjects.gates if horizons.get(gate.id)]
@@ -107,40 +109,85 @@ def forecast_risks(
         joined = dict(Partner.objects.filter(id__in=list(result.passing)).values_list("id", "joined_on"))
     days = change_days(grouped, today=today, until=until, joined=joined)
 
-    # Partners due on each day: those whose inputs change then, within the longest horizon they need.
+    # Partners due on each day, per source: those whose inputs change then, within their longest horizon.
     reach = {
         partner_id: today + datetime.timedelta(days=max(horizons[g] for g in passed))
         for partner_id, passed in result.passing.items()
     }
-    due: dict[datetime.date, set[int]] = defaultdict(set)
-    for partner_id, partner_days in days.by_partner.items():
-        if partner_id in reach:
-            for day in partner_days:
-                if day <= reach[partner_id]:
-                    due[day].add(partner_id)
-    for day in days.calendar:
-        due[day].update(p for p, last in reach.items() if day <= last)
+    due: dict[datetime.date, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
+    for (source, day), partners in days.by_source_day.items():
+        due[day][source].update(p for p in partners if p in reach and day <= reach[p])
+    for day, sources in days.calendar.items():
+        everyone = {p for p, last in reach.items() if day <= last}
+        for source in sources:
+            due[day][source] |= everyone
 
+    # Today's measures of every passing partner; each changing day then re-reads, per
+    # fact table, only the partners whose facts in that table change that day.
+    trees = [gate.criteria for gate in gates]
+    passing_ids = sorted(result.passing)
+    current = Measurer(trees, as_of=today, references=subjects.references).measure(
+        passing_ids[0], passing_ids[-1], only=_only(passing_ids)
+    )
     failed: dict[int, set[int]] = defaultdict(set)
-    total = len(result.passing)
+    keys: dict[int, list[int]] | None = None
     for day in sorted(due):
-        pending = [p for p in due[day] if len(failed[p]) < len(result.passing[p])]
+        by_source = {
+            source: sorted(p for p in partners if p in current and len(failed[p]) < len(result.passing[p]))
+            for source, partners in due[day].items()
+        }
+        pending = sorted({p for partners in by_source.values() for p in partners})
         if not pending:
             continue
         result.days_measured += 1
         result.measurements += len(pending)
-        measurer = Measurer([gate.criteria for gate in gates], as_of=day, references=subjects.references)
-        keys = {gate.id: measurer.keys_for(gate.criteria) for gate in gates}
-        first, last = min(pending), max(pending)
-        only = None if len(pending) >= WHOLE_RANGE_SHARE * total else sorted(pending)
-        measured = measurer.measure(first, last, only=only)
+        measurer = Measurer(trees, as_of=day, references=subjects.references)
+        if keys is None:  # the same columns every day: the same trees in the same order
+            keys = {gate.id: measurer.keys_for(gate.criteria) for gate in gates}
+        for source, changed in by_source.items():
+            if changed:
+                _remeasure(measurer, source, changed, current, joined or {}, day)
         ahead = (day - today).days
         for partner_id in pending:
-            values = measured.get(partner_id)
-            if values is None:
-                continue
-            _decide_day(result, gates, keys, partner_id, values, day, ahead, horizons, failed)
+            _decide_day(result, gates, keys, partner_id, current[partner_id], day, ahead, horizons, failed)
     return result
+
+
+def _only(partner_ids: list[int]) -> list[int] | None:
+    """The ids to name in a measuring query, or None when reading the whole range is cheaper."""
+    span = partner_ids[-1] - partner_ids[0] + 1
+    return None if len(partner_ids) >= WHOLE_RANGE_SHARE * span else partner_ids
+
+
+def _remeasure(
+    measurer: Measurer,
+    source: str,
+    partner_ids: list[int],
+    current: dict[int, list[Any]],
+    joined: dict[int, datetime.date],
+    day: datetime.date,
+) -> None:
+    """Bring the measures of one source up to ``day`` for these partners (one query for a fact table)."""
+    if source == "partner":
+        # Only months since joining move with the calendar among a partner's attributes.
+        for position, leaf in measurer.attribute_leaves:
+            if leaf.metric == "months_since_joining":
+                for partner_id in partner_ids:
+                    if partner_id in joined:
+                        current[partner_id][position] = months_between(joined[partner_id], day)
+        return
+    plan = measurer.sources.get(source)
+    if plan is None or not plan.columns:
+        return
+    sql, params = measurer._source_sql(source, plan, partner_ids[0], partner_ids[-1], _only(partner_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [_param(p) for p in params])
+        rows = {row[0]: row[1:] for row in cursor.fetchall()}
+    readers = list(zip(plan.indices, (column.read for column in plan.columns), strict=True))
+    for partner_id in partner_ids:
+        values, raw = current[partner_id], rows.get(partner_id)
+        for (position, read), value in zip(readers, raw or [None] * len(readers), strict=True):
+            values[position] = read(value) if raw is not None else measurer.defaults[position]
 
 
 def _decide_day(

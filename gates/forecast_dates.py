@@ -43,13 +43,14 @@ class ChangeDays:
 
     today: datetime.date
     until: datetime.date
-    by_partner: dict[int, set[datetime.date]] = field(default_factory=lambda: defaultdict(set))
-    # Days on which every partner's measures of a calendar window may change.
-    calendar: set[datetime.date] = field(default_factory=set)
+    # (source, day) -> the partners whose measures of that source may change that day.
+    by_source_day: dict[tuple[str, datetime.date], set[int]] = field(default_factory=lambda: defaultdict(set))
+    # Days on which every partner's measures of a source's calendar windows may change.
+    calendar: dict[datetime.date, set[str]] = field(default_factory=lambda: defaultdict(set))
 
-    def add(self, partner_id: int, day: datetime.date) -> None:
+    def add(self, source: str, partner_id: int, day: datetime.date) -> None:
         if self.today < day <= self.until:
-            self.by_partner[partner_id].add(day)
+            self.by_source_day[(source, day)].add(partner_id)
 
 
 def exit_day(window: Window, day: datetime.date, after: datetime.date) -> datetime.date | None:
@@ -127,9 +128,10 @@ def change_days(
     partners whose months since joining some criterion reads.
     """
     days = ChangeDays(today=today, until=until)
-    for leaves in leaves_by_source.values():
+    for source, leaves in leaves_by_source.items():
         for window in _windows(leaves):
-            days.calendar |= calendar_turns(window, today, until)
+            for turn in calendar_turns(window, today, until):
+                days.calendar[turn].add(source)
 
     for source, leaves in leaves_by_source.items():
         rolling = _rolling(_windows(leaves))
@@ -142,7 +144,7 @@ def change_days(
                 f"SELECT DISTINCT {partner}, {day} FROM {table_sql(table)} WHERE {day} >= %s AND {day} <= %s",
                 [first, last],
             )
-            _add_exits(days, rows, rolling)
+            _add_exits(days, source, rows, rolling)
         if source == "certifications":
             partner = column_sql("people", "partner")
             expires, issued = (
@@ -159,14 +161,14 @@ def change_days(
                 f"SELECT DISTINCT {partner}, {expires} {joins} AND {expires} >= %s AND {expires} < %s",
                 [True, today, today, until],
             ):
-                days.add(partner_id, expiry + ONE_DAY)
+                days.add(source, partner_id, expiry + ONE_DAY)
             if rolling:
                 first, last = _leaving_range(rolling, today, until)
                 rows = _distinct_days(
                     f"SELECT DISTINCT {partner}, {issued} {joins} AND {issued} >= %s AND {issued} <= %s",
                     [True, today, first, last],
                 )
-                _add_exits(days, rows, rolling)
+                _add_exits(days, source, rows, rolling)
         if (
             source == "partner"
             and joined
@@ -176,7 +178,7 @@ def change_days(
         ):
             for partner_id, joined_on in joined.items():
                 for anniversary in month_anniversaries(joined_on, today, until):
-                    days.add(partner_id, anniversary)
+                    days.add(source, partner_id, anniversary)
     return days
 
 
@@ -191,7 +193,9 @@ def _leaving_range(
     return first, last
 
 
-def _add_exits(days: ChangeDays, rows: list[tuple[int, datetime.date]], windows: list[Window]) -> None:
+def _add_exits(
+    days: ChangeDays, source: str, rows: list[tuple[int, datetime.date]], windows: list[Window]
+) -> None:
     exits: dict[tuple[Window, datetime.date], datetime.date | None] = {}
     for partner_id, day in rows:
         for window in windows:
@@ -200,7 +204,7 @@ def _add_exits(days: ChangeDays, rows: list[tuple[int, datetime.date]], windows:
                 exits[key] = exit_day(window, day, days.today)
             leaves_on = exits[key]
             if leaves_on is not None:
-                days.add(partner_id, leaves_on)
+                days.add(source, partner_id, leaves_on)
 
 
 def month_anniversaries(
