@@ -49,7 +49,8 @@ class GateForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Left empty, the horizon keeps its default (or the gate's current one).
-        self.fields["forecast_horizon_days"].required = False
+        if "forecast_horizon_days" in self.fields:  # absent from a read-only form
+            self.fields["forecast_horizon_days"].required = False
 
     def clean_forecast_horizon_days(self):
         value = self.cleaned_data.get("forecast_horizon_days")

