@@ -23,7 +23,8 @@ def evaluate_all_gates(self) -> dict:
         # The run in progress may have read the definitions before the edit
         # that queued this one: come back after it.
         services.request_full_evaluation()
-    else:
+    elif not summary.dispatched:
+        # A dispatched run is forecast by the worker that finishes it (``evaluate_chunk_task``).
         forecast.request_forecast()
     return {
         "run": summary.run_id,
@@ -52,6 +53,7 @@ def evaluate_chunk_task(
         raise
     if outcome.last:
         services.run_finish(run_id)
+        forecast.request_forecast()
     return {"run": run_id, "chunk": index, "partners": outcome.plan.partners if outcome.plan else 0}
 
 

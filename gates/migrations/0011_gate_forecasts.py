@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('gates', '0009_history'),
+        ('gates', '0010_evaluation_run_chunks'),
         ('partners', '0003_history'),
     ]
 
