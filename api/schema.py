@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from api.patterns import decimal_pattern
 from api.rule_schema import rule_request_schema
+from gates.criteria_schema import criteria_openapi_components
 from gates.models import GateState
 from prm.ids import MAX_ID
 
@@ -183,4 +184,11 @@ def postprocess_request_rules(result, generator, request, public):
         if name.endswith("BatchRequest"):
             schema["additionalProperties"] = False
             schema["properties"]["records"].update(minItems=1, maxItems=settings.PRM_INGESTION_MAX_ROWS)
+    return result
+
+
+def postprocess_criteria_schema(result, generator, request, public):
+    """The criteria language as components, from the metric registry: ``Criteria`` (the tree that
+    every ``CriteriaField`` refers to), its branches, one leaf per metric and the window."""
+    result.setdefault("components", {}).setdefault("schemas", {}).update(criteria_openapi_components())
     return result

@@ -99,10 +99,10 @@ class DealAdmin(CoverageAdminMixin, admin.ModelAdmin):
         "registered_on",
         "protected_until",
     ]
-    list_filter = ["status", "needs_review", "currency", "sourced_by", "closed_by"]
+    list_filter = ["status", "needs_review", "currency", "customer_segment", "sourced_by", "closed_by"]
     search_fields = ["customer_name", "customer_domain", "partner__name"]
     list_select_related = ["partner", "conflicts_with__partner"]
-    autocomplete_fields = ["partner", "products"]
+    autocomplete_fields = ["partner", "products", "customer_segment"]
     date_hierarchy = "registered_on"
     readonly_fields = [
         "status",

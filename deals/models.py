@@ -129,6 +129,14 @@ class Deal(models.Model):
         max_length=253, help_text="The customer's web domain, e.g. example.com; conflicts are found on it."
     )
     country = CountryField()
+    customer_segment = models.ForeignKey(
+        "partners.CustomerSegment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="deals",
+        help_text="The customer's account segment (enterprise, mid-market...).",
+    )
     products = models.ManyToManyField("partners.ProductLine", related_name="deals")
     description = models.TextField(blank=True)
     expected_value = AmountField()

@@ -12,6 +12,7 @@ from partners.models import (
     ActivityType,
     Certification,
     CertificationType,
+    CustomerSegment,
     Distributor,
     EngagementActivity,
     ExchangeRate,
@@ -263,13 +264,30 @@ class ProductLineAdmin(CoverageAdminMixin, admin.ModelAdmin):
     prepopulated_fields = {"code": ["name"]}
 
 
+@admin.register(CustomerSegment)
+class CustomerSegmentAdmin(CoverageAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "code"]
+    search_fields = ["name", "code"]
+    prepopulated_fields = {"code": ["name"]}
+
+
 @admin.register(Sale)
 class SaleAdmin(FactAdmin):
-    list_display = ["partner", "amount", "currency", "product_line", "region", "closed_on", "source"]
-    list_filter = ["currency", "product_line", "region", "source"]
+    list_display = [
+        "partner",
+        "amount",
+        "currency",
+        "product_line",
+        "region",
+        "country",
+        "customer_segment",
+        "closed_on",
+        "source",
+    ]
+    list_filter = ["currency", "product_line", "region", "customer_segment", "source"]
     search_fields = ["partner__name", "customer_name", "external_id"]
-    list_select_related = ["partner", "product_line"]
-    autocomplete_fields = ["partner", "product_line", "deal"]
+    list_select_related = ["partner", "product_line", "customer_segment"]
+    autocomplete_fields = ["partner", "product_line", "deal", "customer_segment"]
     date_hierarchy = "closed_on"
 
 

@@ -359,6 +359,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.postprocess_request_rules",
+        "api.schema.postprocess_criteria_schema",
     ],
     "ENUM_NAME_OVERRIDES": {
         "CurrencyEnum": "core.money.CURRENCY_CHOICES",

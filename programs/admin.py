@@ -52,8 +52,8 @@ class TierInline(ProgramRightsInlineMixin, CoverageInlineMixin, admin.TabularInl
 class BenefitInline(ProgramRightsInlineMixin, CoverageInlineMixin, admin.TabularInline):
     model = Benefit
     extra = 0
-    fields = ["name", "kind", "percent", "amount", "currency", "period", "product_line"]
-    autocomplete_fields = ["product_line"]
+    fields = ["name", "kind", "percent", "amount", "currency", "period", "product_line", "customer_segment"]
+    autocomplete_fields = ["product_line", "customer_segment"]
     show_change_link = True
 
 
@@ -154,11 +154,21 @@ class TierAdmin(ProgramRightsAdminMixin, DefinitionAdminMixin, CoverageAdminMixi
 
 @admin.register(Benefit)
 class BenefitAdmin(ProgramRightsAdminMixin, DefinitionAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
-    list_display = ["name", "program", "kind", "percent", "amount", "currency", "period", "product_line"]
-    list_filter = ["kind", "program"]
+    list_display = [
+        "name",
+        "program",
+        "kind",
+        "percent",
+        "amount",
+        "currency",
+        "period",
+        "product_line",
+        "customer_segment",
+    ]
+    list_filter = ["kind", "program", "customer_segment"]
     search_fields = ["name", "description"]
-    list_select_related = ["program", "product_line"]
-    autocomplete_fields = ["product_line"]
+    list_select_related = ["program", "product_line", "customer_segment"]
+    autocomplete_fields = ["product_line", "customer_segment"]
     filter_horizontal = ["tiers"]
 
 

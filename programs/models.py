@@ -292,6 +292,14 @@ class Benefit(models.Model):
         on_delete=models.PROTECT,
         help_text="Limit a discount or rebate to one product line.",
     )
+    customer_segment = models.ForeignKey(
+        "partners.CustomerSegment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="benefits",
+        help_text="Limit the benefit to customers of one segment (deal registration: only their deals).",
+    )
     description = models.TextField(blank=True)
     tiers = models.ManyToManyField(Tier, blank=True, related_name="benefits")
 

@@ -23,15 +23,10 @@ from gates.models import (
 )
 from programs.models import Benefit, Program, Tier
 
-CRITERIA_HELP = (
-    "The criteria tree in the gate language: branches all/any/not over leaves "
-    '{"metric": …, "op": …, "target": …}. Errors name their place, e.g. criteria.all[1].target.'
-)
-
-
-@extend_schema_field({"type": "object", "additionalProperties": True, "description": CRITERIA_HELP})
+@extend_schema_field({"$ref": "#/components/schemas/Criteria"})
 class CriteriaField(serializers.JSONField):
-    pass
+    """A criteria tree, documented by the ``Criteria`` component that ``api.schema`` builds from the
+    metric registry (``gates.criteria_schema``)."""
 
 
 class GateStateField(serializers.ChoiceField):

@@ -20,6 +20,7 @@ from partners.models.facts import (  # noqa: F401
     CertificationQuerySet,
     CertificationTrack,
     CertificationType,
+    CustomerSegment,
     EngagementActivity,
     FactQuerySet,
     PartnerScopedQuerySet,

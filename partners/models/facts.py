@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django_countries.fields import CountryField
 
 from core.door import DoorQuerySet, principal_user
 from core.money import AmountField, CurrencyField, is_currency, minor_unit_exponent
@@ -188,6 +189,22 @@ class ProductLine(models.Model):
         return self.name
 
 
+@tracked()
+class CustomerSegment(models.Model):
+    """A kind of customer account (enterprise, mid-market, small business...), named on deals and
+    sales; sales metrics filter on it and a benefit may be limited to it. Channel managers edit the
+    list in the admin; criteria name a segment by its code."""
+
+    code = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 def validate_positive_amount(value: Decimal) -> None:
     if value is not None and value <= 0:
         raise ValidationError("The amount must be greater than zero.")
@@ -207,6 +224,17 @@ class Sale(models.Model):
         "deals.Deal", null=True, blank=True, on_delete=models.SET_NULL, related_name="sales"
     )
     customer_name = models.CharField(max_length=200, blank=True)
+    country = CountryField(
+        null=True, blank=True, help_text="The customer's country (ISO 3166), which sales metrics may filter on."
+    )
+    customer_segment = models.ForeignKey(
+        CustomerSegment,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sales",
+        help_text="The customer's account segment (enterprise, mid-market...).",
+    )
     source = models.CharField(max_length=50, default="manual")
     external_id = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

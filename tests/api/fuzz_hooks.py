@@ -84,10 +84,12 @@ def _narrow(schema: dict, component: str) -> None:
         _narrow(branch, component)
     for name, prop in schema.get("properties", {}).items():
         target = prop["items"] if prop.get("type") == "array" else prop
-        key = COMPONENT_REFERENCES.get((component, name)) or REFERENCES.get((name, target.get("type")))
+        # A criteria tree refers to the Criteria component, an object.
+        kind = "object" if target.get("$ref", "").endswith("/Criteria") else target.get("type")
+        key = COMPONENT_REFERENCES.get((component, name)) or REFERENCES.get((name, kind))
         values = WORLD.get("known", {}).get(key) if key else None
         if values:
-            for constraint in ("minimum", "maximum", "minLength", "maxLength", "pattern", "format"):
+            for constraint in ("$ref", "minimum", "maximum", "minLength", "maxLength", "pattern", "format"):
                 target.pop(constraint, None)
             target["enum"] = [*values, None] if target.get("nullable") else values
     for name in WORLD.get("required", {}).get(component, []):
