@@ -17,6 +17,7 @@ class References:
     activity_types: dict[str, int] = field(default_factory=dict)
     offerings: dict[str, int] = field(default_factory=dict)
     programs: dict[str, int] = field(default_factory=dict)
+    customer_segments: dict[str, int] = field(default_factory=dict)
     tier_names: dict[tuple[int, int], str] = field(default_factory=dict)
 
     def signature_parts(self) -> dict[str, Any]:
@@ -30,4 +31,5 @@ class References:
             "activity_types": self.activity_types,
             "offerings": self.offerings,
             "programs": self.programs,
+            "customer_segments": self.customer_segments,
         }

@@ -19,7 +19,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from itertools import product
 from typing import Any
 
-from criteria.tree import EQUALITY_OPS, MAX_COUNT, MAX_DEPTH, MAX_LEAVES, MAX_MONEY, SET_OPS, MetricSpec, Param
+from criteria.tree import (
+    EQUALITY_OPS,
+    MAX_COUNT,
+    MAX_DEPTH,
+    MAX_LEAVES,
+    MAX_MONEY,
+    SET_OPS,
+    MetricSpec,
+    Param,
+)
 from criteria.windows import MAX_ROLLING_DAYS, MAX_ROLLING_MONTHS, WINDOW_KINDS
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -79,11 +88,15 @@ def definitions(
         "CriteriaWindow": window_schema(),
     }
     for name in sorted(metrics):
-        schemas[leaf_names[name]] = leaf_schema(metrics[name], currencies=currency_codes, window_ref=ref("CriteriaWindow"))
+        schemas[leaf_names[name]] = leaf_schema(
+            metrics[name], currencies=currency_codes, window_ref=ref("CriteriaWindow")
+        )
     return schemas
 
 
-def document(metrics: Mapping[str, MetricSpec], *, currencies: Iterable[str], schema_id: str | None = None) -> dict[str, Any]:
+def document(
+    metrics: Mapping[str, MetricSpec], *, currencies: Iterable[str], schema_id: str | None = None
+) -> dict[str, Any]:
     """A standalone JSON Schema (2020-12) whose root is a criteria tree."""
     defs = definitions(metrics, currencies=currencies, ref_prefix="#/$defs/")
     doc: dict[str, Any] = {"$schema": JSON_SCHEMA_DIALECT}
@@ -108,7 +121,11 @@ def _branch_list(kind: str, description: str, node: dict[str, str]) -> dict[str,
 
 def window_schema() -> dict[str, Any]:
     """A window as ``parse_window`` accepts it: nothing, a kind's name, or an object per kind."""
-    fiscal_one = {"type": "integer", "enum": [1], "description": "Only quarters and years follow a fiscal year."}
+    fiscal_one = {
+        "type": "integer",
+        "enum": [1],
+        "description": "Only quarters and years follow a fiscal year.",
+    }
     fiscal_any = {
         "type": "integer",
         "minimum": 1,
@@ -130,7 +147,9 @@ def window_schema() -> dict[str, Any]:
             {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
         )
     by_name = [kind for kind in WINDOW_KINDS if kind not in ("rolling_days", "rolling_months")]
-    variants.append({"type": "string", "enum": by_name, "description": "A window that takes no numbers, by name."})
+    variants.append(
+        {"type": "string", "enum": by_name, "description": "A window that takes no numbers, by name."}
+    )
     return {
         "description": "Which facts count by date; all time when omitted.",
         "oneOf": variants,
@@ -178,7 +197,12 @@ def target_schema(spec: MetricSpec) -> dict[str, Any]:
                 {"type": "number", "minimum": 0, "maximum": float(MAX_MONEY)},
             ],
         }
-    return {"type": "integer", "minimum": 0, "maximum": MAX_COUNT, "description": _TARGET_TEXT[spec.value_kind]}
+    return {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": MAX_COUNT,
+        "description": _TARGET_TEXT[spec.value_kind],
+    }
 
 
 _TARGET_TEXT = {
@@ -213,7 +237,11 @@ def leaf_schema(spec: MetricSpec, *, currencies: Sequence[str], window_ref: dict
             "description": "ISO 4217; the gate's or segment's currency when omitted.",
         }
     title = spec.label
-    description = f"{spec.label}: " + ("an attribute, compared with in, not_in, == or !=." if spec.value_kind == "choice" else f"a {spec.value_kind} value compared with a number.")
+    description = f"{spec.label}: " + (
+        "an attribute, compared with in, not_in, == or !=."
+        if spec.value_kind == "choice"
+        else f"a {spec.value_kind} value compared with a number."
+    )
 
     def closed(properties: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -224,11 +252,19 @@ def leaf_schema(spec: MetricSpec, *, currencies: Sequence[str], window_ref: dict
         }
 
     if spec.value_kind != "choice":
-        properties = {**base, "op": {"type": "string", "enum": sorted(spec.ops)}, "target": target_schema(spec)}
+        properties = {
+            **base,
+            "op": {"type": "string", "enum": sorted(spec.ops)},
+            "target": target_schema(spec),
+        }
         return {"title": title, "description": description, **closed(properties)}
 
     # The targets a choice metric takes may depend on a required choice parameter (the attribute).
-    keyed = [name for name, param in spec.params.items() if param.kind == "choice" and param.required and param.choices]
+    keyed = [
+        name
+        for name, param in spec.params.items()
+        if param.kind == "choice" and param.required and param.choices
+    ]
     combinations: list[dict[str, str]] = [
         dict(zip(keyed, values, strict=True))
         for values in product(*(list(spec.params[name].choices()) for name in keyed))  # type: ignore[misc]
@@ -239,5 +275,7 @@ def leaf_schema(spec: MetricSpec, *, currencies: Sequence[str], window_ref: dict
         set_target, one_target = _choice_targets(allowed)
         fixed = {name: {**base[name], "enum": [value]} for name, value in combination.items()}
         for ops, target in ((sorted(SET_OPS), set_target), (sorted(EQUALITY_OPS), one_target)):
-            variants.append(closed({**base, **fixed, "op": {"type": "string", "enum": ops}, "target": target}))
+            variants.append(
+                closed({**base, **fixed, "op": {"type": "string", "enum": ops}, "target": target})
+            )
     return {"title": title, "description": description, "oneOf": variants}

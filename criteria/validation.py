@@ -8,6 +8,7 @@ _REFERENCE_PARAMS = {
     "certification_types": ("certification_types", "certification type"),
     "activity_types": ("activity_types", "activity type"),
     "offerings": ("offerings", "service offering"),
+    "customer_segments": ("customer_segments", "customer segment"),
 }
 
 

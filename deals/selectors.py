@@ -4,7 +4,7 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from deals.models import Deal, MdfPeriod, MdfRequest
@@ -24,6 +24,28 @@ def active_grants(partner, *, kind: str | None = None) -> QuerySet[BenefitGrant]
 def can_register_deals(partner) -> bool:
     """Deal registration is a benefit: only partners holding it may register."""
     return active_grants(partner, kind=BenefitKind.DEAL_REGISTRATION).exists()
+
+
+def can_register_deal_for(partner, customer_segment) -> bool:
+    """Whether the partner's deal-registration rights cover a customer of ``customer_segment``
+    (None: a customer of no stated segment). A right limited to a segment covers that segment's
+    customers only; an unlimited one covers every customer."""
+    covering = Q(benefit__customer_segment__isnull=True)
+    if customer_segment is not None:
+        covering |= Q(benefit__customer_segment=customer_segment)
+    return active_grants(partner, kind=BenefitKind.DEAL_REGISTRATION).filter(covering).exists()
+
+
+def deal_registration_segments(partner) -> list[str]:
+    """The names of the customer segments the partner's limited deal-registration rights cover."""
+    return sorted(
+        {
+            grant.benefit.customer_segment.name
+            for grant in active_grants(partner, kind=BenefitKind.DEAL_REGISTRATION)
+            .filter(benefit__customer_segment__isnull=False)
+            .select_related("benefit__customer_segment")
+        }
+    )
 
 
 def mdf_allowance(partner) -> Benefit | None:

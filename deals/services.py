@@ -23,11 +23,11 @@ from core.money import is_currency, minor_unit_exponent
 from core.states import require_move
 from deals.models import ACTIVE_STATUSES, DEAL_STATE_MOVES, Deal, DealStatus, SalesRole, normalise_domain
 from deals.permissions import can_decide_deal, can_register_deals_as, can_report_outcome, require
-from deals.selectors import can_register_deals
+from deals.selectors import can_register_deal_for, can_register_deals, deal_registration_segments
 from deals.signals import deal_won
 from gates import services as gate_services
 from partners.audit import audit
-from partners.models import AuditEntry, ProductLine, Sale
+from partners.models import AuditEntry, CustomerSegment, ProductLine, Sale
 
 logger = logging.getLogger(__name__)
 
@@ -69,12 +69,14 @@ def deal_register(
     expected_close: datetime.date,
     description: str = "",
     sourced_by: str = SalesRole.PARTNER,
+    customer_segment: CustomerSegment | None = None,
     notify: bool = True,
 ) -> Deal:
     """Register an opportunity for ``partner``.
 
     Preconditions: the actor is an admin or seller of the partner, and the
-    partner holds the deal-registration benefit. A customer on which the same
+    partner holds the deal-registration benefit, for the customer's segment
+    where the benefit is limited to one (enterprise accounts only). A customer on which the same
     partner already holds an active claim is refused; one on which another
     partner does is accepted, flagged for the channel manager and linked to
     the earlier claim (the registering partner is told "under review", never
@@ -97,6 +99,9 @@ def deal_register(
         errors["currency"] = "Choose a currency."
     if sourced_by not in SalesRole.values:
         errors["sourced_by"] = "Say who found the opportunity."
+    if not can_register_deal_for(partner, customer_segment):
+        covered = " or ".join(deal_registration_segments(partner)) or "other"
+        errors["customer_segment"] = f"Your deal registration covers {covered} accounts only."
     errors.update(_check_amount(expected_value, currency, "expected_value"))
     if expected_close is not None and expected_close < timezone.localdate():
         errors["expected_close"] = "The expected close date is in the past."
@@ -125,6 +130,7 @@ def deal_register(
             customer_name=customer_name.strip(),
             customer_domain=domain,
             country=country,
+            customer_segment=customer_segment,
             description=description.strip(),
             expected_value=expected_value,
             currency=currency,
@@ -261,6 +267,8 @@ def deal_mark_won(
             closed_on=closed_on,
             deal=deal,
             customer_name=deal.customer_name,
+            country=deal.country,
+            customer_segment_id=deal.customer_segment_id,
             source=SALE_SOURCE,
             external_id=f"deal-{deal.pk}",
         )

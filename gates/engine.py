@@ -31,7 +31,7 @@ from gates.metrics import METRICS, Column, References, column_sql, measure_key, 
 from gates.models import PartnerTier
 from partners.models import Partner
 
-SOURCE_ORDER = ("sales", "certifications", "activities", "proficiencies", "deals")
+SOURCE_ORDER = ("sales", "certifications", "certifications_held", "activities", "proficiencies", "deals")
 
 
 def _param(value: Any) -> Any:
@@ -317,6 +317,21 @@ class Measurer:
                 f"AND {column_sql('certifications', 'issued_on')} <= %s "
                 f"AND ({expires_on} IS NULL OR {expires_on} >= %s) "
                 f"GROUP BY {partner}, {person}) per_person GROUP BY partner_id"
+            )
+            return sql, params + where_params + [True, self.as_of, self.as_of]
+        if source == "certifications_held":
+            # The certifications themselves (not per person): counted, or their types counted once.
+            partner = column_sql("people", "partner")
+            where, where_params = self._range(partner, None, plan, first_id, last_id, only)
+            expires_on = column_sql("certifications", "expires_on")
+            sql = (
+                f"SELECT {partner}, {columns_sql} "
+                f"FROM {table_sql('certifications')} JOIN {table_sql('people')} "
+                f"ON {column_sql('people', 'id')} = {column_sql('certifications', 'person')} "
+                f"WHERE {where} AND {column_sql('people', 'is_active')} = %s "
+                f"AND {column_sql('certifications', 'issued_on')} <= %s "
+                f"AND ({expires_on} IS NULL OR {expires_on} >= %s) "
+                f"GROUP BY {partner}"
             )
             return sql, params + where_params + [True, self.as_of, self.as_of]
         dated = {"activities": "occurred_on", "proficiencies": None, "deals": "registered_on"}

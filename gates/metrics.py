@@ -4,8 +4,8 @@ Each metric pairs a ``MetricSpec`` (its parameters, for the pure criteria
 language) with a way to measure it:
 
 * fact metrics contribute one conditional aggregate column to the query of
-  their source table (sales, certifications, activities, proficiencies,
-  deals), so that one query per table measures every leaf of every gate for
+  their source table (sales, certifications per person or as held,
+  activities, proficiencies, deals), so that one query per table measures every leaf of every gate for
   a whole chunk of partners;
 * attribute metrics read the partner row or its tier, in Python.
 
@@ -29,6 +29,7 @@ from partners.models import (
     BusinessModel,
     CertificationTrack,
     CertificationType,
+    CustomerSegment,
     LifecycleStatus,
     PartnerType,
     ProductLine,
@@ -55,6 +56,7 @@ def load_references() -> References:
     refs.activity_types = dict(ActivityType.objects.values_list("code", "id"))
     refs.offerings = dict(ServiceOffering.objects.values_list("code", "id"))
     refs.programs = dict(Program.objects.values_list("slug", "id"))
+    refs.customer_segments = dict(CustomerSegment.objects.values_list("code", "id"))
     refs.tier_names = {
         (program_id, rank): name
         for program_id, rank, name in Tier.objects.values_list("program_id", "rank", "name")
@@ -179,6 +181,16 @@ def _money_format(leaf: Leaf, value: Any, refs: References) -> str:
 
 def _certified_condition(leaf: Leaf, refs: References, as_of: datetime.date) -> SqlCondition:
     condition = SqlCondition()
+    type_ids = _certification_type_ids(leaf, refs)
+    if type_ids is not None:
+        condition.add_in(column_sql("certifications", "certification_type"), sorted(type_ids))
+    window = leaf.params.get("window") or Window()
+    window_condition(condition, column_sql("certifications", "issued_on"), window, as_of)
+    return condition
+
+
+def _certification_type_ids(leaf: Leaf, refs: References) -> set[int] | None:
+    """The certification types a leaf counts, by type, track and level; None for every type."""
     type_ids: set[int] | None = None
     if leaf.params.get("certification_types"):
         type_ids = {refs.certification_types.get(code, -1) for code in leaf.params["certification_types"]}
@@ -188,11 +200,7 @@ def _certified_condition(leaf: Leaf, refs: References, as_of: datetime.date) -> 
     if leaf.params.get("advanced_only"):
         advanced = set(refs.advanced_certifications)
         type_ids = advanced if type_ids is None else type_ids & advanced
-    if type_ids is not None:
-        condition.add_in(column_sql("certifications", "certification_type"), sorted(type_ids))
-    window = leaf.params.get("window") or Window()
-    window_condition(condition, column_sql("certifications", "issued_on"), window, as_of)
-    return condition
+    return type_ids
 
 
 def _certified_column(leaf: Leaf, refs: References, as_of: datetime.date) -> Column:
@@ -202,7 +210,7 @@ def _certified_column(leaf: Leaf, refs: References, as_of: datetime.date) -> Col
     return Column(f"MAX(CASE WHEN {condition.sql()} THEN 1 ELSE 0 END)", tuple(condition.params), _count)
 
 
-def _describe_certified(leaf: Leaf) -> str:
+def _certification_words(leaf: Leaf) -> str:
     what = []
     if leaf.params.get("tracks"):
         what.append("/".join(leaf.params["tracks"]))
@@ -210,9 +218,40 @@ def _describe_certified(leaf: Leaf) -> str:
         what.append(", ".join(leaf.params["certification_types"]))
     if leaf.params.get("advanced_only"):
         what.append("advanced")
+    return " ".join(what) + " " if what else ""
+
+
+def _window_suffix(leaf: Leaf) -> str:
     window = leaf.params.get("window") or Window()
-    suffix = "" if window.kind == "all_time" else f" {window.describe()}"
-    return f"people holding a valid {' '.join(what) + ' ' if what else ''}certification{suffix}"
+    return "" if window.kind == "all_time" else f" {window.describe()}"
+
+
+def _describe_certified(leaf: Leaf) -> str:
+    return f"people holding a valid {_certification_words(leaf)}certification{_window_suffix(leaf)}"
+
+
+# Certifications held ---------------------------------------------------------
+
+
+def _certifications_column(leaf: Leaf, refs: References, as_of: datetime.date) -> Column:
+    # The source query keeps the certifications valid on the day of active people; this
+    # condition narrows them to the leaf's types and window.
+    condition = _certified_condition(leaf, refs, as_of)
+    if leaf.params.get("distinct_types"):
+        type_column = column_sql("certifications", "certification_type")
+        return Column(
+            f"COUNT(DISTINCT CASE WHEN {condition.sql()} THEN {type_column} END)",
+            tuple(condition.params),
+            _count,
+        )
+    return Column(f"SUM(CASE WHEN {condition.sql()} THEN 1 ELSE 0 END)", tuple(condition.params), _count)
+
+
+def _describe_certifications(leaf: Leaf) -> str:
+    words = _certification_words(leaf)
+    if leaf.params.get("distinct_types"):
+        return f"types of valid {words}certification held{_window_suffix(leaf)}"
+    return f"valid {words}certifications{_window_suffix(leaf)}"
 
 
 # Sales -------------------------------------------------------------------------
@@ -230,7 +269,28 @@ def _sales_condition(leaf: Leaf, refs: References, as_of: datetime.date) -> SqlC
         )
     if leaf.params.get("regions"):
         condition.add_in(column_sql("sales", "region"), list(leaf.params["regions"]))
+    _customer_conditions(condition, "sales", leaf, refs)
     return condition
+
+
+def _customer_conditions(condition: SqlCondition, table: str, leaf: Leaf, refs: References) -> None:
+    """The customer's country and account segment, which sales and deals both record."""
+    if leaf.params.get("countries"):
+        condition.add_in(column_sql(table, "country"), list(leaf.params["countries"]))
+    if leaf.params.get("customer_segments"):
+        condition.add_in(
+            column_sql(table, "customer_segment"),
+            [refs.customer_segments.get(c, -1) for c in leaf.params["customer_segments"]],
+        )
+
+
+def _customer_words(leaf: Leaf) -> list[str]:
+    words = []
+    if leaf.params.get("countries"):
+        words.append("with customers in " + ", ".join(leaf.params["countries"]))
+    if leaf.params.get("customer_segments"):
+        words.append("on " + ", ".join(leaf.params["customer_segments"]) + " accounts")
+    return words
 
 
 def money_currency(leaf: Leaf) -> str:
@@ -269,6 +329,7 @@ def _describe_sales(noun: str) -> Callable[[Leaf], str]:
             filters.append("on " + ", ".join(leaf.params["product_lines"]))
         if leaf.params.get("regions"):
             filters.append("in " + ", ".join(r.upper() for r in leaf.params["regions"]))
+        filters.extend(_customer_words(leaf))
         window = leaf.params.get("window") or Window()
         return " ".join([noun, *filters, window.describe()])
 
@@ -331,12 +392,14 @@ def _deals_column(leaf: Leaf, refs: References, as_of: datetime.date) -> Column:
     )
     statuses = leaf.params.get("statuses") or ("approved", "won")
     condition.add_in(column_sql("deals", "status"), list(statuses))
+    _customer_conditions(condition, "deals", leaf, refs)
     return Column(f"SUM(CASE WHEN {condition.sql()} THEN 1 ELSE 0 END)", tuple(condition.params), _count)
 
 
 def _describe_deals(leaf: Leaf) -> str:
     window = leaf.params.get("window") or Window()
-    return f"registered deals ({', '.join(leaf.params.get('statuses') or ('approved', 'won'))}) {window.describe()}"
+    statuses = ", ".join(leaf.params.get("statuses") or ("approved", "won"))
+    return " ".join([f"registered deals ({statuses})", *_customer_words(leaf), window.describe()])
 
 
 # Partner attributes ------------------------------------------------------------------
@@ -392,7 +455,16 @@ def _track_choices() -> Sequence[str]:
     return CertificationTrack.values
 
 
+def _country_choices() -> Sequence[str]:
+    return [code for code, _ in countries]
+
+
 WINDOW = Param("window", help="Which facts count by date; all time when omitted.")
+# The customer's country and account segment, on sales and on deals.
+CUSTOMER_PARAMS = {
+    "countries": Param("codes", choices=_country_choices, help="The customers' countries (ISO 3166 codes)."),
+    "customer_segments": _codes("customer_segments", "Customer segment codes (enterprise, mid-market...)."),
+}
 
 METRICS: dict[str, Metric] = {
     metric.name: metric
@@ -415,6 +487,25 @@ METRICS: dict[str, Metric] = {
         ),
         Metric(
             MetricSpec(
+                "certifications",
+                "Certifications",
+                "count",
+                {
+                    "certification_types": _codes("certification_types", "Certification type codes."),
+                    "tracks": Param("codes", choices=_track_choices, help="Certification tracks."),
+                    "advanced_only": Param("bool", help="Count advanced certifications only."),
+                    "distinct_types": Param(
+                        "bool", help="Count each certification type once, however many people hold it."
+                    ),
+                    "window": WINDOW,
+                },
+                describe=_describe_certifications,
+            ),
+            source="certifications_held",
+            column=_certifications_column,
+        ),
+        Metric(
+            MetricSpec(
                 "sales_amount",
                 "Won sales",
                 "money",
@@ -422,6 +513,7 @@ METRICS: dict[str, Metric] = {
                     "window": WINDOW,
                     "product_lines": _codes("product_lines", "Product line codes."),
                     "regions": Param("codes", choices=_region_choices, help="Sale regions."),
+                    **CUSTOMER_PARAMS,
                 },
                 uses_currency=True,
                 describe=_describe_sales("won sales"),
@@ -440,6 +532,7 @@ METRICS: dict[str, Metric] = {
                     "window": WINDOW,
                     "product_lines": _codes("product_lines", "Product line codes."),
                     "regions": Param("codes", choices=_region_choices, help="Sale regions."),
+                    **CUSTOMER_PARAMS,
                 },
                 describe=_describe_sales("won deals"),
             ),
@@ -478,7 +571,11 @@ METRICS: dict[str, Metric] = {
                 "registered_deals",
                 "Registered deals",
                 "count",
-                {"window": WINDOW, "statuses": Param("codes", choices=_deal_statuses, help="Deal statuses.")},
+                {
+                    "window": WINDOW,
+                    "statuses": Param("codes", choices=_deal_statuses, help="Deal statuses."),
+                    **CUSTOMER_PARAMS,
+                },
                 describe=_describe_deals,
             ),
             source="deals",

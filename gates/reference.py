@@ -45,12 +45,30 @@ def measure_leaf(leaf: Leaf, partner: Partner, as_of: datetime.date, refs: Refer
             certifications = certifications.filter(certification_type__is_advanced=True)
         certifications = certifications.filter(_window_filter("issued_on", leaf, as_of))
         return certifications.values("person_id").distinct().count()
+    if leaf.metric == "certifications":
+        held = Certification.objects.filter(
+            person__partner=partner, person__is_active=True, issued_on__lte=as_of
+        ).filter(Q(expires_on__isnull=True) | Q(expires_on__gte=as_of))
+        if params.get("certification_types"):
+            held = held.filter(certification_type__code__in=params["certification_types"])
+        if params.get("tracks"):
+            held = held.filter(certification_type__track__in=params["tracks"])
+        if params.get("advanced_only"):
+            held = held.filter(certification_type__is_advanced=True)
+        held = held.filter(_window_filter("issued_on", leaf, as_of))
+        if params.get("distinct_types"):
+            return held.values("certification_type_id").distinct().count()
+        return held.count()
     if leaf.metric in {"sales_amount", "won_deals"}:
         sales = Sale.objects.filter(partner=partner).filter(_window_filter("closed_on", leaf, as_of))
         if params.get("product_lines"):
             sales = sales.filter(product_line__code__in=params["product_lines"])
         if params.get("regions"):
             sales = sales.filter(region__in=params["regions"])
+        if params.get("countries"):
+            sales = sales.filter(country__in=params["countries"])
+        if params.get("customer_segments"):
+            sales = sales.filter(customer_segment__code__in=params["customer_segments"])
         if leaf.metric == "won_deals":
             return sales.count()
         target = money_currency(leaf)
@@ -80,6 +98,10 @@ def measure_leaf(leaf: Leaf, partner: Partner, as_of: datetime.date, refs: Refer
         deals = apps.get_model("deals", "Deal").objects.filter(
             partner=partner, status__in=params.get("statuses") or ("approved", "won")
         )
+        if params.get("countries"):
+            deals = deals.filter(country__in=params["countries"])
+        if params.get("customer_segments"):
+            deals = deals.filter(customer_segment__code__in=params["customer_segments"])
         return deals.filter(_window_filter("registered_on", leaf, as_of)).count()
     if leaf.metric == "partner_attribute":
         value = getattr(partner, params["attribute"])

@@ -16,7 +16,7 @@ from django_countries.fields import CountryField
 from core.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, CURRENCY_CHOICES
 from deals.models import MdfActivityKind, SalesRole, normalise_domain
 from deals.uploads import PROOF_ACCEPT
-from partners.models import ProductLine
+from partners.models import CustomerSegment, ProductLine
 
 
 class DateInput(forms.DateInput):
@@ -91,6 +91,12 @@ class DealRegistrationForm(PortalForm):
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
     country = CountryField().formfield(label="Customer country")
+    customer_segment = forms.ModelChoiceField(
+        queryset=CustomerSegment.objects.order_by("name"),
+        required=False,
+        label="Customer segment (optional)",
+        help_text="Enterprise, mid-market... Some deal-registration rights cover one segment only.",
+    )
     products = forms.ModelMultipleChoiceField(
         queryset=ProductLine.objects.order_by("name"),
         widget=forms.CheckboxSelectMultiple,

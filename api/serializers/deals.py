@@ -6,7 +6,7 @@ from rest_framework import serializers
 from core.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, CURRENCY_CHOICES
 from core.serializers import PositiveDecimalField, StrictModelSerializer, StrictSerializer
 from deals.models import Deal, MdfActivityKind, MdfRequest
-from partners.models import ProductLine
+from partners.models import CustomerSegment, ProductLine
 
 
 def _amount(**kwargs) -> serializers.DecimalField:
@@ -16,6 +16,12 @@ def _amount(**kwargs) -> serializers.DecimalField:
 class DealSerializer(StrictModelSerializer):
     reference = serializers.CharField(read_only=True)
     country = serializers.CharField(source="country.code", read_only=True)
+    customer_segment = serializers.CharField(
+        source="customer_segment.code",
+        read_only=True,
+        allow_null=True,
+        help_text="The customer's segment code, e.g. enterprise.",
+    )
     products = serializers.ManyRelatedField(
         child_relation=serializers.SlugRelatedField(slug_field="code", read_only=True), read_only=True
     )
@@ -35,6 +41,7 @@ class DealSerializer(StrictModelSerializer):
             "customer_name",
             "customer_domain",
             "country",
+            "customer_segment",
             "products",
             "description",
             "expected_value",
@@ -78,6 +85,13 @@ class DealRegistrationSerializer(StrictSerializer):
     customer_name = serializers.CharField(max_length=200)
     customer_domain = serializers.CharField(max_length=253, help_text="e.g. example.com")
     country = serializers.ChoiceField(choices=list(countries))
+    customer_segment = serializers.SlugRelatedField(
+        slug_field="code",
+        queryset=CustomerSegment.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="The customer's segment code, e.g. enterprise.",
+    )
     products = serializers.SlugRelatedField(
         slug_field="code", many=True, queryset=ProductLine.objects.all(), help_text="Product line codes."
     )

@@ -23,6 +23,7 @@ from gates.models import (
 )
 from programs.models import Benefit, Program, Tier
 
+
 @extend_schema_field({"$ref": "#/components/schemas/Criteria"})
 class CriteriaField(serializers.JSONField):
     """A criteria tree, documented by the ``Criteria`` component that ``api.schema`` builds from the

@@ -5,6 +5,7 @@ bad record is reported and skipped, the others stored), so these serializers
 document the shape; they do not reject the batch.
 """
 
+from django_countries import countries
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -38,6 +39,12 @@ class SaleRecordSerializer(_RecordBase):
     )
     closed_on = serializers.DateField()
     customer_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    country = serializers.ChoiceField(
+        choices=list(countries), required=False, help_text="The customer's country (ISO 3166), e.g. GB."
+    )
+    customer_segment = serializers.CharField(
+        max_length=50, required=False, help_text="A customer segment code, e.g. enterprise."
+    )
 
     class Meta:
         ref_name = "SaleRecord"

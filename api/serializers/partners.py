@@ -83,6 +83,15 @@ class CertificationSerializer(StrictModelSerializer):
 
 class SaleSerializer(StrictModelSerializer):
     product_line = serializers.CharField(source="product_line.code", read_only=True)
+    country = serializers.CharField(
+        source="country.code", read_only=True, allow_null=True, help_text="The customer's country (ISO 3166)."
+    )
+    customer_segment = serializers.CharField(
+        source="customer_segment.code",
+        read_only=True,
+        allow_null=True,
+        help_text="The customer's segment code, e.g. enterprise.",
+    )
 
     class Meta:
         model = Sale
@@ -96,6 +105,8 @@ class SaleSerializer(StrictModelSerializer):
             "closed_on",
             "deal",
             "customer_name",
+            "country",
+            "customer_segment",
             "source",
             "external_id",
             "created_at",

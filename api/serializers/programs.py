@@ -33,6 +33,12 @@ class TierSerializer(StrictModelSerializer):
 
 class BenefitSerializer(StrictModelSerializer):
     product_line = serializers.CharField(source="product_line.code", read_only=True, allow_null=True)
+    customer_segment = serializers.CharField(
+        source="customer_segment.code",
+        read_only=True,
+        allow_null=True,
+        help_text="Limited to customers of this segment (deal registration: only their deals).",
+    )
     tiers = serializers.SerializerMethodField(help_text="Ids of the tiers that grant the benefit.")
     currency = serializers.CharField(
         read_only=True, help_text="ISO 4217 code of an allowance; empty otherwise."
@@ -53,6 +59,7 @@ class BenefitSerializer(StrictModelSerializer):
             "currency",
             "period",
             "product_line",
+            "customer_segment",
             "description",
             "tiers",
         ]

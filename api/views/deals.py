@@ -71,7 +71,11 @@ class DealViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
     write_permissions = {"create": None, "approve": None, "reject": None, "won": None, "lost": None}
 
     def scoped_queryset(self):
-        return Deal.objects.visible_to(self.principal).prefetch_related("products")
+        return (
+            Deal.objects.visible_to(self.principal)
+            .select_related("customer_segment")
+            .prefetch_related("products")
+        )
 
     def create(self, request, *args, **kwargs):
         data = _input(DealRegistrationSerializer, request)

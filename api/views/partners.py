@@ -182,7 +182,7 @@ class SaleViewSet(_IngestingFactViewSet):
     }
 
     def scoped_queryset(self):
-        return Sale.objects.visible_to(self.principal).select_related("product_line")
+        return Sale.objects.visible_to(self.principal).select_related("product_line", "customer_segment")
 
     @_bulk_schema(ingestion_serializers.SaleBatchSerializer, "Send won sales in bulk")
     @action(detail=False, methods=["post"], parser_classes=[DecimalJSONParser])

@@ -35,7 +35,7 @@ class BenefitViewSet(ReadOnlyViewSet):
     def scoped_queryset(self):
         return (
             Benefit.objects.visible_to(self.principal)
-            .select_related("product_line")
+            .select_related("product_line", "customer_segment")
             .prefetch_related("tiers")
         )
 

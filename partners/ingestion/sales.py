@@ -5,11 +5,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Min
+from django_countries import countries
 
 from core.money import is_currency, minor_unit_exponent
 from partners.ingestion.parsing import _REGIONS, _amount, _date, _id, _text
 from partners.ingestion.pipeline import _Ingestion
 from partners.models import (
+    CustomerSegment,
     ExchangeRate,
     ProductLine,
     Region,
@@ -30,9 +32,21 @@ class SalesIngestion(_Ingestion):
             "region",
             "closed_on",
             "customer_name",
+            "country",
+            "customer_segment",
         }
     )
-    compared = ("partner_id", "amount", "currency", "product_line_id", "region", "closed_on", "customer_name")
+    compared = (
+        "partner_id",
+        "amount",
+        "currency",
+        "product_line_id",
+        "region",
+        "closed_on",
+        "customer_name",
+        "country",
+        "customer_segment_id",
+    )
 
     def parsers(self) -> dict[str, Callable[[dict], Any]]:
         return {
@@ -43,11 +57,17 @@ class SalesIngestion(_Ingestion):
             "region": lambda r: _text(r, "region", max_length=8),
             "closed_on": lambda r: _date(r, "closed_on", latest=self.latest),
             "customer_name": lambda r: _text(r, "customer_name", max_length=200),
+            "country": lambda r: _text(r, "country", max_length=2).upper(),
+            "customer_segment": lambda r: _text(r, "customer_segment", max_length=50),
         }
 
     def load_references(self, rows, partner_regions) -> None:
         codes = {row.clean["product_line"] for row in rows}
         self.product_lines = dict(ProductLine.objects.filter(code__in=codes).values_list("code", "id"))
+        segments = {row.clean["customer_segment"] for row in rows} - {""}
+        self.customer_segments = dict(
+            CustomerSegment.objects.filter(code__in=segments).values_list("code", "id")
+        )
         currencies = {row.clean["currency"] for row in rows} - {settings.PRM_REFERENCE_CURRENCY}
         self.first_rates = dict(
             ExchangeRate.objects.filter(currency__in=currencies)
@@ -80,6 +100,13 @@ class SalesIngestion(_Ingestion):
         region = clean["region"] or partner_regions[clean["partner"]]
         if region not in _REGIONS:
             row.reject("region", f"{region!r} is not one of {', '.join(Region.values)}.")
+        country = clean["country"] or None
+        if country is not None and country not in countries:
+            row.reject("country", f"{country!r} is not an ISO 3166 country code, e.g. GB.")
+        segment = clean["customer_segment"]
+        segment_id = self.customer_segments.get(segment) if segment else None
+        if segment and segment_id is None:
+            row.reject("customer_segment", f"No customer segment has the code {segment!r}.")
         if row.errors:
             return
         row.values = {
@@ -90,6 +117,8 @@ class SalesIngestion(_Ingestion):
             "region": region,
             "closed_on": clean["closed_on"],
             "customer_name": clean["customer_name"],
+            "country": country,
+            "customer_segment_id": segment_id,
         }
 
 

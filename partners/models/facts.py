@@ -225,7 +225,9 @@ class Sale(models.Model):
     )
     customer_name = models.CharField(max_length=200, blank=True)
     country = CountryField(
-        null=True, blank=True, help_text="The customer's country (ISO 3166), which sales metrics may filter on."
+        null=True,
+        blank=True,
+        help_text="The customer's country (ISO 3166), which sales metrics may filter on.",
     )
     customer_segment = models.ForeignKey(
         CustomerSegment,
