@@ -23,6 +23,7 @@ from partners.models import (
     Certification,
     CertificationTrack,
     CertificationType,
+    CustomerSegment,
     Distributor,
     EngagementActivity,
     ExchangeRate,
@@ -264,7 +265,13 @@ def _reference_data(today: datetime.date) -> dict:
         "cert_types": cert_types,
         "activity_types": activity_types,
         "offerings": offerings,
+        # Seeded by a migration; the demo's sales name them by turns.
+        "customer_segments": list(CustomerSegment.objects.order_by("code")),
     }
+
+
+def _by_turns(choices: list, number: int):
+    return choices[number % len(choices)] if choices else None
 
 
 def _partners(count: int, refs: dict, today: datetime.date, manager) -> list[Partner]:
@@ -377,6 +384,10 @@ def _facts(partner: Partner, index: int, size: float, currency: str, refs: dict,
                 region=partner.region,
                 closed_on=today - datetime.timedelta(days=rng.randint(0, 540)),
                 customer_name=f"{rng.choice(NAME_PARTS[0])} {rng.choice(['Bank', 'Retail', 'Health', 'Energy', 'Logistics'])}",
+                # Customers in the partner's own country, of each segment by turns (no draw
+                # from the generator, so the rest of the data stays as it was).
+                country=partner.country,
+                customer_segment=_by_turns(refs["customer_segments"], number),
                 source=SOURCE,
                 external_id=f"sale-{partner.pk}-{number}",
             )
@@ -453,6 +464,8 @@ def _acme_showcase(acme: Partner, refs: dict, today: datetime.date) -> None:
                 "region": Region.EMEA,
                 "closed_on": today - datetime.timedelta(days=10 + number * 20),
                 "customer_name": f"Customer {number + 1} plc",
+                "country": "GB",
+                "customer_segment": _by_turns(refs["customer_segments"], number),
             },
         )
     for number, code in enumerate(["training", "co-marketing", "business-plan", "co-marketing", "event"]):

@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from gates.models import Gate, GateState
+from partners.models import CustomerSegment
 from programs.models import AllowancePeriod, Benefit, BenefitKind, Program, ProgramKind, Segment, Tier
 
 
@@ -61,6 +62,13 @@ def _program() -> dict:
         period=AllowancePeriod.QUARTER,
     )
     co_selling = benefit("Co-selling with vendor account teams", BenefitKind.CO_SELLING, ["Platinum"])
+    # Unlocked by a gate, not a tier: registering deals on enterprise accounts only.
+    enterprise_deals = benefit(
+        "Enterprise deal registration",
+        BenefitKind.DEAL_REGISTRATION,
+        [],
+        customer_segment=CustomerSegment.objects.filter(code="enterprise").first(),
+    )
     benefit("Partner-sourced commission", BenefitKind.COMMISSION, ["Gold", "Platinum"], percent=Decimal(20))
 
     uk_cloud, _ = Segment.objects.get_or_create(
@@ -69,17 +77,19 @@ def _program() -> dict:
             "currency": "GBP",
             "description": "Revenue above £1M in the UK on cloud products with three certifications.",
             "criteria": {
+                # Revenue with UK customers (the sale's country, not the partner's), and
+                # three valid certifications, however many people hold them.
                 "all": [
-                    {"metric": "partner_attribute", "attribute": "country", "op": "in", "target": ["GB"]},
                     {
                         "metric": "sales_amount",
                         "product_lines": ["cloud"],
+                        "countries": ["GB"],
                         "window": {"kind": "rolling_months", "months": 12},
                         "op": ">=",
                         "target": "1000000",
                         "currency": "GBP",
                     },
-                    {"metric": "certified_people", "op": ">=", "target": 3},
+                    {"metric": "certifications", "op": ">=", "target": 3},
                 ]
             },
         },
@@ -154,7 +164,13 @@ def _program() -> dict:
                 "description": description,
             },
         )
-    return {"main": main, "tiers": tiers, "co_selling": co_selling, "programs": programs}
+    return {
+        "main": main,
+        "tiers": tiers,
+        "co_selling": co_selling,
+        "enterprise_deals": enterprise_deals,
+        "programs": programs,
+    }
 
 
 def _gates(program: dict) -> None:
@@ -257,6 +273,8 @@ def _gates(program: dict) -> None:
         )
         if created and name.startswith("Platinum"):
             gate.unlocks_specialisation = ""
+        if name.startswith("Advanced certification"):
+            gate.unlocks_benefits.add(program["enterprise_deals"])
     co_selling_gate, _ = Gate.objects.get_or_create(
         program=main,
         name="Co-selling: certify five sales engineers",
