@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_criteria_language_imports_no_django_and_no_app():
     # A fresh interpreter: this test process has long imported Django.
     program = (
-        "import sys, criteria.tree, criteria.windows, criteria.references, criteria.validation\n"
+        "import sys, criteria.tree, criteria.windows, criteria.references, criteria.validation, criteria.schema\n"
         "apps = ('django', 'core', 'prm', 'partners', 'programs', 'gates', 'deals', 'incentives')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in apps))\n"
     )
