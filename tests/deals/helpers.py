@@ -18,8 +18,8 @@ def grant(partner, kind: str, **values) -> BenefitGrant:
     return BenefitGrant.objects.create(partner=partner, benefit=benefit)
 
 
-def grant_deal_registration(partner) -> BenefitGrant:
-    return grant(partner, BenefitKind.DEAL_REGISTRATION, name="Deal registration")
+def grant_deal_registration(partner, **values) -> BenefitGrant:
+    return grant(partner, BenefitKind.DEAL_REGISTRATION, name="Deal registration", **values)
 
 
 def grant_mdf(partner, amount: str = "10000.00", currency: str = "USD", period=AllowancePeriod.QUARTER):
