@@ -38,14 +38,12 @@ def can_register_deal_for(partner, customer_segment) -> bool:
 
 def deal_registration_segments(partner) -> list[str]:
     """The names of the customer segments the partner's limited deal-registration rights cover."""
-    return sorted(
-        {
-            grant.benefit.customer_segment.name
-            for grant in active_grants(partner, kind=BenefitKind.DEAL_REGISTRATION)
-            .filter(benefit__customer_segment__isnull=False)
-            .select_related("benefit__customer_segment")
-        }
+    grants = (
+        active_grants(partner, kind=BenefitKind.DEAL_REGISTRATION)
+        .filter(benefit__customer_segment__isnull=False)
+        .select_related("benefit__customer_segment")
     )
+    return sorted({str(grant.benefit.customer_segment) for grant in grants})
 
 
 def mdf_allowance(partner) -> Benefit | None:

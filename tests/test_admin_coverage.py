@@ -98,6 +98,7 @@ VENDOR_WIDE = {
     "incentives.IncentiveRule",
     "partners.ActivityType",
     "partners.CertificationType",
+    "partners.CustomerSegment",
     "partners.ExchangeRate",
     "partners.ProductLine",
     "partners.ServiceOffering",

@@ -199,6 +199,8 @@ def _good_records(world) -> dict[str, dict]:
             "region": "emea",
             "closed_on": yesterday,
             "customer_name": "Woodgrove",
+            "country": "GB",
+            "customer_segment": "enterprise",
         },
         "certifications": {
             "partner": partner,

@@ -45,8 +45,8 @@ PAGES = [
     ("partner_admin", "portal:deals", None, 7),
     # + deal, products (shown and offered to the won form), the actions the door allows (one query)
     ("partner_admin", "portal:deal_detail", "deal", 6),
-    # + registration rights, product lines
-    ("partner_admin", "portal:deal_register", None, 5),
+    # + registration rights, product lines, customer segments
+    ("partner_admin", "portal:deal_register", None, 6),
     # + deal, products, the actions the door allows
     ("partner_admin", "portal:deal_won", "approved", 7),
     # + count, page, MDF grant, MDF period
