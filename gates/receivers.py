@@ -26,6 +26,7 @@ DEFINITION_MODELS = (
     ("partners", "CertificationType"),
     ("partners", "ActivityType"),
     ("partners", "ServiceOffering"),
+    ("partners", "CustomerSegment"),
     ("partners", "ExchangeRate"),
 )
 

@@ -50,6 +50,7 @@ REFERENCES = {
     ("products", "string"): "product-line-codes",
     ("certification_type", "string"): "certification-type-codes",
     ("activity_type", "string"): "activity-type-codes",
+    ("customer_segment", "string"): "customer-segment-codes",
     ("activated_on", "string"): "today",
     ("criteria", "object"): "criteria",
 }

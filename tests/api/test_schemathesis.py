@@ -35,6 +35,7 @@ from api.models import TokenScope
 from api.pagination import FactCursorPagination
 from deals import mdf as mdf_services
 from incentives.models import LedgerEntry
+from partners.models import CustomerSegment
 from tests.deals.helpers import grant_deal_registration, grant_mdf
 from tests.factories import DealFactory
 from tests.incentives.helpers import commission_rule, won_deal
@@ -155,6 +156,10 @@ def fuzz_world(world, partner_admin, channel_manager, settings):
         "product-line-codes": [world.product_line.code],
         "certification-type-codes": [world.cert_type.code],
         "activity-type-codes": [world.activity_type.code],
+        # Seeded by a migration, which a transactional test's flush may have emptied.
+        "customer-segment-codes": [
+            CustomerSegment.objects.get_or_create(code="enterprise", defaults={"name": "Enterprise"})[0].code
+        ],
         "criteria": [world.silver_gate.criteria, world.draft_gate.criteria, world.specialist_gate.criteria],
     }
     # The identities' tokens name no source, and a vendor's user names the partner it acts for.

@@ -7,13 +7,16 @@ leaf's ``describe``, which the portal and the API show.
 
 import datetime
 from decimal import Decimal
+from unittest import mock
 
 import pytest
+from django.core.cache import cache
 
 from deals.models import DealStatus
 from gates.engine import Measurer
 from gates.metrics import METRICS, load_references
 from gates.selectors import leaf_progress
+from gates.subjects import _GENERATION_KEY, cached_subjects
 from gates.validation import criteria_errors, parse_criteria
 from partners.exchange import daily_rates_extend
 from partners.models import CustomerSegment
@@ -259,3 +262,18 @@ def test_the_new_leaves_measure_every_partner_in_one_query_per_source(django_ass
         many = Measurer([tree], as_of=AS_OF, references=refs).fetch_sources()
     assert len(few["sales"]) == 2 and len(many["sales"]) == 12
     assert len(many["certifications_held"]) == 12
+
+
+def test_a_customer_segment_edit_reloads_the_definitions(django_capture_on_commit_callbacks):
+    """A segment's code is what criteria name: changing it changes what they measure."""
+    cached_subjects(as_of=AS_OF)
+    generation = cache.get(_GENERATION_KEY)
+    with (
+        mock.patch("gates.tasks.evaluate_all_gates.apply_async"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        renamed = segment("enterprise")
+        renamed.code = "large-enterprise"
+        renamed.save()
+    assert cache.get(_GENERATION_KEY) != generation
+    assert "large-enterprise" in load_references().customer_segments
