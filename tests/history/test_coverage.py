@@ -23,6 +23,8 @@ NOT_RECORDED = {
     "gates.benefitgrant": "a result of the evaluation",
     "gates.segmentmembership": "a result of the evaluation",
     "gates.measuredigest": "a cache of what a partner's last decision read",
+    "gates.gateforecast": "a result of the forecast, recomputed nightly from definitions and facts",
+    "gates.gateriskepisode": "the history of at-risk forecasts itself",
     "deals.mdfperiod": "the running totals of the MDF ledger, changed only with a ledger entry",
     "deals.mdfledgerentry": "an append-only ledger of money movements",
     "incentives.incentiveperiod": "the closing state of a period, audited when closed",
