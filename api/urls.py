@@ -15,6 +15,7 @@ router.extend("api.views.forecasts")
 router.extend("api.views.deals")
 router.extend("api.views.incentives")
 router.extend("api.views.history")
+router.extend("api.views.webhooks")
 
 app_name = "api"
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from core.money import minor_unit_exponent, round_money
 from core.states import require_move
+from deals import events as deal_events
 from deals.models import MDF_STATE_MOVES, MdfBucket, MdfLedgerEntry, MdfPeriod, MdfRequest, MdfStatus
 from deals.permissions import can_act_on_mdf_as_partner, can_decide_mdf, require
 from deals.selectors import mdf_allowance, period_bounds
@@ -173,6 +174,7 @@ def mdf_request_create(
         audit(
             actor=actor, action="mdf.requested", target=request, amount=str(amount), currency=period.currency
         )
+        deal_events.mdf_event("mdf.requested", request)
     return request
 
 
@@ -198,6 +200,7 @@ def mdf_request_approve(*, actor, request: MdfRequest, amount: Decimal | None = 
         request.save()
         moves.save()
         audit(actor=actor, action="mdf.approved", target=request, amount=str(approved))
+        deal_events.mdf_event("mdf.approved", request)
     return request
 
 
@@ -312,6 +315,7 @@ def mdf_claim(
         request.save()
         moves.save()
         audit(actor=actor, action="mdf.claimed", target=request, amount=str(amount), proof=request.proof_name)
+        deal_events.mdf_event("mdf.claimed", request)
     return request
 
 
@@ -330,6 +334,7 @@ def mdf_mark_paid(*, actor, request: MdfRequest, reference: str = "") -> MdfRequ
         request.save()
         moves.save()
         audit(actor=actor, action="mdf.paid", target=request, reference=request.payment_reference)
+        deal_events.mdf_event("mdf.paid", request)
     return request
 
 

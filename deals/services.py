@@ -21,6 +21,7 @@ from core.background import task
 from core.locks import transaction_lock
 from core.money import is_currency, minor_unit_exponent
 from core.states import require_move
+from deals import events as deal_events
 from deals.models import ACTIVE_STATUSES, DEAL_STATE_MOVES, Deal, DealStatus, SalesRole, normalise_domain
 from deals.permissions import can_decide_deal, can_register_deals_as, can_report_outcome, require
 from deals.selectors import can_register_deal_for, can_register_deals, deal_registration_segments
@@ -151,6 +152,7 @@ def deal_register(
             currency=currency,
             conflicts_with=conflict.pk if conflict else None,
         )
+        deal_events.deal_event("deal.submitted", deal)
         if notify:
             _after_commit_notify(deal.pk, "registered")
     return deal
@@ -201,6 +203,7 @@ def deal_approve(*, actor, deal: Deal, today: datetime.date | None = None, notif
         audit(
             actor=actor, action="deal.approved", target=deal, protected_until=deal.protected_until.isoformat()
         )
+        deal_events.deal_event("deal.approved", deal)
         if notify:
             _after_commit_notify(deal.pk, "approved")
     return deal
@@ -220,6 +223,7 @@ def deal_reject(*, actor, deal: Deal, reason: str, notify: bool = True) -> Deal:
         deal.rejection_reason = reason.strip()
         deal.save()
         audit(actor=actor, action="deal.rejected", target=deal, reason=deal.rejection_reason)
+        deal_events.deal_event("deal.rejected", deal)
         if notify:
             _after_commit_notify(deal.pk, "rejected")
     return deal
@@ -295,6 +299,7 @@ def deal_mark_won(
             amount=str(amount),
             currency=deal.currency,
         )
+        deal_events.deal_event("deal.won", deal, amount=str(amount), closed_on=closed_on, sale_id=sale.pk)
         gate_services.request_reevaluation([deal.partner_id])
         deal_id, sale_id = deal.pk, sale.pk
         transaction.on_commit(lambda: deal_won.send(sender=Deal, deal_id=deal_id, sale_id=sale_id))
@@ -344,6 +349,7 @@ def deals_expire(*, today: datetime.date | None = None) -> int:
             )
             for deal_id in ids
         )
+        deal_events.deals_expired_events(ids)
     logger.info("expired %s deal registrations", expired)
     return expired
 

@@ -19,6 +19,7 @@ from django.db import connection, models, transaction
 
 from core.background import task
 from core.bulk import insert_rows, upsert_rows
+from gates import events as gate_events
 from gates.engine import Measurer, json_list, json_token
 from gates.models import (
     BenefitGrant,
@@ -512,6 +513,7 @@ def write_plan(plan: ChunkPlan, *, run: EvaluationRun | None, now, notify: bool 
         update=TIER_COLUMNS[2:],
     )
     insert_rows(TierChange, TIER_CHANGE_COLUMNS, [(*row, run_id) for row in plan.tier_changes])
+    gate_events.plan_events(plan.history, plan.tier_changes)
     # Revoke before granting: the one-active-grant constraint holds throughout.
     for start in range(0, len(plan.grants_revoked), WRITE_BATCH):
         BenefitGrant.objects.filter(id__in=plan.grants_revoked[start : start + WRITE_BATCH]).update(

@@ -30,6 +30,7 @@ from django.utils import dateformat, timezone
 from core.background import task
 from core.locks import session_lock
 from criteria.tree import evaluate as evaluate_tree
+from gates import events as gate_events
 from gates.engine import Measurer, serialise
 from gates.metrics import METRICS, load_references
 from gates.models import (
@@ -806,6 +807,13 @@ def tier_override_set(
             actor=row.override_by,
             note=f"{reason.strip()}{until}",
         )
+        gate_events.tier_override_events(
+            partner_id=partner.pk,
+            program_id=program.pk,
+            from_tier_id=before,
+            to_tier_id=tier.id,
+            reason="override_set",
+        )
         audit(
             actor=actor,
             action="tier.override_set",
@@ -845,6 +853,13 @@ def tier_override_clear(*, actor, partner_tier: PartnerTier, note: str = "") -> 
             effective_on=today,
             actor=actor if getattr(actor, "is_authenticated", False) else None,
             note=note,
+        )
+        gate_events.tier_override_events(
+            partner_id=row.partner_id,
+            program_id=row.program_id,
+            from_tier_id=before,
+            to_tier_id=row.tier_id,
+            reason="override_ended",
         )
         audit(actor=actor, action="tier.override_cleared", target=row, note=note)
         evaluate(partner_ids=[row.partner_id], as_of=today)

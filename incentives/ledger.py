@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from incentives import events as ledger_events
 from incentives.engine import Expected, Key
 from incentives.models import (
     STATE_MOVES,
@@ -198,6 +199,7 @@ def settle(
         try:
             with transaction.atomic():
                 created = LedgerEntry.objects.bulk_create([entry for entry, _ in rows])
+                ledger_events.ledger_entries_created(created)
         except IntegrityError:
             rest.extend(batch)
             continue
@@ -325,6 +327,7 @@ def _settle_key(
 ) -> None:
     for entry, cancels in _new_rows(key, expected, ledger, assign_period, actor):
         entry.save()
+        ledger_events.ledger_entries_created([entry])
         if entry.entry_type == EntryType.EARNING:
             summary.earnings += 1
         elif entry.entry_type == EntryType.REVERSAL:

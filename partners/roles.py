@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group, Permission
 CHANNEL_MANAGERS = "Channel managers"
 
 # Apps whose models channel managers administer in full.
-_MANAGED_APPS = ("partners", "programs", "gates", "deals", "incentives")
+_MANAGED_APPS = ("partners", "programs", "gates", "deals", "incentives", "webhooks")
 # Models they may only look at: written by services, never by hand.
 _READ_ONLY = {
     "auditentry",
@@ -27,6 +27,8 @@ _READ_ONLY = {
     "ledgertransition",
     "redemption",
     "mdfledgerentry",
+    "webhookdelivery",
+    "deliveryattempt",
     # Coverage: a manager reads his own, and never widens it himself.
     "managerprofile",
     # Who manages which program: administrators grant it, managers see it.

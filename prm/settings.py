@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "core",
+    "events",
     "pgtrigger",
     "pghistory",
     "history",
@@ -58,6 +59,7 @@ INSTALLED_APPS = [
     "gates",
     "deals",
     "incentives",
+    "webhooks",
     "portal",
     "api",
     "demo",
@@ -286,7 +288,25 @@ CELERY_BEAT_SCHEDULE = {
         "task": "incentives.tasks.incentives_daily_task",
         "schedule": crontab(hour=1, minute=30),
     },
+    # Webhooks: events not yet fanned out (a crash after commit), retries due, deliveries
+    # whose worker died mid-way.
+    "webhooks-sweep": {
+        "task": "webhooks.tasks.sweep_deliveries",
+        "schedule": env_int("PRM_WEBHOOKS_SWEEP_SECONDS", 30, minimum=1),
+    },
 }
+
+# --- Webhooks -------------------------------------------------------------------
+# Deliver to URLs resolving to loopback, private, link-local or metadata addresses (tests, a
+# receiver on the same host); never in production.
+PRM_WEBHOOKS_ALLOW_PRIVATE_URLS = env_bool("PRM_WEBHOOKS_ALLOW_PRIVATE_URLS", False)
+# Seconds to connect, and to wait for each read of the answer.
+PRM_WEBHOOKS_CONNECT_TIMEOUT = env_int("PRM_WEBHOOKS_CONNECT_TIMEOUT", 3, minimum=1)
+PRM_WEBHOOKS_READ_TIMEOUT = env_int("PRM_WEBHOOKS_READ_TIMEOUT", 10, minimum=1)
+# Hours both the old and the new signing secret sign after a rotation.
+PRM_WEBHOOKS_SECRET_OVERLAP_HOURS = env_int("PRM_WEBHOOKS_SECRET_OVERLAP_HOURS", 24, minimum=0)
+# Deliveries that exhausted their retries in a row before a subscription is disabled.
+PRM_WEBHOOKS_DISABLE_AFTER_FAILURES = env_int("PRM_WEBHOOKS_DISABLE_AFTER_FAILURES", 5, minimum=1)
 
 # --- The product --------------------------------------------------------------
 # Exchange rates are stored as the value of one unit of a currency in this one.
@@ -360,6 +380,30 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.postprocess_request_rules",
         "api.schema.postprocess_criteria_schema",
+    ],
+    # The events subscribers receive (OpenAPI 3.1 ``webhooks``), one per type of
+    # events.catalogue (tests/webhooks checks that the two lists agree).
+    "WEBHOOKS": [
+        "webhooks.schemas.gate_passed",
+        "webhooks.schemas.gate_failed",
+        "webhooks.schemas.gate_at_risk",
+        "webhooks.schemas.gate_recovered",
+        "webhooks.schemas.tier_changed",
+        "webhooks.schemas.tier_grace_started",
+        "webhooks.schemas.tier_grace_ended",
+        "webhooks.schemas.deal_submitted",
+        "webhooks.schemas.deal_approved",
+        "webhooks.schemas.deal_rejected",
+        "webhooks.schemas.deal_won",
+        "webhooks.schemas.deal_expired",
+        "webhooks.schemas.mdf_requested",
+        "webhooks.schemas.mdf_approved",
+        "webhooks.schemas.mdf_claimed",
+        "webhooks.schemas.mdf_paid",
+        "webhooks.schemas.ledger_entry_created",
+        "webhooks.schemas.statement_closed",
+        "webhooks.schemas.partner_created",
+        "webhooks.schemas.partner_status_changed",
     ],
     "ENUM_NAME_OVERRIDES": {
         "CurrencyEnum": "core.money.CURRENCY_CHOICES",

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from incentives import events as incentive_events
 from incentives import facts
 from incentives.ledger import move
 from incentives.models import (
@@ -63,6 +64,7 @@ def period_close(*, period: Period, actor=None, as_of: datetime.date | None = No
         )
         if closed_now:
             audit(actor=actor, action="incentives.period_closed", target=row, **calculation.as_dict())
+            incentive_events.statements_closed(period.code, timezone.now())
     released = release_payable(actor=actor)
     return CloseSummary(period=period.code, closed_now=closed_now, calculation=calculation, released=released)
 

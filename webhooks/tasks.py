@@ -1,0 +1,30 @@
+"""Celery tasks of the webhooks: thin wrappers that take ids and call one service."""
+
+from celery import shared_task
+from django.db import OperationalError
+
+from webhooks import notifications, services
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=5, max_retries=5)
+def fan_out_events(event_ids: list[str]) -> int:
+    """After commit: one delivery per subscription that wants each event. Returns deliveries created."""
+    return len(services.events_fan_out(event_ids))
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=5, max_retries=5)
+def deliver_webhooks(delivery_ids: list[int]) -> int:
+    """Send the deliveries that are due. Returns how many were sent (accepted or not)."""
+    return sum(services.delivery_send(delivery_id) is not None for delivery_id in delivery_ids)
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=5, max_retries=3)
+def sweep_deliveries() -> dict:
+    """Beat: events never fanned out, retries due, deliveries whose worker died."""
+    summary = services.deliveries_sweep()
+    return {"events_fanned_out": summary.events_fanned_out, "deliveries_queued": summary.deliveries_queued}
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=60, max_retries=5)
+def notify_subscription_disabled(subscription_id: int) -> int:
+    return notifications.subscription_disabled(subscription_id)
