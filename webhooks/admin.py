@@ -18,6 +18,7 @@ EVENT_CHOICES = [(event.name, f"{event.name}: {event.summary}") for event in EVE
 
 
 class SubscriptionForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https")
     event_types = forms.MultipleChoiceField(choices=EVENT_CHOICES, widget=forms.CheckboxSelectMultiple)
     actor = None
 
