@@ -2,8 +2,13 @@
 
 from collections.abc import Sequence
 
+from core.money import round_money
 from deals.models import Deal, MdfRequest
 from events.outbox import NewEvent, emit, emit_many
+
+
+def _money(amount, currency: str) -> str | None:
+    return None if amount is None else str(round_money(amount, currency))
 
 
 def deal_data(deal: Deal) -> dict:
@@ -15,7 +20,7 @@ def deal_data(deal: Deal) -> dict:
         "status": deal.status,
         "customer_name": deal.customer_name,
         "customer_domain": deal.customer_domain,
-        "expected_value": str(deal.expected_value),
+        "expected_value": _money(deal.expected_value, deal.currency),
         "currency": deal.currency,
         "expected_close": deal.expected_close,
         "protected_until": deal.protected_until,
@@ -27,6 +32,8 @@ def deal_event(name: str, deal: Deal, **extra) -> None:
     data = deal_data(deal)
     if name == "deal.rejected":
         data["rejection_reason"] = deal.rejection_reason
+    if "amount" in extra:
+        extra["amount"] = _money(extra["amount"], deal.currency)
     data.update(extra)
     emit(name, data=data, partner_id=deal.partner_id)
 
@@ -45,9 +52,9 @@ def mdf_event(name: str, request: MdfRequest) -> None:
         "mdf_request_id": request.pk,
         "status": request.status,
         "title": request.title,
-        "amount": str(request.amount),
-        "approved_amount": None if request.approved_amount is None else str(request.approved_amount),
-        "claimed_amount": None if request.claimed_amount is None else str(request.claimed_amount),
+        "amount": _money(request.amount, request.currency),
+        "approved_amount": _money(request.approved_amount, request.currency),
+        "claimed_amount": _money(request.claimed_amount, request.currency),
         "currency": request.currency,
     }
     if name == "mdf.paid":

@@ -299,7 +299,7 @@ def deal_mark_won(
             amount=str(amount),
             currency=deal.currency,
         )
-        deal_events.deal_event("deal.won", deal, amount=str(amount), closed_on=closed_on, sale_id=sale.pk)
+        deal_events.deal_event("deal.won", deal, amount=amount, closed_on=closed_on, sale_id=sale.pk)
         gate_services.request_reevaluation([deal.partner_id])
         deal_id, sale_id = deal.pk, sale.pk
         transaction.on_commit(lambda: deal_won.send(sender=Deal, deal_id=deal_id, sale_id=sale_id))

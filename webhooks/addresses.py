@@ -46,10 +46,10 @@ def refused(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | Non
         return None
     for label, flag in (
         ("a loopback address", address.is_loopback),
+        ("an unspecified address", address.is_unspecified),
         ("a link-local address", address.is_link_local),
         ("a private address", address.is_private),
         ("a multicast address", address.is_multicast),
-        ("an unspecified address", address.is_unspecified),
         ("a reserved address", address.is_reserved),
         ("a shared address", isinstance(address, ipaddress.IPv4Address) and address in _SHARED),
     ):

@@ -41,6 +41,11 @@ def subscribe(allow_loopback, receiver, superuser):
 def emit_status_change(partner, *, to_status="suspended"):
     return emit(
         "partner.status_changed",
-        data={"partner_id": partner.pk, "partner_name": partner.name, "from_status": "active", "to_status": to_status},
+        data={
+            "partner_id": partner.pk,
+            "partner_name": partner.name,
+            "from_status": "active",
+            "to_status": to_status,
+        },
         partner_id=partner.pk,
     )

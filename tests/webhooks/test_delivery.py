@@ -19,9 +19,8 @@ pytestmark = pytest.mark.django_db
 
 
 def _emit_and_commit(capture, partner, **kwargs):
-    with capture(execute=True):
-        with transaction.atomic():
-            event_id = emit_status_change(partner, **kwargs)
+    with capture(execute=True), transaction.atomic():
+        event_id = emit_status_change(partner, **kwargs)
     return OutboxEvent.objects.get(pk=event_id)
 
 
