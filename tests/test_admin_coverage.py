@@ -26,6 +26,7 @@ from django.utils import timezone
 from api.models import IntegrationToken
 from api.services import token_issue
 from deals.models import Deal, MdfLedgerEntry, MdfPeriod, MdfRequest
+from events.models import OutboxEvent
 from gates.models import (
     BenefitGrant,
     EvaluationRun,
@@ -79,6 +80,7 @@ from tests.factories import (
     TierFactory,
     UserFactory,
 )
+from webhooks.models import WebhookDelivery, WebhookSubscription
 
 pytestmark = pytest.mark.django_db
 
@@ -234,6 +236,18 @@ class Organisation:
         self.token = token_issue(
             actor=issuer, name=f"{partner.name} sync", all_partners=False, partners=[partner]
         )[0]
+        # A subscription of the organisation's manager, narrowed to its partner, and one delivery.
+        self.webhook = WebhookSubscription.objects.create(
+            owner=manager,
+            url=f"https://hooks.example.com/{partner.pk}",
+            description=f"{partner.name} feed",
+            event_types=["partner.status_changed"],
+        )
+        self.webhook.partners.set([partner])
+        event = OutboxEvent.objects.create(
+            event_type="partner.status_changed", partner_id=partner.pk, data={"partner_name": partner.name}
+        )
+        self.webhook_delivery = WebhookDelivery.objects.create(subscription=self.webhook, event=event)
 
 
 # model -> the attribute of ``Organisation`` holding its object.
@@ -265,6 +279,8 @@ SCOPED = {
     LedgerTransition: "ledger_transition",
     Redemption: "redemption",
     IntegrationToken: "token",
+    WebhookSubscription: "webhook",
+    WebhookDelivery: "webhook_delivery",
 }
 
 

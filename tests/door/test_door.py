@@ -13,7 +13,18 @@ from pghistory.models import Event
 from core.door import UnknownAction, has_door
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-PROJECT_APPS = {"partners", "programs", "gates", "deals", "incentives", "api", "accounts", "portal"}
+PROJECT_APPS = {
+    "partners",
+    "programs",
+    "gates",
+    "deals",
+    "incentives",
+    "api",
+    "accounts",
+    "portal",
+    "events",
+    "webhooks",
+}
 
 
 def _reaches_partner(model, seen=()) -> bool:

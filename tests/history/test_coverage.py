@@ -32,6 +32,10 @@ NOT_RECORDED = {
     "incentives.ledgerentry": "an immutable ledger: the database refuses to change an entry",
     "incentives.ledgertransition": "the history of ledger entries itself",
     "incentives.redemption": "a ledger movement of points, audited when made",
+    "events.outboxevent": "the outbox of events itself, append-only",
+    "webhooks.webhooksubscription": "holds its signing secrets; each change is audited by webhooks.services",
+    "webhooks.webhookdelivery": "the delivery log itself",
+    "webhooks.deliveryattempt": "the delivery log itself, append-only",
 }
 
 

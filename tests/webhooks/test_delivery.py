@@ -56,10 +56,9 @@ def test_an_event_reaches_the_receiver_signed_after_commit(
 
 def test_a_rolled_back_change_sends_nothing(subscribe, receiver, partner, django_capture_on_commit_callbacks):
     subscribe()
-    with django_capture_on_commit_callbacks(execute=True):
-        with pytest.raises(RuntimeError), transaction.atomic():
-            emit_status_change(partner)
-            raise RuntimeError("the change fails")
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError), transaction.atomic():
+        emit_status_change(partner)
+        raise RuntimeError("the change fails")
     assert not OutboxEvent.objects.filter(event_type="partner.status_changed").exists()
     assert receiver.requests == []
 
@@ -234,5 +233,5 @@ def test_redelivery_by_hand_sends_the_same_id_again(
     assert delivery.state == DeliveryState.DELIVERED
     with django_capture_on_commit_callbacks(execute=True):
         assert services.deliveries_redeliver(actor=superuser, deliveries=[delivery]) == 1
-    assert len(receiver.requests) == 2 and len(set(r.webhook_id for r in receiver.requests)) == 1
+    assert len(receiver.requests) == 2 and len({r.webhook_id for r in receiver.requests}) == 1
     assert WebhookSubscription.objects.get().deliveries.get().attempts == 2

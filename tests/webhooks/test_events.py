@@ -20,9 +20,8 @@ from incentives import services as incentive_services
 from incentives.periods import quarter_of
 from partners.models import LifecycleStatus
 from tests.deals.helpers import approved_deal, grant_deal_registration, grant_mdf, registration
-from tests.factories import PartnerFactory
+from tests.factories import PartnerFactory, ProductLineFactory, ProgramFactory
 from tests.gates.conftest import Ladder
-from tests.incentives.conftest import cloud, program  # noqa: F401 - fixtures
 from tests.incentives.helpers import commission_rule, won_deal
 
 pytestmark = pytest.mark.django_db
@@ -155,7 +154,9 @@ def test_mdf_events(partner, partner_admin, superuser, settings, tmp_path):
         assert_documented(event)
 
 
-def test_ledger_entries_and_closed_statements(partner, program, cloud):
+def test_ledger_entries_and_closed_statements(partner):
+    program = ProgramFactory(name="Partner Network", slug="partner-network")
+    cloud = ProductLineFactory(code="cloud", name="Cloud")
     commission_rule(program, effective_from=datetime.date(2020, 1, 1))
     close = datetime.date(2025, 2, 10)
     deal = won_deal(partner, "1000.00", closed_on=close, line=cloud)
