@@ -22,6 +22,7 @@ from partners.models import Sale
 from tests.deals.helpers import grant_mdf
 from tests.factories import DealFactory
 from tests.incentives.helpers import rule
+from webhooks.models import WebhookSubscription
 
 pytestmark = pytest.mark.django_db
 
@@ -78,7 +79,7 @@ def _placements(node: dict, schema: dict, bad: str, place: str = "", depth: int 
 
 
 @pytest.fixture
-def objects(world, partner_admin):
+def objects(world, partner_admin, superuser):
     """One object behind each ``{id}`` of the request bodies' paths."""
     deal = DealFactory(partner=world.acme)
     deal.products.set([world.product_line])
@@ -98,6 +99,9 @@ def objects(world, partner_admin):
         "mdf-requests": mdf.pk,
         "gates": world.silver_gate.pk,
         "incentive-rules": rule(RuleKind.MARGIN, world.program).pk,
+        "webhook-subscriptions": WebhookSubscription.objects.create(
+            owner=superuser, url="https://hooks.example.com/prm", event_types=["deal.won"]
+        ).pk,
     }
 
 
