@@ -245,9 +245,12 @@ def _wants(
 
 
 def _visible_partner_ids(owner, partner_ids: set[int]) -> set[int]:
-    """Of ``partner_ids``, those ``owner`` may see: the one door, one query."""
+    """Of ``partner_ids``, those ``owner`` may see: the one door, one query (none for an owner
+    whom no coverage narrows)."""
     if not partner_ids:
         return set()
+    if sees_every_partner(owner):
+        return set(partner_ids)
     return set(Partner.objects.visible_to(owner).filter(pk__in=partner_ids).values_list("pk", flat=True))
 
 
@@ -258,7 +261,7 @@ def owner_may_see(owner, event: OutboxEvent) -> bool:
     return bool(_visible_partner_ids(owner, {event.partner_id}))
 
 
-def events_fan_out(event_ids: Sequence[str] | None = None) -> list[int]:
+def events_fan_out(event_ids: Sequence[str] | None = None, *, queue: bool = True) -> list[int]:
     """Create the deliveries of undispatched events (these, or the oldest); returns the new ids.
 
     Safe to repeat and to run concurrently: events are claimed with
@@ -295,15 +298,21 @@ def events_fan_out(event_ids: Sequence[str] | None = None) -> list[int]:
                 for event in wanted
                 if (event.partner_id in visible if event.partner_id is not None else everything)
             ]
-        WebhookDelivery.objects.bulk_create(rows, batch_size=FAN_OUT_BATCH, ignore_conflicts=True)
+        # The events are locked and undispatched: none of them has a delivery yet, and the
+        # unique constraint would refuse a second one.
+        created = [row.pk for row in WebhookDelivery.objects.bulk_create(rows, batch_size=FAN_OUT_BATCH)]
         OutboxEvent.objects.filter(pk__in=[event.pk for event in events]).update(dispatched_at=now)
-        created = list(
-            WebhookDelivery.objects.filter(
-                event_id__in=[event.pk for event in events], state=DeliveryState.PENDING, attempts=0
-            ).values_list("pk", flat=True)
-        )
-        transaction.on_commit(lambda: queue_deliveries(created))
+        if queue:
+            transaction.on_commit(lambda: queue_deliveries(created))
     return created
+
+
+def deliveries_dispatch(delivery_ids: Sequence[int]) -> int:
+    """After a fan-out: send the first few at once (no second task for the usual single event),
+    queue the rest a few per task so that workers share them. Returns how many were sent here."""
+    ids = sorted(delivery_ids)
+    queue_deliveries(ids[DELIVERY_BATCH:])
+    return sum(delivery_send(delivery_id) is not None for delivery_id in ids[:DELIVERY_BATCH])
 
 
 def queue_deliveries(delivery_ids: Sequence[int], countdown: float | None = None) -> None:
@@ -405,9 +414,10 @@ def _record(delivery: WebhookDelivery, response: transport.Response, *, final: b
         if response.succeeded:
             state = DeliveryState.DELIVERED
             changes.update(state=state, delivered_at=now)
-            WebhookSubscription.objects.filter(pk=subscription.pk).exclude(
-                consecutive_failures=0, failing_since=None
-            ).update(consecutive_failures=0, failing_since=None)
+            if subscription.consecutive_failures or subscription.failing_since:
+                WebhookSubscription.objects.filter(pk=subscription.pk).update(
+                    consecutive_failures=0, failing_since=None
+                )
         else:
             wait = None if final else backoff(delivery.attempts)
             if wait is not None:

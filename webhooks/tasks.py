@@ -8,8 +8,11 @@ from webhooks import notifications, services
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=5, max_retries=5)
 def fan_out_events(event_ids: list[str]) -> int:
-    """After commit: one delivery per subscription that wants each event. Returns deliveries created."""
-    return len(services.events_fan_out(event_ids))
+    """After commit: one delivery per subscription that wants each event, sent or queued. Returns
+    the deliveries created."""
+    created = services.events_fan_out(event_ids, queue=False)
+    services.deliveries_dispatch(created)
+    return len(created)
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=5, max_retries=5)
