@@ -75,7 +75,7 @@ class Receiver:
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.0"
 
-            def do_POST(self):  # noqa: N802 - the name http.server calls
+            def do_POST(self):
                 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
                 at = time.time()
@@ -118,7 +118,7 @@ class Receiver:
 
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def _emit_one(partner_id: int, index: int):
@@ -154,13 +154,17 @@ def _events(partner_id: int, count: int):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rate", type=float, default=100.0, help="events per second in the lag phase")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the lag phase")
     parser.add_argument("--burst", type=int, default=2000, help="events committed at once in the burst phase")
     parser.add_argument("--concurrency", type=int, default=2, help="Celery worker processes")
     parser.add_argument("--database-url", help="a PostgreSQL database (default: prm_bench_webhooks)")
-    parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/4", help="a Redis database of its own")
+    parser.add_argument(
+        "--broker-url", default="redis://127.0.0.1:6379/4", help="a Redis database of its own"
+    )
     args = parser.parse_args()
 
     url = _database_url(args.database_url)
@@ -210,7 +214,7 @@ def main() -> None:
     )
     receiver.secret = subscription.secret
 
-    worker = subprocess.Popen(
+    worker = subprocess.Popen(  # noqa: S603 - this interpreter running celery, no outside input
         [
             sys.executable,
             "-m",
@@ -248,7 +252,11 @@ def main() -> None:
             committed[event_id] = at
         produced_rate = count / (time.time() - start)
         arrived = receiver.wait_for(set(committed), timeout=120)
-        lags = [receiver.received[event_id] - at for event_id, at in committed.items() if event_id in receiver.received]
+        lags = [
+            receiver.received[event_id] - at
+            for event_id, at in committed.items()
+            if event_id in receiver.received
+        ]
         figures.update(
             lag_events=count,
             lag_delivered=len(lags),

@@ -27,7 +27,7 @@ class SubscriptionForm(forms.ModelForm):
         fields = ["url", "description", "event_types", "programs", "partners", "is_active"]
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if self.errors:
             return data
         errors = services.subscription_errors(

@@ -5,13 +5,15 @@ type's ``data``, and the Standard Webhooks headers. ``SPECTACULAR_SETTINGS``
 lists them by name (``webhooks.schemas.gate_passed``...).
 """
 
+from collections.abc import Callable
+
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse, OpenApiWebhook, extend_schema
 from rest_framework import serializers
 
 from events.catalogue import EVENT_TYPES, EventType, webhook_schema_name
 
-_FIELDS = {
+_FIELDS: dict[str, Callable[..., serializers.Field]] = {
     "integer": serializers.IntegerField,
     "string": serializers.CharField,
     "decimal": lambda **kwargs: serializers.DecimalField(max_digits=20, decimal_places=6, **kwargs),

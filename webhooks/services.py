@@ -322,7 +322,7 @@ def queue_deliveries(delivery_ids: Sequence[int], countdown: float | None = None
     for start in range(0, len(ids), DELIVERY_BATCH):
         batch = ids[start : start + DELIVERY_BATCH]
         if countdown:
-            deliver.apply_async(args=[batch], countdown=countdown)
+            deliver.apply_async(args=(batch,), countdown=countdown)
         else:
             deliver.delay(batch)
 

@@ -47,8 +47,13 @@ class SubscriptionSerializer(StrictModelSerializer):
         principal = self.context.get("principal")
         if principal is not None:
             # Choices through the door: an id the caller may not see is "does not exist".
-            self.fields["programs"].child_relation.queryset = Program.objects.visible_to(principal)
-            self.fields["partners"].child_relation.queryset = Partner.objects.visible_to(principal)
+            for name, queryset in (
+                ("programs", Program.objects.visible_to(principal)),
+                ("partners", Partner.objects.visible_to(principal)),
+            ):
+                field = self.fields[name]
+                assert isinstance(field, serializers.ManyRelatedField)
+                field.child_relation.queryset = queryset  # type: ignore[arg-type]  # the stubs read it as a manager
 
 
 class SubscriptionWithSecretSerializer(SubscriptionSerializer):
