@@ -34,11 +34,13 @@ from rest_framework.pagination import Cursor
 from api.models import TokenScope
 from api.pagination import FactCursorPagination
 from deals import mdf as mdf_services
+from events.models import OutboxEvent
 from incentives.models import LedgerEntry
 from partners.models import CustomerSegment
 from tests.deals.helpers import grant_deal_registration, grant_mdf
 from tests.factories import DealFactory
 from tests.incentives.helpers import commission_rule, won_deal
+from webhooks.models import WebhookDelivery, WebhookSubscription
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORTS = ROOT / "test-results" / "schemathesis"
@@ -87,6 +89,12 @@ checks.negative_data_rejection.enabled = false
 include-path-regex = '^/api/v1/incentive-rules/(\\{{id\\}}/)?$'
 include-method-regex = "^(POST|PUT)$"
 checks.positive_data_acceptance.enabled = false
+
+# A subscription's URL must resolve, when saved, to a public address (see ACROSS_OBJECTS).
+[[operations]]
+include-path-regex = '^/api/v1/webhook-subscriptions/(\\{{id\\}}/)?$'
+include-method-regex = "^(POST|PUT|PATCH)$"
+checks.positive_data_acceptance.enabled = false
 """
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.django_db(transaction=True)]
@@ -117,6 +125,12 @@ def fuzz_world(world, partner_admin, channel_manager, settings):
     rule = commission_rule(world.program, effective_from=datetime.date(2025, 1, 1))
     won = won_deal(world.acme, line=world.product_line, closed_on=datetime.date.today())
     call_command("calculate_incentives", verbosity=0)
+    # The manager's subscription and one delivery of it (its URL stands for an outside receiver).
+    subscription = WebhookSubscription.objects.create(
+        owner=channel_manager, url="https://hooks.example.com/prm", event_types=["deal.won"]
+    )
+    event = OutboxEvent.objects.create(event_type="deal.won", partner_id=world.acme.pk, data={})
+    delivery = WebhookDelivery.objects.create(subscription=subscription, event=event)
     acme = world.facts["acme"]
     ids = {
         "partners": [world.acme.pk],
@@ -143,6 +157,8 @@ def fuzz_world(world, partner_admin, channel_manager, settings):
         "incentive-statements": [world.acme.pk],
         "incentive-rules": [rule.pk],
         "ledger-entries": list(LedgerEntry.objects.filter(partner=world.acme).values_list("pk", flat=True)),
+        "webhook-subscriptions": [subscription.pk],
+        "webhook-deliveries": [delivery.pk],
     }
     known = {
         **{key: ids[key] for key in ("partners", "programs", "gates", "tiers", "benefits")},
@@ -185,6 +201,11 @@ ACROSS_OBJECTS = {
     "POST /api/v1/incentive-rules/",
     "PUT /api/v1/incentive-rules/{id}/",
     "POST /api/v1/mdf-requests/{id}/claim/",
+    # A subscription's URL must resolve to a public address: the run's generated hosts
+    # resolve to nothing here, so most are refused, with the reason on the url field.
+    "POST /api/v1/webhook-subscriptions/",
+    "PUT /api/v1/webhook-subscriptions/{id}/",
+    "PATCH /api/v1/webhook-subscriptions/{id}/",
 }
 # What a channel manager's token is refused (403) whatever the body: the history spans every
 # partner and tokens are narrowed to some; a deal is registered by the partner that found it
