@@ -101,6 +101,13 @@ class WebhookSubscriptionAdmin(CoverageAdminMixin, admin.ModelAdmin):
             messages.WARNING,
         )
 
+    def delete_model(self, request, obj):
+        services.subscription_delete(actor=request.user, subscription=obj)
+
+    def delete_queryset(self, request, queryset):
+        for subscription in queryset:
+            services.subscription_delete(actor=request.user, subscription=subscription)
+
     def save_related(self, request, form, formsets, change):
         # The service set the programs and partners; the inlines (the log) are read-only.
         pass

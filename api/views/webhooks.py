@@ -34,15 +34,15 @@ STAFF_ONLY = "Webhook subscriptions are for staff: ask your channel manager."
     ),
     partial_update=extend_schema(summary="Change a subscription (is_active=true enables a disabled one)"),
     update=extend_schema(summary="Replace a subscription"),
-    destroy=extend_schema(summary="Delete a subscription and its delivery log"),
 )
+# No DELETE: through the API a subscription is stopped with is_active=false, which keeps its
+# delivery log; deleting one (and its log) is for the admin.
 class WebhookSubscriptionViewSet(
     ScopedViewMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     mixins.UpdateModelMixin,
-    mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
     serializer_class = SubscriptionSerializer
@@ -53,7 +53,6 @@ class WebhookSubscriptionViewSet(
         "create": ["webhooks.add_webhooksubscription"],
         "update": ["webhooks.change_webhooksubscription"],
         "partial_update": ["webhooks.change_webhooksubscription"],
-        "destroy": ["webhooks.delete_webhooksubscription"],
         "rotate_secret": ["webhooks.change_webhooksubscription"],
     }
 
@@ -91,9 +90,6 @@ class WebhookSubscriptionViewSet(
             subscription=serializer.instance,
             **self._fields(serializer.validated_data),
         )
-
-    def perform_destroy(self, instance):
-        services.subscription_delete(actor=self.request.user, subscription=instance)
 
     @extend_schema(
         summary="Rotate the signing secret",
