@@ -86,17 +86,15 @@ EVENT_TYPES: dict[str, EventType] = {
         EventType(
             "gate.at_risk",
             1,
-            "A gate passed today would fail within its forecast horizon if nothing new arrived. "
-            "Defined ahead of the forecasts, which will emit it.",
+            "A gate passed today would fail within its forecast horizon if nothing new arrived: "
+            "the first day it would fail, the criterion and the shortfall.",
             _FORECAST,
-            emitted=False,
         ),
         EventType(
             "gate.recovered",
             1,
-            "A gate at risk is safe again. Defined ahead of the forecasts, which will emit it.",
+            "A gate at risk is safe again: it passes through its whole horizon.",
             _FORECAST,
-            emitted=False,
         ),
         EventType("tier.changed", 1, "The tier a partner holds in a program changed.", _TIER),
         EventType("tier.grace_started", 1, "A partner no longer qualifies for its tier: grace began.", _TIER),

@@ -101,3 +101,43 @@ def tier_override_events(
 ) -> None:
     """The events of a tier a channel manager set or released by hand."""
     plan_events([], [(partner_id, program_id, from_tier_id, to_tier_id, reason, on or timezone.localdate())])
+
+
+def forecast_events(started, ended) -> None:
+    """``gate.at_risk`` for each episode that started, ``gate.recovered`` for each that ended with the
+    gate passing again; recorded in the forecast's transaction, with one insert.
+
+    ``started`` holds (forecast, episode) pairs, ``ended`` (forecast, episode, reason) triples as
+    ``gates.forecast.forecasts_refresh`` collects them. An episode that ended because the gate
+    failed for real is told by ``gate.failed``, from the evaluation.
+    """
+    recovered = [(row, episode) for row, episode, reason in ended if str(reason) == "recovered"]
+    rows = [("gate.at_risk", row) for row, _episode in started] + [
+        ("gate.recovered", row) for row, _ in recovered
+    ]
+    if not rows:
+        return
+    partner_names = dict(
+        Partner.objects.filter(pk__in={row.partner_id for _name, row in rows}).values_list("id", "name")
+    )
+    gates = {
+        gate_id: (name, program_id)
+        for gate_id, name, program_id in Gate.objects.filter(
+            pk__in={row.gate_id for _name, row in rows}
+        ).values_list("id", "name", "program_id")
+    }
+    new_events = []
+    for name, row in rows:
+        gate_name, program_id = gates.get(row.gate_id, ("", None))
+        data = {
+            "partner_id": row.partner_id,
+            "partner_name": partner_names.get(row.partner_id, ""),
+            "gate_id": row.gate_id,
+            "gate_name": gate_name,
+            "program_id": program_id,
+            "fails_on": row.fails_on.isoformat() if row.fails_on else None,
+            "criterion": row.criterion,
+            "shortfall": row.shortfall,
+        }
+        new_events.append(NewEvent(name, data, partner_id=row.partner_id, program_id=program_id))
+    emit_many(new_events)

@@ -30,6 +30,7 @@ from criteria.references import References
 from criteria.tree import Leaf
 from criteria.tree import evaluate as evaluate_tree
 from gates.engine import Measurer, _param
+from gates.events import forecast_events
 from gates.forecast_dates import ONE_DAY, change_days, leaves_by_source
 from gates.metrics import METRICS, months_between
 from gates.models import Gate, GateForecast, GateOutcome, GateRiskEpisode, GateStatus, RiskEpisodeEnd
@@ -518,6 +519,7 @@ def forecasts_refresh(
         if notify and events:
             lines = {partner_id: list(partner_lines) for partner_id, partner_lines in events.items()}
             transaction.on_commit(lambda: notify_changes(lines))
+        forecast_events(started, ended)
         transaction.on_commit(lambda: _send_signals(started, ended))
     return summary
 

@@ -16,6 +16,7 @@ from deals.models import DealStatus
 from events.catalogue import EVENT_TYPES, webhook_schema_name
 from events.models import OutboxEvent
 from gates import services as gate_services
+from gates.forecast import forecasts_refresh
 from incentives import services as incentive_services
 from incentives.periods import quarter_of
 from partners.models import LifecycleStatus
@@ -75,7 +76,8 @@ def test_the_schema_documents_every_event_type(client, superuser):
     body = schema["webhooks"]["deal.won"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     component = schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
     assert {"id", "type", "version", "timestamp", "data"} <= set(component["properties"])
-    assert "forecasts" in schema["webhooks"]["gate.at_risk"]["post"]["description"]
+    assert "forecast horizon" in schema["webhooks"]["gate.at_risk"]["post"]["description"]
+    assert "Not emitted yet" not in json.dumps(schema["webhooks"])
 
 
 def test_partners_joining_and_changing_status(partner):
@@ -197,6 +199,29 @@ def test_gate_and_tier_events_from_the_evaluation(db):
     demoted = events_of("tier.changed", partner_id=partner.pk)[-1]
     assert (demoted.data["from_tier_name"], demoted.data["to_tier_name"]) == ("Gold", "Silver")
     for event in (*events_of("gate.passed"), promoted, failed, grace, ended, demoted):
+        assert_documented(event)
+
+
+def test_at_risk_and_recovered_from_the_forecast(db):
+    """A certification expiring within the horizon puts the gold gate at risk; a renewal ends it."""
+    ladder = Ladder()
+    partner = PartnerFactory()
+    expiring = ladder.certify(partner, 1, expires_on=TODAY + datetime.timedelta(days=20))[0]
+    ladder.certify(partner, 2)
+    gate_services.evaluate(as_of=TODAY, notify=False)
+    forecasts_refresh(as_of=TODAY, notify=False)
+    (at_risk,) = events_of("gate.at_risk", partner_id=partner.pk)
+    assert at_risk.data["gate_name"] == "Gold gate"
+    assert at_risk.data["fails_on"] == (TODAY + datetime.timedelta(days=21)).isoformat()
+    assert at_risk.data["shortfall"]
+    assert not events_of("gate.recovered")
+
+    expiring.expires_on = None
+    expiring.save()
+    forecasts_refresh(as_of=TODAY + datetime.timedelta(days=1), notify=False)
+    (recovered,) = events_of("gate.recovered", partner_id=partner.pk)
+    assert recovered.data["gate_name"] == "Gold gate" and recovered.data["fails_on"] is None
+    for event in (at_risk, recovered):
         assert_documented(event)
 
 
