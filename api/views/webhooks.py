@@ -127,10 +127,10 @@ class WebhookDeliveryViewSet(ScopedViewMixin, viewsets.ReadOnlyModelViewSet):
             .prefetch_related("attempt_log")
         )
 
-    def _redeliver(self, queryset) -> Response:
-        count = services.deliveries_redeliver(
-            actor=self.request.user, deliveries=queryset.actionable_by(self.principal, "redeliver")
-        )
+    def _redeliver(self, ids) -> Response:
+        """Send again the deliveries among ``ids`` the door lets the caller redeliver."""
+        deliveries = WebhookDelivery.objects.actionable_by(self.principal, "redeliver").filter(pk__in=ids)
+        count = services.deliveries_redeliver(actor=self.request.user, deliveries=deliveries)
         return Response(RedeliveredSerializer({"redelivered": count}).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
@@ -141,7 +141,7 @@ class WebhookDeliveryViewSet(ScopedViewMixin, viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def redeliver(self, request, pk=None):
         delivery = self.get_object()
-        return self._redeliver(WebhookDelivery.objects.filter(pk=delivery.pk))
+        return self._redeliver([delivery.pk])
 
     @extend_schema(
         summary="Send many deliveries again",
@@ -155,7 +155,7 @@ class WebhookDeliveryViewSet(ScopedViewMixin, viewsets.ReadOnlyModelViewSet):
     def redeliver_many(self, request):
         form = RedeliverSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        return self._redeliver(WebhookDelivery.objects.filter(pk__in=form.validated_data["ids"]))
+        return self._redeliver(form.validated_data["ids"])
 
 
 def register(router) -> None:
