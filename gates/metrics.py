@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.apps import apps
+from django.conf import settings
+from django.db import connection
 from django_countries import countries
 
 from core.money import round_money, to_decimal
@@ -82,14 +85,10 @@ FACT_TABLES: dict[str, tuple[str, str]] = {
 
 
 def _fact_model(table_key: str) -> Any:
-    from django.apps import apps
-
     return apps.get_model(FACT_TABLES[table_key][0])
 
 
 def _quote(name: str) -> str:
-    from django.db import connection
-
     return connection.ops.quote_name(name)
 
 
@@ -295,8 +294,6 @@ def _customer_words(leaf: Leaf) -> list[str]:
 
 def money_currency(leaf: Leaf) -> str:
     """The currency a money leaf is measured in: its own, else the reference currency of the rates."""
-    from django.conf import settings
-
     return leaf.currency or settings.PRM_REFERENCE_CURRENCY
 
 

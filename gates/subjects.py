@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.cache import cache
+
 from criteria.tree import Criteria, CriteriaError
 from gates.engine import compile_decider
 from gates.metrics import References, load_references
@@ -105,8 +107,6 @@ _cached: dict[tuple, tuple[int, Subjects]] = {}
 
 def bump_generation() -> None:
     """Make every process reload the definitions at its next evaluation."""
-    from django.core.cache import cache
-
     try:
         cache.incr(_GENERATION_KEY)
     except ValueError:
@@ -115,8 +115,6 @@ def bump_generation() -> None:
 
 def _new_generation() -> int:
     """A fresh random generation: a cache that lost its key (restart, eviction) never matches an old one."""
-    from django.core.cache import cache
-
     cache.add(_GENERATION_KEY, secrets.randbits(48), timeout=None)
     return cache.get(_GENERATION_KEY)
 
@@ -125,8 +123,6 @@ def cached_subjects(
     *, as_of: datetime.date, gate_ids: Sequence[int] | None = None, with_segments: bool = True
 ) -> Subjects:
     """``load_subjects`` for the frequent one-partner evaluations: one cache read when nothing changed."""
-    from django.core.cache import cache
-
     generation = cache.get(_GENERATION_KEY)
     if generation is None:
         generation = _new_generation()

@@ -5,6 +5,7 @@ cannot see gives an empty list, not an error that would confirm it exists.
 """
 
 import django_filters as filters
+from django.db.models import Q
 
 from core.filters import BooleanFilter, DateFilter, DateTimeFilter, IdFilter
 from partners.models import (
@@ -52,8 +53,6 @@ class PersonFilterSet(filters.FilterSet):
         fields: list[str] = []
 
     def filter_name(self, queryset, name, value):
-        from django.db.models import Q
-
         return queryset.filter(Q(first_name__icontains=value) | Q(last_name__icontains=value))
 
 
