@@ -32,14 +32,38 @@ class LeafProgress:
     counts_from: datetime.date | None
     period_ends: datetime.date | None
     is_numeric: bool
+    op: str = ">="
+    source: str = ""  # the facts it counts: "sales", "certifications", "deals"...
+    gap_display: str = ""  # "1", "150,000 USD": how much more a ">=" or ">" criterion needs
 
     @property
     def sentence(self) -> str:
         if self.value is None:
             return f"{self.description}: {NOT_MEASURED} (needs {self.target_display})"
         if not self.is_numeric:
-            return f"{self.description}: {self.value_display} (needs {self.target_display})"
+            return self._choice_sentence()
         return f"{self.value_display} of {self.target_display} {self.description}"
+
+    def _choice_sentence(self) -> str:
+        """A criterion on a category (status, tier, country) in words: what it is, and what it must be."""
+        subject = self.description[:1].upper() + self.description[1:]
+        if self.passed:
+            return f"{subject} is {self.value_display}"
+        several = isinstance(self.target, list | tuple) and len(self.target) > 1
+        wanted = f"one of {self.target_display}" if several else self.target_display
+        if self.op in {"!=", "not_in"}:
+            return f"{subject} is {self.value_display}; it must not be {wanted}"
+        return f"{subject} is {self.value_display}; it must be {wanted}"
+
+    @property
+    def still_needed(self) -> str:
+        """What is left to do, in words: "1 more people holding…", or the sentence where no gap is counted."""
+        if self.passed:
+            return ""
+        if self.gap_display:
+            more = "more than " if self.op == ">" else ""
+            return f"{more}{self.gap_display} more {self.description}"
+        return self.sentence
 
 
 @dataclass
@@ -136,6 +160,19 @@ class StoredMeasures:
         return self._keys[key]
 
 
+def _gap(leaf: Leaf, value: Any, passed: bool) -> Decimal | None:
+    """How far a value is below a ">=" or ">" target; None when met, unknown or not a count."""
+    if passed or leaf.op not in {">=", ">"}:
+        return None
+    try:
+        gap = Decimal(str(leaf.target)) - Decimal(str(value if value is not None else 0))
+    except (ArithmeticError, ValueError):
+        return None
+    if isinstance(leaf.target, int) and leaf.op == ">":
+        return gap + 1
+    return gap if gap > 0 else None
+
+
 def leaf_progress(leaf: Leaf, stored_value: Any, refs: References, as_of: datetime.date) -> LeafProgress:
     """A leaf against its target; ``stored_value`` None means nothing measured it yet."""
     metric = METRICS[leaf.metric]
@@ -150,6 +187,13 @@ def leaf_progress(leaf: Leaf, stored_value: Any, refs: References, as_of: dateti
         period_ends = window.period_end(as_of)
         window_text = window.describe()
     spec = metric.spec
+    gap = _gap(leaf, value, passed) if spec.value_kind != "choice" else None
+    if gap is not None and spec.value_kind == "count":
+        gap_display = _display(leaf, int(gap), refs)
+    elif gap is not None:
+        gap_display = _display(leaf, gap, refs)
+    else:
+        gap_display = ""
     return LeafProgress(
         path=leaf.path,
         metric=leaf.metric,
@@ -164,6 +208,9 @@ def leaf_progress(leaf: Leaf, stored_value: Any, refs: References, as_of: dateti
         counts_from=counts_from,
         period_ends=period_ends,
         is_numeric=spec.value_kind != "choice",
+        op=leaf.op,
+        source=metric.source,
+        gap_display=gap_display,
     )
 
 

@@ -30,7 +30,7 @@ from gates.models import (
 )
 from gates.selectors import GateProgress, StoredMeasures, leaf_progress, partner_gate_progress
 from partners.models import Certification, Partner, Person
-from programs.models import Program, Tier, program_open_to
+from programs.models import Benefit, Program, Tier, program_open_to
 
 
 def programs_for_partner(partner: Partner) -> QuerySet[Program]:
@@ -66,6 +66,109 @@ class Standing:
     @property
     def passed_gates(self) -> list[GateProgress]:
         return [gate for gate in self.progress if gate.passed]
+
+
+@dataclass
+class NextStep:
+    """The nearest gap: the open gate closest to passing, what it still needs and what it unlocks."""
+
+    progress: GateProgress
+    unlocks: list[Benefit]
+
+    @property
+    def missing(self) -> list:
+        return [leaf for leaf in self.progress.leaves if not leaf.passed]
+
+    @property
+    def reward(self) -> str:
+        """ "Platinum: 20 % discount, 15,000 USD MDF a quarter", or what the gate unlocks besides a tier."""
+        gate = self.progress.gate
+        name = gate.unlocks_tier.name if gate.unlocks_tier else gate.unlocks_specialisation
+        if not self.unlocks:
+            return name
+        return f"{name}: " + ", ".join(benefit.describe() for benefit in self.unlocks)
+
+    @property
+    def sources(self) -> set[str]:
+        """The kinds of facts that would close the gap (sales, certifications…), for the calls to action."""
+        return {leaf.source for leaf in self.missing}
+
+
+@dataclass
+class LadderStep:
+    tier: Tier
+    held: bool
+    above: bool  # higher than the tier held: still to reach
+    gate: GateProgress | None
+
+
+@dataclass
+class Ladder:
+    """Every tier of one program, lowest first, with where the partner stands and what each unlocks."""
+
+    program: Program
+    steps: list[LadderStep]
+
+
+def _nearness(progress: GateProgress) -> tuple:
+    missing = [leaf for leaf in progress.leaves if not leaf.passed]
+    mean = sum(leaf.ratio for leaf in missing) / len(missing) if missing else 1.0
+    tier = progress.gate.unlocks_tier
+    return (len(missing), -mean, tier.rank if tier else 1_000, progress.gate.name)
+
+
+def next_step(standing: "Standing", ladders: list[Ladder]) -> NextStep | None:
+    """The open gate nearest to passing among those that unlock something, and its unlocks.
+
+    Fewest criteria left first, then the furthest along; a gate waiting on a
+    prerequisite is not a step the partner can take. No query: a tier's
+    benefits come from the ladders (see ``tier_ladders``).
+    """
+    candidates = [
+        gate
+        for gate in standing.open_gates
+        if gate.status != GateOutcome.BLOCKED
+        and (gate.gate.unlocks_tier_id or gate.gate.unlocks_specialisation)
+        and gate.leaves
+    ]
+    if not candidates:
+        return None
+    nearest = min(candidates, key=_nearness)
+    unlocks: list[Benefit] = []
+    if nearest.gate.unlocks_tier_id:
+        held = {grant.benefit_id for grant in standing.grants}
+        tiers = {step.tier.pk: step.tier for ladder in ladders for step in ladder.steps}
+        tier = tiers.get(nearest.gate.unlocks_tier_id)
+        benefits: list[Benefit] = list(tier.benefits.all()) if tier is not None else []
+        unlocks = [benefit for benefit in benefits if benefit.pk not in held]
+    return NextStep(progress=nearest, unlocks=unlocks)
+
+
+def tier_ladders(standing: "Standing", partner: Partner) -> list[Ladder]:
+    """The tier ladder of each program open to the partner that has tiers. Two queries."""
+    held = {tier.program_id: tier.tier for tier in standing.tiers if tier.tier_id}
+    gate_for_tier = {
+        gate.gate.unlocks_tier_id: gate for gate in standing.progress if gate.gate.unlocks_tier_id
+    }
+    ladders: dict[int, Ladder] = {}
+    tiers = (
+        Tier.objects.filter(program__in=_visible_program_ids(partner))
+        .select_related("program")
+        .prefetch_related(Prefetch("benefits", queryset=Benefit.objects.order_by("kind", "name")))
+        .order_by("program__name", "rank")
+    )
+    for tier in tiers:
+        ladder = ladders.setdefault(tier.program_id, Ladder(program=tier.program, steps=[]))
+        current = held.get(tier.program_id)
+        ladder.steps.append(
+            LadderStep(
+                tier=tier,
+                held=current is not None and current.pk == tier.pk,
+                above=current is None or tier.rank > current.rank,
+                gate=gate_for_tier.get(tier.pk),
+            )
+        )
+    return list(ladders.values())
 
 
 def _tier_gate_order(progress: GateProgress) -> tuple:

@@ -47,6 +47,7 @@ def _partner_dashboard(request: HttpRequest) -> HttpResponse:
     partner = viewer_for(request).partner
     assert partner is not None
     standing = selectors.partner_standing(request.user, partner)
+    ladders = selectors.tier_ladders(standing, partner)
     deals = Deal.objects.visible_to(request.user).filter(partner=partner)
     return render_portal(
         request,
@@ -54,6 +55,8 @@ def _partner_dashboard(request: HttpRequest) -> HttpResponse:
         {
             "partner": partner,
             "standing": standing,
+            "next_step": selectors.next_step(standing, ladders),
+            "ladders": ladders,
             "deal_counts": selectors.deal_counts(deals),
             "may_register": can_register_deals(partner),
             "mdf": mdf_balance(partner),

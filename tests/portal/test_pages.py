@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from deals.models import DealStatus
-from gates.models import BenefitGrant, GateStatusChange, PartnerTier
+from gates.models import BenefitGrant, Gate, GateOutcome, GateState, GateStatus, GateStatusChange, PartnerTier
 from partners.models import MembershipRole
 from programs.models import BenefitKind
 from tests.deals.helpers import grant_deal_registration, grant_mdf
@@ -284,3 +284,61 @@ def test_gate_progress_on_a_program_page(client, partner, partner_admin):
     text = _text(client.get(reverse("portal:program_detail", args=[program.slug])))
     assert "You hold Silver since 4 March 2025" in text
     assert "3 of 5 people holding a valid certification" in text
+
+
+def test_the_dashboard_leads_with_the_nearest_gap_and_its_reward(client, partner, partner_admin):
+    program = tier_program(partner)
+    gold = program.tiers.get(name="Gold")
+    BenefitFactory(program=program, name="Gold discount", kind=BenefitKind.DISCOUNT, percent=20).tiers.add(
+        gold
+    )
+    client.force_login(partner_admin)
+    response = client.get(reverse("portal:dashboard"))
+    step = response.context["next_step"]
+    assert step.progress.gate.name == "Gold: five certified sales engineers"
+    text = _text(response)
+    assert "Your next step" in text
+    assert "2 more people holding a valid certification → unlocks Gold: Gold discount: 20 %" in text
+    # Certifications close this gap: the call to action is the team page.
+    assert (
+        f'href="{reverse("portal:team")}"'
+        in response.content.decode().split("Your next step")[1].split("</section>")[0]
+    )
+
+
+def test_the_ladder_shows_every_tier_and_where_the_partner_stands(client, partner, partner_admin):
+    program = tier_program(partner)
+    TierFactory(program=program, name="Registered", rank=1)
+    client.force_login(partner_admin)
+    response = client.get(reverse("portal:dashboard"))
+    (ladder,) = response.context["ladders"]
+    assert [(step.tier.name, step.held, step.above) for step in ladder.steps] == [
+        ("Registered", False, False),
+        ("Silver", True, False),
+        ("Gold", False, True),
+    ]
+    html = response.content.decode()
+    assert 'aria-current="step"' in html and "1 of 1 criteria met" not in html
+    assert "0 of 1 criteria met" in _text(response)
+
+
+def test_met_criteria_fold_away_while_the_gate_is_open(client, partner, partner_admin):
+    program = tier_program(partner)
+    gate = Gate.objects.create(
+        program=program,
+        name="Platinum",
+        state=GateState.ACTIVE,
+        criteria={
+            "all": [
+                {"metric": "certified_people", "op": ">=", "target": 2},
+                {"metric": "partner_attribute", "attribute": "status", "op": "in", "target": ["suspended"]},
+            ]
+        },
+    )
+    GateStatus.objects.create(partner=partner, gate=gate, status=GateOutcome.FAILED, measures=[3, "active"])
+    client.force_login(partner_admin)
+    html = client.get(reverse("portal:program_detail", args=[program.slug])).content.decode()
+    article = html.split(f'id="gate-{gate.pk}"')[1].split("</article>")[0]
+    unmet, folded = article.split("<details>")
+    assert "Status is active; it must be suspended" in unmet and "(needs" not in unmet
+    assert "Met already (1)" in folded and "3 of 2 people" in folded

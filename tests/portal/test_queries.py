@@ -33,8 +33,9 @@ pytestmark = pytest.mark.django_db
 # comments name what each page adds.
 PAGES = [
     # + tiers, grants, gates, gate statuses, gate changes, tier changes, deal counts,
-    #   deal-registration grant, MDF grant, MDF period, at-risk warnings
-    ("partner_admin", "portal:dashboard", None, 14),
+    #   deal-registration grant, MDF grant, MDF period, at-risk warnings, the ladders' tiers
+    #   and their benefits (which the next step reuses)
+    ("partner_admin", "portal:dashboard", None, 16),
     # + programs
     ("partner_admin", "portal:programs", None, 4),
     # + program, sub-programs, tiers, tiers' benefits, gate-unlocked benefits, gates, statuses, tier held
