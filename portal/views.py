@@ -132,7 +132,14 @@ def program_detail(request: HttpRequest, slug: str) -> HttpResponse:
             .select_related("program", "unlocks_tier")
             .order_by("name")
         )
-        context["progress"] = partner_gate_progress(viewer.partner, gates=gates)
+        # By the rank of the tier each unlocks, lowest first; gates unlocking no tier after them.
+        context["progress"] = sorted(
+            partner_gate_progress(viewer.partner, gates=gates),
+            key=lambda gate: (
+                gate.gate.unlocks_tier.rank if gate.gate.unlocks_tier else 1_000,
+                gate.gate.name,
+            ),
+        )
         context["held"] = (
             PartnerTier.objects.visible_to(request.user)
             .filter(program=program, partner=viewer.partner)

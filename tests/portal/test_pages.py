@@ -281,9 +281,16 @@ def test_sales_users_cannot_register_for_a_partner_whose_role_does_not_sell(clie
 def test_gate_progress_on_a_program_page(client, partner, partner_admin):
     program = tier_program(partner)
     client.force_login(partner_admin)
-    text = _text(client.get(reverse("portal:program_detail", args=[program.slug])))
+    response = client.get(reverse("portal:program_detail", args=[program.slug]))
+    text = _text(response)
     assert "You hold Silver since 4 March 2025" in text
     assert "3 of 5 people holding a valid certification" in text
+    # Gates follow the tiers they unlock (Silver before Gold), not the alphabet.
+    assert [gate.gate.name for gate in response.context["progress"]] == [
+        "Silver gate",
+        "Gold: five certified sales engineers",
+    ]
+    assert "Silver Your tier" in text and "Gold Your tier" not in text
 
 
 def test_the_dashboard_leads_with_the_nearest_gap_and_its_reward(client, partner, partner_admin):
