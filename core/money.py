@@ -8,6 +8,7 @@ payable or displayed figure. Intermediate conversions keep full precision.
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from babel.numbers import get_territory_currencies
 from django.core.exceptions import ValidationError
 from django.db import models
 from moneyed import CURRENCIES
@@ -26,6 +27,15 @@ AMOUNT_DECIMAL_PLACES = 4
 
 def is_currency(code: object) -> bool:
     return isinstance(code, str) and code in CURRENCY_CODES
+
+
+def currency_of_country(country_code: str, default: str = "USD") -> str:
+    """The legal tender of a country today, from the CLDR (GB → GBP, DE → EUR), else ``default``."""
+    try:
+        tenders = get_territory_currencies(str(country_code).upper(), tender=True)
+    except (ValueError, KeyError):
+        return default
+    return next((code for code in tenders if code in CURRENCY_CODES), default)
 
 
 def validate_currency(code: str) -> None:

@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from core.money import round_money
+from core.money import currency_of_country, round_money
 from deals import services
 from deals.models import Deal, DealStatus
 from deals.permissions import can_register_deals_as, deal_actions
@@ -61,7 +61,10 @@ def deal_register(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("Your role does not include registering deals.")
     if not can_register_deals(partner):
         return render_portal(request, "portal/deals/not_entitled.html", {}, section="deals", status=403)
-    form = DealRegistrationForm(request.POST or None)
+    # Most customers of a partner pay in the partner's own currency: it comes first.
+    form = DealRegistrationForm(
+        request.POST or None, initial={"currency": currency_of_country(partner.country.code)}
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

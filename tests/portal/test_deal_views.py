@@ -277,3 +277,16 @@ def test_the_list_filters_by_status_and_paginates(client, partner, partner_admin
     full = client.get(reverse("portal:deals"))
     assert len(full.context["page"].object_list) == 25 and "Page 1 of 2" in full.content.decode()
     assert client.get(reverse("portal:deals"), {"status": "bogus", "page": "x"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("country", "currency"), [("GB", "GBP"), ("DE", "EUR"), ("JP", "JPY"), ("US", "USD")]
+)
+def test_the_registration_form_offers_the_partners_own_currency_first(
+    client, entitled, partner, partner_admin, country, currency
+):
+    partner.country = country
+    partner.save(update_fields=["country"])
+    client.force_login(partner_admin)
+    form = client.get(reverse("portal:deal_register")).context["form"]
+    assert form["currency"].value() == currency
