@@ -57,13 +57,14 @@ def deal_list(request: HttpRequest) -> HttpResponse:
 @portal_view("partner")
 def deal_register(request: HttpRequest) -> HttpResponse:
     partner = viewer_for(request).partner
+    assert partner is not None  # the view is for partners only
     if not can_register_deals_as(request.user, partner):
         raise PermissionDenied("Your role does not include registering deals.")
     if not can_register_deals(partner):
         return render_portal(request, "portal/deals/not_entitled.html", {}, section="deals", status=403)
     # Most customers of a partner pay in the partner's own currency: it comes first.
     form = DealRegistrationForm(
-        request.POST or None, initial={"currency": currency_of_country(partner.country.code)}
+        request.POST or None, initial={"currency": currency_of_country(str(partner.country))}
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
