@@ -151,6 +151,22 @@ def statement_csv(request: HttpRequest, partner_id: int, period: str) -> HttpRes
 def redeem(request: HttpRequest, partner_id: int) -> HttpResponse:
     partner = _partner_or_404(request, partner_id)
     reward = object_or_404(Reward.objects.all(), request.POST.get("reward"))
+    if request.POST.get("confirm") != "yes" and Partner.objects.allows(request.user, "redeem", partner):
+        # Points spent are not given back: say what it costs and leaves before anything happens.
+        balance = services.points_balance(partner.pk)
+        return render_portal(
+            request,
+            "incentives/redeem_confirm.html",
+            {
+                "partner": partner,
+                "reward": reward,
+                "balance": balance,
+                "after": balance - reward.points_cost,
+                "points": POINTS,
+                "period": quarter_of(timezone.localdate()).code,
+            },
+            section="incentives",
+        )
     try:
         redemption = services.reward_redeem(actor=request.user, partner=partner, reward=reward)
     except PermissionDenied:

@@ -85,7 +85,7 @@ def _portal_urls(partner, program) -> list[str]:
 
 
 def _portal_form_fields() -> set[str]:
-    names: set[str] = {"reward"}  # the redeem button's
+    names: set[str] = {"reward", "confirm"}  # the redeem button's
     pending = list(PortalForm.__subclasses__())
     while pending:
         form_class = pending.pop()

@@ -165,8 +165,15 @@ def test_a_partner_admin_redeems_points_from_the_statement(client, partner_admin
 
     page = client.get(statement_url(partner)).content.decode()
     assert "Training voucher" in page and "50 pts" in page
+    # The button asks first: what it costs and what is left, and nothing is spent yet.
+    asked = client.post(reverse("incentives:redeem", args=[partner.pk]), {"reward": reward.pk})
+    assert asked.status_code == 200
+    text = " ".join(asked.content.decode().split())
+    assert "Redeem 40 pts for Training voucher?" in text
+    assert "goes from 50 pts to <strong>10 pts</strong>" in text
+    assert not Redemption.objects.exists()
     response = client.post(
-        reverse("incentives:redeem", args=[partner.pk]), {"reward": reward.pk}, follow=True
+        reverse("incentives:redeem", args=[partner.pk]), {"reward": reward.pk, "confirm": "yes"}, follow=True
     )
 
     assert (
@@ -175,7 +182,9 @@ def test_a_partner_admin_redeems_points_from_the_statement(client, partner_admin
     )
     assert Redemption.objects.get().partner == partner
     assert services.points_balance(partner.pk) == 10
-    again = client.post(reverse("incentives:redeem", args=[partner.pk]), {"reward": reward.pk}, follow=True)
+    again = client.post(
+        reverse("incentives:redeem", args=[partner.pk]), {"reward": reward.pk, "confirm": "yes"}, follow=True
+    )
     assert "has 10 points; Training voucher needs 40." in again.content.decode()
 
 
