@@ -8,8 +8,8 @@ from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
 from api.models import IntegrationToken, TokenScope, new_token_secret, token_digest
+from core.audit import audit
 from gates.services import gate_saved
-from partners.audit import audit
 
 # A token's last use is written at most this often, so that reads stay reads.
 LAST_USED_RESOLUTION = datetime.timedelta(minutes=1)

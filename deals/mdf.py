@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core.audit import audit
 from core.money import minor_unit_exponent, round_money
 from core.states import require_move
 from deals import events as deal_events
@@ -22,7 +23,6 @@ from deals.models import MDF_STATE_MOVES, MdfBucket, MdfLedgerEntry, MdfPeriod, 
 from deals.permissions import can_act_on_mdf_as_partner, can_decide_mdf, require
 from deals.selectors import mdf_allowance, period_bounds
 from deals.uploads import validate_proof
-from partners.audit import audit
 from programs.models import AllowancePeriod, Benefit
 
 

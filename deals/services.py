@@ -17,8 +17,10 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.audit import audit
 from core.background import task
 from core.locks import transaction_lock
+from core.models import AuditEntry
 from core.money import is_currency, minor_unit_exponent
 from core.states import require_move
 from deals import events as deal_events
@@ -27,8 +29,7 @@ from deals.permissions import can_decide_deal, can_register_deals_as, can_report
 from deals.selectors import can_register_deal_for, can_register_deals, deal_registration_segments
 from deals.signals import deal_won
 from gates import services as gate_services
-from partners.audit import audit
-from partners.models import AuditEntry, CustomerSegment, ProductLine, Sale
+from partners.models import CustomerSegment, ProductLine, Sale
 
 logger = logging.getLogger(__name__)
 

@@ -27,6 +27,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import dateformat, timezone
 
+from core.audit import audit
 from core.background import task
 from core.locks import session_lock
 from criteria.tree import evaluate as evaluate_tree
@@ -49,7 +50,6 @@ from gates.planning import ChunkPlan, notify_changes, plan_chunk, write_plan
 from gates.signals import evaluation_finished
 from gates.subjects import cached_subjects, load_subjects
 from gates.validation import parse_criteria
-from partners.audit import audit
 from partners.exchange import daily_rates_extend
 from partners.models import Membership, MembershipRole, Partner
 

@@ -10,8 +10,9 @@ from django.contrib.auth.models import Group, Permission
 
 CHANNEL_MANAGERS = "Channel managers"
 
-# Apps whose models channel managers administer in full.
-_MANAGED_APPS = ("partners", "programs", "gates", "deals", "incentives", "webhooks")
+# Apps whose models channel managers administer in full (core: exchange rates
+# and the audit trail).
+_MANAGED_APPS = ("core", "partners", "programs", "gates", "deals", "incentives", "webhooks")
 # Models they may only look at: written by services, never by hand.
 _READ_ONLY = {
     "auditentry",

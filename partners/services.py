@@ -5,8 +5,8 @@ from collections.abc import Iterable
 from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 
+from core.audit import audit
 from core.states import require_move
-from partners.audit import audit
 from partners.exchange import daily_rates_rebuild
 from partners.models import PARTNER_STATE_MOVES, Certification, ExchangeRate, LifecycleStatus, Partner
 from partners.models.organisations import partner_move_refusal

@@ -16,7 +16,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from guardian.shortcuts import assign_perm, remove_perm
 
-from partners.audit import audit
+from core.audit import audit
 from programs.models import MANAGE_PROGRAM, Program, ProgramUserObjectPermission
 
 

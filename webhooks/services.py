@@ -26,10 +26,10 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.audit import audit
 from core.background import task
 from events.catalogue import EVENT_TYPES
 from events.models import OutboxEvent
-from partners.audit import audit
 from partners.models import Partner
 from partners.models.organisations import sees_every_partner
 from programs.models import Program

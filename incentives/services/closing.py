@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from core.audit import audit
 from incentives import events as incentive_events
 from incentives import facts
 from incentives.ledger import move
@@ -22,7 +23,6 @@ from incentives.models import (
 )
 from incentives.periods import Period, quarter_of, quarters_between
 from incentives.services.calculation import CalculationSummary, Scope, calculate
-from partners.audit import audit
 
 
 @dataclass

@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core.audit import audit
 from core.background import task
 from core.money import round_money
 from deals.models import Deal, DealStatus
@@ -22,7 +23,6 @@ from incentives.models import (
     RuleKind,
 )
 from incentives.services.calculation import Scope, calculate
-from partners.audit import audit
 from partners.models import Partner
 
 

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core.audit import audit
 from incentives.models import (
     CommissionRate,
     IncentiveRule,
@@ -16,7 +17,6 @@ from incentives.models import (
     Reward,
     RuleKind,
 )
-from partners.audit import audit
 
 
 def rule_new_version(

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from core.bulk import insert_json, update_json
 from core.locks import transaction_lock
+from core.models import AuditEntry
 from history.fallback import record_rows
 from partners.ingestion.parsing import (
     LOOKUP_CHUNK,
@@ -26,9 +27,6 @@ from partners.ingestion.parsing import (
     _RowErrors,
     _text,
     max_batch_rows,
-)
-from partners.models import (
-    AuditEntry,
 )
 from partners.signals import facts_changed
 from prm.text import storable_problem

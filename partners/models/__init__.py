@@ -5,9 +5,6 @@ arrive from integrations with an external id that is unique per source, so a
 re-sent record updates the one already stored instead of counting twice.
 """
 
-from partners.models.audit import (  # noqa: F401
-    AuditEntry,
-)
 from partners.models.exchange import (  # noqa: F401
     DailyRate,
     ExchangeRate,

@@ -7,8 +7,9 @@ import pytest
 
 from api import selectors
 from api.models import TokenScope
+from core.models import AuditEntry
 from gates.models import EvaluationRun, Gate, GateState, GateStatus
-from partners.models import AuditEntry, Partner
+from partners.models import Partner
 from tests.factories import PartnerFactory, TierFactory
 
 pytestmark = pytest.mark.django_db

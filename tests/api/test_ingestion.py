@@ -12,8 +12,9 @@ from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from api.models import TokenScope
+from core.models import AuditEntry
 from partners import ingestion
-from partners.models import AuditEntry, Certification, EngagementActivity, Person, Sale
+from partners.models import Certification, EngagementActivity, Person, Sale
 from tests.factories import (
     ActivityTypeFactory,
     CertificationTypeFactory,

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from api.models import IntegrationToken, TokenScope
 from api.services import token_revoke
-from partners.models import AuditEntry
+from core.models import AuditEntry
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -279,7 +279,7 @@ def test_funds_are_claimed_only_once_the_activity_has_ended(partner, partner_adm
 def test_a_manager_may_allow_an_early_claim_and_it_is_recorded(
     partner, partner_admin, channel_manager, superuser
 ):
-    from partners.models import AuditEntry
+    from core.models import AuditEntry
 
     grant_mdf(partner)
     request = _upcoming(partner, partner_admin, superuser)

@@ -9,10 +9,11 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from core.models import AuditEntry
 from deals import services
 from deals.models import Deal, DealStatus, normalise_domain
 from deals.signals import deal_won
-from partners.models import AuditEntry, MembershipRole, Sale
+from partners.models import MembershipRole, Sale
 from tests.deals.helpers import approved_deal, grant_deal_registration, registration
 from tests.factories import (
     DistributorFactory,

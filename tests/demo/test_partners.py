@@ -8,9 +8,10 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.validators import validate_email
 
+from core.models import AuditEntry
 from demo import partners as demo
 from demo.partners import FIRST_NAMES, LAST_NAMES, NAME_PARTS, email_local_part, partner_name
-from partners.models import AuditEntry, Certification, EngagementActivity, Membership, Partner, Person, Sale
+from partners.models import Certification, EngagementActivity, Membership, Partner, Person, Sale
 from programs.models import Program, ProgramUserObjectPermission, Tier, programs_managed_by
 
 pytestmark = pytest.mark.django_db

@@ -196,8 +196,9 @@ def test_saving_an_unchanged_override_writes_nothing_and_the_portal_reads_its_da
 ):
     from django.utils import dateformat
 
+    from core.models import AuditEntry
     from gates.models import TierChange, TierChangeReason
-    from partners.models import AuditEntry, MembershipRole
+    from partners.models import MembershipRole
     from tests.factories import MembershipFactory
 
     partner = PartnerFactory()

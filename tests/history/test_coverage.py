@@ -13,7 +13,7 @@ from pghistory.models import Event
 
 # label -> why the history does not record it
 NOT_RECORDED = {
-    "partners.auditentry": "the log of business actions itself, append-only",
+    "core.auditentry": "the log of business actions itself, append-only",
     "partners.dailyrate": "derived from the exchange rates (recorded) by partners.exchange",
     "gates.gateversion": "a copy of each gate's definition, written when the gate (recorded) is saved",
     "gates.gatestatus": "a result of the evaluation, recomputed from definitions and facts",

@@ -307,7 +307,7 @@ class TestTriggers:
 @pytest.mark.django_db
 class TestDefinitionAdmins:
     def test_program_saves_and_inline_tiers_go_through_the_services_and_are_audited(self, client, superuser):
-        from partners.models import AuditEntry
+        from core.models import AuditEntry
 
         program = ProgramFactory(name="Main")
         tier = TierFactory(program=program, name="Silver", rank=1)
@@ -349,7 +349,7 @@ class TestDefinitionAdmins:
         assert object_history(program)[0].after["name"] == "Main program"
 
     def test_deleting_a_segment_in_the_admin_is_audited_and_in_the_history(self, client, superuser):
-        from partners.models import AuditEntry
+        from core.models import AuditEntry
         from programs.models import Segment
 
         segment = SegmentFactory(name="UK cloud")

@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from core.models import AuditEntry
 from incentives import services
 from incentives.models import (
     CustomerActivation,
@@ -16,7 +17,6 @@ from incentives.models import (
     Payout,
     RuleKind,
 )
-from partners.models import AuditEntry
 from tests.incentives.helpers import commission_rule, margin_rule, won_deal
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,8 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
-from partners.models import AuditEntry, Person, Region, Sale
+from core.models import AuditEntry
+from partners.models import Person, Region, Sale
 from partners.services import fact_save, facts_delete
 from partners.signals import facts_changed
 from tests.factories import PartnerFactory, PersonFactory, ProductLineFactory, SaleFactory

@@ -4,7 +4,8 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
-from partners.models import PARTNER_STATE_MOVES, AuditEntry, LifecycleStatus, Partner, Region
+from core.models import AuditEntry
+from partners.models import PARTNER_STATE_MOVES, LifecycleStatus, Partner, Region
 from partners.services import partner_move
 from partners.signals import facts_changed
 from tests.factories import PartnerFactory

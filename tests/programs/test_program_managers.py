@@ -13,9 +13,9 @@ from rest_framework.test import APIClient
 
 from api.models import TokenScope
 from api.services import token_issue
+from core.models import AuditEntry
 from gates.models import Gate, GateState
 from incentives.models import IncentiveRule
-from partners.models import AuditEntry
 from programs.models import Benefit, Program, Segment, Tier, programs_managed_by
 from programs.services import program_manager_grant, program_manager_revoke, program_managers
 from tests.factories import ProgramFactory, SegmentFactory, grant_program_manager

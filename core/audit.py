@@ -1,8 +1,10 @@
+"""Recording business actions in the audit trail, from the services of every app."""
+
 from typing import Any
 
 from django.db import models
 
-from partners.models import AuditEntry
+from core.models import AuditEntry
 
 
 def audit(*, actor, action: str, target: models.Model, **data: Any) -> AuditEntry:

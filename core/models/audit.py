@@ -19,6 +19,8 @@ class AuditEntry(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+        # The table keeps the name it had when the model lived in partners.
+        db_table = "partners_auditentry"
         verbose_name_plural = "audit entries"
         indexes = [models.Index(fields=["target_type", "target_id"])]
 
