@@ -334,7 +334,7 @@ def generate(partners: int, facts: int, seed: int) -> dict[str, int]:
                 [currency, rate],
             )
         cursor.execute("ANALYZE")
-    from partners.exchange import daily_rates_rebuild
+    from core.exchange import daily_rates_rebuild
 
     for currency in ("EUR", "GBP", "JPY"):
         daily_rates_rebuild(currency)

@@ -97,8 +97,9 @@ def prepare(partners: int, seed: int) -> str:
 
     from api.models import TokenScope
     from api.services import token_issue
-    from partners.exchange import daily_rates_rebuild
-    from partners.models import ExchangeRate, Partner, ProductLine
+    from core.exchange import daily_rates_rebuild
+    from core.models import ExchangeRate
+    from partners.models import Partner, ProductLine
     from partners.roles import ensure_channel_manager_group
 
     call_command("migrate", verbosity=0)

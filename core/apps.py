@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class CoreConfig(AppConfig):
-    """The base layer every app may use: money, and the helpers shared across apps."""
+    """The base layer every app may use: money, exchange rates, the audit trail, the shared helpers."""
 
     name = "core"
     verbose_name = "Core"

@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from core.exchange import convert
 from deals.models import Deal, DealStatus, SalesRole
 from incentives import services
 from incentives.models import (
@@ -35,7 +36,6 @@ from incentives.models import (
     SpifTrigger,
 )
 from incentives.periods import quarter_of
-from partners.exchange import convert
 from partners.models import CertificationType, LifecycleStatus, Partner, ProductLine, Sale
 from programs.models import Program
 

@@ -16,7 +16,8 @@ from decimal import Decimal
 from dateutil.relativedelta import relativedelta
 from django.contrib.auth import get_user_model
 
-from partners.exchange import daily_rates_rebuild
+from core.exchange import daily_rates_rebuild
+from core.models import ExchangeRate
 from partners.models import (
     ActivityType,
     BusinessModel,
@@ -26,7 +27,6 @@ from partners.models import (
     CustomerSegment,
     Distributor,
     EngagementActivity,
-    ExchangeRate,
     LifecycleStatus,
     Partner,
     PartnerType,

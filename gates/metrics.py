@@ -80,7 +80,7 @@ FACT_TABLES: dict[str, tuple[str, str]] = {
     "activities": ("partners.EngagementActivity", "a"),
     "proficiencies": ("partners.ServiceProficiency", "sp"),
     "deals": ("deals.Deal", "d"),
-    "daily_rates": ("partners.DailyRate", "fr"),
+    "daily_rates": ("core.DailyRate", "fr"),
 }
 
 

@@ -27,7 +27,7 @@ DEFINITION_MODELS = (
     ("partners", "ActivityType"),
     ("partners", "ServiceOffering"),
     ("partners", "CustomerSegment"),
-    ("partners", "ExchangeRate"),
+    ("core", "ExchangeRate"),
 )
 
 

@@ -13,12 +13,12 @@ from typing import Any
 from django.apps import apps
 from django.db.models import Q
 
+from core.exchange import rate_on
 from core.money import round_money
 from criteria.tree import Criteria, Leaf, evaluate
 from criteria.windows import Window
 from gates.metrics import References, money_currency, months_between
 from gates.models import PartnerTier
-from partners.exchange import rate_on
 from partners.models import Certification, EngagementActivity, Partner, Sale, ServiceProficiency
 
 

@@ -29,6 +29,7 @@ from django.utils import dateformat, timezone
 
 from core.audit import audit
 from core.background import task
+from core.exchange import daily_rates_extend
 from core.locks import session_lock
 from criteria.tree import evaluate as evaluate_tree
 from gates import events as gate_events
@@ -50,7 +51,6 @@ from gates.planning import ChunkPlan, notify_changes, plan_chunk, write_plan
 from gates.signals import evaluation_finished
 from gates.subjects import cached_subjects, load_subjects
 from gates.validation import parse_criteria
-from partners.exchange import daily_rates_extend
 from partners.models import Membership, MembershipRole, Partner
 
 logger = logging.getLogger(__name__)

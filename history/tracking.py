@@ -31,13 +31,20 @@ def _event_name(model: type[models.Model]) -> str:
     return f"{model.__name__}Event"
 
 
-def tracked(*, exclude: Iterable[str] = (), ignore: Iterable[str] = (), changes: Iterable[str] = ()):
+def tracked(
+    *,
+    exclude: Iterable[str] = (),
+    ignore: Iterable[str] = (),
+    changes: Iterable[str] = (),
+    event_table: str | None = None,
+):
     """Record every insert, update and delete of the decorated model.
 
     ``exclude``: fields never stored (secrets). ``ignore``: stored fields whose
     change alone records nothing (``auto_now`` stamps are ignored anyway).
     ``changes``: only an update changing one of these is recorded (an
-    override on a row the engine rewrites nightly).
+    override on a row the engine rewrites nightly). ``event_table``: the event
+    table's name, for a model that moved to another app and keeps its tables.
     """
     exclude, ignore, changes = list(exclude), list(ignore), list(changes)
 
@@ -62,6 +69,7 @@ def tracked(*, exclude: Iterable[str] = (), ignore: Iterable[str] = (), changes:
             pghistory.DeleteEvent(),
             exclude=exclude or None,
             model_name=name,
+            meta={"db_table": event_table} if event_table else None,
         )(model)
 
     return decorate

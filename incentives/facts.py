@@ -13,6 +13,8 @@ from decimal import Decimal
 
 from django.db.models import Min, Q, QuerySet
 
+from core.exchange import reference_currency
+from core.models import ExchangeRate
 from deals.models import Deal, DealStatus
 from gates.models import TierChange
 from incentives import engine
@@ -23,8 +25,7 @@ from incentives.models import (
     Redemption,
 )
 from incentives.periods import Period, parse_period, year
-from partners.exchange import reference_currency
-from partners.models import Certification, EngagementActivity, ExchangeRate, Sale
+from partners.models import Certification, EngagementActivity, Sale
 from programs.models import Tier
 
 # The sale a won deal became (deals.services.deal_mark_won).
@@ -125,7 +126,7 @@ class HistoryTierBook(TierNames):
 
 
 class ExchangeRateBook:
-    """Every exchange rate in one query; converts like ``partners.exchange.convert``.
+    """Every exchange rate in one query; converts like ``core.exchange.convert``.
 
     A rate holds from its date until the next one of the same currency; the
     conversion keeps full precision (the engine rounds once, later).

@@ -7,6 +7,7 @@ from django.contrib.auth.models import Group
 from django.db import models
 from django.db.models import Count, Q
 
+from core.models import ExchangeRate
 from partners.admin_coverage import CoverageAdminMixin, CoverageInlineMixin
 from partners.models import (
     ActivityType,
@@ -15,7 +16,6 @@ from partners.models import (
     CustomerSegment,
     Distributor,
     EngagementActivity,
-    ExchangeRate,
     ManagerProfile,
     Membership,
     Partner,

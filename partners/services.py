@@ -6,9 +6,10 @@ from django.core.exceptions import PermissionDenied
 from django.db import models, transaction
 
 from core.audit import audit
+from core.exchange import daily_rates_rebuild
+from core.models import ExchangeRate
 from core.states import require_move
-from partners.exchange import daily_rates_rebuild
-from partners.models import PARTNER_STATE_MOVES, Certification, ExchangeRate, LifecycleStatus, Partner
+from partners.models import PARTNER_STATE_MOVES, Certification, LifecycleStatus, Partner
 from partners.models.organisations import partner_move_refusal
 from partners.signals import facts_changed
 

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
+from core.models import ExchangeRate
 from deals.models import Deal
 from partners.models import (
     ActivityType,
@@ -17,7 +18,6 @@ from partners.models import (
     CertificationType,
     Distributor,
     EngagementActivity,
-    ExchangeRate,
     LifecycleStatus,
     Membership,
     MembershipRole,

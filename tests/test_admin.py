@@ -148,22 +148,22 @@ def test_an_expiry_before_issue_is_a_form_error(client, superuser):
 def test_an_unknown_currency_is_a_form_error(client, superuser):
     client.force_login(superuser)
     response = client.post(
-        reverse("admin:partners_exchangerate_add"),
+        reverse("admin:core_exchangerate_add"),
         {"currency": "ZZZ", "valid_from": "2025-01-01", "rate": "1.2"},
     )
     assert response.status_code == 200
     assert "ZZZ" in response.content.decode()
-    from partners.models import ExchangeRate
+    from core.models import ExchangeRate
 
     assert not ExchangeRate.objects.exists()
 
 
 def test_saving_a_rate_in_the_admin_rebuilds_the_daily_table(client, superuser):
-    from partners.models import DailyRate
+    from core.models import DailyRate
 
     client.force_login(superuser)
     response = client.post(
-        reverse("admin:partners_exchangerate_add"),
+        reverse("admin:core_exchangerate_add"),
         {
             "currency": "EUR",
             "valid_from": (datetime.date.today() - datetime.timedelta(days=3)).isoformat(),

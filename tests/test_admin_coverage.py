@@ -101,7 +101,7 @@ VENDOR_WIDE = {
     "partners.ActivityType",
     "partners.CertificationType",
     "partners.CustomerSegment",
-    "partners.ExchangeRate",
+    "core.ExchangeRate",
     "partners.ProductLine",
     "partners.ServiceOffering",
     "programs.Benefit",

@@ -7,16 +7,11 @@ from django.conf import settings
 from django.db.models import Min
 from django_countries import countries
 
+from core.models import ExchangeRate
 from core.money import is_currency, minor_unit_exponent
 from partners.ingestion.parsing import _REGIONS, _amount, _date, _id, _text
 from partners.ingestion.pipeline import _Ingestion
-from partners.models import (
-    CustomerSegment,
-    ExchangeRate,
-    ProductLine,
-    Region,
-    Sale,
-)
+from partners.models import CustomerSegment, ProductLine, Region, Sale
 
 
 class SalesIngestion(_Ingestion):

@@ -5,12 +5,6 @@ arrive from integrations with an external id that is unique per source, so a
 re-sent record updates the one already stored instead of counting twice.
 """
 
-from partners.models.exchange import (  # noqa: F401
-    DailyRate,
-    ExchangeRate,
-    rate_missing_message,
-    rate_on,
-)
 from partners.models.facts import (  # noqa: F401
     ActivityType,
     Certification,

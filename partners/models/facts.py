@@ -10,9 +10,9 @@ from django.db.models import Q
 from django_countries.fields import CountryField
 
 from core.door import DoorQuerySet, principal_user
+from core.models.exchange import rate_missing_message
 from core.money import AmountField, CurrencyField, is_currency, minor_unit_exponent
 from history.tracking import tracked
-from partners.models.exchange import rate_missing_message
 from partners.models.organisations import (
     Membership,
     MembershipRole,

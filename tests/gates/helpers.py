@@ -3,11 +3,11 @@
 import datetime
 from typing import Any
 
+from core.exchange import daily_rates_extend
 from gates.engine import Measurer
 from gates.metrics import load_references
 from gates.reference import measure_leaf
 from gates.validation import parse_criteria
-from partners.exchange import daily_rates_extend
 
 
 def measure_both(

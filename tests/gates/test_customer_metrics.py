@@ -12,13 +12,13 @@ from unittest import mock
 import pytest
 from django.core.cache import cache
 
+from core.exchange import daily_rates_extend
 from deals.models import DealStatus
 from gates.engine import Measurer
 from gates.metrics import METRICS, load_references
 from gates.selectors import leaf_progress
 from gates.subjects import _GENERATION_KEY, cached_subjects
 from gates.validation import criteria_errors, parse_criteria
-from partners.exchange import daily_rates_extend
 from partners.models import CustomerSegment
 from tests.factories import (
     CertificationFactory,

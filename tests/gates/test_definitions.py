@@ -18,6 +18,7 @@ from unittest import mock
 import pytest
 from django.core.management import call_command
 
+from core.models import ExchangeRate
 from gates import services
 from gates.models import (
     BenefitGrant,
@@ -30,7 +31,7 @@ from gates.models import (
     TierChange,
     TierChangeReason,
 )
-from partners.models import ExchangeRate, ProductLine
+from partners.models import ProductLine
 from partners.services import exchange_rate_save
 from programs.models import BenefitKind, Program
 from tests.factories import BenefitFactory, PartnerFactory, SaleFactory, SegmentFactory

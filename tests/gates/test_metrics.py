@@ -237,11 +237,11 @@ def test_a_sale_before_any_rate_of_its_currency_is_not_counted():
 
 def test_a_money_leaf_without_a_currency_is_measured_in_the_reference_currency(settings):
     """The fallback follows PRM_REFERENCE_CURRENCY: yen have no minor unit, dollars two."""
+    from core.exchange import daily_rates_extend
     from criteria.tree import Criteria, Leaf
     from gates.engine import Measurer
     from gates.metrics import load_references
     from gates.reference import measure_leaf
-    from partners.exchange import daily_rates_extend
 
     settings.PRM_REFERENCE_CURRENCY = "JPY"
     partner = PartnerFactory()
@@ -259,10 +259,10 @@ def test_the_source_queries_name_tables_and_columns_from_the_models(monkeypatch)
     """A renamed table or column (db_table, db_column) is followed by every source query."""
     from django.db import connection
 
+    from core.exchange import daily_rates_extend
     from deals.models import Deal
     from gates.engine import Measurer
     from gates.validation import parse_criteria
-    from partners.exchange import daily_rates_extend
     from partners.models import Sale
 
     partner = PartnerFactory()

@@ -15,18 +15,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
+from core.exchange import daily_rates_rebuild
+from core.models import ExchangeRate
 from criteria.tree import evaluate as evaluate_tree
 from gates.engine import Measurer
 from gates.metrics import load_references
 from gates.reference import measure_leaf
 from gates.validation import parse_criteria
-from partners.exchange import daily_rates_rebuild
 from partners.models import (
     ActivityType,
     Certification,
     CertificationType,
     EngagementActivity,
-    ExchangeRate,
     Partner,
     Person,
     ProductLine,

@@ -14,7 +14,7 @@ from pghistory.models import Event
 # label -> why the history does not record it
 NOT_RECORDED = {
     "core.auditentry": "the log of business actions itself, append-only",
-    "partners.dailyrate": "derived from the exchange rates (recorded) by partners.exchange",
+    "core.dailyrate": "derived from the exchange rates (recorded) by core.exchange",
     "gates.gateversion": "a copy of each gate's definition, written when the gate (recorded) is saved",
     "gates.gatestatus": "a result of the evaluation, recomputed from definitions and facts",
     "gates.gatestatuschange": "the history of gate statuses itself",

@@ -1,7 +1,7 @@
 """The engine's arithmetic without a database, and its readers against the project's own.
 
 The bulk tier history and exchange-rate readers must answer exactly what
-``gates.selectors.tier_on`` and ``partners.exchange.convert`` answer.
+``gates.selectors.tier_on`` and ``core.exchange.convert`` answer.
 """
 
 import datetime
@@ -154,7 +154,7 @@ def test_the_bulk_tier_history_reads_like_tier_on(partner, program, tiers, chang
 
 @pytest.mark.django_db
 def test_the_rate_book_converts_like_the_exchange_module():
-    from partners.exchange import convert
+    from core.exchange import convert
     from tests.factories import ExchangeRateFactory
 
     ExchangeRateFactory(currency="EUR", valid_from=datetime.date(2025, 1, 1), rate=Decimal("1.1"))

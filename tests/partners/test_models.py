@@ -170,7 +170,7 @@ class TestPartnerVisibility:
 
 
 def test_exchange_rates_read_as_people_write_them():
-    from partners.models import ExchangeRate
+    from core.models import ExchangeRate
 
     rate = ExchangeRate(currency="EUR", valid_from=datetime.date(2027, 3, 31), rate=Decimal("1.1000000000"))
     assert str(rate) == "1 EUR = 1.1 USD from 31 March 2027"

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from partners.models import DailyRate, ExchangeRate, rate_missing_message, rate_on
+from core.models import DailyRate, ExchangeRate, rate_missing_message, rate_on
 
 # How far past today the daily table reaches, so that facts dated today or
 # tomorrow (time zones) always find their rate.

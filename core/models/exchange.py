@@ -14,7 +14,8 @@ from core.money import CurrencyField
 from history.tracking import tracked
 
 
-@tracked()
+# The tables keep the names they had when the models lived in partners.
+@tracked(event_table="partners_exchangerateevent")
 class ExchangeRate(models.Model):
     """The value of one unit of ``currency`` in the reference currency, from ``valid_from`` on.
 
@@ -29,6 +30,7 @@ class ExchangeRate(models.Model):
     )
 
     class Meta:
+        db_table = "partners_exchangerate"
         ordering = ["currency", "-valid_from"]
         constraints = [
             models.UniqueConstraint(fields=["currency", "valid_from"], name="rate_unique_day"),
@@ -47,7 +49,7 @@ class ExchangeRate(models.Model):
 
 
 # The rate lookups live with the rates, so that a sale can check its own
-# currency; ``partners.exchange`` builds conversions and the daily table on them.
+# currency; ``core.exchange`` builds conversions and the daily table on them.
 def rate_on(currency: str, day: datetime.date) -> Decimal | None:
     """Value of one unit of ``currency`` in the reference currency on ``day``; None if unknown."""
     if currency == settings.PRM_REFERENCE_CURRENCY:
@@ -71,7 +73,7 @@ def rate_missing_message(currency: str, day: datetime.date) -> str | None:
 
 
 class DailyRate(models.Model):
-    """One row per currency and day, derived from ``ExchangeRate`` by ``partners.exchange``.
+    """One row per currency and day, derived from ``ExchangeRate`` by ``core.exchange``.
 
     It exists so that the set-based gate evaluation converts millions of sales
     with an equality join instead of a "latest rate before" subquery per row.
@@ -82,6 +84,7 @@ class DailyRate(models.Model):
     rate = models.DecimalField(max_digits=20, decimal_places=10)
 
     class Meta:
+        db_table = "partners_dailyrate"
         constraints = [
             models.UniqueConstraint(fields=["currency", "day"], name="daily_rate_unique_day"),
         ]
