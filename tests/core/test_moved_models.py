@@ -72,3 +72,25 @@ def test_an_exchange_rate_edit_is_recorded_and_audited(superuser):
     assert ExchangeRate.pgh_event_model.objects.filter(pgh_obj=rate).count() == 2
     entry = AuditEntry.objects.get(action="exchange_rate.saved")
     assert (entry.target_type, entry.target_id) == ("core.exchangerate", str(rate.pk))
+
+
+@pytest.mark.django_db
+def test_channel_managers_keep_their_rights_on_rates_and_the_audit_trail():
+    from django.contrib.auth.models import Group
+
+    from partners.roles import CHANNEL_MANAGERS
+
+    permissions = set(
+        Group.objects.get(name=CHANNEL_MANAGERS).permissions.values_list(
+            "content_type__app_label", "codename"
+        )
+    )
+    assert {
+        ("core", "change_exchangerate"),
+        ("core", "view_auditentry"),
+        ("core", "view_dailyrate"),
+    } <= permissions
+    assert ("core", "change_auditentry") not in permissions and (
+        "core",
+        "change_dailyrate",
+    ) not in permissions
