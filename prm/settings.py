@@ -294,7 +294,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "webhooks.tasks.sweep_deliveries",
         "schedule": env_int("PRM_WEBHOOKS_SWEEP_SECONDS", 30, minimum=1),
     },
+    # The outbox: events past the retention that nothing still needs are deleted, nightly.
+    "outbox-purge-nightly": {
+        "task": "events.tasks.purge_outbox",
+        "schedule": crontab(hour=3, minute=45),
+    },
 }
+# Days the outbox keeps an event (and the webhooks its delivery log); undelivered ones stay.
+PRM_OUTBOX_RETENTION_DAYS = env_int("PRM_OUTBOX_RETENTION_DAYS", 90, minimum=1)
 
 # --- Webhooks -------------------------------------------------------------------
 # Deliver to URLs resolving to loopback, private, link-local or metadata addresses (tests, a
