@@ -269,6 +269,13 @@ def events_fan_out(event_ids: Sequence[str] | None = None, *, queue: bool = True
     delivery exists once per subscription and event. An event about a partner
     the owner may not see gets no delivery for that owner at all.
     """
+    return events_fan_out_batch(event_ids, queue=queue)[1]
+
+
+def events_fan_out_batch(
+    event_ids: Sequence[str] | None = None, *, queue: bool = True
+) -> tuple[int, list[int]]:
+    """``events_fan_out``, also saying how many events it claimed (at most ``FAN_OUT_BATCH``)."""
     now = timezone.now()
     with transaction.atomic():
         pending = OutboxEvent.objects.select_for_update(skip_locked=True).filter(dispatched_at__isnull=True)
@@ -276,7 +283,7 @@ def events_fan_out(event_ids: Sequence[str] | None = None, *, queue: bool = True
             pending = pending.filter(pk__in=list(event_ids))
         events = list(pending.order_by("occurred_at")[:FAN_OUT_BATCH])
         if not events:
-            return []
+            return 0, []
         subscriptions = list(
             WebhookSubscription.objects.active()
             .select_related("owner")
@@ -304,7 +311,7 @@ def events_fan_out(event_ids: Sequence[str] | None = None, *, queue: bool = True
         OutboxEvent.objects.filter(pk__in=[event.pk for event in events]).update(dispatched_at=now)
         if queue:
             transaction.on_commit(lambda: queue_deliveries(created))
-    return created
+    return len(events), created
 
 
 def deliveries_dispatch(delivery_ids: Sequence[int]) -> int:

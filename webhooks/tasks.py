@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.db import OperationalError
 
-from webhooks import notifications, services
+from webhooks import notifications, receivers, services
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=5, max_retries=5)
@@ -13,6 +13,20 @@ def fan_out_events(event_ids: list[str]) -> int:
     created = services.events_fan_out(event_ids, queue=False)
     services.deliveries_dispatch(created)
     return len(created)
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=5, max_retries=5)
+def fan_out_pending_events() -> int:
+    """After a window of commits: fan out every undispatched event, a batch at a time, and send or
+    queue their deliveries. Returns the deliveries created."""
+    receivers.release_fan_out_flag()
+    total = 0
+    while True:
+        claimed, created = services.events_fan_out_batch(queue=False)
+        services.deliveries_dispatch(created)
+        total += len(created)
+        if claimed < services.FAN_OUT_BATCH:
+            return total
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=5, max_retries=5)
