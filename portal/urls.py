@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal import deal_views, mdf_views, views
+from portal import analytics_views, deal_views, mdf_views, views
 
 app_name = "portal"
 
@@ -12,6 +12,10 @@ urlpatterns = [
     path("partners/", views.partners, name="partners"),
     path("partners/<int:pk>/", views.partner_detail, name="partner_detail"),
     path("manager/", views.manager, name="manager"),
+    path("manager/analytics/funnel/", analytics_views.funnel, name="analytics_funnel"),
+    path("manager/analytics/funnel.csv", analytics_views.funnel_csv, name="analytics_funnel_csv"),
+    path("manager/analytics/tiers/", analytics_views.tier_movement, name="analytics_tiers"),
+    path("manager/analytics/tiers.csv", analytics_views.tier_movement_csv, name="analytics_tiers_csv"),
     path("deals/", deal_views.deal_list, name="deals"),
     path("deals/new/", deal_views.deal_register, name="deal_register"),
     path("deals/<int:pk>/", deal_views.deal_detail, name="deal_detail"),

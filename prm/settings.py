@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "deals",
     "incentives",
     "webhooks",
+    "analytics",
     "portal",
     "api",
     "demo",

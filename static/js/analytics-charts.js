@@ -1,0 +1,43 @@
+// Draws every <canvas data-chart="ID">, where ID names a json_script element holding
+// {"type": "bar", "stacked": false, "labels": [...], "datasets": [{"label": ..., "data": [...]}]}.
+// The data table beside each chart carries the same figures for screen readers and for reading.
+(function () {
+  "use strict";
+  var palette = ["#1f5fa8", "#d9822b", "#2e8b57", "#a83279", "#6b6b6b", "#c9a227", "#4a90c2", "#8c564b"];
+  function draw(canvas) {
+    var source = document.getElementById(canvas.dataset.chart);
+    if (!source || typeof Chart === "undefined") { return; }
+    var spec = JSON.parse(source.textContent);
+    var datasets = spec.datasets.map(function (dataset, index) {
+      return {
+        label: dataset.label,
+        data: dataset.data.map(Number),
+        backgroundColor: palette[index % palette.length],
+        borderColor: palette[index % palette.length]
+      };
+    });
+    new Chart(canvas, {
+      type: spec.type || "bar",
+      data: { labels: spec.labels, datasets: datasets },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: false,
+        plugins: { legend: { display: datasets.length > 1, position: "bottom" } },
+        scales: {
+          x: { stacked: !!spec.stacked, ticks: { autoSkip: true, maxRotation: 45 } },
+          y: { stacked: !!spec.stacked, beginAtZero: true, ticks: { precision: 0 } }
+        }
+      }
+    });
+    canvas.dataset.rendered = "true";
+  }
+  function drawAll() {
+    document.querySelectorAll("canvas[data-chart]").forEach(draw);
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", drawAll);
+  } else {
+    drawAll();
+  }
+})();
