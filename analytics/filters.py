@@ -6,6 +6,7 @@ An unknown value is an error next to its parameter, never a silently wider figur
 import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from urllib.parse import urlencode
 
 from django.db.models import QuerySet
 
@@ -39,10 +40,16 @@ class Filters:
     end: datetime.date | None = None
     step: str = "month"
     given: dict[str, str] = field(default_factory=dict)
+    # A program or tier named that the principal cannot see (or that does not exist): the
+    # figures count nothing, as a list filtered on a hidden id answers empty.
+    unknown: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def matches_nothing(self) -> bool:
+        return bool(self.unknown)
 
     def query_string(self, **overrides: str) -> str:
         """The filters as a query string, for links and the CSV export."""
-        from urllib.parse import urlencode
 
         values = {**self.given, **overrides}
         return urlencode({name: value for name, value in values.items() if value})
@@ -50,6 +57,8 @@ class Filters:
     def partners(self, principal) -> QuerySet[Partner]:
         """The partners the figures count: those the principal sees (the one door), filtered."""
         partners = Partner.objects.visible_to(principal)
+        if self.matches_nothing:
+            return partners.none()
         if self.region:
             partners = partners.filter(region=self.region)
         if self.partner_type:
@@ -69,25 +78,31 @@ def _date(text: str, name: str, errors: dict[str, str]) -> datetime.date | None:
     except ValueError:
         errors[name] = "Expected a date such as 2026-01-31."
         return None
-    if day.year < 2000 or day.year > 2100:
-        errors[name] = "Expected a date between 2000 and 2100."
-        return None
     return day
 
 
-def parse_filters(params, principal) -> Filters:
+def parse_filters(params, principal, *, allow_empty: bool = True) -> Filters:
     """Filters from a query dict; raises ``FilterError`` naming each parameter that is wrong.
 
     A program or tier is found among the programs the principal may see, so an
-    id or slug out of sight answers like one that does not exist.
+    id or slug out of sight answers like one that does not exist: the figures
+    count nothing (``Filters.unknown`` says why). A form sends its empty
+    choices; the API refuses a parameter given empty (``allow_empty=False``).
     """
     errors: dict[str, str] = {}
-    given = {name: str(params.get(name, "")).strip() for name in PARAMETERS if params.get(name)}
+    if not allow_empty:
+        for name in PARAMETERS:
+            if name in params and not str(params.get(name, "")).strip():
+                errors[name] = "Give a value or leave the parameter out."
+    given = {
+        name: str(params.get(name, "")).strip() for name in PARAMETERS if str(params.get(name, "")).strip()
+    }
+    unknown: dict[str, str] = {}
     program = None
     if slug := given.get("program"):
         program = Program.objects.visible_to(principal).filter(slug=slug).first()
         if program is None:
-            errors["program"] = "No such program."
+            unknown["program"] = "No such program."
     choices = {"region": Region, "partner_type": PartnerType, "business_model": BusinessModel}
     chosen = {}
     for name, choice in choices.items():
@@ -98,11 +113,12 @@ def parse_filters(params, principal) -> Filters:
     tier = None
     if tier_text := given.get("tier"):
         tiers = Tier.objects.filter(program__in=Program.objects.visible_to(principal))
-        tier = (
-            tiers.filter(pk=int(tier_text)).first() if tier_text.isdigit() and len(tier_text) < 10 else None
-        )
-        if tier is None:
-            errors["tier"] = "No such tier."
+        if not (tier_text.isdigit() and len(tier_text) < 10 and int(tier_text) >= 1):
+            errors["tier"] = "Expected a tier's id."
+        else:
+            tier = tiers.filter(pk=int(tier_text)).first()
+            if tier is None:
+                unknown["tier"] = "No such tier."
     near = DEFAULT_NEAR_PERCENT
     if near_text := given.get("near"):
         try:
@@ -129,5 +145,6 @@ def parse_filters(params, principal) -> Filters:
         end=end,
         step=step,
         given=given,
+        unknown=unknown,
         **chosen,
     )

@@ -150,6 +150,8 @@ def gate_funnel(principal, filters: Filters, *, as_of: datetime.date | None = No
     """The funnel of every gate in effect the principal sees (of the filtered program), over the
     filtered partners it sees. Four queries: the gates, then counts, criteria and near misses."""
     as_of = as_of or timezone.localdate()
+    if filters.matches_nothing:
+        return []
     gates_query = Gate.objects.visible_to(principal).in_effect(as_of).select_related("program")
     if filters.program is not None:
         gates_query = gates_query.filter(program=filters.program)

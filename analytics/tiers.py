@@ -47,21 +47,32 @@ class TierMovement:
     time_to_tier: list[TimeToTier] = field(default_factory=list)
 
 
+# The most periods a distribution shows: the last ones up to the end.
+MAX_PERIODS = 120
+
+
 def _period_ends(start: datetime.date, end: datetime.date, step: str) -> list[datetime.date]:
-    """The last day of each month (or quarter) from ``start``'s to ``end``'s, ``end`` itself last."""
+    """The last day of each month (or quarter) from ``start``'s to ``end``'s, ``end`` itself last;
+    at most ``MAX_PERIODS``, the latest."""
     months = 3 if step == "quarter" else 1
-    days = []
-    year, month = start.year, start.month
+    first = start.year * 12 + start.month - 1
     if step == "quarter":
-        month = ((month - 1) // 3) * 3 + 1
-    while True:
-        next_year, next_month = (year + (month + months - 1) // 12, (month + months - 1) % 12 + 1)
-        last = datetime.date(next_year, next_month, 1) - datetime.timedelta(days=1)
-        if last >= end:
-            days.append(end)
-            return days
-        days.append(last)
-        year, month = next_year, next_month
+        first -= first % 3
+    last_month = end.year * 12 + end.month - 1
+    if first < last_month - (MAX_PERIODS - 1) * months:
+        first = last_month - (MAX_PERIODS - 1) * months
+        first += -first % months  # a quarter starts in January, April, July or October
+    days = []
+    for index in range(first, last_month + 1, months):
+        following = index + months
+        if following // 12 > datetime.MAXYEAR:
+            break
+        period_end = datetime.date(following // 12, following % 12 + 1, 1) - datetime.timedelta(days=1)
+        if period_end >= end:
+            break
+        days.append(period_end)
+    days.append(end)
+    return days
 
 
 _SPANS = """
@@ -80,11 +91,13 @@ def tier_movement(principal, filters: Filters, *, today: datetime.date | None = 
     """The program's tier movement over the filtered partners the principal sees. Five queries:
     the program, its tiers, the distribution, the migration matrix, the time to each tier."""
     today = today or timezone.localdate()
+    if filters.matches_nothing:
+        return TierMovement(program=None)
     program = filters.program
     if program is None:
         program = Program.objects.visible_to(principal).filter(tiers__isnull=False).order_by("name").first()
     end = filters.end or today
-    start = filters.start or datetime.date(end.year - 1, end.month, 1)
+    start = filters.start or datetime.date(max(end.year - 1, datetime.MINYEAR), end.month, 1)
     movement = TierMovement(program=program, start=start, end=end)
     if program is None:
         return movement

@@ -20,11 +20,15 @@ from api.views.base import ScopedViewMixin
 from partners.models import BusinessModel, Partner, PartnerType, Region
 
 _COMMON = [
-    OpenApiParameter("program", str, description="A program's slug."),
+    OpenApiParameter("program", {"type": "string", "minLength": 1}, description="A program's slug."),
     OpenApiParameter("region", str, enum=Region.values),
     OpenApiParameter("partner_type", str, enum=PartnerType.values),
     OpenApiParameter("business_model", str, enum=BusinessModel.values),
-    OpenApiParameter("tier", int, description="Only partners holding this tier (an id)."),
+    OpenApiParameter(
+        "tier",
+        {"type": "integer", "minimum": 1, "maximum": 999_999_999},
+        description="Only partners holding this tier (an id).",
+    ),
 ]
 
 
@@ -38,7 +42,7 @@ class AnalyticsView(ScopedViewMixin, GenericAPIView):
 
     def filters(self) -> Filters:
         try:
-            return parse_filters(self.request.query_params, self.principal)
+            return parse_filters(self.request.query_params, self.principal, allow_empty=False)
         except FilterError as exc:
             raise ValidationError({name: [message] for name, message in exc.errors.items()}) from exc
 
@@ -56,7 +60,9 @@ class GateFunnelView(AnalyticsView):
         parameters=[
             *_COMMON,
             OpenApiParameter(
-                "near", OpenApiTypes.DECIMAL, description="The near-miss distance in %, 0-100; 10 by default."
+                "near",
+                {"type": "number", "minimum": 0, "maximum": 100},
+                description="The near-miss distance in %, 0-100; 10 by default.",
             ),
         ],
     )
@@ -79,7 +85,11 @@ class TierMovementView(AnalyticsView):
         ),
         parameters=[
             *_COMMON,
-            OpenApiParameter("start", OpenApiTypes.DATE, description="A year before `end` by default."),
+            OpenApiParameter(
+                "start",
+                OpenApiTypes.DATE,
+                description="A year before `end` by default; at most the last 120 periods are shown.",
+            ),
             OpenApiParameter("end", OpenApiTypes.DATE, description="Today by default."),
             OpenApiParameter("step", str, enum=["month", "quarter"]),
         ],

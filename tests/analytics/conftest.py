@@ -1,8 +1,9 @@
 import datetime
 
 import pytest
+from django.db import connection
 
-from gates.models import Gate, GateOutcome, GateState, GateStatus
+from gates.models import Gate, GateOutcome, GateState, GateStatus, TierChange, TierChangeReason
 from partners.models import Region
 from tests.factories import (
     CertificationTypeFactory,
@@ -72,8 +73,6 @@ class FunnelWorld:
 def _postgresql_only(db):
     """The figures are PostgreSQL SQL (JSON, arrays, window functions, percentiles); on SQLite the
     pages say so instead of computing them."""
-    from django.db import connection
-
     if connection.vendor != "postgresql":
         pytest.skip("analytics figures need PostgreSQL")
 
@@ -92,7 +91,6 @@ def tier_history(world: FunnelWorld) -> None:
     Delta   never a tier
     Foxtrot (out of coverage) Gold on 2 Jan 2025
     """
-    from gates.models import TierChange, TierChangeReason
 
     def change(name, day, from_tier, to_tier):
         TierChange.objects.create(

@@ -6,6 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from tests.analytics.conftest import tier_history
+from tests.analytics.test_pages import _more_partners
 from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -58,8 +59,18 @@ def test_a_wrong_filter_is_named(funnel_world, channel_manager):
 def test_a_program_out_of_sight_answers_like_none(funnel_world):
     user = UserFactory(username="alpha-admin")
     MembershipFactory(user=user, partner=funnel_world.partners["Alpha"])
-    response = _client(user).get(TIERS, {"program": "nowhere"})
+    for program in ("nowhere", "main-hidden"):
+        response = _client(user).get(TIERS, {"program": program})
+        assert response.status_code == 200
+        assert response.json()["distribution"] == []
+    response = _client(user).get(FUNNEL, {"tier": "999999"})
+    assert response.json()["gates"] == []
+
+
+def test_a_parameter_given_empty_is_refused(funnel_world, channel_manager):
+    response = _client(channel_manager).get(TIERS, {"start": ""})
     assert response.status_code == 400
+    assert "start" in str(response.json())
 
 
 def test_tier_movement(tier_world, channel_manager):
@@ -95,7 +106,5 @@ def test_the_endpoints_cost_the_same_whatever_the_data(funnel_world, channel_man
             assert client.get(FUNNEL).status_code == 200
             assert client.get(TIERS).status_code == 200
         counts.append(len(queries))
-        from tests.analytics.test_pages import _more_partners
-
         _more_partners(funnel_world, 20)
     assert counts[0] == counts[1]

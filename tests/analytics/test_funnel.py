@@ -4,6 +4,7 @@ import pytest
 
 from analytics.filters import parse_filters
 from analytics.funnel import gate_funnel
+from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -38,8 +39,6 @@ def test_the_superuser_counts_every_partner(funnel_world, superuser):
 
 
 def test_a_partner_user_counts_only_itself(funnel_world):
-    from tests.factories import MembershipFactory, UserFactory
-
     user = UserFactory(username="charlie-admin")
     MembershipFactory(user=user, partner=funnel_world.partners["Charlie"])
     (funnel,) = gate_funnel(user, parse_filters({}, user))
