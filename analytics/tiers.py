@@ -184,3 +184,54 @@ GROUP BY first.to_tier_id
             )
         )
     return movement
+
+
+# Partners listed for one cell of the migration matrix, by name.
+MOVED_LIMIT = 200
+
+
+@dataclass
+class MovedPartner:
+    partner_id: int
+    name: str
+
+
+def moved_partners(
+    principal,
+    filters: Filters,
+    *,
+    from_tier_id: int | None,
+    to_tier_id: int | None,
+    today: datetime.date | None = None,
+) -> tuple[TierMovement, list[MovedPartner]]:
+    """The partners of one cell of the migration matrix (None is "no tier"), at most
+    ``MOVED_LIMIT`` by name; with the movement's program and days. One query for the cell."""
+    today = today or timezone.localdate()
+    movement = TierMovement(program=None)
+    if filters.matches_nothing:
+        return movement, []
+    program = filters.program
+    if program is None:
+        program = Program.objects.visible_to(principal).filter(tiers__isnull=False).order_by("name").first()
+    end = filters.end or today
+    start = filters.start or datetime.date(max(end.year - 1, datetime.MINYEAR), end.month, 1)
+    movement = TierMovement(program=program, start=start, end=end)
+    scope = subquery(filters.partners(principal).values("pk"))
+    if program is None or scope is None:
+        return movement, []
+    scope_sql, scope_params = scope
+    rows = fetch(
+        _SPANS.format(scope=scope_sql)
+        + """
+, at_start AS (SELECT partner_id, to_tier_id FROM spans WHERE starts <= %s AND (ends IS NULL OR ends > %s)),
+at_end AS (SELECT partner_id, to_tier_id FROM spans WHERE starts <= %s AND (ends IS NULL OR ends > %s))
+SELECT p.id, p.name
+FROM at_start a FULL OUTER JOIN at_end b ON a.partner_id = b.partner_id
+JOIN partners_partner p ON p.id = COALESCE(a.partner_id, b.partner_id)
+WHERE a.to_tier_id IS NOT DISTINCT FROM %s AND b.to_tier_id IS NOT DISTINCT FROM %s
+ORDER BY p.name, p.id
+LIMIT %s
+""",
+        [program.pk, *scope_params, start, start, end, end, from_tier_id, to_tier_id, MOVED_LIMIT],
+    )
+    return movement, [MovedPartner(partner_id, name) for partner_id, name in rows]

@@ -7,7 +7,7 @@ CSV export of the same figures.
 
 import csv
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from analytics import tiers
@@ -16,7 +16,7 @@ from analytics.funnel import gate_funnel
 from analytics.sql import supported
 from partners.models import BusinessModel, PartnerType, Region
 from portal.access import portal_view, viewer_for
-from programs.models import Program
+from programs.models import Program, Tier
 
 # Characters that make a spreadsheet treat a cell as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -135,6 +135,15 @@ def tier_movement(request: HttpRequest) -> HttpResponse:
             "errors": errors,
             "movement": movement,
             "chart": chart,
+            "cell_query": (
+                filters.query_string(
+                    program=movement.program.slug,
+                    start=movement.start.isoformat(),
+                    end=movement.end.isoformat(),
+                )
+                if movement is not None and movement.program is not None and movement.start and movement.end
+                else ""
+            ),
             "distribution_rows": (
                 [
                     (day, [counts[position] for _, counts in movement.series])
@@ -166,3 +175,42 @@ def tier_movement_csv(request: HttpRequest) -> HttpResponse:
             ("time to tier", row.tier_name, "median days", row.median_days) for row in movement.time_to_tier
         ]
     return _csv("tier-movement.csv", ["figure", "when", "tier", "partners"], rows)
+
+
+def _tier_param(request: HttpRequest, name: str) -> int | None:
+    """A tier id from the query string; "none" (or nothing) for holding no tier; else a 404."""
+    text = request.GET.get(name, "none")
+    if text == "none":
+        return None
+    if not text.isdigit() or len(text) > 9:
+        raise Http404("No such tier.")
+    return int(text)
+
+
+@portal_view("staff")
+def tier_moves(request: HttpRequest) -> HttpResponse:
+    """The partners behind one cell of the migration matrix."""
+    filters, errors = _filters(request)
+    from_tier_id, to_tier_id = _tier_param(request, "from_tier"), _tier_param(request, "to_tier")
+    movement, partners = (
+        tiers.moved_partners(request.user, filters, from_tier_id=from_tier_id, to_tier_id=to_tier_id)
+        if supported() and not errors
+        else (None, [])
+    )
+    names = {}
+    if movement is not None and movement.program is not None:
+        names = dict(Tier.objects.filter(program=movement.program).values_list("pk", "name"))
+    return _page(
+        request,
+        "portal/analytics/tier_moves.html",
+        {
+            "filters": filters,
+            "errors": errors,
+            "movement": movement,
+            "partners": partners,
+            "limit": tiers.MOVED_LIMIT,
+            "from_name": names.get(from_tier_id, tiers.NO_TIER) if from_tier_id else tiers.NO_TIER,
+            "to_name": names.get(to_tier_id, tiers.NO_TIER) if to_tier_id else tiers.NO_TIER,
+        },
+        status=400 if errors else 200,
+    )

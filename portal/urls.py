@@ -16,6 +16,7 @@ urlpatterns = [
     path("manager/analytics/funnel.csv", analytics_views.funnel_csv, name="analytics_funnel_csv"),
     path("manager/analytics/tiers/", analytics_views.tier_movement, name="analytics_tiers"),
     path("manager/analytics/tiers.csv", analytics_views.tier_movement_csv, name="analytics_tiers_csv"),
+    path("manager/analytics/tiers/moves/", analytics_views.tier_moves, name="analytics_tier_moves"),
     path("deals/", deal_views.deal_list, name="deals"),
     path("deals/new/", deal_views.deal_register, name="deal_register"),
     path("deals/<int:pk>/", deal_views.deal_detail, name="deal_detail"),

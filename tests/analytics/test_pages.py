@@ -121,3 +121,22 @@ def test_the_pages_cost_the_same_whatever_the_data(client, funnel_world, channel
     with CaptureQueriesContext(connection) as many:
         assert client.get(url).status_code == 200
     assert len(few) == len(many) == expected, "\n".join(query["sql"][:150] for query in many.captured_queries)
+
+
+def test_a_migration_cell_links_to_its_partners(client, funnel_world, channel_manager):
+    tier_history(funnel_world)
+    client.force_login(channel_manager)
+    params = {"program": "main", "start": "2025-02-01", "end": "2025-03-31"}
+    body = client.get(reverse("portal:analytics_tiers"), params).content.decode()
+    silver, gold = funnel_world.silver.pk, funnel_world.gold.pk
+    link = f"from_tier={silver}&amp;to_tier={gold}"
+    assert link in body
+    response = client.get(
+        reverse("portal:analytics_tier_moves"), {**params, "from_tier": silver, "to_tier": gold}
+    )
+    assert response.status_code == 200
+    listed = response.content.decode()
+    assert "Alpha</a>" in listed and "Charlie</a>" in listed and "Bravo" not in listed
+    response = client.get(reverse("portal:analytics_tier_moves"), {**params, "to_tier": silver})
+    assert "Bravo</a>" in response.content.decode()
+    assert client.get(reverse("portal:analytics_tier_moves"), {"from_tier": "x"}).status_code == 404
