@@ -135,6 +135,8 @@ def test_the_portal_keeps_to_its_policy_for_every_role(page, demo):
         "/portal/mdf/",
         "/portal/incentives/",
         "/portal/incentives/program-cost/",
+        "/portal/manager/analytics/funnel/",
+        "/portal/manager/analytics/tiers/",
     ):
         watch.visit(path)
     watch.visit("/portal/partners/")
