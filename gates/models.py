@@ -271,6 +271,8 @@ class EvaluationRun(models.Model):
         GATE = "gate", "One gate"
 
     class State(models.TextChoices):
+        # Asked for (through the API) and not yet taken up by a worker.
+        QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
@@ -295,6 +297,9 @@ class EvaluationRun(models.Model):
         null=True, blank=True, help_text="The last sign of progress of a long run (the end of a chunk)."
     )
     partners_evaluated = models.PositiveIntegerField(default=0)
+    partners_total = models.PositiveIntegerField(
+        default=0, help_text="The partners the run covers, known once it starts."
+    )
     statuses_changed = models.PositiveIntegerField(default=0)
     tiers_changed = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)

@@ -122,12 +122,15 @@ def evaluate(
     dry_run: bool = False,
     chunk_size: int | None = None,
     notify: bool = True,
+    run_id: int | None = None,
 ) -> EvaluationSummary:
     """Evaluate gates (all in effect, or ``gate_ids``) and segments for partners (all, or ``partner_ids``).
 
     Writes only what changed, chunk by chunk; ``dry_run`` plans and writes
     nothing. Notifications for the changes are queued after each chunk commits.
     A full evaluation while another runs is skipped (``locked_out``).
+    ``run_id`` names a queued run (``evaluation_queue_partner``) that this
+    evaluation of some partners carries out.
     """
     as_of = as_of or timezone.localdate()
     chunk_size = chunk_size or settings.PRM_EVALUATION_CHUNK_SIZE
@@ -145,7 +148,15 @@ def evaluate(
     if not dry_run:
         kind = EvaluationRun.Kind.GATE if gate_ids is not None else EvaluationRun.Kind.PARTNER
         single = partner_ids[0] if partner_ids is not None and len(set(partner_ids)) == 1 else None
-        run = EvaluationRun.objects.create(kind=kind, as_of=as_of, partner_id=single)
+        total = len(set(partner_ids)) if partner_ids is not None else Partner.objects.count()
+        run = _run_take_up(run_id) if run_id is not None else None
+        if run is None:
+            run = EvaluationRun.objects.create(
+                kind=kind, as_of=as_of, partner_id=single, partners_total=total
+            )
+        else:
+            run.kind, run.as_of, run.partner_id, run.partners_total = kind, as_of, single, total
+            run.save(update_fields=["kind", "as_of", "partner", "partners_total"])
     summary = EvaluationSummary(run_id=run.id if run else None, skipped=subjects.skipped)
     measured_at = last_beat = timezone.now()
     # Every partner at once: one pass over each fact table, then chunk by chunk.
@@ -309,14 +320,32 @@ def run_start(
         if EvaluationRun.objects.filter(state=EvaluationRun.State.RUNNING, kind__in=exclusive).exists():
             return None
         bounds = [[first_id, last_id] for first_id, last_id, _ in _chunks(chunk_size, None)]
-        return EvaluationRun.objects.create(
-            kind=EvaluationRun.Kind.GATE if gate_ids is not None else EvaluationRun.Kind.FULL,
-            as_of=as_of,
-            fanned_out=fanned_out,
-            chunk_bounds=bounds,
-            chunks_total=len(bounds),
-            heartbeat_at=timezone.now(),
+        fields = {
+            "kind": EvaluationRun.Kind.GATE if gate_ids is not None else EvaluationRun.Kind.FULL,
+            "as_of": as_of,
+            "fanned_out": fanned_out,
+            "chunk_bounds": bounds,
+            "chunks_total": len(bounds),
+            "partners_total": Partner.objects.count(),
+            "heartbeat_at": timezone.now(),
+        }
+        # A run of every partner carries out the one queued through the API, if any.
+        queued = (
+            EvaluationRun.objects.select_for_update()
+            .filter(state=EvaluationRun.State.QUEUED, kind=EvaluationRun.Kind.FULL)
+            .order_by("id")
+            .first()
+            if gate_ids is None
+            else None
         )
+        if queued is None:
+            return EvaluationRun.objects.create(**fields)
+        for name, value in fields.items():
+            setattr(queued, name, value)
+        queued.state = EvaluationRun.State.RUNNING
+        queued.started_at = timezone.now()
+        queued.save()
+        return queued
 
 
 @dataclass
@@ -524,9 +553,11 @@ def runs_mark_stale(*, holding_full_lock: bool) -> int:
     )
 
 
-def evaluate_partner(partner_id: int, *, as_of: datetime.date | None = None) -> EvaluationSummary:
+def evaluate_partner(
+    partner_id: int, *, as_of: datetime.date | None = None, run_id: int | None = None
+) -> EvaluationSummary:
     """Re-evaluate one partner after its facts changed: the same code as the nightly run."""
-    return evaluate(partner_ids=[partner_id], as_of=as_of)
+    return evaluate(partner_ids=[partner_id], as_of=as_of, run_id=run_id)
 
 
 # --- on-change re-evaluation -----------------------------------------------------------
@@ -595,6 +626,46 @@ def clear_reevaluation_requests(partner_ids: Sequence[int]) -> None:
 
 # The mark of a full evaluation queued and not started yet.
 _FULL_RUN_PENDING_KEY = "gates:full-run-pending"
+
+
+def _run_take_up(run_id: int) -> EvaluationRun | None:
+    """The queued run ``run_id``, now running; None if it is gone or already taken up."""
+    taken = EvaluationRun.objects.filter(pk=run_id, state=EvaluationRun.State.QUEUED).update(
+        state=EvaluationRun.State.RUNNING, started_at=timezone.now()
+    )
+    return EvaluationRun.objects.get(pk=run_id) if taken else None
+
+
+def evaluation_queue_partner(partner_id: int) -> EvaluationRun:
+    """Record a queued run of one partner and queue it after the current transaction commits."""
+    run = EvaluationRun.objects.create(
+        kind=EvaluationRun.Kind.PARTNER,
+        partner_id=partner_id,
+        state=EvaluationRun.State.QUEUED,
+        as_of=timezone.localdate(),
+        partners_total=1,
+    )
+    evaluate_partner_task = task("gates.tasks.evaluate_partner_task")
+    transaction.on_commit(lambda: evaluate_partner_task.delay(partner_id, run.pk))
+    return run
+
+
+def evaluation_queue_full() -> EvaluationRun:
+    """The queued run of every partner, recorded now or joined if one waits; queued after commit.
+
+    The next run of every partner to start carries it out, whichever request
+    or edit queued that run (``run_start``).
+    """
+    waiting = (
+        EvaluationRun.objects.filter(state=EvaluationRun.State.QUEUED, kind=EvaluationRun.Kind.FULL)
+        .order_by("id")
+        .first()
+    )
+    run = waiting or EvaluationRun.objects.create(
+        kind=EvaluationRun.Kind.FULL, state=EvaluationRun.State.QUEUED, as_of=timezone.localdate()
+    )
+    request_full_evaluation()
+    return run
 
 
 def request_full_evaluation() -> None:

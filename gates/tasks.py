@@ -72,10 +72,10 @@ def evaluate_partners_task(partner_ids: list[int]) -> dict:
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=5, max_retries=5)
-def evaluate_partner_task(partner_id: int) -> dict:
-    """One partner, on request (the API's re-evaluate command)."""
+def evaluate_partner_task(partner_id: int, run_id: int | None = None) -> dict:
+    """One partner, on request (the API's re-evaluate command), carrying out its queued run."""
     services.clear_reevaluation_requests([partner_id])
-    summary = services.evaluate_partner(partner_id)
+    summary = services.evaluate_partner(partner_id, run_id=run_id)
     return {"run": summary.run_id, "changed": summary.statuses_changed, "tiers": summary.tiers_changed}
 
 

@@ -198,12 +198,13 @@ class EvaluationRequestSerializer(StrictSerializer):
 class EvaluationQueuedSerializer(StrictSerializer):
     queued = serializers.ChoiceField(choices=["partner", "all"])
     partner = serializers.IntegerField(allow_null=True)
-    runs = serializers.URLField(
+    run = serializers.IntegerField(
         help_text=(
-            "The evaluation runs this request starts or joins, newest first. The run is recorded when "
-            "a worker takes it up, after the debounce: its progress is there."
+            "The id of the run that carries out this request (a request for every partner joins the "
+            "run already queued, if one is). Its progress is at the `Location` of the response."
         )
     )
+    location = serializers.URLField(help_text="The run: `GET` it for its state and progress.")
 
 
 class EvaluationRunSerializer(StrictModelSerializer):
@@ -222,6 +223,7 @@ class EvaluationRunSerializer(StrictModelSerializer):
             "chunks_done",
             "fanned_out",
             "partners_evaluated",
+            "partners_total",
             "statuses_changed",
             "tiers_changed",
         ]
@@ -229,6 +231,8 @@ class EvaluationRunSerializer(StrictModelSerializer):
         extra_kwargs = {
             "chunks_total": {"help_text": "A run of every partner is split into chunks of partners."},
             "chunks_done": {"help_text": "Chunks written so far: the run's progress."},
+            "state": {"help_text": "queued until a worker takes it up, then running, then done or failed."},
+            "partners_evaluated": {"help_text": "Partners done so far."},
         }
 
 

@@ -1,9 +1,9 @@
 """Gates and their management, results with per-criterion progress, history, re-evaluation."""
 
-from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -45,7 +45,6 @@ from gates.models import (
     PartnerTier,
     TierChange,
 )
-from gates.tasks import evaluate_partner_task
 from partners.models import Partner
 
 
@@ -208,25 +207,43 @@ class EvaluationViewSet(ScopedViewMixin, viewsets.GenericViewSet):
     @extend_schema(
         summary="Queue a re-evaluation",
         request=EvaluationRequestSerializer,
-        responses={202: EvaluationQueuedSerializer},
+        responses={
+            202: OpenApiResponse(
+                EvaluationQueuedSerializer,
+                description="Queued: the run is at the `Location` header.",
+            )
+        },
+        parameters=[
+            OpenApiParameter(
+                "Location",
+                OpenApiTypes.URI,
+                OpenApiParameter.HEADER,
+                description="The run carrying out the request.",
+                response=[202],
+            )
+        ],
     )
     def create(self, request):
         form = EvaluationRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         if form.validated_data.get("all"):
             require_vendor_wide(self.principal)
-            # Joins a run already queued by an edit, if one is pending.
-            gate_services.request_full_evaluation()
-            runs = f"{reverse('api:evaluation-run-list')}?kind={EvaluationRun.Kind.FULL}"
-            body = {"queued": "all", "partner": None, "runs": request.build_absolute_uri(runs)}
+            # Joins a run already queued, by an edit or another request, if one is pending.
+            run = gate_services.evaluation_queue_full()
+            body: dict[str, object] = {"queued": "all", "partner": None}
         else:
             partner_id = form.validated_data["partner"]
             if not Partner.objects.actionable_by(self.principal, "evaluate").filter(pk=partner_id).exists():
                 raise ValidationError({"partner": ["No partner with this id among those you can see."]})
-            transaction.on_commit(lambda: evaluate_partner_task.delay(partner_id))
-            runs = f"{reverse('api:evaluation-run-list')}?partner={partner_id}"
-            body = {"queued": "partner", "partner": partner_id, "runs": request.build_absolute_uri(runs)}
-        return Response(EvaluationQueuedSerializer(body).data, status=status.HTTP_202_ACCEPTED)
+            run = gate_services.evaluation_queue_partner(partner_id)
+            body = {"queued": "partner", "partner": partner_id}
+        location = request.build_absolute_uri(reverse("api:evaluation-run-detail", args=[run.pk]))
+        body |= {"run": run.pk, "location": location}
+        return Response(
+            EvaluationQueuedSerializer(body).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": location},
+        )
 
 
 @extend_schema_view(
@@ -234,7 +251,13 @@ class EvaluationViewSet(ScopedViewMixin, viewsets.GenericViewSet):
         summary="Evaluation runs, newest first",
         description="Staff see runs of every partner and the one-partner runs of the partners they see.",
     ),
-    retrieve=extend_schema(summary="An evaluation run and its progress (chunks done out of total)"),
+    retrieve=extend_schema(
+        summary="An evaluation run and its progress",
+        description=(
+            "State (queued, running, done, failed, stale), partners done out of total, chunks done out "
+            "of total, statuses and tiers changed, start and end."
+        ),
+    ),
 )
 class EvaluationRunViewSet(ReadOnlyViewSet):
     serializer_class = EvaluationRunSerializer

@@ -8,6 +8,7 @@ import pytest
 from api import selectors
 from api.models import TokenScope
 from core.models import AuditEntry
+from gates import tasks as gate_tasks
 from gates.models import EvaluationRun, Gate, GateState, GateStatus
 from partners.models import Partner
 from tests.factories import PartnerFactory, TierFactory
@@ -312,15 +313,35 @@ class TestEvaluations:
         self, manager, world, django_capture_on_commit_callbacks, settings
     ):
         settings.PRM_EVALUATION_CHUNK_SIZE = 1
+        before = EvaluationRun.objects.count()
         with django_capture_on_commit_callbacks(execute=True):
             response = manager.post(self.URL, {"all": True}, format="json")
-        runs = manager.get(response.json()["runs"]).json()["results"]
-        run = runs[0]
+        assert response["Location"] == response.json()["location"]
+        run = manager.get(response["Location"]).json()
+        assert run["id"] == response.json()["run"]
         assert run["kind"] == "full" and run["state"] == "done"
         assert run["chunks_total"] == run["chunks_done"] == Partner.objects.count() > 1
-        assert run["partners_evaluated"] == Partner.objects.count()
-        detail = manager.get(f"/api/v1/evaluation-runs/{run['id']}/").json()
-        assert detail == run
+        assert run["partners_evaluated"] == run["partners_total"] == Partner.objects.count()
+        assert run["started_at"] and run["finished_at"]
+        assert EvaluationRun.objects.count() == before + 1  # the queued run is the run, not another
+
+    def test_a_partner_run_is_queued_then_carried_out(
+        self, manager, world, django_capture_on_commit_callbacks
+    ):
+        before = EvaluationRun.objects.count()
+        with mock.patch("gates.tasks.evaluate_partner_task.delay") as queued:
+            with django_capture_on_commit_callbacks(execute=True):
+                response = manager.post(self.URL, {"partner": world.acme.pk}, format="json")
+            run = manager.get(response["Location"]).json()
+            assert (run["state"], run["partner"], run["partners_total"]) == ("queued", world.acme.pk, 1)
+            assert run["finished_at"] is None
+
+        gate_tasks.evaluate_partner_task(*queued.call_args.args)
+
+        run = manager.get(response["Location"]).json()
+        assert (run["state"], run["partners_evaluated"], run["partners_total"]) == ("done", 1, 1)
+        assert run["finished_at"] is not None
+        assert EvaluationRun.objects.count() == before + 1
 
     def test_runs_of_partners_out_of_sight_are_out_of_sight(self, client_for, channel_manager, world):
         seen = EvaluationRun.objects.create(kind="partner", as_of=datetime.date.today(), partner=world.acme)
@@ -340,12 +361,17 @@ class TestEvaluations:
             response = manager.post(self.URL, {"partner": world.acme.pk}, format="json")
 
         assert response.status_code == 202
+        run = EvaluationRun.objects.latest("id")
+        location = f"http://testserver/api/v1/evaluation-runs/{run.pk}/"
         assert response.json() == {
             "queued": "partner",
             "partner": world.acme.pk,
-            "runs": f"http://testserver/api/v1/evaluation-runs/?partner={world.acme.pk}",
+            "run": run.pk,
+            "location": location,
         }
-        queued.assert_called_once_with(world.acme.pk)
+        assert response["Location"] == location
+        assert (run.state, run.kind, run.partner_id) == ("queued", "partner", world.acme.pk)
+        queued.assert_called_once_with(world.acme.pk, run.pk)
 
     def test_queue_everyone(self, manager, world, django_capture_on_commit_callbacks, settings):
         with (
@@ -357,11 +383,20 @@ class TestEvaluations:
             again = manager.post(self.URL, {"all": True}, format="json")
 
         assert response.status_code == again.status_code == 202
-        assert response.json() == {
-            "queued": "all",
-            "partner": None,
-            "runs": "http://testserver/api/v1/evaluation-runs/?kind=full",
-        }
+        run = EvaluationRun.objects.get(state="queued")
+        location = f"http://testserver/api/v1/evaluation-runs/{run.pk}/"
+        assert (
+            response.json()
+            == again.json()
+            == {
+                "queued": "all",
+                "partner": None,
+                "run": run.pk,
+                "location": location,
+            }
+        )
+        assert response["Location"] == again["Location"] == location
+        assert (run.state, run.kind) == ("queued", "full")
         queued.assert_called_once_with(countdown=settings.PRM_DEFINITION_DEBOUNCE_SECONDS)
 
     def test_a_partner_the_manager_does_not_cover_is_unknown(self, manager, world):
