@@ -1,13 +1,18 @@
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.http import HttpResponseNotAllowed
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
 from criteria.tree import CriteriaError
 from gates import services
+from gates.describe import describe_criteria
+from gates.metrics import load_references
 from gates.models import (
     BenefitGrant,
     EvaluationRun,
@@ -19,6 +24,8 @@ from gates.models import (
     TierChange,
     prerequisite_cycle,
 )
+from gates.validation import parse_criteria
+from gates.widgets import CriteriaBuilderWidget
 from partners.admin_coverage import CoverageAdminMixin
 from partners.models import Partner
 from prm.forms import PrettyJSONField
@@ -45,12 +52,19 @@ class GateForm(forms.ModelForm):
             "forecast_horizon_days",
         ]
         field_classes = {"criteria": PrettyJSONField}
+        widgets = {"criteria": CriteriaBuilderWidget}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Left empty, the horizon keeps its default (or the gate's current one).
         if "forecast_horizon_days" in self.fields:  # absent from a read-only form
             self.fields["forecast_horizon_days"].required = False
+        if "criteria" in self.fields and not self.instance.pk:
+            # A new gate starts as an empty "every condition holds" branch for the builder to fill.
+            self.fields["criteria"].initial = {"all": []}
+            self.fields[
+                "criteria"
+            ].help_text = "Build the rule with the editor; the JSON is its advanced view."
 
     def clean_forecast_horizon_days(self):
         value = self.cleaned_data.get("forecast_horizon_days")
@@ -97,6 +111,7 @@ class GateAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
     def get_urls(self):
         return [
             path("simulate/", self.admin_site.admin_view(self.simulate_view), name="gates_gate_simulate"),
+            path("describe/", self.admin_site.admin_view(self.describe_view), name="gates_gate_describe"),
             *super().get_urls(),
         ]
 
@@ -176,6 +191,31 @@ class GateAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
                     ),
                 )
             ],
+        )
+
+    def describe_view(self, request):
+        """The rule being built, in the plain language partners read, or its problems by place in the tree."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        sentence, errors = "", []
+        try:
+            data = json.loads(request.POST.get("criteria") or "null")
+        except ValueError:
+            errors = ["criteria: not valid JSON."]
+        else:
+            currency = (request.POST.get("currency") or "").strip() or None
+            try:
+                refs = load_references()
+                tree = parse_criteria(data, default_currency=currency, references=refs)
+            except CriteriaError as exc:
+                errors = exc.errors
+            else:
+                sentence = describe_criteria(tree, refs)
+        located = [(e.split(":", 1)[0] if ":" in e else "criteria", e) for e in errors]
+        return TemplateResponse(
+            request, "admin/gates/gate/_criteria_description.html", {"sentence": sentence, "errors": located}
         )
 
     def _simulate(self, request, criteria, currency, gate_id, gate, prerequisites=None):

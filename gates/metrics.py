@@ -637,3 +637,9 @@ def measure_key(leaf: Leaf) -> tuple:
         )
     )
     return (leaf.metric, params, leaf.currency)
+
+
+def leaf_description(leaf: Leaf) -> str:
+    """What a condition measures, in the words partners read: "people holding a valid … certification"."""
+    spec = METRICS[leaf.metric].spec
+    return spec.describe(leaf) if spec.describe else spec.label

@@ -10,7 +10,7 @@ from django.utils import timezone
 from core.money import is_currency, round_money
 from criteria.tree import Criteria, CriteriaError, Leaf, parse
 from criteria.windows import Window
-from gates.metrics import METRICS, SPECS, References, load_references, measure_key
+from gates.metrics import METRICS, SPECS, References, leaf_description, load_references, measure_key
 from gates.models import Gate, GateOutcome, GateStatus, GateVersion, TierChange
 
 # What a criterion shows when nothing measured it yet under the gate's criteria.
@@ -82,7 +82,7 @@ class GateProgress:
         return sum(leaf.passed for leaf in self.leaves)
 
 
-def _display(leaf: Leaf, value: Any, refs: References) -> str:
+def display_value(leaf: Leaf, value: Any, refs: References) -> str:
     metric = METRICS[leaf.metric]
     if isinstance(value, tuple):
         return ", ".join(value)
@@ -189,19 +189,19 @@ def leaf_progress(leaf: Leaf, stored_value: Any, refs: References, as_of: dateti
     spec = metric.spec
     gap = _gap(leaf, value, passed) if spec.value_kind != "choice" else None
     if gap is not None and spec.value_kind == "count":
-        gap_display = _display(leaf, int(gap), refs)
+        gap_display = display_value(leaf, int(gap), refs)
     elif gap is not None:
-        gap_display = _display(leaf, gap, refs)
+        gap_display = display_value(leaf, gap, refs)
     else:
         gap_display = ""
     return LeafProgress(
         path=leaf.path,
         metric=leaf.metric,
-        description=spec.describe(leaf) if spec.describe else spec.label,
+        description=leaf_description(leaf),
         value=value,
         target=leaf.target,
-        value_display=_display(leaf, value, refs) if value is not None else NOT_MEASURED,
-        target_display=_display(leaf, leaf.target, refs),
+        value_display=display_value(leaf, value, refs) if value is not None else NOT_MEASURED,
+        target_display=display_value(leaf, leaf.target, refs),
         passed=passed,
         ratio=_ratio(leaf, value, passed),
         window=window_text,
