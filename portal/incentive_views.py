@@ -151,7 +151,10 @@ def statement_csv(request: HttpRequest, partner_id: int, period: str) -> HttpRes
 def redeem(request: HttpRequest, partner_id: int) -> HttpResponse:
     partner = _partner_or_404(request, partner_id)
     reward = object_or_404(Reward.objects.all(), request.POST.get("reward"))
-    if request.POST.get("confirm") != "yes" and Partner.objects.allows(request.user, "redeem", partner):
+    if (
+        request.POST.get("confirm") != "yes"
+        and Partner.objects.actionable_by(request.user, "redeem").filter(pk=partner.pk).exists()
+    ):
         # Points spent are not given back: say what it costs and leaves before anything happens.
         balance = services.points_balance(partner.pk)
         return render_portal(
