@@ -12,7 +12,7 @@ CHANNEL_MANAGERS = "Channel managers"
 
 # Apps whose models channel managers administer in full (core: exchange rates
 # and the audit trail).
-_MANAGED_APPS = ("core", "partners", "programs", "gates", "deals", "incentives", "webhooks")
+_MANAGED_APPS = ("core", "partners", "programs", "enablement", "gates", "deals", "incentives", "webhooks")
 # Models they may only look at: written by services, never by hand.
 _READ_ONLY = {
     "auditentry",
@@ -30,6 +30,10 @@ _READ_ONLY = {
     "mdfledgerentry",
     "webhookdelivery",
     "deliveryattempt",
+    # People's learning: recorded by the portal and the LMS, issued certifications follow it.
+    "enrolment",
+    "quizattempt",
+    "completion",
     # Coverage: a manager reads his own, and never widens it himself.
     "managerprofile",
     # Who manages which program: administrators grant it, managers see it.

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "csp",
     "partners",
     "programs",
+    "enablement",
     "gates",
     "deals",
     "incentives",

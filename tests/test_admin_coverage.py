@@ -26,6 +26,7 @@ from django.utils import timezone
 from api.models import IntegrationToken
 from api.services import token_issue
 from deals.models import Deal, MdfLedgerEntry, MdfPeriod, MdfRequest
+from enablement.models import Completion, Course, Enrolment, Quiz, QuizAttempt
 from events.models import OutboxEvent
 from gates.models import (
     BenefitGrant,
@@ -95,6 +96,10 @@ VENDOR_WIDE = {
     "axes.AccessAttempt",
     "axes.AccessFailureLog",
     "axes.AccessLog",
+    "enablement.Course",
+    "enablement.LearningPath",
+    "enablement.Question",
+    "enablement.Quiz",
     "gates.Gate",
     "incentives.IncentivePeriod",
     "incentives.IncentiveRule",
@@ -140,6 +145,8 @@ class Shared:
         self.reward = Reward.objects.create(
             rule=self.rule, name="Voucher", points_cost=100, amount=Decimal("50.00")
         )
+        self.course = Course.objects.create(title="Selling the platform", track="sales", duration_minutes=90)
+        self.quiz = Quiz.objects.create(course=self.course)
 
 
 class Organisation:
@@ -248,6 +255,13 @@ class Organisation:
             event_type="partner.status_changed", partner_id=partner.pk, data={"partner_name": partner.name}
         )
         self.webhook_delivery = WebhookDelivery.objects.create(subscription=self.webhook, event=event)
+        self.enrolment = Enrolment.objects.create(person=self.person, course=shared.course)
+        self.quiz_attempt = QuizAttempt.objects.create(
+            person=self.person, quiz=shared.quiz, score_percent=80, passed=True
+        )
+        self.completion = Completion.objects.create(
+            person=self.person, course=shared.course, completed_at=now
+        )
 
 
 # model -> the attribute of ``Organisation`` holding its object.
@@ -281,6 +295,9 @@ SCOPED = {
     IntegrationToken: "token",
     WebhookSubscription: "webhook",
     WebhookDelivery: "webhook_delivery",
+    Enrolment: "enrolment",
+    QuizAttempt: "quiz_attempt",
+    Completion: "completion",
 }
 
 
@@ -386,7 +403,8 @@ def test_every_model_with_a_path_to_a_partner_has_a_door():
     missing = [
         model._meta.label
         for model in apps.get_models()
-        if model._meta.app_label in {"partners", "programs", "gates", "deals", "incentives", "api"}
+        if model._meta.app_label
+        in {"partners", "programs", "enablement", "gates", "deals", "incentives", "api"}
         # History rows are read only through history.selectors: per object behind the
         # admin's coverage, the whole log with the permission to read it.
         and not issubclass(model, Event)

@@ -16,6 +16,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 PROJECT_APPS = {
     "partners",
     "programs",
+    "enablement",
     "gates",
     "deals",
     "incentives",
@@ -71,6 +72,9 @@ def test_the_walk_finds_the_result_models():
         "incentives.Redemption",
         "incentives.LedgerTransition",
         "deals.MdfLedgerEntry",
+        "enablement.Enrolment",
+        "enablement.QuizAttempt",
+        "enablement.Completion",
     }
     assert expected <= labels, expected - labels
 
@@ -83,11 +87,13 @@ def test_every_model_with_a_foreign_key_path_to_a_partner_has_the_door():
 
 
 def test_definitions_have_the_door_too():
+    from enablement.models import Choice, Course, LearningPath, Module, PathStep, Question, Quiz
     from gates.models import Gate
     from incentives.models import IncentiveRule
     from programs.models import Benefit, Program, Segment, Tier
 
-    for model in (Program, Tier, Benefit, Segment, Gate, IncentiveRule):
+    catalogue = (Course, Module, Quiz, Question, Choice, LearningPath, PathStep)
+    for model in (Program, Tier, Benefit, Segment, Gate, IncentiveRule, *catalogue):
         assert has_door(model), model._meta.label
 
 

@@ -1,0 +1,146 @@
+"""The catalogue in the admin (courses, quizzes, learning paths) and people's learning, read-mostly.
+
+Definitions save and delete through ``enablement.services`` (audited); completions entered by hand
+go through ``completion_record``, so they issue certifications like any other completion.
+"""
+
+from django.contrib import admin
+
+from enablement import services
+from enablement.models import (
+    Choice,
+    Completion,
+    Course,
+    Enrolment,
+    LearningPath,
+    Module,
+    PathStep,
+    Question,
+    Quiz,
+    QuizAttempt,
+)
+from partners.admin_coverage import CoverageAdminMixin, CoverageInlineMixin
+
+
+class CatalogueAdminMixin:
+    """Saves and deletions, inlines included, through ``enablement.services``."""
+
+    def save_model(self, request, obj, form, change):
+        services.catalogue_save(
+            actor=request.user, definition=obj, created=not change, fields=form.changed_data
+        )
+
+    def delete_model(self, request, obj):
+        services.catalogue_delete(actor=request.user, definition=obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            services.catalogue_delete(actor=request.user, definition=obj)
+
+    def save_formset(self, request, form, formset, change):
+        instances = formset.save(commit=False)
+        for obj in formset.deleted_objects:
+            services.catalogue_delete(actor=request.user, definition=obj)
+        changed = {id(obj): fields for obj, fields in formset.changed_objects}
+        for obj in instances:
+            services.catalogue_save(
+                actor=request.user, definition=obj, created=obj.pk is None, fields=changed.get(id(obj), ())
+            )
+        formset.save_m2m()
+
+
+class ModuleInline(CoverageInlineMixin, admin.StackedInline):
+    model = Module
+    extra = 0
+    fields = ["order", "title", "content", "links"]
+
+
+class PathStepInline(CoverageInlineMixin, admin.TabularInline):
+    model = PathStep
+    extra = 0
+    autocomplete_fields = ["course"]
+    fields = ["order", "course"]
+
+
+class ChoiceInline(CoverageInlineMixin, admin.TabularInline):
+    model = Choice
+    extra = 0
+    fields = ["text", "is_correct"]
+
+
+class QuestionInline(CoverageInlineMixin, admin.TabularInline):
+    model = Question
+    extra = 0
+    fields = ["order", "text"]
+    show_change_link = True
+
+
+@admin.register(Course)
+class CourseAdmin(CatalogueAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
+    list_display = ["title", "track", "duration_minutes", "language", "is_active"]
+    list_filter = ["track", "language", "is_active", "product_lines"]
+    search_fields = ["title", "description", "xapi_activity_id"]
+    filter_horizontal = ["product_lines", "programs"]
+    inlines = [ModuleInline]
+
+
+@admin.register(Quiz)
+class QuizAdmin(CatalogueAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
+    list_display = ["course", "pass_mark_percent", "max_attempts"]
+    search_fields = ["course__title"]
+    list_select_related = ["course"]
+    autocomplete_fields = ["course"]
+    inlines = [QuestionInline]
+
+
+@admin.register(Question)
+class QuestionAdmin(CatalogueAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
+    list_display = ["__str__", "quiz", "order"]
+    search_fields = ["text", "quiz__course__title"]
+    list_select_related = ["quiz__course"]
+    autocomplete_fields = ["quiz"]
+    inlines = [ChoiceInline]
+
+
+@admin.register(LearningPath)
+class LearningPathAdmin(CatalogueAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
+    list_display = ["title", "certification_type", "validity_months", "is_renewal", "is_active"]
+    list_filter = ["is_renewal", "is_active", "certification_type"]
+    search_fields = ["title", "description"]
+    list_select_related = ["certification_type"]
+    autocomplete_fields = ["certification_type"]
+    inlines = [PathStepInline]
+
+
+class LearnerFactAdmin(CoverageAdminMixin, admin.ModelAdmin):
+    """People's learning, as it happened: recorded by the portal and the LMS, read here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Enrolment)
+class EnrolmentAdmin(LearnerFactAdmin):
+    list_display = ["person", "course", "enrolled_at"]
+    search_fields = ["person__first_name", "person__last_name", "person__partner__name", "course__title"]
+    list_select_related = ["person", "course"]
+
+
+@admin.register(QuizAttempt)
+class QuizAttemptAdmin(LearnerFactAdmin):
+    list_display = ["person", "quiz", "score_percent", "passed", "made_at"]
+    list_filter = ["passed"]
+    search_fields = ["person__first_name", "person__last_name", "person__partner__name"]
+    list_select_related = ["person", "quiz__course"]
+
+
+@admin.register(Completion)
+class CompletionAdmin(LearnerFactAdmin):
+    list_display = ["person", "course", "completed_at", "score_percent", "source"]
+    list_filter = ["source", "course__track"]
+    search_fields = ["person__first_name", "person__last_name", "person__partner__name", "course__title"]
+    list_select_related = ["person", "course"]
+    date_hierarchy = "completed_at"

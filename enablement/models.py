@@ -1,0 +1,383 @@
+"""Enablement: the catalogue of courses and learning paths, and what partners' people do with it.
+
+Definitions (courses, their modules and quizzes, learning paths) are the vendor's: staff see them
+all, a partner's people the courses of the programs they see. Facts (enrolments, quiz attempts,
+completions) belong to a person and so to a partner, and are read through the same door as
+certifications: a partner admin sees the team's, other partner users their own.
+"""
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from core.door import DoorQuerySet, is_active_user, principal_user
+from history.tracking import track_links, tracked
+from partners.models import (
+    CertificationQuerySet,
+    CertificationTrack,
+    CertificationType,
+    Membership,
+    Person,
+    ProductLine,
+)
+from programs.models import Program
+
+
+class CatalogueQuerySet(DoorQuerySet):
+    """Definitions of the catalogue, reached through ``course_path``: staff see them all; anyone else
+    the active ones open to every partner or to a program they see (programs carry the segments)."""
+
+    course_path = ""
+
+    def _prefix(self) -> str:
+        return f"{self.course_path}__" if self.course_path else ""
+
+    def visible_to(self, principal):
+        user = principal_user(principal)
+        if not is_active_user(user):
+            return self.none()
+        if user.is_staff:
+            return self.all()
+        if Membership.for_user(user) is None:
+            return self.none()
+        prefix = self._prefix()
+        programs = Program.objects.visible_to(principal).values("pk")
+        open_courses = Course.objects.filter(is_active=True).filter(
+            Q(programs__isnull=True) | Q(programs__in=programs)
+        )
+        return self.filter(**{f"{prefix}pk__in": open_courses.values("pk")})
+
+    def _actionable_manage(self, principal):
+        """Change the catalogue: staff holding the model's change permission."""
+        return self._with_model_permission(principal, "change")
+
+
+class CourseQuerySet(CatalogueQuerySet):
+    pass
+
+
+@tracked()
+class Course(models.Model):
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    track = models.CharField(max_length=16, choices=CertificationTrack.choices)
+    product_lines = models.ManyToManyField(ProductLine, blank=True, related_name="courses")
+    duration_minutes = models.PositiveIntegerField(
+        validators=[MinValueValidator(1)], help_text="How long the course takes, in minutes."
+    )
+    language = models.CharField(max_length=16, default="en", help_text="A language code, such as en or fr.")
+    programs = models.ManyToManyField(
+        Program,
+        blank=True,
+        related_name="courses",
+        help_text="Only partners seeing one of these programs see the course; empty means every partner.",
+    )
+    xapi_activity_id = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="The activity id an external LMS sends in its xAPI statements for this course.",
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CourseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["title"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["xapi_activity_id"],
+                condition=~Q(xapi_activity_id=""),
+                name="course_unique_xapi_activity_id",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def learning_hours(self) -> Decimal:
+        return (Decimal(self.duration_minutes) / 60).quantize(Decimal("0.01"))
+
+
+track_links(Course.product_lines.through, name="CourseProductLineEvent")
+track_links(Course.programs.through, name="CourseProgramEvent")
+
+
+class ModuleQuerySet(CatalogueQuerySet):
+    course_path = "course"
+
+
+@tracked()
+class Module(models.Model):
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="modules")
+    title = models.CharField(max_length=200)
+    content = models.TextField(blank=True)
+    links = models.TextField(blank=True, help_text="One address a line.")
+    order = models.PositiveSmallIntegerField(default=0)
+
+    objects = ModuleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["course", "order", "pk"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def link_list(self) -> list[str]:
+        return [line.strip() for line in self.links.splitlines() if line.strip()]
+
+
+class QuizQuerySet(CatalogueQuerySet):
+    course_path = "course"
+
+
+@tracked()
+class Quiz(models.Model):
+    """A course's optional quiz: passing it completes the course."""
+
+    course = models.OneToOneField(Course, on_delete=models.CASCADE, related_name="quiz")
+    pass_mark_percent = models.PositiveSmallIntegerField(
+        default=70, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+    max_attempts = models.PositiveSmallIntegerField(
+        default=3, validators=[MinValueValidator(1)], help_text="Attempts a person may make."
+    )
+
+    objects = QuizQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "quizzes"
+        constraints = [
+            models.CheckConstraint(
+                name="quiz_pass_mark_is_a_percentage",
+                condition=Q(pass_mark_percent__gte=1, pass_mark_percent__lte=100),
+            ),
+            models.CheckConstraint(name="quiz_allows_an_attempt", condition=Q(max_attempts__gte=1)),
+        ]
+
+    def __str__(self) -> str:
+        return f"Quiz – {self.course}"
+
+
+class QuestionQuerySet(CatalogueQuerySet):
+    course_path = "quiz__course"
+
+
+@tracked()
+class Question(models.Model):
+    quiz = models.ForeignKey(Quiz, on_delete=models.CASCADE, related_name="questions")
+    text = models.TextField()
+    order = models.PositiveSmallIntegerField(default=0)
+
+    objects = QuestionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["quiz", "order", "pk"]
+
+    def __str__(self) -> str:
+        return self.text[:80]
+
+
+class ChoiceQuerySet(CatalogueQuerySet):
+    course_path = "question__quiz__course"
+
+
+@tracked()
+class Choice(models.Model):
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="choices")
+    text = models.CharField(max_length=500)
+    is_correct = models.BooleanField(default=False)
+
+    objects = ChoiceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["question", "pk"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class LearningPathQuerySet(DoorQuerySet):
+    """Staff see every path; anyone else the active paths whose courses they all see."""
+
+    def visible_to(self, principal):
+        user = principal_user(principal)
+        if not is_active_user(user):
+            return self.none()
+        if user.is_staff:
+            return self.all()
+        hidden = Course.objects.exclude(pk__in=Course.objects.visible_to(principal).values("pk"))
+        return self.filter(is_active=True).exclude(steps__course__in=hidden.values("pk"))
+
+    def _actionable_manage(self, principal):
+        return self._with_model_permission(principal, "change")
+
+
+@tracked()
+class LearningPath(models.Model):
+    """Courses in order; completing them all may issue a certification, valid for some months.
+
+    A renewal path renews a certification its person held before (a lapsed one), and is usually
+    shorter than the path that first issued it.
+    """
+
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    certification_type = models.ForeignKey(
+        CertificationType,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="learning_paths",
+        help_text="The certification completing the path issues; empty for none.",
+    )
+    validity_months = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Months the issued certification stays valid; empty for the certification type's validity.",
+    )
+    is_renewal = models.BooleanField(
+        default=False,
+        help_text="Only renews the certification for people who held it before.",
+    )
+    is_active = models.BooleanField(default=True)
+    courses = models.ManyToManyField(Course, through="PathStep", related_name="learning_paths")
+
+    objects = LearningPathQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def clean(self) -> None:
+        if self.is_renewal and self.certification_type_id is None:
+            raise ValidationError({"is_renewal": "A renewal path renews a certification: choose its type."})
+        if self.validity_months is not None and self.certification_type_id is None:
+            raise ValidationError({"validity_months": "A validity needs a certification type to issue."})
+
+    @property
+    def months_valid(self) -> int | None:
+        if self.validity_months is not None:
+            return self.validity_months
+        return self.certification_type.validity_months if self.certification_type else None
+
+
+class PathStepQuerySet(DoorQuerySet):
+    def visible_to(self, principal):
+        return self.filter(path__in=LearningPath.objects.visible_to(principal))
+
+    def _actionable_manage(self, principal):
+        return self._with_model_permission(principal, "change")
+
+
+@tracked()
+class PathStep(models.Model):
+    path = models.ForeignKey(LearningPath, on_delete=models.CASCADE, related_name="steps")
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="path_steps")
+    order = models.PositiveSmallIntegerField(default=0)
+
+    objects = PathStepQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["path", "order", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["path", "course"], name="path_step_unique_course"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.path} – {self.order}. {self.course}"
+
+
+class LearnerFactQuerySet(CertificationQuerySet):
+    """A person's learning (enrolments, attempts, completions): read like certifications, a partner
+    admin sees the team's and other partner users their own."""
+
+    partner_path = "person__partner"
+
+    def _actionable_learn(self, principal):
+        """Act on one's own learning (work through modules, take the quiz): the person's own user."""
+        user = principal_user(principal)
+        return self.visible_to(principal).filter(person__user=user)
+
+
+@tracked()
+class Enrolment(models.Model):
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="enrolments")
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="enrolments")
+    enrolled_at = models.DateTimeField(auto_now_add=True)
+    modules_done = models.ManyToManyField(Module, blank=True, related_name="done_in_enrolments")
+
+    objects = LearnerFactQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-enrolled_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["person", "course"], name="enrolment_unique_course"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} – {self.course}"
+
+
+track_links(Enrolment.modules_done.through, name="EnrolmentModuleEvent")
+
+
+@tracked()
+class QuizAttempt(models.Model):
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="quiz_attempts")
+    quiz = models.ForeignKey(Quiz, on_delete=models.PROTECT, related_name="attempts")
+    score_percent = models.PositiveSmallIntegerField(validators=[MaxValueValidator(100)])
+    passed = models.BooleanField()
+    made_at = models.DateTimeField(auto_now_add=True)
+
+    objects = LearnerFactQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-made_at"]
+
+    def __str__(self) -> str:
+        return f"{self.person} – {self.quiz}: {self.score_percent}%"
+
+
+class CompletionSource(models.TextChoices):
+    PORTAL = "portal", "Portal"
+    XAPI = "xapi", "External LMS (xAPI)"
+    MANUAL = "manual", "Manual"
+
+
+@tracked()
+class Completion(models.Model):
+    """A person completed a course, once; completions from an LMS carry the xAPI statement's id."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="completions")
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="completions")
+    completed_at = models.DateTimeField()
+    score_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    source = models.CharField(
+        max_length=16, choices=CompletionSource.choices, default=CompletionSource.MANUAL
+    )
+    statement_id = models.UUIDField(null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = LearnerFactQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-completed_at"]
+        # A course may be completed again (a renewal, a new version); statements count once.
+        indexes = [models.Index(fields=["course", "completed_at"]), models.Index(fields=["person", "course"])]
+
+    def __str__(self) -> str:
+        return f"{self.person} completed {self.course}"
