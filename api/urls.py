@@ -17,6 +17,7 @@ router.extend("api.views.deals")
 router.extend("api.views.incentives")
 router.extend("api.views.history")
 router.extend("api.views.webhooks")
+router.extend("api.views.enablement")
 
 app_name = "api"
 
