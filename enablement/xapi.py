@@ -22,6 +22,7 @@ from core.door import principal_user
 from enablement.models import Completion, CompletionSource, Course
 from enablement.services import completion_record
 from partners.models import Partner, Person
+from prm.text import storable_problem
 
 VERBS = {
     "http://adlnet.gov/expapi/verbs/completed": "completed",
@@ -82,17 +83,28 @@ def _parse(statement: Any, result: StatementResult, now: datetime.datetime) -> _
     actor = statement.get("actor")
     mbox = actor.get("mbox") if isinstance(actor, dict) else None
     email = ""
-    if not isinstance(mbox, str) or not mbox.startswith("mailto:") or "@" not in mbox:
+    if (
+        not isinstance(mbox, str)
+        or storable_problem(mbox)
+        or not mbox.startswith("mailto:")
+        or "@" not in mbox
+        or len(mbox) > 261
+    ):
         result.reject("actor", "Name the actor by its mbox, mailto:someone@example.com.")
     else:
         email = mbox.removeprefix("mailto:").strip().lower()
     verb = statement.get("verb")
     verb_id = verb.get("id") if isinstance(verb, dict) else None
-    if verb_id not in VERBS:
+    if not isinstance(verb_id, str) or verb_id not in VERBS:
         result.reject("verb", "Only the verbs completed and passed record a completion.")
     target = statement.get("object")
     activity_id = target.get("id") if isinstance(target, dict) else None
-    if not isinstance(activity_id, str) or not activity_id or len(activity_id) > 500:
+    if (
+        not isinstance(activity_id, str)
+        or not activity_id
+        or len(activity_id) > 500
+        or storable_problem(activity_id)
+    ):
         result.reject("object", "Give the activity's id.")
     score_percent = _score(statement.get("result"), result)
     completed_at = now

@@ -44,6 +44,7 @@ class Persona:
     vendor_wide: bool = True  # no token, or a token for every partner
     role: str = ""  # admin or sales, for partner users
     read_only_token: bool = False
+    token: bool = False  # calls with an integration token rather than a session
     # The programs whose gates the persona may change (django-guardian's manage_program).
     manages: frozenset[str] = frozenset({"main", "specialisation"})
 
@@ -72,9 +73,9 @@ PERSONAS = {
     ),
     "manager_of_no_program": Persona("staff", frozenset({"acme"}), writes=True, manages=frozenset()),
     "superuser": Persona("staff", frozenset(ORGS), writes=True),
-    "read_token": Persona("staff", frozenset({"acme"}), read_only_token=True),
-    "write_token": Persona("staff", frozenset({"acme"}), writes=True),
-    "scoped_token": Persona("staff", frozenset({"globex"}), writes=True, vendor_wide=False),
+    "read_token": Persona("staff", frozenset({"acme"}), read_only_token=True, token=True),
+    "write_token": Persona("staff", frozenset({"acme"}), writes=True, token=True),
+    "scoped_token": Persona("staff", frozenset({"globex"}), writes=True, vendor_wide=False, token=True),
 }
 
 
@@ -181,6 +182,19 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
         for route, record in records.items():
             body = {"source": "matrix", "records": [{"external_id": f"{org}-new", **record}]}
             cases.append(write("POST", f"{V1}/{route}/bulk/", 200, body=body))
+
+    # --- xAPI statements: read-write integration tokens only -------------------------------------
+    xapi_statement = {
+        "id": "6f1c9a52-4a0e-4d51-9d0e-2b6f1f1d2c3a",
+        "actor": {"mbox": "mailto:nobody@acme.example.com"},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
+        "object": {"id": "https://lms.example.com/courses/none"},
+    }
+    xapi_case = write("POST", f"{V1}/xapi/statements/", 200, body=[xapi_statement])  # type: ignore[arg-type]
+    if xapi_case.expected == 200 and not p.token:
+        xapi_case.expected = 403
+    cases.append(xapi_case)
+    cases.append(not_allowed("GET", f"{V1}/xapi/statements/"))
 
     # --- programs, tiers, benefits, gates ----------------------------------------------------------
     for route, objects in (

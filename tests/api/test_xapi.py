@@ -87,6 +87,7 @@ def test_what_cannot_be_mapped_is_refused_with_a_reason(catalogue, partner, othe
         statement("known@acme.example", catalogue.demo.xapi_activity_id, statement_id=duplicate),
         statement("known@acme.example", catalogue.demo.xapi_activity_id, result={"score": {"scaled": 3}}),
         "text",
+        {**statement("known@acme.example", catalogue.demo.xapi_activity_id), "verb": {"id": {}}},
     ]
 
     report = lms.post(URL, batch, format="json").json()
@@ -101,6 +102,7 @@ def test_what_cannot_be_mapped_is_refused_with_a_reason(catalogue, partner, othe
         "rejected",
         "rejected",
         "rejected",
+        "rejected",
     ]
     assert "No person with this email" in results[0]["errors"]["actor"][0]
     assert "No active course" in results[1]["errors"]["object"][0]
@@ -108,6 +110,7 @@ def test_what_cannot_be_mapped_is_refused_with_a_reason(catalogue, partner, othe
     assert set(results[3]["errors"]) == {"id", "actor", "verb", "object"}
     assert "already in this batch at index 4" in results[5]["errors"]["id"][0]
     assert "result" in results[6]["errors"]
+    assert "completed and passed" in results[8]["errors"]["verb"][0]
 
 
 def test_a_partners_token_reaches_only_its_own_people(
