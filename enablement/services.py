@@ -12,8 +12,8 @@ from dateutil.relativedelta import relativedelta
 from django.db import models, transaction
 from django.utils import timezone
 
+from core.audit import audit
 from enablement.models import Completion, CompletionSource, Course, LearningPath
-from partners.audit import audit
 from partners.models import Certification, Person
 from partners.signals import facts_changed
 

@@ -6,10 +6,11 @@ import uuid
 import pytest
 from django.utils import timezone
 
+from core.models import AuditEntry
 from enablement.models import Completion, CompletionSource
 from enablement.services import completion_record
 from gates.models import Gate, GateState, GateStatus
-from partners.models import AuditEntry, Certification
+from partners.models import Certification
 from tests.factories import CertificationFactory, PersonFactory, ProgramFactory
 
 pytestmark = pytest.mark.django_db
