@@ -114,8 +114,15 @@ def _post_json(client, url: str, body):
     return _send_json(client, "post", url, body)
 
 
+# Answers each statement in a per-statement report, like bulk ingestion its rows; its own
+# test (tests/api/test_xapi.py) sends unstorable text in each field of a statement.
+PER_STATEMENT = ("/api/v1/xapi/statements/",)
+
+
 def _operations(schema, content_type: str, *, bulk: bool):
     for path, operations in schema["paths"].items():
+        if path in PER_STATEMENT:
+            continue
         for method, operation in operations.items():
             content = operation.get("requestBody", {}).get("content", {})
             if content_type in content and path.endswith("/bulk/") == bulk:

@@ -1,5 +1,6 @@
 """``POST /api/v1/xapi/statements/``: completions from an LMS, reported per statement, idempotent."""
 
+import json
 import uuid
 
 import pytest
@@ -171,3 +172,20 @@ def test_the_batch_reads_its_references_once(catalogue, partner, lms):
     small, large = queries(2), queries(6)
     per_statement = (large - small) / 4
     assert per_statement <= 10, (small, large)
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\ud800"], ids=["nul", "surrogate"])
+def test_text_no_database_stores_is_refused_per_statement(catalogue, partner, lms, bad):
+    PersonFactory(partner=partner, email="known@acme.example")
+    good = statement("known@acme.example", catalogue.basics.xapi_activity_id)
+    broken = [
+        {**statement("known@acme.example", catalogue.demo.xapi_activity_id), "verb": {"id": f"a{bad}b"}},
+        statement(f"kn{bad}own@acme.example", catalogue.demo.xapi_activity_id),
+        statement("known@acme.example", f"https://lms.example.com/{bad}"),
+    ]
+    body = json.dumps([good, *broken])  # ensure_ascii: a lone surrogate travels as "\ud800"
+    response = lms.post(URL, body, content_type="application/json")
+    assert response.status_code == 200, response.content
+    results = response.json()["results"]
+    assert [row["result"] for row in results] == ["created", "rejected", "rejected", "rejected"]
+    assert Completion.objects.count() == 1
