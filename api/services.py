@@ -9,6 +9,7 @@ from rest_framework.exceptions import ValidationError
 
 from api.models import IntegrationToken, TokenScope, new_token_secret, token_digest
 from core.audit import audit
+from gates.models import GateState
 from gates.services import gate_saved
 
 # A token's last use is written at most this often, so that reads stay reads.
@@ -84,6 +85,16 @@ def gate_save(*, actor, gate, prerequisites=None, benefits=None, before=None):
     concurrent edit that breaks a uniqueness rule is reported as a
     validation error, never half-written.
     """
+    if before is not None and before.state == GateState.ACTIVE:
+        stored = type(gate).objects.get(pk=gate.pk)
+        if (gate.criteria, gate.currency) != (stored.criteria, stored.currency):
+            raise ValidationError(
+                {
+                    "criteria": [
+                        "An active gate is not edited in place: save a draft (its draft action) and publish it."
+                    ]
+                }
+            )
     try:
         with transaction.atomic():
             gate.save()

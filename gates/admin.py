@@ -17,8 +17,10 @@ from gates.models import (
     BenefitGrant,
     EvaluationRun,
     Gate,
+    GateState,
     GateStatus,
     GateStatusChange,
+    GateVersion,
     PartnerTier,
     SegmentMembership,
     TierChange,
@@ -122,6 +124,20 @@ class GateAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
             if change
             else None
         )
+        if change and form.definition_before.state == GateState.ACTIVE:
+            stored = Gate.objects.get(pk=obj.pk)
+            if (obj.criteria, obj.currency) != (stored.criteria, stored.currency):
+                # An active gate is not edited in place: the new criteria become its draft.
+                draft = services.gate_draft_save(
+                    actor=request.user, gate=stored, criteria=obj.criteria, currency=obj.currency
+                )
+                obj.criteria, obj.currency = stored.criteria, stored.currency
+                self.message_user(
+                    request,
+                    f"The new criteria are saved as draft version {draft.version}; "
+                    "they apply once that version is published.",
+                    messages.WARNING,
+                )
         super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
@@ -255,6 +271,33 @@ class ReadOnlyAdmin(CoverageAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(GateVersion)
+class GateVersionAdmin(ReadOnlyAdmin):
+    """Versions are drafted from the gate's change form and published here; a published one is read-only."""
+
+    list_display = ["gate", "version", "state", "effective_from", "published_at", "published_by"]
+    list_filter = ["state"]
+    search_fields = ["gate__name"]
+    list_select_related = ["gate", "published_by"]
+    actions = ["publish_today"]
+
+    @admin.action(description="Publish the selected drafts, in effect today")
+    def publish_today(self, request, queryset):
+        allowed = queryset.actionable_by(request.user, "manage").filter(state=GateVersion.State.DRAFT)
+        published = 0
+        for draft in allowed.select_related("gate__program"):
+            services.gate_version_publish(actor=request.user, draft=draft)
+            published += 1
+        skipped = queryset.count() - published
+        self.message_user(request, f"{published} version(s) published.", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} not published: not drafts, or programs you do not manage.",
+                messages.WARNING,
+            )
 
 
 @admin.register(GateStatus)

@@ -125,6 +125,26 @@ class Gate(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        # An active gate's criteria change only by publishing a version
+        # (``gates.services.gate_version_publish``), never in place.
+        fields = kwargs.get("update_fields")
+        if (
+            self.pk is not None
+            and not getattr(self, "_publishing", False)
+            and (fields is None or {"criteria", "currency"} & set(fields))
+        ):
+            stored = Gate.objects.filter(pk=self.pk, state=GateState.ACTIVE).values_list(
+                "criteria", "currency"
+            )
+            if stored and stored[0] != (self.criteria, self.currency):
+                raise ValidationError(
+                    {
+                        "criteria": "An active gate is not edited in place: save a draft version and publish it."
+                    }
+                )
+        super().save(*args, **kwargs)
+
     @property
     def money_currency(self) -> str:
         return self.currency or self.program.base_currency
@@ -210,19 +230,46 @@ class GateVersion(models.Model):
     read against the gate as it is now.
     """
 
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SCHEDULED = "scheduled", "Published, not yet in effect"
+        CURRENT = "current", "Current"
+        SUPERSEDED = "superseded", "Superseded"
+
     gate = models.ForeignKey(Gate, on_delete=models.CASCADE, related_name="versions")
     version = models.PositiveIntegerField()
     criteria = models.JSONField()
     currency = CurrencyField(help_text="The currency money criteria were measured in.")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.CURRENT)
+    effective_from = models.DateField(
+        null=True, blank=True, help_text="The day a published version becomes the gate's criteria."
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = GateVersionQuerySet.as_manager()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["gate", "version"], name="gate_version_unique")]
+        ordering = ["gate", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["gate", "version"], name="gate_version_unique"),
+            models.UniqueConstraint(
+                fields=["gate"],
+                condition=Q(state="draft"),
+                name="gate_version_one_draft",
+                violation_error_message="This gate already has a draft.",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.gate_id} v{self.version}"
+
+    @property
+    def read_only(self) -> bool:
+        return self.state != self.State.DRAFT
 
 
 class GateOutcome(models.TextChoices):
@@ -360,6 +407,9 @@ class GateStatusChange(models.Model):
     measures = models.JSONField(default=list)
     changed_at = models.DateTimeField(default=timezone.now)
     run = models.ForeignKey(EvaluationRun, null=True, blank=True, on_delete=models.SET_NULL)
+    gate_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The version of the gate the change was decided under."
+    )
 
     objects = GateResultQuerySet.as_manager()
 

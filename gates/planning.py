@@ -38,7 +38,16 @@ from gates.tiers import TierMove, TierState, next_tier_state
 
 # Rows per INSERT where COPY is not available: large batches stall under PostgreSQL's JIT.
 WRITE_BATCH = 1000
-HISTORY_COLUMNS = ("partner_id", "gate_id", "from_status", "to_status", "measures", "changed_at", "run_id")
+HISTORY_COLUMNS = (
+    "partner_id",
+    "gate_id",
+    "from_status",
+    "to_status",
+    "measures",
+    "changed_at",
+    "run_id",
+    "gate_version",
+)
 TIER_COLUMNS = (
     "partner_id",
     "program_id",
@@ -258,7 +267,9 @@ def plan_chunk(
             # where every partner starts.
             if status_changed and (old is not None or status == PASSED):
                 # The run's id is filled in when the plan is written.
-                plan.history.append((partner_id, gate.id, old[0] if old else "", status, rendered, now))
+                plan.history.append(
+                    (partner_id, gate.id, old[0] if old else "", status, rendered, now, gate.version)
+                )
                 if status == PASSED:
                     plan.events[partner_id].append(f"Passed the gate “{gate.name}”.")
                 elif old is not None and old[0] == PASSED:
@@ -503,7 +514,7 @@ def write_plan(plan: ChunkPlan, *, run: EvaluationRun | None, now, notify: bool 
             update=update,
         )
     run_id = run.pk if run is not None else None
-    insert_rows(GateStatusChange, HISTORY_COLUMNS, [(*row, run_id) for row in plan.history])
+    insert_rows(GateStatusChange, HISTORY_COLUMNS, [(*row[:6], run_id, row[6]) for row in plan.history])
     insert_rows(PartnerTier, TIER_COLUMNS, plan.new_tier_rows)
     upsert_rows(
         PartnerTier,

@@ -18,6 +18,8 @@ def evaluate_all_gates(self) -> dict:
     and this returns at once; the counts are then on the run's row.
     """
     services.full_evaluation_started()
+    # Versions published for today take effect before the partners are measured.
+    services.gate_versions_apply_due()
     summary = services.evaluate()
     if summary.locked_out and not self.request.is_eager:
         # The run in progress may have read the definitions before the edit

@@ -234,3 +234,12 @@ class DealFactory(factory.django.DjangoModelFactory):
     expected_value = Decimal("50000.00")
     currency = "USD"
     expected_close = factory.LazyFunction(lambda: timezone.localdate() + datetime.timedelta(days=60))
+
+
+def publish_criteria(gate, criteria, currency=None) -> None:
+    """Give a gate new criteria as the product does: a draft version, published today."""
+    from gates import services
+
+    draft = services.gate_draft_save(actor=None, gate=gate, criteria=criteria, currency=currency)
+    services.gate_version_publish(actor=None, draft=draft)
+    gate.refresh_from_db()

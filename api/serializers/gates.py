@@ -17,6 +17,7 @@ from gates.models import (
     GateState,
     GateStatus,
     GateStatusChange,
+    GateVersion,
     PartnerTier,
     TierChange,
     prerequisite_cycle,
@@ -326,7 +327,17 @@ class GateStatusChangeSerializer(StrictModelSerializer):
 
     class Meta:
         model = GateStatusChange
-        fields = ["id", "partner", "gate", "from_status", "to_status", "measures", "changed_at", "run"]
+        fields = [
+            "id",
+            "partner",
+            "gate",
+            "from_status",
+            "to_status",
+            "measures",
+            "changed_at",
+            "run",
+            "gate_version",
+        ]
         read_only_fields = fields
 
 
@@ -365,3 +376,57 @@ class PartnerTierSerializer(StrictModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+
+class GateVersionSerializer(StrictModelSerializer):
+    """A version of a gate's criteria: the draft, the current one, those scheduled or superseded."""
+
+    description = serializers.SerializerMethodField(help_text="Each criterion in words, with its place.")
+
+    class Meta:
+        model = GateVersion
+        fields = [
+            "version",
+            "state",
+            "criteria",
+            "currency",
+            "effective_from",
+            "published_at",
+            "published_by",
+            "created_at",
+            "description",
+        ]
+        read_only_fields = fields
+
+    def get_description(self, version) -> list[str]:
+        from gates.services import criteria_lines
+
+        try:
+            return criteria_lines(version.criteria, version.currency)
+        except Exception:  # a version recorded before a metric's rules changed
+            return []
+
+
+class GateDraftRequestSerializer(StrictSerializer):
+    criteria = CriteriaField()
+    currency = serializers.ChoiceField(
+        choices=CURRENCY_CHOICES,
+        required=False,
+        allow_blank=True,
+        help_text="Currency of money criteria; empty means the program's base currency.",
+    )
+
+
+class GatePublishRequestSerializer(StrictSerializer):
+    effective_from = serializers.DateField(
+        required=False, help_text="The day the version takes effect: today (the default) or later."
+    )
+
+
+class GateDiffSerializer(StrictSerializer):
+    before = GateVersionSerializer()
+    after = GateVersionSerializer()
+    passing_before = serializers.IntegerField(help_text="Partners you can see passing the first version.")
+    passing_after = serializers.IntegerField()
+    newly_pass = serializers.ListField(child=serializers.CharField(), help_text="Pass only the second.")
+    newly_fail = serializers.ListField(child=serializers.CharField(), help_text="Pass only the first.")

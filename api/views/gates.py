@@ -6,7 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from api.pagination import PagePagination
@@ -16,9 +16,13 @@ from api.serializers.gates import (
     EvaluationQueuedSerializer,
     EvaluationRequestSerializer,
     EvaluationRunSerializer,
+    GateDiffSerializer,
+    GateDraftRequestSerializer,
+    GatePublishRequestSerializer,
     GateSerializer,
     GateStatusChangeSerializer,
     GateStatusSerializer,
+    GateVersionSerializer,
     PartnerTierSerializer,
     SimulationRequestSerializer,
     SimulationSerializer,
@@ -26,6 +30,7 @@ from api.serializers.gates import (
 )
 from api.services import gate_save
 from api.views.base import CursorReadOnlyViewSet, ReadOnlyViewSet, ScopedViewMixin
+from core.door import principal_user
 from criteria.tree import CriteriaError
 from gates import services as gate_services
 from gates.filtersets import (
@@ -42,10 +47,18 @@ from gates.models import (
     GateState,
     GateStatus,
     GateStatusChange,
+    GateVersion,
     PartnerTier,
     TierChange,
 )
 from partners.models import Partner
+
+
+def require_staff_vendor_wide(principal) -> None:
+    """Drafts and diffs are the vendor's design work: staff only, with a token for every partner."""
+    if not principal_user(principal).is_staff:
+        raise PermissionDenied("Versions of a gate are for the vendor's staff.")
+    require_vendor_wide(principal)
 
 
 @extend_schema_view(
@@ -76,6 +89,8 @@ class GateViewSet(
         "partial_update": ["gates.change_gate"],
         "retire": ["gates.change_gate"],
         "simulate": ["gates.change_gate"],
+        "draft": ["gates.change_gate"],
+        "publish": ["gates.change_gate"],
     }
 
     def scoped_queryset(self):
@@ -111,6 +126,108 @@ class GateViewSet(
         if gate.state != GateState.RETIRED:
             gate_services.gate_retire(actor=request.user, gate=gate)
         return Response(self.get_serializer(self.get_object()).data)
+
+    @extend_schema(summary="The versions of a gate, newest first", responses=GateVersionSerializer(many=True))
+    @action(detail=True, methods=["get"], filterset_class=None, pagination_class=None)
+    def versions(self, request, pk=None):
+        require_staff_vendor_wide(self.principal)
+        gate = self.get_object()
+        rows = GateVersion.objects.filter(gate=gate).order_by("-version")
+        return Response(GateVersionSerializer(rows, many=True).data)
+
+    @extend_schema(
+        summary="Save the draft of a gate's next version",
+        description="The gate keeps its current criteria until the draft is published. "
+        "Criteria errors name their place in the tree.",
+        request=GateDraftRequestSerializer,
+        responses=GateVersionSerializer,
+    )
+    @action(detail=True, methods=["post"], filterset_class=None, pagination_class=None)
+    def draft(self, request, pk=None):
+        gate = self.get_object()
+        require_program_manager(self.principal, gate.program)
+        form = GateDraftRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            draft = gate_services.gate_draft_save(
+                actor=request.user,
+                gate=gate,
+                criteria=form.validated_data["criteria"],
+                currency=form.validated_data.get("currency"),
+            )
+        except gate_services.VersionError as exc:
+            raise ValidationError(exc.errors) from exc
+        return Response(GateVersionSerializer(draft).data)
+
+    @extend_schema(
+        summary="Publish a gate's draft",
+        description="The draft becomes the gate's criteria on its effective date (today or later); "
+        "the version before stays, read-only. Audited.",
+        request=GatePublishRequestSerializer,
+        responses=GateVersionSerializer,
+    )
+    @action(detail=True, methods=["post"], filterset_class=None, pagination_class=None)
+    def publish(self, request, pk=None):
+        gate = self.get_object()
+        require_program_manager(self.principal, gate.program)
+        form = GatePublishRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        draft = GateVersion.objects.filter(gate=gate, state=GateVersion.State.DRAFT).first()
+        if draft is None:
+            raise ValidationError({"non_field_errors": ["This gate has no draft to publish."]})
+        try:
+            gate_services.gate_version_publish(
+                actor=request.user, draft=draft, effective_from=form.validated_data.get("effective_from")
+            )
+        except gate_services.VersionError as exc:
+            raise ValidationError(exc.errors) from exc
+        return Response(GateVersionSerializer(draft).data)
+
+    @extend_schema(
+        summary="Two versions of a gate side by side, and who passes under each",
+        description="Counts and names cover the partners you can see. `before` defaults to the current "
+        "version, `after` to the draft.",
+        parameters=[
+            OpenApiParameter("before", int, description="A version number."),
+            OpenApiParameter("after", int, description="A version number."),
+        ],
+        responses=GateDiffSerializer,
+        filters=False,
+    )
+    @action(detail=True, methods=["get"], filterset_class=None, pagination_class=None)
+    def diff(self, request, pk=None):
+        require_staff_vendor_wide(self.principal)
+        gate = self.get_object()
+        versions = {v.version: v for v in GateVersion.objects.filter(gate=gate)}
+        picked = []
+        for name, default in (("before", gate.version), ("after", None)):
+            raw = request.query_params.get(name)
+            if raw is None:
+                number = default
+                if number is None:
+                    number = next(
+                        (n for n, v in versions.items() if v.state == GateVersion.State.DRAFT), None
+                    )
+            else:
+                number = int(raw) if raw.isdigit() and len(raw) < 10 else -1
+            if number not in versions:
+                raise ValidationError({name: ["No such version of this gate."]})
+            picked.append(versions[number])
+        try:
+            diff = gate_services.gate_versions_diff(
+                before=picked[0], after=picked[1], partners=Partner.objects.visible_to(self.principal)
+            )
+        except CriteriaError as exc:
+            raise ValidationError({"non_field_errors": exc.errors}) from exc
+        body = {
+            "before": picked[0],
+            "after": picked[1],
+            "passing_before": diff.pass_before,
+            "passing_after": diff.pass_after,
+            "newly_pass": diff.newly_pass,
+            "newly_fail": diff.newly_fail,
+        }
+        return Response(GateDiffSerializer(body).data)
 
     @extend_schema(
         summary="What-if: simulate a gate without saving anything",

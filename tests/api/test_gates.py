@@ -162,20 +162,46 @@ class TestCreateAndUpdate:
         own = manager.patch(f"{GATES}{gold['id']}/", {"prerequisites": [gold["id"]]}, format="json")
         assert own.json()["errors"]["prerequisites"] == ["A gate cannot be its own prerequisite."]
 
-    def test_changing_the_criteria_bumps_the_version_other_edits_do_not(self, manager, world):
+    def test_new_criteria_on_an_active_gate_go_through_a_published_draft(self, manager, world):
         url = f"{GATES}{world.silver_gate.pk}/"
+        tighter = {"metric": "certified_people", "op": ">=", "target": 2}
 
         renamed = manager.patch(url, {"description": "The entry tier"}, format="json")
-        tightened = manager.patch(
-            url, {"criteria": {"metric": "certified_people", "op": ">=", "target": 2}}, format="json"
-        )
-
+        in_place = manager.patch(url, {"criteria": tighter}, format="json")
         assert renamed.status_code == 200 and renamed.json()["version"] == 1
-        assert tightened.status_code == 200 and tightened.json()["version"] == 2
-        assert AuditEntry.objects.filter(action="gate.changed").count() == 2
+        assert in_place.status_code == 400
+        assert "draft" in in_place.json()["errors"]["criteria"][0]
+
+        bad = manager.post(f"{url}draft/", {"criteria": {"metric": "nope"}}, format="json")
+        assert bad.status_code == 400 and bad.json()["errors"]["criteria"]
+        draft = manager.post(f"{url}draft/", {"criteria": tighter}, format="json")
+        assert draft.status_code == 200, draft.content
+        assert (draft.json()["version"], draft.json()["state"]) == (2, "draft")
+        assert manager.get(url).json()["version"] == 1
+
+        diff = manager.get(f"{url}diff/")
+        assert diff.status_code == 200, diff.content
+        assert (diff.json()["before"]["version"], diff.json()["after"]["version"]) == (1, 2)
+        assert diff.json()["after"]["description"][0].endswith(">= 2")
+        assert manager.get(f"{url}diff/?before=9").status_code == 400
+
+        past = manager.post(f"{url}publish/", {"effective_from": "2000-01-01"}, format="json")
+        assert past.status_code == 400 and past.json()["errors"]["effective_from"]
+        published = manager.post(f"{url}publish/", {}, format="json")
+        assert published.status_code == 200 and published.json()["state"] == "current"
+        assert manager.get(url).json()["version"] == 2
+        versions = manager.get(f"{url}versions/").json()
+        assert [(v["version"], v["state"]) for v in versions] == [(2, "current"), (1, "superseded")]
+        assert AuditEntry.objects.filter(action="gate.version_published").count() == 1
 
     def test_a_full_replacement(self, manager, world):
-        body = gate_body(world, name="Silver gate", unlocks_tier=world.silver.pk, prerequisites=[])
+        body = gate_body(
+            world,
+            name="Silver gate",
+            unlocks_tier=world.silver.pk,
+            prerequisites=[],
+            criteria=world.silver_gate.criteria,  # an active gate's criteria change by a published draft
+        )
 
         response = manager.put(f"{GATES}{world.silver_gate.pk}/", body, format="json")
 
@@ -515,11 +541,13 @@ class TestEditsReachPartners:
         return {row["partner"]: row for row in response.json()["results"]}
 
     def lower_target(self, manager, gate):
-        response = manager.patch(
-            f"{GATES}{gate.pk}/",
+        drafted = manager.post(
+            f"{GATES}{gate.pk}/draft/",
             {"criteria": {"metric": "service_offerings", "op": ">=", "target": 2}},
             format="json",
         )
+        assert drafted.status_code == 200, drafted.content
+        response = manager.post(f"{GATES}{gate.pk}/publish/", {}, format="json")
         assert response.status_code == 200, response.content
         assert response.json()["version"] == 2
 

@@ -236,6 +236,33 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
             )
         )
         cases.append(not_allowed("DELETE", f"{V1}/gates/{gate.pk}/"))
+        # Versions and diffs: the vendor's staff, vendor-wide.
+        design = 401 if p.kind == "anonymous" else 200 if p.staff and p.vendor_wide else 403
+        cases.append(Case("GET", f"{V1}/gates/{gate.pk}/versions/", design))
+        cases.append(Case("GET", f"{V1}/gates/{gate.pk}/diff/?after=1", design))
+        cases.append(
+            write(
+                "POST",
+                f"{V1}/gates/{gate.pk}/draft/",
+                200,
+                body={"criteria": {"metric": "certified_people", "op": ">=", "target": 2}},
+                visible=p.sees_gate(name),
+                vendor_wide=True,
+                program=gate_program[name],
+            )
+        )
+        # Each case is rolled back: there is no draft to publish, which only the allowed learn.
+        cases.append(
+            write(
+                "POST",
+                f"{V1}/gates/{gate.pk}/publish/",
+                400,
+                body={},
+                visible=p.sees_gate(name),
+                vendor_wide=True,
+                program=gate_program[name],
+            )
+        )
     cases.append(read(f"{V1}/gates/", list_ids={gate.pk: p.sees_gate(name) for name, gate in gates.items()}))
     new_gate = {
         "program": world.program.pk,

@@ -7,8 +7,9 @@ from unittest import mock
 import pytest
 from django.urls import reverse
 
+from core.models import AuditEntry
 from gates import services
-from gates.models import Gate, GateState, GateStatus, PartnerTier
+from gates.models import Gate, GateState, GateStatus, GateVersion, PartnerTier
 from tests.factories import PartnerFactory
 
 pytestmark = pytest.mark.django_db
@@ -63,7 +64,7 @@ def test_a_cycle_of_prerequisites_is_refused(client, superuser, ladder):
     assert not ladder.silver_gate.prerequisites.exists()
 
 
-def test_saving_a_gate_with_new_criteria_bumps_its_version_and_reevaluates(
+def test_new_criteria_on_an_active_gate_wait_as_a_draft_until_published(
     client, superuser, ladder, django_capture_on_commit_callbacks
 ):
     partner = PartnerFactory()
@@ -81,7 +82,22 @@ def test_saving_a_gate_with_new_criteria_bumps_its_version_and_reevaluates(
         response = client.post(reverse("admin:gates_gate_change", args=[ladder.gold_gate.pk]), data)
     assert response.status_code == 302
     ladder.gold_gate.refresh_from_db()
-    assert ladder.gold_gate.version == 2
+    # Not edited in place: the gate keeps version 1, the new criteria are its draft.
+    assert ladder.gold_gate.version == 1 and ladder.gold_gate.criteria["target"] == 3
+    draft = GateVersion.objects.get(gate=ladder.gold_gate, state=GateVersion.State.DRAFT)
+    assert draft.version == 2 and draft.criteria["target"] == 1
+    assert GateStatus.objects.get(partner=partner, gate=ladder.gold_gate).status == "failed"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:gates_gateversion_changelist"),
+            {"action": "publish_today", "_selected_action": [draft.pk]},
+        )
+    assert response.status_code == 302
+    ladder.gold_gate.refresh_from_db()
+    assert ladder.gold_gate.version == 2 and ladder.gold_gate.criteria["target"] == 1
+    assert GateVersion.objects.get(gate=ladder.gold_gate, version=1).state == GateVersion.State.SUPERSEDED
+    assert AuditEntry.objects.filter(action="gate.version_published").count() == 1
     status = GateStatus.objects.get(partner=partner, gate=ladder.gold_gate)
     assert status.status == "passed" and status.gate_version == 2  # re-evaluated in-process (no broker)
 

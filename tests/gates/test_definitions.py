@@ -34,7 +34,7 @@ from gates.models import (
 from partners.models import ProductLine
 from partners.services import exchange_rate_save
 from programs.models import BenefitKind, Program
-from tests.factories import BenefitFactory, PartnerFactory, SaleFactory, SegmentFactory
+from tests.factories import BenefitFactory, PartnerFactory, SaleFactory, SegmentFactory, publish_criteria
 
 pytestmark = pytest.mark.django_db
 D = datetime.date
@@ -115,6 +115,10 @@ def change_gate(gate, **changes) -> None:
     """Edit a gate as the admin and the API do: save, then hand over to ``gate_saved``."""
     before = services.gate_definition(Gate.objects.get(pk=gate.pk))
     benefits = changes.pop("unlocks_benefits", None)
+    if before.state == "active" and "criteria" in changes:
+        # An active gate's criteria change by publishing a version.
+        publish_criteria(gate, changes.pop("criteria"))
+        before = services.gate_definition(Gate.objects.get(pk=gate.pk))
     for name, value in changes.items():
         setattr(gate, name, value)
     gate.save()
@@ -328,8 +332,7 @@ def test_the_digest_covers_every_definition_a_decision_reads(ladder):
         return fresh
 
     gate = ladder.gold_gate
-    gate.criteria = {**gate.criteria, "target": 4}
-    gate.save()
+    publish_criteria(gate, {**gate.criteria, "target": 4})
     assert changed()
     Gate.objects.filter(pk=gate.pk).update(version=7)
     assert changed()

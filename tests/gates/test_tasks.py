@@ -12,8 +12,8 @@ from django.db import transaction
 from django.urls import reverse
 
 from gates import services, tasks
-from gates.models import EvaluationRun, Gate, GateOutcome, GateState, GateStatus
-from tests.factories import PartnerFactory
+from gates.models import EvaluationRun, Gate, GateOutcome, GateState, GateStatus, GateVersion
+from tests.factories import PartnerFactory, publish_criteria
 
 pytestmark = pytest.mark.django_db
 
@@ -196,6 +196,13 @@ def test_a_cosmetic_gate_edit_queues_nothing_and_a_real_one_queues_a_run(
     criteria = {**ladder.gold_gate.criteria, "target": 2}
     with full_runs() as queued:
         client.post(url, _gate_form(ladder, ladder.gold_gate, criteria=json.dumps(criteria)))
+    queued.assert_not_called()  # a draft, nothing decided under it yet
+    draft = GateVersion.objects.get(gate=ladder.gold_gate, state=GateVersion.State.DRAFT)
+    with full_runs() as queued:
+        client.post(
+            reverse("admin:gates_gateversion_changelist"),
+            {"action": "publish_today", "_selected_action": [draft.pk]},
+        )
     queued.assert_called_once_with(countdown=settings.PRM_DEFINITION_DEBOUNCE_SECONDS)
     ladder.gold_gate.refresh_from_db()
     assert ladder.gold_gate.version == 2
@@ -327,8 +334,7 @@ def test_definitions_are_reloaded_only_once_the_edit_commits(ladder, django_capt
     ):
         ladder.gold.grace_days = 5
         ladder.gold.save()
-        ladder.gold_gate.criteria = {**ladder.gold_gate.criteria, "target": 4}
-        ladder.gold_gate.save()
+        publish_criteria(ladder.gold_gate, {**ladder.gold_gate.criteria, "target": 4})
         # Another worker reloading now would read the old definitions: they must not
         # be cached under a new generation.
         assert cache.get(_GENERATION_KEY) == generation

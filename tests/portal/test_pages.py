@@ -22,6 +22,7 @@ from tests.factories import (
     PartnerFactory,
     PersonFactory,
     TierFactory,
+    publish_criteria,
 )
 from tests.portal.builders import tier_program
 
@@ -188,8 +189,9 @@ def test_the_manager_sees_a_bar_that_counts_the_criteria_met(client, partner, ch
 
     program = tier_program(partner)
     gate = Gate.objects.get(program=program, name="Gold: five certified sales engineers")
-    gate.criteria = {"all": [{"metric": "certified_people", "op": ">=", "target": 10} for _ in range(5)]}
-    gate.save()
+    publish_criteria(
+        gate, {"all": [{"metric": "certified_people", "op": ">=", "target": 10} for _ in range(5)]}
+    )
     GateStatus.objects.filter(gate=gate).update(
         status=GateOutcome.FAILED,
         measures=[10, 10, 9, 9, 9],
