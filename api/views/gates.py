@@ -96,6 +96,10 @@ class GateViewSet(
     def scoped_queryset(self):
         return Gate.objects.visible_to(self.principal).prefetch_related("prerequisites", "unlocks_benefits")
 
+    def known_query_parameters(self) -> set[str]:
+        known = super().known_query_parameters()
+        return known | {"before", "after"} if self.action == "diff" else known
+
     def perform_create(self, serializer):
         data = serializer.validated_data
         require_program_manager(self.principal, data["_gate"].program)

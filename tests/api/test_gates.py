@@ -183,7 +183,10 @@ class TestCreateAndUpdate:
         assert diff.status_code == 200, diff.content
         assert (diff.json()["before"]["version"], diff.json()["after"]["version"]) == (1, 2)
         assert diff.json()["after"]["description"][0].endswith(">= 2")
-        assert manager.get(f"{url}diff/?before=9").status_code == 400
+        unknown = manager.get(f"{url}diff/?before=9")
+        assert unknown.status_code == 400 and unknown.json()["errors"]["before"] == [
+            "No such version of this gate."
+        ]
 
         past = manager.post(f"{url}publish/", {"effective_from": "2000-01-01"}, format="json")
         assert past.status_code == 400 and past.json()["errors"]["effective_from"]
