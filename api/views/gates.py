@@ -6,7 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from api.pagination import PagePagination
@@ -98,7 +98,8 @@ class GateViewSet(
 
     def known_query_parameters(self) -> set[str]:
         known = super().known_query_parameters()
-        return known | {"before", "after"} if self.action == "diff" else known
+        # No action: a method the route does not allow, answered 405 whatever its parameters.
+        return known | {"before", "after"} if self.action in ("diff", None) else known
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -195,7 +196,7 @@ class GateViewSet(
             OpenApiParameter("before", int, description="A version number."),
             OpenApiParameter("after", int, description="A version number."),
         ],
-        responses=GateDiffSerializer,
+        responses={200: GateDiffSerializer, 404: OpenApiResponse(description="No such gate or version.")},
         filters=False,
     )
     @action(detail=True, methods=["get"], filterset_class=None, pagination_class=None)
@@ -212,10 +213,13 @@ class GateViewSet(
                     number = next(
                         (n for n, v in versions.items() if v.state == GateVersion.State.DRAFT), None
                     )
+            elif not (raw.isdigit() and len(raw) < 10):
+                raise ValidationError({name: ["A version number is a whole number."]})
             else:
-                number = int(raw) if raw.isdigit() and len(raw) < 10 else -1
+                number = int(raw)
             if number not in versions:
-                raise ValidationError({name: ["No such version of this gate."]})
+                # A version that does not exist is a resource that is not there.
+                raise NotFound(f"{name}: no such version of this gate.")
             picked.append(versions[number])
         try:
             diff = gate_services.gate_versions_diff(

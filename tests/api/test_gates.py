@@ -184,9 +184,9 @@ class TestCreateAndUpdate:
         assert (diff.json()["before"]["version"], diff.json()["after"]["version"]) == (1, 2)
         assert diff.json()["after"]["description"][0].endswith(">= 2")
         unknown = manager.get(f"{url}diff/?before=9")
-        assert unknown.status_code == 400 and unknown.json()["errors"]["before"] == [
-            "No such version of this gate."
-        ]
+        assert unknown.status_code == 404 and "no such version" in unknown.json()["detail"]
+        malformed = manager.get(f"{url}diff/?before=two")
+        assert malformed.status_code == 400 and malformed.json()["errors"]["before"]
 
         past = manager.post(f"{url}publish/", {"effective_from": "2000-01-01"}, format="json")
         assert past.status_code == 400 and past.json()["errors"]["effective_from"]

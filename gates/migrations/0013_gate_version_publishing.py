@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('gates', '0011_gate_forecasts'),
+        ('gates', '0012_evaluation_run_queued'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
