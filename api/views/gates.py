@@ -53,6 +53,10 @@ from gates.models import (
 )
 from partners.models import Partner
 
+# A gate's version number, as the database stores it.
+VERSION_MAX = 2_147_483_647
+VERSION_NUMBER = {"type": "integer", "minimum": 1, "maximum": VERSION_MAX}
+
 
 def require_staff_vendor_wide(principal) -> None:
     """Drafts and diffs are the vendor's design work: staff only, with a token for every partner."""
@@ -193,8 +197,8 @@ class GateViewSet(
         description="Counts and names cover the partners you can see. `before` defaults to the current "
         "version, `after` to the draft.",
         parameters=[
-            OpenApiParameter("before", int, description="A version number."),
-            OpenApiParameter("after", int, description="A version number."),
+            OpenApiParameter("before", VERSION_NUMBER, description="A version number."),
+            OpenApiParameter("after", VERSION_NUMBER, description="A version number."),
         ],
         responses={200: GateDiffSerializer, 404: OpenApiResponse(description="No such gate or version.")},
         filters=False,
@@ -213,7 +217,7 @@ class GateViewSet(
                     number = next(
                         (n for n, v in versions.items() if v.state == GateVersion.State.DRAFT), None
                     )
-            elif not (raw.isdigit() and len(raw) < 10):
+            elif not (raw.isdigit() and len(raw) <= 10 and int(raw) <= VERSION_MAX):
                 raise ValidationError({name: ["A version number is a whole number."]})
             else:
                 number = int(raw)
