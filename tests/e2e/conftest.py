@@ -1,6 +1,7 @@
 """A real headless Chromium (Debian's, never a downloaded one) against the live server."""
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -74,3 +75,20 @@ def _results_as_built(monkeypatch):
     from gates import services
 
     monkeypatch.setattr(services, "request_full_evaluation", lambda: None)
+
+
+def log_in(page, username: str, password: str = "password") -> None:  # noqa: S107 (test personas)
+    """Sign in through the login form, as a person would, and wait for the portal or the admin."""
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/(portal|admin)/"))
+
+
+@pytest.fixture
+def demo(db):
+    """The demo data (eight partners): every role has something on every page. Logins' password: demo."""
+    from django.core.management import call_command
+
+    call_command("seed_demo", partners=8, stdout=open(os.devnull, "w"))  # noqa: SIM115

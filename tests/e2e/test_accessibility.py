@@ -3,13 +3,10 @@ violation, and nothing wider than a phone's screen. Each page is saved as a scre
 widths (test-results/e2e/pages/) for review.
 """
 
-import re
-
 import pytest
-from django.core.management import call_command
 
 from tests.e2e.axe import serious_violations
-from tests.e2e.conftest import SHOTS
+from tests.e2e.conftest import SHOTS, log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -44,22 +41,9 @@ WIDEST = """(width) => [...document.querySelectorAll('body *')]
   .slice(0, 5).map((e) => `${e.tagName.toLowerCase()}.${e.className} ${Math.round(e.getBoundingClientRect().right)}px`)"""
 
 
-@pytest.fixture
-def demo(db):
-    call_command("seed_demo", partners=8, stdout=open("/dev/null", "w"))  # noqa: SIM115
-
-
-def _login(page, username: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("demo")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/(portal|admin)/"))
-
-
 @pytest.mark.parametrize("role", list(PAGES))
 def test_every_page_is_accessible_and_fits_a_phone(page, demo, role):
-    _login(page, role)
+    log_in(page, role, "demo")
     found: dict[str, list[str]] = {}
     shots = SHOTS / "pages"
     shots.mkdir(parents=True, exist_ok=True)

@@ -3,14 +3,13 @@ carry the same figures, the CSV downloads, and a phone's width still reads."""
 
 import csv
 import io
-import re
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
 from tests.analytics.conftest import FunnelWorld, tier_history
-from tests.e2e.conftest import SHOTS
+from tests.e2e.conftest import SHOTS, log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -22,14 +21,6 @@ def analytics_world(channel_manager):
     world = FunnelWorld()
     tier_history(world)
     return world
-
-
-def _login(page, username: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("password")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/portal/"))
 
 
 def _chart_values(page, chart_id: str) -> list[list[int]]:
@@ -44,7 +35,7 @@ def _chart_values(page, chart_id: str) -> list[list[int]]:
 def test_the_funnel_and_tier_pages_draw_their_charts_and_download_csv(page, analytics_world):
     from playwright.sync_api import expect
 
-    _login(page, "morgan")
+    log_in(page, "morgan")
     page.get_by_role("link", name="Analytics").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Gate funnel")
     chart_id = f"funnel-{analytics_world.gate.pk}"

@@ -11,7 +11,8 @@ its console; the test collects both.
 import re
 
 import pytest
-from django.core.management import call_command
+
+from tests.e2e.conftest import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -53,19 +54,6 @@ class Watch:
         self.collect()
 
 
-@pytest.fixture
-def demo(db):
-    call_command("seed_demo", partners=8, stdout=open("/dev/null", "w"))  # noqa: SIM115
-
-
-def _login(page, username: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("demo")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/(portal|admin)/"))
-
-
 def _admin_links(page) -> list[str]:
     page.goto("/admin/")
     hrefs = page.eval_on_selector_all("#content-main a", "links => links.map((a) => a.getAttribute('href'))")
@@ -103,7 +91,7 @@ def test_the_portal_keeps_to_its_policy_for_every_role(page, demo):
     from playwright.sync_api import expect
 
     watch = Watch(page)
-    _login(page, "partner")
+    log_in(page, "partner", "demo")
     for path in (
         "/portal/",
         "/portal/programs/",
@@ -122,12 +110,12 @@ def test_the_portal_keeps_to_its_policy_for_every_role(page, demo):
     watch.collect()
     page.get_by_role("button", name="Log out").click()
 
-    _login(page, "distributor")
+    log_in(page, "distributor", "demo")
     for path in ("/portal/", "/portal/partners/", "/portal/deals/", "/portal/incentives/"):
         watch.visit(path)
     page.get_by_role("button", name="Log out").click()
 
-    _login(page, "manager")
+    log_in(page, "manager", "demo")
     for path in (
         "/portal/manager/",
         "/portal/partners/",
@@ -150,7 +138,7 @@ def test_the_portal_keeps_to_its_policy_for_every_role(page, demo):
 
 def test_the_admin_keeps_to_its_policy(page, demo):
     watch = Watch(page)
-    _login(page, "admin")
+    log_in(page, "admin", "demo")
     assert _crawl_admin(watch) > 40
 
     # The what-if: the change form's button posts the unsaved gate; the way back keeps the form.
@@ -194,7 +182,7 @@ def test_the_admin_keeps_to_its_policy(page, demo):
 
 def test_the_api_docs_keep_to_their_policy(page, demo):
     watch = Watch(page)
-    _login(page, "manager")
+    log_in(page, "manager", "demo")
     watch.visit("/api/docs/")
     page.locator(".opblock").first.wait_for()
     page.locator(".opblock-summary").first.click()

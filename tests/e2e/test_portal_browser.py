@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from gates.models import SegmentMembership
 from tests.deals.helpers import grant_deal_registration
-from tests.e2e.conftest import SHOTS
+from tests.e2e.conftest import SHOTS, log_in
 from tests.factories import PartnerFactory, ProductLineFactory, ProgramFactory, SegmentFactory
 from tests.portal.builders import tier_program
 
@@ -34,14 +34,6 @@ def portal(partner, partner_admin, distributor_user, other_partner):
     return partner
 
 
-def _login(page, username: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("password")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(r"/portal/"))
-
-
 def _logout(page) -> None:
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url(re.compile(r"/accounts/login/"))
@@ -51,7 +43,7 @@ def test_partner_registers_a_deal_and_its_distributor_approves_it(page, portal):
     from playwright.sync_api import expect
 
     # The partner logs in and sees how far it is from the next gate.
-    _login(page, "pat")
+    log_in(page, "pat")
     expect(page.get_by_role("heading", level=1)).to_have_text("Acme")
     expect(page.get_by_text("Silver in Partner Network, since 4 March 2025")).to_be_visible()
     expect(page.get_by_text("3 of 5 people holding a valid certification")).to_be_visible()
@@ -94,7 +86,7 @@ def test_partner_registers_a_deal_and_its_distributor_approves_it(page, portal):
     _logout(page)
 
     # The distributor approves it from its queue, without leaving the page.
-    _login(page, "dana")
+    log_in(page, "dana")
     row = page.locator("tr", has_text="Woodgrove Bank")
     expect(row).to_contain_text("Acme")
     assert "Unrelated partner" not in page.content() and "Globex" not in page.content()
@@ -111,7 +103,7 @@ def test_partner_registers_a_deal_and_its_distributor_approves_it(page, portal):
     _logout(page)
 
     # The partner sees its registration approved and protected.
-    _login(page, "pat")
+    log_in(page, "pat")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Deals").click()
     expect(page.locator("tr", has_text="Woodgrove Bank")).to_contain_text("Approved")
     page.screenshot(path=str(SHOTS / "08-partner-sees-approval.png"), full_page=True)
@@ -121,7 +113,7 @@ def test_the_portal_fits_a_phone_and_works_from_the_keyboard(page, portal):
     from playwright.sync_api import expect
 
     page.set_viewport_size({"width": 375, "height": 740})
-    _login(page, "pat")
+    log_in(page, "pat")
     for path in ("/portal/", "/portal/deals/new/", "/portal/programs/", "/portal/team/"):
         page.goto(path)
         width = page.evaluate("document.documentElement.scrollWidth")
