@@ -48,8 +48,9 @@ class Migration(migrations.Migration):
         ),
         # Versions before a gate's current one were superseded by it.
         migrations.RunSQL(
-            "UPDATE gates_gateversion v SET state = 'superseded' FROM gates_gate g "
-            "WHERE g.id = v.gate_id AND v.version < g.version",
+            # Portable SQL: the demo runs on SQLite.
+            "UPDATE gates_gateversion SET state = 'superseded' WHERE version < "
+            "(SELECT g.version FROM gates_gate g WHERE g.id = gates_gateversion.gate_id)",
             migrations.RunSQL.noop,
         ),
     ]
