@@ -101,6 +101,7 @@ VENDOR_WIDE = {
     "enablement.Question",
     "enablement.Quiz",
     "gates.Gate",
+    "gates.GateVersion",
     "incentives.IncentivePeriod",
     "incentives.IncentiveRule",
     "partners.ActivityType",
@@ -679,6 +680,9 @@ PROGRAM_SCOPED = sorted(
     f"{model._meta.app_label}_{model._meta.model_name}"
     for model, _ in REGISTRY
     if isinstance(model._default_manager.all(), DefinitionQuerySet)
+    # Gate versions are never changed or deleted, by anyone: a draft is written from the gate's
+    # form and published by an action that keeps to the programs one manages (tests/gates).
+    and model._meta.label != "gates.GateVersion"
 )
 
 
