@@ -74,7 +74,7 @@ def _results_as_built(monkeypatch):
     """
     from gates import services
 
-    monkeypatch.setattr(services, "request_full_evaluation", lambda: None)
+    monkeypatch.setattr(services.queueing, "_queue_full_evaluation", lambda: None)
 
 
 def log_in(page, username: str, password: str = "password") -> None:  # noqa: S107 (test personas)

@@ -231,7 +231,7 @@ def test_saving_an_unchanged_override_writes_nothing_and_the_portal_reads_its_da
         "_continue": "Save and continue editing",
     }
     with (
-        mock.patch("gates.services.notify_changes") as notify,
+        mock.patch("gates.services.overrides.notify_changes") as notify,
         django_capture_on_commit_callbacks(execute=True),
     ):
         for _ in range(3):

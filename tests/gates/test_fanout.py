@@ -140,7 +140,7 @@ def test_a_chunk_that_fails_after_its_writes_leaves_nothing_and_converges_on_the
 
     run = services.run_start(gate_ids=None, as_of=TODAY, chunk_size=5, fanned_out=True)
     assert run is not None and run.chunks_total == 3
-    real_write = services.write_plan
+    real_write = services.runs.write_plan
 
     def write_then_fail(plan, **kwargs):
         real_write(plan, **kwargs)
@@ -148,7 +148,7 @@ def test_a_chunk_that_fails_after_its_writes_leaves_nothing_and_converges_on_the
         raise OperationalError("the connection was lost after the chunk's writes")
 
     services.chunk_evaluate(run_id=run.pk, index=0)  # written for good
-    monkeypatch.setattr(services, "write_plan", write_then_fail)
+    monkeypatch.setattr(services.runs, "write_plan", write_then_fail)
     with pytest.raises(OperationalError):
         services.chunk_evaluate(run_id=run.pk, index=1)
     monkeypatch.undo()
@@ -307,7 +307,7 @@ def test_a_chunk_whose_worker_is_killed_after_its_writes_is_redone_not_doubled(p
         holder.execute("SELECT id FROM gates_evaluationrun WHERE id = %s FOR UPDATE", [run.pk])
         return run
 
-    monkeypatch.setattr(services, "run_start", start_then_hold_the_run_row)
+    monkeypatch.setattr(services.runs, "run_start", start_then_hold_the_run_row)
     try:
         with worker_processes(concurrency=1) as worker:
             summary = services.evaluate(as_of=TODAY, chunk_size=5)

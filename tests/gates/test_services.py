@@ -343,7 +343,7 @@ def test_a_crash_mid_run_leaves_whole_chunks_and_the_next_run_converges(ladder, 
     partners = [PartnerFactory() for _ in range(4)]
     for partner in partners:
         ladder.certify(partner, 3)
-    real_plan = services.plan_chunk
+    real_plan = services.runs.plan_chunk
     calls = {"n": 0}
 
     def failing(*args, **kwargs):
@@ -352,13 +352,13 @@ def test_a_crash_mid_run_leaves_whole_chunks_and_the_next_run_converges(ladder, 
             raise RuntimeError("worker killed")
         return real_plan(*args, **kwargs)
 
-    monkeypatch.setattr(services, "plan_chunk", failing)
+    monkeypatch.setattr(services.runs, "plan_chunk", failing)
     with pytest.raises(RuntimeError):
         services.evaluate(as_of=TODAY, chunk_size=2)
     # The first chunk is complete, the second untouched, the run marked failed.
     assert set(GateStatus.objects.values_list("partner_id", flat=True)) == {partners[0].pk, partners[1].pk}
     assert EvaluationRun.objects.get().state == EvaluationRun.State.FAILED
-    monkeypatch.setattr(services, "plan_chunk", real_plan)
+    monkeypatch.setattr(services.runs, "plan_chunk", real_plan)
     services.evaluate(as_of=TODAY, chunk_size=2)
     assert GateStatus.objects.filter(status=GateOutcome.PASSED).count() == 8
     assert TierChange.objects.count() == 4  # one promotion each, none twice
@@ -435,7 +435,7 @@ def test_one_partner_runs_reuse_definitions_until_one_changes(
     assert GateStatus.objects.get(partner=partner, gate=ladder.gold_gate).status == GateOutcome.PASSED
 
 
-def test_only_partners_whose_inputs_moved_are_decided_again(ladder):
+def test_only_partners_whose_inputs_moved_are_decided_again(ladder, monkeypatch):
     still, moving = PartnerFactory(), PartnerFactory()
     ladder.certify(still, 1)
     ladder.certify(moving, 1)
@@ -454,14 +454,10 @@ def test_only_partners_whose_inputs_moved_are_decided_again(ladder):
             gate.decide = lambda values, decide=decide: calls.append(1) or decide(values)
         return loaded
 
-    import gates.services as services_module
-
-    services_module.load_subjects, saved = counting_load, services_module.load_subjects
-    try:
-        ladder.certify(moving, 2)
-        summary = services.evaluate(as_of=TODAY)
-    finally:
-        services_module.load_subjects = saved
+    monkeypatch.setattr(services.runs, "load_subjects", counting_load)
+    ladder.certify(moving, 2)
+    summary = services.evaluate(as_of=TODAY)
+    monkeypatch.undo()
     # Two gates decided for the partner that moved, none for the other.
     assert len(calls) == 2
     assert summary.partners == 2
@@ -532,7 +528,7 @@ def test_on_postgresql_the_next_full_run_takes_over_at_once(ladder):
 
 
 def test_a_long_run_shows_it_is_alive(ladder, monkeypatch):
-    monkeypatch.setattr(services, "HEARTBEAT_INTERVAL", datetime.timedelta(0))
+    monkeypatch.setattr(services.runs, "HEARTBEAT_INTERVAL", datetime.timedelta(0))
     for _ in range(3):
         PartnerFactory()
     summary = services.evaluate(as_of=TODAY, chunk_size=1)

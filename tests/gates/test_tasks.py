@@ -364,7 +364,8 @@ def test_two_processes_asking_at_once_queue_the_partner_once(ladder, monkeypatch
     monkeypatch.setattr(backend, "get_many", slow_get_many)
     with mock.patch.object(tasks.evaluate_partners_task, "apply_async") as queued:
         threads = [
-            threading.Thread(target=services._queue_reevaluation, args=([partner.pk],)) for _ in range(2)
+            threading.Thread(target=services.queueing._queue_reevaluation, args=([partner.pk],))
+            for _ in range(2)
         ]
         for thread in threads:
             thread.start()

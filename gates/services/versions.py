@@ -1,0 +1,183 @@
+"""Gate versions: drafts, publishing from a date, and two versions compared."""
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max, QuerySet
+from django.utils import timezone
+
+from core.audit import audit
+from criteria.tree import evaluate as evaluate_tree
+from gates.engine import Measurer, serialise
+from gates.metrics import METRICS, load_references
+from gates.models import Gate, GateState, GateVersion
+from gates.services.queueing import request_full_evaluation
+from gates.services.runs import partner_chunks
+from gates.validation import criteria_errors, parse_criteria
+from partners.models import Partner
+
+
+class VersionError(Exception):
+    """A version cannot be saved or published as asked; ``errors`` maps fields to messages."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+def next_version(gate) -> int:
+    latest = GateVersion.objects.filter(gate=gate).aggregate(latest=Max("version"))["latest"]
+    return max(latest or 0, gate.version) + 1
+
+
+def gate_draft_save(*, actor, gate, criteria: Any, currency: str | None = None) -> GateVersion:
+    """Save the criteria of the gate's next version as its draft (one draft per gate, edited in place).
+
+    The gate itself is left as it is: its partners are measured against the
+    current version until the draft is published. Raises ``VersionError``
+    for an invalid tree.
+    """
+    currency = currency if currency is not None else gate.currency
+    problems = criteria_errors(criteria, default_currency=currency or gate.program.base_currency)
+    if problems:
+        raise VersionError({"criteria": problems})
+    with transaction.atomic():
+        Gate.objects.select_for_update().filter(pk=gate.pk).first()
+        draft = GateVersion.objects.filter(gate=gate, state=GateVersion.State.DRAFT).first()
+        if draft is None:
+            draft = GateVersion(gate=gate, version=next_version(gate), state=GateVersion.State.DRAFT)
+        draft.criteria = criteria
+        draft.currency = currency or gate.program.base_currency
+        draft.save()
+        audit(actor=actor, action="gate.draft_saved", target=gate, version=draft.version, criteria=criteria)
+    return draft
+
+
+def gate_version_publish(
+    *, actor, draft: GateVersion, effective_from: datetime.date | None = None
+) -> GateVersion:
+    """Publish a draft: it becomes the gate's criteria on ``effective_from`` (today or later).
+
+    Published today, the gate changes at once and its partners are
+    re-evaluated after commit; published for a later day, the version waits
+    as scheduled until ``gate_versions_apply_due`` reaches that day. The
+    version before stays, read-only, as what earlier statuses were decided
+    under. Audited.
+    """
+    today = timezone.localdate()
+    effective_from = effective_from or today
+    if draft.state != GateVersion.State.DRAFT:
+        raise VersionError({"version": ["Only a draft is published; this version is read-only."]})
+    if effective_from < today:
+        raise VersionError({"effective_from": ["A version takes effect today or later, never in the past."]})
+    with transaction.atomic():
+        draft.effective_from = effective_from
+        draft.published_at = timezone.now()
+        draft.published_by = actor if getattr(actor, "pk", None) else None
+        draft.state = GateVersion.State.SCHEDULED
+        draft.save(update_fields=["effective_from", "published_at", "published_by", "state"])
+        audit(
+            actor=actor,
+            action="gate.version_published",
+            target=draft.gate,
+            version=draft.version,
+            effective_from=effective_from.isoformat(),
+        )
+        if effective_from <= today:
+            _make_current(draft)
+    return draft
+
+
+def _make_current(version: GateVersion) -> None:
+    gate = Gate.objects.select_for_update().get(pk=version.gate_id)
+    GateVersion.objects.filter(gate=gate, state=GateVersion.State.CURRENT).update(
+        state=GateVersion.State.SUPERSEDED
+    )
+    version.state = GateVersion.State.CURRENT
+    version.save(update_fields=["state"])
+    gate.criteria = version.criteria
+    gate.currency = (
+        "" if version.currency == gate.program.base_currency and not gate.currency else version.currency
+    )
+    gate.version = version.version
+    gate._publishing = True  # type: ignore[attr-defined]
+    gate.save(update_fields=["criteria", "currency", "version", "updated_at"])
+    if gate.state == GateState.ACTIVE:
+        request_full_evaluation()
+
+
+def gate_versions_apply_due(day: datetime.date | None = None) -> int:
+    """Make current every published version whose day has come (the nightly run calls this first)."""
+    day = day or timezone.localdate()
+    due = list(
+        GateVersion.objects.filter(state=GateVersion.State.SCHEDULED, effective_from__lte=day).order_by(
+            "gate_id", "version"
+        )
+    )
+    with transaction.atomic():
+        for version in due:
+            _make_current(version)
+    return len(due)
+
+
+@dataclass
+class VersionDiff:
+    before: GateVersion
+    after: GateVersion
+    before_lines: list[str]
+    after_lines: list[str]
+    pass_before: int = 0
+    pass_after: int = 0
+    newly_pass: list[str] = field(default_factory=list)
+    newly_fail: list[str] = field(default_factory=list)
+
+
+def criteria_lines(criteria: Any, currency: str) -> list[str]:
+    """Each criterion of a tree in words, with its place in the tree."""
+    tree = parse_criteria(criteria, default_currency=currency)
+    lines = []
+    for leaf in tree.leaves:
+        spec = METRICS[leaf.metric].spec
+        description = spec.describe(leaf) if spec.describe else spec.label
+        lines.append(f"{leaf.path}: {description} {leaf.op} {serialise(leaf.target)}")
+    return lines
+
+
+def gate_versions_diff(
+    *, before: GateVersion, after: GateVersion, partners: QuerySet[Partner] | None = None
+) -> VersionDiff:
+    """Two versions side by side in words, and who passes under each (among ``partners``, the caller's)."""
+    diff = VersionDiff(
+        before=before,
+        after=after,
+        before_lines=criteria_lines(before.criteria, before.currency),
+        after_lines=criteria_lines(after.criteria, after.currency),
+    )
+    today = timezone.localdate()
+    references = load_references()
+    trees = [
+        parse_criteria(v.criteria, default_currency=v.currency, references=references)
+        for v in (before, after)
+    ]
+    # One measuring pass for both versions.
+    measurer = Measurer(trees, as_of=today, references=references)
+    keys = [measurer.keys_for(tree) for tree in trees]
+    scope = list(partners.values_list("pk", flat=True)) if partners is not None else None
+    moved: list[tuple[int, bool]] = []
+    for first_id, last_id, only in partner_chunks(settings.PRM_EVALUATION_CHUNK_SIZE, scope):
+        for partner_id, values_by_key in measurer.measure(first_id, last_id, only=only).items():
+            was, now = (
+                evaluate_tree(tree, [values_by_key[key] for key in ks]).passed
+                for tree, ks in zip(trees, keys, strict=True)
+            )
+            diff.pass_before += was
+            diff.pass_after += now
+            if was != now:
+                moved.append((partner_id, now))
+    names = dict(Partner.objects.filter(id__in=[i for i, _ in moved]).values_list("id", "name"))
+    diff.newly_pass = sorted(names[i] for i, now in moved if now)
+    diff.newly_fail = sorted(names[i] for i, now in moved if not now)
+    return diff
