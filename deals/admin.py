@@ -22,7 +22,7 @@ from deals.models import (
     MdfRequest,
     MdfStatus,
 )
-from partners.admin_coverage import CoverageAdminMixin, CoverageInlineMixin
+from partners.admin_coverage import CoverageAdminMixin, CoverageInlineMixin, ReadOnlyAdmin
 
 
 class ReasonForm(forms.Form):
@@ -185,7 +185,7 @@ class LedgerInline(CoverageInlineMixin, admin.TabularInline):
 
 
 @admin.register(MdfPeriod)
-class MdfPeriodAdmin(CoverageAdminMixin, admin.ModelAdmin):
+class MdfPeriodAdmin(ReadOnlyAdmin):
     list_display = [
         "partner",
         "starts_on",
@@ -202,18 +202,9 @@ class MdfPeriodAdmin(CoverageAdminMixin, admin.ModelAdmin):
     date_hierarchy = "starts_on"
     inlines = [LedgerInline]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(MdfLedgerEntry)
-class MdfLedgerEntryAdmin(CoverageAdminMixin, admin.ModelAdmin):
+class MdfLedgerEntryAdmin(ReadOnlyAdmin):
     list_display = [
         "at",
         "request",
@@ -228,15 +219,6 @@ class MdfLedgerEntryAdmin(CoverageAdminMixin, admin.ModelAdmin):
     list_filter = ["from_bucket", "to_bucket", "currency"]
     list_select_related = ["request", "period__partner", "actor"]
     search_fields = ["request__title", "period__partner__name"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(MdfRequest)

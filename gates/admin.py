@@ -28,7 +28,7 @@ from gates.models import (
 )
 from gates.validation import parse_criteria
 from gates.widgets import CriteriaBuilderWidget
-from partners.admin_coverage import CoverageAdminMixin
+from partners.admin_coverage import CoverageAdminMixin, ReadOnlyAdmin
 from partners.models import Partner
 from prm.forms import PrettyJSONField
 from prm.ids import object_or_404
@@ -258,19 +258,6 @@ class GateAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
             "as_of": timezone.localdate(),
         }
         return TemplateResponse(request, "admin/gates/gate/simulation.html", context)
-
-
-class ReadOnlyAdmin(CoverageAdminMixin, admin.ModelAdmin):
-    """Results are written by the evaluation only: the admin shows them."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(GateVersion)

@@ -35,7 +35,7 @@ from incentives.models import (
 )
 from incentives.periods import PeriodError, parse_period
 from incentives.validation import LOCKED_MESSAGE, BandInput, band_problems, duplicate_problems, rows_problem
-from partners.admin_coverage import CoverageAdminMixin, CoverageInlineMixin
+from partners.admin_coverage import CoverageAdminMixin, CoverageInlineMixin, ReadOnlyAdmin
 from programs.admin_rights import ProgramRightsAdminMixin, ProgramRightsInlineMixin
 
 # --- rules -------------------------------------------------------------------------------
@@ -379,17 +379,6 @@ class IncentiveRuleAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.Mode
 
 
 # --- the ledger and what feeds it ------------------------------------------------------------
-
-
-class ReadOnlyAdmin(CoverageAdminMixin, admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class TransitionInline(CoverageInlineMixin, admin.TabularInline):

@@ -208,6 +208,19 @@ class CoverageAdminMixin(HistoryAdminMixin, CoverageChoicesMixin, _AdminBase):
         return to_delete, model_count, perms_needed, protected
 
 
+class ReadOnlyAdmin(CoverageAdminMixin, admin.ModelAdmin):
+    """Records the product writes (results, ledgers, logs): the admin shows them and changes none."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class CoverageInlineMixin(CoverageChoicesMixin, _InlineBase):
     """Mixed into every inline: its rows and its choices go through the door too."""
 
