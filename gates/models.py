@@ -373,6 +373,14 @@ class EvaluationRun(models.Model):
     class Meta:
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["partner", "started_at"])]
+        constraints = [
+            # Requests for a run of every partner join the one waiting.
+            models.UniqueConstraint(
+                fields=["kind"],
+                condition=models.Q(kind="full", state="queued"),
+                name="evaluation_run_one_full_queued",
+            )
+        ]
 
     def __str__(self) -> str:
         return (

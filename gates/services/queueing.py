@@ -5,11 +5,12 @@ from collections.abc import Sequence
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.background import task
 from gates.models import EvaluationRun
+from gates.services.runs import runs_mark_stale
 
 
 def _debounce_key(partner_id: int) -> str:
@@ -73,7 +74,12 @@ _FULL_RUN_PENDING_KEY = "gates:full-run-pending"
 
 
 def evaluation_queue_partner(partner_id: int) -> EvaluationRun:
-    """Record a queued run of one partner and queue it after the current transaction commits."""
+    """Record a queued run of one partner and queue it after the current transaction commits.
+
+    Runs queued earlier whose task was lost are marked stale on the way, so
+    none waits forever (``runs_mark_stale``).
+    """
+    runs_mark_stale(holding_full_lock=False)
     run = EvaluationRun.objects.create(
         kind=EvaluationRun.Kind.PARTNER,
         partner_id=partner_id,
@@ -90,18 +96,20 @@ def evaluation_queue_full() -> EvaluationRun:
     """The queued run of every partner, recorded now or joined if one waits; queued after commit.
 
     The next run of every partner to start carries it out, whichever request
-    or edit queued that run (``run_start``).
+    or edit queued that run (``run_start``). At most one such run waits: the
+    database holds it (``evaluation_run_one_full_queued``), so two requests
+    at the same moment join the same run.
     """
-    waiting = (
-        EvaluationRun.objects.filter(state=EvaluationRun.State.QUEUED, kind=EvaluationRun.Kind.FULL)
-        .order_by("id")
-        .first()
-    )
-    run = waiting or EvaluationRun.objects.create(
-        kind=EvaluationRun.Kind.FULL, state=EvaluationRun.State.QUEUED, as_of=timezone.localdate()
-    )
+    fields = {"kind": EvaluationRun.Kind.FULL, "state": EvaluationRun.State.QUEUED}
+    waiting = EvaluationRun.objects.filter(**fields).order_by("id").first()
+    if waiting is None:
+        try:
+            with transaction.atomic():
+                waiting = EvaluationRun.objects.create(**fields, as_of=timezone.localdate())
+        except IntegrityError:
+            waiting = EvaluationRun.objects.get(**fields)
     request_full_evaluation()
-    return run
+    return waiting
 
 
 def request_full_evaluation() -> None:

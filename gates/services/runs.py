@@ -513,28 +513,36 @@ HEARTBEAT_INTERVAL = datetime.timedelta(minutes=1)
 STALE_RUN_NOTE = (
     "The worker stopped before the run finished; the chunks it wrote stay and a later run took over."
 )
+LOST_RUN_NOTE = "The run was queued but no worker took it up in time; ask for it again."
 
 
 def runs_mark_stale(*, holding_full_lock: bool) -> int:
-    """Mark runs still "running" whose worker died as stale; returns how many.
+    """Mark runs whose worker died, or whose task never reached one, as stale; returns how many.
 
-    A run without progress for ``PRM_EVALUATION_STALE_MINUTES`` is taken for
-    dead. A run that holds the full-run lock (PostgreSQL) knows at once that
-    no other run of every partner (all gates, or one gate) in one process is
-    alive, since such a run holds the lock to its end: each of them still
-    "running" is one whose worker was killed. A run dispatched to the
-    workers holds the lock only to start, so only its heartbeat tells.
+    A running run without progress for ``PRM_EVALUATION_STALE_MINUTES`` is
+    taken for dead. A run that holds the full-run lock (PostgreSQL) knows at
+    once that no other run of every partner (all gates, or one gate) in one
+    process is alive, since such a run holds the lock to its end: each of
+    them still "running" is one whose worker was killed. A run dispatched to
+    the workers holds the lock only to start, so only its heartbeat tells.
+    A run of one partner queued that long was lost with its task (a broker
+    restart); a queued run of every partner is left to the next full run,
+    which carries it out (``run_start``).
     """
     now = timezone.now()
     threshold = now - datetime.timedelta(minutes=settings.PRM_EVALUATION_STALE_MINUTES)
     lost = Q(heartbeat_at__lt=threshold) | Q(heartbeat_at__isnull=True, started_at__lt=threshold)
     if holding_full_lock:
         lost |= Q(kind__in=[EvaluationRun.Kind.FULL, EvaluationRun.Kind.GATE], fanned_out=False)
-    return (
+    stopped = (
         EvaluationRun.objects.filter(state=EvaluationRun.State.RUNNING)
         .filter(lost)
         .update(state=EvaluationRun.State.STALE, finished_at=now, error=STALE_RUN_NOTE)
     )
+    never_started = EvaluationRun.objects.filter(
+        state=EvaluationRun.State.QUEUED, kind=EvaluationRun.Kind.PARTNER, started_at__lt=threshold
+    ).update(state=EvaluationRun.State.STALE, finished_at=now, error=LOST_RUN_NOTE)
+    return stopped + never_started
 
 
 def evaluate_partner(

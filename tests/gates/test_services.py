@@ -1,10 +1,12 @@
 """Evaluation services: statuses and history, tiers with grace and overrides, benefits, idempotence."""
 
 import datetime
+import threading
 
 import pytest
 from django.core import mail
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -515,6 +517,81 @@ def test_a_run_whose_worker_died_is_marked_stale_by_the_next_full_run(ladder, se
     assert dead.finished_at is not None and "a later run took over" in dead.error
     assert recent_partner_run.state == EvaluationRun.State.RUNNING
     assert EvaluationRun.objects.filter(state=EvaluationRun.State.RUNNING).count() == 1
+
+
+def test_a_queued_run_whose_task_was_lost_is_stale_not_queued_forever(ladder, settings):
+    """A broker restart can lose the task of a run asked for through the API."""
+    settings.PRM_EVALUATION_STALE_MINUTES = 30
+    partner = PartnerFactory()
+    long_ago = timezone.now() - datetime.timedelta(minutes=45)
+    lost = EvaluationRun.objects.create(
+        kind=EvaluationRun.Kind.PARTNER, partner=partner, state="queued", as_of=TODAY, started_at=long_ago
+    )
+    waiting_for_everyone = EvaluationRun.objects.create(
+        kind=EvaluationRun.Kind.FULL, state="queued", as_of=TODAY, started_at=long_ago
+    )
+    services.evaluation_queue_partner(partner.pk)  # the next request sweeps
+    lost.refresh_from_db()
+    assert lost.state == EvaluationRun.State.STALE and lost.finished_at is not None
+    assert "no worker took it up" in lost.error
+    fresh = EvaluationRun.objects.latest("id")
+    assert fresh.state == EvaluationRun.State.QUEUED and fresh.partner_id == partner.pk
+    # The run of every partner waits for the next full run, which carries it out.
+    waiting_for_everyone.refresh_from_db()
+    assert waiting_for_everyone.state == EvaluationRun.State.QUEUED
+    services.evaluate(as_of=TODAY)
+    waiting_for_everyone.refresh_from_db()
+    assert waiting_for_everyone.state == EvaluationRun.State.DONE
+
+
+def test_one_run_of_every_partner_waits_at_most():
+    EvaluationRun.objects.create(kind=EvaluationRun.Kind.FULL, state="queued", as_of=TODAY)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        EvaluationRun.objects.create(kind=EvaluationRun.Kind.FULL, state="queued", as_of=TODAY)
+    # Queued runs of one partner, and finished runs of every partner, are as many as they come.
+    for _ in range(2):
+        EvaluationRun.objects.create(kind=EvaluationRun.Kind.FULL, state="done", as_of=TODAY)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_requests_at_the_same_moment_join_one_queued_run(monkeypatch):
+    """Both look before either has written: the database keeps the second from queueing another run."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serialises writers, so the two requests cannot overlap")
+    from django.db import connections
+
+    both_looked = threading.Barrier(2)
+    real_first = QuerySet.first
+
+    def first_then_wait(self):
+        found = real_first(self)
+        if self.model is EvaluationRun:
+            both_looked.wait(timeout=10)
+        return found
+
+    monkeypatch.setattr(QuerySet, "first", first_then_wait)
+    # What follows the commit (queueing the task) is not what is tested here.
+    monkeypatch.setattr(services.queueing, "_queue_full_evaluation", lambda: None)
+    errors: list[BaseException] = []
+    runs: list[int] = []
+
+    def request():
+        try:
+            with transaction.atomic():
+                runs.append(services.evaluation_queue_full().pk)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=request) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(runs) == 2 and runs[0] == runs[1]
+    assert EvaluationRun.objects.filter(kind="full", state="queued").count() == 1
 
 
 def test_on_postgresql_the_next_full_run_takes_over_at_once(ladder):
