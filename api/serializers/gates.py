@@ -1,7 +1,7 @@
 """Gates (with their criteria), what partners achieve on them, and the history of it."""
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
@@ -10,6 +10,9 @@ from rest_framework import serializers
 from api.exceptions import django_errors
 from core.money import CURRENCY_CHOICES
 from core.serializers import StrictModelSerializer, StrictSerializer
+from criteria.tree import CriteriaError
+from gates.describe import describe_criteria
+from gates.metrics import References, load_references
 from gates.models import (
     EvaluationRun,
     Gate,
@@ -22,7 +25,26 @@ from gates.models import (
     TierChange,
     prerequisite_cycle,
 )
+from gates.services import criteria_lines
+from gates.validation import parse_criteria
 from programs.models import Benefit, Program, Tier
+
+
+def _references(serializer: serializers.Field) -> References:
+    """The codes criteria are written in, read once per response (kept in the root serializer's context)."""
+    context = cast(dict[str, Any], serializer.root.context)
+    if "_references" not in context:
+        context["_references"] = load_references()
+    return context["_references"]
+
+
+def rule_in_words(serializer: serializers.Field, criteria: Any, currency: str) -> str:
+    """The criteria as one sentence, as the admin's builder reads them back; empty if they no longer parse."""
+    refs = _references(serializer)
+    try:
+        return describe_criteria(parse_criteria(criteria, default_currency=currency, references=refs), refs)
+    except CriteriaError:  # a version recorded before a metric's rules changed
+        return ""
 
 
 @extend_schema_field({"$ref": "#/components/schemas/Criteria"})
@@ -64,6 +86,9 @@ class GateSerializer(StrictModelSerializer):
     unlocks_benefits = serializers.PrimaryKeyRelatedField(
         many=True, queryset=Benefit.objects.all(), required=False
     )
+    rule = serializers.SerializerMethodField(
+        help_text='The criteria in words: "At least 5 people holding a valid certification and …".'
+    )
 
     class Meta:
         model = Gate
@@ -77,6 +102,7 @@ class GateSerializer(StrictModelSerializer):
             "effective_to",
             "prerequisites",
             "criteria",
+            "rule",
             "currency",
             "unlocks_tier",
             "unlocks_benefits",
@@ -86,9 +112,12 @@ class GateSerializer(StrictModelSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "version", "created_at", "updated_at"]
+        read_only_fields = ["id", "rule", "version", "created_at", "updated_at"]
         # Uniqueness is checked by the model's own constraints in validate().
         validators: list = []
+
+    def get_rule(self, gate) -> str:
+        return rule_in_words(self, gate.criteria, gate.money_currency)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         prerequisites = attrs.pop("prerequisites", None)
@@ -381,6 +410,7 @@ class PartnerTierSerializer(StrictModelSerializer):
 class GateVersionSerializer(StrictModelSerializer):
     """A version of a gate's criteria: the draft, the current one, those scheduled or superseded."""
 
+    rule = serializers.SerializerMethodField(help_text="The criteria in words, as one sentence.")
     description = serializers.SerializerMethodField(help_text="Each criterion in words, with its place.")
 
     class Meta:
@@ -394,16 +424,18 @@ class GateVersionSerializer(StrictModelSerializer):
             "published_at",
             "published_by",
             "created_at",
+            "rule",
             "description",
         ]
         read_only_fields = fields
 
-    def get_description(self, version) -> list[str]:
-        from gates.services import criteria_lines
+    def get_rule(self, version) -> str:
+        return rule_in_words(self, version.criteria, version.currency)
 
+    def get_description(self, version) -> list[str]:
         try:
-            return criteria_lines(version.criteria, version.currency)
-        except Exception:  # a version recorded before a metric's rules changed
+            return criteria_lines(version.criteria, version.currency, _references(self))
+        except CriteriaError:  # a version recorded before a metric's rules changed
             return []
 
 

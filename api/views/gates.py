@@ -98,7 +98,11 @@ class GateViewSet(
     }
 
     def scoped_queryset(self):
-        return Gate.objects.visible_to(self.principal).prefetch_related("prerequisites", "unlocks_benefits")
+        return (
+            Gate.objects.visible_to(self.principal)
+            .select_related("program")
+            .prefetch_related("prerequisites", "unlocks_benefits")
+        )
 
     def known_query_parameters(self) -> set[str]:
         known = super().known_query_parameters()

@@ -11,8 +11,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from criteria.tree import evaluate as evaluate_tree
-from gates.engine import Measurer, serialise
-from gates.metrics import METRICS, load_references
+from gates.describe import leaf_sentence
+from gates.engine import Measurer
+from gates.metrics import load_references
 from gates.models import GateOutcome, GateStatus
 from gates.services.runs import partner_chunks
 from gates.validation import parse_criteria
@@ -94,7 +95,5 @@ def gate_simulate(
     result.newly_pass_examples = [labels[i] for i in newly_pass_ids[:examples]]
     result.newly_fail_examples = [labels[i] for i in newly_fail_ids[:examples]]
     for leaf, count in zip(tree.leaves, leaf_counts, strict=True):
-        spec = METRICS[leaf.metric].spec
-        description = spec.describe(leaf) if spec.describe else spec.label
-        result.leaf_passes.append((leaf.path, f"{description} {leaf.op} {serialise(leaf.target)}", count))
+        result.leaf_passes.append((leaf.path, leaf_sentence(leaf, references), count))
     return result

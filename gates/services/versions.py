@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from core.audit import audit
 from criteria.tree import evaluate as evaluate_tree
-from gates.engine import Measurer, serialise
-from gates.metrics import METRICS, load_references
+from gates.describe import leaf_sentence
+from gates.engine import Measurer
+from gates.metrics import References, load_references
 from gates.models import Gate, GateState, GateVersion
 from gates.services.queueing import request_full_evaluation
 from gates.services.runs import partner_chunks
@@ -135,29 +136,25 @@ class VersionDiff:
     newly_fail: list[str] = field(default_factory=list)
 
 
-def criteria_lines(criteria: Any, currency: str) -> list[str]:
-    """Each criterion of a tree in words, with its place in the tree."""
-    tree = parse_criteria(criteria, default_currency=currency)
-    lines = []
-    for leaf in tree.leaves:
-        spec = METRICS[leaf.metric].spec
-        description = spec.describe(leaf) if spec.describe else spec.label
-        lines.append(f"{leaf.path}: {description} {leaf.op} {serialise(leaf.target)}")
-    return lines
+def criteria_lines(criteria: Any, currency: str, refs: References | None = None) -> list[str]:
+    """Each criterion of a tree in words, after its place in the tree (``Leaf.path``)."""
+    refs = refs if refs is not None else load_references()
+    tree = parse_criteria(criteria, default_currency=currency, references=refs)
+    return [f"{leaf.path}: {leaf_sentence(leaf, refs)}" for leaf in tree.leaves]
 
 
 def gate_versions_diff(
     *, before: GateVersion, after: GateVersion, partners: QuerySet[Partner] | None = None
 ) -> VersionDiff:
     """Two versions side by side in words, and who passes under each (among ``partners``, the caller's)."""
+    references = load_references()
     diff = VersionDiff(
         before=before,
         after=after,
-        before_lines=criteria_lines(before.criteria, before.currency),
-        after_lines=criteria_lines(after.criteria, after.currency),
+        before_lines=criteria_lines(before.criteria, before.currency, references),
+        after_lines=criteria_lines(after.criteria, after.currency, references),
     )
     today = timezone.localdate()
-    references = load_references()
     trees = [
         parse_criteria(v.criteria, default_currency=v.currency, references=references)
         for v in (before, after)

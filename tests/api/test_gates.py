@@ -182,7 +182,11 @@ class TestCreateAndUpdate:
         diff = manager.get(f"{url}diff/")
         assert diff.status_code == 200, diff.content
         assert (diff.json()["before"]["version"], diff.json()["after"]["version"]) == (1, 2)
-        assert diff.json()["after"]["description"][0].endswith(">= 2")
+        after = diff.json()["after"]
+        assert after["description"][0].startswith("criteria: at least 2 ")
+        assert after["rule"].startswith("At least 2 ") and after["rule"].endswith(".")
+        assert manager.get(url).json()["rule"] == diff.json()["before"]["rule"]
+        assert "won sales" in diff.json()["before"]["rule"] and "won sales" not in after["rule"]
         unknown = manager.get(f"{url}diff/?before=9")
         assert unknown.status_code == 404 and "no such version" in unknown.json()["detail"]
         malformed = manager.get(f"{url}diff/?before=two")
@@ -285,7 +289,7 @@ class TestSimulation:
             "criteria": [
                 {
                     "path": "criteria",
-                    "description": "people holding a valid certification >= 2",
+                    "description": "at least 2 people holding a valid certification",
                     "partners_passing": 0,
                 }
             ],

@@ -35,6 +35,7 @@ pytestmark = pytest.mark.django_db
 SESSION_AND_SCOPE = 5  # session, user, user permissions, group permissions, manager's regions
 PAGE = 2  # count, page
 CURSOR = 1  # page
+REFERENCES = 7  # the codes criteria are written in, once per page (gates.metrics.load_references)
 
 # endpoint -> (queries, what they are)
 LISTS = {
@@ -47,7 +48,10 @@ LISTS = {
     "programs": (2 + PAGE, "session, user; count, page (staff see every program, no scope)"),
     "tiers": (2 + PAGE, "session, user; count, page"),
     "benefits": (2 + PAGE + 1, "session, user; count, page with product line, the tiers prefetched"),
-    "gates": (2 + PAGE + 2, "session, user; count, page, prerequisites and benefits prefetched"),
+    "gates": (
+        2 + PAGE + 2 + REFERENCES,
+        "session, user; count, page, prerequisites and benefits prefetched; the codes the rules are in",
+    ),
     "gate-statuses": (
         SESSION_AND_SCOPE + CURSOR,
         "page with gate and program joined; criteria parsed in memory",
@@ -142,3 +146,33 @@ def test_a_token_call_costs_one_query_before_the_list(token_client, issue_token,
 
     # token with issuer, user and group permissions, regions; page
     assert count_queries(client, "/api/v1/sales/") == 1 + 3 + CURSOR
+
+
+def test_a_gates_versions_and_diff_cost_the_same_however_many_versions(
+    client_for, superuser, partner_admin, world
+):
+    """Versions: session, user, the gate, its versions, the codes; the diff measures in bulk."""
+    from gates import services as gate_services
+
+    client = client_for(superuser)
+    gate = world.silver_gate
+    url = f"/api/v1/gates/{gate.pk}/"
+
+    def next_draft(target: int) -> None:
+        criteria = {"metric": "certified_people", "op": ">=", "target": target}
+        draft = gate_services.gate_draft_save(actor=superuser, gate=gate, criteria=criteria)
+        gate_services.gate_version_publish(actor=superuser, draft=draft)
+
+    next_draft(2)
+    gate_services.gate_draft_save(
+        actor=superuser, gate=gate, criteria={"metric": "certified_people", "op": ">=", "target": 9}
+    )
+    before = {page: count_queries(client, f"{url}{page}/") for page in ("versions", "diff")}
+    for target in (3, 4, 5, 6):
+        next_draft(target)
+    gate_services.gate_draft_save(
+        actor=superuser, gate=gate, criteria={"metric": "certified_people", "op": ">=", "target": 9}
+    )
+    grow(world, 3)
+    after = {page: count_queries(client, f"{url}{page}/") for page in ("versions", "diff")}
+    assert after == before
