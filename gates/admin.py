@@ -33,6 +33,7 @@ from partners.models import Partner
 from prm.forms import PrettyJSONField
 from prm.ids import object_or_404
 from programs.admin_rights import ProgramRightsAdminMixin
+from programs.models import Program
 
 
 class GateForm(forms.ModelForm):
@@ -221,7 +222,9 @@ class GateAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
         except ValueError:
             errors = ["criteria: not valid JSON."]
         else:
-            currency = (request.POST.get("currency") or "").strip() or None
+            currency = (request.POST.get("currency") or "").strip() or self._program_currency(
+                request.POST.get("program")
+            )
             try:
                 refs = load_references()
                 tree = parse_criteria(data, default_currency=currency, references=refs)
@@ -233,6 +236,13 @@ class GateAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
         return TemplateResponse(
             request, "admin/gates/gate/_criteria_description.html", {"sentence": sentence, "errors": located}
         )
+
+    @staticmethod
+    def _program_currency(program_id: str | None) -> str | None:
+        """A gate without a currency of its own counts money in its program's base currency."""
+        if not (program_id or "").isdigit():
+            return None
+        return Program.objects.filter(pk=int(program_id or 0)).values_list("base_currency", flat=True).first()
 
     def _simulate(self, request, criteria, currency, gate_id, gate, prerequisites=None):
         if prerequisites is None and gate.pk:

@@ -36,6 +36,8 @@
     });
     const currency = this.form && this.form.querySelector("[name=currency]");
     if (currency) currency.addEventListener("change", () => this.scheduleDescribe());
+    const program = this.form && this.form.querySelector("[name=program]");
+    if (program) program.addEventListener("change", () => this.scheduleDescribe());
     this.render();
     this.describe();
   }
@@ -230,6 +232,9 @@
     body.append("criteria", this.textarea.value);
     const currency = this.form && this.form.querySelector("[name=currency]");
     if (currency) body.append("currency", currency.value);
+    // Without a currency of its own, a gate counts money in its program's.
+    const program = this.form && this.form.querySelector("[name=program]");
+    if (program) body.append("program", program.value);
     const token = this.form && this.form.querySelector("[name=csrfmiddlewaretoken]");
     fetch(this.root.dataset.describeUrl, {
       method: "POST", body, credentials: "same-origin", headers: token ? { "X-CSRFToken": token.value } : {},

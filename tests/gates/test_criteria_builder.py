@@ -49,6 +49,23 @@ def test_the_rule_reads_in_plain_language(client, superuser, ladder):
     assert f'<p class="criteria-sentence">{sentence}</p>' in page
 
 
+def test_money_without_a_currency_reads_in_the_programs(client, superuser, ladder):
+    client.force_login(superuser)
+    program = ladder.gold_gate.program
+    program.base_currency = "EUR"
+    program.save(update_fields=["base_currency"])
+    tree = {"metric": "sales_amount", "op": ">=", "target": "1000"}
+    page = _describe(client, tree, currency="", program=str(program.pk)).content.decode()
+    assert "At least 1,000.00 EUR won sales" in page
+    assert (
+        "At least 1,000.00 GBP"
+        in _describe(client, tree, currency="GBP", program=str(program.pk)).content.decode()
+    )
+    # A program that is not there, or not a number, leaves the rule asking for a currency as before.
+    for missing in ("999999", "x"):
+        assert _describe(client, tree, program=missing).status_code == 200
+
+
 def test_the_sentence_uses_the_words_of_the_portal(ladder):
     """Each condition is described by the same function as the partner's progress."""
     partner = PartnerFactory()
