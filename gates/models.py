@@ -722,3 +722,74 @@ def prerequisite_cycle(gate, prerequisites) -> list[str] | None:
 
 track_links(Gate.prerequisites.through, name="GatePrerequisiteLinkEvent")
 track_links(Gate.unlocks_benefits.through, name="GateBenefitLinkEvent")
+
+
+class WhatIfRunQuerySet(models.QuerySet):
+    def visible_to(self, principal) -> "WhatIfRunQuerySet":
+        """A run's result names the partners its requester covers: he sees it, and superusers.
+
+        Another channel manager, whose coverage may be narrower, sees none of it.
+        """
+        user = principal_user(principal)
+        if not is_active_user(user) or not user.is_staff:
+            return self.none()
+        if user.is_superuser:
+            return self.all()
+        return self.filter(requested_by=user)
+
+
+class WhatIfRun(models.Model):
+    """A what-if simulation of gates (drafts, or criteria not yet saved) over the partners its requester sees.
+
+    ``gates`` holds what was simulated, as it stood when asked for: per gate its
+    id (None for a gate not saved yet), name, program, version, criteria,
+    currency, prerequisites and the tier it unlocks. It is measured in the
+    background, chunk by chunk (``gates.whatif.whatif_run``); ``result`` is the
+    report, written once at the end. Nothing is written to partners' results.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    gates = models.JSONField(help_text="What was simulated: one entry per gate, as asked for.")
+    as_of = models.DateField()
+    scope = models.CharField(
+        max_length=200, blank=True, help_text="Whose partners were simulated, in words (the requester's)."
+    )
+    state = models.CharField(max_length=8, choices=State.choices, default=State.QUEUED)
+    partners_total = models.PositiveIntegerField(default=0)
+    partners_done = models.PositiveIntegerField(default=0)
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    objects = WhatIfRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        names = ", ".join(gate["name"] for gate in self.gates) if isinstance(self.gates, list) else ""
+        return f"What-if of {names} ({self.get_state_display().lower()})"
+
+    @property
+    def percent_done(self) -> int:
+        if self.state == self.State.DONE:
+            return 100
+        if not self.chunks_total:
+            return 0
+        return min(100, self.chunks_done * 100 // self.chunks_total)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (self.State.DONE, self.State.FAILED)

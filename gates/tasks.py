@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 from django.db import OperationalError
 
-from gates import forecast, services
+from gates import forecast, services, whatif
 
 logger = logging.getLogger(__name__)
 
@@ -110,3 +110,17 @@ def forecast_gates_task(partner_ids: list[int] | None = None) -> dict:
     """At-risk forecasts after an evaluation: every partner nightly, or the partners just re-evaluated."""
     summary = forecast.forecasts_refresh(partner_ids=partner_ids)
     return {"partners": summary.partners, "at_risk": summary.at_risk, "started": summary.started}
+
+
+# Not retried: a run that fails records its error for the page to show, and is asked for again there.
+@shared_task
+def whatif_run_task(run_id: int) -> dict:
+    """A what-if simulation asked for in the admin; a second delivery of a run taken up does nothing."""
+    run = whatif.whatif_run(run_id)
+    if run is None:
+        return {"run": run_id, "skipped": True}
+    return {
+        "run": run_id,
+        "partners": (run.result or {}).get("partners", 0),
+        "movers": (run.result or {}).get("movers_total", 0),
+    }

@@ -1,0 +1,568 @@
+"""What-if simulations in the background: drafts decided by the nightly run's planner, nothing written.
+
+A channel manager asks what one or more gates would do (their drafts, or
+criteria not saved yet); ``whatif_queue`` records a ``WhatIfRun`` and queues
+``gates.tasks.whatif_run_task``, which calls ``whatif_run``. That builds the
+nightly run's definitions with the simulated gates in place of their current
+versions and hands every chunk of the requester's partners to
+``gates.planning.plan_chunk``, the planner of the nightly run, without
+writing its plan. So the simulation measures through the same engine, decides
+prerequisites, tiers, grace and benefits by the same rules, and measures all
+the simulated gates in one pass (one ``Measurer`` over all their trees).
+
+The report compares each plan with what is stored today: per gate the
+partners that would pass, newly pass and newly fail, with the criterion that
+decided each mover; the tiers moved (from → to, per program); and the
+benefits that would be unlocked and lost, per tier or gate, with the MDF
+allowance they carry.
+
+Incentive cost is not derived here: tier margins are incentive rules, a layer
+above the gates, and pricing them needs each mover's deals; the report lists
+the tier moves such rules read.
+"""
+
+import csv
+import datetime
+import io
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from core.background import task
+from criteria.tree import Criteria, CriteriaError, Leaf
+from criteria.tree import evaluate as evaluate_tree
+from gates.engine import MeasuredChunk, Measurer, compile_decider, serialise
+from gates.metrics import METRICS
+from gates.models import BenefitGrant, Gate, GateOutcome, GateStatus, GateVersion, PartnerTier, WhatIfRun
+from gates.planning import ChunkPlan, describe_move, plan_chunk
+from gates.subjects import GateSubject, Subjects, _topological, load_subjects
+from gates.tiers import TierMove
+from gates.validation import parse_criteria
+from partners.models import Partner, sees_every_partner
+from programs.models import Benefit, BenefitKind, Program, Tier
+
+logger = logging.getLogger(__name__)
+
+PASSED, FAILED, BLOCKED = GateOutcome.PASSED.value, GateOutcome.FAILED.value, GateOutcome.BLOCKED.value
+NO_TIER = "No tier"
+# The movers a result page lists; the CSV has them all.
+MOVERS_SHOWN = 200
+INCENTIVE_COST_NOTE = (
+    "Incentive cost is not derived: tier margins and tier-limited rules are incentive rules, "
+    "priced on each partner's deals; the tier moves above are what they would read."
+)
+
+
+class WhatIfError(Exception):
+    """A simulation cannot be queued as asked; ``errors`` are messages naming the gate and the place."""
+
+    def __init__(self, errors: list[str]):
+        super().__init__(errors)
+        self.errors = errors
+
+
+# --- asking -----------------------------------------------------------------------------------
+
+
+def whatif_entry(
+    gate: Gate,
+    *,
+    criteria: Any = None,
+    currency: str | None = None,
+    prerequisite_ids: Sequence[int] | None = None,
+    name: str | None = None,
+) -> dict[str, Any]:
+    """What to simulate for ``gate``: the criteria given, else its draft, else its current criteria.
+
+    ``gate`` may be unsaved (a new gate from the change form): it is then
+    simulated as a gate no partner has passed yet.
+    """
+    version = None
+    if criteria is None and gate.pk:
+        draft = GateVersion.objects.filter(gate=gate, state=GateVersion.State.DRAFT).first()
+        if draft is not None:
+            criteria, currency, version = draft.criteria, draft.currency, draft.version
+    if criteria is None:
+        criteria = gate.criteria
+    if prerequisite_ids is None:
+        prerequisite_ids = list(gate.prerequisites.values_list("pk", flat=True)) if gate.pk else []
+    return {
+        "gate": gate.pk,
+        "name": name or gate.name,
+        "program": gate.program_id,
+        "version": version if version is not None else (gate.version if gate.pk else None),
+        "draft": version is not None or gate.pk is None,
+        "criteria": criteria,
+        "currency": currency or gate.money_currency,
+        "prerequisites": sorted(set(prerequisite_ids)),
+        "unlocks_tier": gate.unlocks_tier_id,
+        "benefits": sorted(gate.unlocks_benefits.values_list("pk", flat=True)) if gate.pk else [],
+    }
+
+
+def whatif_queue(
+    *, actor, entries: Sequence[dict[str, Any]], as_of: datetime.date | None = None
+) -> WhatIfRun:
+    """Record a simulation of ``entries`` (``whatif_entry``) over the partners ``actor`` sees, and queue it.
+
+    Raises ``WhatIfError`` for an invalid tree or nothing to simulate. Side
+    effect: ``gates.tasks.whatif_run_task`` is queued once the run is
+    committed (run in this process when no broker is configured).
+    """
+    if not entries:
+        raise WhatIfError(["Choose at least one gate to simulate."])
+    errors: list[str] = []
+    for entry in entries:
+        try:
+            parse_criteria(entry["criteria"], default_currency=entry["currency"])
+        except CriteriaError as exc:
+            errors.extend(f"{entry['name']}: {error}" for error in exc.errors)
+    if errors:
+        raise WhatIfError(errors)
+    if sees_every_partner(actor):
+        scope = "every partner"
+    else:
+        scope = f"the {Partner.objects.visible_to(actor).count():,} partners you cover"
+    with transaction.atomic():
+        run = WhatIfRun.objects.create(
+            requested_by=actor if getattr(actor, "pk", None) else None,
+            gates=list(entries),
+            as_of=as_of or timezone.localdate(),
+            scope=scope,
+        )
+        run_id = run.pk
+        transaction.on_commit(lambda: task("gates.tasks.whatif_run_task").delay(run_id))
+    return run
+
+
+# --- running ----------------------------------------------------------------------------------
+
+
+class _KeepingMeasurer(Measurer):
+    """The engine's measurer, keeping the chunk it measured last for the report to read."""
+
+    last: MeasuredChunk | None = None
+
+    def measure_chunk(self, *args, **kwargs) -> MeasuredChunk:
+        self.last = super().measure_chunk(*args, **kwargs)
+        return self.last
+
+
+def _scope_chunks(ids: list[int], everyone: bool, size: int) -> Iterator[tuple[int, int, list[int] | None]]:
+    """(first id, last id, only these ids or None) per chunk of the requester's partners."""
+    for start in range(0, len(ids), size):
+        part = ids[start : start + size]
+        yield part[0], part[-1], None if everyone else part
+
+
+def whatif_run(run_id: int, *, chunk_size: int | None = None) -> WhatIfRun | None:
+    """Carry out a queued simulation; None when it was taken up already (a second delivery).
+
+    Writes nothing but the run's own row: its progress after every chunk,
+    then its result, or its error if it fails (and the error is raised).
+    """
+    claimed = WhatIfRun.objects.filter(pk=run_id, state=WhatIfRun.State.QUEUED).update(
+        state=WhatIfRun.State.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:
+        return None
+    run = WhatIfRun.objects.select_related("requested_by").get(pk=run_id)
+    try:
+        run.result = _simulate(run, chunk_size or settings.PRM_EVALUATION_CHUNK_SIZE)
+    except BaseException as exc:
+        WhatIfRun.objects.filter(pk=run_id).update(
+            state=WhatIfRun.State.FAILED, finished_at=timezone.now(), error=repr(exc)[:2000]
+        )
+        raise
+    run.state, run.finished_at = WhatIfRun.State.DONE, timezone.now()
+    run.save(update_fields=["result", "state", "finished_at"])
+    return run
+
+
+def _simulated_subjects(run: WhatIfRun) -> tuple[Subjects, list[tuple[dict, GateSubject, Criteria | None]]]:
+    """The nightly run's definitions with the simulated gates in place of their versions in effect.
+
+    Also, per simulated gate, the tree in effect today (None for a gate not in
+    effect), read to say what held back a partner that newly passes.
+    """
+    saved_ids = [entry["gate"] for entry in run.gates if entry["gate"]]
+    subjects = load_subjects(as_of=run.as_of, gate_ids=saved_ids, with_segments=False)
+    current = {subject.id: subject.criteria for subject in subjects.gates}
+    simulated: list[tuple[dict, GateSubject, Criteria | None]] = []
+    for position, entry in enumerate(run.gates):
+        criteria = parse_criteria(
+            entry["criteria"], default_currency=entry["currency"], references=subjects.references
+        )
+        # A gate not saved yet stands in with an id no stored result has.
+        gate_id = entry["gate"] or -(position + 1)
+        subject = GateSubject(
+            id=gate_id,
+            name=entry["name"],
+            program_id=entry["program"],
+            version=entry["version"] or 0,
+            criteria=criteria,
+            decide=compile_decider(criteria),
+            prerequisites=list(entry["prerequisites"]),
+            unlocks_tier_id=entry["unlocks_tier"],
+            benefit_ids=set(entry["benefits"]),
+        )
+        simulated.append((entry, subject, current.get(gate_id)))
+    simulated_ids = {subject.id for _, subject, _ in simulated}
+    subjects.gates = _topological(
+        [gate for gate in subjects.gates if gate.id not in simulated_ids] + [s for _, s, _ in simulated]
+    )
+    # What the simulated gates unlock replaces what their versions in effect do.
+    for program_id, ladder in list(subjects.tier_gates.items()):
+        subjects.tier_gates[program_id] = [item for item in ladder if item[1] not in simulated_ids]
+    for _, subject, _ in simulated:
+        subjects.gate_benefits.pop(subject.id, None)
+        if subject.benefit_ids:
+            subjects.gate_benefits[subject.id] = subject.benefit_ids
+        if subject.unlocks_tier_id is not None and subject.unlocks_tier_id in subjects.tiers:
+            tier = subjects.tiers[subject.unlocks_tier_id]
+            subjects.tier_gates.setdefault(tier.program_id, []).append((tier, subject.id))
+    return subjects, simulated
+
+
+def _simulate(run: WhatIfRun, chunk_size: int) -> dict[str, Any]:
+    user = run.requested_by
+    scope = Partner.objects.visible_to(user) if user is not None else Partner.objects.none()
+    ids = list(scope.order_by("pk").values_list("pk", flat=True))
+    everyone = sees_every_partner(user)
+    subjects, simulated = _simulated_subjects(run)
+    trees = [subject.criteria for _, subject, _ in simulated]
+    trees += [tree for _, _, tree in simulated if tree is not None]
+    measurer = _KeepingMeasurer(trees, as_of=run.as_of, references=subjects.references)
+    report = _Report(subjects, simulated, measurer)
+    chunks = list(_scope_chunks(ids, everyone, chunk_size))
+    WhatIfRun.objects.filter(pk=run.pk).update(partners_total=len(ids), chunks_total=len(chunks))
+    # Every partner: one pass over each fact table, as the nightly run reads them.
+    sources = measurer.fetch_sources() if everyone and chunks else None
+    done = 0
+    for index, (first_id, last_id, only) in enumerate(chunks):
+        plan = plan_chunk(subjects, measurer, first_id, last_id, timezone.now(), sources=sources, only=only)
+        assert measurer.last is not None
+        report.add(plan, measurer.last, first_id, last_id, only)
+        done += plan.partners
+        WhatIfRun.objects.filter(pk=run.pk).update(chunks_done=index + 1, partners_done=done)
+    return report.result(run)
+
+
+def _leaf_text(leaf: Leaf) -> str:
+    spec = METRICS[leaf.metric].spec
+    description = spec.describe(leaf) if spec.describe else spec.label
+    return f"{description} {leaf.op} {serialise(leaf.target)}"
+
+
+def _measured(value: Any) -> str:
+    value = serialise(value)
+    return "nothing" if value is None else str(value)
+
+
+class _Report:
+    """What the plans of the chunks add up to, against what is stored today."""
+
+    def __init__(self, subjects: Subjects, simulated, measurer: Measurer):
+        self.subjects = subjects
+        self.simulated = simulated
+        self.measurer = measurer
+        self.keys = {subject.id: measurer.keys_for(subject.criteria) for _, subject, _ in simulated}
+        self.current_keys = {
+            subject.id: measurer.keys_for(tree) for _, subject, tree in simulated if tree is not None
+        }
+        self.counts = {
+            subject.id: Counter(evaluated=0, would_pass=0, passing_now=0, newly_pass=0, newly_fail=0)
+            for _, subject, _ in simulated
+        }
+        self.leaf_counts = {subject.id: [0] * len(subject.criteria.leaves) for _, subject, _ in simulated}
+        self.programs = sorted(
+            {subject.program_id for _, subject, _ in simulated}
+            & {tier.program_id for tier in subjects.tiers.values()}
+        )
+        self.matrix: Counter[tuple[int, int | None, int | None]] = Counter()
+        self.tier_reasons: Counter[tuple[int, str]] = Counter()
+        self.unlocked: Counter[tuple[int, int | None, int | None]] = Counter()
+        self.lost: Counter[tuple[int, int | None, int | None]] = Counter()
+        self.movers: list[dict[str, Any]] = []
+        self.partners = 0
+
+    def add(self, plan: ChunkPlan, chunk: MeasuredChunk, first_id: int, last_id: int, only) -> None:
+        in_range: dict[str, Any] = (
+            {"partner_id__in": only}
+            if only is not None
+            else {"partner_id__gte": first_id, "partner_id__lte": last_id}
+        )
+        partner_ids = chunk.partner_ids()
+        self.partners += len(partner_ids)
+        gate_ids = [subject.id for _, subject, _ in self.simulated]
+        stored = {
+            (partner_id, gate_id): status
+            for partner_id, gate_id, status in GateStatus.objects.filter(
+                gate_id__in=gate_ids, **in_range
+            ).values_list("partner_id", "gate_id", "status")
+        }
+        decided = {
+            (row.partner_id, row.gate_id): row.status
+            for row in plan.status_rows
+            if row.gate_id in self.counts
+        }
+        tiers_before = {
+            (partner_id, program_id): tier_id
+            for partner_id, program_id, tier_id in PartnerTier.objects.filter(
+                program_id__in=self.programs, **in_range
+            ).values_list("partner_id", "program_id", "tier_id")
+        }
+        moves_by_partner: dict[int, list[str]] = defaultdict(list)
+        for change in plan.tier_changes:
+            partner_id, program_id, from_tier, to_tier, reason = change[:5]
+            if program_id in self.programs:
+                self.tier_reasons[(program_id, reason)] += 1
+                moves_by_partner[partner_id].append(
+                    describe_move(self.subjects, TierMove(reason, from_tier, to_tier, change[7]))
+                )
+        tiers = self.subjects.tiers
+        for benefit_id_partner in plan.grants_new:
+            _partner, benefit_id, tier_id, gate_id, _now = benefit_id_partner
+            self.unlocked[(benefit_id, tier_id, gate_id)] += 1
+        for start in range(0, len(plan.grants_revoked), 1000):
+            for benefit_id, tier_id, gate_id in BenefitGrant.objects.filter(
+                id__in=plan.grants_revoked[start : start + 1000]
+            ).values_list("benefit_id", "via_tier_id", "via_gate_id"):
+                self.lost[(benefit_id, tier_id, gate_id)] += 1
+
+        moved: list[dict[str, Any]] = []
+        for partner_id in partner_ids:
+            values = chunk.values(partner_id)
+            tier_moves: dict[int, tuple[int | None, int | None]] = {}
+            for program_id in self.programs:
+                before = tiers_before.get((partner_id, program_id))
+                after = plan.held_tiers.get((partner_id, program_id), before)
+                self.matrix[(program_id, before, after)] += 1
+                if before != after:
+                    tier_moves[program_id] = (before, after)
+            gate_moved = False
+            for _, subject, current in self.simulated:
+                counts = self.counts[subject.id]
+                old = stored.get((partner_id, subject.id))
+                new = decided.get((partner_id, subject.id), old)
+                counts["evaluated"] += 1
+                was, passes = old == PASSED, new == PASSED
+                counts["would_pass"] += passes
+                counts["passing_now"] += was
+                picked = [values[key] for key in self.keys[subject.id]]
+                leaf_counts = self.leaf_counts[subject.id]
+                for index, leaf in enumerate(subject.criteria.leaves):
+                    leaf_counts[index] += leaf.compare(picked[index])
+                if was == passes:
+                    continue
+                gate_moved = True
+                counts["newly_pass" if passes else "newly_fail"] += 1
+                before, after = tier_moves.get(subject.program_id) or (
+                    (tiers_before.get((partner_id, subject.program_id)),) * 2
+                )
+                moved.append(
+                    {
+                        "partner": partner_id,
+                        "gate": subject.name,
+                        "change": "newly passes" if passes else "newly fails",
+                        "from_tier": tiers[before].name if before in tiers else NO_TIER,
+                        "to_tier": tiers[after].name if after in tiers else NO_TIER,
+                        "criterion": self._decided(subject, current, new, picked, values),
+                    }
+                )
+            if not gate_moved and tier_moves:
+                # A tier moved with no simulated gate changing for the partner: a
+                # prerequisite or the calendar (grace ending) moved it.
+                for before, after in tier_moves.values():
+                    moved.append(
+                        {
+                            "partner": partner_id,
+                            "gate": "",
+                            "change": "tier only",
+                            "from_tier": tiers[before].name if before in tiers else NO_TIER,
+                            "to_tier": tiers[after].name if after in tiers else NO_TIER,
+                            "criterion": " ".join(moves_by_partner.get(partner_id, [])),
+                        }
+                    )
+        names = dict(
+            Partner.objects.filter(pk__in={row["partner"] for row in moved}).values_list("pk", "name")
+        )
+        for row in moved:
+            row["name"] = names.get(row["partner"], "")
+        self.movers.extend(moved)
+
+    def _decided(self, subject: GateSubject, current: Criteria | None, new, picked, values) -> str:
+        """The criterion that decided a mover, with what was measured."""
+        if new == BLOCKED:
+            names = {gate.id: gate.name for gate in self.subjects.gates}
+            waiting = ", ".join(names.get(p, str(p)) for p in subject.prerequisites)
+            return f"Waits on a prerequisite: {waiting}"
+        outcome = evaluate_tree(subject.criteria, picked)
+        if not outcome.passed:
+            failing = outcome.failing()[0]
+            return (
+                f"Fails {failing.leaf.path}: {_leaf_text(failing.leaf)} (measured {_measured(failing.value)})"
+            )
+        if current is not None:
+            held_back = evaluate_tree(current, [values[key] for key in self.current_keys[subject.id]])
+            if not held_back.passed:
+                failing = held_back.failing()[0]
+                return (
+                    f"Passes without the current {failing.leaf.path}: {_leaf_text(failing.leaf)} "
+                    f"(measured {_measured(failing.value)})"
+                )
+        first = outcome.leaves[0]
+        return f"Meets {first.leaf.path}: {_leaf_text(first.leaf)} (measured {_measured(first.value)})"
+
+    def result(self, run: WhatIfRun) -> dict[str, Any]:
+        tiers = self.subjects.tiers
+        gates = []
+        for entry, subject, _ in self.simulated:
+            counts = self.counts[subject.id]
+            gates.append(
+                {
+                    "gate": entry["gate"],
+                    "name": subject.name,
+                    "version": entry["version"],
+                    "draft": entry.get("draft", False),
+                    **{name: counts[name] for name in ("evaluated", "would_pass", "passing_now")},
+                    "newly_pass": counts["newly_pass"],
+                    "newly_fail": counts["newly_fail"],
+                    "leaves": [
+                        [leaf.path, _leaf_text(leaf), count]
+                        for leaf, count in zip(
+                            subject.criteria.leaves, self.leaf_counts[subject.id], strict=True
+                        )
+                    ],
+                }
+            )
+        program_names = dict(Program.objects.filter(pk__in=self.programs).values_list("pk", "name"))
+        matrices = []
+        for program_id in self.programs:
+            ladder = sorted((t for t in tiers.values() if t.program_id == program_id), key=lambda t: t.rank)
+            order: list[int | None] = [None, *(t.id for t in ladder)]
+            labels = [NO_TIER, *(t.name for t in ladder)]
+            rows = [
+                [label, [self.matrix[(program_id, before, after)] for after in order]]
+                for label, before in zip(labels, order, strict=True)
+            ]
+            moved = sum(
+                count
+                for (program, before, after), count in self.matrix.items()
+                if program == program_id and before != after
+            )
+            reasons = {
+                reason: count
+                for (program, reason), count in self.tier_reasons.items()
+                if program == program_id
+            }
+            matrices.append(
+                {
+                    "program": program_names.get(program_id, ""),
+                    "tiers": labels,
+                    "rows": rows,
+                    "moved": moved,
+                    "reasons": reasons,
+                }
+            )
+        return {
+            "as_of": run.as_of.isoformat(),
+            "partners": self.partners,
+            "gates": gates,
+            "tiers": matrices,
+            **self._benefits(),
+            "movers_total": len(self.movers),
+            "movers": self.movers,
+            "incentive_cost": INCENTIVE_COST_NOTE,
+        }
+
+    def _benefits(self) -> dict[str, Any]:
+        keys = set(self.unlocked) | set(self.lost)
+        benefits = {b.pk: b for b in Benefit.objects.filter(pk__in={key[0] for key in keys})}
+        tier_names = dict(
+            Tier.objects.filter(pk__in={key[1] for key in keys if key[1]}).values_list("pk", "name")
+        )
+        gate_names = {gate.id: gate.name for gate in self.subjects.gates}
+        missing = {key[2] for key in keys if key[2] and key[2] not in gate_names}
+        gate_names.update(Gate.objects.filter(pk__in=missing).values_list("pk", "name"))
+        rows = []
+        allowance: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+        for key in sorted(keys, key=lambda k: (benefits[k[0]].name, k[1] or 0, k[2] or 0)):
+            benefit = benefits[key[0]]
+            unlocked, lost = self.unlocked[key], self.lost[key]
+            rows.append(
+                {
+                    "benefit": benefit.name,
+                    "kind": benefit.get_kind_display(),
+                    "value": _benefit_value(benefit),
+                    "via": f"tier {tier_names[key[1]]}"
+                    if key[1]
+                    else f"gate {gate_names.get(key[2] or 0, '')}",
+                    "unlocked": unlocked,
+                    "lost": lost,
+                    "net": unlocked - lost,
+                }
+            )
+            if benefit.kind == BenefitKind.MDF_ALLOWANCE and benefit.amount is not None:
+                totals = allowance[(benefit.currency, benefit.get_period_display())]
+                totals[0] += benefit.amount * unlocked
+                totals[1] += benefit.amount * lost
+        return {
+            "benefits": rows,
+            # Money as text: Decimal amounts with their currency, never floats.
+            "allowances": [
+                {
+                    "currency": currency,
+                    "period": period,
+                    "unlocked": format(gained, "f"),
+                    "lost": format(gone, "f"),
+                    "net": format(gained - gone, "f"),
+                }
+                for (currency, period), (gained, gone) in sorted(allowance.items())
+            ],
+        }
+
+
+def _benefit_value(benefit: Benefit) -> str:
+    if benefit.percent is not None:
+        return f"{format(benefit.percent.normalize(), 'f')} %"
+    if benefit.amount is not None:
+        period = f" {benefit.get_period_display().lower()}" if benefit.period else ""
+        return f"{format(benefit.amount, 'f')} {benefit.currency}{period}"
+    return ""
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+CSV_COLUMNS = ("partner_id", "partner", "gate", "change", "from_tier", "to_tier", "criterion")
+
+
+def whatif_movers_csv(run: WhatIfRun) -> str:
+    """Every mover of a finished run as CSV, one row per partner and gate (the run is the caller's)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for row in (run.result or {}).get("movers", []):
+        writer.writerow(
+            [
+                row["partner"],
+                _spreadsheet_safe(row.get("name", "")),
+                _spreadsheet_safe(row["gate"]),
+                row["change"],
+                _spreadsheet_safe(row["from_tier"]),
+                _spreadsheet_safe(row["to_tier"]),
+                _spreadsheet_safe(row["criterion"]),
+            ]
+        )
+    return out.getvalue()
+
+
+def _spreadsheet_safe(text: str) -> str:
+    """A cell a spreadsheet will not run as a formula (names are typed by partners)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
