@@ -4,13 +4,14 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.http import HttpResponseNotAllowed
+from django.http import HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
+from django_htmx.http import HttpResponseClientRedirect
 
 from criteria.tree import CriteriaError
-from gates import services
+from gates import services, whatif
 from gates.describe import describe_criteria
 from gates.metrics import load_references
 from gates.models import (
@@ -24,12 +25,12 @@ from gates.models import (
     PartnerTier,
     SegmentMembership,
     TierChange,
+    WhatIfRun,
     prerequisite_cycle,
 )
 from gates.validation import parse_criteria
 from gates.widgets import CriteriaBuilderWidget
 from partners.admin_coverage import CoverageAdminMixin, ReadOnlyAdmin
-from partners.models import Partner
 from prm.forms import PrettyJSONField
 from prm.ids import object_or_404
 from programs.admin_rights import ProgramRightsAdminMixin
@@ -115,6 +116,19 @@ class GateAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
         return [
             path("simulate/", self.admin_site.admin_view(self.simulate_view), name="gates_gate_simulate"),
             path("describe/", self.admin_site.admin_view(self.describe_view), name="gates_gate_describe"),
+            path(
+                "whatif/<str:run_id>/", self.admin_site.admin_view(self.whatif_view), name="gates_gate_whatif"
+            ),
+            path(
+                "whatif/<str:run_id>/progress/",
+                self.admin_site.admin_view(self.whatif_progress_view),
+                name="gates_gate_whatif_progress",
+            ),
+            path(
+                "whatif/<str:run_id>/movers.csv",
+                self.admin_site.admin_view(self.whatif_csv_view),
+                name="gates_gate_whatif_csv",
+            ),
             *super().get_urls(),
         ]
 
@@ -147,11 +161,9 @@ class GateAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Simulate (what-if) the selected gates")
     def simulate_selected(self, request, queryset):
-        results = [
-            (gate, self._simulate(request, gate.criteria, gate.money_currency, gate.pk, gate))
-            for gate in queryset
-        ]
-        return self._render_simulation(request, results)
+        # Their drafts where they have one; together, in one measuring pass.
+        gates = queryset.select_related("program").prefetch_related("prerequisites", "unlocks_benefits")
+        return self._queue_simulation(request, [whatif.whatif_entry(gate) for gate in gates])
 
     @admin.action(description="Retire the selected gates")
     def retire_selected(self, request, queryset):
@@ -169,7 +181,7 @@ class GateAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
         self.message_user(request, f"{retired} gate(s) retired; partners are re-evaluated.")
 
     def simulate_view(self, request):
-        """What-if for the gate being edited, from the change form's current (unsaved) values."""
+        """What-if for a gate (its draft, if any), or for the change form's current (unsaved) values."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         gate = None
@@ -178,37 +190,79 @@ class GateAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
         if request.method != "POST":
             if gate is None:
                 raise PermissionDenied
-            return self._render_simulation(
-                request, [(gate, self._simulate(request, gate.criteria, gate.money_currency, gate.pk, gate))]
-            )
+            return self._queue_simulation(request, [whatif.whatif_entry(gate)])
         form = GateForm(request.POST, instance=gate)
         form.is_valid()
         criteria = form.cleaned_data.get("criteria")
         program = form.cleaned_data.get("program")
         if criteria is None or program is None or "criteria" in form.errors:
-            self.message_user(
-                request,
-                "Fix the criteria before simulating: "
-                + "; ".join(
-                    str(e) for e in form.errors.get("criteria", ["the criteria or the program are missing"])
-                ),
-                messages.ERROR,
-            )
-            return self._render_simulation(request, [])
+            errors = [
+                str(e) for e in form.errors.get("criteria", ["the criteria or the program are missing"])
+            ]
+            return self._render_whatif(request, None, errors=errors)
         currency = form.cleaned_data.get("currency") or program.base_currency
-        draft = Gate(name=form.cleaned_data.get("name") or "Draft gate", program=program, criteria=criteria)
-        prerequisites = [p.pk for p in form.cleaned_data.get("prerequisites") or []]
-        return self._render_simulation(
-            request,
-            [
-                (
-                    draft,
-                    self._simulate(
-                        request, criteria, currency, gate.pk if gate else None, draft, prerequisites
-                    ),
-                )
-            ],
+        # The form's values, on the gate being edited or on a new one (never saved here).
+        draft = Gate(
+            pk=gate.pk if gate else None,
+            name=form.cleaned_data.get("name") or "Draft gate",
+            program=program,
+            criteria=criteria,
+            unlocks_tier=form.cleaned_data.get("unlocks_tier"),
+            version=gate.version if gate else 1,
         )
+        entry = whatif.whatif_entry(
+            draft,
+            criteria=criteria,
+            currency=currency,
+            prerequisite_ids=[p.pk for p in form.cleaned_data.get("prerequisites") or []],
+        )
+        entry["draft"] = True
+        entry["benefits"] = sorted(b.pk for b in form.cleaned_data.get("unlocks_benefits") or [])
+        return self._queue_simulation(request, [entry])
+
+    def _queue_simulation(self, request, entries):
+        try:
+            run = whatif.whatif_queue(actor=request.user, entries=entries)
+        except whatif.WhatIfError as exc:
+            return self._render_whatif(request, None, errors=exc.errors)
+        # Run already (no broker) or queued: the run's page shows where it is.
+        return HttpResponseRedirect(reverse("admin:gates_gate_whatif", args=[run.pk]))
+
+    def _whatif_run(self, request, run_id) -> WhatIfRun:
+        """The run, if the user asked for it (its result names the partners he covers)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return object_or_404(WhatIfRun.objects.visible_to(request.user), run_id)
+
+    def whatif_view(self, request, run_id):
+        """A simulation: its progress while it runs (polled), then its report."""
+        return self._render_whatif(request, self._whatif_run(request, run_id))
+
+    def whatif_progress_view(self, request, run_id):
+        """The progress bar the run's page polls; once the run is over, the page reloads as the report."""
+        run = self._whatif_run(request, run_id)
+        if run.finished and request.htmx:
+            return HttpResponseClientRedirect(reverse("admin:gates_gate_whatif", args=[run.pk]))
+        return TemplateResponse(request, "admin/gates/gate/_whatif_progress.html", {"run": run})
+
+    def whatif_csv_view(self, request, run_id):
+        run = self._whatif_run(request, run_id)
+        response = HttpResponse(whatif.whatif_movers_csv(run), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="what-if-{run.pk}-movers.csv"'
+        return response
+
+    def _render_whatif(self, request, run, *, errors=()):
+        result = run.result if run is not None and run.state == WhatIfRun.State.DONE else None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "What-if simulation",
+            "opts": self.model._meta,
+            "run": run,
+            "result": result,
+            "movers": (result or {}).get("movers", [])[: whatif.MOVERS_SHOWN],
+            "errors": errors,
+        }
+        return TemplateResponse(request, "admin/gates/gate/whatif.html", context)
 
     def describe_view(self, request):
         """The rule being built, in the plain language partners read, or its problems by place in the tree."""
@@ -243,31 +297,6 @@ class GateAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
         if not (program_id or "").isdigit():
             return None
         return Program.objects.filter(pk=int(program_id or 0)).values_list("base_currency", flat=True).first()
-
-    def _simulate(self, request, criteria, currency, gate_id, gate, prerequisites=None):
-        if prerequisites is None and gate.pk:
-            prerequisites = list(gate.prerequisites.values_list("pk", flat=True))
-        try:
-            # Counted and named over the partners the user covers only.
-            return services.gate_simulate(
-                criteria=criteria,
-                currency=currency,
-                gate_id=gate_id,
-                prerequisite_ids=prerequisites or [],
-                partners=Partner.objects.visible_to(request.user),
-            )
-        except CriteriaError as exc:
-            return exc
-
-    def _render_simulation(self, request, results):
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "What-if simulation",
-            "opts": self.model._meta,
-            "results": results,
-            "as_of": timezone.localdate(),
-        }
-        return TemplateResponse(request, "admin/gates/gate/simulation.html", context)
 
 
 @admin.register(GateVersion)

@@ -39,7 +39,16 @@ from criteria.tree import Criteria, CriteriaError, Leaf
 from criteria.tree import evaluate as evaluate_tree
 from gates.engine import MeasuredChunk, Measurer, compile_decider, serialise
 from gates.metrics import METRICS
-from gates.models import BenefitGrant, Gate, GateOutcome, GateStatus, GateVersion, PartnerTier, WhatIfRun
+from gates.models import (
+    BenefitGrant,
+    Gate,
+    GateOutcome,
+    GateStatus,
+    GateVersion,
+    PartnerTier,
+    TierChangeReason,
+    WhatIfRun,
+)
 from gates.planning import ChunkPlan, describe_move, plan_chunk
 from gates.subjects import GateSubject, Subjects, _topological, load_subjects
 from gates.tiers import TierMove
@@ -469,6 +478,9 @@ class _Report:
                     "rows": rows,
                     "moved": moved,
                     "reasons": reasons,
+                    "reason_labels": [
+                        [TierChangeReason(reason).label, count] for reason, count in sorted(reasons.items())
+                    ],
                 }
             )
         return {
