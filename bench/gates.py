@@ -16,6 +16,10 @@ active gates over every kind of metric, and prints:
   (d) forecast  the at-risk forecast of every passing gate through its horizon,
              after the nightly run (first run, opening every episode, then a
              run that finds nothing new), as a ratio to (c): ``forecast_ratio``;
+  (e) what-if  a simulation of every gate at once (each with one target
+             raised) over every partner, as the admin queues it, run in this
+             process: one measuring pass through the nightly planner, writing
+             nothing but its report, as a ratio to (c): ``simulation_ratio``;
 
 with the ratios a/c and b/a, the queries and the peak memory of the process,
 the time to re-evaluate one partner, and a final JSON line with every figure.
@@ -414,6 +418,45 @@ def floor_seconds() -> float:
     return time.perf_counter() - started
 
 
+def _draft_of(criteria):
+    """The criteria with the first whole-number target raised by one: a draft that moves some partners."""
+    raised = False
+
+    def walk(node):
+        nonlocal raised
+        if isinstance(node, dict) and len(node) == 1 and next(iter(node)) in ("all", "any", "not"):
+            kind, children = next(iter(node.items()))
+            return {
+                kind: [walk(child) for child in children] if isinstance(children, list) else walk(children)
+            }
+        if not raised and isinstance(node, dict) and isinstance(node.get("target"), int):
+            raised = True
+            return {**node, "target": node["target"] + 1}
+        return node
+
+    return walk(criteria)
+
+
+def simulate_every_gate(gates, as_of):
+    """(e) A what-if of every gate at once over every partner, as the admin's action queues it (no broker)."""
+    from django.contrib.auth import get_user_model
+
+    from gates.whatif import whatif_entry, whatif_queue
+
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench-whatif", defaults={"is_staff": True, "is_superuser": True}
+    )
+    entries = [
+        whatif_entry(gate, criteria=_draft_of(gate.criteria), currency=gate.money_currency) for gate in gates
+    ]
+    started = time.perf_counter()
+    run = whatif_queue(actor=user, entries=entries, as_of=as_of)
+    elapsed = time.perf_counter() - started
+    run.refresh_from_db()
+    assert run.state == "done", run.error
+    return elapsed, run
+
+
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -745,6 +788,14 @@ def main() -> None:
     )
     _say(f"(d) forecast, nothing new                       {forecast_idle:8.2f} s")
 
+    # (e) The what-if: every gate at once, each with one target moved, over every partner.
+    simulation, simulation_run = simulate_every_gate(gates, as_of)
+    _say(
+        f"(e) what-if of {len(gates)} gates, every partner   {simulation:8.2f} s  "
+        f"{simulation_run.result['movers_total']:,} movers, {simulation_run.chunks_total} chunks, "
+        f"one measuring pass"
+    )
+
     # (b) The naive reference on a sample, compared with (a), then extrapolated.
     sample_ids = sorted(
         random.Random(args.seed).sample(range(1, args.partners + 1), min(args.sample, args.partners))
@@ -801,6 +852,10 @@ def main() -> None:
         "forecast_ratio": round(forecast_idle / floor, 2),
         "forecast_first_run_ratio": round(forecast_first / floor, 2),
         "forecast_over_full": round(forecast_idle / full, 2),
+        "simulation_s": round(simulation, 3),
+        "simulation_ratio": round(simulation / floor, 2),
+        "simulation_over_full": round(simulation / full, 2),
+        "simulation_movers": simulation_run.result["movers_total"],
         "forecast_at_risk": forecast.at_risk,
         "forecast_days_measured": forecast.days_measured,
         "forecast_queries": forecast_queries,
@@ -846,7 +901,8 @@ def main() -> None:
         f"a/c = {figures['full_over_floor']} (first run {figures['full_first_run_over_floor']}, "
         f"nothing new {round(full_idle / floor, 2)}), "
         f"b/a = {figures['naive_over_full']}, d/c = {figures['forecast_ratio']} "
-        f"(first run {figures['forecast_first_run_ratio']}, d/a = {figures['forecast_over_full']}), peak {figures['peak_mb']} MB, "
+        f"(first run {figures['forecast_first_run_ratio']}, d/a = {figures['forecast_over_full']}), "
+        f"e/c = {figures['simulation_ratio']}, peak {figures['peak_mb']} MB, "
         f"one partner {figures['one_partner_ms']} ms (median of {len(timings)})"
     )
     print(json.dumps(figures))

@@ -46,3 +46,41 @@ def test_a_burst_of_facts_becomes_one_evaluation_on_the_worker(ladder, settings)
     runs = EvaluationRun.objects.filter(kind=EvaluationRun.Kind.PARTNER)
     assert runs.count() == 1 and runs.get().state == EvaluationRun.State.DONE
     assert GateStatus.objects.get(partner=partner, gate=ladder.gold_gate).measures == [5]
+
+
+def test_a_what_if_runs_on_the_worker_and_equals_the_inline_simulation(ladder, channel_manager):
+    from gates.models import WhatIfRun
+    from gates.whatif import whatif_entry, whatif_queue
+    from partners.models import Partner
+
+    for count in (1, 2, 3):
+        ladder.certify(PartnerFactory(), count)
+    ladder.certify(PartnerFactory(country="BR", region="latam"), 2)  # outside the manager's coverage
+    services.evaluate()
+    criteria = {**ladder.gold_gate.criteria, "target": 2}
+    with running_worker():
+        # Outside a transaction: queued at once, taken up by the worker.
+        run = whatif_queue(actor=channel_manager, entries=[whatif_entry(ladder.gold_gate, criteria=criteria)])
+        deadline = time.monotonic() + 60
+        while not WhatIfRun.objects.get(pk=run.pk).finished:
+            assert time.monotonic() < deadline, "the what-if never ran"
+            time.sleep(0.1)
+    run.refresh_from_db()
+    inline = services.gate_simulate(
+        criteria=criteria,
+        currency=ladder.gold_gate.money_currency,
+        gate_id=ladder.gold_gate.pk,
+        partners=Partner.objects.visible_to(channel_manager),
+    )
+    [gate] = run.result["gates"]
+    assert run.state == WhatIfRun.State.DONE and run.chunks_done == run.chunks_total == 1
+    assert (
+        (gate["evaluated"], gate["would_pass"], gate["newly_pass"], gate["newly_fail"])
+        == (
+            inline.evaluated,
+            inline.would_pass,
+            inline.newly_pass,
+            inline.newly_fail,
+        )
+        == (3, 2, 1, 0)
+    )
