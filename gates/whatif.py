@@ -28,6 +28,7 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from django.conf import settings
@@ -345,6 +346,7 @@ class _Report:
             ).values_list("benefit_id", "via_tier_id", "via_gate_id"):
                 self.lost[(benefit_id, tier_id, gate_id)] += 1
 
+        self._count_leaves([chunk.values(partner_id) for partner_id in partner_ids])
         moved: list[dict[str, Any]] = []
         for partner_id in partner_ids:
             values = chunk.values(partner_id)
@@ -364,12 +366,9 @@ class _Report:
                 was, passes = old == PASSED, new == PASSED
                 counts["would_pass"] += passes
                 counts["passing_now"] += was
-                picked = [values[key] for key in self.keys[subject.id]]
-                leaf_counts = self.leaf_counts[subject.id]
-                for index, leaf in enumerate(subject.criteria.leaves):
-                    leaf_counts[index] += leaf.compare(picked[index])
                 if was == passes:
                     continue
+                picked = [values[key] for key in self.keys[subject.id]]
                 gate_moved = True
                 counts["newly_pass" if passes else "newly_fail"] += 1
                 before, after = tier_moves.get(subject.program_id) or (
@@ -405,6 +404,24 @@ class _Report:
         for row in moved:
             row["name"] = names.get(row["partner"], "")
         self.movers.extend(moved)
+
+    def _count_leaves(self, rows: list[list[Any]]) -> None:
+        """How many partners meet each criterion: each distinct measured value compared once."""
+        distinct: dict[int, Counter] = {}
+        for _, subject, _ in self.simulated:
+            leaf_counts = self.leaf_counts[subject.id]
+            for index, (leaf, key) in enumerate(
+                zip(subject.criteria.leaves, self.keys[subject.id], strict=True)
+            ):
+                if key not in distinct:
+                    try:
+                        distinct[key] = Counter(map(itemgetter(key), rows))
+                    except TypeError:  # a measure that is not hashable: compared partner by partner
+                        leaf_counts[index] += sum(leaf.compare(row[key]) for row in rows)
+                        continue
+                leaf_counts[index] += sum(
+                    count for value, count in distinct[key].items() if leaf.compare(value)
+                )
 
     def _decided(self, subject: GateSubject, current: Criteria | None, new, picked, values) -> str:
         """The criterion that decided a mover, with what was measured."""
