@@ -15,7 +15,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import dateformat, timezone
 
-from core.door import is_active_user, principal_user
+from core.door import DoorQuerySet, is_active_user, principal_user
 from core.money import CurrencyField
 from gates.validation import criteria_errors
 from history.tracking import track_links, tracked
@@ -724,7 +724,7 @@ track_links(Gate.prerequisites.through, name="GatePrerequisiteLinkEvent")
 track_links(Gate.unlocks_benefits.through, name="GateBenefitLinkEvent")
 
 
-class WhatIfRunQuerySet(models.QuerySet):
+class WhatIfRunQuerySet(DoorQuerySet):
     def visible_to(self, principal) -> "WhatIfRunQuerySet":
         """A run's result names the partners its requester covers: he sees it, and superusers.
 

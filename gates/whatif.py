@@ -138,7 +138,8 @@ def whatif_queue(
     if sees_every_partner(actor):
         scope = "every partner"
     else:
-        scope = f"the {Partner.objects.visible_to(actor).count():,} partners you cover"
+        covered = Partner.objects.visible_to(actor).count()
+        scope = f"the {covered:,} partner{'' if covered == 1 else 's'} you cover"
     with transaction.atomic():
         run = WhatIfRun.objects.create(
             requested_by=actor if getattr(actor, "pk", None) else None,

@@ -161,7 +161,7 @@ def test_a_manager_simulates_only_the_partners_he_covers(ladder, channel_manager
     services.evaluate()
     run = queue(actor=channel_manager, entries=[whatif_entry(ladder.gold_gate, criteria=TWO_PEOPLE)])
     run.refresh_from_db()
-    assert run.scope == "the 1 partners you cover"
+    assert run.scope == "the 1 partner you cover"
     assert run.partners_total == 1
     [gate] = run.result["gates"]
     assert (gate["evaluated"], gate["newly_pass"]) == (1, 1)

@@ -136,3 +136,29 @@ def test_the_report_page_reads_a_fixed_number_of_queries(
     with django_assert_max_num_queries(4):
         page = client.get(url).content.decode()
     assert page.count("newly passes") == 30
+
+
+@pytest.mark.parametrize(
+    ("persona", "status"),
+    [
+        ("channel_manager", 200),  # who asked for it
+        ("superuser", 200),  # sees every partner anyway
+        ("other_program_manager", 404),  # staff, but not his run: it names another's partners
+        ("partner_admin", 302),  # not staff: the admin's login
+        ("distributor_user", 302),
+    ],
+)
+def test_the_run_pages_by_persona(client, request, evaluated, channel_manager, persona, status):
+    run = WhatIfRun.objects.create(
+        requested_by=channel_manager, gates=[], as_of="2026-01-01", state=WhatIfRun.State.DONE, result={}
+    )
+    client.force_login(request.getfixturevalue(persona))
+    for name in (
+        "admin:gates_gate_whatif",
+        "admin:gates_gate_whatif_progress",
+        "admin:gates_gate_whatif_csv",
+    ):
+        response = client.get(reverse(name, args=[run.pk]))
+        assert response.status_code == status, name
+        if status == 302:
+            assert "/login/" in response["Location"]
