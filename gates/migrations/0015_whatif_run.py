@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('gates', '0013_gate_version_publishing'),
+        ('gates', '0014_evaluation_run_one_full_queued'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
