@@ -19,6 +19,9 @@ class References:
     programs: dict[str, int] = field(default_factory=dict)
     customer_segments: dict[str, int] = field(default_factory=dict)
     tier_names: dict[tuple[int, int], str] = field(default_factory=dict)
+    courses: dict[str, int] = field(default_factory=dict)
+    # The courses of each product line, by the product line's code.
+    product_line_courses: dict[str, list[int]] = field(default_factory=dict)
 
     def signature_parts(self) -> dict[str, Any]:
         """What the references mean to a decision, for the definitions' signature (names are left out)."""
@@ -32,4 +35,6 @@ class References:
             "offerings": self.offerings,
             "programs": self.programs,
             "customer_segments": self.customer_segments,
+            "courses": self.courses,
+            "product_line_courses": {code: sorted(ids) for code, ids in self.product_line_courses.items()},
         }

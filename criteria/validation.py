@@ -9,6 +9,7 @@ _REFERENCE_PARAMS = {
     "activity_types": ("activity_types", "activity type"),
     "offerings": ("offerings", "service offering"),
     "customer_segments": ("customer_segments", "customer segment"),
+    "courses": ("courses", "course"),
 }
 
 

@@ -77,9 +77,9 @@ class QuestionInline(CoverageInlineMixin, admin.TabularInline):
 
 @admin.register(Course)
 class CourseAdmin(CatalogueAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
-    list_display = ["title", "track", "duration_minutes", "language", "is_active"]
+    list_display = ["title", "code", "track", "duration_minutes", "language", "is_active"]
     list_filter = ["track", "language", "is_active", "product_lines"]
-    search_fields = ["title", "description", "xapi_activity_id"]
+    search_fields = ["title", "code", "description", "xapi_activity_id"]
     filter_horizontal = ["product_lines", "programs"]
     inlines = [ModuleInline]
 

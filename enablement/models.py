@@ -62,6 +62,11 @@ class CourseQuerySet(CatalogueQuerySet):
 @tracked()
 class Course(models.Model):
     title = models.CharField(max_length=200)
+    code = models.SlugField(
+        max_length=64,
+        blank=True,
+        help_text="The code gate criteria name the course by (course_completions); empty if none does.",
+    )
     description = models.TextField(blank=True)
     track = models.CharField(max_length=16, choices=CertificationTrack.choices)
     product_lines = models.ManyToManyField(ProductLine, blank=True, related_name="courses")
@@ -92,7 +97,8 @@ class Course(models.Model):
                 fields=["xapi_activity_id"],
                 condition=~Q(xapi_activity_id=""),
                 name="course_unique_xapi_activity_id",
-            )
+            ),
+            models.UniqueConstraint(fields=["code"], condition=~Q(code=""), name="course_unique_code"),
         ]
 
     def __str__(self) -> str:

@@ -27,11 +27,19 @@ from django.db import connection
 
 from criteria.tree import Criteria, Leaf
 from criteria.windows import Window
-from gates.metrics import METRICS, Column, References, column_sql, measure_key, table_sql
+from gates.metrics import METRICS, Column, References, column_sql, day_starts, measure_key, table_sql
 from gates.models import PartnerTier
 from partners.models import Partner
 
-SOURCE_ORDER = ("sales", "certifications", "certifications_held", "activities", "proficiencies", "deals")
+SOURCE_ORDER = (
+    "sales",
+    "certifications",
+    "certifications_held",
+    "activities",
+    "proficiencies",
+    "deals",
+    "completions",
+)
 
 
 def _param(value: Any) -> Any:
@@ -334,6 +342,25 @@ class Measurer:
                 f"GROUP BY {partner}"
             )
             return sql, params + where_params + [True, self.as_of, self.as_of]
+        if source == "completions":
+            # Completions of active people, per person and course (a course completed twice
+            # counts once), then per partner; the course gives track and duration.
+            partner = column_sql("people", "partner")
+            person, course = column_sql("completions", "person"), column_sql("completions", "course")
+            where, where_params = self._range(partner, None, plan, first_id, last_id, only)
+            inner_columns = ", ".join(f"{sql} AS m{i}" for i, sql in enumerate(select))
+            outer_columns = ", ".join(f"SUM(m{i})" for i in range(len(select)))
+            sql = (
+                f"SELECT partner_id, {outer_columns} FROM ("
+                f"SELECT {partner} AS partner_id, {inner_columns} "
+                f"FROM {table_sql('completions')} JOIN {table_sql('people')} "
+                f"ON {column_sql('people', 'id')} = {person} "
+                f"JOIN {table_sql('courses')} ON {column_sql('courses', 'id')} = {course} "
+                f"WHERE {where} AND {column_sql('people', 'is_active')} = %s "
+                f"AND {column_sql('completions', 'completed_at')} < %s "
+                f"GROUP BY {partner}, {person}, {course}) per_course GROUP BY partner_id"
+            )
+            return sql, params + where_params + [True, day_starts(self.as_of + datetime.timedelta(days=1))]
         dated = {"activities": "occurred_on", "proficiencies": None, "deals": "registered_on"}
         if source in dated:
             partner = column_sql(source, "partner")

@@ -9,6 +9,9 @@ language) with a way to measure it:
   a whole chunk of partners;
 * attribute metrics read the partner row or its tier, in Python.
 
+The source queries themselves (how a fact table reaches its partner) are the
+engine's, one per source; a metric on an existing source is only its entry here.
+
 Adding a metric is adding one entry to ``METRICS``.
 """
 
@@ -21,12 +24,14 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 from django_countries import countries
 
 from core.money import round_money, to_decimal
 from criteria.references import References
 from criteria.tree import Leaf, MetricSpec, Param
 from criteria.windows import Window
+from enablement.models import Course
 from partners.models import (
     ActivityType,
     BusinessModel,
@@ -60,6 +65,13 @@ def load_references() -> References:
     refs.offerings = dict(ServiceOffering.objects.values_list("code", "id"))
     refs.programs = dict(Program.objects.values_list("slug", "id"))
     refs.customer_segments = dict(CustomerSegment.objects.values_list("code", "id"))
+    for course_id, code, product_line in Course.objects.order_by("id").values_list(
+        "id", "code", "product_lines__code"
+    ):
+        if code:
+            refs.courses[code] = course_id
+        if product_line:
+            refs.product_line_courses.setdefault(product_line, []).append(course_id)
     refs.tier_names = {
         (program_id, rank): name
         for program_id, rank, name in Tier.objects.values_list("program_id", "rank", "name")
@@ -81,6 +93,8 @@ FACT_TABLES: dict[str, tuple[str, str]] = {
     "proficiencies": ("partners.ServiceProficiency", "sp"),
     "deals": ("deals.Deal", "d"),
     "daily_rates": ("core.DailyRate", "fr"),
+    "completions": ("enablement.Completion", "cp"),
+    "courses": ("enablement.Course", "co"),
 }
 
 
@@ -399,6 +413,77 @@ def _describe_deals(leaf: Leaf) -> str:
     return " ".join([f"registered deals ({statuses})", *_customer_words(leaf), window.describe()])
 
 
+# Course completions and learning hours ------------------------------------------------
+
+
+def day_starts(day: datetime.date) -> Any:
+    """The first instant of ``day`` in the vendor's time zone, as the database compares datetimes
+    (SQLite stores them as text in UTC; PostgreSQL takes the aware datetime)."""
+    start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+    return connection.ops.adapt_datetimefield_value(start)
+
+
+def _completed_condition(leaf: Leaf, refs: References, as_of: datetime.date) -> SqlCondition:
+    """Completions of the leaf's courses (by code, track, product line) in its window, by day.
+
+    A completion counts on its day in the vendor's time zone, as certifications issued on
+    completion do (``enablement.services.completion_record``).
+    """
+    condition = SqlCondition()
+    completed_at = column_sql("completions", "completed_at")
+    start, end = (leaf.params.get("window") or Window()).bounds(as_of)
+    if start is not None:
+        condition.add(f"{completed_at} >= %s", day_starts(start))
+    condition.add(f"{completed_at} < %s", day_starts(end + datetime.timedelta(days=1)))
+    course = column_sql("completions", "course")
+    if leaf.params.get("courses"):
+        condition.add_in(course, sorted({refs.courses.get(code, -1) for code in leaf.params["courses"]}))
+    if leaf.params.get("product_lines"):
+        ids = {i for code in leaf.params["product_lines"] for i in refs.product_line_courses.get(code, [])}
+        condition.add_in(course, sorted(ids))
+    if leaf.params.get("tracks"):
+        condition.add_in(column_sql("courses", "track"), list(leaf.params["tracks"]))
+    return condition
+
+
+def _completions_column(leaf: Leaf, refs: References, as_of: datetime.date) -> Column:
+    condition = _completed_condition(leaf, refs, as_of)
+    # Per person and course first (MAX), then per partner (SUM): a course completed again
+    # (a renewal) counts once for its person.
+    return Column(f"MAX(CASE WHEN {condition.sql()} THEN 1 ELSE 0 END)", tuple(condition.params), _count)
+
+
+def _whole_hours(raw: Any) -> int:
+    return int(raw or 0) // 60
+
+
+def _learning_minutes_column(leaf: Leaf, refs: References, as_of: datetime.date) -> Column:
+    condition = _completed_condition(leaf, refs, as_of)
+    minutes = column_sql("courses", "duration_minutes")
+    return Column(
+        f"MAX(CASE WHEN {condition.sql()} THEN {minutes} ELSE 0 END)", tuple(condition.params), _whole_hours
+    )
+
+
+def _course_words(leaf: Leaf) -> str:
+    words = []
+    if leaf.params.get("tracks"):
+        words.append("in the " + "/".join(leaf.params["tracks"]) + " track")
+    if leaf.params.get("product_lines"):
+        words.append("on " + ", ".join(leaf.params["product_lines"]))
+    if leaf.params.get("courses"):
+        words.append("among " + ", ".join(leaf.params["courses"]))
+    return "".join(" " + word for word in words)
+
+
+def _describe_completions(leaf: Leaf) -> str:
+    return f"courses completed by the partner's people{_course_words(leaf)}{_window_suffix(leaf)}"
+
+
+def _describe_learning_hours(leaf: Leaf) -> str:
+    return f"learning hours of completed courses{_course_words(leaf)}{_window_suffix(leaf)}"
+
+
 # Partner attributes ------------------------------------------------------------------
 
 
@@ -461,6 +546,14 @@ WINDOW = Param("window", help="Which facts count by date; all time when omitted.
 CUSTOMER_PARAMS = {
     "countries": Param("codes", choices=_country_choices, help="The customers' countries (ISO 3166 codes)."),
     "customer_segments": _codes("customer_segments", "Customer segment codes (enterprise, mid-market...)."),
+}
+
+# Which courses' completions count: by code, track and product line.
+COURSE_PARAMS = {
+    "courses": _codes("courses", "Course codes."),
+    "tracks": Param("codes", choices=_track_choices, help="Course tracks."),
+    "product_lines": _codes("product_lines", "Product line codes (a course's product lines)."),
+    "window": WINDOW,
 }
 
 METRICS: dict[str, Metric] = {
@@ -577,6 +670,28 @@ METRICS: dict[str, Metric] = {
             ),
             source="deals",
             column=_deals_column,
+        ),
+        Metric(
+            MetricSpec(
+                "course_completions",
+                "Courses completed",
+                "count",
+                COURSE_PARAMS,
+                describe=_describe_completions,
+            ),
+            source="completions",
+            column=_completions_column,
+        ),
+        Metric(
+            MetricSpec(
+                "learning_hours",
+                "Learning hours",
+                "count",
+                COURSE_PARAMS,
+                describe=_describe_learning_hours,
+            ),
+            source="completions",
+            column=_learning_minutes_column,
         ),
         Metric(
             MetricSpec(

@@ -28,6 +28,8 @@ DEFINITION_MODELS = (
     ("partners", "ServiceOffering"),
     ("partners", "CustomerSegment"),
     ("core", "ExchangeRate"),
+    # Completions count by a course's code, track, product lines and duration.
+    ("enablement", "Course"),
 )
 
 
@@ -59,6 +61,7 @@ def connect_definition_signals() -> None:
         apps.get_model("gates", "Gate").prerequisites.through,
         apps.get_model("gates", "Gate").unlocks_benefits.through,
         apps.get_model("programs", "Benefit").tiers.through,
+        apps.get_model("enablement", "Course").product_lines.through,
     ):
         m2m_changed.connect(
             definitions_changed, sender=through, dispatch_uid=f"definitions-{through.__name__}"

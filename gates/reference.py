@@ -12,11 +12,13 @@ from typing import Any
 
 from django.apps import apps
 from django.db.models import Q
+from django.utils import timezone
 
 from core.exchange import rate_on
 from core.money import round_money
 from criteria.tree import Criteria, Leaf, evaluate
 from criteria.windows import Window
+from enablement.models import Completion
 from gates.metrics import References, money_currency, months_between
 from gates.models import PartnerTier
 from partners.models import Certification, EngagementActivity, Partner, Sale, ServiceProficiency
@@ -103,6 +105,27 @@ def measure_leaf(leaf: Leaf, partner: Partner, as_of: datetime.date, refs: Refer
         if params.get("customer_segments"):
             deals = deals.filter(customer_segment__code__in=params["customer_segments"])
         return deals.filter(_window_filter("registered_on", leaf, as_of)).count()
+    if leaf.metric in {"course_completions", "learning_hours"}:
+        start, end = (params.get("window") or Window()).bounds(as_of)
+        local = timezone.get_current_timezone()
+        completions = Completion.objects.filter(person__partner=partner, person__is_active=True)
+        if params.get("courses"):
+            completions = completions.filter(course__code__in=params["courses"])
+        if params.get("tracks"):
+            completions = completions.filter(course__track__in=params["tracks"])
+        if params.get("product_lines"):
+            completions = completions.filter(course__product_lines__code__in=params["product_lines"])
+        pairs = {
+            (person_id, course_id): minutes
+            for person_id, course_id, minutes, completed_at in completions.values_list(
+                "person_id", "course_id", "course__duration_minutes", "completed_at"
+            )
+            if (start is None or completed_at.astimezone(local).date() >= start)
+            and completed_at.astimezone(local).date() <= end
+        }
+        if leaf.metric == "course_completions":
+            return len(pairs)
+        return sum(pairs.values()) // 60
     if leaf.metric == "partner_attribute":
         value = getattr(partner, params["attribute"])
         return str(value) if params["attribute"] == "country" else value
