@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, Q
 
 from core.door import DoorQuerySet, is_active_user, principal_user
 from history.tracking import track_links, tracked
@@ -56,7 +56,14 @@ class CatalogueQuerySet(DoorQuerySet):
 
 
 class CourseQuerySet(CatalogueQuerySet):
-    pass
+    def _actionable_enrol(self, principal):
+        """Enrol in a course: the courses a user sees, for a user who is an active person of their partner."""
+        user = principal_user(principal)
+        membership = Membership.for_user(user)
+        if membership is None or membership.partner_id is None:
+            return self.none()
+        learner = Person.objects.filter(user=user, partner_id=membership.partner_id, is_active=True)
+        return self.visible_to(principal).filter(Exists(learner))
 
 
 @tracked()

@@ -6,14 +6,26 @@ gates re-decide it after commit like any ingested fact.
 """
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 
 from dateutil.relativedelta import relativedelta
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
 from core.audit import audit
-from enablement.models import Completion, CompletionSource, Course, LearningPath
+from enablement.models import (
+    Choice,
+    Completion,
+    CompletionSource,
+    Course,
+    Enrolment,
+    LearningPath,
+    Module,
+    Quiz,
+    QuizAttempt,
+)
 from partners.models import Certification, Person
 from partners.signals import facts_changed
 
@@ -135,3 +147,141 @@ def completion_record(
         )
         facts_changed.send(sender=Completion, partner_ids={person.partner_id})
     return completion, issued
+
+
+class LearningRefused(ValidationError):
+    """A learning step the person may not take now (no attempts left, a quiz not ready...)."""
+
+
+def enrolment_create(*, actor, person: Person, course: Course) -> Enrolment:
+    """Enrol ``person`` in ``course``; enrolling again returns the existing enrolment.
+
+    The caller has checked the door (``Course.objects.actionable_by(user, "enrol")``).
+    """
+    with transaction.atomic():
+        enrolment, created = Enrolment.objects.get_or_create(person=person, course=course)
+        if created:
+            audit(actor=actor, action="enrolment.created", target=enrolment)
+    return enrolment
+
+
+def _completed_since_enrolment(enrolment: Enrolment) -> bool:
+    return Completion.objects.filter(
+        person_id=enrolment.person_id, course_id=enrolment.course_id, completed_at__gte=enrolment.enrolled_at
+    ).exists()
+
+
+def _complete_if_done(*, actor, enrolment: Enrolment) -> Completion | None:
+    """Record the completion once every module is done and the quiz (if any) is passed."""
+    course = enrolment.course
+    modules = set(course.modules.values_list("pk", flat=True))
+    if not modules <= set(enrolment.modules_done.values_list("pk", flat=True)):
+        return None
+    quiz = Quiz.objects.filter(course=course).first()
+    score = None
+    if quiz is not None:
+        best = (
+            QuizAttempt.objects.filter(person_id=enrolment.person_id, quiz=quiz, passed=True)
+            .order_by("-score_percent")
+            .first()
+        )
+        if best is None:
+            return None
+        score = best.score_percent
+    if _completed_since_enrolment(enrolment):
+        return None
+    completion, _issued = completion_record(
+        actor=actor,
+        person=enrolment.person,
+        course=course,
+        score_percent=score,
+        source=CompletionSource.PORTAL,
+    )
+    return completion
+
+
+def module_mark_done(*, actor, enrolment: Enrolment, module: Module) -> Completion | None:
+    """Mark one module of the enrolment's course done; returns the completion if that finished it.
+
+    The caller has checked the door (``Enrolment.objects.actionable_by(user, "learn")``).
+    Side effects: an audit entry; the completion (and certifications) when the course is done.
+    """
+    if module.course_id != enrolment.course_id:
+        raise LearningRefused({"module": "This module belongs to another course."})
+    with transaction.atomic():
+        enrolment = (
+            Enrolment.objects.select_for_update().select_related("course", "person").get(pk=enrolment.pk)
+        )
+        if not enrolment.modules_done.filter(pk=module.pk).exists():
+            enrolment.modules_done.add(module)
+            audit(actor=actor, action="enrolment.module_done", target=enrolment, module=module.pk)
+        return _complete_if_done(actor=actor, enrolment=enrolment)
+
+
+@dataclass(frozen=True)
+class QuizResult:
+    attempt: QuizAttempt
+    correct: int
+    questions: int
+    attempts_left: int
+    completion: Completion | None
+
+
+def quiz_attempts_left(*, person_id: int, quiz: Quiz) -> int:
+    return max(0, quiz.max_attempts - QuizAttempt.objects.filter(person_id=person_id, quiz=quiz).count())
+
+
+def quiz_submit(*, actor, enrolment: Enrolment, answers: Mapping[int, Collection[int]]) -> QuizResult:
+    """Score one attempt at the course's quiz, checked here against the choices in the database.
+
+    ``answers`` maps each question's id to the ids of the choices picked. A question is right when
+    exactly its correct choices are picked. Refused (``LearningRefused``) when the course has no
+    quiz or it has no questions, when the person has passed already, or has no attempt left.
+    Side effects: the attempt, an audit entry; the completion when the course is done with it.
+    """
+    with transaction.atomic():
+        # The enrolment's row lock serialises a person's attempts, so two at once cannot
+        # both take the last one.
+        enrolment = (
+            Enrolment.objects.select_for_update().select_related("course", "person").get(pk=enrolment.pk)
+        )
+        quiz = Quiz.objects.filter(course_id=enrolment.course_id).first()
+        if quiz is None:
+            raise LearningRefused("This course has no quiz.")
+        correct_choices: dict[int, set[int]] = {}
+        for question_id, choice_id, is_correct in Choice.objects.filter(question__quiz=quiz).values_list(
+            "question_id", "pk", "is_correct"
+        ):
+            choices = correct_choices.setdefault(question_id, set())
+            if is_correct:
+                choices.add(choice_id)
+        question_ids = list(quiz.questions.values_list("pk", flat=True))
+        if not question_ids:
+            raise LearningRefused("This quiz has no questions yet.")
+        attempts = QuizAttempt.objects.filter(person_id=enrolment.person_id, quiz=quiz)
+        if attempts.filter(passed=True).exists():
+            raise LearningRefused("You have passed this quiz already.")
+        used = attempts.count()
+        if used >= quiz.max_attempts:
+            raise LearningRefused(
+                f"You have used all {quiz.max_attempts} attempts at this quiz; "
+                "your partner admin can ask the channel team for another."
+            )
+        correct = sum(
+            1
+            for question_id in question_ids
+            if set(answers.get(question_id, ())) == correct_choices.get(question_id, set())
+        )
+        score = round(100 * correct / len(question_ids))
+        attempt = QuizAttempt.objects.create(
+            person=enrolment.person, quiz=quiz, score_percent=score, passed=score >= quiz.pass_mark_percent
+        )
+        audit(actor=actor, action="quiz.attempted", target=attempt, score=score, passed=attempt.passed)
+        completion = _complete_if_done(actor=actor, enrolment=enrolment) if attempt.passed else None
+    return QuizResult(
+        attempt=attempt,
+        correct=correct,
+        questions=len(question_ids),
+        attempts_left=quiz.max_attempts - used - 1,
+        completion=completion,
+    )
