@@ -220,3 +220,45 @@ class MdfApproveForm(PortalForm):
 
 class MdfPaidForm(PortalForm):
     reference = forms.CharField(required=False, max_length=100, label="Payment reference (optional)")
+
+
+class QuizForm(PortalForm):
+    """One field per question of a quiz, its choices from the database; the service scores it.
+
+    A question with several right answers is answered with checkboxes, the others with one choice.
+    """
+
+    def __init__(self, *args, questions, **kwargs):
+        super().__init__(*args, **kwargs)
+        for number, question in enumerate(questions, start=1):
+            choices = list(question.choices.all())
+            several = sum(choice.is_correct for choice in choices) > 1
+            options = [(choice.pk, choice.text) for choice in choices]
+            label = f"{number}. {question.text}"
+            if several:
+                self.fields[f"question_{question.pk}"] = forms.TypedMultipleChoiceField(
+                    choices=options,
+                    coerce=int,
+                    widget=forms.CheckboxSelectMultiple,
+                    label=label,
+                    help_text="Choose every answer that applies.",
+                    error_messages={"required": "Choose at least one answer."},
+                )
+            else:
+                self.fields[f"question_{question.pk}"] = forms.TypedChoiceField(
+                    choices=options,
+                    coerce=int,
+                    widget=forms.RadioSelect,
+                    label=label,
+                    error_messages={"required": "Choose an answer."},
+                )
+            self.fields[f"question_{question.pk}"].question_id = question.pk  # type: ignore[attr-defined]
+
+    def answers(self) -> dict[int, list[int]]:
+        """The choices picked, by question id (after ``is_valid``)."""
+        picked: dict[int, list[int]] = {}
+        for name, field in self.fields.items():
+            value = self.cleaned_data[name]
+            question_id: int = field.question_id  # type: ignore[attr-defined]
+            picked[question_id] = list(value) if isinstance(value, list) else [value]
+        return picked

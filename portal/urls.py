@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal import analytics_views, deal_views, mdf_views, views
+from portal import analytics_views, deal_views, learning_views, mdf_views, views
 
 app_name = "portal"
 
@@ -17,6 +17,16 @@ urlpatterns = [
     path("manager/analytics/tiers/", analytics_views.tier_movement, name="analytics_tiers"),
     path("manager/analytics/tiers.csv", analytics_views.tier_movement_csv, name="analytics_tiers_csv"),
     path("manager/analytics/tiers/moves/", analytics_views.tier_moves, name="analytics_tier_moves"),
+    path("learning/", learning_views.catalogue, name="learning"),
+    path("learning/team/", learning_views.team_learning, name="learning_team"),
+    path("learning/courses/<int:pk>/", learning_views.course_detail, name="course_detail"),
+    path("learning/courses/<int:pk>/enrol/", learning_views.course_enrol, name="course_enrol"),
+    path(
+        "learning/courses/<int:pk>/modules/<int:module_pk>/done/",
+        learning_views.module_done,
+        name="module_done",
+    ),
+    path("learning/courses/<int:pk>/quiz/", learning_views.course_quiz, name="course_quiz"),
     path("deals/", deal_views.deal_list, name="deals"),
     path("deals/new/", deal_views.deal_register, name="deal_register"),
     path("deals/<int:pk>/", deal_views.deal_detail, name="deal_detail"),
