@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from demo.deals import seed_deals
 from demo.incentives import seed_incentives
+from demo.learning import seed_learning
 from demo.partners import DEMO_PASSWORD, DemoResult, _acme_showcase, _partners, _reference_data, _user
 from demo.programs import _gates, _program
 from gates.models import EvaluationRun
@@ -81,6 +82,7 @@ def seed_demo(*, partners: int = 60) -> DemoResult:
     evaluate(notify=False)
     seed_deals(acme=acme)
     seed_incentives(acme=acme)
+    seed_learning(acme=acme)
     # Deals won and facts added by the deal and incentive demos count too.
     evaluate(notify=False)
     # The demo's channel manager owns every demo program: he edits their definitions.
