@@ -10,7 +10,9 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from enablement.models import Course, Enrolment, Module, Question
 from enablement.services import LearningRefused, enrolment_create, module_mark_done, quiz_submit
@@ -94,7 +96,10 @@ def module_done(request: HttpRequest, pk: int, module_pk: int) -> HttpResponse:
     completion = module_mark_done(actor=request.user, enrolment=enrolment, module=module)
     if completion is not None:
         messages.success(request, f"You completed “{course.title}”.")
-    if is_htmx(request) and completion is None:
+    if is_htmx(request):
+        if completion is not None:
+            # The whole page changes (completed, certifications): htmx loads it afresh.
+            return HttpResponseClientRedirect(reverse("portal:course_detail", args=[course.pk]))
         _partner, person = _learner(request)
         detail = learning_selectors.course_detail(request.user, course, person)
         return render_portal(request, "portal/learning/_modules.html", {"detail": detail}, section="learning")

@@ -19,6 +19,8 @@ PAGES = {
         "/portal/mdf/",
         "/portal/mdf/new/",
         "/portal/team/",
+        "/portal/learning/",
+        "/portal/learning/team/",
         "/portal/incentives/",
         "/accounts/password_change/",
     ],

@@ -340,3 +340,31 @@ def test_page_queries_are_bounded_and_flat(
         assert client.get(url).status_code == 200
     large = _count(client, url)
     assert small == medium == large, (small, medium, large)
+
+
+def test_the_last_module_through_htmx_reloads_the_completed_course(client, learning, partner_sales):
+    catalogue = learning.catalogue
+    client.force_login(partner_sales)
+    first, second = catalogue.basics_modules
+    client.post(reverse("portal:module_done", args=[catalogue.basics.pk, first.pk]), HTTP_HX_REQUEST="true")
+    response = client.post(
+        reverse("portal:module_done", args=[catalogue.basics.pk, second.pk]), HTTP_HX_REQUEST="true"
+    )
+    assert response["HX-Redirect"] == reverse("portal:course_detail", args=[catalogue.basics.pk])
+    page = client.get(response["HX-Redirect"]).content.decode()
+    assert "You have completed this course." in page
+
+
+def test_answering_a_passed_quiz_again_says_why_it_is_refused(client, learning, partner_sales):
+    catalogue = learning.catalogue
+    client.force_login(partner_sales)
+    enrolment_create(actor=partner_sales, person=learning.seller, course=catalogue.demo)
+    right = {
+        f"question_{catalogue.first_question.pk}": catalogue.right.pk,
+        f"question_{catalogue.second_question.pk}": [c.pk for c in catalogue.add_ons],
+    }
+    quiz_url = reverse("portal:course_quiz", args=[catalogue.demo.pk])
+    client.post(quiz_url, right)
+    again = client.post(quiz_url, right)
+    assert again.status_code == 400
+    assert "You have passed this quiz already." in again.content.decode()
