@@ -35,7 +35,7 @@ pytestmark = pytest.mark.django_db
 SESSION_AND_SCOPE = 5  # session, user, user permissions, group permissions, manager's regions
 PAGE = 2  # count, page
 CURSOR = 1  # page
-REFERENCES = 7  # the codes criteria are written in, once per page (gates.metrics.load_references)
+REFERENCES = 8  # the codes criteria are written in, once per page (gates.metrics.load_references)
 
 # endpoint -> (queries, what they are)
 LISTS = {
