@@ -232,7 +232,7 @@ class GateAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
         """The run, if the user asked for it (its result names the partners he covers)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        return object_or_404(WhatIfRun.objects.visible_to(request.user), run_id)
+        return whatif.whatif_mark_lost(object_or_404(WhatIfRun.objects.visible_to(request.user), run_id))
 
     def whatif_view(self, request, run_id):
         """A simulation: its progress while it runs (polled), then its report."""

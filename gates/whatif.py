@@ -33,6 +33,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from core.background import task
@@ -178,8 +179,9 @@ def whatif_run(run_id: int, *, chunk_size: int | None = None) -> WhatIfRun | Non
     Writes nothing but the run's own row: its progress after every chunk,
     then its result, or its error if it fails (and the error is raised).
     """
+    now = timezone.now()
     claimed = WhatIfRun.objects.filter(pk=run_id, state=WhatIfRun.State.QUEUED).update(
-        state=WhatIfRun.State.RUNNING, started_at=timezone.now()
+        state=WhatIfRun.State.RUNNING, started_at=now, progress_at=now
     )
     if not claimed:
         return None
@@ -193,6 +195,32 @@ def whatif_run(run_id: int, *, chunk_size: int | None = None) -> WhatIfRun | Non
         raise
     run.state, run.finished_at = WhatIfRun.State.DONE, timezone.now()
     run.save(update_fields=["result", "state", "finished_at"])
+    return run
+
+
+LOST_NOTE = "No worker took the simulation up in time; ask for it again."
+STOPPED_NOTE = "The worker stopped before the simulation finished; ask for it again."
+
+
+def whatif_mark_lost(run: WhatIfRun) -> WhatIfRun:
+    """End, as failed, a run that no worker took up or that stopped showing progress; returns it as stored.
+
+    A run waits or goes without progress for ``PRM_EVALUATION_STALE_MINUTES``
+    at most (a broker restart lost its task, or its worker was killed), so its
+    page stops polling and says what to do. A conditional update: a worker
+    that finishes meanwhile wins.
+    """
+    threshold = timezone.now() - datetime.timedelta(minutes=settings.PRM_EVALUATION_STALE_MINUTES)
+    if run.state == WhatIfRun.State.QUEUED and run.created_at < threshold:
+        waited, note = Q(state=WhatIfRun.State.QUEUED, created_at__lt=threshold), LOST_NOTE
+    elif run.state == WhatIfRun.State.RUNNING and run.progress_at and run.progress_at < threshold:
+        waited, note = Q(state=WhatIfRun.State.RUNNING, progress_at__lt=threshold), STOPPED_NOTE
+    else:
+        return run  # alive or over, as read: no query
+    WhatIfRun.objects.filter(waited, pk=run.pk).update(
+        state=WhatIfRun.State.FAILED, finished_at=timezone.now(), error=note
+    )
+    run.refresh_from_db()
     return run
 
 
@@ -261,7 +289,9 @@ def _simulate(run: WhatIfRun, chunk_size: int) -> dict[str, Any]:
         assert measurer.last is not None
         report.add(plan, measurer.last, first_id, last_id, only)
         done += plan.partners
-        WhatIfRun.objects.filter(pk=run.pk).update(chunks_done=index + 1, partners_done=done)
+        WhatIfRun.objects.filter(pk=run.pk).update(
+            chunks_done=index + 1, partners_done=done, progress_at=timezone.now()
+        )
     return report.result(run)
 
 

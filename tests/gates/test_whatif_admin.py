@@ -1,10 +1,12 @@
 """The what-if in the admin: queued, polled with htmx while it runs, then its report and the movers' CSV."""
 
 import csv
+import datetime
 import io
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from gates import services
 from gates.models import GateState, WhatIfRun
@@ -117,6 +119,38 @@ def test_a_failed_run_says_so(client, superuser, ladder):
     client.force_login(superuser)
     page = client.get(reverse("admin:gates_gate_whatif", args=[run.pk])).content.decode()
     assert "The simulation failed: boom" in page and "hx-get" not in page
+
+
+@pytest.mark.parametrize(
+    "state, stamp, note",
+    [
+        (WhatIfRun.State.QUEUED, "created_at", "No worker took the simulation up in time"),
+        (WhatIfRun.State.RUNNING, "progress_at", "The worker stopped before the simulation finished"),
+    ],
+)
+def test_a_run_lost_with_its_task_or_worker_stops_polling_and_says_so(
+    client, superuser, ladder, settings, state, stamp, note
+):
+    settings.PRM_EVALUATION_STALE_MINUTES = 30
+    long_ago = timezone.now() - datetime.timedelta(minutes=45)
+    run = WhatIfRun.objects.create(
+        requested_by=superuser, gates=[], as_of="2026-01-01", state=state, **{stamp: long_ago}
+    )
+    recent = WhatIfRun.objects.create(
+        requested_by=superuser, gates=[], as_of="2026-01-01", state=state, progress_at=timezone.now()
+    )
+    client.force_login(superuser)
+    progress_url = reverse("admin:gates_gate_whatif_progress", args=[run.pk])
+    polled = client.get(progress_url, headers={"HX-Request": "true"})
+    assert polled["HX-Redirect"] == reverse("admin:gates_gate_whatif", args=[run.pk])
+    page = client.get(reverse("admin:gates_gate_whatif", args=[run.pk])).content.decode()
+    assert note in page and "hx-get" not in page
+    run.refresh_from_db()
+    assert run.state == WhatIfRun.State.FAILED and run.finished_at is not None
+    # One still within the limit is still waited for.
+    client.get(reverse("admin:gates_gate_whatif_progress", args=[recent.pk]), headers={"HX-Request": "true"})
+    recent.refresh_from_db()
+    assert recent.state == state
 
 
 def test_the_report_page_reads_a_fixed_number_of_queries(
