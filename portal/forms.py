@@ -16,6 +16,7 @@ from django_countries.fields import CountryField
 from core.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, CURRENCY_CHOICES
 from deals.models import MdfActivityKind, SalesRole, normalise_domain
 from deals.uploads import PROOF_ACCEPT
+from inbox.models import Delivery, InboxKind
 from partners.models import CustomerSegment, ProductLine
 
 
@@ -262,3 +263,17 @@ class QuizForm(PortalForm):
             question_id: int = field.question_id  # type: ignore[attr-defined]
             picked[question_id] = list(value) if isinstance(value, list) else [value]
         return picked
+
+
+class InboxPreferencesForm(PortalForm):
+    """For each kind of inbox item: in the portal only, an email at once, or the daily digest."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for kind, label in InboxKind.choices:
+            self.fields[kind] = forms.ChoiceField(
+                label=label, choices=Delivery.choices, widget=forms.RadioSelect, initial=Delivery.IN_APP
+            )
+
+    def deliveries(self) -> dict[str, str]:
+        return {kind: self.cleaned_data[kind] for kind in InboxKind.values}

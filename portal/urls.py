@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal import analytics_views, deal_views, learning_views, mdf_views, views
+from portal import analytics_views, deal_views, inbox_views, learning_views, mdf_views, views
 
 app_name = "portal"
 
@@ -34,6 +34,10 @@ urlpatterns = [
     path("deals/<int:pk>/reject/", deal_views.deal_reject, name="deal_reject"),
     path("deals/<int:pk>/won/", deal_views.deal_won, name="deal_won"),
     path("deals/<int:pk>/lost/", deal_views.deal_lost, name="deal_lost"),
+    path("inbox/", inbox_views.inbox, name="inbox"),
+    path("inbox/<int:pk>/read/", inbox_views.inbox_read, name="inbox_read"),
+    path("inbox/read-all/", inbox_views.inbox_read_all, name="inbox_read_all"),
+    path("inbox/preferences/", inbox_views.inbox_preferences, name="inbox_preferences"),
     path("mdf/", mdf_views.mdf_list, name="mdf"),
     path("mdf/new/", mdf_views.mdf_new, name="mdf_new"),
     path("mdf/<int:pk>/", mdf_views.mdf_detail, name="mdf_detail"),

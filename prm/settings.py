@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "deals",
     "incentives",
     "webhooks",
+    "inbox",
     "analytics",
     "portal",
     "api",
@@ -98,6 +99,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.context_processors.inbox",
             ],
         },
     },
@@ -295,6 +297,16 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-sweep": {
         "task": "webhooks.tasks.sweep_deliveries",
         "schedule": env_int("PRM_WEBHOOKS_SWEEP_SECONDS", 30, minimum=1),
+    },
+    # The inbox: MDF claims due, certifications expiring within 60 days, announcements whose
+    # time came; then each user's digest of the unread items they asked to receive daily.
+    "inbox-daily-items": {
+        "task": "inbox.tasks.inbox_daily",
+        "schedule": crontab(hour=6, minute=0),
+    },
+    "inbox-digest-daily": {
+        "task": "inbox.tasks.send_digests",
+        "schedule": crontab(hour=7, minute=0),
     },
     # The outbox: events past the retention that nothing still needs are deleted, nightly.
     "outbox-purge-nightly": {

@@ -102,6 +102,8 @@ VENDOR_WIDE = {
     "enablement.Quiz",
     "gates.Gate",
     "gates.GateVersion",
+    # News to partners: staff see and publish the same announcements.
+    "inbox.Announcement",
     "incentives.IncentivePeriod",
     "incentives.IncentiveRule",
     "partners.ActivityType",

@@ -25,6 +25,7 @@ PROJECT_APPS = {
     "portal",
     "events",
     "webhooks",
+    "inbox",
 }
 
 
@@ -75,6 +76,7 @@ def test_the_walk_finds_the_result_models():
         "enablement.Enrolment",
         "enablement.QuizAttempt",
         "enablement.Completion",
+        "inbox.InboxItem",
     }
     assert expected <= labels, expected - labels
 

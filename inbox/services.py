@@ -1,0 +1,257 @@
+"""Writes of the inbox: items in bulk, reading, preferences, announcements, digests.
+
+Items are written with one bulk insert per 2,000 that skips the (user, key)
+pairs already there, so reading the same events or the same due claims twice
+writes nothing twice. Emails leave after commit: items a user wants at once
+are queued to ``inbox.tasks.send_immediate_items``; digest items wait for the
+daily digest.
+"""
+
+import datetime
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from functools import partial
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from core.audit import audit
+from core.background import task
+from inbox import notifications
+from inbox.models import Announcement, Delivery, InboxDigest, InboxItem, InboxKind, InboxPreference
+from inbox.sources import NewItem, due_items, items_from_events
+from partners.models import LifecycleStatus, Membership, Partner
+from programs.models import Program, program_open_to
+
+BULK_SIZE = 2000
+# Items named per immediate-email task.
+IMMEDIATE_PER_TASK = 500
+
+
+def items_create(new_items: Sequence[NewItem]) -> int:
+    """Insert the items no user has yet (by their key); queue the immediate emails after commit.
+    Returns how many items were asked for (inserts that hit an existing key are skipped)."""
+    if not new_items:
+        return 0
+    rows = [
+        InboxItem(
+            user_id=new.user_id,
+            kind=new.kind,
+            title=new.title,
+            body=new.body,
+            link=new.link,
+            partner_id=new.partner_id,
+            program_id=new.program_id,
+            subject_type=new.subject_type,
+            subject_id=new.subject_id,
+            dedupe_key=new.dedupe_key,
+            created_at=new.created_at,
+        )
+        for new in new_items
+    ]
+    immediate = _wanting(Delivery.IMMEDIATE, {(new.user_id, new.kind) for new in new_items})
+    pairs = [[new.user_id, new.dedupe_key] for new in new_items if (new.user_id, new.kind) in immediate]
+    with transaction.atomic():
+        InboxItem.objects.bulk_create(rows, batch_size=BULK_SIZE, ignore_conflicts=True)
+        if pairs:
+            send = task("inbox.tasks.send_immediate_items")
+
+            def queue() -> None:
+                for start in range(0, len(pairs), IMMEDIATE_PER_TASK):
+                    send.delay(pairs[start : start + IMMEDIATE_PER_TASK])
+
+            transaction.on_commit(queue)
+    return len(rows)
+
+
+def _wanting(delivery: str, pairs: set[tuple[int, str]]) -> set[tuple[int, str]]:
+    """Those (user, kind) pairs whose user chose ``delivery`` for the kind (one query)."""
+    if not pairs:
+        return set()
+    found = InboxPreference.objects.filter(
+        user_id__in={user for user, _kind in pairs}, delivery=delivery
+    ).values_list("user_id", "kind")
+    return {pair for pair in found if pair in pairs}
+
+
+def items_from_outbox(event_ids: Iterable[str]) -> int:
+    """Turn committed outbox events into items (set-wise: a fixed number of reads, bulk inserts)."""
+    ids = [str(event_id) for event_id in event_ids]
+    total = 0
+    for start in range(0, len(ids), BULK_SIZE):
+        total += items_create(items_from_events(ids[start : start + BULK_SIZE]))
+    return total
+
+
+def due_items_create(*, today: datetime.date | None = None) -> int:
+    """The daily look: claims due and certifications expiring, then announcements whose time came."""
+    today = today or timezone.localdate()
+    created = items_create(due_items(today=today))
+    for announcement in Announcement.objects.filter(
+        published_at__lte=timezone.now(), delivered_at__isnull=True
+    ).order_by("published_at", "pk"):
+        created += announcement_deliver(announcement_id=announcement.pk)
+    return created
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def item_mark_read(*, actor, item_id: int) -> bool:
+    """Mark one of the actor's items read; False when it is not theirs (or not visible)."""
+    updated = (
+        InboxItem.objects.actionable_by(actor, "read")
+        .filter(pk=item_id, read_at__isnull=True)
+        .update(read_at=timezone.now())
+    )
+    return bool(updated) or InboxItem.objects.actionable_by(actor, "read").filter(pk=item_id).exists()
+
+
+def items_mark_all_read(*, actor) -> int:
+    """Mark every unread item the actor sees read; returns how many."""
+    return InboxItem.objects.actionable_by(actor, "read").unread().update(read_at=timezone.now())
+
+
+def preferences_set(*, actor, deliveries: dict[str, str]) -> None:
+    """Save how the actor wants each kind delivered (``{kind: delivery}``)."""
+    unknown = set(deliveries) - set(InboxKind.values)
+    bad = {kind for kind, value in deliveries.items() if value not in Delivery.values}
+    if unknown or bad:
+        raise ValidationError(f"Unknown kinds or deliveries: {', '.join(sorted(unknown | bad))}.")
+    with transaction.atomic():
+        for kind, delivery in deliveries.items():
+            InboxPreference.objects.update_or_create(user=actor, kind=kind, defaults={"delivery": delivery})
+
+
+# --- announcements --------------------------------------------------------------------------
+
+
+def announcement_publish(*, actor, announcement: Announcement) -> int:
+    """Publish now (if not yet published) and write the audience's items. Returns items written."""
+    if not Announcement.objects.allows(actor, "publish", announcement):
+        raise ValidationError("You may not publish announcements.")
+    with transaction.atomic():
+        if announcement.published_at is None or announcement.published_at > timezone.now():
+            announcement.published_at = timezone.now()
+            announcement.save(update_fields=["published_at"])
+        audit(actor=actor, action="announcement.published", target=announcement)
+        return announcement_deliver(announcement_id=announcement.pk)
+
+
+def audience_partners(announcement: Announcement):
+    """The partners an announcement reaches: not terminated, its program open to them, in its segment."""
+    partners = Partner.objects.exclude(status=LifecycleStatus.TERMINATED)
+    if announcement.program_id is not None:
+        open_program = Program.objects.filter(pk=announcement.program_id).filter(
+            program_open_to(OuterRef("pk"))
+        )
+        partners = partners.filter(Exists(open_program))
+    if announcement.segment_id is not None:
+        partners = partners.filter(segment_memberships__segment_id=announcement.segment_id)
+    return partners
+
+
+def announcement_deliver(*, announcement_id: int) -> int:
+    """Write the items of a published announcement once: for the users of the partners it reaches
+    and of the distributors serving them. Claims the announcement with a conditional update."""
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = Announcement.objects.filter(
+            pk=announcement_id, published_at__lte=now, delivered_at__isnull=True
+        ).update(delivered_at=now)
+        if not claimed:
+            return 0
+        announcement = Announcement.objects.get(pk=announcement_id)
+        partners = audience_partners(announcement)
+        key = f"announcement:{announcement.pk}"
+        common: dict[str, Any] = {
+            "kind": InboxKind.ANNOUNCEMENT,
+            "title": announcement.title,
+            "body": announcement.body,
+            "link": "",
+            "dedupe_key": key,
+            "program_id": announcement.program_id,
+            "subject_type": "inbox.announcement",
+            "subject_id": announcement.pk,
+            "created_at": announcement.published_at or now,
+        }
+        items = [
+            NewItem(user_id=user_id, partner_id=partner_id, **common)
+            for user_id, partner_id in Membership.objects.filter(
+                partner__in=partners, user__is_active=True
+            ).values_list("user_id", "partner_id")
+        ]
+        items += [
+            NewItem(user_id=user_id, **common)
+            for user_id in Membership.objects.filter(distributor__partners__in=partners, user__is_active=True)
+            .values_list("user_id", flat=True)
+            .distinct()
+        ]
+        return items_create(items)
+
+
+# --- emails -----------------------------------------------------------------------------------
+
+
+def immediate_items_send(pairs: Sequence[Sequence]) -> int:
+    """Email each (user id, key) item not emailed yet, claiming it first so that a retry or a
+    second delivery of the same task sends nothing twice. Returns emails sent."""
+    by_user: dict[int, list[str]] = defaultdict(list)
+    for user_id, key in pairs:
+        by_user[int(user_id)].append(str(key))
+    users = get_user_model()._default_manager.in_bulk(list(by_user))
+    sent = 0
+    for user_id, keys in by_user.items():
+        user = users.get(user_id)
+        if user is None or not user.email:
+            continue
+        for item in InboxItem.objects.visible_to(user).filter(dedupe_key__in=keys, emailed_at__isnull=True):
+            claimed = InboxItem.objects.filter(pk=item.pk, emailed_at__isnull=True).update(
+                emailed_at=timezone.now()
+            )
+            if claimed:
+                notifications.item_email(user, item)
+                sent += 1
+    return sent
+
+
+def digests_send(*, today: datetime.date | None = None) -> int:
+    """One email per user with the unread items of their digest kinds not sent before.
+
+    Each user's digest of the day is claimed (a unique row per user and day)
+    in the transaction that marks its items sent, and the email leaves after
+    commit: running it twice the same day sends once. Returns emails queued.
+    """
+    today = today or timezone.localdate()
+    digest_kinds: dict[int, list[str]] = defaultdict(list)
+    for user_id, kind in InboxPreference.objects.filter(
+        delivery=Delivery.DIGEST, user__is_active=True
+    ).values_list("user_id", "kind"):
+        digest_kinds[user_id].append(kind)
+    already = set(InboxDigest.objects.filter(digest_on=today).values_list("user_id", flat=True))
+    users = get_user_model()._default_manager.in_bulk([u for u in digest_kinds if u not in already])
+    sent = 0
+    for user_id, user in sorted(users.items()):
+        if not user.email:
+            continue
+        try:
+            with transaction.atomic():
+                items = list(
+                    InboxItem.objects.visible_to(user)
+                    .unread()
+                    .filter(kind__in=digest_kinds[user_id], emailed_at__isnull=True)
+                    .order_by("created_at", "id")
+                )
+                if not items:
+                    continue
+                InboxDigest.objects.create(user=user, digest_on=today, items=len(items))
+                InboxItem.objects.filter(pk__in=[item.pk for item in items]).update(emailed_at=timezone.now())
+                transaction.on_commit(partial(notifications.digest_email, user, items))
+        except IntegrityError:
+            continue  # another run claimed this user's digest of the day
+        sent += 1
+    return sent

@@ -1,0 +1,265 @@
+"""Each kind of item, from the event or the day that calls for it, to the people who should act."""
+
+import datetime
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from events.outbox import NewEvent, emit_many
+from gates.models import TierChangeReason
+from inbox import services
+from inbox.models import InboxItem, InboxKind
+from partners.models import MembershipRole
+from tests.factories import (
+    CertificationFactory,
+    MembershipFactory,
+    PartnerFactory,
+    PersonFactory,
+    UserFactory,
+)
+from tests.inbox.conftest import mdf_request
+
+pytestmark = pytest.mark.django_db
+
+
+def items_of(user):
+    return list(InboxItem.objects.filter(user=user).order_by("id"))
+
+
+def test_a_promotion_reaches_every_user_of_the_partner_with_a_link_to_the_program(
+    emit, partner, partner_admin, partner_sales, other_partner_admin, channel_manager
+):
+    emit.tier_change(partner)
+
+    for user in (partner_admin, partner_sales):
+        [item] = items_of(user)
+        assert item.kind == InboxKind.TIER_CHANGE
+        assert item.title == "Your tier in Partner Network is now Gold (was Silver)"
+        assert item.link == reverse("portal:program_detail", args=["network"])
+        assert item.partner == partner and item.read_at is None
+    assert items_of(other_partner_admin) == []
+    assert items_of(channel_manager) == []  # a promotion is no call for the manager
+
+
+def test_grace_warns_the_partner_and_its_channel_manager(emit, partner, partner_admin, channel_manager):
+    emit.tier_change(
+        partner, reason=TierChangeReason.GRACE_STARTED, before=emit.world["gold"], after=emit.world["gold"]
+    )
+
+    [own] = items_of(partner_admin)
+    assert own.kind == InboxKind.TIER_CHANGE and own.title.startswith("Grace period: keep Gold")
+    [managers] = items_of(channel_manager)
+    assert managers.kind == InboxKind.AT_RISK
+    assert managers.title == "Acme is in grace for Gold in Partner Network"
+    assert managers.link == reverse("portal:partner_detail", args=[partner.pk])
+
+
+def test_a_demotion_is_one_item_not_two(emit, partner, partner_admin):
+    emit.tier_change(
+        partner, reason=TierChangeReason.DEMOTED, before=emit.world["gold"], after=emit.world["silver"]
+    )
+
+    assert [item.title for item in items_of(partner_admin)] == [
+        "Your tier in Partner Network is now Silver (was Gold)"
+    ]
+
+
+def test_an_at_risk_warning_says_the_date_and_the_fix(emit, partner, partner_admin, channel_manager):
+    row = emit.at_risk(partner)
+
+    [item] = items_of(partner_admin)
+    assert item.kind == InboxKind.AT_RISK
+    assert row.fails_on.strftime("%B %Y") in item.title and "Gold gate" in item.title
+    assert "Fix: Renew Jo Bloggs’s certification before then." in item.body
+    assert "1 more certified people" in item.body
+    [managers] = items_of(channel_manager)
+    assert managers.title.startswith("Acme at risk")
+
+
+def test_a_submitted_deal_awaits_the_distributor_and_the_manager_not_the_partner(
+    emit, partner, partner_admin, distributor_user, channel_manager
+):
+    deal = emit.deal_submitted(partner)
+
+    assert items_of(partner_admin) == []
+    for user in (distributor_user, channel_manager):
+        [item] = items_of(user)
+        assert item.kind == InboxKind.APPROVAL
+        assert item.link == reverse("portal:deal_detail", args=[deal.pk])
+        assert item.subject_type == "deals.deal" and item.subject_id == deal.pk
+
+
+def test_a_deal_under_review_is_the_vendors_call(emit, partner, distributor_user, channel_manager):
+    emit.deal_submitted(partner, needs_review=True)
+
+    assert items_of(distributor_user) == []
+    assert len(items_of(channel_manager)) == 1
+
+
+def test_staff_without_the_right_to_decide_get_no_approvals(emit, partner):
+    viewer = UserFactory(is_staff=True)
+    from partners.models import ManagerProfile
+
+    ManagerProfile.objects.create(user=viewer, regions=[partner.region])
+    emit.deal_submitted(partner)
+
+    assert items_of(viewer) == []
+
+
+def test_an_mdf_request_awaits_the_covering_manager(emit, partner, partner_admin, channel_manager):
+    request = emit.mdf_requested(partner)
+
+    [item] = items_of(channel_manager)
+    assert item.kind == InboxKind.APPROVAL and item.link == reverse("portal:mdf_detail", args=[request.pk])
+    assert items_of(partner_admin) == []
+
+
+def test_a_manager_of_another_region_hears_nothing(emit, other_partner, channel_manager, other_partner_admin):
+    emit.at_risk(other_partner)
+
+    assert items_of(channel_manager) == []
+    assert len(items_of(other_partner_admin)) == 1
+
+
+def test_reading_the_same_events_twice_writes_nothing_twice(emit, partner, partner_admin):
+    emit.tier_change(partner)
+    from events.models import OutboxEvent
+
+    ids = [str(pk) for pk in OutboxEvent.objects.values_list("pk", flat=True)]
+    services.items_from_outbox(ids)
+
+    assert len(items_of(partner_admin)) == 1
+
+
+def test_thousands_of_events_cost_the_same_few_queries_as_one(world, partner_admin, partner, channel_manager):
+    def batch(partners):
+        events = [
+            NewEvent(
+                "tier.grace_started",
+                {
+                    "partner_id": p.pk,
+                    "partner_name": p.name,
+                    "program_id": world["program"].pk,
+                    "from_tier_id": world["gold"].pk,
+                    "from_tier_name": "Gold",
+                    "to_tier_id": world["gold"].pk,
+                    "to_tier_name": "Gold",
+                    "reason": "grace_started",
+                    "effective_on": timezone.localdate(),
+                },
+                partner_id=p.pk,
+                program_id=world["program"].pk,
+            )
+            for p in partners
+        ]
+        return [str(pk) for pk in emit_many(events)]
+
+    few = batch([partner])
+    many_partners = PartnerFactory.create_batch(200, region=partner.region)
+    for p in many_partners:
+        MembershipFactory(partner=p, role=MembershipRole.ADMIN)
+    many = batch(many_partners)
+
+    with CaptureQueriesContext(connection) as one:
+        services.items_from_outbox(few)
+    with CaptureQueriesContext(connection) as lots:
+        services.items_from_outbox(many)
+
+    assert InboxItem.objects.filter(kind=InboxKind.AT_RISK, user=channel_manager).count() == 201
+    assert len(lots) <= len(one) + 1  # one more insert batch at most, never a query per row
+
+
+def test_claims_due_reach_the_partners_admins_once(partner, partner_admin, partner_sales):
+    request = mdf_request(partner, ends_in_days=-2)
+    mdf_request(partner, ends_in_days=10, title="Not over yet")
+
+    services.due_items_create()
+    services.due_items_create()
+
+    [item] = items_of(partner_admin)
+    assert item.kind == InboxKind.MDF_CLAIM_DUE
+    assert item.title == "Claim your MDF for “Webinar series”"
+    assert item.link == reverse("portal:mdf_detail", args=[request.pk])
+    assert items_of(partner_sales) == []  # sellers do not spend MDF
+
+
+def test_certifications_expiring_within_60_days(partner, partner_admin):
+    today = timezone.localdate()
+    member = MembershipFactory(partner=partner, role=MembershipRole.TECHNICAL).user
+    person = PersonFactory(partner=partner, first_name="Jo", last_name="Bloggs", user=member)
+    soon = CertificationFactory(
+        person=person,
+        issued_on=today - datetime.timedelta(days=300),
+        expires_on=today + datetime.timedelta(days=30),
+    )
+    CertificationFactory(
+        person=person,
+        issued_on=today - datetime.timedelta(days=300),
+        expires_on=today + datetime.timedelta(days=61),
+    )
+
+    services.due_items_create(today=today)
+
+    [admins] = items_of(partner_admin)
+    assert admins.kind == InboxKind.CERTIFICATION_EXPIRING
+    assert admins.title.startswith("Jo Bloggs’s certification") and "In 30 days" in admins.body
+    assert admins.subject_id == soon.pk
+    [own] = items_of(member)
+    assert own.title.startswith("Your certification")
+
+
+def test_announcements_reach_their_audience_once(
+    world, partner, partner_admin, other_partner_admin, distributor_user, channel_manager
+):
+    from gates.models import SegmentMembership
+    from inbox.models import Announcement
+    from tests.factories import SegmentFactory
+
+    channel_manager.user_permissions.add(Permission.objects.get(codename="change_announcement"))
+    segment = SegmentFactory(name="UK resellers")
+    SegmentMembership.objects.create(segment=segment, partner=partner)
+    news = Announcement.objects.create(title="New rebate", body="Rebates rise to 4%.", segment=segment)
+    everyone = Announcement.objects.create(
+        title="Portal upgrade", body="New pages.", program=world["program"]
+    )
+
+    from django.contrib.auth import get_user_model
+
+    manager = get_user_model().objects.get(pk=channel_manager.pk)
+    services.announcement_publish(actor=manager, announcement=news)
+    services.announcement_publish(actor=manager, announcement=news)
+    services.announcement_publish(actor=manager, announcement=everyone)
+
+    assert [i.title for i in items_of(partner_admin)] == ["New rebate", "Portal upgrade"]
+    assert [i.title for i in items_of(distributor_user)] == ["New rebate", "Portal upgrade"]
+    assert [i.title for i in items_of(other_partner_admin)] == ["Portal upgrade"]
+    assert items_of(channel_manager) == []
+
+
+def test_publishing_takes_the_right_to(world, channel_manager):
+    from django.core.exceptions import ValidationError
+
+    from inbox.models import Announcement
+
+    news = Announcement.objects.create(title="New rebate", body="Rebates rise.")
+    with pytest.raises(ValidationError):
+        services.announcement_publish(actor=channel_manager, announcement=news)
+
+
+def test_scheduled_announcements_go_out_with_the_daily_run(partner, partner_admin):
+    from inbox.models import Announcement
+
+    Announcement.objects.create(
+        title="Later", body="…", published_at=timezone.now() + datetime.timedelta(days=1)
+    )
+    Announcement.objects.create(
+        title="Due", body="…", published_at=timezone.now() - datetime.timedelta(hours=1)
+    )
+
+    services.due_items_create()
+
+    assert [i.title for i in items_of(partner_admin)] == ["Due"]
