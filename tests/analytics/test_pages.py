@@ -104,11 +104,13 @@ def _more_partners(world, count):
     ("name", "expected"),
     [
         # session, user, membership; gates; the door (the user's and groups' permissions, the
-        # manager's regions); counts, criteria met, near misses; the programs of the filters
-        ("analytics_funnel", 11),
+        # manager's regions); counts, criteria met, near misses; the programs of the filters;
+        # the header's unread count
+        ("analytics_funnel", 12),
         # session, user, membership; the program shown, its tiers; the door (permissions twice,
-        # regions); distribution, matrix, time to tier; the programs of the filters
-        ("analytics_tiers", 12),
+        # regions); distribution, matrix, time to tier; the programs of the filters; the header's
+        # unread count
+        ("analytics_tiers", 13),
     ],
 )
 def test_the_pages_cost_the_same_whatever_the_data(client, funnel_world, channel_manager, name, expected):

@@ -72,11 +72,12 @@ def test_the_statement_query_count_stays_flat_as_entries_grow(
     client.force_login(partner_admin)
     earn(partner, 2, cloud)
     # session, user, membership; the partner (visible_to); lines with rule, tier and deal; balances by
-    # currency and state; held parts awaiting activation; monthly totals; rewards; periods with entries
-    with django_assert_max_num_queries(10):
+    # currency and state; held parts awaiting activation; monthly totals; rewards; periods with entries;
+    # the header's unread count
+    with django_assert_max_num_queries(11):
         small = client.get(statement_url(partner))
     earn(partner, 30, cloud, customer="More")
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):
         large = client.get(statement_url(partner))
     assert small.status_code == large.status_code == 200
     assert large.content.decode().count("<tr>") > small.content.decode().count("<tr>") + 25
@@ -106,8 +107,9 @@ def test_a_distributor_sees_the_partners_it_serves_and_nothing_else(
     earn(other_partner, 1, cloud)
     client.force_login(distributor_user)
 
-    # session, user, membership; count and page of partners; period totals; payable totals
-    with django_assert_max_num_queries(7):
+    # session, user, membership; count and page of partners; period totals; payable totals; the
+    # header's unread count
+    with django_assert_max_num_queries(8):
         index = client.get(reverse("incentives:index"))
 
     body = index.content.decode()
@@ -224,8 +226,9 @@ def test_program_cost_against_budget_for_staff_only(
     client.force_login(superuser)
 
     # session, user, membership; totals by rule, tier and quarter; lifetime totals by rule; the rules;
-    # the first entry's date (for the year list); the tiers of the rules' programs
-    with django_assert_max_num_queries(8):
+    # the first entry's date (for the year list); the tiers of the rules' programs; the header's
+    # unread count
+    with django_assert_max_num_queries(9):
         response = client.get(reverse("incentives:program_cost"))
 
     body = response.content.decode()
