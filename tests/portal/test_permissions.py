@@ -60,6 +60,9 @@ GET_MATRIX = [
     ("mdf_detail", "mdf_request", [LOGIN, 200, 200, 404, 404, 200, 200]),
     ("mdf_detail", "other_mdf", [LOGIN, 404, 404, 200, 404, 404, 200]),
     ("mdf_proof", "mdf_claimed", [LOGIN, 200, 200, 404, 404, 200, 200]),
+    # Every role has an inbox and its preferences.
+    ("inbox", None, [LOGIN, 200, 200, 200, 200, 200, 200]),
+    ("inbox_preferences", None, [LOGIN, 200, 200, 200, 200, 200, 200]),
 ]
 
 
@@ -179,6 +182,7 @@ def test_a_claim_on_another_organisations_request_is_404(client, world, other_pa
         "mdf_paid",
         "mdf_claim",
         "mdf_allow_early_claim",
+        "inbox_read",
     ],
 )
 def test_actions_refuse_get(client, world, superuser, name):
@@ -205,3 +209,28 @@ def test_every_form_needs_the_csrf_token(request, world, persona, url, data):
     world.deal.refresh_from_db()
     world.mdf_request.refresh_from_db()
     assert world.deal.status == DealStatus.SUBMITTED and world.mdf_request.status == MdfStatus.REQUESTED
+
+
+@pytest.mark.parametrize("index", range(len(PERSONAS)), ids=PERSONAS)
+def test_only_its_owner_marks_an_item_read(client, request, world, partner, partner_admin, index):
+    from inbox.models import InboxItem, InboxKind
+
+    item = InboxItem.objects.create(
+        user=partner_admin, partner=partner, kind=InboxKind.TIER_CHANGE, title="Gold", dedupe_key="gold"
+    )
+    persona = PERSONAS[index]
+    _login(client, request, persona)
+    response = client.post(reverse("portal:inbox_read", args=[item.pk]))
+    item.refresh_from_db()
+    if persona == "anonymous":
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    elif persona == "partner_admin":
+        assert response.status_code == 302 and item.read_at is not None
+        return
+    else:
+        assert response.status_code == 404, persona
+    assert item.read_at is None
+    # Marking all read touches only one's own items.
+    client.post(reverse("portal:inbox_read_all"))
+    item.refresh_from_db()
+    assert item.read_at is None
