@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from demo.deals import seed_deals
+from demo.inbox import seed_inbox
 from demo.incentives import seed_incentives
 from demo.learning import seed_learning
 from demo.partners import DEMO_PASSWORD, DemoResult, _acme_showcase, _partners, _reference_data, _user
@@ -88,6 +89,8 @@ def seed_demo(*, partners: int = 60) -> DemoResult:
     # The demo's channel manager owns every demo program: he edits their definitions.
     for demo_program in Program.objects.order_by("pk"):
         program_manager_grant(actor=admin, program=demo_program, user=manager)
+    # Every role's inbox holds what the seeded events and the calendar call for.
+    seed_inbox()
     return DemoResult(
         partners=Partner.objects.count(),
         people=Person.objects.count(),

@@ -23,8 +23,16 @@ PAGES = {
         "/portal/learning/team/",
         "/portal/incentives/",
         "/accounts/password_change/",
+        "/portal/inbox/",
+        "/portal/inbox/preferences/",
     ],
-    "distributor": ["/portal/", "/portal/partners/", "/portal/deals/", "/portal/incentives/"],
+    "distributor": [
+        "/portal/",
+        "/portal/partners/",
+        "/portal/deals/",
+        "/portal/incentives/",
+        "/portal/inbox/",
+    ],
     "manager": [
         "/portal/manager/",
         "/portal/partners/",
@@ -34,6 +42,7 @@ PAGES = {
         "/portal/incentives/program-cost/",
         "/portal/manager/analytics/funnel/",
         "/portal/manager/analytics/tiers/",
+        "/portal/inbox/",
     ],
 }
 WIDTHS = {"desktop": 1280, "phone": 390}
