@@ -21,15 +21,25 @@ from django.utils import timezone
 
 from core.audit import audit
 from core.background import task
+from events.models import OutboxEvent
 from inbox import notifications
 from inbox.models import Announcement, Delivery, InboxDigest, InboxItem, InboxKind, InboxPreference
-from inbox.sources import NewItem, due_items, items_from_events
+from inbox.sources import (
+    HANDLED_EVENTS,
+    SETTLING_EVENTS,
+    NewItem,
+    due_items,
+    items_from_events,
+    settled_subjects,
+)
 from partners.models import LifecycleStatus, Membership, Partner
 from programs.models import Program, program_open_to
 
 BULK_SIZE = 2000
 # Items named per immediate-email task.
 IMMEDIATE_PER_TASK = 500
+# How far back the daily run reads the outbox again (a day and a margin).
+CATCH_UP_HOURS = 26
 
 
 def items_create(new_items: Sequence[NewItem]) -> int:
@@ -83,14 +93,41 @@ def items_from_outbox(event_ids: Iterable[str]) -> int:
     ids = [str(event_id) for event_id in event_ids]
     total = 0
     for start in range(0, len(ids), BULK_SIZE):
-        total += items_create(items_from_events(ids[start : start + BULK_SIZE]))
+        batch = ids[start : start + BULK_SIZE]
+        total += items_create(items_from_events(batch))
+        approvals_settle(settled_subjects(batch))
     return total
 
 
+def approvals_settle(settled: dict[str, set[int]]) -> int:
+    """Once a deal or request is decided, its approval items are read for everyone who had one."""
+    marked = 0
+    for subject_type, subject_ids in settled.items():
+        marked += InboxItem.objects.filter(
+            kind=InboxKind.APPROVAL,
+            subject_type=subject_type,
+            subject_id__in=sorted(subject_ids),
+            read_at__isnull=True,
+        ).update(read_at=timezone.now())
+    return marked
+
+
+def outbox_catch_up(*, hours: int = CATCH_UP_HOURS) -> int:
+    """Read again the last ``hours`` of the outbox's events the inbox handles: a process that died
+    between a commit and queueing its task left them unread. What was read is skipped (by key)."""
+    since = timezone.now() - datetime.timedelta(hours=hours)
+    ids = OutboxEvent.objects.filter(
+        occurred_at__gte=since, event_type__in=[*HANDLED_EVENTS, *SETTLING_EVENTS]
+    ).values_list("pk", flat=True)
+    return items_from_outbox(str(pk) for pk in ids.order_by("occurred_at", "pk").iterator())
+
+
 def due_items_create(*, today: datetime.date | None = None) -> int:
-    """The daily look: claims due and certifications expiring, then announcements whose time came."""
+    """The daily look: events a crash left unread, claims due and certifications expiring, then
+    announcements whose time came."""
     today = today or timezone.localdate()
-    created = items_create(due_items(today=today))
+    created = outbox_catch_up()
+    created += items_create(due_items(today=today))
     for announcement in Announcement.objects.filter(
         published_at__lte=timezone.now(), delivered_at__isnull=True
     ).order_by("published_at", "pk"):

@@ -36,6 +36,26 @@ HANDLED_EVENTS = (
 )
 
 
+# Decisions that settle an approval: its items are marked read for every approver.
+SETTLING_EVENTS = {
+    "deal.approved": ("deals.deal", "deal_id"),
+    "deal.rejected": ("deals.deal", "deal_id"),
+    "mdf.approved": ("deals.mdfrequest", "mdf_request_id"),
+}
+
+
+def settled_subjects(event_ids: Iterable[str]) -> dict[str, set[int]]:
+    """Subject type -> the ids of the deals and MDF requests these events decided (one query)."""
+    settled: dict[str, set[int]] = {}
+    for kind, data in OutboxEvent.objects.filter(
+        pk__in=list(event_ids), event_type__in=list(SETTLING_EVENTS)
+    ).values_list("event_type", "data"):
+        subject_type, key = SETTLING_EVENTS[kind]
+        if data.get(key) is not None:
+            settled.setdefault(subject_type, set()).add(int(data[key]))
+    return settled
+
+
 @dataclass
 class NewItem:
     user_id: int

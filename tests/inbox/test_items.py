@@ -263,3 +263,35 @@ def test_scheduled_announcements_go_out_with_the_daily_run(partner, partner_admi
     services.due_items_create()
 
     assert [i.title for i in items_of(partner_admin)] == ["Due"]
+
+
+def test_a_decision_settles_the_approval_for_every_approver(
+    emit, django_capture_on_commit_callbacks, partner, distributor_user, channel_manager
+):
+    from deals.events import deal_event
+
+    deal = emit.deal_submitted(partner)
+    other = emit.deal_submitted(partner)
+    deal.status = "approved"
+    deal.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        deal_event("deal.approved", deal)
+
+    for user in (distributor_user, channel_manager):
+        settled = {item.subject_id: item.read_at is not None for item in items_of(user)}
+        assert settled == {deal.pk: True, other.pk: False}
+
+
+def test_the_daily_run_catches_up_on_events_whose_task_never_ran(world, partner, partner_admin):
+    from gates.events import plan_events
+
+    # Recorded and committed, but the process died before the inbox heard of it.
+    plan_events(
+        [], [(partner.pk, world["program"].pk, None, world["silver"].pk, "promoted", timezone.localdate())]
+    )
+    assert items_of(partner_admin) == []
+
+    services.due_items_create()
+    services.due_items_create()
+
+    assert [item.title for item in items_of(partner_admin)] == ["You reached Silver in Partner Network"]
