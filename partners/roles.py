@@ -11,8 +11,20 @@ from django.contrib.auth.models import Group, Permission
 CHANNEL_MANAGERS = "Channel managers"
 
 # Apps whose models channel managers administer in full (core: exchange rates
-# and the audit trail).
-_MANAGED_APPS = ("core", "partners", "programs", "enablement", "gates", "deals", "incentives", "webhooks")
+# and the audit trail; inbox: announcements).
+_MANAGED_APPS = (
+    "core",
+    "partners",
+    "programs",
+    "enablement",
+    "gates",
+    "deals",
+    "incentives",
+    "webhooks",
+    "inbox",
+)
+# Each user's own records: no role reads or changes another user's.
+_PERSONAL = {"inboxitem", "inboxpreference", "inboxdigest"}
 # Models they may only look at: written by services, never by hand.
 _READ_ONLY = {
     "auditentry",
@@ -55,7 +67,7 @@ def ensure_channel_manager_group() -> Group:
         p
         for p in permissions
         if p.content_type.model not in _READ_ONLY or p.codename.startswith("view_")
-        if p.codename not in _GRANTED_SEPARATELY
+        if p.codename not in _GRANTED_SEPARATELY and p.content_type.model not in _PERSONAL
     ]
     # Users appear in autocompletes (channel manager, memberships); creating or
     # editing logins stays with administrators, since changing a user can
