@@ -65,6 +65,14 @@ def items_create(new_items: Sequence[NewItem]) -> int:
     ]
     immediate = _wanting(Delivery.IMMEDIATE, {(new.user_id, new.kind) for new in new_items})
     pairs = [[new.user_id, new.dedupe_key] for new in new_items if (new.user_id, new.kind) in immediate]
+    if pairs:
+        # Only items written now are mailed: one read again (the daily catch-up) was decided before.
+        existing = set(
+            InboxItem.objects.filter(
+                user_id__in={user for user, _key in pairs}, dedupe_key__in={key for _user, key in pairs}
+            ).values_list("user_id", "dedupe_key")
+        )
+        pairs = [pair for pair in pairs if tuple(pair) not in existing]
     with transaction.atomic():
         InboxItem.objects.bulk_create(rows, batch_size=BULK_SIZE, ignore_conflicts=True)
         if pairs:

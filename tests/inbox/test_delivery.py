@@ -185,3 +185,28 @@ def test_unknown_preferences_are_refused(partner_admin):
     with pytest.raises(ValidationError):
         services.preferences_set(actor=partner_admin, deliveries={"gossip": Delivery.DIGEST})
     assert not InboxPreference.objects.exists()
+
+
+def test_an_item_read_again_after_choosing_immediate_is_not_mailed(
+    partner, partner_admin, django_capture_on_commit_callbacks
+):
+    _item(partner_admin, partner, title="Before the choice")
+    services.preferences_set(actor=partner_admin, deliveries={InboxKind.TIER_CHANGE: Delivery.IMMEDIATE})
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _item(partner_admin, partner, title="Before the choice")  # the same key, read again
+
+    assert mail.outbox == []
+
+
+def test_a_login_without_an_organisation_has_an_empty_inbox(client):
+    from django.urls import reverse
+
+    from tests.factories import UserFactory
+
+    loner = UserFactory()
+    client.force_login(loner)
+    response = client.get(reverse("portal:inbox"))
+
+    assert response.status_code == 200
+    assert 'data-testid="bell-count">0<' in response.content.decode()
