@@ -303,17 +303,18 @@ def _count(client, url):
     return len(queries)
 
 
-# Every page: session, user, membership, the viewer's person record.
+# Every page: session, user, membership, the viewer's person record, and the header's unread count (BELL).
 # Catalogue (13): + courses, their product lines, paths, their steps; the person's enrolments,
 # completions and passed quizzes; the gates in effect and the partner's statuses.
 # Team (12): the same without the viewer's own learning, + people, their enrolments, completions.
 # Course (10): + modules, quiz, enrolment, modules done, attempts, passed, completion.
 # Quiz (13): the course's, + the course itself, questions and their choices.
+BELL = 1
 PAGES = [
-    ("partner_sales", "learning", None, 13),
-    ("partner_admin", "learning_team", None, 12),
-    ("partner_sales", "course_detail", "basics", 10),
-    ("partner_sales", "course_quiz", "demo", 13),
+    ("partner_sales", "learning", None, 13 + BELL),
+    ("partner_admin", "learning_team", None, 12 + BELL),
+    ("partner_sales", "course_detail", "basics", 10 + BELL),
+    ("partner_sales", "course_quiz", "demo", 13 + BELL),
 ]
 
 
