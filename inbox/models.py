@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.door import DoorQuerySet, is_active_user, principal_token, principal_user
+from history.tracking import tracked
 from partners.models import Partner
 from programs.models import Program
 
@@ -155,6 +156,7 @@ class AnnouncementQuerySet(DoorQuerySet):
         return self._with_model_permission(principal, "change")
 
 
+@tracked()
 class Announcement(models.Model):
     """News from the vendor to partners: every partner, a program's, or a segment's."""
 
