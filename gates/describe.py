@@ -8,7 +8,7 @@ the portal displays it; branches join their conditions with "and" / "or".
 from typing import Any
 
 from criteria.tree import Branch, Criteria, Leaf
-from gates.metrics import METRICS, References, leaf_description
+from gates.metrics import METRICS, References, counted, leaf_description
 from gates.selectors import display_value
 
 OP_WORDS = {
@@ -28,7 +28,10 @@ def leaf_sentence(leaf: Leaf, refs: References) -> str:
     words = OP_WORDS[leaf.op]
     if METRICS[leaf.metric].spec.value_kind == "choice":
         return f"{leaf_description(leaf)} is {words} {target}"
-    return f"{words} {target} {leaf_description(leaf)}"
+    description = leaf_description(leaf)
+    if METRICS[leaf.metric].spec.value_kind == "count":
+        description = counted(leaf.target, description)
+    return f"{words} {target} {description}"
 
 
 def _node(node: Any, refs: References, nested: bool) -> str:

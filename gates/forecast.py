@@ -32,7 +32,7 @@ from criteria.tree import evaluate as evaluate_tree
 from gates.engine import Measurer, _param
 from gates.events import forecast_events
 from gates.forecast_dates import ONE_DAY, change_days, leaves_by_source
-from gates.metrics import METRICS, months_between
+from gates.metrics import METRICS, counted, months_between
 from gates.models import Gate, GateForecast, GateOutcome, GateRiskEpisode, GateStatus, RiskEpisodeEnd
 from gates.planning import notify_changes
 from gates.selectors import leaf_progress
@@ -311,8 +311,8 @@ def _describe(risk: Risk, refs: References, gate_names: dict[int, str], expiring
         shortfall = f"{amount} of {progress.description} before {on}"
         fix = f"Win {amount} of {progress.description} before {on}."
     elif gap is not None:
-        shortfall = f"{gap} more {progress.description} (would have {progress.value_display} of {progress.target_display} on {on})"
-        fix = f"Add {gap} more {progress.description} before {on}."
+        shortfall = f"{gap} more {counted(gap, progress.description)} (would have {progress.value_display} of {progress.target_display} on {on})"
+        fix = f"Add {gap} more {counted(gap, progress.description)} before {on}."
     else:
         shortfall = f"{progress.sentence} on {on}"
         fix = f"Keep {progress.description} {leaf.op} {progress.target_display}."
@@ -340,7 +340,7 @@ def _describe(risk: Risk, refs: References, gate_names: dict[int, str], expiring
             fix = (
                 f"{count} certification{'s' if count != 1 else ''} expire{'s' if count == 1 else ''} "
                 f"on {_day(expiry)}: {names}. Renew {'them' if count != 1 else 'it'} before then"
-                + (f", or certify {gap} more people." if gap else ".")
+                + (f", or certify {gap} more {counted(gap, 'people')}." if gap else ".")
             )
     return RiskText(criterion=criterion, shortfall=shortfall, fix=fix, renewals=renewals)
 

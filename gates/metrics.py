@@ -758,3 +758,32 @@ def leaf_description(leaf: Leaf) -> str:
     """What a condition measures, in the words partners read: "people holding a valid … certification"."""
     spec = METRICS[leaf.metric].spec
     return spec.describe(leaf) if spec.describe else spec.label
+
+
+# The plural nouns a metric's description may count, and their singular: "1 more person holding …".
+SINGULARS = {
+    "people": "person",
+    "certifications": "certification",
+    "courses": "course",
+    "types": "type",
+    "hours": "hour",
+    "points": "point",
+    "offerings": "offering",
+}
+
+
+def counted(amount: Any, description: str) -> str:
+    """``description`` as it reads after ``amount``: the first counted noun is singular for
+    exactly one ("1 more person holding a valid … certification"), plural otherwise."""
+    try:
+        one = Decimal(str(amount).replace(",", "")) == 1
+    except ArithmeticError:
+        return description
+    if not one:
+        return description
+    words = description.split(" ")
+    for index, word in enumerate(words):
+        if word in SINGULARS:
+            words[index] = SINGULARS[word]
+            return " ".join(words)
+    return description

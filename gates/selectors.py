@@ -10,7 +10,7 @@ from django.utils import timezone
 from core.money import is_currency, round_money
 from criteria.tree import Criteria, CriteriaError, Leaf, parse
 from criteria.windows import Window
-from gates.metrics import METRICS, SPECS, References, leaf_description, load_references, measure_key
+from gates.metrics import METRICS, SPECS, References, counted, leaf_description, load_references, measure_key
 from gates.models import Gate, GateOutcome, GateStatus, GateVersion, TierChange
 
 # What a criterion shows when nothing measured it yet under the gate's criteria.
@@ -57,12 +57,12 @@ class LeafProgress:
 
     @property
     def still_needed(self) -> str:
-        """What is left to do, in words: "1 more people holding…", or the sentence where no gap is counted."""
+        """What is left to do, in words: "1 more person holding…", or the sentence where no gap is counted."""
         if self.passed:
             return ""
         if self.gap_display:
             more = "more than " if self.op == ">" else ""
-            return f"{more}{self.gap_display} more {self.description}"
+            return f"{more}{self.gap_display} more {counted(self.gap_display, self.description)}"
         return self.sentence
 
 

@@ -194,8 +194,8 @@ class World:
                 at_risk=True,
                 fails_on=datetime.date.today() + datetime.timedelta(days=20),
                 criterion="people holding a valid sales-engineer certification >= 1",
-                shortfall="1 more people holding a valid sales-engineer certification",
-                fix="Add 1 more people holding a valid sales-engineer certification.",
+                shortfall="1 more person holding a valid sales-engineer certification",
+                fix="Add 1 more person holding a valid sales-engineer certification.",
                 as_of=datetime.date.today(),
             )
         self.facts["acme"]["specialist_status"] = GateStatus.objects.get(

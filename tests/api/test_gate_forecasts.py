@@ -22,7 +22,7 @@ def test_a_partner_admin_sees_its_own_forecasts_only(client_for, partner_admin, 
     assert client.get(f"{URL}{globex.pk}/").status_code == 404
     row = client.get(f"{URL}{acme.pk}/").json()
     assert row["at_risk"] is True
-    assert row["shortfall"] == "1 more people holding a valid sales-engineer certification"
+    assert row["shortfall"] == "1 more person holding a valid sales-engineer certification"
     assert row["gate"] == world.silver_gate.pk
 
 

@@ -1,5 +1,6 @@
 """The criteria builder in the gate admin: the plain-language rule, its problems by place, who may ask."""
 
+import dataclasses
 import json
 
 import pytest
@@ -145,3 +146,38 @@ def test_a_new_gate_starts_as_an_empty_all_branch_in_the_builder(client, superus
     assert "see the README" not in page
     page = client.get(reverse("admin:gates_gate_change", args=[ladder.gold_gate.pk])).content.decode()
     assert "certified_people" in page
+
+
+@pytest.mark.parametrize(
+    ("tree", "reads"),
+    [
+        (
+            {"metric": "certified_people", "op": ">=", "target": 1},
+            "At least 1 person holding a valid certification.",
+        ),
+        (
+            {"metric": "certified_people", "op": ">=", "target": 2},
+            "At least 2 people holding a valid certification.",
+        ),
+        (
+            {"metric": "course_completions", "op": ">=", "target": 1},
+            "At least 1 course completed by the partner's people.",
+        ),
+    ],
+)
+def test_one_of_a_count_reads_in_the_singular(ladder, tree, reads):
+    """ "At least 1 people" is not English: the counted noun follows the number, and only the noun
+    the number counts ("course completed by the partner's people")."""
+    assert describe_criteria(parse_criteria(tree, default_currency="USD"), load_references()) == reads
+
+
+def test_what_is_still_needed_counts_in_the_singular(ladder):
+    partner = PartnerFactory()
+    [progress] = list(partner_gate_progress(partner, gates=[ladder.gold_gate]))
+    leaf = progress.leaves[0]
+    assert leaf.metric == "certified_people"
+    assert not leaf.passed
+    one_short = dataclasses.replace(leaf, gap_display="1")
+    assert one_short.still_needed == "1 more person holding a valid sales-engineer certification"
+    two_short = dataclasses.replace(leaf, gap_display="2")
+    assert two_short.still_needed == "2 more people holding a valid sales-engineer certification"

@@ -108,9 +108,9 @@ def test_an_expiring_certification_puts_a_two_people_gate_at_risk_the_day_after_
     # Valid through its expiry day, 21 March; the gate would fail on 22 March.
     assert row.fails_on == D(2026, 3, 22)
     assert row.criterion == "people holding a valid sales-engineer certification >= 2"
-    assert row.shortfall.startswith("1 more people holding a valid sales-engineer certification")
+    assert row.shortfall.startswith("1 more person holding a valid sales-engineer certification")
     assert row.fix == (
-        "1 certification expires on 21 March 2026: Ana Silva. Renew it before then, or certify 1 more people."
+        "1 certification expires on 21 March 2026: Ana Silva. Renew it before then, or certify 1 more person."
     )
     assert [r["name"] for r in row.renewals] == ["Ana Silva"]
     assert row.horizon_days == 60

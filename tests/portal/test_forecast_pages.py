@@ -94,7 +94,7 @@ def test_the_manager_sees_the_partners_at_risk_this_month_by_tier(
         gate=at_risk.gate,
         at_risk=True,
         fails_on=datetime.date(2026, 3, 10),
-        shortfall="1 more people holding a valid certification",
+        shortfall="1 more person holding a valid certification",
         as_of=TODAY,
     )
     client.force_login(channel_manager)
