@@ -135,3 +135,33 @@ class IntegrationToken(models.Model):
 
 
 track_links(IntegrationToken.partners.through, name="IntegrationTokenPartnerLinkEvent")
+
+
+class IdempotencyKey(models.Model):
+    """An ``Idempotency-Key`` a caller sent with a POST, and the answer it got.
+
+    The same key from the same caller replays the stored answer instead of acting twice; with
+    another body or on another path it is refused. Keys are kept for
+    ``PRM_IDEMPOTENCY_KEY_HOURS`` and then purged. ``status_code`` is empty while the first
+    request is still being answered.
+    """
+
+    owner = models.CharField(max_length=40, help_text="token:<id> or user:<id>: whose key it is.")
+    key = models.CharField(max_length=255)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=2000)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the request body.")
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    content = models.BinaryField(blank=True, default=b"")
+    content_type = models.CharField(max_length=200, blank=True)
+    location = models.CharField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "key"], name="idempotency_key_once_per_caller"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner} {self.key}"

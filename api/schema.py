@@ -8,8 +8,12 @@ from django.conf import settings
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
+from api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from api.idempotency import KEY_PATTERN, REPLAYED_HEADER
 from api.patterns import decimal_pattern
 from api.rule_schema import rule_request_schema
 from gates.criteria_schema import criteria_openapi_components
@@ -39,17 +43,81 @@ _DESCRIPTIONS = {
     "403": "Signed in, but not allowed to do this (or a read-only token).",
     "404": "No such object among those the caller may see.",
     "406": "The Accept header asks for a format the API does not serve.",
-    "409": "The request conflicts with the present state: a name already taken, a deal already decided.",
+    "409": "The request conflicts with the present state: a name already taken, a deal already decided, "
+    "or a request with the same Idempotency-Key still being answered.",
+    "412": "The object changed since the ETag sent in If-Match: read it again, then retry.",
     "413": "The body is larger than the API accepts.",
     "415": "The body is not JSON.",
+    "422": "The Idempotency-Key was already used for another request (another body or path).",
     "429": "Too many requests: wait for the number of seconds in Retry-After.",
 }
 
 
+_TAG = OpenApiParameter(
+    "ETag",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=[200],
+    description="The version of this representation: send it as If-Match to change the object, "
+    "or as If-None-Match to read it only if it changed.",
+)
+_IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="An ETag read before: the answer is 304, with no body, while it is still current.",
+)
+_IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="The ETag read before changing the object: if it has changed since, the answer is 412 "
+    "and nothing is written. `*` matches any version.",
+)
+_IDEMPOTENCY_KEY = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    {"type": "string", "pattern": KEY_PATTERN, "minLength": 1, "maxLength": 255},
+    OpenApiParameter.HEADER,
+    description="A key of the client's choosing (a UUID, say) that makes sending this request again safe: "
+    "within 24 hours the same key and body replay the first answer, marked "
+    f"`{REPLAYED_HEADER}: true`, without acting twice; the same key with another body answers 422.",
+)
+
+
 class PRMAutoSchema(AutoSchema):
+    def _conventions(self) -> bool:
+        return bool(getattr(self.view, "honours_conditional_requests", False))
+
+    def _action(self) -> str | None:
+        return getattr(self.view, "action", None)
+
+    def get_override_parameters(self):
+        parameters = list(super().get_override_parameters())
+        if not self._conventions():
+            return parameters
+        action = self._action()
+        if self.method == "GET" and action == "retrieve":
+            parameters += [_IF_NONE_MATCH, _TAG]
+        elif self.method in ("PUT", "PATCH") and action in ("update", "partial_update"):
+            parameters += [_IF_MATCH, _TAG]
+        elif self.method == "DELETE" and action == "destroy":
+            parameters.append(_IF_MATCH)
+        elif self.method == "POST":
+            parameters.append(_IDEMPOTENCY_KEY)
+        return parameters
+
     def _error_statuses(self) -> list[str]:
         statuses = ["401", "403", "406", "429"]
         has_path_id = "{" in self.path
+        if self._conventions():
+            if self.method in ("PUT", "PATCH", "DELETE") and self._action() in (
+                "update",
+                "partial_update",
+                "destroy",
+            ):
+                statuses.append("412")
+            elif self.method == "POST":
+                statuses.append("422")
         if self.method == "GET":
             statuses.append("400")
             if has_path_id or self._is_list_view():
@@ -75,6 +143,8 @@ class PRMAutoSchema(AutoSchema):
                 response = self._get_response_for_code(ErrorSerializer, status, direction=direction)
                 response["description"] = _DESCRIPTIONS[status]
                 responses[status] = response
+        if self._conventions() and self.method == "GET" and self._action() == "retrieve":
+            responses["304"] = {"description": "Not modified: the ETag in If-None-Match is still current."}
         return dict(sorted(responses.items()))
 
 

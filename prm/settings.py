@@ -313,6 +313,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "events.tasks.purge_outbox",
         "schedule": crontab(hour=3, minute=45),
     },
+    # Idempotency keys past PRM_IDEMPOTENCY_KEY_HOURS are forgotten, hourly.
+    "idempotency-keys-purge-hourly": {
+        "task": "api.tasks.purge_idempotency_keys",
+        "schedule": crontab(minute=20),
+    },
 }
 # Days the outbox keeps an event (and the webhooks its delivery log); undelivered ones stay.
 PRM_OUTBOX_RETENTION_DAYS = env_int("PRM_OUTBOX_RETENTION_DAYS", 90, minimum=1)
@@ -385,6 +390,8 @@ REST_FRAMEWORK = {
 PRM_API_MAX_BODY_BYTES = env_int("PRM_API_MAX_BODY_BYTES", DATA_UPLOAD_MAX_MEMORY_SIZE)
 # Records per ingestion batch.
 PRM_INGESTION_MAX_ROWS = env_int("PRM_INGESTION_MAX_ROWS", 5000)
+# Hours an Idempotency-Key is remembered: the same POST sent again within them acts once.
+PRM_IDEMPOTENCY_KEY_HOURS = env_int("PRM_IDEMPOTENCY_KEY_HOURS", 24, minimum=1)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "PRM API",

@@ -8,6 +8,7 @@ scoping (the rule PostHog's routing enforces the same way).
 
 from typing import TYPE_CHECKING
 
+from django.db import transaction
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import mixins, viewsets
@@ -15,6 +16,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.settings import api_settings
 
+from api import idempotency
+from api.conditional import PreconditionFailed, etag, matches
 from api.filtering import StrictFilterBackend
 from api.pagination import FactCursorPagination, PagePagination
 from api.permissions import ApiAccess
@@ -27,10 +30,16 @@ else:
     _ViewBase = object
 
 
+CONDITIONAL_WRITES = ("PUT", "PATCH", "DELETE")
+
+
 class ScopedViewMixin(_ViewBase):
     permission_classes = (ApiAccess,)
     # action -> model permissions an unsafe call needs; unlisted unsafe actions are refused.
     write_permissions: dict[str, list[str] | None] = {}
+    # Read by the schema: every POST takes an Idempotency-Key, detail responses carry an ETag.
+    honours_conditional_requests = True
+    _idempotency_claim = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -62,7 +71,18 @@ class ScopedViewMixin(_ViewBase):
             and has_integer_key(self.get_queryset().model)
         ):
             raise Http404("No such object.")
-        return super().get_object()
+        instance = super().get_object()
+        if_match = self.request.headers.get("If-Match")
+        if if_match is None or self.request.method not in CONDITIONAL_WRITES:
+            return instance
+        # Lock the row, read it again under the lock, and compare: two writers sending the
+        # same tag cannot both pass (the second waits, then sees the first one's change).
+        model = type(instance)
+        list(model._base_manager.select_for_update().filter(pk=instance.pk).values_list("pk"))
+        instance = super().get_object()
+        if not matches(if_match, etag(self.get_serializer(instance).data)):
+            raise PreconditionFailed()
+        return instance
 
     def get_scoped_object(self, queryset):
         """For viewsets without a model of their own: the object of ``queryset`` whose id the URL
@@ -80,6 +100,44 @@ class ScopedViewMixin(_ViewBase):
         self.check_throttles(request)
         self.check_permissions(request)
         self.check_query_parameters(request)
+        self._idempotency_claim = idempotency.begin(request)
+
+    def dispatch(self, request, *args, **kwargs):
+        # A conditional write holds its row lock from the check to the write.
+        conditional = request.method in CONDITIONAL_WRITES and "If-Match" in request.headers
+        try:
+            if conditional:
+                with transaction.atomic():
+                    return super().dispatch(request, *args, **kwargs)
+            return super().dispatch(request, *args, **kwargs)
+        except BaseException:
+            # A failure the handler did not answer (a bug): the key may be used again.
+            if self._idempotency_claim is not None:
+                idempotency.release(self._idempotency_claim)
+            raise
+
+    def handle_exception(self, exc):
+        if isinstance(exc, idempotency.Replay):
+            return idempotency.replayed(exc.stored)
+        return super().handle_exception(exc)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if (
+            request.method in ("GET", "HEAD", "PUT", "PATCH")
+            and getattr(self, "action", None) in ("retrieve", "update", "partial_update")
+            and response.status_code == 200
+            and getattr(response, "data", None) is not None
+        ):
+            tag = etag(response.data)
+            response["ETag"] = tag
+            if request.method in ("GET", "HEAD") and matches(request.headers.get("If-None-Match"), tag):
+                response.status_code = 304
+                response.data = None
+        if self._idempotency_claim is not None:
+            claim, self._idempotency_claim = self._idempotency_claim, None
+            idempotency.finish(claim, response)
+        return response
 
     # Parameters a view reads itself, beyond its filters, pagination and ordering.
     extra_query_parameters: tuple[str, ...] = ()

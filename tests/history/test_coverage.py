@@ -37,6 +37,7 @@ NOT_RECORDED = {
     "incentives.ledgertransition": "the history of ledger entries itself",
     "incentives.redemption": "a ledger movement of points, audited when made",
     "events.outboxevent": "the outbox of events itself, append-only",
+    "api.idempotencykey": "a stored answer to replay, purged after a day",
     "webhooks.webhooksubscription": "holds its signing secrets; each change is audited by webhooks.services",
     "webhooks.webhookdelivery": "the delivery log itself",
     "webhooks.deliveryattempt": "the delivery log itself, append-only",
