@@ -32,7 +32,12 @@ class GateStatusFilterSet(filters.FilterSet):
     gate = IdFilter(field_name="gate_id")
     program = IdFilter(field_name="gate__program_id")
     status = filters.ChoiceFilter(choices=GateOutcome.choices)
-    updated_after = DateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_since = DateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", help_text="Decided again at or after this moment."
+    )
+    updated_after = DateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", help_text="The older name of updated_since."
+    )
 
     class Meta:
         model = GateStatus
@@ -44,6 +49,11 @@ class GateStatusChangeFilterSet(filters.FilterSet):
     gate = IdFilter(field_name="gate_id")
     to_status = filters.ChoiceFilter(choices=GateOutcome.choices)
     changed_after = DateTimeFilter(field_name="changed_at", lookup_expr="gte")
+    updated_since = DateTimeFilter(
+        field_name="changed_at",
+        lookup_expr="gte",
+        help_text="Recorded at or after this moment (changes are never edited): the same as changed_after.",
+    )
     changed_before = DateTimeFilter(field_name="changed_at", lookup_expr="lte")
 
     class Meta:
@@ -56,6 +66,11 @@ class TierChangeFilterSet(filters.FilterSet):
     program = IdFilter(field_name="program_id")
     reason = filters.ChoiceFilter(choices=TierChangeReason.choices)
     changed_after = DateTimeFilter(field_name="changed_at", lookup_expr="gte")
+    updated_since = DateTimeFilter(
+        field_name="changed_at",
+        lookup_expr="gte",
+        help_text="Recorded at or after this moment (changes are never edited): the same as changed_after.",
+    )
     changed_before = DateTimeFilter(field_name="changed_at", lookup_expr="lte")
 
     class Meta:

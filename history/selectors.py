@@ -158,6 +158,7 @@ class HistoryFilter:
     object_id: int | None = None
     actor_id: int | None = None
     door: str | None = None
+    since: datetime.datetime | None = None  # changes recorded at or after this moment
 
 
 def _matching(event_model, flt: HistoryFilter) -> models.QuerySet:
@@ -168,6 +169,8 @@ def _matching(event_model, flt: HistoryFilter) -> models.QuerySet:
         queryset = queryset.filter(pgh_context__metadata__user=flt.actor_id)
     if flt.door:
         queryset = queryset.filter(pgh_context__metadata__door=flt.door)
+    if flt.since is not None:
+        queryset = queryset.filter(pgh_created_at__gte=flt.since)
     return queryset
 
 

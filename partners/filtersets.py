@@ -32,7 +32,12 @@ class PartnerFilterSet(filters.FilterSet):
     channel_manager = IdFilter(field_name="channel_manager_id")
     joined_after = DateFilter(field_name="joined_on", lookup_expr="gte")
     joined_before = DateFilter(field_name="joined_on", lookup_expr="lte")
-    updated_after = DateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_since = DateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", help_text="Changed at or after this moment."
+    )
+    updated_after = DateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", help_text="The older name of updated_since."
+    )
     partner_type = filters.ChoiceFilter(choices=PartnerType.choices)
     business_model = filters.ChoiceFilter(choices=BusinessModel.choices)
 
@@ -60,8 +65,14 @@ class _FactFilterSet(filters.FilterSet):
     partner = IdFilter(field_name="partner_id")
     source = filters.CharFilter()
     external_id = filters.CharFilter()
+    updated_since = DateTimeFilter(
+        field_name="updated_at",
+        lookup_expr="gte",
+        help_text="Changed at or after this moment: for incremental sync, send the greatest "
+        "updated_at you hold.",
+    )
     updated_after = DateTimeFilter(
-        field_name="updated_at", lookup_expr="gte", help_text="Changed at or after this moment."
+        field_name="updated_at", lookup_expr="gte", help_text="The older name of updated_since."
     )
 
 
@@ -108,6 +119,9 @@ class ProficiencyFilterSet(filters.FilterSet):
     partner = IdFilter(field_name="partner_id")
     offering = filters.CharFilter(field_name="offering__code")
     level = filters.ChoiceFilter(choices=ProficiencyLevel.choices)
+    updated_since = DateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", help_text="Changed at or after this moment."
+    )
 
     class Meta:
         model = ServiceProficiency

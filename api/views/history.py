@@ -8,6 +8,7 @@ superusers hold), and answers only signed-in users: an integration token is
 narrowed to some partners, which the log is not.
 """
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.exceptions import ValidationError
@@ -16,6 +17,7 @@ from rest_framework.permissions import BasePermission
 from api.pagination import PagePagination
 from api.scoping import request_token
 from api.views.base import ScopedViewMixin
+from core.filters import BoundedDateTimeField
 from history.admin import may_read_log
 from history.context import Door
 from history.selectors import HistoryFilter, changes, history, tracked_models
@@ -31,6 +33,19 @@ class HistoryAccess(BasePermission):
         return may_read_log(user)
 
 
+class MomentField(serializers.Field):
+    """An RFC 3339 moment with its offset, read as every filter's ``updated_since`` is."""
+
+    def to_internal_value(self, data):
+        try:
+            return BoundedDateTimeField().clean(data)
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.messages) from exc
+
+    def to_representation(self, value):
+        return value.isoformat()
+
+
 class HistoryQuerySerializer(serializers.Serializer):
     model = serializers.ChoiceField(
         choices=[], required=False, help_text="A tracked model's label, e.g. `programs.program`."
@@ -42,6 +57,11 @@ class HistoryQuerySerializer(serializers.Serializer):
         min_value=1, max_value=2**63 - 1, required=False, help_text="The id of the user who made the change."
     )
     door = serializers.ChoiceField(choices=list(Door.ALL), required=False)
+    updated_since = MomentField(
+        required=False,
+        help_text="Changes recorded at or after this moment: for incremental sync, send the `at` of "
+        "the newest change you hold.",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -73,12 +93,12 @@ class HistoryViewSet(ScopedViewMixin, mixins.ListModelMixin, viewsets.GenericVie
     pagination_class = PagePagination
     serializer_class = ChangeSerializer
     filter_backends: list = []
-    extra_query_parameters = ("model", "object", "actor", "door")
+    extra_query_parameters = ("model", "object", "actor", "door", "updated_since")
 
     def scoped_queryset(self):
         # Not a partner-scoped model: the permission above admits only readers of the whole log.
         query = HistoryQuerySerializer(data=self.request.query_params)
-        for name in ("model", "object", "actor", "door"):
+        for name in self.extra_query_parameters:
             if len(self.request.query_params.getlist(name)) > 1:
                 raise ValidationError({name: ["Give one value."]})
         query.is_valid(raise_exception=True)
@@ -89,6 +109,7 @@ class HistoryViewSet(ScopedViewMixin, mixins.ListModelMixin, viewsets.GenericVie
                 object_id=data.get("object"),
                 actor_id=data.get("actor"),
                 door=data.get("door"),
+                since=data.get("updated_since"),
             )
         )
 

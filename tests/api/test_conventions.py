@@ -258,3 +258,27 @@ class TestIdempotencyKeys:
             HTTP_IDEMPOTENCY_KEY="stale",
         )
         assert response.status_code == 201 and "Idempotent-Replayed" not in response
+
+
+class TestIncrementalSync:
+    def test_updated_since_lists_only_what_changed_at_or_after_the_moment(self, manager, world):
+        cut = timezone.now()
+        acme_sale = world.facts["acme"]["sale"]
+        Sale.objects.filter(pk=acme_sale.pk).update(updated_at=cut + datetime.timedelta(seconds=1))
+        Sale.objects.exclude(pk=acme_sale.pk).update(updated_at=cut - datetime.timedelta(days=1))
+
+        response = manager.get("/api/v1/sales/", {"updated_since": cut.isoformat()})
+
+        assert response.status_code == 200
+        assert [row["id"] for row in response.json()["results"]] == [acme_sale.pk]
+
+    def test_history_takes_updated_since(self, client_for, superuser, world):
+        client = client_for(superuser)
+        everything = client.get("/api/v1/history/").json()["count"]
+        later = (timezone.now() + datetime.timedelta(days=1)).isoformat()
+        assert everything > 0
+        assert client.get("/api/v1/history/", {"updated_since": later}).json()["count"] == 0
+
+    def test_a_malformed_moment_is_a_400_naming_the_parameter(self, client_for, superuser, world):
+        response = client_for(superuser).get("/api/v1/history/", {"updated_since": "yesterday"})
+        assert response.status_code == 400 and "updated_since" in response.json()["errors"]
