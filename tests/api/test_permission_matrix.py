@@ -307,6 +307,26 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
         write("POST", f"{V1}/gates/simulate/", 200, body={"gate": world.silver_gate.pk}, vendor_wide=True)
     )
 
+    # --- partners: created by vendor-wide staff, changed and moved by those holding the permissions -
+    new_partner = {
+        "name": "Matrix partner",
+        "partner_type": "msp",
+        "business_model": "managed",
+        "country": "DE",
+        "region": "emea",
+    }
+    cases.append(write("POST", f"{V1}/partners/", 201, body=new_partner, vendor_wide=True))
+    lifecycle = {"onboard": 409, "activate": 409, "suspend": 200, "reinstate": 409, "terminate": 200}
+    for org in ORGS:
+        partner = world.acme if org == "acme" else world.globex
+        url = f"{V1}/partners/{partner.pk}/"
+        visible = org in p.orgs
+        cases.append(write("PATCH", url, 200, body={"name": f"{org} renamed"}, visible=visible))
+        replaced = new_partner | {"region": partner.region, "country": partner.country.code}
+        cases.append(write("PUT", url, 200, body=replaced, visible=visible))
+        for command, ok in lifecycle.items():
+            cases.append(write("POST", f"{url}{command}/", ok, body={"reason": "Matrix"}, visible=visible))
+
     # --- re-evaluation -------------------------------------------------------------------------------
     for org in ORGS:
         partner = world.acme if org == "acme" else world.globex
@@ -322,9 +342,8 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
     cases.append(read(f"{V1}/certification-types/{world.cert_type.pk}/"))
     cases.append(read(f"{V1}/me/"))
     cases.append(read(f"{V1}/"))
-    cases.append(not_allowed("POST", f"{V1}/partners/"))
     cases.append(not_allowed("POST", f"{V1}/me/"))
-    cases.append(not_allowed("PUT", f"{V1}/partners/{world.acme.pk}/"))
+    cases.append(not_allowed("DELETE", f"{V1}/partners/{world.acme.pk}/"))
     cases.append(not_allowed("PATCH", f"{V1}/sales/{world.of('acme', 'sale').pk}/"))
 
     # --- deals: the services decide who acts ---------------------------------------------------------
