@@ -59,6 +59,8 @@ LISTS = {
     "gate-status-changes": (SESSION_AND_SCOPE + CURSOR, "page"),
     "tier-changes": (SESSION_AND_SCOPE + CURSOR, "page"),
     "partner-tiers": (SESSION_AND_SCOPE + PAGE, "count, page"),
+    "segment-memberships": (SESSION_AND_SCOPE + CURSOR, "page with segment joined"),
+    "benefit-grants": (SESSION_AND_SCOPE + CURSOR, "page with benefit joined"),
     "evaluation-runs": (SESSION_AND_SCOPE + PAGE, "count, page"),
     "gate-forecasts": (SESSION_AND_SCOPE + PAGE, "count, page"),
     "deals": (SESSION_AND_SCOPE + PAGE + 1, "count, page, products prefetched"),
