@@ -1,6 +1,7 @@
 """Partners, people, facts (with bulk ingestion) and the reference codes facts use."""
 
 from django.db import models
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -11,6 +12,7 @@ from api.parsers import DecimalJSONParser
 from api.permissions import require_vendor_wide
 from api.schema import ErrorSerializer
 from api.scoping import request_token
+from api.selectors import standing_by_program
 from api.serializers import ingestion as ingestion_serializers
 from api.serializers.partners import (
     ActivitySerializer,
@@ -27,8 +29,10 @@ from api.serializers.partners import (
     ServiceOfferingSerializer,
 )
 from api.serializers.programs import ProgramSerializer
+from api.serializers.standing import PartnerStandingSerializer
 from api.views.base import FactViewSet, ReadOnlyViewSet
 from core.door import principal_user
+from gates.standing import partner_standing, partner_warnings
 from partners import ingestion
 from partners import services as partner_services
 from partners.filtersets import (
@@ -192,6 +196,14 @@ class PartnerViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ReadOnlyV
     def terminate(self, request, pk=None):
         return self._move(request, "terminate")
 
+    def open_programs(self, partner):
+        """The active programs the partner qualifies for, among those the caller may see."""
+        return (
+            Program.objects.visible_to(self.principal)
+            .filter(pk__in=Program.objects.for_partner(partner).values("pk"))
+            .order_by("name", "id")
+        )
+
     @extend_schema(
         summary="Programs open to this partner",
         description="The active programs the partner qualifies for: open to all, or through its segments.",
@@ -201,13 +213,30 @@ class PartnerViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ReadOnlyV
     @action(detail=True, methods=["get"], filterset_class=None, ordering_fields=["id"])
     def programs(self, request, pk=None):
         partner = self.get_object()
-        programs = (
-            Program.objects.visible_to(self.principal)
-            .filter(pk__in=Program.objects.for_partner(partner).values("pk"))
-            .order_by("name", "id")
-        )
-        page = self.paginate_queryset(programs)
+        page = self.paginate_queryset(self.open_programs(partner))
         return self.get_paginated_response(ProgramSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="A partner's whole current standing",
+        description="Per program open to the partner: the tier it holds (and its grace, if it no longer "
+        "qualifies), the benefits it holds, and every gate in effect with its progress criterion by "
+        "criterion and whether it is at risk, with the forecast. Values are those of the last evaluation.",
+        responses=PartnerStandingSerializer,
+        filters=False,
+    )
+    @action(detail=True, methods=["get"], filterset_class=None, pagination_class=None)
+    def standing(self, request, pk=None):
+        partner = self.get_object()
+        as_of = timezone.localdate()
+        body = standing_by_program(
+            partner=partner,
+            programs=list(self.open_programs(partner)),
+            # Recent changes are lists of their own (tier-changes, gate-status-changes).
+            standing=partner_standing(self.principal, partner, as_of=as_of, changes=0),
+            warnings=partner_warnings(self.principal, partner),
+            as_of=as_of,
+        )
+        return Response(PartnerStandingSerializer(body).data)
 
 
 class PersonViewSet(ReadOnlyViewSet):

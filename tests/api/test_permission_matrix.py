@@ -151,6 +151,8 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
     for org in ORGS:
         partner = world.acme if org == "acme" else world.globex
         cases.append(read(f"{V1}/partners/{partner.pk}/programs/", org in p.orgs))
+        cases.append(read(f"{V1}/partners/{partner.pk}/standing/", org in p.orgs))
+    cases.append(not_allowed("POST", f"{V1}/partners/{world.acme.pk}/standing/"))
     # Segments are the vendor's targeting: staff only. Grants: whoever sees the partner and the program.
     for route, kind, audience in (
         ("segment-memberships", "segment_membership", p.staff),
