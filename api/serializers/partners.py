@@ -48,14 +48,16 @@ class VisibleDistributorField(serializers.PrimaryKeyRelatedField):
 
 
 class VisibleStaffField(serializers.PrimaryKeyRelatedField):
-    """A staff user among the logins the caller sees (the users' door, as in the admin)."""
+    """A staff user among the logins the caller sees (the users' door, as in the admin), or the
+    caller himself: a manager may take on a partner he creates outside his regions."""
 
     def get_queryset(self):
         request = self.context.get("request")
         staff = get_user_model()._default_manager.filter(is_staff=True)
         if request is None:
             return staff.none()
-        return users_visible_to(principal_user(request_principal(request)), staff)
+        user = principal_user(request_principal(request))
+        return users_visible_to(user, staff) | staff.filter(pk=user.pk)
 
 
 STATUS_BY_COMMAND = (

@@ -106,6 +106,14 @@ class TestCreate:
             distributor.pk,
         )
 
+    def test_a_manager_takes_on_a_partner_outside_his_regions(self, client_for, channel_manager):
+        body = new_partner(region="apac", country="JP", channel_manager=channel_manager.pk)
+
+        response = client_for(channel_manager).post(PARTNERS, body, format="json")
+
+        assert response.status_code == 201, response.content
+        assert Partner.objects.get(name="Initech").channel_manager == channel_manager
+
     def test_a_manager_assigns_no_staff_he_does_not_see(self, client_for, channel_manager, superuser):
         response = client_for(channel_manager).post(
             PARTNERS, new_partner(channel_manager=superuser.pk), format="json"
