@@ -1,6 +1,9 @@
-"""Reads the API needs beyond the models' querysets: gate progress for many statuses at once."""
+"""Reads the API needs beyond the models' querysets: gate progress for many statuses at once, and a
+partner's standing grouped by program."""
 
 import datetime
+from collections import defaultdict
+from typing import Any
 
 from core.money import is_currency
 from criteria.tree import Criteria, CriteriaError, parse
@@ -48,3 +51,38 @@ class GateTrees:
             leaf_progress(leaf, value, references, self.as_of)
             for leaf, value in zip(tree.leaves, self._stored.values(status, gate, tree), strict=True)
         ]
+
+
+def standing_by_program(*, partner, programs, standing, warnings, as_of: datetime.date) -> dict[str, Any]:
+    """A partner's standing (``gates.standing``) grouped under each program of ``programs``, as
+    ``PartnerStandingSerializer`` reads it. No query: everything is read already."""
+    tiers = {tier.program_id: tier for tier in standing.tiers}
+    at_risk = {forecast.gate_id: forecast for forecast in warnings}
+    grants: dict[int, list] = defaultdict(list)
+    for grant in standing.grants:
+        grants[grant.benefit.program_id].append(grant)
+    gates: dict[int, list] = defaultdict(list)
+    for progress in standing.progress:
+        forecast = at_risk.get(progress.gate.id)
+        gates[progress.gate.program_id].append(
+            {
+                "progress": progress,
+                "total": len(progress.leaves),
+                "at_risk": forecast is not None,
+                "forecast": forecast,
+            }
+        )
+    return {
+        "partner": partner.pk,
+        "status": partner.status,
+        "as_of": as_of,
+        "programs": [
+            {
+                "program": program,
+                "tier": tiers.get(program.pk),
+                "benefits": grants[program.pk],
+                "gates": gates[program.pk],
+            }
+            for program in programs
+        ],
+    }

@@ -4,6 +4,7 @@ import django_filters as filters
 
 from core.filters import BooleanFilter, DateFilter, DateTimeFilter, IdFilter
 from gates.models import (
+    BenefitGrant,
     EvaluationRun,
     Gate,
     GateForecast,
@@ -12,9 +13,11 @@ from gates.models import (
     GateStatus,
     GateStatusChange,
     PartnerTier,
+    SegmentMembership,
     TierChange,
     TierChangeReason,
 )
+from programs.models import BenefitKind
 
 
 class GateFilterSet(filters.FilterSet):
@@ -108,4 +111,34 @@ class GateForecastFilterSet(filters.FilterSet):
 
     class Meta:
         model = GateForecast
+        fields: list[str] = []
+
+
+class SegmentMembershipFilterSet(filters.FilterSet):
+    partner = IdFilter(field_name="partner_id")
+    segment = IdFilter(field_name="segment_id")
+    since_after = DateTimeFilter(field_name="since", lookup_expr="gte")
+    since_before = DateTimeFilter(field_name="since", lookup_expr="lte")
+
+    class Meta:
+        model = SegmentMembership
+        fields: list[str] = []
+
+
+class BenefitGrantFilterSet(filters.FilterSet):
+    partner = IdFilter(field_name="partner_id")
+    benefit = IdFilter(field_name="benefit_id")
+    program = IdFilter(field_name="benefit__program_id")
+    kind = filters.ChoiceFilter(field_name="benefit__kind", choices=BenefitKind.choices)
+    via_tier = IdFilter(field_name="via_tier_id")
+    via_gate = IdFilter(field_name="via_gate_id")
+    active = BooleanFilter(
+        field_name="revoked_at", lookup_expr="isnull", help_text="true: held now; false: revoked."
+    )
+    granted_after = DateTimeFilter(field_name="granted_at", lookup_expr="gte")
+    granted_before = DateTimeFilter(field_name="granted_at", lookup_expr="lte")
+    revoked_after = DateTimeFilter(field_name="revoked_at", lookup_expr="gte")
+
+    class Meta:
+        model = BenefitGrant
         fields: list[str] = []

@@ -1,8 +1,8 @@
 """Writes to partners, their facts entered by hand, and their reference data."""
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 
 from core.audit import audit
@@ -135,14 +135,49 @@ def exchange_rate_delete(*, actor, rate: ExchangeRate) -> None:
         daily_rates_rebuild(currency)
 
 
-def partner_move(*, actor, partner: Partner, status: str, reason: str = "", principal=None) -> Partner:
+OUT_OF_COVERAGE = (
+    "This partner would be outside what you cover: choose a region you cover, "
+    "or make yourself its channel manager."
+)
+
+
+def partner_save(*, actor, partner: Partner, principal=None) -> Partner:
+    """Create or change a partner outside the admin (the API), by the rules the admin keeps.
+
+    ``partner`` has passed ``full_clean()``; its status is the stored one (it
+    changes only through ``partner_move``). Changing needs the door's ``change``
+    (``fact_save`` checks it). The saved partner must stay where ``principal``
+    can see it, as the admin's coverage check has it: otherwise a
+    ``ValidationError`` and nothing is written. Audited and re-evaluated after
+    commit, as every partner change.
+    """
+    principal = principal if principal is not None else actor
+    with transaction.atomic():
+        fact_save(actor=actor, fact=partner, principal=principal)
+        if not Partner.objects.visible_to(principal).filter(pk=partner.pk).exists():
+            raise ValidationError(OUT_OF_COVERAGE)
+    return partner
+
+
+def partner_move(
+    *,
+    actor,
+    partner: Partner,
+    status: str,
+    reason: str = "",
+    principal=None,
+    from_statuses: Collection[str] | None = None,
+    refused: str = "",
+) -> Partner:
     """Move a partner along its lifecycle: onboard, activate, suspend, reinstate, terminate.
 
-    The move must be in ``PARTNER_STATE_MOVES`` (otherwise a ``conflict``), and the
-    door must let ``principal`` (the token, or the actor) change the partner
-    (otherwise ``PermissionDenied``). The status is a partner attribute gates and
-    segments read, so the partner is re-evaluated after commit. The record keeps
-    the reason.
+    The move must be in ``PARTNER_STATE_MOVES`` and, when ``from_statuses`` is
+    given (a reinstatement starts from a suspension), start from one of them:
+    otherwise a ``conflict`` (with ``refused`` as its message, if given), checked
+    under the partner's lock. The door must let ``principal`` (the token, or the
+    actor) change the partner (otherwise ``PermissionDenied``). The status is a
+    partner attribute gates and segments read, so the partner is re-evaluated
+    after commit. The record keeps the reason.
     """
     principal = principal if principal is not None else actor
     status = LifecycleStatus(status)
@@ -150,6 +185,8 @@ def partner_move(*, actor, partner: Partner, status: str, reason: str = "", prin
         raise PermissionDenied("You may not change this partner.")
     with transaction.atomic():
         locked = Partner.objects.select_for_update().get(pk=partner.pk)
+        if from_statuses is not None and locked.status not in from_statuses:
+            raise ValidationError(refused or partner_move_refusal(locked.status, status), code="conflict")
         require_move(
             PARTNER_STATE_MOVES, locked.status, status, refused=partner_move_refusal(locked.status, status)
         )

@@ -13,23 +13,12 @@ from typing import Any
 from django.utils import timezone
 
 from gates.models import GateForecast
-from partners.models import Partner
-from programs.models import Program
+
+# Shared with the API's standing; the portal's pages read it from here.
+from gates.standing import partner_warnings as partner_warnings
 
 # The most forecasts the manager's summary lists; the rest is counted.
 MANAGER_LIMIT = 200
-
-
-def partner_warnings(viewer, partner: Partner) -> list[GateForecast]:
-    """The gates ``partner`` passes and would fail within their horizon, soonest first (one query)."""
-    return list(
-        GateForecast.objects.visible_to(viewer)
-        .filter(
-            partner=partner, at_risk=True, gate__program__in=Program.objects.for_partner(partner).values("id")
-        )
-        .select_related("gate__program", "gate__unlocks_tier")
-        .order_by("fails_on", "gate__name")
-    )
 
 
 def renewals_by_person(warnings: list[GateForecast]) -> dict[int, list[dict[str, Any]]]:

@@ -20,15 +20,17 @@ from criteria.tree import CriteriaError, parse
 from deals.models import Deal, DealStatus, MdfRequest
 from gates.metrics import SPECS, References
 from gates.models import (
-    BenefitGrant,
     Gate,
     GateOutcome,
     GateStatus,
     GateStatusChange,
     PartnerTier,
-    TierChange,
 )
-from gates.selectors import GateProgress, StoredMeasures, leaf_progress, partner_gate_progress
+from gates.selectors import GateProgress, StoredMeasures, leaf_progress
+
+# The standing is shared with the API, so it lives below both; the portal's pages read it from here.
+from gates.standing import Standing as Standing
+from gates.standing import partner_standing as partner_standing
 from partners.models import Certification, Partner, Person
 from programs.models import Benefit, Program, Tier, program_open_to
 
@@ -47,25 +49,6 @@ def quarter_start(day: datetime.date) -> datetime.date:
 
 
 # --- a partner's standing -------------------------------------------------------------
-
-
-@dataclass
-class Standing:
-    """What a partner sees about itself: tiers, benefits, progress and recent changes."""
-
-    tiers: list[PartnerTier]
-    grants: list[BenefitGrant]
-    progress: list[GateProgress]
-    changes: list[dict[str, Any]]
-    in_grace: list[PartnerTier] = field(default_factory=list)
-
-    @property
-    def open_gates(self) -> list[GateProgress]:
-        return [gate for gate in self.progress if not gate.passed]
-
-    @property
-    def passed_gates(self) -> list[GateProgress]:
-        return [gate for gate in self.progress if gate.passed]
 
 
 @dataclass
@@ -169,73 +152,6 @@ def tier_ladders(standing: "Standing", partner: Partner) -> list[Ladder]:
             )
         )
     return list(ladders.values())
-
-
-def _tier_gate_order(progress: GateProgress) -> tuple:
-    tier = progress.gate.unlocks_tier
-    return (progress.gate.program.name, tier.rank if tier else 1_000, progress.gate.name)
-
-
-def partner_standing(
-    viewer, partner: Partner, *, as_of: datetime.date | None = None, changes: int = 8
-) -> Standing:
-    """What ``partner`` stands at, as ``viewer`` (the partner's user, its distributor, staff) may
-    see it: only in the programs open to the partner itself.
-
-    Seven queries: tiers, grants, gates, gate statuses, gate changes, tier changes, and the
-    reference data some criteria need (tier names), whatever the number of gates or changes."""
-    as_of = as_of or timezone.localdate()
-    visible = _visible_program_ids(partner)
-    tiers = list(
-        PartnerTier.objects.visible_to(viewer)
-        .filter(partner=partner, program__in=visible)
-        .filter(Q(tier__isnull=False) | Q(grace_until__isnull=False))
-        .select_related("program", "tier", "earned_tier", "qualified_tier", "override_tier")
-        .order_by("program__name")
-    )
-    grants = list(
-        BenefitGrant.objects.visible_to(viewer)
-        .filter(partner=partner, revoked_at__isnull=True, benefit__program__in=visible)
-        .select_related("benefit", "benefit__program", "via_tier", "via_gate")
-        .order_by("benefit__program__name", "benefit__kind", "benefit__name")
-    )
-    gates = list(
-        Gate.objects.in_effect(as_of)
-        .filter(program__in=visible)
-        .select_related("program", "unlocks_tier")
-        .order_by("program__name", "name")
-    )
-    progress = sorted(partner_gate_progress(partner, gates=gates, as_of=as_of), key=_tier_gate_order)
-    gate_changes: list[dict[str, Any]] = [
-        {
-            "at": change.changed_at,
-            "kind": "gate",
-            "text": f"{change.gate.name}: {change.get_to_status_display()}",
-        }
-        for change in GateStatusChange.objects.visible_to(viewer)
-        .filter(partner=partner, gate__program__in=visible)
-        .select_related("gate")[:changes]
-    ]
-    tier_changes: list[dict[str, Any]] = [
-        {
-            "at": change.changed_at,
-            "kind": "tier",
-            "text": f"{change.program.name}: {change.get_reason_display()} – "
-            f"{change.to_tier.name if change.to_tier else 'no tier'}"
-            + (f" ({change.note})" if change.note else ""),
-        }
-        for change in TierChange.objects.visible_to(viewer)
-        .filter(partner=partner, program__in=visible)
-        .select_related("to_tier", "program")[:changes]
-    ]
-    merged = sorted(gate_changes + tier_changes, key=lambda item: item["at"], reverse=True)[:changes]
-    return Standing(
-        tiers=tiers,
-        grants=grants,
-        progress=progress,
-        changes=merged,
-        in_grace=[tier for tier in tiers if tier.grace_until is not None],
-    )
 
 
 def deal_counts(deals: QuerySet[Deal]) -> dict[str, int]:

@@ -438,6 +438,7 @@ SPECTACULAR_SETTINGS = {
         "LifecycleStatusEnum": "partners.models.LifecycleStatus",
         "GateOutcomeEnum": "gates.models.GateOutcome",
         "SalesRoleEnum": "deals.models.SalesRole",
+        "BenefitKindEnum": "programs.models.BenefitKind",
     },
 }
 

@@ -14,6 +14,7 @@ from criteria.tree import CriteriaError
 from gates.describe import describe_criteria
 from gates.metrics import References, load_references
 from gates.models import (
+    BenefitGrant,
     EvaluationRun,
     Gate,
     GateOutcome,
@@ -22,12 +23,13 @@ from gates.models import (
     GateStatusChange,
     GateVersion,
     PartnerTier,
+    SegmentMembership,
     TierChange,
     prerequisite_cycle,
 )
 from gates.services import criteria_lines
 from gates.validation import parse_criteria
-from programs.models import Benefit, Program, Tier
+from programs.models import Benefit, BenefitKind, Program, Tier
 
 
 def _references(serializer: serializers.Field) -> References:
@@ -405,6 +407,49 @@ class PartnerTierSerializer(StrictModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+
+class SegmentMembershipSerializer(StrictModelSerializer):
+    segment_name = serializers.CharField(source="segment.name", read_only=True)
+
+    class Meta:
+        model = SegmentMembership
+        fields = ["id", "partner", "segment", "segment_name", "since"]
+        read_only_fields = fields
+        extra_kwargs = {
+            "since": {"help_text": "When the evaluation first placed the partner in the segment."}
+        }
+
+
+class BenefitGrantSerializer(StrictModelSerializer):
+    benefit_name = serializers.CharField(source="benefit.name", read_only=True)
+    program = serializers.IntegerField(source="benefit.program_id", read_only=True)
+    kind = serializers.ChoiceField(source="benefit.kind", choices=BenefitKind.choices, read_only=True)
+    active = serializers.SerializerMethodField(help_text="Held now: not revoked.")
+
+    class Meta:
+        model = BenefitGrant
+        fields = [
+            "id",
+            "partner",
+            "benefit",
+            "benefit_name",
+            "program",
+            "kind",
+            "via_tier",
+            "via_gate",
+            "granted_at",
+            "revoked_at",
+            "active",
+        ]
+        read_only_fields = fields
+        extra_kwargs = {
+            "via_tier": {"help_text": "The tier that grants it, if a tier does."},
+            "via_gate": {"help_text": "The passed gate that unlocks it, if a gate does."},
+        }
+
+    def get_active(self, grant) -> bool:
+        return grant.revoked_at is None
 
 
 class GateVersionSerializer(StrictModelSerializer):

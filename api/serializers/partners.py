@@ -1,12 +1,21 @@
-"""Partners, their people and their facts, as integrators read them."""
+"""Partners, their people and their facts, as integrators read them; partners as staff write them."""
 
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django_countries import countries
 from rest_framework import serializers
 
-from core.serializers import StrictModelSerializer
+from api.exceptions import django_errors
+from api.scoping import request_principal
+from core.door import principal_user
+from core.serializers import StrictModelSerializer, StrictSerializer
 from partners.models import (
     ActivityType,
     Certification,
     CertificationType,
+    Distributor,
     EngagementActivity,
     Partner,
     Person,
@@ -14,12 +23,70 @@ from partners.models import (
     Sale,
     ServiceOffering,
     ServiceProficiency,
+    users_visible_to,
+)
+
+
+class CountryCodeField(serializers.ChoiceField):
+    """A country as its ISO 3166 code, read and written."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=list(countries), **kwargs)
+
+    def to_representation(self, value):
+        return getattr(value, "code", value) or ""
+
+
+class VisibleDistributorField(serializers.PrimaryKeyRelatedField):
+    """A distributor id among those the caller sees (the admin's choices); any other is "not found"."""
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        if request is None:
+            return Distributor.objects.none()
+        return Distributor.objects.visible_to(request_principal(request))
+
+
+class VisibleStaffField(serializers.PrimaryKeyRelatedField):
+    """A staff user among the logins the caller sees (the users' door, as in the admin), or the
+    caller himself: a manager may take on a partner he creates outside his regions."""
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        staff = get_user_model()._default_manager.filter(is_staff=True)
+        if request is None:
+            return staff.none()
+        user = principal_user(request_principal(request))
+        return users_visible_to(user, staff) | staff.filter(pk=user.pk)
+
+
+STATUS_BY_COMMAND = (
+    "The status changes only through the lifecycle commands: "
+    "onboard, activate, suspend, reinstate, terminate."
 )
 
 
 class PartnerSerializer(StrictModelSerializer):
-    country = serializers.CharField(source="country.code", read_only=True, help_text="ISO 3166 code.")
-    website = serializers.CharField(read_only=True, help_text="A URL, or empty.")
+    """Read by everybody who sees the partner; written by staff holding the partner permissions.
+
+    Writes are validated as the admin's are (the model's ``full_clean()``); the
+    status is read-only here and moves through the lifecycle commands.
+    """
+
+    country = CountryCodeField(help_text="ISO 3166 code.")
+    website = serializers.URLField(
+        required=False, allow_blank=True, max_length=200, help_text="A URL, or empty."
+    )
+    distributor = VisibleDistributorField(
+        required=False,
+        allow_null=True,
+        help_text="The distributor the partner buys through (two-tier channel), among those you see.",
+    )
+    channel_manager = VisibleStaffField(
+        required=False,
+        allow_null=True,
+        help_text="A staff user, among those you see.",
+    )
 
     class Meta:
         model = Partner
@@ -38,7 +105,31 @@ class PartnerSerializer(StrictModelSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = fields
+        read_only_fields = ["id", "status", "created_at", "updated_at"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(self.initial_data, dict) and "status" in self.initial_data:
+            raise serializers.ValidationError({"status": [STATUS_BY_COMMAND]})
+        partner = Partner() if self.instance is None else Partner.objects.get(pk=self.instance.pk)
+        for name, value in attrs.items():
+            setattr(partner, name, value)
+        try:
+            # The model's own rules, as the admin applies them.
+            partner.full_clean()
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(django_errors(exc)) from exc
+        attrs["_partner"] = partner
+        return attrs
+
+
+class PartnerMoveSerializer(StrictSerializer):
+    reason = serializers.CharField(
+        max_length=2000, required=False, allow_blank=True, default="", help_text="Kept in the history."
+    )
+
+
+class PartnerMoveReasonSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=2000, help_text="Why; kept in the history.")
 
 
 class PersonSerializer(StrictModelSerializer):

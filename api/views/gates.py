@@ -13,6 +13,7 @@ from api.pagination import PagePagination
 from api.permissions import ProgramDefinitionMixin, require_program_manager, require_vendor_wide
 from api.selectors import GateTrees
 from api.serializers.gates import (
+    BenefitGrantSerializer,
     EvaluationQueuedSerializer,
     EvaluationRequestSerializer,
     EvaluationRunSerializer,
@@ -24,6 +25,7 @@ from api.serializers.gates import (
     GateStatusSerializer,
     GateVersionSerializer,
     PartnerTierSerializer,
+    SegmentMembershipSerializer,
     SimulationRequestSerializer,
     SimulationSerializer,
     TierChangeSerializer,
@@ -34,14 +36,17 @@ from core.door import principal_user
 from criteria.tree import CriteriaError
 from gates import services as gate_services
 from gates.filtersets import (
+    BenefitGrantFilterSet,
     EvaluationRunFilterSet,
     GateFilterSet,
     GateStatusChangeFilterSet,
     GateStatusFilterSet,
     PartnerTierFilterSet,
+    SegmentMembershipFilterSet,
     TierChangeFilterSet,
 )
 from gates.models import (
+    BenefitGrant,
     EvaluationRun,
     Gate,
     GateState,
@@ -49,6 +54,7 @@ from gates.models import (
     GateStatusChange,
     GateVersion,
     PartnerTier,
+    SegmentMembership,
     TierChange,
 )
 from partners.models import Partner
@@ -327,6 +333,38 @@ class PartnerTierViewSet(ReadOnlyViewSet):
         return PartnerTier.objects.visible_to(self.principal)
 
 
+@extend_schema_view(
+    list=extend_schema(
+        summary="Segment memberships, newest first",
+        description="Which partners the evaluation placed in which segments. Segments are the vendor's "
+        "targeting: staff see the memberships of the partners they see; partners and distributors see none.",
+    ),
+    retrieve=extend_schema(summary="A segment membership"),
+)
+class SegmentMembershipViewSet(CursorReadOnlyViewSet):
+    serializer_class = SegmentMembershipSerializer
+    filterset_class = SegmentMembershipFilterSet
+
+    def scoped_queryset(self):
+        return SegmentMembership.objects.visible_to(self.principal).select_related("segment")
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Benefits granted to partners, newest first",
+        description="Held and revoked (`active=false`), from a tier or a passed gate. A partner's users "
+        "see its grants in the programs open to it.",
+    ),
+    retrieve=extend_schema(summary="A benefit grant"),
+)
+class BenefitGrantViewSet(CursorReadOnlyViewSet):
+    serializer_class = BenefitGrantSerializer
+    filterset_class = BenefitGrantFilterSet
+
+    def scoped_queryset(self):
+        return BenefitGrant.objects.visible_to(self.principal).select_related("benefit")
+
+
 class EvaluationViewSet(ScopedViewMixin, viewsets.GenericViewSet):
     """Queue the re-evaluation of one partner, or of every partner."""
 
@@ -407,5 +445,7 @@ def register(router) -> None:
     router.register("gate-status-changes", GateStatusChangeViewSet, basename="gate-status-change")
     router.register("tier-changes", TierChangeViewSet, basename="tier-change")
     router.register("partner-tiers", PartnerTierViewSet, basename="partner-tier")
+    router.register("segment-memberships", SegmentMembershipViewSet, basename="segment-membership")
+    router.register("benefit-grants", BenefitGrantViewSet, basename="benefit-grant")
     router.register("evaluations", EvaluationViewSet, basename="evaluation")
     router.register("evaluation-runs", EvaluationRunViewSet, basename="evaluation-run")

@@ -1,21 +1,26 @@
 """Partners, people, facts (with bulk ingestion) and the reference codes facts use."""
 
 from django.db import models
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import status
+from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from api.parsers import DecimalJSONParser
+from api.permissions import require_vendor_wide
 from api.schema import ErrorSerializer
 from api.scoping import request_token
+from api.selectors import standing_by_program
 from api.serializers import ingestion as ingestion_serializers
 from api.serializers.partners import (
     ActivitySerializer,
     ActivityTypeSerializer,
     CertificationSerializer,
     CertificationTypeSerializer,
+    PartnerMoveReasonSerializer,
+    PartnerMoveSerializer,
     PartnerSerializer,
     PersonSerializer,
     ProductLineSerializer,
@@ -24,8 +29,12 @@ from api.serializers.partners import (
     ServiceOfferingSerializer,
 )
 from api.serializers.programs import ProgramSerializer
+from api.serializers.standing import PartnerStandingSerializer
 from api.views.base import FactViewSet, ReadOnlyViewSet
+from core.door import principal_user
+from gates.standing import partner_standing, partner_warnings
 from partners import ingestion
+from partners import services as partner_services
 from partners.filtersets import (
     ActivityFilterSet,
     CertificationFilterSet,
@@ -39,6 +48,7 @@ from partners.models import (
     Certification,
     CertificationType,
     EngagementActivity,
+    LifecycleStatus,
     Partner,
     Person,
     ProductLine,
@@ -55,18 +65,144 @@ class Conflict(APIException):
     default_code = "conflict"
 
 
+# command -> (the status it moves to, the statuses it starts from or None for any the table allows,
+# the refusal when it starts elsewhere, whether a reason is required)
+LIFECYCLE_COMMANDS: dict[str, tuple[str, frozenset[str] | None, str, bool]] = {
+    "onboard": (LifecycleStatus.ONBOARDING, None, "", False),
+    "activate": (
+        LifecycleStatus.ACTIVE,
+        frozenset({LifecycleStatus.PROSPECT, LifecycleStatus.ONBOARDING}),
+        "Only a prospect or onboarding partner is activated; a suspended one is reinstated.",
+        False,
+    ),
+    "suspend": (LifecycleStatus.SUSPENDED, None, "", True),
+    "reinstate": (
+        LifecycleStatus.ACTIVE,
+        frozenset({LifecycleStatus.SUSPENDED}),
+        "Only a suspended partner is reinstated.",
+        False,
+    ),
+    "terminate": (LifecycleStatus.TERMINATED, None, "", True),
+}
+_MOVE_SUMMARIES = {
+    "onboard": "Start onboarding a partner",
+    "activate": "Activate a prospect or onboarding partner",
+    "suspend": "Suspend a partner",
+    "reinstate": "Reinstate a suspended partner",
+    "terminate": "Terminate a partner (final)",
+}
+
+
+def _move_schema(command: str):
+    required = LIFECYCLE_COMMANDS[command][3]
+    return extend_schema(
+        summary=_MOVE_SUMMARIES[command],
+        description="The partner is re-evaluated shortly after: its status is a criterion gates and "
+        "segments may read. The move is audited with its reason" + (" (required)." if required else "."),
+        request=PartnerMoveReasonSerializer if required else PartnerMoveSerializer,
+        responses={
+            200: PartnerSerializer,
+            409: OpenApiResponse(
+                ErrorSerializer, description="The partner's present status does not allow this move."
+            ),
+        },
+        filters=False,
+    )
+
+
+def require_vendor_wide_staff(principal) -> None:
+    """New partners are the vendor's: staff, with a token (if any) for every partner."""
+    if not principal_user(principal).is_staff:
+        raise PermissionDenied("Partners are created by the vendor's staff.")
+    require_vendor_wide(principal)
+
+
 @extend_schema_view(
     list=extend_schema(summary="Partners you can see"),
     retrieve=extend_schema(summary="A partner"),
+    create=extend_schema(
+        summary="Create a partner",
+        description="Vendor-wide staff only. It starts as a prospect; its status then moves through "
+        "the lifecycle commands. It must be in your coverage (a region you cover, or you as its "
+        "channel manager).",
+    ),
+    update=extend_schema(summary="Replace a partner", description="The status is not written here."),
+    partial_update=extend_schema(summary="Change a partner", description="The status is not written here."),
 )
-class PartnerViewSet(ReadOnlyViewSet):
+class PartnerViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ReadOnlyViewSet):
     serializer_class = PartnerSerializer
     filterset_class = PartnerFilterSet
     ordering_fields = ["id", "name", "joined_on", "updated_at"]
     ordering = ["name", "id"]
+    write_permissions = {
+        "create": ["partners.add_partner"],
+        "update": ["partners.change_partner"],
+        "partial_update": ["partners.change_partner"],
+        **{command: ["partners.change_partner"] for command in LIFECYCLE_COMMANDS},
+    }
 
     def scoped_queryset(self):
         return Partner.objects.visible_to(self.principal)
+
+    def perform_create(self, serializer):
+        require_vendor_wide_staff(self.principal)
+        serializer.instance = partner_services.partner_save(
+            actor=self.request.user, partner=serializer.validated_data["_partner"], principal=self.principal
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = partner_services.partner_save(
+            actor=self.request.user, partner=serializer.validated_data["_partner"], principal=self.principal
+        )
+
+    def _move(self, request, command: str):
+        partner = self.get_object()
+        destination, starts, refused, reason_required = LIFECYCLE_COMMANDS[command]
+        form = (PartnerMoveReasonSerializer if reason_required else PartnerMoveSerializer)(data=request.data)
+        form.is_valid(raise_exception=True)
+        partner_services.partner_move(
+            actor=request.user,
+            partner=partner,
+            status=destination,
+            reason=form.validated_data["reason"],
+            principal=self.principal,
+            from_statuses=starts,
+            refused=refused,
+        )
+        return Response(self.get_serializer(self.get_object()).data)
+
+    @_move_schema("onboard")
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def onboard(self, request, pk=None):
+        return self._move(request, "onboard")
+
+    @_move_schema("activate")
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def activate(self, request, pk=None):
+        return self._move(request, "activate")
+
+    @_move_schema("suspend")
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def suspend(self, request, pk=None):
+        return self._move(request, "suspend")
+
+    @_move_schema("reinstate")
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def reinstate(self, request, pk=None):
+        return self._move(request, "reinstate")
+
+    @_move_schema("terminate")
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def terminate(self, request, pk=None):
+        return self._move(request, "terminate")
+
+    def open_programs(self, partner):
+        """The active programs the partner qualifies for, among those the caller may see."""
+        return (
+            Program.objects.visible_to(self.principal)
+            .filter(pk__in=Program.objects.for_partner(partner).values("pk"))
+            .order_by("name", "id")
+        )
 
     @extend_schema(
         summary="Programs open to this partner",
@@ -77,13 +213,30 @@ class PartnerViewSet(ReadOnlyViewSet):
     @action(detail=True, methods=["get"], filterset_class=None, ordering_fields=["id"])
     def programs(self, request, pk=None):
         partner = self.get_object()
-        programs = (
-            Program.objects.visible_to(self.principal)
-            .filter(pk__in=Program.objects.for_partner(partner).values("pk"))
-            .order_by("name", "id")
-        )
-        page = self.paginate_queryset(programs)
+        page = self.paginate_queryset(self.open_programs(partner))
         return self.get_paginated_response(ProgramSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="A partner's whole current standing",
+        description="Per program open to the partner: the tier it holds (and its grace, if it no longer "
+        "qualifies), the benefits it holds, and every gate in effect with its progress criterion by "
+        "criterion and whether it is at risk, with the forecast. Values are those of the last evaluation.",
+        responses=PartnerStandingSerializer,
+        filters=False,
+    )
+    @action(detail=True, methods=["get"], filterset_class=None, pagination_class=None)
+    def standing(self, request, pk=None):
+        partner = self.get_object()
+        as_of = timezone.localdate()
+        body = standing_by_program(
+            partner=partner,
+            programs=list(self.open_programs(partner)),
+            # Recent changes are lists of their own (tier-changes, gate-status-changes).
+            standing=partner_standing(self.principal, partner, as_of=as_of, changes=0),
+            warnings=partner_warnings(self.principal, partner),
+            as_of=as_of,
+        )
+        return Response(PartnerStandingSerializer(body).data)
 
 
 class PersonViewSet(ReadOnlyViewSet):

@@ -92,9 +92,10 @@ def partner_move_refusal(current: str, destination: str) -> str:
     allowed = sorted(
         LifecycleStatus(to).label.lower() for start, to in PARTNER_STATE_MOVES if start == current
     )
+    article = "An" if label[:1] in "aeiou" else "A"
     if not allowed:
-        return f"A {label} partner stays {label}: termination is final."
-    return f"A {label} partner can only become {' or '.join(allowed)}."
+        return f"{article} {label} partner stays {label}: termination is final."
+    return f"{article} {label} partner can only become {' or '.join(allowed)}."
 
 
 def sees_every_partner(user) -> bool:

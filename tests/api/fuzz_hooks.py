@@ -13,9 +13,11 @@ the schema the fuzzer reads to them:
 - an activation is dated today (it must fall between the deal's close and today);
 - a batch names its source when the identity's token names none, and a
   registration or MDF request its partner when the identity is not a partner's;
+- a partner is in its author's region and its website a URL Django accepts;
 - a gate's or an incentive rule's program is the one the world's tiers belong to, a
   gate's prerequisite one that makes no cycle, their dates run forwards, and a new
   version of the world's rule starts tomorrow (it has paid for today's deal);
+- a path id generated outside the world's stays outside it (see ``before_call``);
 - a cursor is one the API hands out (any other is refused with a 400);
 - an analytics period's ``start`` comes before its ``end``;
 - the country and currency lists are sampled (see ``SAMPLED``).
@@ -54,6 +56,8 @@ REFERENCES = {
     ("customer_segment", "string"): "customer-segment-codes",
     ("activated_on", "string"): "today",
     ("criteria", "object"): "criteria",
+    ("distributor", "integer"): "distributors",
+    ("channel_manager", "integer"): "staff",
 }
 
 
@@ -63,6 +67,13 @@ REFERENCES = {
 # rule starts after the day it last paid for.
 COMPONENT_REFERENCES = {
     ("NewVersionRequest", "effective_from"): "tomorrow",
+    # A partner stays in its author's coverage (a region he covers), and its website is a URL
+    # Django's validator takes (the schema's "uri" format admits many it does not).
+    **{
+        (component, name): key
+        for component in ("PartnerRequest", "PatchedPartnerRequest")
+        for name, key in (("region", "covered-regions"), ("website", "websites"))
+    },
     **{
         (component, name): key
         for component in (
@@ -128,6 +139,10 @@ def before_load_schema(context, raw_schema):
                     parameter["schema"] = {"type": "string", "enum": WORLD["cursors"]}
 
 
+# An id no run reaches (the database's integer ids go far beyond it, the world's stay small).
+NEVER_AN_ID = 2_000_000_000
+
+
 @schemathesis.hook
 def before_call(context, case, kwargs):
     # An analytics period runs forwards (``end`` before ``start`` is refused, naming ``end``),
@@ -137,6 +152,15 @@ def before_call(context, case, kwargs):
         start, end = query["start"], query.get("end")
         if isinstance(end, str) and end < start:
             case.query = {**query, "start": end, "end": start}
+    # An id generated to be wrong stays wrong: the run creates partners (and gates, deals…) of its
+    # own, whose small ids a generated "not one of the world's" id would otherwise hit.
+    path_parameters = case.path_parameters or {}
+    collection = case.path.split("/")[3] if case.path.count("/") > 3 else ""
+    known_ids = WORLD.get("ids", {}).get(collection)
+    wrong = path_parameters.get("id")
+    generated_wrong = isinstance(wrong, int) and not isinstance(wrong, bool) and 0 < wrong < NEVER_AN_ID
+    if known_ids and generated_wrong and wrong not in known_ids:
+        case.path_parameters = {**path_parameters, "id": NEVER_AN_ID}
     session = WORLD.get("session")
     if session:
         case.cookies = {**(case.cookies or {}), **session["cookies"]}

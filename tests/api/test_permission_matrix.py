@@ -25,10 +25,11 @@ from django.utils import timezone
 
 from api.models import TokenScope
 from deals import mdf as mdf_services
+from gates.models import BenefitGrant, SegmentMembership
 from partners.models import ManagerProfile, Region
 from partners.roles import ensure_channel_manager_group
 from tests.deals.helpers import grant_deal_registration, grant_mdf
-from tests.factories import DealFactory, UserFactory, grant_program_manager
+from tests.factories import DealFactory, SegmentFactory, UserFactory, grant_program_manager
 
 pytestmark = pytest.mark.django_db
 
@@ -150,6 +151,20 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
     for org in ORGS:
         partner = world.acme if org == "acme" else world.globex
         cases.append(read(f"{V1}/partners/{partner.pk}/programs/", org in p.orgs))
+        cases.append(read(f"{V1}/partners/{partner.pk}/standing/", org in p.orgs))
+    cases.append(not_allowed("POST", f"{V1}/partners/{world.acme.pk}/standing/"))
+    # Segments are the vendor's targeting: staff only. Grants: whoever sees the partner and the program.
+    for route, kind, audience in (
+        ("segment-memberships", "segment_membership", p.staff),
+        ("benefit-grants", "benefit_grant", True),
+    ):
+        for org in ORGS:
+            cases.append(read(f"{V1}/{route}/{extra[kind][org].pk}/", audience and org in p.orgs))
+        cases.append(
+            read(f"{V1}/{route}/", list_ids={extra[kind][org].pk: audience and org in p.orgs for org in ORGS})
+        )
+        cases.append(not_allowed("POST", f"{V1}/{route}/"))
+        cases.append(not_allowed("DELETE", f"{V1}/{route}/{extra[kind]['acme'].pk}/"))
     specialist_status = world.of("acme", "specialist_status")
     cases.append(read(f"{V1}/gate-statuses/{specialist_status.pk}/", "acme" in p.orgs))
 
@@ -307,6 +322,26 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
         write("POST", f"{V1}/gates/simulate/", 200, body={"gate": world.silver_gate.pk}, vendor_wide=True)
     )
 
+    # --- partners: created by vendor-wide staff, changed and moved by those holding the permissions -
+    new_partner = {
+        "name": "Matrix partner",
+        "partner_type": "msp",
+        "business_model": "managed",
+        "country": "DE",
+        "region": "emea",
+    }
+    cases.append(write("POST", f"{V1}/partners/", 201, body=new_partner, vendor_wide=True))
+    lifecycle = {"onboard": 409, "activate": 409, "suspend": 200, "reinstate": 409, "terminate": 200}
+    for org in ORGS:
+        partner = world.acme if org == "acme" else world.globex
+        url = f"{V1}/partners/{partner.pk}/"
+        visible = org in p.orgs
+        cases.append(write("PATCH", url, 200, body={"name": f"{org} renamed"}, visible=visible))
+        replaced = new_partner | {"region": partner.region, "country": partner.country.code}
+        cases.append(write("PUT", url, 200, body=replaced, visible=visible))
+        for command, ok in lifecycle.items():
+            cases.append(write("POST", f"{url}{command}/", ok, body={"reason": "Matrix"}, visible=visible))
+
     # --- re-evaluation -------------------------------------------------------------------------------
     for org in ORGS:
         partner = world.acme if org == "acme" else world.globex
@@ -322,9 +357,8 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
     cases.append(read(f"{V1}/certification-types/{world.cert_type.pk}/"))
     cases.append(read(f"{V1}/me/"))
     cases.append(read(f"{V1}/"))
-    cases.append(not_allowed("POST", f"{V1}/partners/"))
     cases.append(not_allowed("POST", f"{V1}/me/"))
-    cases.append(not_allowed("PUT", f"{V1}/partners/{world.acme.pk}/"))
+    cases.append(not_allowed("DELETE", f"{V1}/partners/{world.acme.pk}/"))
     cases.append(not_allowed("PATCH", f"{V1}/sales/{world.of('acme', 'sale').pk}/"))
 
     # --- deals: the services decide who acts ---------------------------------------------------------
@@ -445,6 +479,17 @@ def matrix_world(world, partner_admin, other_partner_admin):
             ends_on=soon,
             amount=Decimal("1000.00"),
         )
+    extra["segment_membership"] = {
+        "acme": SegmentMembership.objects.get(partner=world.acme, segment=world.segment),
+        # A segment that opens no program: Globex's programs stay as they are.
+        "globex": SegmentMembership.objects.create(
+            partner=world.globex, segment=SegmentFactory(name="Globex's segment")
+        ),
+    }
+    extra["benefit_grant"] = {
+        org: BenefitGrant.objects.get(partner=partner, benefit=world.discount, revoked_at__isnull=True)
+        for org, partner in (("acme", world.acme), ("globex", world.globex))
+    }
     extra["registration"] = {
         "customer_name": "Matrix Bank",
         "customer_domain": "matrix-bank.example",

@@ -18,16 +18,20 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from gates.forecast import forecasts_refresh
+from gates.models import Gate, GateState
 from gates.services import evaluate
 from tests.deals.helpers import grant_mdf
 from tests.factories import (
+    BenefitFactory,
     CertificationFactory,
     DealFactory,
     EngagementActivityFactory,
     PartnerFactory,
     PersonFactory,
+    ProgramFactory,
     SaleFactory,
     ServiceProficiencyFactory,
+    TierFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -59,6 +63,8 @@ LISTS = {
     "gate-status-changes": (SESSION_AND_SCOPE + CURSOR, "page"),
     "tier-changes": (SESSION_AND_SCOPE + CURSOR, "page"),
     "partner-tiers": (SESSION_AND_SCOPE + PAGE, "count, page"),
+    "segment-memberships": (SESSION_AND_SCOPE + CURSOR, "page with segment joined"),
+    "benefit-grants": (SESSION_AND_SCOPE + CURSOR, "page with benefit joined"),
     "evaluation-runs": (SESSION_AND_SCOPE + PAGE, "count, page"),
     "gate-forecasts": (SESSION_AND_SCOPE + PAGE, "count, page"),
     "deals": (SESSION_AND_SCOPE + PAGE + 1, "count, page, products prefetched"),
@@ -176,3 +182,39 @@ def test_a_gates_versions_and_diff_cost_the_same_however_many_versions(
     grow(world, 3)
     after = {page: count_queries(client, f"{url}{page}/") for page in ("versions", "diff")}
     assert after == before
+
+
+# The partner; the programs open to it; its tiers, grants, gates in effect and their statuses; the
+# at-risk forecasts (gates.standing.partner_standing, partner_warnings).
+STANDING = 1 + 1 + 4 + 1
+
+
+def test_a_partners_standing_costs_the_same_however_many_programs_gates_and_grants(
+    client_for, channel_manager, partner_admin, world
+):
+    url = f"/api/v1/partners/{world.acme.pk}/standing/"
+    manager, admin = client_for(channel_manager), client_for(partner_admin)
+    grow(world, 1)
+    before = {"manager": count_queries(manager, url), "admin": count_queries(admin, url)}
+
+    for n in range(3):
+        program = ProgramFactory(name=f"Extra {n}")
+        tier = TierFactory(program=program, name=f"Extra tier {n}", rank=1)
+        BenefitFactory(program=program).tiers.set([tier])
+        Gate.objects.create(
+            program=program,
+            name=f"Extra gate {n}",
+            state=GateState.ACTIVE,
+            unlocks_tier=tier,
+            criteria={"metric": "engagement_points", "window": {"kind": "all_time"}, "op": ">=", "target": 1},
+        )
+    grow(world, 3)
+    after = {"manager": count_queries(manager, url), "admin": count_queries(admin, url)}
+
+    body = manager.get(url).json()
+    extra = [row for row in body["programs"] if row["program"]["name"].startswith("Extra")]
+    assert len(extra) == 3
+    assert all(row["tier"] and row["benefits"] and row["gates"] for row in extra)
+    assert after == before
+    # session, user, permissions (user's, group's) and regions; a partner user: session, user, membership
+    assert after == {"manager": SESSION_AND_SCOPE + STANDING, "admin": 3 + STANDING}

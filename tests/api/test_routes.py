@@ -70,6 +70,12 @@ def test_the_walk_finds_the_routes():
     assert len(DETAIL_ROUTES) >= 40
     assert len(LIST_ROUTES) >= 20
     assert ("^incentive-statements/(?P<pk>[^/.]+)/$", "get") in DETAIL_ROUTES
+    assert ("^partners/(?P<pk>[^/.]+)/standing/$", "get") in DETAIL_ROUTES
+    assert ("^partners/(?P<pk>[^/.]+)/$", "patch") in DETAIL_ROUTES
+    for command in ("onboard", "activate", "suspend", "reinstate", "terminate"):
+        assert (f"^partners/(?P<pk>[^/.]+)/{command}/$", "post") in DETAIL_ROUTES
+    for pattern in ("^segment-memberships/$", "^benefit-grants/$"):
+        assert pattern in {route for route, _ in LIST_ROUTES}
     assert sum(len(_filters(view_class)) for _, view_class in LIST_ROUTES) >= 80
 
 

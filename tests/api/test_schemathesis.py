@@ -35,6 +35,7 @@ from api.models import TokenScope
 from api.pagination import FactCursorPagination
 from deals import mdf as mdf_services
 from events.models import OutboxEvent
+from gates.models import BenefitGrant, SegmentMembership
 from incentives.models import LedgerEntry
 from partners.models import CustomerSegment
 from tests.deals.helpers import grant_deal_registration, grant_mdf
@@ -159,6 +160,8 @@ def fuzz_world(world, partner_admin, channel_manager, settings):
         "ledger-entries": list(LedgerEntry.objects.filter(partner=world.acme).values_list("pk", flat=True)),
         "webhook-subscriptions": [subscription.pk],
         "webhook-deliveries": [delivery.pk],
+        "segment-memberships": [SegmentMembership.objects.get(partner=world.acme, segment=world.segment).pk],
+        "benefit-grants": [BenefitGrant.objects.get(partner=world.acme, benefit=world.discount).pk],
     }
     known = {
         **{key: ids[key] for key in ("partners", "programs", "gates", "tiers", "benefits")},
@@ -177,6 +180,10 @@ def fuzz_world(world, partner_admin, channel_manager, settings):
             CustomerSegment.objects.get_or_create(code="enterprise", defaults={"name": "Enterprise"})[0].code
         ],
         "criteria": [world.silver_gate.criteria, world.draft_gate.criteria, world.specialist_gate.criteria],
+        "distributors": [world.acme.distributor_id],
+        "staff": [channel_manager.pk],
+        "covered-regions": ["emea"],
+        "websites": ["https://acme.example.com", ""],
     }
     # The identities' tokens name no source, and a vendor's user names the partner it acts for.
     required = {
@@ -206,6 +213,12 @@ ACROSS_OBJECTS = {
     "POST /api/v1/webhook-subscriptions/",
     "PUT /api/v1/webhook-subscriptions/{id}/",
     "PATCH /api/v1/webhook-subscriptions/{id}/",
+    # The world's partner moves along its lifecycle during the run: a move its status of the
+    # moment refuses (onboarding an active partner, anything after termination) is a 409.
+    *(
+        f"POST /api/v1/partners/{{id}}/{command}/"
+        for command in ("onboard", "activate", "suspend", "reinstate", "terminate")
+    ),
 }
 # What a channel manager's token is refused (403) whatever the body: the history spans every
 # partner and tokens are narrowed to some; a deal is registered by the partner that found it

@@ -98,6 +98,7 @@ def objects(world, partner_admin, superuser):
         "deals": deal.pk,
         "mdf-requests": mdf.pk,
         "gates": world.silver_gate.pk,
+        "partners": world.acme.pk,
         "incentive-rules": rule(RuleKind.MARGIN, world.program).pk,
         "webhook-subscriptions": WebhookSubscription.objects.create(
             owner=superuser, url="https://hooks.example.com/prm", event_types=["deal.won"]
