@@ -39,7 +39,8 @@ _DESCRIPTIONS = {
     "403": "Signed in, but not allowed to do this (or a read-only token).",
     "404": "No such object among those the caller may see.",
     "406": "The Accept header asks for a format the API does not serve.",
-    "409": "The request conflicts with the present state: a name already taken, a deal already decided.",
+    "409": "The request conflicts with the present state: a name already taken, a deal already decided, "
+    "an object still in use that cannot be deleted.",
     "413": "The body is larger than the API accepts.",
     "415": "The body is not JSON.",
     "429": "Too many requests: wait for the number of seconds in Retry-After.",
@@ -60,6 +61,8 @@ class PRMAutoSchema(AutoSchema):
                 statuses.append("404")
         elif self.method == "DELETE":
             statuses.append("404")
+            if getattr(self.view, "delete_may_conflict", False):
+                statuses.append("409")  # still referred to by rows the database protects
         return sorted(set(statuses))
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):

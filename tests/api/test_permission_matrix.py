@@ -28,7 +28,7 @@ from deals import mdf as mdf_services
 from partners.models import ManagerProfile, Region
 from partners.roles import ensure_channel_manager_group
 from tests.deals.helpers import grant_deal_registration, grant_mdf
-from tests.factories import DealFactory, UserFactory, grant_program_manager
+from tests.factories import DealFactory, ProgramFactory, UserFactory, grant_program_manager
 
 pytestmark = pytest.mark.django_db
 
@@ -210,6 +210,59 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
                 list_ids={obj.pk: p.sees_program(program) for program, obj in objects.items()},
             )
         )
+    # Writes: the model permissions, a token for every partner, the right to manage the program.
+    definition_writes = (
+        ("programs", {"main": world.program, "specialisation": world.specialisation}, {"description": "x"}),
+        ("tiers", {"main": world.silver, "specialisation": world.specialist_tier}, {"grace_days": 30}),
+        (
+            "benefits",
+            {"main": world.discount, "specialisation": world.specialist_benefit},
+            {"description": "x"},
+        ),
+    )
+    for route, objects, change in definition_writes:
+        for program, obj in objects.items():
+            url = f"{V1}/{route}/{obj.pk}/"
+            cases.append(write("PATCH", url, 200, body=change, vendor_wide=True, program=program))
+            full = {**client_body(route, obj), **change}
+            cases.append(write("PUT", url, 200, body=full, vendor_wide=True, program=program))
+    # Whoever may add programs creates one (and manages it); no right on a program is needed.
+    cases.append(write("POST", f"{V1}/programs/", 201, body={"name": "New", "slug": "new"}, vendor_wide=True))
+    for program, target in (("main", world.program), ("specialisation", world.specialisation)):
+        cases.append(
+            write(
+                "POST",
+                f"{V1}/tiers/",
+                201,
+                body={"program": target.pk, "name": "Platinum", "rank": 9},
+                vendor_wide=True,
+                program=program,
+            )
+        )
+        cases.append(
+            write(
+                "POST",
+                f"{V1}/benefits/",
+                201,
+                body={"program": target.pk, "name": "Co-sell", "kind": "co_selling"},
+                vendor_wide=True,
+                program=program,
+            )
+        )
+    # Deletes: still in use answers 409 to those allowed; unused, 204. The empty program is the
+    # main program's managers'.
+    deletes = (
+        ("programs", world.program, 409, "main"),
+        ("programs", extra["empty_program"], 204, "main"),
+        ("tiers", world.silver, 409, "main"),
+        ("tiers", world.gold, 204, "main"),
+        ("tiers", world.specialist_tier, 204, "specialisation"),
+        ("benefits", world.discount, 204, "main"),
+        ("benefits", world.specialist_benefit, 204, "specialisation"),
+    )
+    for route, obj, ok, program in deletes:
+        cases.append(write("DELETE", f"{V1}/{route}/{obj.pk}/", ok, vendor_wide=True, program=program))
+
     gates = {"silver": world.silver_gate, "specialist": world.specialist_gate, "draft": world.draft_gate}
     gate_program = {"silver": "main", "specialist": "specialisation", "draft": "main"}
     for name, gate in gates.items():
@@ -424,10 +477,27 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
     return cases
 
 
+def client_body(route: str, obj) -> dict:
+    """The whole of a definition as a PUT sends it."""
+    if route == "programs":
+        return {"name": obj.name, "slug": obj.slug, "kind": obj.kind}
+    if route == "tiers":
+        return {"program": obj.program_id, "name": obj.name, "rank": obj.rank}
+    return {
+        "program": obj.program_id,
+        "name": obj.name,
+        "kind": obj.kind,
+        "percent": None if obj.percent is None else str(obj.percent),
+    }
+
+
 @pytest.fixture
-def matrix_world(world, partner_admin, other_partner_admin):
+def matrix_world(world, partner_admin, other_partner_admin, channel_manager):
     soon = timezone.localdate() + datetime.timedelta(days=40)
-    extra = {"deals": {}, "mdf": {}}
+    extra: dict = {"deals": {}, "mdf": {}}
+    # A program nothing refers to, which its managers may delete.
+    extra["empty_program"] = ProgramFactory(name="Empty", slug="empty", is_active=False)
+    grant_program_manager(channel_manager, extra["empty_program"])
     for org, partner, admin in (
         ("acme", world.acme, partner_admin),
         ("globex", world.globex, other_partner_admin),
