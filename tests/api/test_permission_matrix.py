@@ -28,7 +28,15 @@ from deals import mdf as mdf_services
 from partners.models import ManagerProfile, Region
 from partners.roles import ensure_channel_manager_group
 from tests.deals.helpers import grant_deal_registration, grant_mdf
-from tests.factories import DealFactory, ProgramFactory, UserFactory, grant_program_manager
+from tests.factories import (
+    DealFactory,
+    ExchangeRateFactory,
+    ProductLineFactory,
+    ProgramFactory,
+    SegmentFactory,
+    UserFactory,
+    grant_program_manager,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -263,6 +271,46 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
     for route, obj, ok, program in deletes:
         cases.append(write("DELETE", f"{V1}/{route}/{obj.pk}/", ok, vendor_wide=True, program=program))
 
+    # --- segments: staff read them; managing a program lets one create a segment, and the segment
+    # of a program is changed by the managers of that program
+    segment, unused_segment = world.segment, extra["unused_segment"]
+    any_managed = next(iter(sorted(p.manages)), "any program")
+    cases.append(read(f"{V1}/segments/", list_ids={segment.pk: p.staff, unused_segment.pk: p.staff}))
+    cases.append(read(f"{V1}/segments/{segment.pk}/", p.staff))
+    criteria = {
+        "all": [{"metric": "partner_attribute", "attribute": "country", "op": "in", "target": ["GB"]}]
+    }
+    cases.append(
+        write(
+            "POST",
+            f"{V1}/segments/",
+            201,
+            body={"name": "UK", "criteria": criteria},
+            vendor_wide=True,
+            program=any_managed,
+        )
+    )
+    for method, body in (
+        ("PATCH", {"criteria": criteria}),
+        ("PUT", {"name": segment.name, "criteria": criteria}),
+    ):
+        cases.append(
+            write(
+                method,
+                f"{V1}/segments/{segment.pk}/",
+                200,
+                body=body,
+                vendor_wide=True,
+                program="specialisation",
+            )
+        )
+    cases.append(
+        write("DELETE", f"{V1}/segments/{segment.pk}/", 409, vendor_wide=True, program="specialisation")
+    )
+    cases.append(
+        write("DELETE", f"{V1}/segments/{unused_segment.pk}/", 204, vendor_wide=True, program=any_managed)
+    )
+
     gates = {"silver": world.silver_gate, "specialist": world.specialist_gate, "draft": world.draft_gate}
     gate_program = {"silver": "main", "specialist": "specialisation", "draft": "main"}
     for name, gate in gates.items():
@@ -369,10 +417,46 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
         cases.append(case)
     cases.append(write("POST", f"{V1}/evaluations/", 202, body={"all": True}, vendor_wide=True))
 
+    # --- exchange rates: read by everybody signed in, changed by staff for every partner ----------
+    rate = extra["rate"]
+    cases.append(read(f"{V1}/exchange-rates/", list_ids={rate.pk: True}))
+    cases.append(read(f"{V1}/exchange-rates/{rate.pk}/"))
+    new_rate = {"currency": "GBP", "valid_from": "2026-01-01", "rate": "1.25"}
+    cases.append(write("POST", f"{V1}/exchange-rates/", 201, body=new_rate, vendor_wide=True))
+    cases.append(
+        write("PATCH", f"{V1}/exchange-rates/{rate.pk}/", 200, body={"rate": "1.2"}, vendor_wide=True)
+    )
+    cases.append(
+        write(
+            "PUT",
+            f"{V1}/exchange-rates/{rate.pk}/",
+            200,
+            body={"currency": "EUR", "valid_from": "2020-01-01", "rate": "1.15"},
+            vendor_wide=True,
+        )
+    )
+    cases.append(write("DELETE", f"{V1}/exchange-rates/{rate.pk}/", 204, vendor_wide=True))
+
     # --- reference codes, the caller, methods that do not exist --------------------------------------
-    for route in ("certification-types", "product-lines", "activity-types", "service-offerings"):
-        cases.append(read(f"{V1}/{route}/"))
-    cases.append(read(f"{V1}/certification-types/{world.cert_type.pk}/"))
+    references = {
+        "certification-types": (world.cert_type, {"code": "architect", "name": "A", "track": "technical"}),
+        "product-lines": (world.product_line, {"code": "security", "name": "Security"}),
+        "activity-types": (world.activity_type, {"code": "webinar", "name": "Webinar"}),
+        "service-offerings": (world.offering, {"code": "managed-soc", "name": "Managed SOC"}),
+    }
+    for route, (code, new_code) in references.items():
+        cases.append(read(f"{V1}/{route}/", list_ids={code.pk: True}))
+        cases.append(read(f"{V1}/{route}/{code.pk}/"))
+        cases.append(write("POST", f"{V1}/{route}/", 201, body=new_code, vendor_wide=True))
+        cases.append(write("PATCH", f"{V1}/{route}/{code.pk}/", 200, body={"name": "x"}, vendor_wide=True))
+        cases.append(
+            write(
+                "PUT", f"{V1}/{route}/{code.pk}/", 200, body={**new_code, "code": code.code}, vendor_wide=True
+            )
+        )
+        # Facts name every code of the world: still in use.
+        cases.append(write("DELETE", f"{V1}/{route}/{code.pk}/", 409, vendor_wide=True))
+    cases.append(write("DELETE", f"{V1}/product-lines/{extra['unused_line'].pk}/", 204, vendor_wide=True))
     cases.append(read(f"{V1}/me/"))
     cases.append(read(f"{V1}/"))
     cases.append(not_allowed("POST", f"{V1}/partners/"))
@@ -497,6 +581,9 @@ def matrix_world(world, partner_admin, other_partner_admin, channel_manager):
     extra: dict = {"deals": {}, "mdf": {}}
     # A program nothing refers to, which its managers may delete.
     extra["empty_program"] = ProgramFactory(name="Empty", slug="empty", is_active=False)
+    extra["rate"] = ExchangeRateFactory(currency="EUR", valid_from=datetime.date(2020, 1, 1))
+    extra["unused_line"] = ProductLineFactory(code="unused")
+    extra["unused_segment"] = SegmentFactory(name="Unused segment")
     grant_program_manager(channel_manager, extra["empty_program"])
     for org, partner, admin in (
         ("acme", world.acme, partner_admin),
