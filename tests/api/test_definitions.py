@@ -7,7 +7,7 @@ import pytest
 
 from core.models import AuditEntry
 from history.selectors import object_history
-from programs.models import Benefit, BenefitKind, Program, Tier, programs_managed_by
+from programs.models import Benefit, BenefitKind, Program, Segment, Tier, programs_managed_by
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -287,3 +287,104 @@ class TestBenefits:
 
         assert response.status_code == 403
         assert not Benefit.objects.filter(name="Co-sell").exists()
+
+
+UK = {"all": [{"metric": "partner_attribute", "attribute": "country", "op": "in", "target": ["GB"]}]}
+
+
+class TestSegments:
+    def test_a_manager_creates_a_segment_validated_and_recorded(self, manager, world):
+        response = manager.post(
+            f"{V1}/segments/", {"name": "UK partners", "criteria": UK, "currency": "GBP"}, format="json"
+        )
+
+        assert response.status_code == 201, response.content
+        segment = Segment.objects.get(name="UK partners")
+        body = response.json()
+        assert {key: body[key] for key in ("id", "name", "criteria", "currency", "description")} == {
+            "id": segment.pk,
+            "name": "UK partners",
+            "criteria": UK,
+            "currency": "GBP",
+            "description": "",
+        }
+        assert AuditEntry.objects.filter(action="segment.created", target_id=str(segment.pk)).exists()
+        assert (object_history(segment)[0].action, object_history(segment)[0].door) == ("created", "api")
+
+    def test_criteria_the_admin_refuses_are_refused_with_their_place_in_the_tree(self, manager, world):
+        from programs.hooks import criteria_errors
+
+        bad = {"all": [UK["all"][0], {"metric": "no_such_metric", "op": ">=", "target": 1}]}
+
+        response = manager.post(f"{V1}/segments/", {"name": "Broken", "criteria": bad}, format="json")
+
+        assert response.status_code == 400
+        assert response.json()["errors"] == {"criteria": criteria_errors(bad, default_currency="USD")}
+        assert "all[1]" in response.json()["errors"]["criteria"][0]
+        assert not Segment.objects.filter(name="Broken").exists()
+
+    def test_a_name_taken_is_a_conflict(self, manager, world):
+        response = manager.post(
+            f"{V1}/segments/", {"name": world.segment.name, "criteria": UK}, format="json"
+        )
+
+        assert response.status_code == 409
+        assert list(response.json()["errors"]) == ["name"]
+
+    def test_the_criteria_of_a_segment_in_use_are_changed_by_a_manager_of_its_programs(
+        self, client_for, world
+    ):
+        from partners.roles import ensure_channel_manager_group
+        from tests.factories import grant_program_manager
+
+        specialist = UserFactory(username="sam", is_staff=True)
+        specialist.groups.add(ensure_channel_manager_group())
+        grant_program_manager(specialist, world.specialisation)
+
+        response = client_for(specialist).patch(
+            f"{V1}/segments/{world.segment.pk}/", {"criteria": UK}, format="json"
+        )
+
+        assert response.status_code == 200, response.content
+        world.segment.refresh_from_db()
+        assert world.segment.criteria == UK
+        assert "criteria" in object_history(world.segment)[0].changed_fields
+
+    def test_a_manager_of_no_program_may_neither_create_nor_change_a_segment(self, client_for, world):
+        from partners.roles import ensure_channel_manager_group
+
+        other = UserFactory(username="nina", is_staff=True)
+        other.groups.add(ensure_channel_manager_group())
+        client = client_for(other)
+
+        assert client.get(f"{V1}/segments/{world.segment.pk}/").status_code == 200
+        assert (
+            client.post(f"{V1}/segments/", {"name": "Mine", "criteria": UK}, format="json").status_code == 403
+        )
+        assert (
+            client.patch(f"{V1}/segments/{world.segment.pk}/", {"criteria": UK}, format="json").status_code
+            == 403
+        )
+        assert client.delete(f"{V1}/segments/{world.segment.pk}/").status_code == 403
+
+    def test_a_segment_a_program_uses_is_not_deleted_and_an_unused_one_is(self, manager, world):
+        in_use = manager.delete(f"{V1}/segments/{world.segment.pk}/")
+        assert in_use.status_code == 409
+        assert in_use.json()["code"] == "protected"
+        assert "1 program" in in_use.json()["detail"]
+
+        unused = Segment.objects.create(name="Unused", criteria=UK)
+        response = manager.delete(f"{V1}/segments/{unused.pk}/")
+        assert response.status_code == 204
+        assert not Segment.objects.filter(pk=unused.pk).exists()
+        assert AuditEntry.objects.filter(action="segment.deleted", target_id=str(unused.pk)).exists()
+
+    def test_partners_never_see_segments_nor_change_them(self, client_for, partner_admin, world):
+        client = client_for(partner_admin)
+
+        listed = client.get(f"{V1}/segments/")
+        assert (listed.status_code, listed.json()["results"]) == (200, [])
+        assert client.get(f"{V1}/segments/{world.segment.pk}/").status_code == 404
+        assert (
+            client.post(f"{V1}/segments/", {"name": "Ours", "criteria": UK}, format="json").status_code == 403
+        )
