@@ -38,9 +38,9 @@ IN_USE = OpenApiResponse(
 )
 
 
-def _definition_schema(noun: str, plural: str, validated: str):
+def _definition_schema(noun: str, plural: str, validated: str, *, list_summary: str = ""):
     return extend_schema_view(
-        list=extend_schema(summary=f"{plural.capitalize()} you can see"),
+        list=extend_schema(summary=list_summary or f"{plural.capitalize()} you can see"),
         retrieve=extend_schema(summary=f"A {noun}"),
         create=extend_schema(summary=f"Create a {noun}", description=validated),
         update=extend_schema(summary=f"Replace a {noun}", description=validated),
@@ -161,9 +161,10 @@ class BenefitViewSet(_DefinitionViewSet):
 
 @_definition_schema(
     "segment",
-    "segments (staff)",
+    "segments",
     _VALIDATED + " Criteria errors name their place in the tree. Creating a segment takes the right "
     "to manage a program; changing one, the right to manage every program it targets.",
+    list_summary="Segments (staff only: partners never see them)",
 )
 class SegmentViewSet(_DefinitionViewSet):
     serializer_class = SegmentSerializer
