@@ -414,3 +414,17 @@ def test_the_schema_documents_the_bodies_and_the_refusals_of_every_new_write():
         assert {"204", "403", "404"} <= set(detail["delete"]["responses"]), route
         # Rates are referred to by nothing the database protects: their delete never conflicts.
         assert ("409" in detail["delete"]["responses"]) == (route != "exchange-rates"), route
+
+
+def test_a_segment_whose_comparison_is_not_text_is_refused_not_a_server_error(
+    client_for, channel_manager, world
+):
+    criteria = {"metric": "won_deals", "op": {}, "target": 0, "window": {"days": 1, "kind": "rolling_days"}}
+
+    response = client_for(channel_manager).post(
+        f"{V1}/segments/", {"name": "Odd", "criteria": criteria}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert "is not a comparison" in response.json()["errors"]["criteria"][0]
+    assert not Segment.objects.filter(name="Odd").exists()
