@@ -14,6 +14,7 @@ import logging
 from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
+from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -33,6 +34,28 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+class InUse(exceptions.APIException):
+    """A delete the database refuses: other rows still refer to the object (PROTECT, RESTRICT)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This object is still in use; remove what refers to it first."
+    default_code = "protected"
+
+
+def in_use(exc: ProtectedError | RestrictedError) -> InUse:
+    """Name what still refers to the object: "still in use by 2 gates and 1 partner tier"."""
+    referring = exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects
+    counts: dict[tuple[str, str], int] = {}
+    for obj in referring:
+        key = (str(obj._meta.verbose_name), str(obj._meta.verbose_name_plural))
+        counts[key] = counts.get(key, 0) + 1
+    if not counts:
+        return InUse()
+    parts = [f"{n} {one if n == 1 else many}" for (one, many), n in sorted(counts.items())]
+    used_by = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return InUse(f"This object is still in use by {used_by}; remove or change those first.")
+
+
 def django_errors(exc: DjangoValidationError) -> dict:
     """A Django ValidationError as the API's errors, with ``__all__`` called non_field_errors."""
     errors = as_serializer_error(exc)
@@ -44,6 +67,8 @@ def django_errors(exc: DjangoValidationError) -> dict:
 def _translate(exc: Exception) -> Exception:
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
+    if isinstance(exc, ProtectedError | RestrictedError):
+        return in_use(exc)
     if isinstance(exc, CriteriaError):
         return exceptions.ValidationError({"criteria": exc.errors})
     if isinstance(exc, DjangoValidationError):

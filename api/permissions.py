@@ -63,6 +63,16 @@ class ProgramDefinitionMixin:
             require_manageable(self.principal, obj)  # type: ignore[attr-defined]
 
 
+class VendorWideWritesMixin:
+    """For viewsets of the vendor's reference data (exchange rates, codes), the same for every
+    partner: a change is refused before its body is read unless the caller acts for every partner."""
+
+    def check_permissions(self, request) -> None:
+        super().check_permissions(request)  # type: ignore[misc]
+        if request.method not in SAFE_METHODS and not _no_handler(self, request.method):
+            require_vendor_wide(self.principal)  # type: ignore[attr-defined]
+
+
 def require_vendor_wide(principal) -> None:
     """Definitions apply to every partner: a token limited to some partners may not change them."""
     if not acts_vendor_wide(principal):

@@ -44,7 +44,7 @@ _DESCRIPTIONS = {
     "404": "No such object among those the caller may see.",
     "406": "The Accept header asks for a format the API does not serve.",
     "409": "The request conflicts with the present state: a name already taken, a deal already decided, "
-    "or a request with the same Idempotency-Key still being answered.",
+    "an object still in use that cannot be deleted, or a request with the same Idempotency-Key still being answered.",
     "412": "The object changed since the ETag sent in If-Match: read it again, then retry.",
     "413": "The body is larger than the API accepts.",
     "415": "The body is not JSON.",
@@ -128,6 +128,8 @@ class PRMAutoSchema(AutoSchema):
                 statuses.append("404")
         elif self.method == "DELETE":
             statuses.append("404")
+            if getattr(self.view, "delete_may_conflict", False):
+                statuses.append("409")  # still referred to by rows the database protects
         return sorted(set(statuses))
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):

@@ -261,10 +261,12 @@ def parse(
             elif param.kind == "window":
                 params[param_name] = Window()
         op = value.get("op")
-        if op not in spec.ops:
+        # A list or an object is no comparison either (and cannot be looked up in the set).
+        if not isinstance(op, str) or op not in spec.ops:
             errors.append(
                 f"{path}.op: {op!r} is not a comparison for {name}; use one of {', '.join(sorted(spec.ops))}."
             )
+            op = op if isinstance(op, str) else None
         if "target" not in value:
             errors.append(f"{path}.target: missing.")
             target: Any = None

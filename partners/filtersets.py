@@ -8,6 +8,8 @@ import django_filters as filters
 from django.db.models import Q
 
 from core.filters import BooleanFilter, DateFilter, DateTimeFilter, IdFilter
+from core.models import ExchangeRate
+from core.money import CURRENCY_CHOICES
 from partners.models import (
     BusinessModel,
     Certification,
@@ -125,4 +127,14 @@ class ProficiencyFilterSet(filters.FilterSet):
 
     class Meta:
         model = ServiceProficiency
+        fields: list[str] = []
+
+
+class ExchangeRateFilterSet(filters.FilterSet):
+    currency = filters.ChoiceFilter(choices=CURRENCY_CHOICES)
+    valid_from_after = DateFilter(field_name="valid_from", lookup_expr="gte")
+    valid_from_before = DateFilter(field_name="valid_from", lookup_expr="lte")
+
+    class Meta:
+        model = ExchangeRate
         fields: list[str] = []

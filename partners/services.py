@@ -1,6 +1,7 @@
 """Writes to partners, their facts entered by hand, and their reference data."""
 
 from collections.abc import Collection, Iterable
+from typing import TypeVar
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
@@ -157,6 +158,46 @@ def partner_save(*, actor, partner: Partner, principal=None) -> Partner:
         if not Partner.objects.visible_to(principal).filter(pk=partner.pk).exists():
             raise ValidationError(OUT_OF_COVERAGE)
     return partner
+
+
+# The vendor's codes facts and criteria name: what ``reference_save`` writes.
+REFERENCE_CODES = ("productline", "certificationtype", "activitytype", "serviceoffering")
+
+_Reference = TypeVar("_Reference", bound=models.Model)
+
+
+def _reference_name(reference: models.Model) -> str:
+    name = reference._meta.model_name
+    if reference._meta.app_label != "partners" or name not in REFERENCE_CODES:
+        raise TypeError(f"{reference._meta.label} is not a reference code")
+    return str(name)
+
+
+def reference_save(*, actor, reference: _Reference, created: bool, fields: Iterable[str] = ()) -> _Reference:
+    """Save a validated product line, certification type, activity type or service offering.
+
+    Precondition: the code passed ``full_clean``. Side effects: an audit entry;
+    the gates, which listen for changes to the codes, re-evaluate after commit.
+    """
+    name = _reference_name(reference)
+    with transaction.atomic():
+        reference.save()
+        audit(
+            actor=actor,
+            action=f"{name}.created" if created else f"{name}.changed",
+            target=reference,
+            code=getattr(reference, "code", ""),
+            fields=sorted(fields),
+        )
+    return reference
+
+
+def reference_delete(*, actor, reference: models.Model) -> None:
+    """Delete a code; the database refuses one that facts still name (``ProtectedError``)."""
+    name = _reference_name(reference)
+    with transaction.atomic():
+        audit(actor=actor, action=f"{name}.deleted", target=reference, code=getattr(reference, "code", ""))
+        reference.delete()
 
 
 def partner_move(

@@ -121,10 +121,10 @@ class ProgramAdmin(ProgramRightsAdminMixin, DefinitionAdminMixin, CoverageAdminM
     program_field = None
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        if not change and not request.user.is_superuser:
-            # Whoever creates a program manages it, or he could not finish setting it up.
-            program_manager_grant(actor=request.user, program=obj, user=request.user, check=False)
+        if change:
+            super().save_model(request, obj, form, change)
+        else:
+            services.program_create(actor=request.user, program=obj, fields=form.changed_data)
 
     def save_formset(self, request, form, formset, change):
         if formset.model is not ProgramUserObjectPermission:

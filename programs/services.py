@@ -9,7 +9,7 @@ The rights are django-guardian's object permissions, stored in the direct
 foreign-key table ``ProgramUserObjectPermission``.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -108,16 +108,25 @@ def _check(definition: models.Model) -> str:
 
 
 def definition_save(
-    *, actor, definition: models.Model, created: bool, fields: Iterable[str] = ()
+    *,
+    actor,
+    definition: models.Model,
+    created: bool,
+    fields: Iterable[str] = (),
+    links: Mapping[str, Iterable[models.Model]] | None = None,
 ) -> models.Model:
     """Save a validated program, tier, benefit or segment; ``fields`` names what the editor changed.
 
+    ``links`` sets many-to-many relations in the same transaction (a benefit's
+    tiers, as sent through the API; the admin's forms save theirs themselves).
     Precondition: the definition passed ``full_clean`` (the admin's forms do it).
     Side effects: an audit entry; the re-evaluation the gates queue after commit.
     """
     name = _check(definition)
     with transaction.atomic():
         definition.save()
+        for relation, objects in (links or {}).items():
+            getattr(definition, relation).set(objects)
         audit(
             actor=actor,
             action=f"{name}.created" if created else f"{name}.changed",
@@ -125,6 +134,20 @@ def definition_save(
             fields=sorted(fields),
         )
     return definition
+
+
+def program_create(*, actor, program: Program, fields: Iterable[str] = ()) -> Program:
+    """Save a new, validated program; whoever creates it manages it, or he could not finish setting
+    it up (a superuser manages every program already).
+
+    Precondition: ``actor`` may add programs and is active staff. Side effects:
+    the program, its audit entry and the grant's, in one transaction.
+    """
+    with transaction.atomic():
+        definition_save(actor=actor, definition=program, created=True, fields=fields)
+        if not actor.is_superuser:
+            program_manager_grant(actor=actor, program=program, user=actor, check=False)
+    return program
 
 
 def definition_delete(*, actor, definition: models.Model) -> None:

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django_countries import countries
@@ -9,7 +10,10 @@ from rest_framework import serializers
 
 from api.exceptions import django_errors
 from api.scoping import request_principal
+from api.serializers.base import CleanedModelSerializer
 from core.door import principal_user
+from core.models import ExchangeRate
+from core.money import CURRENCY_CHOICES
 from core.serializers import StrictModelSerializer, StrictSerializer
 from partners.models import (
     ActivityType,
@@ -235,29 +239,72 @@ class ProficiencySerializer(StrictModelSerializer):
         read_only_fields = fields
 
 
-class CertificationTypeSerializer(StrictModelSerializer):
+class ReferenceSerializer(CleanedModelSerializer):
+    """A code facts and criteria name (``cloud``, ``sales-engineer``). It is kept once created:
+    criteria, integrations and recorded facts refer to it by its code."""
+
+    def validate_code(self, value: str) -> str:
+        if self.instance is not None and value != self.instance.code:
+            raise serializers.ValidationError(
+                "A code cannot change once created: criteria and integrations name it. Add a new one."
+            )
+        return value
+
+
+class CertificationTypeSerializer(ReferenceSerializer):
+    """A kind of certification people hold (sales, technical), valid for some months or for ever."""
+
     class Meta:
         model = CertificationType
         fields = ["id", "code", "name", "track", "is_advanced", "validity_months"]
-        read_only_fields = fields
+        read_only_fields = ["id"]
 
 
-class ProductLineSerializer(StrictModelSerializer):
+class ProductLineSerializer(ReferenceSerializer):
+    """A product line sales, deals and benefits name."""
+
     class Meta:
         model = ProductLine
         fields = ["id", "code", "name"]
-        read_only_fields = fields
+        read_only_fields = ["id"]
 
 
-class ActivityTypeSerializer(StrictModelSerializer):
+class ActivityTypeSerializer(ReferenceSerializer):
+    """A kind of engagement activity (a training, a co-marketing campaign) and its points."""
+
     class Meta:
         model = ActivityType
         fields = ["id", "code", "name", "default_points"]
-        read_only_fields = fields
+        read_only_fields = ["id"]
 
 
-class ServiceOfferingSerializer(StrictModelSerializer):
+class ServiceOfferingSerializer(ReferenceSerializer):
+    """A service partners may be proficient in."""
+
     class Meta:
         model = ServiceOffering
         fields = ["id", "code", "name"]
-        read_only_fields = fields
+        read_only_fields = ["id"]
+
+
+class ExchangeRateSerializer(StrictModelSerializer):
+    """The value of one unit of ``currency`` in the reference currency, from ``valid_from`` on,
+    until the next rate of the same currency; sales are converted at the rate of their date."""
+
+    currency = serializers.ChoiceField(choices=CURRENCY_CHOICES)
+    reference_currency = serializers.SerializerMethodField(
+        help_text="The currency the rate is expressed in (the same for every rate)."
+    )
+
+    class Meta:
+        model = ExchangeRate
+        fields = ["id", "currency", "valid_from", "rate", "reference_currency"]
+        read_only_fields = ["id", "reference_currency"]
+        # The model's validation (in the service) checks a second rate on the same day.
+        validators: list = []
+        extra_kwargs = {
+            "rate": {"help_text": 'One unit of the currency in the reference currency, e.g. "1.0850".'}
+        }
+
+    def get_reference_currency(self, rate) -> str:
+        return settings.PRM_REFERENCE_CURRENCY

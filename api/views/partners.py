@@ -9,7 +9,7 @@ from rest_framework.exceptions import APIException, PermissionDenied, Validation
 from rest_framework.response import Response
 
 from api.parsers import DecimalJSONParser
-from api.permissions import require_vendor_wide
+from api.permissions import VendorWideWritesMixin, require_vendor_wide
 from api.schema import ErrorSerializer
 from api.scoping import request_token
 from api.selectors import standing_by_program
@@ -19,6 +19,7 @@ from api.serializers.partners import (
     ActivityTypeSerializer,
     CertificationSerializer,
     CertificationTypeSerializer,
+    ExchangeRateSerializer,
     PartnerMoveReasonSerializer,
     PartnerMoveSerializer,
     PartnerSerializer,
@@ -32,12 +33,14 @@ from api.serializers.programs import ProgramSerializer
 from api.serializers.standing import PartnerStandingSerializer
 from api.views.base import FactViewSet, ReadOnlyViewSet
 from core.door import principal_user
+from core.models import ExchangeRate
 from gates.standing import partner_standing, partner_warnings
 from partners import ingestion
 from partners import services as partner_services
 from partners.filtersets import (
     ActivityFilterSet,
     CertificationFilterSet,
+    ExchangeRateFilterSet,
     PartnerFilterSet,
     PersonFilterSet,
     ProficiencyFilterSet,
@@ -370,36 +373,139 @@ class ProficiencyViewSet(ReadOnlyViewSet):
         return ServiceProficiency.objects.visible_to(self.principal).select_related("offering")
 
 
-class _ReferenceViewSet(ReadOnlyViewSet):
-    """The vendor's codes (product lines, certification types...): the same for everybody signed in."""
+def _reference_schema(noun: str):
+    in_use = OpenApiResponse(ErrorSerializer, description=f"Facts or definitions still name this {noun}.")
+    return extend_schema_view(
+        list=extend_schema(summary=f"{noun.capitalize()}s"),
+        retrieve=extend_schema(summary=f"A {noun}"),
+        create=extend_schema(summary=f"Add a {noun}", description="A code taken answers 409."),
+        update=extend_schema(summary=f"Replace a {noun}", description="The code stays as created."),
+        partial_update=extend_schema(summary=f"Change a {noun}", description="The code stays as created."),
+        destroy=extend_schema(summary=f"Delete a {noun}", responses={204: None, 409: in_use}),
+    )
+
+
+class _ReferenceViewSet(
+    VendorWideWritesMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    ReadOnlyViewSet,
+):
+    """The vendor's codes (product lines, certification types...): the same for everybody signed in.
+
+    Staff holding the model permissions change them, with a session or a token for
+    every partner, through ``partners.services`` (audited, recorded in the history).
+    A code facts still name is not deleted: 409.
+    """
 
     filterset_class = None
     ordering_fields = ["id", "code", "name"]
     ordering = ["code"]
     model: type[models.Model]
+    delete_may_conflict = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        name = f"{cls.model._meta.app_label}.%s_{cls.model._meta.model_name}"
+        cls.write_permissions = {
+            "create": [name % "add"],
+            "update": [name % "change"],
+            "partial_update": [name % "change"],
+            "destroy": [name % "delete"],
+        }
 
     def scoped_queryset(self):
         return self.model._default_manager.all()
 
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = partner_services.reference_save(
+            actor=self.request.user, reference=data["_definition"], created=True, fields=data["_changed"]
+        )
 
+    def perform_update(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = partner_services.reference_save(
+            actor=self.request.user, reference=data["_definition"], created=False, fields=data["_changed"]
+        )
+
+    def perform_destroy(self, instance):
+        partner_services.reference_delete(actor=self.request.user, reference=instance)
+
+
+@_reference_schema("certification type")
 class CertificationTypeViewSet(_ReferenceViewSet):
     serializer_class = CertificationTypeSerializer
     model = CertificationType
 
 
+@_reference_schema("product line")
 class ProductLineViewSet(_ReferenceViewSet):
     serializer_class = ProductLineSerializer
     model = ProductLine
 
 
+@_reference_schema("activity type")
 class ActivityTypeViewSet(_ReferenceViewSet):
     serializer_class = ActivityTypeSerializer
     model = ActivityType
 
 
+@_reference_schema("service offering")
 class ServiceOfferingViewSet(_ReferenceViewSet):
     serializer_class = ServiceOfferingSerializer
     model = ServiceOffering
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Exchange rates"),
+    retrieve=extend_schema(summary="An exchange rate"),
+    create=extend_schema(
+        summary="Add an exchange rate",
+        description="Sales in the currency are converted at the new rate from the next evaluation on. "
+        "A second rate for the same currency and day answers 409.",
+    ),
+    update=extend_schema(summary="Replace an exchange rate"),
+    partial_update=extend_schema(summary="Change an exchange rate"),
+    destroy=extend_schema(summary="Delete an exchange rate"),
+)
+class ExchangeRateViewSet(
+    VendorWideWritesMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    ReadOnlyViewSet,
+):
+    """Rates are the vendor's, the same for everybody signed in; staff with the model permissions
+    change them, with a token for every partner, through ``partners.services``."""
+
+    serializer_class = ExchangeRateSerializer
+    filterset_class = ExchangeRateFilterSet
+    ordering_fields = ["id", "currency", "valid_from"]
+    ordering = ["currency", "-valid_from", "id"]
+    write_permissions = {
+        "create": ["core.add_exchangerate"],
+        "update": ["core.change_exchangerate"],
+        "partial_update": ["core.change_exchangerate"],
+        "destroy": ["core.delete_exchangerate"],
+    }
+
+    def scoped_queryset(self):
+        return ExchangeRate.objects.all()
+
+    def perform_create(self, serializer):
+        rate = ExchangeRate(**serializer.validated_data)
+        serializer.instance = partner_services.exchange_rate_save(actor=self.request.user, rate=rate)
+
+    def perform_update(self, serializer):
+        rate = serializer.instance
+        for name, value in serializer.validated_data.items():
+            setattr(rate, name, value)
+        serializer.instance = partner_services.exchange_rate_save(actor=self.request.user, rate=rate)
+
+    def perform_destroy(self, instance):
+        partner_services.exchange_rate_delete(actor=self.request.user, rate=instance)
 
 
 def register(router) -> None:
@@ -413,3 +519,4 @@ def register(router) -> None:
     router.register("product-lines", ProductLineViewSet, basename="product-line")
     router.register("activity-types", ActivityTypeViewSet, basename="activity-type")
     router.register("service-offerings", ServiceOfferingViewSet, basename="service-offering")
+    router.register("exchange-rates", ExchangeRateViewSet, basename="exchange-rate")

@@ -1,36 +1,155 @@
-"""Programs, tiers and benefits: partners see the programs they qualify for, staff all of them."""
+"""Programs, tiers, benefits and segments: partners see the programs they qualify for, staff all of
+them; a program's managers change its definitions.
 
-from api.serializers.programs import BenefitSerializer, ProgramSerializer, TierSerializer
-from api.views.base import ReadOnlyViewSet
+Writes go through ``programs.services`` as the admin's do (audited, recorded in
+the history with the API as their door). Who may write: the model permissions
+(channel managers hold them), a token for every partner, and the right to
+manage the program (django-guardian) for the definition as stored and, when
+it moves, for the program it moves to. A delete the database refuses (a tier
+partners hold, a program with gates) answers 409.
+"""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import viewsets
+from rest_framework.exceptions import PermissionDenied
+
+from api.pagination import PagePagination
+from api.permissions import (
+    NOT_YOUR_PROGRAM,
+    ProgramDefinitionMixin,
+    require_program_manager,
+    require_vendor_wide,
+)
+from api.schema import ErrorSerializer
+from api.serializers.programs import (
+    BenefitSerializer,
+    ProgramSerializer,
+    SegmentSerializer,
+    TierSerializer,
+)
+from api.views.base import ScopedViewMixin
+from programs import services
 from programs.filtersets import BenefitFilterSet, ProgramFilterSet, TierFilterSet
-from programs.models import Benefit, Program, Tier
+from programs.models import Benefit, Program, Segment, Tier, programs_managed_by
+
+IN_USE = OpenApiResponse(
+    ErrorSerializer,
+    description="Still in use (a gate, a partner's tier, a program refers to it): not deleted.",
+)
 
 
-class ProgramViewSet(ReadOnlyViewSet):
+def _definition_schema(noun: str, plural: str, validated: str, *, list_summary: str = ""):
+    return extend_schema_view(
+        list=extend_schema(summary=list_summary or f"{plural.capitalize()} you can see"),
+        retrieve=extend_schema(summary=f"A {noun}"),
+        create=extend_schema(summary=f"Create a {noun}", description=validated),
+        update=extend_schema(summary=f"Replace a {noun}", description=validated),
+        partial_update=extend_schema(summary=f"Change a {noun}", description=validated),
+        destroy=extend_schema(summary=f"Delete a {noun}", responses={204: None, 409: IN_USE}),
+    )
+
+
+def _permissions(model: str) -> dict[str, list[str] | None]:
+    return {
+        "create": [f"programs.add_{model}"],
+        "update": [f"programs.change_{model}"],
+        "partial_update": [f"programs.change_{model}"],
+        "destroy": [f"programs.delete_{model}"],
+    }
+
+
+class _DefinitionViewSet(ProgramDefinitionMixin, ScopedViewMixin, viewsets.ModelViewSet):
+    """Create, read, update and delete a program's definition through ``programs.services``.
+
+    ``ProgramDefinitionMixin`` checks the definition as stored on PUT, PATCH and
+    DELETE; ``check_writable`` checks it as it will be saved.
+    """
+
+    pagination_class = PagePagination
+    delete_may_conflict = True  # documents the 409 of a protected delete
+
+    def check_writable(self, definition) -> None:
+        """The program the definition belongs to once saved must be one the caller manages."""
+        require_program_manager(self.principal, definition.program)
+
+    def save(self, serializer, *, created: bool):
+        data = serializer.validated_data
+        self.check_writable(data["_definition"])
+        serializer.instance = services.definition_save(
+            actor=self.request.user,
+            definition=data["_definition"],
+            created=created,
+            fields=data["_changed"],
+            links=data["_links"],
+        )
+
+    def perform_create(self, serializer):
+        self.save(serializer, created=True)
+
+    def perform_update(self, serializer):
+        self.save(serializer, created=False)
+
+    def perform_destroy(self, instance):
+        services.definition_delete(actor=self.request.user, definition=instance)
+
+
+_VALIDATED = "Validated as the admin validates it; field errors name each problem."
+
+
+@_definition_schema(
+    "program",
+    "programs",
+    _VALIDATED + " Whoever creates a program manages it; changing one takes the right to manage it.",
+)
+class ProgramViewSet(_DefinitionViewSet):
     serializer_class = ProgramSerializer
     filterset_class = ProgramFilterSet
     ordering_fields = ["id", "name", "created_at"]
     ordering = ["name", "id"]
+    write_permissions = _permissions("program")
 
     def scoped_queryset(self):
         return Program.objects.visible_to(self.principal)
 
+    def check_writable(self, definition) -> None:
+        # A new program needs no right on a program (its creator is granted it); a change was
+        # checked on the program as stored.
+        require_vendor_wide(self.principal)
 
-class TierViewSet(ReadOnlyViewSet):
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        self.check_writable(data["_definition"])
+        serializer.instance = services.program_create(
+            actor=self.request.user, program=data["_definition"], fields=data["_changed"]
+        )
+
+
+@_definition_schema(
+    "tier", "tiers", _VALIDATED + " Takes the right to manage the tier's program (both, to move it)."
+)
+class TierViewSet(_DefinitionViewSet):
     serializer_class = TierSerializer
     filterset_class = TierFilterSet
     ordering_fields = ["id", "rank"]
     ordering = ["program_id", "rank"]
+    write_permissions = _permissions("tier")
 
     def scoped_queryset(self):
         return Tier.objects.visible_to(self.principal)
 
 
-class BenefitViewSet(ReadOnlyViewSet):
+@_definition_schema(
+    "benefit",
+    "benefits",
+    _VALIDATED + " Takes the right to manage the benefit's program (both, to move it); its tiers "
+    "are tiers of that program.",
+)
+class BenefitViewSet(_DefinitionViewSet):
     serializer_class = BenefitSerializer
     filterset_class = BenefitFilterSet
     ordering_fields = ["id", "name", "kind"]
     ordering = ["program_id", "kind", "name", "id"]
+    write_permissions = _permissions("benefit")
 
     def scoped_queryset(self):
         return (
@@ -40,7 +159,31 @@ class BenefitViewSet(ReadOnlyViewSet):
         )
 
 
+@_definition_schema(
+    "segment",
+    "segments",
+    _VALIDATED + " Criteria errors name their place in the tree. Creating a segment takes the right "
+    "to manage a program; changing one, the right to manage every program it targets.",
+    list_summary="Segments (staff only: partners never see them)",
+)
+class SegmentViewSet(_DefinitionViewSet):
+    serializer_class = SegmentSerializer
+    filterset_class = None
+    ordering_fields = ["id", "name", "updated_at"]
+    ordering = ["name", "id"]
+    write_permissions = _permissions("segment")
+
+    def scoped_queryset(self):
+        return Segment.objects.visible_to(self.principal)
+
+    def check_writable(self, definition) -> None:
+        require_vendor_wide(self.principal)
+        if definition.pk is None and not programs_managed_by(self.principal).exists():
+            raise PermissionDenied(NOT_YOUR_PROGRAM)
+
+
 def register(router) -> None:
     router.register("programs", ProgramViewSet, basename="program")
     router.register("tiers", TierViewSet, basename="tier")
     router.register("benefits", BenefitViewSet, basename="benefit")
+    router.register("segments", SegmentViewSet, basename="segment")

@@ -29,7 +29,15 @@ from gates.models import BenefitGrant, SegmentMembership
 from partners.models import ManagerProfile, Region
 from partners.roles import ensure_channel_manager_group
 from tests.deals.helpers import grant_deal_registration, grant_mdf
-from tests.factories import DealFactory, SegmentFactory, UserFactory, grant_program_manager
+from tests.factories import (
+    DealFactory,
+    ExchangeRateFactory,
+    ProductLineFactory,
+    ProgramFactory,
+    SegmentFactory,
+    UserFactory,
+    grant_program_manager,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -225,6 +233,99 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
                 list_ids={obj.pk: p.sees_program(program) for program, obj in objects.items()},
             )
         )
+    # Writes: the model permissions, a token for every partner, the right to manage the program.
+    definition_writes = (
+        ("programs", {"main": world.program, "specialisation": world.specialisation}, {"description": "x"}),
+        ("tiers", {"main": world.silver, "specialisation": world.specialist_tier}, {"grace_days": 30}),
+        (
+            "benefits",
+            {"main": world.discount, "specialisation": world.specialist_benefit},
+            {"description": "x"},
+        ),
+    )
+    for route, objects, change in definition_writes:
+        for program, obj in objects.items():
+            url = f"{V1}/{route}/{obj.pk}/"
+            cases.append(write("PATCH", url, 200, body=change, vendor_wide=True, program=program))
+            full = {**client_body(route, obj), **change}
+            cases.append(write("PUT", url, 200, body=full, vendor_wide=True, program=program))
+    # Whoever may add programs creates one (and manages it); no right on a program is needed.
+    cases.append(write("POST", f"{V1}/programs/", 201, body={"name": "New", "slug": "new"}, vendor_wide=True))
+    for program, target in (("main", world.program), ("specialisation", world.specialisation)):
+        cases.append(
+            write(
+                "POST",
+                f"{V1}/tiers/",
+                201,
+                body={"program": target.pk, "name": "Platinum", "rank": 9},
+                vendor_wide=True,
+                program=program,
+            )
+        )
+        cases.append(
+            write(
+                "POST",
+                f"{V1}/benefits/",
+                201,
+                body={"program": target.pk, "name": "Co-sell", "kind": "co_selling"},
+                vendor_wide=True,
+                program=program,
+            )
+        )
+    # Deletes: still in use answers 409 to those allowed; unused, 204. The empty program is the
+    # main program's managers'.
+    deletes = (
+        ("programs", world.program, 409, "main"),
+        ("programs", extra["empty_program"], 204, "main"),
+        ("tiers", world.silver, 409, "main"),
+        ("tiers", world.gold, 204, "main"),
+        ("tiers", world.specialist_tier, 204, "specialisation"),
+        ("benefits", world.discount, 204, "main"),
+        ("benefits", world.specialist_benefit, 204, "specialisation"),
+    )
+    for route, obj, ok, program in deletes:
+        cases.append(write("DELETE", f"{V1}/{route}/{obj.pk}/", ok, vendor_wide=True, program=program))
+
+    # --- segments: staff read them; managing a program lets one create a segment, and the segment
+    # of a program is changed by the managers of that program
+    segment, unused_segment = world.segment, extra["unused_segment"]
+    any_managed = next(iter(sorted(p.manages)), "any program")
+    cases.append(read(f"{V1}/segments/", list_ids={segment.pk: p.staff, unused_segment.pk: p.staff}))
+    cases.append(read(f"{V1}/segments/{segment.pk}/", p.staff))
+    criteria = {
+        "all": [{"metric": "partner_attribute", "attribute": "country", "op": "in", "target": ["GB"]}]
+    }
+    cases.append(
+        write(
+            "POST",
+            f"{V1}/segments/",
+            201,
+            body={"name": "UK", "criteria": criteria},
+            vendor_wide=True,
+            program=any_managed,
+        )
+    )
+    for method, body in (
+        ("PATCH", {"criteria": criteria}),
+        ("PUT", {"name": segment.name, "criteria": criteria}),
+    ):
+        cases.append(
+            write(
+                method,
+                f"{V1}/segments/{segment.pk}/",
+                200,
+                body=body,
+                vendor_wide=True,
+                program="specialisation",
+            )
+        )
+    cases.append(
+        write("DELETE", f"{V1}/segments/{segment.pk}/", 409, vendor_wide=True, program="specialisation")
+    )
+    cases.append(
+        write("DELETE", f"{V1}/segments/{unused_segment.pk}/", 204, vendor_wide=True, program=any_managed)
+    )
+
     gates = {"silver": world.silver_gate, "specialist": world.specialist_gate, "draft": world.draft_gate}
     gate_program = {"silver": "main", "specialist": "specialisation", "draft": "main"}
     for name, gate in gates.items():
@@ -351,10 +452,46 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
         cases.append(case)
     cases.append(write("POST", f"{V1}/evaluations/", 202, body={"all": True}, vendor_wide=True))
 
+    # --- exchange rates: read by everybody signed in, changed by staff for every partner ----------
+    rate = extra["rate"]
+    cases.append(read(f"{V1}/exchange-rates/", list_ids={rate.pk: True}))
+    cases.append(read(f"{V1}/exchange-rates/{rate.pk}/"))
+    new_rate = {"currency": "GBP", "valid_from": "2026-01-01", "rate": "1.25"}
+    cases.append(write("POST", f"{V1}/exchange-rates/", 201, body=new_rate, vendor_wide=True))
+    cases.append(
+        write("PATCH", f"{V1}/exchange-rates/{rate.pk}/", 200, body={"rate": "1.2"}, vendor_wide=True)
+    )
+    cases.append(
+        write(
+            "PUT",
+            f"{V1}/exchange-rates/{rate.pk}/",
+            200,
+            body={"currency": "EUR", "valid_from": "2020-01-01", "rate": "1.15"},
+            vendor_wide=True,
+        )
+    )
+    cases.append(write("DELETE", f"{V1}/exchange-rates/{rate.pk}/", 204, vendor_wide=True))
+
     # --- reference codes, the caller, methods that do not exist --------------------------------------
-    for route in ("certification-types", "product-lines", "activity-types", "service-offerings"):
-        cases.append(read(f"{V1}/{route}/"))
-    cases.append(read(f"{V1}/certification-types/{world.cert_type.pk}/"))
+    references = {
+        "certification-types": (world.cert_type, {"code": "architect", "name": "A", "track": "technical"}),
+        "product-lines": (world.product_line, {"code": "security", "name": "Security"}),
+        "activity-types": (world.activity_type, {"code": "webinar", "name": "Webinar"}),
+        "service-offerings": (world.offering, {"code": "managed-soc", "name": "Managed SOC"}),
+    }
+    for route, (code, new_code) in references.items():
+        cases.append(read(f"{V1}/{route}/", list_ids={code.pk: True}))
+        cases.append(read(f"{V1}/{route}/{code.pk}/"))
+        cases.append(write("POST", f"{V1}/{route}/", 201, body=new_code, vendor_wide=True))
+        cases.append(write("PATCH", f"{V1}/{route}/{code.pk}/", 200, body={"name": "x"}, vendor_wide=True))
+        cases.append(
+            write(
+                "PUT", f"{V1}/{route}/{code.pk}/", 200, body={**new_code, "code": code.code}, vendor_wide=True
+            )
+        )
+        # Facts name every code of the world: still in use.
+        cases.append(write("DELETE", f"{V1}/{route}/{code.pk}/", 409, vendor_wide=True))
+    cases.append(write("DELETE", f"{V1}/product-lines/{extra['unused_line'].pk}/", 204, vendor_wide=True))
     cases.append(read(f"{V1}/me/"))
     cases.append(read(f"{V1}/"))
     cases.append(not_allowed("POST", f"{V1}/me/"))
@@ -458,10 +595,30 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
     return cases
 
 
+def client_body(route: str, obj) -> dict:
+    """The whole of a definition as a PUT sends it."""
+    if route == "programs":
+        return {"name": obj.name, "slug": obj.slug, "kind": obj.kind}
+    if route == "tiers":
+        return {"program": obj.program_id, "name": obj.name, "rank": obj.rank}
+    return {
+        "program": obj.program_id,
+        "name": obj.name,
+        "kind": obj.kind,
+        "percent": None if obj.percent is None else str(obj.percent),
+    }
+
+
 @pytest.fixture
-def matrix_world(world, partner_admin, other_partner_admin):
+def matrix_world(world, partner_admin, other_partner_admin, channel_manager):
     soon = timezone.localdate() + datetime.timedelta(days=40)
-    extra = {"deals": {}, "mdf": {}}
+    extra: dict = {"deals": {}, "mdf": {}}
+    # A program nothing refers to, which its managers may delete.
+    extra["empty_program"] = ProgramFactory(name="Empty", slug="empty", is_active=False)
+    extra["rate"] = ExchangeRateFactory(currency="EUR", valid_from=datetime.date(2020, 1, 1))
+    extra["unused_line"] = ProductLineFactory(code="unused")
+    extra["unused_segment"] = SegmentFactory(name="Unused segment")
+    grant_program_manager(channel_manager, extra["empty_program"])
     for org, partner, admin in (
         ("acme", world.acme, partner_admin),
         ("globex", world.globex, other_partner_admin),

@@ -17,19 +17,23 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from core.models import ExchangeRate
 from gates.forecast import forecasts_refresh
 from gates.models import Gate, GateState
 from gates.services import evaluate
+from programs.models import Segment
 from tests.deals.helpers import grant_mdf
 from tests.factories import (
     BenefitFactory,
     CertificationFactory,
     DealFactory,
     EngagementActivityFactory,
+    ExchangeRateFactory,
     PartnerFactory,
     PersonFactory,
     ProgramFactory,
     SaleFactory,
+    SegmentFactory,
     ServiceProficiencyFactory,
     TierFactory,
 )
@@ -73,12 +77,19 @@ LISTS = {
     "product-lines": (2 + PAGE, "session, user; count, page"),
     "activity-types": (2 + PAGE, "session, user; count, page"),
     "service-offerings": (2 + PAGE, "session, user; count, page"),
+    "exchange-rates": (2 + PAGE, "session, user; count, page"),
+    "segments": (2 + PAGE, "session, user; count, page (staff see every segment)"),
 }
 
 
 def grow(world, count: int) -> None:
-    """More EMEA partners, each with people, facts, deals, MDF and gate results."""
+    """More EMEA partners, each with people, facts, deals, MDF and gate results; more rates."""
     for n in range(count):
+        SegmentFactory(name=f"Grown segment {Segment.objects.count()}")
+        ExchangeRateFactory(
+            currency="EUR",
+            valid_from=datetime.date(2020, 1, 1) + datetime.timedelta(days=ExchangeRate.objects.count()),
+        )
         partner = PartnerFactory(name=f"Grown {n}")
         for _ in range(3):
             person = PersonFactory(partner=partner)

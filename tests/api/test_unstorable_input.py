@@ -20,7 +20,7 @@ from deals import mdf as mdf_services
 from incentives.models import RuleKind
 from partners.models import Sale
 from tests.deals.helpers import grant_mdf
-from tests.factories import DealFactory
+from tests.factories import DealFactory, ExchangeRateFactory
 from tests.incentives.helpers import rule
 from webhooks.models import WebhookSubscription
 
@@ -103,6 +103,15 @@ def objects(world, partner_admin, superuser):
         "webhook-subscriptions": WebhookSubscription.objects.create(
             owner=superuser, url="https://hooks.example.com/prm", event_types=["deal.won"]
         ).pk,
+        "programs": world.program.pk,
+        "tiers": world.silver.pk,
+        "benefits": world.discount.pk,
+        "segments": world.segment.pk,
+        "exchange-rates": ExchangeRateFactory().pk,
+        "product-lines": world.product_line.pk,
+        "certification-types": world.cert_type.pk,
+        "activity-types": world.activity_type.pk,
+        "service-offerings": world.offering.pk,
     }
 
 
