@@ -214,6 +214,19 @@ class Program(models.Model):
     def clean(self) -> None:
         if self.parent_id is not None and self.parent_id == self.pk:
             raise ValidationError({"parent": "A program cannot be its own parent."})
+        if self.pk is not None and self.parent_id is not None:
+            # Walk up from the new parent: meeting this program again would close a loop.
+            parents = dict(Program.objects.exclude(parent=None).values_list("pk", "parent_id"))
+            seen, ancestor = {self.pk}, self.parent_id
+            while ancestor is not None:
+                if ancestor in seen:
+                    raise ValidationError(
+                        {
+                            "parent": "This parent is already below this program: programs cannot nest in a loop."
+                        }
+                    )
+                seen.add(ancestor)
+                ancestor = parents.get(ancestor)
 
 
 @tracked()

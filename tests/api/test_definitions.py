@@ -58,6 +58,16 @@ class TestPrograms:
         assert response.json()["errors"] == {"parent": ["A program cannot be its own parent."]}
         assert Program.objects.get(pk=world.program.pk).parent_id is None
 
+    def test_a_loop_of_parents_is_refused(self, manager, world):
+        Program.objects.filter(pk=world.specialisation.pk).update(parent=world.program)
+        response = manager.patch(
+            f"{V1}/programs/{world.program.pk}/", {"parent": world.specialisation.pk}, format="json"
+        )
+
+        assert response.status_code == 400
+        assert "loop" in response.json()["errors"]["parent"][0]
+        assert Program.objects.get(pk=world.program.pk).parent_id is None
+
     def test_a_slug_taken_is_a_conflict(self, manager, world):
         response = manager.post(f"{V1}/programs/", {"name": "Again", "slug": "main"}, format="json")
 
