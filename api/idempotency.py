@@ -12,6 +12,9 @@ Answers that say the request was done (2xx) or could never be done as sent (400)
 the others (a 403, a 409 conflict, a 429, a failure) release the key, so that the same request
 may succeed later. Keys are purged after ``PRM_IDEMPOTENCY_KEY_HOURS`` (24 by default).
 
+Keys are not partner-scoped data: every read is by the caller's own owner and key (or by the
+id of the claim the request itself made), so they do not pass the one door.
+
 The approach is the one of Stripe's API and of the IETF draft
 ``draft-ietf-httpapi-idempotency-key-header``.
 """
