@@ -217,7 +217,8 @@ class Program(models.Model):
         if self.pk is not None and self.parent_id is not None:
             # Walk up from the new parent: meeting this program again would close a loop.
             parents = dict(Program.objects.exclude(parent=None).values_list("pk", "parent_id"))
-            seen, ancestor = {self.pk}, self.parent_id
+            seen = {self.pk}
+            ancestor: int | None = self.parent_id
             while ancestor is not None:
                 if ancestor in seen:
                     raise ValidationError(
