@@ -114,7 +114,13 @@ class PartnerSerializer(StrictModelSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if isinstance(self.initial_data, dict) and "status" in self.initial_data:
             raise serializers.ValidationError({"status": [STATUS_BY_COMMAND]})
-        partner = Partner() if self.instance is None else Partner.objects.get(pk=self.instance.pk)
+        # A fresh copy of the partner the view fetched through the door, to validate the change on.
+        principal = request_principal(self.context["request"])
+        partner = (
+            Partner()
+            if self.instance is None
+            else Partner.objects.visible_to(principal).get(pk=self.instance.pk)
+        )
         for name, value in attrs.items():
             setattr(partner, name, value)
         try:

@@ -9,7 +9,8 @@ narrowed to some partners, which the log is not.
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import BasePermission
@@ -33,6 +34,7 @@ class HistoryAccess(BasePermission):
         return may_read_log(user)
 
 
+@extend_schema_field(OpenApiTypes.DATETIME)
 class MomentField(serializers.Field):
     """An RFC 3339 moment with its offset, read as every filter's ``updated_since`` is."""
 
