@@ -264,3 +264,34 @@ def postprocess_criteria_schema(result, generator, request, public):
     every ``CriteriaField`` refers to), its branches, one leaf per metric and the window."""
     result.setdefault("components", {}).setdefault("schemas", {}).update(criteria_openapi_components())
     return result
+
+
+_RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": "Calls the caller may make in the window (per token, per signed-in user, per address).",
+    "RateLimit-Remaining": "Calls left in the present window.",
+    "RateLimit-Reset": "Seconds until the oldest call leaves the window and frees one.",
+    "RateLimit-Policy": "The limit and its window in seconds, as `<limit>;w=<seconds>`.",
+}
+
+
+def postprocess_rate_limit_headers(result, generator, request, public):
+    """Every response a throttle counted carries the caller's allowance (``api.ratelimit``)."""
+    headers = result.setdefault("components", {}).setdefault("headers", {})
+    for name, description in _RATE_LIMIT_HEADERS.items():
+        headers[name] = {"description": description, "schema": {"type": "integer", "minimum": 0}}
+    headers["RateLimit-Policy"]["schema"] = {"type": "string"}
+    headers["Retry-After"] = {
+        "description": "Seconds to wait before calling again.",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            for status, response in operation.get("responses", {}).items():
+                if "$ref" in response:
+                    continue
+                documented = response.setdefault("headers", {})
+                for name in _RATE_LIMIT_HEADERS:
+                    documented.setdefault(name, {"$ref": f"#/components/headers/{name}"})
+                if status == "429":
+                    documented.setdefault("Retry-After", {"$ref": "#/components/headers/Retry-After"})
+    return result

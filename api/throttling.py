@@ -8,6 +8,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.addresses import client_address
+from api import ratelimit
 from api.scoping import request_token
 
 
@@ -19,7 +20,14 @@ class _SettingsRateThrottle(SimpleRateThrottle):
         # Rates may change between requests (settings overrides): read them each time.
         self.rate = self.get_rate()
         self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request, view)
+        allowed = super().allow_request(request, view)
+        counted = getattr(self, "key", None) is not None
+        if counted and self.num_requests is not None and self.duration is not None:
+            figures = ratelimit.allowance(
+                limit=self.num_requests, window=self.duration, history=self.history, now=self.now
+            )
+            ratelimit.record(request, figures)
+        return allowed
 
     def get_ident(self, request) -> str:
         # The address every sign-in limit uses, behind the trusted proxies only

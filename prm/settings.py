@@ -81,6 +81,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # After authentication: records who writes, and through which door.
     "history.middleware.HistoryMiddleware",
+    # Writes the API throttles' RateLimit-* figures on every response they counted.
+    "api.ratelimit.RateLimitHeadersMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last, as django-axes asks: turns a refused login into the lockout page.
@@ -408,6 +410,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.postprocess_request_rules",
         "api.schema.postprocess_criteria_schema",
+        "api.schema.postprocess_rate_limit_headers",
     ],
     # The events subscribers receive (OpenAPI 3.1 ``webhooks``), one per type of
     # events.catalogue (tests/webhooks checks that the two lists agree).
