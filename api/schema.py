@@ -238,12 +238,22 @@ _REQUEST_RULES: dict[str, dict] = {
 _REPLACED = {"EvaluationRequestRequest"}
 
 
+def _with_whole_variants(schema: dict) -> dict:
+    """Each ``anyOf`` variant that only names required fields becomes a whole object schema: the
+    same rule, in the form client generators read (a variant without a type generates no model)."""
+    schema["anyOf"] = [
+        {"type": "object", "properties": schema["properties"], **variant} if "type" not in variant else variant
+        for variant in schema.get("anyOf", [])
+    ]
+    return schema
+
+
 def postprocess_request_rules(result, generator, request, public):
     """Add the cross-field rules, and close the batch bodies, which refuse unknown fields."""
     schemas = result.get("components", {}).get("schemas", {})
     for name, rule in _REQUEST_RULES.items():
         if name in schemas:
-            schemas[name] = rule if name in _REPLACED else {**schemas[name], **rule}
+            schemas[name] = rule if name in _REPLACED else _with_whole_variants({**schemas[name], **rule})
     rule_request_schema(schemas)
     for name in ("GateRequest", "PatchedGateRequest"):
         # drf-spectacular's enum hook merges the gate states a write takes into those a read
