@@ -242,7 +242,9 @@ def _with_whole_variants(schema: dict) -> dict:
     """Each ``anyOf`` variant that only names required fields becomes a whole object schema: the
     same rule, in the form client generators read (a variant without a type generates no model)."""
     schema["anyOf"] = [
-        {"type": "object", "properties": schema["properties"], **variant} if "type" not in variant else variant
+        {"type": "object", "properties": schema["properties"], **variant}
+        if "type" not in variant
+        else variant
         for variant in schema.get("anyOf", [])
     ]
     return schema

@@ -83,7 +83,11 @@ def run(package: str, *, url: str, token: str, suffix: str | None = None, timeou
             operation("v1_programs_create").sync_detailed(
                 client=client,
                 body=models.ProgramRequest.from_dict(
-                    {"name": f"Reseller program {suffix}", "slug": f"resellers-{suffix}", "base_currency": "USD"}
+                    {
+                        "name": f"Reseller program {suffix}",
+                        "slug": f"resellers-{suffix}",
+                        "base_currency": "USD",
+                    }
                 ),
                 idempotency_key=key(),
             ),
@@ -244,7 +248,9 @@ def run(package: str, *, url: str, token: str, suffix: str | None = None, timeou
             HTTPStatus.OK,
             "the partner's standing",
         )
-    return Outcome(partner=partner.id, program=program.id, gate=gate.id, run=run_id, standing=standing.to_dict())
+    return Outcome(
+        partner=partner.id, program=program.id, gate=gate.id, run=run_id, standing=standing.to_dict()
+    )
 
 
 def _accepted(report, what: str) -> None:
@@ -262,7 +268,7 @@ def main() -> None:
     outcome = run(arguments.package, url=arguments.url, token=arguments.token)
     for program in outcome.standing["programs"]:
         tier = program["tier"] or {}
-        print(f"{program['program']['name']}: {tier.get('tier_name') or 'no tier'}")
+        print(f"{program['program']['name']}: {tier.get('tier_name') or 'no tier'}")  # noqa: T201 (a command-line script)
 
 
 if __name__ == "__main__":
