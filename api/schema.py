@@ -307,3 +307,47 @@ def postprocess_rate_limit_headers(result, generator, request, public):
                 if status == "429":
                     documented.setdefault("Retry-After", {"$ref": "#/components/headers/Retry-After"})
     return result
+
+
+# Creates whose answer names another resource's id: (create path, field) -> the path it opens.
+_LINKED_ELSEWHERE = {("/api/v1/evaluations/", "run"): "/api/v1/evaluation-runs/{id}/"}
+
+
+def _link_name(path: str, method: str, operation: dict) -> str:
+    tail = path.rstrip("/").rsplit("/", 1)[-1]
+    if tail == "{id}":
+        return {"get": "Read", "put": "Replace", "patch": "Change", "delete": "Delete"}.get(method, method)
+    return "".join(word.capitalize() for word in tail.split("-"))
+
+
+def postprocess_links(result, generator, request, public):
+    """OpenAPI links from each create to the operations on what it created (read it, change it,
+    approve it, retire it…), so that tools and stateful fuzzers chain them with the id answered."""
+    paths = result.get("paths", {})
+    for create_path, item in paths.items():
+        operation = item.get("post")
+        if "{" in create_path or operation is None:
+            continue
+        targets = [(f"{create_path}{{id}}/", "id")]
+        targets += [
+            (target, field) for (source, field), target in _LINKED_ELSEWHERE.items() if source == create_path
+        ]
+        for status in ("201", "202"):
+            response = operation.get("responses", {}).get(status)
+            if response is None:
+                continue
+            links = {}
+            for detail, field in targets:
+                for path, other in paths.items():
+                    if path != detail and not (field == "id" and path.startswith(detail)):
+                        continue
+                    for method, used in other.items():
+                        if method in ("get", "put", "patch", "delete", "post") and "operationId" in used:
+                            links[_link_name(path, method, used)] = {
+                                "operationId": used["operationId"],
+                                "parameters": {"id": f"$response.body#/{field}"},
+                                "description": f"{method.upper()} {path} with the {field} answered.",
+                            }
+            if links:
+                response["links"] = dict(sorted(links.items()))
+    return result

@@ -411,6 +411,7 @@ SPECTACULAR_SETTINGS = {
         "api.schema.postprocess_request_rules",
         "api.schema.postprocess_criteria_schema",
         "api.schema.postprocess_rate_limit_headers",
+        "api.schema.postprocess_links",
     ],
     # The events subscribers receive (OpenAPI 3.1 ``webhooks``), one per type of
     # events.catalogue (tests/webhooks checks that the two lists agree).
