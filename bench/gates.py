@@ -39,9 +39,17 @@ import json
 import os
 import random
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 from urllib.parse import urlparse, urlunparse
+
+import psycopg
+
+# The project's modules and Django's are imported inside the functions that use them: they need
+# django.setup(), which runs only once the arguments have chosen the database.
+
 
 GATES = [
     (
@@ -191,8 +199,6 @@ def _database_url(argument: str | None) -> str:
 
 
 def _ensure_database(url: str) -> None:
-    import psycopg
-
     parsed = urlparse(url)
     name = parsed.path.lstrip("/")
     admin = urlunparse(parsed._replace(path="/postgres", scheme="postgresql"))
@@ -518,9 +524,6 @@ def _own_cpu() -> tuple[float, float]:
 
 def fan_out(args, database_url: str, as_of, *, in_process: dict[str, float], reset) -> dict:
     """(d): the same runs dispatched to a worker with ``args.workers`` processes; their speed-ups."""
-    import subprocess
-    import tempfile
-
     from gates import services
     from gates.models import EvaluationRun
     from prm.celery import app

@@ -39,6 +39,13 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
+import psycopg
+import redis
+
+# The project's modules and Django's are imported inside the functions that use them: they need
+# django.setup(), which runs only once the arguments have chosen the database.
+
+
 ROOT = Path(__file__).resolve().parent.parent
 CURRENCIES = ["USD", "USD", "USD", "EUR", "GBP"]
 PRODUCT_LINES = ["cloud", "security", "networking", "analytics", "services"]
@@ -59,8 +66,6 @@ def _database_url(argument: str | None) -> str:
 
 
 def _ensure_database(url: str) -> None:
-    import psycopg
-
     parsed = urlparse(url)
     name = parsed.path.lstrip("/")
     admin = urlunparse(parsed._replace(path="/postgres", scheme="postgresql"))
@@ -410,8 +415,6 @@ def main() -> None:
 
 def _empty_redis(url: str) -> None:
     """Drop what the run queued and marked: no worker of the benchmark will run the tasks."""
-    import redis
-
     redis.Redis.from_url(url).flushdb()
 
 

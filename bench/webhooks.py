@@ -32,6 +32,14 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
+import psycopg
+import redis
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+# The project's modules and Django's are imported inside the functions that use them: they need
+# django.setup(), which runs only once the arguments have chosen the database.
+
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -50,8 +58,6 @@ def _database_url(argument: str | None) -> str:
 
 
 def _ensure_database(url: str) -> None:
-    import psycopg
-
     parsed = urlparse(url)
     name = parsed.path.lstrip("/")
     admin = urlunparse(parsed._replace(path="/postgres", scheme="postgresql"))
@@ -76,8 +82,6 @@ class Receiver:
             protocol_version = "HTTP/1.0"
 
             def do_POST(self):
-                from standardwebhooks.webhooks import Webhook, WebhookVerificationError
-
                 at = time.time()
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 headers = {key.lower(): value for key, value in self.headers.items()}
@@ -183,7 +187,6 @@ def main() -> None:
     import django
 
     django.setup()
-    import redis
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.db import transaction

@@ -12,6 +12,7 @@ import datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -51,8 +52,6 @@ _EXTENDED_KEY = "exchange:daily-rates-extended-until"
 
 def daily_rates_rebuild(currency: str) -> int:
     """Rewrite the daily table of one currency from its rates. Returns the rows written."""
-    from django.core.cache import cache
-
     cache.delete(_EXTENDED_KEY)
     rates = list(
         ExchangeRate.objects.filter(currency=currency)
@@ -80,8 +79,6 @@ def daily_rates_extend(until: datetime.date | None = None) -> int:
     Two queries when nothing is missing, which is the usual case: it runs
     before every evaluation.
     """
-    from django.core.cache import cache
-
     until = until or _horizon()
     if cache.get(_EXTENDED_KEY, datetime.date.min) >= until:
         return 0

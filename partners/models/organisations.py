@@ -4,6 +4,7 @@ import datetime
 from typing import cast
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -488,8 +489,6 @@ def users_visible_to(user, users: models.QuerySet | None = None) -> models.Query
     they assign partners and regions to. Nobody else sees logins here (the
     portal shows a partner its own team through ``Person``).
     """
-    from django.contrib.auth import get_user_model
-
     if users is None:
         users = get_user_model()._default_manager.all()
     if user is None or not user.is_authenticated or not user.is_active or not user.is_staff:
