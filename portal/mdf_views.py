@@ -96,6 +96,7 @@ def _render_detail(request: HttpRequest, item: MdfRequest, *, forms: dict | None
     claimable = item.may_be_claimed_on(timezone.localdate())
     context = {
         "item": item,
+        # door: the history of a request read through the door (_get_request), shown whole
         "entries": list(item.entries.select_related("actor").order_by("at", "id")),
         "may_claim": partner_may_act and approved and claimable,
         "claim_waits": approved and not claimable,

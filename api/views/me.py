@@ -55,6 +55,7 @@ class MeView(ScopedViewMixin, GenericAPIView):
                 "identifier": token.identifier,
                 "scope": token.scope,
                 "all_partners": token.all_partners,
+                # door: the partners the caller's own token names, which it acts for
                 "partners": [] if token.all_partners else sorted(token.partners.values_list("pk", flat=True)),
                 "source": token.source,
                 "expires_at": token.expires_at,

@@ -168,3 +168,111 @@ def test_views_serializers_forms_and_selectors_read_partner_scoped_models_throug
         for line, what in door_bypasses(path.read_text(), scoped)
     ]
     assert not bypasses, "read these through visible_to/actionable_by:\n" + "\n".join(bypasses)
+
+
+# --- reads past the door through a related manager ---------------------------------------------
+
+# Calls on a related manager that read rows (a write such as ``.set`` or ``.add`` is an action,
+# decided by the service that makes it).
+QUERY_METHODS = {
+    "all",
+    "filter",
+    "exclude",
+    "get",
+    "first",
+    "last",
+    "values",
+    "values_list",
+    "order_by",
+    "select_related",
+    "prefetch_related",
+    "annotate",
+    "aggregate",
+    "count",
+    "exists",
+    "iterator",
+    "in_bulk",
+    "only",
+    "defer",
+}
+# A read past the door on purpose says why, on its line or the line above: ``# door: <reason>``.
+ALLOWED_MARK = "# door:"
+
+
+def scoped_accessors() -> set[str]:
+    """Names of related managers that yield partner-scoped rows (``partner.sales``,
+    ``request.entries``), leaving out names that some other relation also answers to
+    (``program.tiers`` yields definitions), which an AST cannot tell apart."""
+    scoped = set(partner_scoped_models())
+    yields: dict[str, set[bool]] = {}
+    for model in apps.get_models():
+        for field in model._meta.get_fields():
+            if not field.is_relation or field.related_model is None:
+                continue
+            if field.concrete:
+                # A forward many-to-many (``token.partners``) reads its targets.
+                if field.many_to_many:
+                    yields.setdefault(field.name, set()).add(field.related_model in scoped)
+                remote = field.remote_field
+                accessor = remote.get_accessor_name() if hasattr(remote, "get_accessor_name") else None
+                if accessor and not accessor.endswith("+"):
+                    yields.setdefault(accessor, set()).add(model in scoped)
+            elif not field.auto_created:
+                yields.setdefault(field.name, set()).add(field.related_model in scoped)
+    return {name for name, kinds in yields.items() if kinds == {True}}
+
+
+def related_reads(source: str, accessors: set[str]) -> list[tuple[int, str]]:
+    """``<object>.<accessor>.<query method>`` where the accessor yields partner-scoped rows, unless
+    its line, or the line above, carries ``# door: <reason>``."""
+    tree = ast.parse(source)
+    lines = source.splitlines()
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    found = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Attribute) and node.attr in accessors):
+            continue
+        parent = parents.get(node)
+        method = parent.attr if isinstance(parent, ast.Attribute) and parent.value is node else None
+        if method not in QUERY_METHODS:
+            continue
+        if any(ALLOWED_MARK in line for line in lines[max(0, node.lineno - 2) : node.lineno]):
+            continue
+        found.append((node.lineno, f".{node.attr}.{method}"))
+    return found
+
+
+def test_the_check_sees_a_read_through_a_related_manager():
+    source = (
+        "a = partner.sales.filter(amount__gt=0)\n"
+        "b = program.tiers.all()\n"
+        "c = partner.sales.set([])\n"
+        "d = request.entries.all()  # door: the entries of a request the caller may see\n"
+        "# door: the history of a request read through the door\n"
+        "e = request.entries.all()\n"
+        "f = person.certifications.count()\n"
+    )
+    assert related_reads(source, {"sales", "entries", "certifications"}) == [
+        (1, ".sales.filter"),
+        (7, ".certifications.count"),
+    ]
+
+
+def test_the_related_managers_checked_include_the_facts_and_leave_out_the_ambiguous():
+    accessors = scoped_accessors()
+
+    assert {"sales", "certifications", "gate_statuses", "deals", "mdf_requests"} <= accessors
+    assert "tiers" not in accessors  # program.tiers yields definitions
+
+
+def test_views_serializers_forms_and_selectors_read_no_partner_scoped_rows_through_a_related_manager():
+    accessors = scoped_accessors()
+    reads = [
+        f"{path.relative_to(ROOT)}:{line}: {what}"
+        for path in _checked_files()
+        for line, what in related_reads(path.read_text(), accessors)
+    ]
+    assert not reads, (
+        "read these through visible_to/actionable_by, or say why on the line with "
+        f"'{ALLOWED_MARK} <reason>':\n" + "\n".join(reads)
+    )
