@@ -81,6 +81,9 @@ enabled = true
 # neither the fuzzer can know. 5xx is not among them: a server error fails the run.
 positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "412", "422", "429"]
 
+# Entries below name operations by "METHOD /path" (include-name-regex): an entry that gives a
+# path regex and a method regex selects the operations matching either of them, not both.
+# tests/api/test_fuzz_config.py holds which operations each identity's run reaches.
 [[operations]]
 include-path-regex = "(/bulk/|/xapi/statements/)$"
 checks.negative_data_rejection.enabled = false
@@ -91,8 +94,7 @@ checks.negative_data_rejection.enabled = false
 # paying: a 409 alone, or a 400 where another field is wrong too. Generated rows often do, and each is refused with its reason;
 # tests/incentives/test_rule_schema.py pins that every other body the schema admits is taken.
 [[operations]]
-include-path-regex = '^/api/v1/incentive-rules/(\\{{id\\}}/)?$'
-include-method-regex = "^(POST|PUT)$"
+include-name-regex = '^(POST|PUT) /api/v1/incentive-rules/(\\{{id\\}}/)?$'
 checks.positive_data_acceptance.enabled = false
 
 # The definitions' writes (programs, tiers, benefits, segments, exchange rates, reference codes)
@@ -100,14 +102,12 @@ checks.positive_data_acceptance.enabled = false
 # bodies within a program's own tiers) is still to be written. Their reads are fuzzed;
 # tests/api/test_definitions.py, test_reference_data.py and the permission matrix pin the writes.
 [[operations]]
-include-path-regex = '^/api/v1/(programs|tiers|benefits|segments|exchange-rates|product-lines|certification-types|activity-types|service-offerings)/'
-include-method-regex = "^(POST|PUT|PATCH|DELETE)$"
+include-name-regex = '^(POST|PUT|PATCH|DELETE) /api/v1/(programs|tiers|benefits|segments|exchange-rates|product-lines|certification-types|activity-types|service-offerings)/'
 enabled = false
 
 # A subscription's URL must resolve, when saved, to a public address (see ACROSS_OBJECTS).
 [[operations]]
-include-path-regex = '^/api/v1/webhook-subscriptions/(\\{{id\\}}/)?$'
-include-method-regex = "^(POST|PUT|PATCH)$"
+include-name-regex = '^(POST|PUT|PATCH) /api/v1/webhook-subscriptions/(\\{{id\\}}/)?$'
 checks.positive_data_acceptance.enabled = false
 """
 

@@ -1,0 +1,54 @@
+"""The fuzzer's configuration selects what it says: every operation but the definitions' writes."""
+
+import json
+
+import pytest
+import schemathesis
+from schemathesis.config import SchemathesisConfig
+
+from tests.api.test_schemathesis import CONFIG
+
+pytestmark = pytest.mark.django_db
+
+DEFINITIONS = (
+    "programs",
+    "tiers",
+    "benefits",
+    "segments",
+    "exchange-rates",
+    "product-lines",
+    "certification-types",
+    "activity-types",
+    "service-offerings",
+)
+
+
+@pytest.fixture(scope="module")
+def document(django_db_blocker):
+    from drf_spectacular.generators import SchemaGenerator
+
+    with django_db_blocker.unblock():
+        return json.loads(json.dumps(SchemaGenerator().get_schema(request=None, public=True), default=str))
+
+
+def selected(document) -> set[str]:
+    config = SchemathesisConfig.from_str(CONFIG.format(examples=1, deterministic="true", fail_on="[]"))
+    schema = schemathesis.openapi.from_dict(document, config=config)
+    return {f"{result.ok().method.upper()} {result.ok().path}" for result in schema.get_all_operations()}
+
+
+def every_operation(document) -> set[str]:
+    return {f"{method.upper()} {path}" for path, item in document["paths"].items() for method in item}
+
+
+def is_definition_write(name: str) -> bool:
+    method, path = name.split(" ", 1)
+    return method != "GET" and path.split("/")[3] in DEFINITIONS
+
+
+def test_the_run_reaches_every_write_but_the_definitions(document):
+    reached = selected(document)
+
+    assert reached == {name for name in every_operation(document) if not is_definition_write(name)}
+    assert {"POST /api/v1/deals/", "POST /api/v1/deals/{id}/approve/", "PATCH /api/v1/gates/{id}/"} <= reached
+    assert "GET /api/v1/programs/{id}/" in reached
