@@ -1,4 +1,5 @@
-"""Idempotent bulk ingestion of facts: sales, certifications and engagement activities.
+"""Idempotent bulk ingestion of facts: sales, certifications, engagement activities,
+service proficiencies, and the people of partners.
 
 Integrations (CRMs, learning systems, billing) send batches of records, each
 with the external id it has in the sending system. A record is keyed on
@@ -7,6 +8,9 @@ with the external id it has in the sending system. A record is keyed on
 * re-sending a batch (a retry after a timeout) changes nothing: every record
   reports ``unchanged`` and nothing is counted twice;
 * a record sent again with different values updates the stored fact;
+* people are keyed on ``(partner, external_id)`` instead (one person is one
+  person whichever system sends them), and found by e-mail when their external
+  id is new;
 * a record that cannot be stored is ``rejected`` with the reason per field,
   and the rest of the batch is stored all the same.
 
@@ -30,8 +34,17 @@ from partners.ingestion.parsing import (
     RowResult,
     max_batch_rows,
 )
+from partners.ingestion.people import PeopleIngestion
+from partners.ingestion.proficiencies import ProficienciesIngestion
 from partners.ingestion.sales import SalesIngestion
-from partners.ingestion.services import fact_delete, ingest_activities, ingest_certifications, ingest_sales
+from partners.ingestion.services import (
+    fact_delete,
+    ingest_activities,
+    ingest_certifications,
+    ingest_people,
+    ingest_proficiencies,
+    ingest_sales,
+)
 
 __all__ = [
     "SOURCE_PATTERN",
@@ -40,11 +53,15 @@ __all__ = [
     "BatchError",
     "CertificationsIngestion",
     "IngestionReport",
+    "PeopleIngestion",
+    "ProficienciesIngestion",
     "RowResult",
     "SalesIngestion",
     "fact_delete",
     "ingest_activities",
     "ingest_certifications",
+    "ingest_people",
+    "ingest_proficiencies",
     "ingest_sales",
     "max_batch_rows",
 ]
