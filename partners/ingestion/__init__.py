@@ -15,7 +15,8 @@ with the external id it has in the sending system. A record is keyed on
   and the rest of the batch is stored all the same.
 
 Each batch runs in one transaction, holding a lock on its source so that two
-batches of the same source take turns: nothing is half-written, and two
+batches of the same source take turns (of any source, for proficiencies and
+people, whose rows other sources may name too): nothing is half-written, and two
 retries racing each other cannot create the same record twice. After the
 batch commits, the partners whose facts changed are announced once
 (``partners.signals.facts_changed``; the gates re-evaluate them).
