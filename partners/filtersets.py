@@ -54,6 +54,12 @@ class PersonFilterSet(filters.FilterSet):
     email = filters.CharFilter(lookup_expr="iexact")
     external_id = filters.CharFilter()
     name = filters.CharFilter(method="filter_name", help_text="Part of the first or last name.")
+    updated_since = DateTimeFilter(
+        field_name="updated_at",
+        lookup_expr="gte",
+        help_text="Changed at or after this moment: for incremental sync, send the greatest "
+        "updated_at you hold.",
+    )
 
     class Meta:
         model = Person

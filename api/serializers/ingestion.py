@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from core.serializers import StrictSerializer
 from partners.ingestion import SOURCE_PATTERN
+from partners.models import ProficiencyLevel
 
 
 @extend_schema_field(
@@ -78,6 +79,37 @@ class ActivityRecordSerializer(_RecordBase):
         ref_name = "ActivityRecord"
 
 
+class ProficiencyRecordSerializer(_RecordBase):
+    offering = serializers.CharField(max_length=50, help_text="A service offering code.")
+    level = serializers.ChoiceField(
+        choices=ProficiencyLevel.choices, help_text="1 foundational, 2 proficient, 3 expert."
+    )
+    since = serializers.DateField(help_text="The day the partner reached the level.")
+
+    class Meta:
+        ref_name = "ProficiencyRecord"
+
+
+class PersonRecordSerializer(_RecordBase):
+    external_id = serializers.CharField(
+        max_length=100, help_text="The person's id in the sending system, unique within the partner."
+    )
+    email = serializers.EmailField(
+        max_length=254,
+        help_text="Unique within the partner; a new external id takes over a person "
+        "with this e-mail who has no external id yet.",
+    )
+    first_name = serializers.CharField(max_length=100)
+    last_name = serializers.CharField(max_length=100)
+    job_title = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    is_active = serializers.BooleanField(
+        required=False, help_text="Defaults to true; an inactive person's certifications do not count."
+    )
+
+    class Meta:
+        ref_name = "PersonRecord"
+
+
 def _batch(record_serializer, name: str) -> type[serializers.Serializer]:
     class Batch(StrictSerializer):
         source = serializers.RegexField(  # type: ignore[assignment]  # a field, not Field.source
@@ -95,13 +127,15 @@ def _batch(record_serializer, name: str) -> type[serializers.Serializer]:
 SaleBatchSerializer = _batch(SaleRecordSerializer, "SaleBatch")
 CertificationBatchSerializer = _batch(CertificationRecordSerializer, "CertificationBatch")
 ActivityBatchSerializer = _batch(ActivityRecordSerializer, "ActivityBatch")
+ProficiencyBatchSerializer = _batch(ProficiencyRecordSerializer, "ProficiencyBatch")
+PersonBatchSerializer = _batch(PersonRecordSerializer, "PersonBatch")
 
 
 class RowResultSerializer(StrictSerializer):
     index = serializers.IntegerField(help_text="The record's position in the batch, from 0.")
     external_id = serializers.CharField(allow_null=True)
     result = serializers.ChoiceField(choices=["created", "updated", "unchanged", "rejected"])
-    id = serializers.IntegerField(required=False, help_text="The stored fact's id (not on rejected rows).")
+    id = serializers.IntegerField(required=False, help_text="The stored record's id (not on rejected rows).")
     errors = serializers.DictField(  # type: ignore[assignment]  # a field, not Serializer.errors
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
@@ -113,7 +147,9 @@ class RowResultSerializer(StrictSerializer):
 
 
 class IngestionReportSerializer(StrictSerializer):
-    kind = serializers.ChoiceField(choices=["sales", "certifications", "activities"])
+    kind = serializers.ChoiceField(
+        choices=["sales", "certifications", "activities", "proficiencies", "people"]
+    )
     source = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.source
     received = serializers.IntegerField()
     created = serializers.IntegerField()

@@ -155,6 +155,7 @@ class PersonSerializer(StrictModelSerializer):
             "is_active",
             "external_id",
             "created_at",
+            "updated_at",
         ]
         read_only_fields = fields
 

@@ -1,5 +1,7 @@
 """Partners, people, facts (with bulk ingestion) and the reference codes facts use."""
 
+from typing import Any
+
 from django.db import models
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -242,24 +244,19 @@ class PartnerViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ReadOnlyV
         return Response(PartnerStandingSerializer(body).data)
 
 
-class PersonViewSet(ReadOnlyViewSet):
-    serializer_class = PersonSerializer
-    filterset_class = PersonFilterSet
-    ordering_fields = ["id", "last_name", "created_at"]
-    ordering = ["last_name", "first_name", "id"]
-
-    def scoped_queryset(self):
-        return Person.objects.visible_to(self.principal)
+_FACTS_KEY = "(source, external_id)"
+_FACTS_REEVALUATED = "The partners whose facts changed are re-evaluated shortly after."
 
 
-def _bulk_schema(batch_serializer, summary: str):
+def _bulk_schema(
+    batch_serializer, summary: str, *, key: str = _FACTS_KEY, reevaluated: str = _FACTS_REEVALUATED
+):
     return extend_schema(
         summary=summary,
         description=(
-            "Create or update up to 5,000 records keyed on (source, external_id). Sending the same "
+            f"Create or update up to 5,000 records keyed on {key}. Sending the same "
             "batch again changes nothing. Each record is reported created, updated, unchanged or "
-            "rejected with its reasons; rejected records do not stop the others. The partners "
-            "whose facts changed are re-evaluated shortly after."
+            "rejected with its reasons; rejected records do not stop the others. " + reevaluated
         ),
         request=batch_serializer,
         responses={
@@ -270,11 +267,11 @@ def _bulk_schema(batch_serializer, summary: str):
     )
 
 
-class _IngestingFactViewSet(FactViewSet):
-    ingest = staticmethod(ingestion.ingest_sales)
+class _BulkIngestionMixin:
+    """The ``bulk`` action's body: the envelope (source, records), the token's source, the report."""
 
-    def perform_destroy(self, instance):
-        ingestion.fact_delete(actor=self.request.user, fact=instance, principal=self.principal)
+    ingest = staticmethod(ingestion.ingest_sales)
+    principal: Any
 
     def run_bulk(self, request):
         data = request.data
@@ -308,6 +305,33 @@ class _IngestingFactViewSet(FactViewSet):
         except ingestion.BatchConflict as exc:
             raise Conflict(str(exc)) from exc
         return Response(report.as_dict(), status=status.HTTP_200_OK)
+
+
+class _IngestingFactViewSet(_BulkIngestionMixin, FactViewSet):
+    def perform_destroy(self, instance):
+        ingestion.fact_delete(actor=self.request.user, fact=instance, principal=self.principal)
+
+
+class PersonViewSet(_BulkIngestionMixin, ReadOnlyViewSet):
+    serializer_class = PersonSerializer
+    filterset_class = PersonFilterSet
+    ordering_fields = ["id", "last_name", "created_at", "updated_at"]
+    ordering = ["last_name", "first_name", "id"]
+    ingest = staticmethod(ingestion.ingest_people)
+    write_permissions = {"bulk": ["partners.add_person", "partners.change_person"]}
+
+    def scoped_queryset(self):
+        return Person.objects.visible_to(self.principal)
+
+    @_bulk_schema(
+        ingestion_serializers.PersonBatchSerializer,
+        "Send partners' people in bulk",
+        key="(partner, external_id), or else the e-mail within the partner",
+        reevaluated="The partners whose people became active or inactive are re-evaluated shortly after.",
+    )
+    @action(detail=False, methods=["post"], parser_classes=[DecimalJSONParser])
+    def bulk(self, request):
+        return self.run_bulk(request)
 
 
 class CertificationViewSet(_IngestingFactViewSet):
@@ -364,13 +388,22 @@ class ActivityViewSet(_IngestingFactViewSet):
         return self.run_bulk(request)
 
 
-class ProficiencyViewSet(ReadOnlyViewSet):
+class ProficiencyViewSet(_BulkIngestionMixin, ReadOnlyViewSet):
     serializer_class = ProficiencySerializer
     filterset_class = ProficiencyFilterSet
     ordering = ["id"]
+    ingest = staticmethod(ingestion.ingest_proficiencies)
+    write_permissions = {
+        "bulk": ["partners.add_serviceproficiency", "partners.change_serviceproficiency"],
+    }
 
     def scoped_queryset(self):
         return ServiceProficiency.objects.visible_to(self.principal).select_related("offering")
+
+    @_bulk_schema(ingestion_serializers.ProficiencyBatchSerializer, "Send service proficiencies in bulk")
+    @action(detail=False, methods=["post"], parser_classes=[DecimalJSONParser])
+    def bulk(self, request):
+        return self.run_bulk(request)
 
 
 def _reference_schema(noun: str):

@@ -54,6 +54,10 @@ class _Ingestion:
     # Model fields compared to tell "unchanged" from "updated", and written on update.
     compared: ClassVar[tuple[str, ...]]
     partner_path: ClassVar[str] = "partner_id"
+    # Whether the model stores the source (people do not: one person is one person, whoever sends it).
+    has_source: ClassVar[bool] = True
+    # The moments a new row is stamped with (proficiencies have no ``created_at``).
+    stamps: ClassVar[tuple[str, ...]] = ("created_at", "updated_at")
 
     def __init__(self, *, actor, source: str, partners, audit_data: dict | None = None):
         self.actor = actor
@@ -84,6 +88,18 @@ class _Ingestion:
 
     def partner_of_values(self, values: dict[str, Any]) -> int:
         return values["partner_id"]
+
+    def batch_key(self, row: _Row) -> Any:
+        """What two records of one batch must not share: the external id (people: within a partner)."""
+        return row.external_id
+
+    def stored_key(self, row: _Row) -> Any:
+        """The key ``_existing()`` finds the row's stored record under."""
+        return row.external_id
+
+    def feeds_gates(self, row: _Row, stored: dict[str, Any] | None) -> bool:
+        """Whether storing the row may change what gates measure, so its partner is re-evaluated."""
+        return True
 
     # the run
     def run(self, records: Any) -> IngestionReport:
@@ -139,20 +155,27 @@ class _Ingestion:
                 for name, message in errors.errors:
                     row.reject(name, message)
             if row.external_id and not row.errors:
-                first = seen.setdefault(row.external_id, index)
+                first = seen.setdefault(self.batch_key(row), index)
                 if first != index:
                     row.reject(
                         "external_id", f"The same external id is already in this batch at index {first}."
                     )
         return rows
 
-    def _lock_source(self) -> None:
-        transaction_lock(f"prm.ingest:{self.kind}:{self.source}")
+    # Whether records of different sources may name the same row (a proficiency is one per partner
+    # and offering, a person one per partner and e-mail): then batches of every source take turns.
+    lock_across_sources: ClassVar[bool] = False
 
-    def _existing(self, rows: list[_Row]) -> dict[str, dict[str, Any]]:
+    def _lock_source(self) -> None:
+        if self.lock_across_sources:
+            transaction_lock(f"prm.ingest:{self.kind}")
+        else:
+            transaction_lock(f"prm.ingest:{self.kind}:{self.source}")
+
+    def _existing(self, rows: list[_Row]) -> dict[Any, dict[str, Any]]:
         wanted = [row.external_id for row in rows if not row.errors and row.external_id]
-        existing: dict[str, dict[str, Any]] = {}
-        columns = ("id", "external_id", self.partner_path, *self.compared)
+        existing: dict[Any, dict[str, Any]] = {}
+        columns = dict.fromkeys(("id", "external_id", self.partner_path, *self.compared))
         for start in range(0, len(wanted), LOOKUP_CHUNK):
             chunk = wanted[start : start + LOOKUP_CHUNK]
             # ``exclude(external_id="")`` repeats the unique index's condition, so that
@@ -167,7 +190,8 @@ class _Ingestion:
         return existing
 
     def _apply(self, rows: list[_Row]) -> set[int]:
-        existing = self._existing(rows)
+        # Kept for the subclasses' look-ups (``load_references``, ``resolve``).
+        self.existing = existing = self._existing(rows)
         wanted_partners = {row.clean["partner"] for row in rows if not row.errors}
         wanted_partners |= {values[self.partner_path] for values in existing.values()}
         partner_regions = dict(self.partners.filter(id__in=wanted_partners).values_list("id", "region"))
@@ -181,7 +205,7 @@ class _Ingestion:
             if row.clean["partner"] not in partner_regions:
                 row.reject("partner", "No partner with this id that you may send facts for.")
                 continue
-            stored = existing.get(row.external_id)  # type: ignore[arg-type]
+            stored = existing.get(self.stored_key(row))
             if stored is not None and stored[self.partner_path] not in partner_regions:
                 row.reject("external_id", "This external id belongs to a record you may not change.")
                 continue
@@ -201,10 +225,10 @@ class _Ingestion:
         updates = [(row, stored) for row, stored in updates if not row.errors]
         self._write(creates, updates)
         for row in creates:
-            if row.values.get("_outcome") == "created":
+            if row.values.get("_outcome") == "created" and self.feeds_gates(row, None):
                 changed_partners.add(self.partner_of_values(row.values))
         for row, stored in updates:
-            if row.values.get("_outcome") == "updated":
+            if row.values.get("_outcome") == "updated" and self.feeds_gates(row, stored):
                 changed_partners.add(self.partner_of_values(row.values))
                 changed_partners.add(stored[self.partner_path])
         self._audit(rows)
@@ -212,7 +236,10 @@ class _Ingestion:
 
     def _instance(self, row: _Row) -> models.Model:
         fields = {name: value for name, value in row.values.items() if not name.startswith("_")}
-        return self.model(source=self.source, external_id=row.external_id, **fields)
+        fields["external_id"] = row.external_id
+        if self.has_source:
+            fields["source"] = self.source
+        return self.model(**fields)
 
     def _write(self, creates: list[_Row], updates: list[tuple[_Row, dict[str, Any]]]) -> None:
         now = timezone.now()
@@ -257,7 +284,10 @@ class _Ingestion:
                 {**{name: row.values[name] for name in written}, "external_id": row.external_id}
                 for row in rows
             ],
-            constants={"source": self.source, "created_at": now, "updated_at": now},
+            constants={
+                **({"source": self.source} if self.has_source else {}),
+                **dict.fromkeys(self.stamps, now),
+            },
             key="external_id",
         )
         return [ids[row.external_id] for row in rows]

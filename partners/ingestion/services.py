@@ -1,4 +1,4 @@
-"""The entry points: one batch of one kind of fact, and the deletion of one fact."""
+"""The entry points: one batch of one kind of fact (or of people), and the deletion of one fact."""
 
 from collections.abc import Sequence
 from typing import Any
@@ -8,6 +8,8 @@ from django.db import models
 from partners.ingestion.activities import ActivitiesIngestion
 from partners.ingestion.certifications import CertificationsIngestion
 from partners.ingestion.parsing import IngestionReport
+from partners.ingestion.people import PeopleIngestion
+from partners.ingestion.proficiencies import ProficienciesIngestion
 from partners.ingestion.sales import SalesIngestion
 from partners.models import Partner
 from partners.services import facts_delete
@@ -47,6 +49,34 @@ def ingest_activities(
 ) -> IngestionReport:
     """Create or update engagement activities by ``(source, external_id)``."""
     return ActivitiesIngestion(
+        actor=actor, source=source, partners=_writable_partners(actor, principal), audit_data=audit_data
+    ).run(records)
+
+
+def ingest_proficiencies(
+    *, actor, source: str, records: Sequence[Any], principal=None, audit_data: dict | None = None
+) -> IngestionReport:
+    """Create or update service proficiencies by ``(source, external_id)``.
+
+    A partner holds one proficiency per offering: a record naming a partner and
+    an offering another record already holds is rejected.
+    """
+    return ProficienciesIngestion(
+        actor=actor, source=source, partners=_writable_partners(actor, principal), audit_data=audit_data
+    ).run(records)
+
+
+def ingest_people(
+    *, actor, source: str, records: Sequence[Any], principal=None, audit_data: dict | None = None
+) -> IngestionReport:
+    """Create or update partners' people by ``(partner, external_id)``, or else by e-mail.
+
+    A record whose external id the partner does not know yet takes over the
+    partner's person with that e-mail if that person has no external id; the
+    source is audited but is no part of the key. Partners are re-evaluated when a
+    person's ``is_active`` changes (their certifications stop or start counting).
+    """
+    return PeopleIngestion(
         actor=actor, source=source, partners=_writable_partners(actor, principal), audit_data=audit_data
     ).run(records)
 

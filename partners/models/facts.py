@@ -61,6 +61,8 @@ class Person(models.Model):
     is_active = models.BooleanField(default=True)
     external_id = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set by save(); writes that bypass it (bulk ingestion's updates) set it themselves.
+    updated_at = models.DateTimeField(auto_now=True)
 
     objects = PersonQuerySet.as_manager()
 
@@ -355,6 +357,11 @@ class ServiceProficiency(models.Model):
         verbose_name_plural = "service proficiencies"
         constraints = [
             models.UniqueConstraint(fields=["partner", "offering"], name="proficiency_unique_offering"),
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=~Q(external_id=""),
+                name="proficiency_unique_external_id",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -20,7 +20,7 @@ from deals import mdf as mdf_services
 from incentives.models import RuleKind
 from partners.models import Sale
 from tests.deals.helpers import grant_mdf
-from tests.factories import DealFactory, ExchangeRateFactory
+from tests.factories import DealFactory, ExchangeRateFactory, ServiceOfferingFactory
 from tests.incentives.helpers import rule
 from webhooks.models import WebhookSubscription
 
@@ -142,7 +142,7 @@ def _operations(schema, content_type: str, *, bulk: bool):
 def test_the_walk_finds_the_bodies(schema):
     json_bodies = list(_operations(schema, "application/json", bulk=False))
     assert len(json_bodies) >= 15
-    assert len(list(_operations(schema, "application/json", bulk=True))) == 3
+    assert len(list(_operations(schema, "application/json", bulk=True))) == 5
     assert len(list(_operations(schema, "multipart/form-data", bulk=False))) >= 1
 
 
@@ -239,7 +239,27 @@ def _good_records(world) -> dict[str, dict]:
             "occurred_on": yesterday,
             "description": "Workshop",
         },
+        "proficiencies": {"partner": partner, "offering": "migration", "level": 2, "since": yesterday},
+        "people": {
+            "partner": partner,
+            "email": "new.person@acme.example.com",
+            "first_name": "New",
+            "last_name": "Person",
+            "job_title": "Engineer",
+            "is_active": True,
+        },
     }
+
+
+def _good_record(good: dict[str, dict], kind: str, number: str) -> dict:
+    """A record storable as new: a person has an e-mail of their own, a proficiency an offering
+    the partner does not hold yet."""
+    record = {**good[kind], "external_id": f"{number}-good"}
+    if kind == "people":
+        record["email"] = f"{number.replace('_', '-')}@acme.example.com"
+    elif kind == "proficiencies":
+        record["offering"] = ServiceOfferingFactory(code=f"offering-{number.replace('_', '-')}").code
+    return record
 
 
 @pytest.mark.parametrize("bad", [NUL, SURROGATE], ids=["nul", "surrogate"])
@@ -257,9 +277,10 @@ def test_unstorable_text_in_a_bulk_record_rejects_that_record_alone(
             is_text = field_schema.get("type") == "string" and field_schema.get("format") not in ("date",)
             tried += 1
             number = f"{kind}-{field_name}-{tried}"
+            good_record = _good_record(good, kind, number)
             records = [
-                {**good[kind], "external_id": f"{number}-good"},
-                {**good[kind], "external_id": f"{number}-bad", field_name: f"a{bad}b"},
+                good_record,
+                {**good_record, "external_id": f"{number}-bad", field_name: f"a{bad}b"},
             ]
             label = f"{path} {field_name}"
             try:
