@@ -439,6 +439,7 @@ SPECTACULAR_SETTINGS = {
         "GateOutcomeEnum": "gates.models.GateOutcome",
         "SalesRoleEnum": "deals.models.SalesRole",
         "BenefitKindEnum": "programs.models.BenefitKind",
+        "TokenScopeEnum": "api.models.TokenScope",
     },
 }
 

@@ -5,6 +5,7 @@ from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from api.models import TokenScope
 from api.scoping import request_token
 from api.views.base import ScopedViewMixin
 from partners.models import Membership
@@ -13,7 +14,7 @@ from partners.models import Membership
 class TokenInfoSerializer(serializers.Serializer):
     name = serializers.CharField()
     identifier = serializers.CharField()
-    scope = serializers.ChoiceField(choices=["read", "read_write"])
+    scope = serializers.ChoiceField(choices=TokenScope.choices)
     all_partners = serializers.BooleanField()
     partners = serializers.ListField(
         child=serializers.IntegerField(), help_text="Ids, when not all partners."
@@ -31,6 +32,7 @@ class MeSerializer(serializers.Serializer):
 
 
 class MeView(ScopedViewMixin, GenericAPIView):
+    resource = None  # every token may ask who it is
     serializer_class = MeSerializer
     pagination_class = None
     filter_backends: list = []

@@ -133,6 +133,7 @@ def require_vendor_wide_staff(principal) -> None:
     partial_update=extend_schema(summary="Change a partner", description="The status is not written here."),
 )
 class PartnerViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ReadOnlyViewSet):
+    resource = "partners"
     serializer_class = PartnerSerializer
     filterset_class = PartnerFilterSet
     ordering_fields = ["id", "name", "joined_on", "updated_at"]
@@ -243,6 +244,7 @@ class PartnerViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ReadOnlyV
 
 
 class PersonViewSet(ReadOnlyViewSet):
+    resource = "partners"
     serializer_class = PersonSerializer
     filterset_class = PersonFilterSet
     ordering_fields = ["id", "last_name", "created_at"]
@@ -271,6 +273,7 @@ def _bulk_schema(batch_serializer, summary: str):
 
 
 class _IngestingFactViewSet(FactViewSet):
+    resource = "facts"
     ingest = staticmethod(ingestion.ingest_sales)
 
     def perform_destroy(self, instance):
@@ -365,6 +368,7 @@ class ActivityViewSet(_IngestingFactViewSet):
 
 
 class ProficiencyViewSet(ReadOnlyViewSet):
+    resource = "partners"
     serializer_class = ProficiencySerializer
     filterset_class = ProficiencyFilterSet
     ordering = ["id"]
@@ -398,6 +402,8 @@ class _ReferenceViewSet(
     every partner, through ``partners.services`` (audited, recorded in the history).
     A code facts still name is not deleted: 409.
     """
+
+    resource = "reference"
 
     filterset_class = None
     ordering_fields = ["id", "code", "name"]
@@ -479,6 +485,8 @@ class ExchangeRateViewSet(
 ):
     """Rates are the vendor's, the same for everybody signed in; staff with the model permissions
     change them, with a token for every partner, through ``partners.services``."""
+
+    resource = "reference"
 
     serializer_class = ExchangeRateSerializer
     filterset_class = ExchangeRateFilterSet
