@@ -6,6 +6,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from api.models import TokenScope
+from api.resources import SCOPES
 from api.scoping import request_token
 from api.views.base import ScopedViewMixin
 from partners.models import Membership
@@ -15,6 +16,10 @@ class TokenInfoSerializer(serializers.Serializer):
     name = serializers.CharField()
     identifier = serializers.CharField()
     scope = serializers.ChoiceField(choices=TokenScope.choices)
+    resource_scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=SCOPES),
+        help_text="The resources the token may call; empty when its scope alone decides.",
+    )
     all_partners = serializers.BooleanField()
     partners = serializers.ListField(
         child=serializers.IntegerField(), help_text="Ids, when not all partners."
@@ -56,6 +61,7 @@ class MeView(ScopedViewMixin, GenericAPIView):
                 "name": token.name,
                 "identifier": token.identifier,
                 "scope": token.scope,
+                "resource_scopes": token.resource_scopes,
                 "all_partners": token.all_partners,
                 "partners": [] if token.all_partners else sorted(token.partners.values_list("pk", flat=True)),
                 "source": token.source,

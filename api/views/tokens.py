@@ -34,6 +34,7 @@ class AlreadyRevoked(APIException):
     ),
     retrieve=extend_schema(summary="An integration token (without its secret)"),
 )
+# No DELETE: a token is revoked, never deleted, so that the audit trail keeps pointing at it.
 class TokenViewSet(
     ScopedViewMixin,
     mixins.ListModelMixin,

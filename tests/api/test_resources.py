@@ -135,7 +135,7 @@ def test_a_token_without_resource_scopes_keeps_its_coarse_scope(scoped, world):
 def test_endpoints_without_a_resource_take_no_scope(scoped, world):
     client = scoped("gates:read")
 
-    assert client.get(f"{V1}/me/").json()["token"]["scope"] == "read_write"
+    assert client.get(f"{V1}/me/").json()["token"]["resource_scopes"] == ["gates:read"]
     assert client.get(f"{V1}/criteria-schema/").status_code == 200
     assert client.get(f"{V1}/").status_code == 200
 

@@ -45,6 +45,7 @@ class TestAuthentication:
                 "name": "CRM sync",
                 "identifier": token.identifier,
                 "scope": "read",
+                "resource_scopes": [],
                 "all_partners": True,
                 "partners": [],
                 "source": "",
