@@ -125,6 +125,8 @@ def token_issue(
             source=source,
             expires_at=expires_at,
         )
+    if isinstance(token.resource_scopes, list):
+        token.resource_scopes = sorted(set(token.resource_scopes))
     partners = list(partners)
     token_check(
         issuer=actor,
