@@ -1,34 +1,57 @@
 """Issuing and revoking integration tokens.
 
-Any staff member (a channel manager) may issue tokens that act for them; the
-secret is shown once, on the page that follows the issue, and never stored.
-Managers see and revoke their own tokens; superusers, and staff granted the
-token permissions, see everyone's.
+Staff holding ``api.add_integrationtoken`` (channel managers hold it through
+their role) may issue tokens that act for them; the secret is shown once, on the
+page that follows the issue, and never stored. Managers see and revoke their own
+tokens; superusers, and staff granted the token permissions, see everyone's.
+The rules are those of the API's: both doors call ``api.services``.
 """
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from api.models import TOKEN_PREFIX, IntegrationToken, manages_every_token
-from api.services import token_issue, token_revoke
+from api.resources import SCOPES
+from api.services import may_issue_tokens, token_check, token_issue, token_revoke
 from partners.admin_coverage import CoverageAdminMixin
 
 
 class IntegrationTokenForm(forms.ModelForm):
+    resource_scopes = forms.MultipleChoiceField(
+        choices=[(scope, scope) for scope in SCOPES],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=IntegrationToken._meta.get_field("resource_scopes").help_text,
+    )
+    # The person the token acts for: the one issuing it, or the issuer of the token changed.
+    issuer = None
+
     class Meta:
         model = IntegrationToken
-        fields = ["name", "scope", "all_partners", "partners", "source", "expires_at"]
+        fields = ["name", "scope", "resource_scopes", "all_partners", "partners", "source", "expires_at"]
 
     def clean(self):
         cleaned = super().clean() or {}
-        if not cleaned.get("all_partners") and not cleaned.get("partners"):
-            self.add_error("partners", "Choose the partners the token covers, or tick “all partners”.")
-        expires_at = cleaned.get("expires_at")
-        if expires_at is not None and expires_at <= timezone.now():
-            self.add_error("expires_at", "The token would already have expired.")
+        issuer = self.instance.issued_by if self.instance.pk else self.issuer
+        if issuer is None or any(name in self.errors for name in ("scope", "resource_scopes", "partners")):
+            return cleaned
+        try:
+            token_check(
+                issuer=issuer,
+                scope=cleaned.get("scope", ""),
+                resource_scopes=cleaned.get("resource_scopes") or [],
+                all_partners=bool(cleaned.get("all_partners")),
+                partners=cleaned.get("partners") or [],
+                expires_at=cleaned.get("expires_at"),
+            )
+        except ValidationError as exc:
+            for field, messages_of_field in exc.message_dict.items():
+                for message in messages_of_field:
+                    self.add_error(field, message)
         return cleaned
 
 
@@ -81,7 +104,7 @@ class IntegrationTokenAdmin(CoverageAdminMixin, admin.ModelAdmin):
         )
 
     def has_add_permission(self, request):
-        return self.has_module_permission(request)
+        return self.has_module_permission(request) and may_issue_tokens(request.user)
 
     def has_change_permission(self, request, obj=None):
         return self.has_view_permission(request, obj) and (obj is None or obj.revoked_at is None)
@@ -92,12 +115,13 @@ class IntegrationTokenAdmin(CoverageAdminMixin, admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["name", "scope", "all_partners", "partners", "source", "expires_at"]
+            return ["name", "scope", "resource_scopes", "all_partners", "partners", "source", "expires_at"]
         return [
             "name",
             "masked",
             "issued_by",
             "scope",
+            "resource_scopes",
             "all_partners",
             "partners",
             "source",
@@ -108,13 +132,20 @@ class IntegrationTokenAdmin(CoverageAdminMixin, admin.ModelAdmin):
             "revoked_by",
         ]
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.issuer = request.user  # type: ignore[attr-defined]  # a class made for this request
+        return form
+
     # --- issuing: the secret is shown once ------------------------------------------------------
 
     def save_model(self, request, obj, form, change):
         if change:
             super().save_model(request, obj, form, change)
             return
-        _, secret = token_issue(actor=request.user, name=obj.name, token=obj)
+        _, secret = token_issue(
+            actor=request.user, name=obj.name, token=obj, partners=form.cleaned_data.get("partners") or []
+        )
         request._prm_token_secret = secret  # for response_add, never stored
 
     def response_add(self, request, obj, post_url_continue=None):

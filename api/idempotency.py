@@ -8,6 +8,9 @@ a second time. The key sent with another body, or to another path, answers 422: 
 has a bug, and guessing which request it meant would be worse. While the first request is
 still being answered, a second one answers 409 and may be retried.
 
+A view may keep another body than the one it sent (``response.replay_data``): the answer to
+issuing a token keeps its secret out of the store, so its replay carries none.
+
 Answers that say the request was done (2xx) or could never be done as sent (400) are kept;
 the others (a 403, a 409 conflict, a 429, a failure) release the key, so that the same request
 may succeed later. Keys are purged after ``PRM_IDEMPOTENCY_KEY_HOURS`` (24 by default).
@@ -31,6 +34,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.renderers import JSONRenderer
 
 from api.models import IdempotencyKey
 from api.scoping import request_token
@@ -135,10 +139,14 @@ def finish(claim: IdempotencyKey, response) -> None:
         return
     if hasattr(response, "render") and not getattr(response, "is_rendered", True):
         response.render()
+    content, content_type = bytes(response.content), response.get("Content-Type", "")
+    replay_data = getattr(response, "replay_data", None)
+    if replay_data is not None:
+        content, content_type = JSONRenderer().render(replay_data), "application/json"
     IdempotencyKey.objects.filter(pk=claim.pk).update(
         status_code=response.status_code,
-        content=bytes(response.content),
-        content_type=response.get("Content-Type", ""),
+        content=content,
+        content_type=content_type,
         location=response.get("Location", "")[:2000],
     )
 

@@ -1,9 +1,11 @@
 """Integration tokens: how CRMs, learning systems and billing call the API.
 
-A channel manager issues a token in the admin. The token acts with the
-visibility of the manager who issued it, narrowed to a named set of partners
-unless it covers all of them, and read-only unless issued read-write. Only a
-SHA-256 digest of the secret is stored: the secret is shown once, when issued.
+A channel manager issues a token in the admin or through the API
+(``/api/v1/tokens/``). The token acts with the visibility of the manager who
+issued it, narrowed to a named set of partners unless it covers all of them,
+read-only unless issued read-write, and, when it carries resource scopes
+(``api.resources``), limited to the resources they name. Only a SHA-256 digest
+of the secret is stored: the secret is shown once, when issued.
 
 A fast digest (rather than a slow password hash) is enough because the
 secret is 256 random bits, not a human password, and it lets every request
@@ -20,6 +22,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from api.resources import WRITE, has_write_scope, validate_resource_scopes
 from core.door import DoorQuerySet, principal_token, principal_user
 from history.tracking import track_links, tracked
 
@@ -88,6 +91,13 @@ class IntegrationToken(models.Model):
         help_text="The channel manager the token acts for: it never sees more than they do.",
     )
     scope = models.CharField(max_length=12, choices=TokenScope.choices, default=TokenScope.READ)
+    resource_scopes = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_resource_scopes],
+        help_text="Resources the token may use, e.g. “facts:write”, “gates:read”; "
+        "empty leaves the scope above to decide for every resource.",
+    )
     all_partners = models.BooleanField(
         default=False, help_text="Every partner the issuer can see, rather than the partners listed."
     )
@@ -129,9 +139,22 @@ class IntegrationToken(models.Model):
         now = now or timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
 
+    @property
+    def prefix(self) -> str:
+        """The public start of the secret, by which a person recognises the token."""
+        return f"{TOKEN_PREFIX}_{self.identifier}_"
+
     def clean(self) -> None:
         if self.expires_at is not None and self.expires_at <= timezone.now() and self._state.adding:
             raise ValidationError({"expires_at": "The token would already have expired."})
+        scopes = self.resource_scopes if isinstance(self.resource_scopes, list) else []
+        if has_write_scope(scopes) and self.scope != TokenScope.READ_WRITE:
+            raise ValidationError(
+                {
+                    "resource_scopes": f"A “:{WRITE}” scope needs a read-write token: "
+                    "choose the read-and-write scope, or read scopes only."
+                }
+            )
 
 
 track_links(IntegrationToken.partners.through, name="IntegrationTokenPartnerLinkEvent")

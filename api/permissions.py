@@ -3,12 +3,16 @@
 Reads are open to every signed-in user: the querysets decide what each one
 sees, and an object outside them answers 404. Writes need the model
 permissions the viewset names for the action (channel managers hold them
-through their group) and, with a token, a read-write token.
+through their group) and, with a token, a read-write token. A token that
+carries resource scopes (``api.resources``) may moreover call only the
+resources they name: ``<resource>:read`` (or ``:write``) to read, ``:write`` to
+change; the view names its resource with a ``resource`` attribute.
 """
 
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
+from api.resources import UNDECLARED, needed_scope, scopes_allow
 from api.scoping import request_token
 from core.door import acts_vendor_wide
 from programs.models import programs_managed_by
@@ -24,18 +28,39 @@ class ApiAccess(BasePermission):
         user = request.user
         if not user or not user.is_authenticated or not user.is_active:
             return False
+        token = request_token(request)
         if request.method in SAFE_METHODS:
+            require_resource_scope(token, view, write=False)
             return True
         if _no_handler(view, request.method):
             return True  # DRF answers 405 with the methods allowed
-        token = request_token(request)
         if token is not None and not token.can_write:
             raise PermissionDenied("This token is read-only: ask for a read-write token to send data.")
+        require_resource_scope(token, view, write=True)
         required = view_write_permissions(view)
         if required is None:
             # The action decides itself (e.g. through a service that checks the actor).
             return True
         return bool(required) and user.has_perms(required)
+
+
+def require_resource_scope(token, view, *, write: bool) -> None:
+    """A token with resource scopes calls only the resources they name; one without any, every
+    resource its coarse scope allows. A view with ``resource = None`` takes no scope (the
+    caller itself, a schema, or an endpoint tokens may not call at all)."""
+    if token is None or not token.resource_scopes:
+        return
+    resource = getattr(view, "resource", UNDECLARED)
+    if resource is None:
+        return
+    if not isinstance(resource, str):  # UNDECLARED
+        raise PermissionDenied(
+            "This endpoint names no resource scope: a token with resource scopes may not call it."
+        )
+    if not scopes_allow(token.resource_scopes, resource, write=write):
+        needed = needed_scope(resource, write=write)
+        alternative = "" if write else f" (or {needed_scope(resource, write=True)})"
+        raise PermissionDenied(f"This token lacks the scope {needed}{alternative} that this call needs.")
 
 
 def _no_handler(view, method: str) -> bool:

@@ -15,6 +15,7 @@ from rest_framework import serializers
 from api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from api.idempotency import KEY_PATTERN, REPLAYED_HEADER
 from api.patterns import decimal_pattern
+from api.resources import needed_scope, scopes_description
 from api.rule_schema import rule_request_schema
 from gates.criteria_schema import criteria_openapi_components
 from gates.models import GateState
@@ -132,6 +133,14 @@ class PRMAutoSchema(AutoSchema):
                 statuses.append("409")  # still referred to by rows the database protects
         return sorted(set(statuses))
 
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        resource = getattr(self.view, "resource", None)
+        if operation is not None and isinstance(resource, str):
+            # The resource scope a token with resource scopes needs for this operation.
+            operation["x-resource-scope"] = needed_scope(resource, write=self.method not in ("GET", "HEAD"))
+        return operation
+
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
         if isinstance(field, serializers.DecimalField) and "pattern" in schema:
@@ -158,7 +167,13 @@ class IntegrationTokenScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "An integration token issued in the admin: `Authorization: Bearer prm_…`.",
+            "description": "An integration token issued in the admin or with `POST /api/v1/tokens/`: "
+            "`Authorization: Bearer prm_…`. A token acts for its issuer and never sees more than they do; "
+            "a read token only reads. A token may also carry resource scopes: with some, it calls only "
+            "the resources they name, `<resource>:read` (or `:write`) to read and `<resource>:write` to "
+            "change, and a call outside them answers 403 naming the scope it needs; with none, its scope "
+            "alone decides. Each operation names its resource in `x-resource-scope`. The scopes:\n\n"
+            + scopes_description(),
         }
 
 

@@ -3,17 +3,93 @@
 import datetime
 from collections.abc import Iterable
 
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from api.models import IntegrationToken, TokenScope, new_token_secret, token_digest
+from api.models import IntegrationToken, TokenScope, manages_every_token, new_token_secret, token_digest
+from api.resources import has_write_scope
 from core.audit import audit
+from core.door import is_active_user, principal_token
 from gates.models import GateState
 from gates.services import gate_saved
+from partners.models import Partner
 
 # A token's last use is written at most this often, so that reads stay reads.
 LAST_USED_RESOLUTION = datetime.timedelta(minutes=1)
+
+
+TOKENS_BY_PEOPLE = "Tokens are managed by people: sign in to issue, list or revoke tokens."
+NOT_AN_ISSUER = (
+    "Issuing integration tokens needs staff status and the permission to add integration tokens "
+    "(api.add_integrationtoken): ask an administrator."
+)
+NOT_YOURS_TO_REVOKE = "Only the issuer of a token, or who manages every token, may revoke it."
+
+
+def may_issue_tokens(user) -> bool:
+    return bool(
+        user is not None
+        and getattr(user, "is_authenticated", False)
+        and user.is_active
+        and user.is_staff
+        and user.has_perm("api.add_integrationtoken")
+    )
+
+
+def may_write(user) -> bool:
+    """Whether the user holds a right to change data: a permission beyond viewing, other than the
+    API's own (issuing tokens is no right to change data). Otherwise a token acting for them
+    could write nothing, and a read-write token would promise what it cannot do."""
+    if user.is_superuser:
+        return True
+    return any(
+        not permission.startswith("api.") and not permission.split(".", 1)[-1].startswith("view_")
+        for permission in user.get_all_permissions()
+    )
+
+
+def token_check(
+    *,
+    issuer,
+    scope: str,
+    resource_scopes: Iterable[str] = (),
+    all_partners: bool,
+    partners: Iterable = (),
+    expires_at: datetime.datetime | None = None,
+) -> None:
+    """The rules of a token for ``issuer``, before it is issued (or changed in the admin); raises
+    Django's ``ValidationError`` naming each field at fault.
+
+    A token never sees more than its issuer: the partners it names are among those the issuer
+    sees, a read-write token (or a write resource scope) needs an issuer who may write, and it
+    covers some partners or all of them, not neither. An expiry in the past is refused.
+    """
+    errors: dict[str, str] = {}
+    partners = list(partners)
+    if all_partners and partners:
+        errors["partners"] = "A token for all partners names none: leave partners empty, or all_partners off."
+    elif not all_partners and not partners:
+        errors["partners"] = "Choose the partners the token covers, or make it cover all partners."
+    elif partners:
+        wanted = {partner.pk for partner in partners}
+        seen = set(Partner.objects.visible_to(issuer).filter(pk__in=wanted).values_list("pk", flat=True))
+        if wanted - seen:
+            missing = ", ".join(str(pk) for pk in sorted(wanted - seen))
+            errors["partners"] = (
+                f"Not among the partners the issuer sees: {missing}. A token never sees more than its issuer."
+            )
+    if not may_write(issuer):
+        if scope == TokenScope.READ_WRITE:
+            errors["scope"] = "The issuer may change no data: issue a read-only token."
+        elif has_write_scope(resource_scopes):
+            errors["resource_scopes"] = "The issuer may change no data: choose read scopes only."
+    if expires_at is not None and expires_at <= timezone.now():
+        errors["expires_at"] = "The token would already have expired."
+    if errors:
+        raise DjangoValidationError(errors)
 
 
 def token_issue(
@@ -21,6 +97,7 @@ def token_issue(
     actor,
     name: str,
     scope: str = TokenScope.READ,
+    resource_scopes: Iterable[str] = (),
     all_partners: bool = False,
     partners: Iterable = (),
     source: str = "",
@@ -29,17 +106,41 @@ def token_issue(
 ) -> tuple[IntegrationToken, str]:
     """Issue a token acting for ``actor``; returns it and its secret, which is never stored.
 
-    ``token`` may be an unsaved instance prepared by a form (the admin). The
-    audit log records the issue, never the secret.
+    Preconditions: ``actor`` is a person (a token issues no tokens), active staff holding
+    ``api.add_integrationtoken``, else ``PermissionDenied``; the token passes ``token_check``
+    and the model's validation, else ``ValidationError``. ``token`` may be an unsaved instance
+    prepared by a form (the admin): its fields are used and the other arguments but ``partners``
+    ignored. The audit log records the issue, never the secret.
     """
+    if principal_token(actor) is not None:
+        raise PermissionDenied(TOKENS_BY_PEOPLE)
+    if not may_issue_tokens(actor):
+        raise PermissionDenied(NOT_AN_ISSUER)
     if token is None:
         token = IntegrationToken(
-            name=name, scope=scope, all_partners=all_partners, source=source, expires_at=expires_at
+            name=name,
+            scope=scope,
+            resource_scopes=sorted(set(resource_scopes)),
+            all_partners=all_partners,
+            source=source,
+            expires_at=expires_at,
         )
+    if isinstance(token.resource_scopes, list):
+        token.resource_scopes = sorted(set(token.resource_scopes))
+    partners = list(partners)
+    token_check(
+        issuer=actor,
+        scope=token.scope,
+        resource_scopes=token.resource_scopes,
+        all_partners=token.all_partners,
+        partners=partners,
+        expires_at=token.expires_at,
+    )
     identifier, raw = new_token_secret()
     token.identifier = identifier
     token.secret_hash = token_digest(raw)
     token.issued_by = actor
+    token.full_clean(validate_unique=False)
     with transaction.atomic():
         token.save()
         if partners:
@@ -50,16 +151,25 @@ def token_issue(
             target=token,
             name=token.name,
             scope=token.scope,
+            resource_scopes=token.resource_scopes,
             all_partners=token.all_partners,
         )
     return token, raw
 
 
 def token_revoke(*, actor, token: IntegrationToken) -> bool:
-    """Revoke a token at once; False if it was already revoked (revoking twice changes nothing)."""
+    """Revoke a token at once; False if it was already revoked (revoking twice changes nothing).
+
+    Preconditions: ``actor`` is a person, the token's issuer or one who manages every token
+    (superusers, staff holding ``api.change_integrationtoken``), else ``PermissionDenied``.
+    """
+    if principal_token(actor) is not None:
+        raise PermissionDenied(TOKENS_BY_PEOPLE)
+    if not is_active_user(actor) or (token.issued_by_id != actor.pk and not manages_every_token(actor)):
+        raise PermissionDenied(NOT_YOURS_TO_REVOKE)
     with transaction.atomic():
         updated = IntegrationToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
-            revoked_at=timezone.now(), revoked_by=actor if getattr(actor, "is_authenticated", False) else None
+            revoked_at=timezone.now(), revoked_by=actor
         )
         if updated:
             audit(actor=actor, action="integration_token.revoked", target=token, name=token.name)

@@ -73,6 +73,9 @@ def ensure_channel_manager_group() -> Group:
     # editing logins stays with administrators, since changing a user can
     # grant superuser status.
     wanted += list(Permission.objects.filter(content_type__app_label="auth", codename="view_user"))
+    # They issue integration tokens acting for themselves (never more than they see); seeing and
+    # revoking everyone's tokens (change_integrationtoken) stays with administrators.
+    wanted += list(Permission.objects.filter(content_type__app_label="api", codename="add_integrationtoken"))
     group.permissions.set(wanted)
     return group
 
@@ -83,5 +86,5 @@ def setup_roles_after_migrate(sender, **kwargs) -> None:
     Django sends the signal once per app, after creating that app's permissions;
     each managed app's run adds its models, so the last one leaves the role complete.
     """
-    if sender.label in _MANAGED_APPS:
+    if sender.label in _MANAGED_APPS or sender.label == "api":
         ensure_channel_manager_group()

@@ -443,6 +443,7 @@ SPECTACULAR_SETTINGS = {
         "GateOutcomeEnum": "gates.models.GateOutcome",
         "SalesRoleEnum": "deals.models.SalesRole",
         "BenefitKindEnum": "programs.models.BenefitKind",
+        "TokenScopeEnum": "api.models.TokenScope",
     },
 }
 

@@ -33,6 +33,7 @@ _COMMON = [
 
 
 class AnalyticsView(ScopedViewMixin, GenericAPIView):
+    resource = "analytics"
     pagination_class = None
     filter_backends: list = []
     extra_query_parameters: tuple[str, ...] = ("program", "region", "partner_type", "business_model", "tier")

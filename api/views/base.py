@@ -21,6 +21,7 @@ from api.conditional import PreconditionFailed, etag, matches
 from api.filtering import StrictFilterBackend
 from api.pagination import FactCursorPagination, PagePagination
 from api.permissions import ApiAccess
+from api.resources import UNDECLARED, Undeclared
 from api.scoping import request_principal
 from prm.ids import has_integer_key, object_or_404, parse_id
 
@@ -35,6 +36,9 @@ CONDITIONAL_WRITES = ("PUT", "PATCH", "DELETE")
 
 class ScopedViewMixin(_ViewBase):
     permission_classes = (ApiAccess,)
+    # The resource (``api.resources``) a token's resource scopes must name to call the view; None
+    # for a view that takes no scope. Every view declares it (tests/api/test_resources.py).
+    resource: str | Undeclared | None = UNDECLARED
     # action -> model permissions an unsafe call needs; unlisted unsafe actions are refused.
     write_permissions: dict[str, list[str] | None] = {}
     # Read by the schema: every POST takes an Idempotency-Key, detail responses carry an ETag.

@@ -11,6 +11,7 @@ from gates.models import Gate
 
 
 class CriteriaSchemaView(ScopedViewMixin, GenericAPIView):
+    resource = None  # the language's description, the same for everybody
     pagination_class = None
     filter_backends: list = []
 

@@ -63,6 +63,7 @@ def _partner_for(request, partner_id: int | None):
     ),
 )
 class DealViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
+    resource = "deals"
     serializer_class = DealSerializer
     ordering_fields = ["id", "registered_on", "expected_close", "expected_value"]
     ordering = ["-registered_on", "-id"]
@@ -131,6 +132,7 @@ class DealViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
     ),
 )
 class MdfRequestViewSet(mixins.CreateModelMixin, ReadOnlyViewSet):
+    resource = "deals"
     serializer_class = MdfRequestSerializer
     ordering_fields = ["id", "created_at", "amount"]
     ordering = ["-created_at", "-id"]

@@ -75,6 +75,8 @@ class StatementReportSerializer(serializers.Serializer):
 class XapiStatementViewSet(ScopedViewMixin, viewsets.GenericViewSet):
     """``POST /api/v1/xapi/statements/``: what an LMS sends with a read-write integration token."""
 
+    resource = "facts"
+
     pagination_class = None
     filter_backends: list = []
     parser_classes = [DecimalJSONParser]

@@ -20,6 +20,7 @@ from gates.models import GateForecast
     retrieve=extend_schema(summary="An at-risk forecast"),
 )
 class GateForecastViewSet(ReadOnlyViewSet):
+    resource = "gates"
     serializer_class = GateForecastSerializer
     filterset_class = GateForecastFilterSet
     ordering_fields = ["id", "fails_on", "updated_at"]

@@ -88,6 +88,7 @@ class GateViewSet(
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
+    resource = "gates"
     serializer_class = GateSerializer
     filterset_class = GateFilterSet
     pagination_class = PagePagination
@@ -295,6 +296,7 @@ class GateViewSet(
 
 @extend_schema_view(list=extend_schema(summary="Where partners stand on gates, criterion by criterion"))
 class GateStatusViewSet(CursorReadOnlyViewSet):
+    resource = "gates"
     serializer_class = GateStatusSerializer
     filterset_class = GateStatusFilterSet
 
@@ -309,6 +311,7 @@ class GateStatusViewSet(CursorReadOnlyViewSet):
 
 
 class GateStatusChangeViewSet(CursorReadOnlyViewSet):
+    resource = "gates"
     serializer_class = GateStatusChangeSerializer
     filterset_class = GateStatusChangeFilterSet
 
@@ -317,6 +320,7 @@ class GateStatusChangeViewSet(CursorReadOnlyViewSet):
 
 
 class TierChangeViewSet(CursorReadOnlyViewSet):
+    resource = "gates"
     serializer_class = TierChangeSerializer
     filterset_class = TierChangeFilterSet
 
@@ -325,6 +329,7 @@ class TierChangeViewSet(CursorReadOnlyViewSet):
 
 
 class PartnerTierViewSet(ReadOnlyViewSet):
+    resource = "gates"
     serializer_class = PartnerTierSerializer
     filterset_class = PartnerTierFilterSet
     ordering = ["partner_id", "program_id"]
@@ -342,6 +347,7 @@ class PartnerTierViewSet(ReadOnlyViewSet):
     retrieve=extend_schema(summary="A segment membership"),
 )
 class SegmentMembershipViewSet(CursorReadOnlyViewSet):
+    resource = "gates"
     serializer_class = SegmentMembershipSerializer
     filterset_class = SegmentMembershipFilterSet
 
@@ -358,6 +364,7 @@ class SegmentMembershipViewSet(CursorReadOnlyViewSet):
     retrieve=extend_schema(summary="A benefit grant"),
 )
 class BenefitGrantViewSet(CursorReadOnlyViewSet):
+    resource = "gates"
     serializer_class = BenefitGrantSerializer
     filterset_class = BenefitGrantFilterSet
 
@@ -367,6 +374,8 @@ class BenefitGrantViewSet(CursorReadOnlyViewSet):
 
 class EvaluationViewSet(ScopedViewMixin, viewsets.GenericViewSet):
     """Queue the re-evaluation of one partner, or of every partner."""
+
+    resource = "gates"
 
     serializer_class = EvaluationRequestSerializer
     pagination_class = None
@@ -431,6 +440,7 @@ class EvaluationViewSet(ScopedViewMixin, viewsets.GenericViewSet):
     ),
 )
 class EvaluationRunViewSet(ReadOnlyViewSet):
+    resource = "gates"
     serializer_class = EvaluationRunSerializer
     filterset_class = EvaluationRunFilterSet
     ordering = ["-id"]

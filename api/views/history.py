@@ -91,6 +91,7 @@ class ChangeSerializer(serializers.Serializer):
 
 
 class HistoryViewSet(ScopedViewMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    resource = None  # no token reads the history (HistoryAccess): no scope to name
     permission_classes = (HistoryAccess,)  # type: ignore[assignment]  # not ApiAccess: staff who read the log
     pagination_class = PagePagination
     serializer_class = ChangeSerializer

@@ -60,6 +60,7 @@ class IncentiveRuleViewSet(
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
+    resource = "incentives"
     serializer_class = IncentiveRuleSerializer
     filterset_class = IncentiveRuleFilterSet
     pagination_class = PagePagination
@@ -124,6 +125,7 @@ class IncentiveRuleViewSet(
     retrieve=extend_schema(summary="A ledger entry"),
 )
 class LedgerEntryViewSet(CursorReadOnlyViewSet):
+    resource = "incentives"
     serializer_class = LedgerEntrySerializer
     filterset_class = LedgerEntryFilterSet
 
@@ -147,6 +149,8 @@ class LedgerEntryViewSet(CursorReadOnlyViewSet):
 )
 class StatementViewSet(ScopedViewMixin, viewsets.ViewSet):
     """Statements are read per partner; the partner id is the statement's id."""
+
+    resource = "incentives"
 
     pagination_class = PagePagination
     extra_query_parameters = ("period",)
@@ -199,6 +203,7 @@ class StatementViewSet(ScopedViewMixin, viewsets.ViewSet):
 class ActivationViewSet(
     ScopedViewMixin, mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
 ):
+    resource = "incentives"
     serializer_class = ActivationSerializer
     pagination_class = PagePagination
     write_permissions = {"create": ["incentives.add_customeractivation"]}

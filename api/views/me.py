@@ -5,6 +5,8 @@ from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from api.models import TokenScope
+from api.resources import SCOPES
 from api.scoping import request_token
 from api.views.base import ScopedViewMixin
 from partners.models import Membership
@@ -13,7 +15,11 @@ from partners.models import Membership
 class TokenInfoSerializer(serializers.Serializer):
     name = serializers.CharField()
     identifier = serializers.CharField()
-    scope = serializers.ChoiceField(choices=["read", "read_write"])
+    scope = serializers.ChoiceField(choices=TokenScope.choices)
+    resource_scopes = serializers.ListField(
+        child=serializers.ChoiceField(choices=SCOPES),
+        help_text="The resources the token may call; empty when its scope alone decides.",
+    )
     all_partners = serializers.BooleanField()
     partners = serializers.ListField(
         child=serializers.IntegerField(), help_text="Ids, when not all partners."
@@ -31,6 +37,7 @@ class MeSerializer(serializers.Serializer):
 
 
 class MeView(ScopedViewMixin, GenericAPIView):
+    resource = None  # every token may ask who it is
     serializer_class = MeSerializer
     pagination_class = None
     filter_backends: list = []
@@ -54,6 +61,7 @@ class MeView(ScopedViewMixin, GenericAPIView):
                 "name": token.name,
                 "identifier": token.identifier,
                 "scope": token.scope,
+                "resource_scopes": token.resource_scopes,
                 "all_partners": token.all_partners,
                 # door: the partners the caller's own token names, which it acts for
                 "partners": [] if token.all_partners else sorted(token.partners.values_list("pk", flat=True)),

@@ -135,6 +135,7 @@ def require_vendor_wide_staff(principal) -> None:
     partial_update=extend_schema(summary="Change a partner", description="The status is not written here."),
 )
 class PartnerViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, ReadOnlyViewSet):
+    resource = "partners"
     serializer_class = PartnerSerializer
     filterset_class = PartnerFilterSet
     ordering_fields = ["id", "name", "joined_on", "updated_at"]
@@ -308,11 +309,13 @@ class _BulkIngestionMixin:
 
 
 class _IngestingFactViewSet(_BulkIngestionMixin, FactViewSet):
+    resource = "facts"
     def perform_destroy(self, instance):
         ingestion.fact_delete(actor=self.request.user, fact=instance, principal=self.principal)
 
 
 class PersonViewSet(_BulkIngestionMixin, ReadOnlyViewSet):
+    resource = "partners"
     serializer_class = PersonSerializer
     filterset_class = PersonFilterSet
     ordering_fields = ["id", "last_name", "created_at", "updated_at"]
@@ -389,6 +392,7 @@ class ActivityViewSet(_IngestingFactViewSet):
 
 
 class ProficiencyViewSet(_BulkIngestionMixin, ReadOnlyViewSet):
+    resource = "facts"
     serializer_class = ProficiencySerializer
     filterset_class = ProficiencyFilterSet
     ordering = ["id"]
@@ -431,6 +435,8 @@ class _ReferenceViewSet(
     every partner, through ``partners.services`` (audited, recorded in the history).
     A code facts still name is not deleted: 409.
     """
+
+    resource = "reference"
 
     filterset_class = None
     ordering_fields = ["id", "code", "name"]
@@ -512,6 +518,8 @@ class ExchangeRateViewSet(
 ):
     """Rates are the vendor's, the same for everybody signed in; staff with the model permissions
     change them, with a token for every partner, through ``partners.services``."""
+
+    resource = "reference"
 
     serializer_class = ExchangeRateSerializer
     filterset_class = ExchangeRateFilterSet

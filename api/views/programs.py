@@ -65,6 +65,8 @@ class _DefinitionViewSet(ProgramDefinitionMixin, ScopedViewMixin, viewsets.Model
     DELETE; ``check_writable`` checks it as it will be saved.
     """
 
+    resource = "definitions"
+
     pagination_class = PagePagination
     delete_may_conflict = True  # documents the 409 of a protected delete
 

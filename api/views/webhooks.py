@@ -45,6 +45,7 @@ class WebhookSubscriptionViewSet(
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
+    resource = "webhooks"
     serializer_class = SubscriptionSerializer
     pagination_class = PagePagination
     ordering_fields = ["id", "created_at"]
@@ -115,6 +116,7 @@ class WebhookSubscriptionViewSet(
     retrieve=extend_schema(summary="A delivery with every attempt"),
 )
 class WebhookDeliveryViewSet(ScopedViewMixin, viewsets.ReadOnlyModelViewSet):
+    resource = "webhooks"
     serializer_class = DeliverySerializer
     filterset_class = DeliveryFilterSet
     pagination_class = FactCursorPagination

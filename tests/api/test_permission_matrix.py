@@ -24,6 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from api.models import TokenScope
+from api.services import token_issue
 from deals import mdf as mdf_services
 from gates.models import BenefitGrant, SegmentMembership
 from partners.models import ManagerProfile, Region
@@ -57,6 +58,9 @@ class Persona:
     token: bool = False  # calls with an integration token rather than a session
     # The programs whose gates the persona may change (django-guardian's manage_program).
     manages: frozenset[str] = frozenset({"main", "specialisation"})
+    # Whose integration tokens the persona sees and revokes: the channel manager's ("acme") and
+    # the superuser's ("globex"). Tokens manage no tokens at all.
+    tokens_seen: frozenset[str] = frozenset()
 
     @property
     def staff(self) -> bool:
@@ -77,12 +81,12 @@ PERSONAS = {
     "partner_sales": Persona("partner", frozenset({"acme"}), role="sales"),
     "distributor_user": Persona("distributor", frozenset({"acme"})),
     "other_partner_admin": Persona("partner", frozenset({"globex"}), role="admin"),
-    "channel_manager": Persona("staff", frozenset({"acme"}), writes=True),
+    "channel_manager": Persona("staff", frozenset({"acme"}), writes=True, tokens_seen=frozenset({"acme"})),
     "specialisation_manager": Persona(
         "staff", frozenset({"acme"}), writes=True, manages=frozenset({"specialisation"})
     ),
     "manager_of_no_program": Persona("staff", frozenset({"acme"}), writes=True, manages=frozenset()),
-    "superuser": Persona("staff", frozenset(ORGS), writes=True),
+    "superuser": Persona("staff", frozenset(ORGS), writes=True, tokens_seen=frozenset(ORGS)),
     "read_token": Persona("staff", frozenset({"acme"}), read_only_token=True, token=True),
     "write_token": Persona("staff", frozenset({"acme"}), writes=True, token=True),
     "scoped_token": Persona("staff", frozenset({"globex"}), writes=True, vendor_wide=False, token=True),
@@ -603,6 +607,30 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
             create.expected = 400
         cases.append(create)
     cases.append(read(f"{V1}/deals/", list_ids={extra["deals"][org].pk: org in p.orgs for org in ORGS}))
+
+    # --- integration tokens: people manage their own (superusers everyone's); tokens none -----------
+    def tokens_case(method, url, ok, *, body=None, list_ids=None):
+        status = 401 if p.kind == "anonymous" else 403 if p.token else ok
+        return Case(method, url, status, body=body, list_ids=list_ids if status == 200 else {})
+
+    tokens = extra["tokens"]
+    cases.append(
+        tokens_case(
+            "GET", f"{V1}/tokens/", 200, list_ids={tokens[org].pk: org in p.tokens_seen for org in ORGS}
+        )
+    )
+    for org in ORGS:
+        seen = 200 if org in p.tokens_seen else 404
+        cases.append(tokens_case("GET", f"{V1}/tokens/{tokens[org].pk}/", seen))
+        cases.append(tokens_case("POST", f"{V1}/tokens/{tokens[org].pk}/revoke/", seen))
+    issue = {"name": "Matrix token", "all_partners": True}
+    cases.append(tokens_case("POST", f"{V1}/tokens/", 201 if p.staff else 403, body=issue))
+    cases.append(tokens_case("POST", f"{V1}/tokens/", 400 if p.staff else 403, body={"name": "No partners"}))
+    cases.append(
+        not_allowed("DELETE", f"{V1}/tokens/{tokens['acme'].pk}/")
+        if not p.token
+        else Case("DELETE", f"{V1}/tokens/{tokens['acme'].pk}/", 403)
+    )
     cases.append(
         read(
             f"{V1}/mdf-requests/",
@@ -627,7 +655,7 @@ def client_body(route: str, obj) -> dict:
 
 
 @pytest.fixture
-def matrix_world(world, partner_admin, other_partner_admin, channel_manager):
+def matrix_world(world, partner_admin, other_partner_admin, channel_manager, superuser):
     soon = timezone.localdate() + datetime.timedelta(days=40)
     extra: dict = {"deals": {}, "mdf": {}}
     # A program nothing refers to, which its managers may delete.
@@ -636,6 +664,12 @@ def matrix_world(world, partner_admin, other_partner_admin, channel_manager):
     extra["unused_line"] = ProductLineFactory(code="unused")
     extra["bulk_offering"] = ServiceOfferingFactory(code="assessment")
     extra["unused_segment"] = SegmentFactory(name="Unused segment")
+    extra["tokens"] = {
+        "acme": token_issue(actor=channel_manager, name="Manager's sync", all_partners=True)[0],
+        "globex": token_issue(
+            actor=superuser, name="Root's sync", all_partners=False, partners=[world.globex]
+        )[0],
+    }
     grant_program_manager(channel_manager, extra["empty_program"])
     for org, partner, admin in (
         ("acme", world.acme, partner_admin),

@@ -1,22 +1,30 @@
-"""Integration tokens: issued in the admin, stored hashed, scoped, revocable, throttled."""
+"""Integration tokens: issued in the admin or through the API, stored hashed, scoped, revocable,
+throttled."""
 
 import datetime
 import hashlib
 
 import pytest
 import time_machine
+from django.contrib.auth.models import Permission
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from api.models import IntegrationToken, TokenScope
-from api.services import token_revoke
+from api.models import IdempotencyKey, IntegrationToken, TokenScope
+from api.services import NOT_AN_ISSUER, TOKENS_BY_PEOPLE, token_issue, token_revoke
 from core.models import AuditEntry
+from partners.roles import ensure_channel_manager_group
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
 ME = "/api/v1/me/"
 PARTNERS = "/api/v1/partners/"
+TOKENS = "/api/v1/tokens/"
 
 
 class TestAuthentication:
@@ -37,6 +45,7 @@ class TestAuthentication:
                 "name": "CRM sync",
                 "identifier": token.identifier,
                 "scope": "read",
+                "resource_scopes": [],
                 "all_partners": True,
                 "partners": [],
                 "source": "",
@@ -327,6 +336,7 @@ class TestAdmin:
         self, client, channel_manager, issue_token, token_client
     ):
         colleague = UserFactory(username="casey", is_staff=True)
+        colleague.groups.add(ensure_channel_manager_group())
         mine, secret = issue_token(channel_manager, name="Mine")
         theirs, _ = issue_token(colleague, name="Theirs")
         client.force_login(channel_manager)
@@ -355,3 +365,303 @@ class TestAdmin:
         entry = AuditEntry.objects.get(action="integration_token.issued")
         assert entry.target_id == str(token.pk)
         assert secret not in str(entry.data)
+
+
+def _staff(username: str, *codenames: str):
+    """A staff user holding only the permissions named (app_label.codename)."""
+    user = UserFactory(username=username, is_staff=True)
+    for name in codenames:
+        app_label, codename = name.split(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
+    return user
+
+
+class TestIssuingThroughTheApi:
+    def test_the_answer_carries_the_secret_once_and_only_its_digest_is_stored(
+        self, client_for, token_client, channel_manager, partner
+    ):
+        client = client_for(channel_manager)
+
+        response = client.post(
+            TOKENS,
+            {"name": "CRM", "scope": "read_write", "partners": [partner.pk], "source": "crm"},
+            format="json",
+        )
+
+        assert response.status_code == 201, response.json()
+        body = response.json()
+        token = IntegrationToken.objects.get()
+        secret = body.pop("secret")
+        assert secret.startswith(f"prm_{token.identifier}_")
+        assert token.secret_hash == hashlib.sha256(secret.encode()).hexdigest()
+        assert secret not in str(list(IntegrationToken.objects.values()))
+        assert response["Location"] == f"http://testserver{TOKENS}{token.pk}/"
+        assert "no-store" in response["Cache-Control"]
+        assert body == {
+            "id": token.pk,
+            "name": "CRM",
+            "prefix": f"prm_{token.identifier}_",
+            "scope": "read_write",
+            "resource_scopes": [],
+            "all_partners": False,
+            "partners": [partner.pk],
+            "source": "crm",
+            "created_at": body["created_at"],
+            "expires_at": None,
+            "last_used_at": None,
+            "revoked_at": None,
+            "revoked_by": None,
+            "issued_by": channel_manager.pk,
+        }
+        # The secret works, and is never shown again.
+        assert token_client(secret).get(ME).json()["token"]["name"] == "CRM"
+        for url in (TOKENS, f"{TOKENS}{token.pk}/"):
+            read = client.get(url)
+            assert read.status_code == 200
+            assert secret not in read.content.decode() and "secret" not in read.content.decode()
+        entry = AuditEntry.objects.get(action="integration_token.issued")
+        assert entry.target_id == str(token.pk) and secret not in str(entry.data)
+
+    def test_an_idempotency_key_issues_once_and_its_replay_has_no_secret(self, client_for, channel_manager):
+        client = client_for(channel_manager)
+        payload = {"name": "Billing", "all_partners": True}
+
+        first = client.post(TOKENS, payload, format="json", HTTP_IDEMPOTENCY_KEY="issue-1")
+        again = client.post(TOKENS, payload, format="json", HTTP_IDEMPOTENCY_KEY="issue-1")
+
+        assert first.status_code == again.status_code == 201
+        assert IntegrationToken.objects.count() == 1
+        assert again["Idempotent-Replayed"] == "true"
+        assert again["Location"] == first["Location"]
+        secret = first.json()["secret"]
+        assert again.json() == {**first.json(), "secret": None}
+        stored = IdempotencyKey.objects.get(key="issue-1")
+        assert secret.encode() not in bytes(stored.content)
+
+    def test_staff_without_the_permission_and_other_users_get_403(
+        self, client_for, partner_admin, distributor_user
+    ):
+        viewer = _staff("vera", "partners.view_partner")
+        for user in (viewer, partner_admin, distributor_user):
+            response = client_for(user).post(TOKENS, {"name": "Mine", "all_partners": True}, format="json")
+            assert response.status_code == 403, user
+            assert response.json()["detail"] == NOT_AN_ISSUER
+        assert not IntegrationToken.objects.exists()
+        with pytest.raises(PermissionDenied):
+            token_issue(actor=viewer, name="Direct", all_partners=True)
+
+    def test_partners_outside_the_issuers_view_are_refused_with_400(
+        self, client_for, channel_manager, partner, other_partner
+    ):
+        response = client_for(channel_manager).post(
+            TOKENS, {"name": "Sneaky", "partners": [partner.pk, other_partner.pk]}, format="json"
+        )
+
+        assert response.status_code == 400
+        assert list(response.json()["errors"]) == ["partners"]
+        assert not IntegrationToken.objects.exists()
+        # The service refuses them too, whatever door calls it.
+        with pytest.raises(DjangoValidationError) as refused:
+            token_issue(actor=channel_manager, name="Sneaky", partners=[other_partner])
+        assert "Not among the partners the issuer sees" in refused.value.message_dict["partners"][0]
+
+    @pytest.mark.parametrize(
+        ("payload", "field"),
+        [
+            ({"name": "Nothing"}, "partners"),
+            ({"name": "Both", "all_partners": True, "partners": "acme"}, "partners"),
+            ({"name": "Late", "all_partners": True, "expires_at": "2020-01-01T00:00:00Z"}, "expires_at"),
+            (
+                {"name": "Writes facts", "all_partners": True, "resource_scopes": ["facts:write"]},
+                "resource_scopes",
+            ),
+            ({"name": "Odd", "all_partners": True, "resource_scopes": ["facts:delete"]}, "resource_scopes"),
+            (
+                {"name": "Twice", "all_partners": True, "resource_scopes": ["gates:read", "gates:read"]},
+                "resource_scopes",
+            ),
+            ({"name": "No way", "all_partners": True, "scope": "admin"}, "scope"),
+            ({"name": "", "all_partners": True}, "name"),
+        ],
+    )
+    def test_bad_requests_answer_400_naming_the_field(
+        self, client_for, channel_manager, partner, payload, field
+    ):
+        if payload.get("partners") == "acme":
+            payload = {**payload, "partners": [partner.pk]}
+
+        response = client_for(channel_manager).post(TOKENS, payload, format="json")
+
+        assert response.status_code == 400, response.json()
+        assert response.json()["code"] == "invalid"
+        assert field in response.json()["errors"]
+        assert not IntegrationToken.objects.exists()
+
+    def test_a_read_write_token_needs_an_issuer_who_may_write(self, client_for):
+        reader = _staff(
+            "rita", "api.add_integrationtoken", "partners.view_partner", "partners.view_all_partners"
+        )
+        client = client_for(reader)
+
+        read_write = client.post(
+            TOKENS, {"name": "RW", "all_partners": True, "scope": "read_write"}, format="json"
+        )
+        write_scope = client.post(
+            TOKENS,
+            {"name": "RW", "all_partners": True, "scope": "read_write", "resource_scopes": ["facts:write"]},
+            format="json",
+        )
+        read = client.post(
+            TOKENS, {"name": "R", "all_partners": True, "resource_scopes": ["gates:read"]}, format="json"
+        )
+
+        assert read_write.status_code == write_scope.status_code == 400
+        assert read_write.json()["errors"] == {
+            "scope": ["The issuer may change no data: issue a read-only token."]
+        }
+        assert "scope" in write_scope.json()["errors"]
+        assert read.status_code == 201
+        assert IntegrationToken.objects.get().resource_scopes == ["gates:read"]
+
+    def test_resource_scopes_are_stored_sorted(self, client_for, channel_manager):
+        response = client_for(channel_manager).post(
+            TOKENS,
+            {
+                "name": "LMS",
+                "all_partners": True,
+                "scope": "read_write",
+                "resource_scopes": ["facts:write", "definitions:read"],
+            },
+            format="json",
+        )
+
+        assert response.status_code == 201
+        assert response.json()["resource_scopes"] == ["definitions:read", "facts:write"]
+
+
+class TestListingAndRevokingThroughTheApi:
+    def test_staff_list_their_own_tokens_unless_they_manage_every_token(
+        self, client_for, channel_manager, superuser, partner_admin, issue_token
+    ):
+        colleague = UserFactory(username="casey", is_staff=True)
+        colleague.groups.add(ensure_channel_manager_group())
+        mine, _ = issue_token(channel_manager, name="Mine")
+        theirs, _ = issue_token(colleague, name="Theirs")
+        keeper = _staff("kim", "api.change_integrationtoken")
+
+        def names(user) -> list[str]:
+            response = client_for(user).get(TOKENS)
+            assert response.status_code == 200
+            return sorted(row["name"] for row in response.json()["results"])
+
+        assert names(channel_manager) == ["Mine"]
+        assert names(colleague) == ["Theirs"]
+        assert names(superuser) == names(keeper) == ["Mine", "Theirs"]
+        assert names(partner_admin) == []
+        assert client_for(channel_manager).get(f"{TOKENS}{theirs.pk}/").status_code == 404
+        assert client_for(channel_manager).get(f"{TOKENS}{mine.pk}/").json()["name"] == "Mine"
+
+    def test_the_list_costs_the_same_however_many_tokens(
+        self, client_for, channel_manager, partner, issue_token
+    ):
+        client = client_for(channel_manager)
+        issue_token(channel_manager, all_partners=False, partners=[partner])
+
+        def count() -> int:
+            with CaptureQueriesContext(connection) as captured:
+                assert client.get(TOKENS).status_code == 200
+            return len(captured.captured_queries)
+
+        before = count()
+        for n in range(5):
+            issue_token(channel_manager, name=f"More {n}", all_partners=False, partners=[partner])
+
+        # session, user, the user's and the group's permissions (does he manage every token?);
+        # count, page, the partners prefetched
+        assert count() == before == 7
+
+    def test_revoking_stops_the_token_at_once_and_twice_answers_409(
+        self, client_for, token_client, channel_manager, issue_token
+    ):
+        token, secret = issue_token(channel_manager)
+        client = client_for(channel_manager)
+        assert token_client(secret).get(ME).status_code == 200
+
+        response = client.post(f"{TOKENS}{token.pk}/revoke/")
+
+        assert response.status_code == 200
+        assert response.json()["revoked_at"] is not None
+        assert response.json()["revoked_by"] == channel_manager.pk
+        assert token_client(secret).get(ME).status_code == 401
+        again = client.post(f"{TOKENS}{token.pk}/revoke/")
+        assert again.status_code == 409
+        assert again.json()["code"] == "already_revoked"
+        assert "already revoked" in again.json()["detail"]
+        assert AuditEntry.objects.filter(action="integration_token.revoked").count() == 1
+
+    def test_only_the_issuer_or_who_manages_every_token_revokes(
+        self, client_for, channel_manager, superuser, issue_token
+    ):
+        token, _ = issue_token(channel_manager)
+        colleague = UserFactory(username="casey", is_staff=True)
+        colleague.groups.add(ensure_channel_manager_group())
+
+        assert client_for(colleague).post(f"{TOKENS}{token.pk}/revoke/").status_code == 404
+        with pytest.raises(PermissionDenied):
+            token_revoke(actor=colleague, token=token)
+        assert client_for(superuser).post(f"{TOKENS}{token.pk}/revoke/").status_code == 200
+
+    def test_a_token_cannot_manage_tokens(self, token_client, channel_manager, issue_token):
+        token, secret = issue_token(channel_manager)
+        scoped, scoped_secret = issue_token(channel_manager, name="Scoped", resource_scopes=["facts:write"])
+
+        for client in (token_client(secret), token_client(scoped_secret)):
+            for method, url, body in (
+                ("get", TOKENS, None),
+                ("get", f"{TOKENS}{token.pk}/", None),
+                ("post", TOKENS, {"name": "Child", "all_partners": True}),
+                ("post", f"{TOKENS}{scoped.pk}/revoke/", None),
+            ):
+                response = getattr(client, method)(url, body, format="json")
+                assert response.status_code == 403, (method, url)
+                assert response.json()["detail"] == TOKENS_BY_PEOPLE
+        assert IntegrationToken.objects.filter(revoked_at__isnull=True).count() == 2
+        with pytest.raises(PermissionDenied):
+            token_issue(actor=token, name="Child", all_partners=True)
+        with pytest.raises(PermissionDenied):
+            token_revoke(actor=token, token=scoped)
+
+
+class TestAdminShareTheRules:
+    URL = "/admin/api/integrationtoken/"
+
+    def test_the_admin_offers_resource_scopes(self, client, channel_manager):
+        client.force_login(channel_manager)
+
+        page = client.get(f"{self.URL}add/").content.decode()
+        response = client.post(
+            f"{self.URL}add/",
+            {"name": "LMS", "scope": "read_write", "all_partners": "on", "resource_scopes": ["facts:write"]},
+        )
+
+        assert 'value="facts:write"' in page and 'type="checkbox"' in page
+        assert response.status_code == 200
+        assert IntegrationToken.objects.get().resource_scopes == ["facts:write"]
+
+    def test_the_admin_refuses_a_write_scope_on_a_read_token(self, client, channel_manager):
+        client.force_login(channel_manager)
+
+        response = client.post(
+            f"{self.URL}add/",
+            {"name": "LMS", "scope": "read", "all_partners": "on", "resource_scopes": ["facts:write"]},
+        )
+
+        assert "needs a read-write token" in response.content.decode()
+        assert not IntegrationToken.objects.exists()
+
+    def test_staff_without_the_permission_cannot_issue_in_the_admin(self, client):
+        client.force_login(_staff("vera", "partners.view_partner"))
+
+        assert client.get(f"{self.URL}add/").status_code == 403

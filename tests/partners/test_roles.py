@@ -27,6 +27,8 @@ def test_migrate_leaves_the_role_with_its_permissions():
     assert "gates.view_gatestatus" in permissions and "gates.change_gatestatus" not in permissions
     assert "incentives.change_ledgerentry" not in permissions
     assert "partners.view_all_partners" not in permissions and "auth.change_user" not in permissions
+    # They issue integration tokens for themselves; managing everyone's is for administrators.
+    assert "api.add_integrationtoken" in permissions and "api.change_integrationtoken" not in permissions
 
 
 def test_setup_roles_creates_the_role_and_is_safe_to_run_again():
