@@ -18,6 +18,7 @@ router.extend("api.views.incentives")
 router.extend("api.views.history")
 router.extend("api.views.webhooks")
 router.extend("api.views.enablement")
+router.extend("api.views.users")
 
 app_name = "api"
 

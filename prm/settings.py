@@ -439,6 +439,8 @@ SPECTACULAR_SETTINGS = {
         "GateOutcomeEnum": "gates.models.GateOutcome",
         "SalesRoleEnum": "deals.models.SalesRole",
         "BenefitKindEnum": "programs.models.BenefitKind",
+        "MembershipRoleEnum": "partners.models.MembershipRole",
+        "PartnerRoleEnum": "partners.members.PARTNER_ROLE_CHOICES",
     },
 }
 
