@@ -378,9 +378,11 @@ class PartnerTierViewSet(ReadOnlyViewSet):
             raise ValidationError({"tier": ["This tier belongs to another program."]})
         row = self.scoped_queryset().filter(partner=partner, program=program).first()
         if row is not None:
-            allowed = PartnerTier.objects.allows(self.principal, "change", row)
+            allowed = PartnerTier.objects.actionable_by(self.principal, "change").filter(pk=row.pk).exists()
         else:
-            allowed = Partner.objects.allows(self.principal, "override_tiers", partner)
+            allowed = (
+                Partner.objects.actionable_by(self.principal, "override_tiers").filter(pk=partner.pk).exists()
+            )
         if not allowed:
             raise PermissionDenied("You may not override this partner's tier.")
         if not data["reason"].strip():
@@ -414,7 +416,7 @@ class PartnerTierViewSet(ReadOnlyViewSet):
     @action(detail=True, methods=["post"], url_path="end-override", filterset_class=None)
     def end_override(self, request, pk=None):
         row = self.get_object()
-        if not PartnerTier.objects.allows(self.principal, "change", row):
+        if not PartnerTier.objects.actionable_by(self.principal, "change").filter(pk=row.pk).exists():
             raise PermissionDenied("You may not override this partner's tier.")
         form = TierOverrideEndSerializer(data=request.data)
         form.is_valid(raise_exception=True)
