@@ -25,9 +25,12 @@ class MembershipSerializer(StrictModelSerializer):
 
 
 class MembershipInviteSerializer(StrictSerializer):
-    partner = serializers.IntegerField(min_value=1, help_text="The partner whose team the invitee joins.")
+    partner = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, help_text="The partner whose team the invitee joins."
+    )
+    # The address is the login's name too, which holds 150 characters.
     email = serializers.EmailField(
-        max_length=254, help_text="The invitee's address; it becomes the login's name."
+        max_length=150, help_text="The invitee's address; it becomes the login's name."
     )
     role = serializers.ChoiceField(choices=PARTNER_ROLE_CHOICES)
     first_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
