@@ -1,4 +1,5 @@
-"""Writes of the API app: issuing and revoking tokens, saving gates sent through the API."""
+"""Writes of the API app: issuing and revoking tokens, saving gates sent through the API, inviting
+a partner's colleague."""
 
 import datetime
 from collections.abc import Iterable
@@ -9,12 +10,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from accounts.services import password_reset_request
 from api.models import IntegrationToken, TokenScope, manages_every_token, new_token_secret, token_digest
 from api.resources import has_write_scope
 from core.audit import audit
 from core.door import is_active_user, principal_token
 from gates.models import GateState
 from gates.services import gate_saved
+from partners.members import membership_invite
 from partners.models import Partner
 
 # A token's last use is written at most this often, so that reads stay reads.
@@ -219,3 +222,15 @@ def gate_save(*, actor, gate, prerequisites=None, benefits=None, before=None):
         ) from exc
     gate.refresh_from_db()
     return gate
+
+
+def member_invite(*, actor, principal, partner, email: str, role: str, domain: str, use_https: bool, **names):
+    """Invite a colleague into a partner's team: the login and its membership
+    (``partners.members.membership_invite``, which checks the door), then, after commit, the
+    email with the link to choose a password (the one a password reset sends, for ``domain``)."""
+    with transaction.atomic():
+        membership = membership_invite(
+            actor=actor, principal=principal, partner=partner, email=email, role=role, **names
+        )
+        password_reset_request(email=membership.user.email, domain=domain, use_https=use_https)
+    return membership

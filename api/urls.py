@@ -19,6 +19,7 @@ router.extend("api.views.history")
 router.extend("api.views.webhooks")
 router.extend("api.views.enablement")
 router.extend("api.views.tokens")
+router.extend("api.views.users")
 
 app_name = "api"
 

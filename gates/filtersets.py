@@ -85,6 +85,15 @@ class PartnerTierFilterSet(filters.FilterSet):
     partner = IdFilter(field_name="partner_id")
     program = IdFilter(field_name="program_id")
     tier = IdFilter(field_name="tier_id")
+    overridden = BooleanFilter(
+        field_name="override_tier",
+        lookup_expr="isnull",
+        exclude=True,
+        help_text="Whether an override is set.",
+    )
+    updated_since = DateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", help_text="Changed at or after this moment."
+    )
 
     class Meta:
         model = PartnerTier

@@ -5,6 +5,7 @@ cannot see gives an empty list, not an error that would confirm it exists.
 """
 
 import django_filters as filters
+from django.contrib.auth import get_user_model
 from django.db.models import Q
 
 from core.filters import BooleanFilter, DateFilter, DateTimeFilter, IdFilter
@@ -15,6 +16,8 @@ from partners.models import (
     Certification,
     EngagementActivity,
     LifecycleStatus,
+    Membership,
+    MembershipRole,
     Partner,
     PartnerType,
     Person,
@@ -143,4 +146,31 @@ class ExchangeRateFilterSet(filters.FilterSet):
 
     class Meta:
         model = ExchangeRate
+        fields: list[str] = []
+
+
+class MembershipFilterSet(filters.FilterSet):
+    partner = IdFilter(field_name="partner_id")
+    distributor = IdFilter(field_name="distributor_id")
+    user = IdFilter(field_name="user_id")
+    role = filters.ChoiceFilter(choices=MembershipRole.choices)
+    email = filters.CharFilter(
+        field_name="user__email", lookup_expr="iexact", help_text="The login's email, any case."
+    )
+
+    class Meta:
+        model = Membership
+        fields: list[str] = []
+
+
+class UserFilterSet(filters.FilterSet):
+    email = filters.CharFilter(lookup_expr="iexact", help_text="The login's email, any case.")
+    is_active = BooleanFilter()
+    partner = IdFilter(field_name="membership__partner_id", help_text="Members of this partner.")
+    distributor = IdFilter(field_name="membership__distributor_id", help_text="Members of this distributor.")
+    role = filters.ChoiceFilter(field_name="membership__role", choices=MembershipRole.choices)
+    joined_after = DateTimeFilter(field_name="date_joined", lookup_expr="gte")
+
+    class Meta:
+        model = get_user_model()
         fields: list[str] = []

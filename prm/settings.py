@@ -444,6 +444,8 @@ SPECTACULAR_SETTINGS = {
         "SalesRoleEnum": "deals.models.SalesRole",
         "BenefitKindEnum": "programs.models.BenefitKind",
         "TokenScopeEnum": "api.models.TokenScope",
+        "MembershipRoleEnum": "partners.models.MembershipRole",
+        "PartnerRoleEnum": "partners.members.PARTNER_ROLE_CHOICES",
     },
 }
 

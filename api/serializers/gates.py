@@ -409,6 +409,31 @@ class PartnerTierSerializer(StrictModelSerializer):
         read_only_fields = fields
 
 
+class TierOverrideSerializer(StrictSerializer):
+    partner = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    program = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    tier = serializers.IntegerField(
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="The tier the partner holds while the override is in force.",
+    )
+    reason = serializers.CharField(
+        max_length=2000, help_text="Why; partners and auditors see it, and the tier history keeps it."
+    )
+    expires_on = serializers.DateField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The last day it is in force; none for no end.",
+    )
+
+
+class TierOverrideEndSerializer(StrictSerializer):
+    note = serializers.CharField(
+        max_length=2000, required=False, allow_blank=True, default="", help_text="Kept in the tier history."
+    )
+
+
 class SegmentMembershipSerializer(StrictModelSerializer):
     segment_name = serializers.CharField(source="segment.name", read_only=True)
 

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from api.pagination import PagePagination
 from api.permissions import ProgramDefinitionMixin, require_program_manager, require_vendor_wide
+from api.schema import ErrorSerializer
 from api.selectors import GateTrees
 from api.serializers.gates import (
     BenefitGrantSerializer,
@@ -29,9 +30,12 @@ from api.serializers.gates import (
     SimulationRequestSerializer,
     SimulationSerializer,
     TierChangeSerializer,
+    TierOverrideEndSerializer,
+    TierOverrideSerializer,
 )
 from api.services import gate_save
 from api.views.base import CursorReadOnlyViewSet, ReadOnlyViewSet, ScopedViewMixin
+from api.views.partners import Conflict
 from core.door import principal_user
 from criteria.tree import CriteriaError
 from gates import services as gate_services
@@ -58,6 +62,7 @@ from gates.models import (
     TierChange,
 )
 from partners.models import Partner
+from programs.models import Program, Tier
 
 # A gate's version number, as the database stores it.
 VERSION_MAX = 2_147_483_647
@@ -328,14 +333,104 @@ class TierChangeViewSet(CursorReadOnlyViewSet):
         return TierChange.objects.visible_to(self.principal)
 
 
+_NO_OVERRIDE = OpenApiResponse(ErrorSerializer, description="The partner has no override in this program.")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="The tier each partner holds in each program"),
+    retrieve=extend_schema(summary="A partner's tier in a program"),
+)
 class PartnerTierViewSet(ReadOnlyViewSet):
+    """Tiers are earned through gates; a channel manager may override one with a reason and an
+    expiry, as in the admin (``gates.services.tier_override_set`` and ``tier_override_clear``)."""
+
     resource = "gates"
     serializer_class = PartnerTierSerializer
     filterset_class = PartnerTierFilterSet
     ordering = ["partner_id", "program_id"]
+    write_permissions = {
+        "override": ["gates.change_partnertier"],
+        "end_override": ["gates.change_partnertier"],
+    }
 
     def scoped_queryset(self):
         return PartnerTier.objects.visible_to(self.principal)
+
+    @extend_schema(
+        summary="Pin a partner's tier in a program",
+        description="The partner holds the tier until the expiry (inclusive; none for no end) whatever "
+        "its gates earn; its benefits follow at once and it is re-evaluated, as after an override in the "
+        "admin. The tier history records it with the reason, and the partner is told. Sending the "
+        "override in force again changes nothing. Staff holding the partner tiers' change permission, "
+        "for the partners they see (a partner with no tier row yet also needs the add permission).",
+        request=TierOverrideSerializer,
+        responses={200: PartnerTierSerializer},
+        filters=False,
+    )
+    @action(detail=False, methods=["post"], filterset_class=None, pagination_class=None)
+    def override(self, request):
+        form = TierOverrideSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        partner = Partner.objects.visible_to(self.principal).filter(pk=data["partner"]).first()
+        if partner is None:
+            raise ValidationError({"partner": ["No partner with this id among those you can see."]})
+        program = Program.objects.visible_to(self.principal).filter(pk=data["program"]).first()
+        if program is None:
+            raise ValidationError({"program": ["No program with this id among those you can see."]})
+        tier = Tier.objects.filter(pk=data["tier"], program=program).first()
+        if tier is None:
+            raise ValidationError({"tier": ["This tier belongs to another program."]})
+        row = self.scoped_queryset().filter(partner=partner, program=program).first()
+        if row is not None:
+            allowed = PartnerTier.objects.actionable_by(self.principal, "change").filter(pk=row.pk).exists()
+        else:
+            allowed = (
+                Partner.objects.actionable_by(self.principal, "override_tiers").filter(pk=partner.pk).exists()
+            )
+        if not allowed:
+            raise PermissionDenied("You may not override this partner's tier.")
+        if not data["reason"].strip():
+            raise ValidationError(
+                {"reason": ["Give the reason for the override; partners and auditors see it."]}
+            )
+        expires_on = data["expires_on"]
+        if expires_on is not None and expires_on < timezone.localdate():
+            raise ValidationError({"expires_on": ["The override would already have expired."]})
+        try:
+            row = gate_services.tier_override_set(
+                actor=request.user,
+                partner=partner,
+                program=program,
+                tier=tier,
+                reason=data["reason"],
+                expires_on=expires_on,
+            )
+        except ValueError as exc:
+            raise ValidationError({"non_field_errors": [str(exc)]}) from exc
+        return Response(PartnerTierSerializer(self.scoped_queryset().get(pk=row.pk)).data)
+
+    @extend_schema(
+        summary="End a partner's tier override now",
+        description="The tier its gates earn applies again, with its benefits; the partner is "
+        "re-evaluated, and the tier history records the end with the note.",
+        request=TierOverrideEndSerializer,
+        responses={200: PartnerTierSerializer, 409: _NO_OVERRIDE},
+        filters=False,
+    )
+    @action(detail=True, methods=["post"], url_path="end-override", filterset_class=None)
+    def end_override(self, request, pk=None):
+        row = self.get_object()
+        if not PartnerTier.objects.actionable_by(self.principal, "change").filter(pk=row.pk).exists():
+            raise PermissionDenied("You may not override this partner's tier.")
+        form = TierOverrideEndSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        if row.override_tier_id is None:
+            raise Conflict("This partner has no override in this program.")
+        gate_services.tier_override_clear(
+            actor=request.user, partner_tier=row, note=form.validated_data["note"]
+        )
+        return Response(PartnerTierSerializer(self.get_object()).data)
 
 
 @extend_schema_view(

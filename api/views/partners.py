@@ -310,6 +310,7 @@ class _BulkIngestionMixin:
 
 class _IngestingFactViewSet(_BulkIngestionMixin, FactViewSet):
     resource = "facts"
+
     def perform_destroy(self, instance):
         ingestion.fact_delete(actor=self.request.user, fact=instance, principal=self.principal)
 

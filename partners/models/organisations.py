@@ -246,6 +246,24 @@ class PartnerQuerySet(DoorQuerySet):
         """Request, withdraw and claim marketing funds as the partner: its admins."""
         return self._own_organisation(principal, OWN_ORGANISATION_ACTIONS["spend_mdf"])
 
+    def _actionable_invite_members(self, principal) -> "PartnerQuerySet":
+        """Add a login to a partner's team (the API's invitation, the admin's membership inline):
+        staff holding ``partners.add_membership``, for the partners they see. Partner users manage
+        no team in the portal, so they invite nobody."""
+        user = principal_user(principal)
+        if not user.is_staff or not user.has_perm("partners.add_membership"):
+            return self.none()
+        return self.visible_to(principal)
+
+    def _actionable_override_tiers(self, principal) -> "PartnerQuerySet":
+        """Give a partner with no tier row yet an overridden tier (the admin's add page of partner
+        tiers): staff holding both permissions, for the partners they see. A row that exists is
+        the partner tier's own ``change``."""
+        user = principal_user(principal)
+        if not user.is_staff or not user.has_perms(["gates.add_partnertier", "gates.change_partnertier"]):
+            return self.none()
+        return self.visible_to(principal)
+
     def _actionable_redeem(self, principal) -> "PartnerQuerySet":
         """Spend points on rewards: the partner's admins, or staff for the partners they see."""
         if principal_user(principal).is_staff:
@@ -481,18 +499,23 @@ class Membership(models.Model):
         return user._prm_membership
 
 
-def users_visible_to(user, users: models.QuerySet | None = None) -> models.QuerySet:
+def users_visible_to(principal, users: models.QuerySet | None = None) -> models.QuerySet:
     """The logins a user may know of: the door for ``auth.User``, which has no queryset of ours.
 
     Superusers see every login. Staff see the members of the partners and
     distributors they see; those who grant coverage also see the staff, whom
     they assign partners and regions to. Nobody else sees logins here (the
-    portal shows a partner its own team through ``Person``).
+    portal shows a partner its own team through ``Person``). A token sees the
+    members of the partners it sees, never staff logins: coverage is no business
+    of integrations.
     """
     if users is None:
         users = get_user_model()._default_manager.all()
+    user = principal_user(principal)
     if user is None or not user.is_authenticated or not user.is_active or not user.is_staff:
         return users.none()
+    if principal_token(principal) is not None:
+        return users.filter(pk__in=Membership.objects.visible_to(principal).values("user_id"))
     if user.is_superuser:
         return users
     members = Q(pk__in=Membership.objects.visible_to(user).values("user_id"))

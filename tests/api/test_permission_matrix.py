@@ -27,7 +27,7 @@ from api.models import TokenScope
 from api.services import token_issue
 from deals import mdf as mdf_services
 from gates.models import BenefitGrant, SegmentMembership
-from partners.models import ManagerProfile, Region
+from partners.models import ManagerProfile, Membership, Region
 from partners.roles import ensure_channel_manager_group
 from tests.deals.helpers import grant_deal_registration, grant_mdf
 from tests.factories import (
@@ -61,6 +61,8 @@ class Persona:
     # Whose integration tokens the persona sees and revokes: the channel manager's ("acme") and
     # the superuser's ("globex"). Tokens manage no tokens at all.
     tokens_seen: frozenset[str] = frozenset()
+    # Acts as a superuser (itself, or a token it issued): activates and deactivates logins.
+    administrator: bool = False
 
     @property
     def staff(self) -> bool:
@@ -86,10 +88,14 @@ PERSONAS = {
         "staff", frozenset({"acme"}), writes=True, manages=frozenset({"specialisation"})
     ),
     "manager_of_no_program": Persona("staff", frozenset({"acme"}), writes=True, manages=frozenset()),
-    "superuser": Persona("staff", frozenset(ORGS), writes=True, tokens_seen=frozenset(ORGS)),
+    "superuser": Persona(
+        "staff", frozenset(ORGS), writes=True, tokens_seen=frozenset(ORGS), administrator=True
+    ),
     "read_token": Persona("staff", frozenset({"acme"}), read_only_token=True, token=True),
     "write_token": Persona("staff", frozenset({"acme"}), writes=True, token=True),
-    "scoped_token": Persona("staff", frozenset({"globex"}), writes=True, vendor_wide=False, token=True),
+    "scoped_token": Persona(
+        "staff", frozenset({"globex"}), writes=True, vendor_wide=False, token=True, administrator=True
+    ),
 }
 
 
@@ -464,6 +470,75 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
         for command, ok in lifecycle.items():
             cases.append(write("POST", f"{url}{command}/", ok, body={"reason": "Matrix"}, visible=visible))
 
+    # --- teams: memberships (its own organisation's for a partner user), logins (staff only) -------
+    for org in ORGS:
+        partner = world.acme if org == "acme" else world.globex
+        membership = extra["membership"][org]
+        seen = org in p.orgs and p.kind != "distributor"  # a distributor sees its own logins only
+        url = f"{V1}/memberships/{membership.pk}/"
+        cases.append(read(url, seen))
+        cases.append(write("PATCH", url, 200, body={"role": "technical"}, visible=seen))
+        cases.append(write("DELETE", url, 204, visible=seen))
+        invite = write(
+            "POST",
+            f"{V1}/memberships/",
+            201,
+            body={"partner": partner.pk, "email": f"invitee@{org}.example.com", "role": "sales"},
+        )
+        if invite.expected == 201 and org not in p.orgs:
+            invite.expected = 400  # a partner named in a body and not visible is unknown
+        cases.append(invite)
+        login = membership.user
+        login_seen = p.staff and org in p.orgs
+        cases.append(read(f"{V1}/users/{login.pk}/", login_seen))
+        for command in ("deactivate", "reactivate"):
+            if p.kind == "anonymous":
+                status = 401
+            elif p.read_only_token:
+                status = 403
+            elif not login_seen:
+                status = 404
+            else:
+                status = 200 if p.administrator else 403
+            cases.append(Case("POST", f"{V1}/users/{login.pk}/{command}/", status, body={}))
+    cases.append(
+        read(
+            f"{V1}/memberships/",
+            list_ids={extra["membership"][org].pk: org in p.orgs and p.kind != "distributor" for org in ORGS},
+        )
+    )
+    cases.append(
+        read(
+            f"{V1}/users/",
+            list_ids={extra["membership"][org].user_id: p.staff and org in p.orgs for org in ORGS},
+        )
+    )
+    cases.append(not_allowed("POST", f"{V1}/users/"))
+    cases.append(not_allowed("PATCH", f"{V1}/users/{extra['membership']['acme'].user_id}/"))
+
+    # --- tier overrides: staff holding the partner tiers' permissions, for the partners they see ---
+    for org in ORGS:
+        partner = world.acme if org == "acme" else world.globex
+        override = write(
+            "POST",
+            f"{V1}/partner-tiers/override/",
+            200,
+            body={
+                "partner": partner.pk,
+                "program": world.program.pk,
+                "tier": world.gold.pk,
+                "reason": "Matrix",
+            },
+        )
+        if override.expected == 200 and org not in p.orgs:
+            override.expected = 400
+        cases.append(override)
+        row = world.of(org, "partner_tier")
+        # No override in force: those allowed learn there is nothing to end.
+        cases.append(
+            write("POST", f"{V1}/partner-tiers/{row.pk}/end-override/", 409, body={}, visible=org in p.orgs)
+        )
+
     # --- re-evaluation -------------------------------------------------------------------------------
     for org in ORGS:
         partner = world.acme if org == "acme" else world.globex
@@ -694,6 +769,10 @@ def matrix_world(world, partner_admin, other_partner_admin, channel_manager, sup
         "globex": SegmentMembership.objects.create(
             partner=world.globex, segment=SegmentFactory(name="Globex's segment")
         ),
+    }
+    extra["membership"] = {
+        "acme": Membership.objects.get(user=partner_admin),
+        "globex": Membership.objects.get(user=other_partner_admin),
     }
     extra["benefit_grant"] = {
         org: BenefitGrant.objects.get(partner=partner, benefit=world.discount, revoked_at__isnull=True)

@@ -21,6 +21,7 @@ from core.models import ExchangeRate
 from gates.forecast import forecasts_refresh
 from gates.models import Gate, GateState
 from gates.services import evaluate
+from partners.models import MembershipRole
 from programs.models import Segment
 from tests.deals.helpers import grant_mdf
 from tests.factories import (
@@ -29,6 +30,7 @@ from tests.factories import (
     DealFactory,
     EngagementActivityFactory,
     ExchangeRateFactory,
+    MembershipFactory,
     PartnerFactory,
     PersonFactory,
     ProgramFactory,
@@ -79,6 +81,8 @@ LISTS = {
     "service-offerings": (2 + PAGE, "session, user; count, page"),
     "exchange-rates": (2 + PAGE, "session, user; count, page"),
     "segments": (2 + PAGE, "session, user; count, page (staff see every segment)"),
+    "memberships": (SESSION_AND_SCOPE + CURSOR, "page with the login joined"),
+    "users": (SESSION_AND_SCOPE + CURSOR, "page with the membership joined"),
 }
 
 
@@ -97,6 +101,7 @@ def grow(world, count: int) -> None:
             SaleFactory(partner=partner, product_line=world.product_line)
             EngagementActivityFactory(partner=partner, activity_type=world.activity_type)
         ServiceProficiencyFactory(partner=partner)
+        MembershipFactory(partner=partner, role=MembershipRole.SALES)
         deal = DealFactory(partner=partner)
         deal.products.set([world.product_line])
     if not hasattr(world, "mdf_granted"):

@@ -112,6 +112,9 @@ def objects(world, partner_admin, superuser):
         "certification-types": world.cert_type.pk,
         "activity-types": world.activity_type.pk,
         "service-offerings": world.offering.pk,
+        "memberships": partner_admin.membership.pk,
+        "partner-tiers": world.of("acme", "partner_tier").pk,
+        "users": partner_admin.pk,
     }
 
 
