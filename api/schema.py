@@ -272,6 +272,13 @@ def postprocess_request_rules(result, generator, request, public):
         if name in schemas:
             schemas[name] = rule if name in _REPLACED else _with_whole_variants({**schemas[name], **rule})
     rule_request_schema(schemas)
+    # A body whose rule is stated here is required: without one, the request is refused.
+    for item in result.get("paths", {}).values():
+        for operation in item.values():
+            body = operation.get("requestBody", {}) if isinstance(operation, dict) else {}
+            refs = {content.get("schema", {}).get("$ref", "") for content in body.get("content", {}).values()}
+            if any(ref.rsplit("/", 1)[-1] in _REQUEST_RULES for ref in refs):
+                body["required"] = True
     for name in ("GateRequest", "PatchedGateRequest"):
         # drf-spectacular's enum hook merges the gate states a write takes into those a read
         # shows; a write takes draft or active only (retiring is its own action).

@@ -206,7 +206,8 @@ def gate_save(*, actor, gate, prerequisites=None, benefits=None, before=None):
                     "criteria": [
                         "An active gate is not edited in place: save a draft (its draft action) and publish it."
                     ]
-                }
+                },
+                code="conflict",  # the gate's state refuses it, not the body: a 409
             )
     try:
         with transaction.atomic():

@@ -105,6 +105,7 @@ class RedeliverSerializer(StrictSerializer):
     ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
         allow_empty=False,
+        min_length=1,
         max_length=1000,
         help_text="Deliveries to send again, with their event's id.",
     )

@@ -61,6 +61,7 @@ REFERENCES = {
     ("criteria", "object"): "criteria",
     ("distributor", "integer"): "distributors",
     ("channel_manager", "integer"): "staff",
+    ("offering", "string"): "service-offering-codes",
 }
 
 
@@ -70,6 +71,11 @@ REFERENCES = {
 # rule starts after the day it last paid for.
 COMPONENT_REFERENCES = {
     ("NewVersionRequest", "effective_from"): "tomorrow",
+    # A tier is pinned in its own program, until a day still to come.
+    ("TierOverrideRequest", "program"): "tiered-programs",
+    ("TierOverrideRequest", "expires_on"): "next-year",
+    # A version is published to take effect today or later, never in the past.
+    ("GatePublishRequestRequest", "effective_from"): "today",
     # A partner stays in its author's coverage (a region he covers), and its website is a URL
     # Django's validator takes (the schema's "uri" format admits many it does not).
     **{

@@ -169,7 +169,8 @@ class TestCreateAndUpdate:
         renamed = manager.patch(url, {"description": "The entry tier"}, format="json")
         in_place = manager.patch(url, {"criteria": tighter}, format="json")
         assert renamed.status_code == 200 and renamed.json()["version"] == 1
-        assert in_place.status_code == 400
+        # The gate's state refuses the change, not the body: a conflict, as HTTP has it.
+        assert (in_place.status_code, in_place.json()["code"]) == (409, "conflict")
         assert "draft" in in_place.json()["errors"]["criteria"][0]
 
         bad = manager.post(f"{url}draft/", {"criteria": {"metric": "nope"}}, format="json")

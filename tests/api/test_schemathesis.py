@@ -33,11 +33,12 @@ from rest_framework.pagination import Cursor
 
 from api.models import TokenScope
 from api.pagination import FactCursorPagination
+from api.services import token_issue
 from deals import mdf as mdf_services
 from events.models import OutboxEvent
 from gates.models import BenefitGrant, SegmentMembership
 from incentives.models import LedgerEntry
-from partners.models import CustomerSegment
+from partners.models import CustomerSegment, Membership
 from tests.deals.helpers import grant_deal_registration, grant_mdf
 from tests.factories import DealFactory, ExchangeRateFactory
 from tests.incentives.helpers import commission_rule, won_deal
@@ -80,6 +81,9 @@ enabled = true
 # is refused (412), and so is an Idempotency-Key sent again with another body or path (422);
 # neither the fuzzer can know. 5xx is not among them: a server error fails the run.
 positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "412", "422", "429"]
+# An If-Match that is not the object's ETag (an empty one, say) is refused with 412 before the
+# body is read, as HTTP has preconditions evaluated first: a refusal like the others.
+negative_data_rejection.expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "412", "413", "415", "422", "428", "429"]
 
 # Entries below name operations by "METHOD /path" (include-name-regex): an entry that gives a
 # path regex and a method regex selects the operations matching either of them, not both.
@@ -90,11 +94,11 @@ checks.negative_data_rejection.enabled = false
 
 # An incentive rule's rows are refused where they overlap (two volume bands over the same
 # sales) or repeat (two rates for one tier): rules across the items of an array, which JSON
-# Schema cannot state. A PUT replaces every term of the world's rule, which has started
+# Schema cannot state. A PUT (or a PATCH) replaces terms of the world's rule, which has started
 # paying: a 409 alone, or a 400 where another field is wrong too. Generated rows often do, and each is refused with its reason;
 # tests/incentives/test_rule_schema.py pins that every other body the schema admits is taken.
 [[operations]]
-include-name-regex = '^(POST|PUT) /api/v1/incentive-rules/(\\{{id\\}}/)?$'
+include-name-regex = '^(POST|PUT|PATCH) /api/v1/incentive-rules/(\\{{id\\}}/)?$'
 checks.positive_data_acceptance.enabled = false
 
 # The definitions' writes (programs, tiers, benefits, segments, exchange rates, reference codes)
@@ -177,6 +181,9 @@ def fuzz_world(world, partner_admin, channel_manager, settings):
         "exchange-rates": [ExchangeRateFactory(currency="EUR").pk],
         "segment-memberships": [SegmentMembership.objects.get(partner=world.acme, segment=world.segment).pk],
         "benefit-grants": [BenefitGrant.objects.get(partner=world.acme, benefit=world.discount).pk],
+        "memberships": [Membership.objects.get(user=partner_admin).pk],
+        "users": [partner_admin.pk],
+        "tokens": [token_issue(actor=channel_manager, name="The world's", all_partners=True)[0].pk],
     }
     known = {
         **{key: ids[key] for key in ("partners", "programs", "gates", "tiers", "benefits", "segments")},
@@ -190,6 +197,7 @@ def fuzz_world(world, partner_admin, channel_manager, settings):
         "product-line-codes": [world.product_line.code],
         "certification-type-codes": [world.cert_type.code],
         "activity-type-codes": [world.activity_type.code],
+        "service-offering-codes": [world.offering.code],
         # Seeded by a migration, which a transactional test's flush may have emptied.
         "customer-segment-codes": [
             CustomerSegment.objects.get_or_create(code="enterprise", defaults={"name": "Enterprise"})[0].code
@@ -202,7 +210,14 @@ def fuzz_world(world, partner_admin, channel_manager, settings):
     }
     # The identities' tokens name no source, and a vendor's user names the partner it acts for.
     required = {
-        name: ["source"] for name in ("SaleBatchRequest", "CertificationBatchRequest", "ActivityBatchRequest")
+        name: ["source"]
+        for name in (
+            "SaleBatchRequest",
+            "CertificationBatchRequest",
+            "ActivityBatchRequest",
+            "PersonBatchRequest",
+            "ProficiencyBatchRequest",
+        )
     }
     return {"ids": ids, "known": known, "cursors": [_first_page_cursor()], "required": required}
 
@@ -228,6 +243,17 @@ ACROSS_OBJECTS = {
     "POST /api/v1/webhook-subscriptions/",
     "PUT /api/v1/webhook-subscriptions/{id}/",
     "PATCH /api/v1/webhook-subscriptions/{id}/",
+    # The world's one deal and one MDF request are decided during the run: once approved,
+    # rejected, won, paid or withdrawn, every later decision is a 409. New MDF requests draw on
+    # one allowance and must not overlap its dates; a deal is registered by the partner
+    # (MANAGER_REFUSED).
+    "POST /api/v1/deals/",
+    *(f"POST /api/v1/deals/{{id}}/{command}/" for command in ("approve", "reject", "won", "lost")),
+    "POST /api/v1/mdf-requests/",
+    *(
+        f"POST /api/v1/mdf-requests/{{id}}/{command}/"
+        for command in ("approve", "reject", "paid", "withdraw")
+    ),
     # The world's partner moves along its lifecycle during the run: a move its status of the
     # moment refuses (onboarding an active partner, anything after termination) is a 409.
     *(
@@ -238,7 +264,17 @@ ACROSS_OBJECTS = {
 # What a channel manager's token is refused (403) whatever the body: the history spans every
 # partner and tokens are narrowed to some; a deal is registered by the partner that found it
 # (its admins and sellers), never by the vendor on its behalf. The permission matrix pins both.
-MANAGER_REFUSED = {"GET /api/v1/history/", "POST /api/v1/deals/"}
+MANAGER_REFUSED = {
+    "GET /api/v1/history/",
+    "POST /api/v1/deals/",
+    # Tokens are managed by people, never by a token; logins are deactivated by administrators.
+    "GET /api/v1/tokens/",
+    "POST /api/v1/tokens/",
+    "GET /api/v1/tokens/{id}/",
+    "POST /api/v1/tokens/{id}/revoke/",
+    "POST /api/v1/users/{id}/deactivate/",
+    "POST /api/v1/users/{id}/reactivate/",
+}
 # Every warning fails the run. A read-only token and a partner's session are refused
 # (403) what they may not do, so "operations that returned only 401/403" is what they
 # should see there; the permission matrix pins each of those refusals.
