@@ -199,7 +199,10 @@ class GateViewSet(
         form.is_valid(raise_exception=True)
         draft = GateVersion.objects.filter(gate=gate, state=GateVersion.State.DRAFT).first()
         if draft is None:
-            raise ValidationError({"non_field_errors": ["This gate has no draft to publish."]})
+            # The gate's state refuses it (save a draft first), not the body: a 409.
+            raise ValidationError(
+                {"non_field_errors": ["This gate has no draft to publish."]}, code="conflict"
+            )
         try:
             gate_services.gate_version_publish(
                 actor=request.user, draft=draft, effective_from=form.validated_data.get("effective_from")

@@ -45,218 +45,159 @@ def _expect(response, status: HTTPStatus, what: str):
 def run(package: str, *, url: str, token: str, suffix: str | None = None, timeout: float = 60.0) -> Outcome:
     """Build a program with two tiers and a gate, a partner and its facts; evaluate; read its standing."""
     client_module = importlib.import_module(package)
-    v1 = importlib.import_module(f"{package}.api.v1")
     models = importlib.import_module(f"{package}.models")
-
-    def operation(name: str):
-        return importlib.import_module(f"{v1.__name__}.{name}")
-
     suffix = suffix or uuid.uuid4().hex[:8]
     client = client_module.AuthenticatedClient(base_url=url, token=token, raise_on_unexpected_status=False)
-    today = datetime.date.today()
+    today = datetime.date.today().isoformat()
 
-    def key() -> str:
-        return str(uuid.uuid4())
+    def call(name: str, what: str, *path, body=None, status=HTTPStatus.CREATED, command=True):
+        """The generated operation ``name``; commands carry a fresh Idempotency-Key."""
+        kwargs: dict[str, Any] = {"client": client}
+        if body is not None:
+            kwargs["body"] = body
+        if command:
+            kwargs["idempotency_key"] = str(uuid.uuid4())
+        operation = importlib.import_module(f"{package}.api.v1.{name}")
+        return _expect(operation.sync_detailed(*path, **kwargs), status, what)
+
+    def send(kind: str, model: str, records: list[dict]) -> None:
+        batch = getattr(models, model).from_dict({"source": f"crm-{suffix}", "records": records})
+        report = call(f"v1_{kind}_bulk_create", kind, body=batch, status=HTTPStatus.OK).to_dict()
+        if report["rejected"] or report["created"] != report["received"]:
+            raise FlowError(f"{kind} not all created: {report['results']}")
 
     with client:
-        product_line = _expect(
-            operation("v1_product_lines_create").sync_detailed(
-                client=client,
-                body=models.ProductLineRequest(code=f"cloud-{suffix}", name="Cloud"),
-                idempotency_key=key(),
-            ),
-            HTTPStatus.CREATED,
+        line = call(
+            "v1_product_lines_create",
             "a product line",
+            body=models.ProductLineRequest(code=f"cloud-{suffix}", name="Cloud"),
         )
-        certification = _expect(
-            operation("v1_certification_types_create").sync_detailed(
-                client=client,
-                body=models.CertificationTypeRequest.from_dict(
-                    {"code": f"se-{suffix}", "name": "Sales engineer", "track": "presales"}
-                ),
-                idempotency_key=key(),
-            ),
-            HTTPStatus.CREATED,
+        certification = call(
+            "v1_certification_types_create",
             "a certification type",
-        )
-        program = _expect(
-            operation("v1_programs_create").sync_detailed(
-                client=client,
-                body=models.ProgramRequest.from_dict(
-                    {
-                        "name": f"Reseller program {suffix}",
-                        "slug": f"resellers-{suffix}",
-                        "base_currency": "USD",
-                    }
-                ),
-                idempotency_key=key(),
+            body=models.CertificationTypeRequest.from_dict(
+                {"code": f"se-{suffix}", "name": "Sales engineer", "track": "presales"}
             ),
-            HTTPStatus.CREATED,
+        )
+        program = call(
+            "v1_programs_create",
             "a program",
+            body=models.ProgramRequest.from_dict(
+                {"name": f"Reseller program {suffix}", "slug": f"resellers-{suffix}", "base_currency": "USD"}
+            ),
         )
-        tiers = {}
-        for rank, name in ((1, "Silver"), (2, "Gold")):
-            tiers[name] = _expect(
-                operation("v1_tiers_create").sync_detailed(
-                    client=client,
-                    body=models.TierRequest(program=program.id, name=name, rank=rank),
-                    idempotency_key=key(),
-                ),
-                HTTPStatus.CREATED,
+        tiers = {
+            name: call(
+                "v1_tiers_create",
                 f"the {name} tier",
+                body=models.TierRequest(program=program.id, name=name, rank=rank),
             )
+            for rank, name in ((1, "Silver"), (2, "Gold"))
+        }
         # Gold: two certified sales engineers and 500,000 USD of sales this quarter.
-        gate = _expect(
-            operation("v1_gates_create").sync_detailed(
-                client=client,
-                body=models.GateRequest.from_dict(
-                    {
-                        "program": program.id,
-                        "name": "Gold",
-                        "state": "active",
-                        "currency": "USD",
-                        "unlocks_tier": tiers["Gold"].id,
-                        "criteria": {
-                            "all": [
-                                {
-                                    "metric": "certified_people",
-                                    "certification_types": [certification.code],
-                                    "op": ">=",
-                                    "target": 2,
-                                },
-                                {
-                                    "metric": "sales_amount",
-                                    "window": {"kind": "quarter_to_date"},
-                                    "op": ">=",
-                                    "target": "500000",
-                                    "currency": "USD",
-                                },
-                            ]
-                        },
-                    }
-                ),
-                idempotency_key=key(),
-            ),
-            HTTPStatus.CREATED,
+        gate = call(
+            "v1_gates_create",
             "the Gold gate",
-        )
-        partner = _expect(
-            operation("v1_partners_create").sync_detailed(
-                client=client,
-                body=models.PartnerRequest.from_dict(
-                    {
-                        "name": f"Northwind {suffix}",
-                        "partner_type": "reseller",
-                        "business_model": "resell",
-                        "country": "GB",
-                        "region": "emea",
-                        "joined_on": (today - datetime.timedelta(days=400)).isoformat(),
-                    }
-                ),
-                idempotency_key=key(),
+            body=models.GateRequest.from_dict(
+                {
+                    "program": program.id,
+                    "name": "Gold",
+                    "state": "active",
+                    "currency": "USD",
+                    "unlocks_tier": tiers["Gold"].id,
+                    "criteria": {
+                        "all": [
+                            {
+                                "metric": "certified_people",
+                                "certification_types": [certification.code],
+                                "op": ">=",
+                                "target": 2,
+                            },
+                            {
+                                "metric": "sales_amount",
+                                "window": {"kind": "quarter_to_date"},
+                                "op": ">=",
+                                "target": "500000",
+                                "currency": "USD",
+                            },
+                        ]
+                    },
+                }
             ),
-            HTTPStatus.CREATED,
+        )
+        partner = call(
+            "v1_partners_create",
             "a partner",
+            body=models.PartnerRequest.from_dict(
+                {
+                    "name": f"Northwind {suffix}",
+                    "partner_type": "reseller",
+                    "business_model": "resell",
+                    "country": "GB",
+                    "region": "emea",
+                }
+            ),
         )
         for command in ("v1_partners_onboard_create", "v1_partners_activate_create"):
-            _expect(
-                operation(command).sync_detailed(partner.id, client=client, idempotency_key=key()),
-                HTTPStatus.OK,
-                command,
-            )
+            call(command, command, partner.id, status=HTTPStatus.OK)
 
-        source = f"crm-{suffix}"
-        certified = _expect(
-            operation("v1_certifications_bulk_create").sync_detailed(
-                client=client,
-                body=models.CertificationBatchRequest.from_dict(
-                    {
-                        "source": source,
-                        "records": [
-                            {
-                                "external_id": f"cert-{n}",
-                                "partner": partner.id,
-                                "person_email": f"engineer{n}.{suffix}@northwind.example",
-                                "person_first_name": "Engineer",
-                                "person_last_name": str(n),
-                                "certification_type": certification.code,
-                                "issued_on": today.isoformat(),
-                            }
-                            for n in (1, 2)
-                        ],
-                    }
-                ),
-                idempotency_key=key(),
-            ),
-            HTTPStatus.OK,
-            "two certifications",
+        send(
+            "certifications",
+            "CertificationBatchRequest",
+            [
+                {
+                    "external_id": f"cert-{n}",
+                    "partner": partner.id,
+                    "person_email": f"engineer{n}.{suffix}@northwind.example",
+                    "person_first_name": "Engineer",
+                    "person_last_name": str(n),
+                    "certification_type": certification.code,
+                    "issued_on": today,
+                }
+                for n in (1, 2)
+            ],
         )
-        _accepted(certified, "certifications")
-        sold = _expect(
-            operation("v1_sales_bulk_create").sync_detailed(
-                client=client,
-                body=models.SaleBatchRequest.from_dict(
-                    {
-                        "source": source,
-                        "records": [
-                            {
-                                "external_id": f"sale-{n}",
-                                "partner": partner.id,
-                                "amount": "250000.00",
-                                "currency": "USD",
-                                "product_line": product_line.code,
-                                "closed_on": today.isoformat(),
-                            }
-                            for n in (1, 2)
-                        ],
-                    }
-                ),
-                idempotency_key=key(),
-            ),
-            HTTPStatus.OK,
-            "two sales",
+        send(
+            "sales",
+            "SaleBatchRequest",
+            [
+                {
+                    "external_id": f"sale-{n}",
+                    "partner": partner.id,
+                    "amount": "250000.00",
+                    "currency": "USD",
+                    "product_line": line.code,
+                    "closed_on": today,
+                }
+                for n in (1, 2)
+            ],
         )
-        _accepted(sold, "sales")
 
-        queued = _expect(
-            operation("v1_evaluations_create").sync_detailed(
-                client=client,
-                body=models.EvaluationRequestRequestType0(partner=partner.id),
-                idempotency_key=key(),
-            ),
-            HTTPStatus.ACCEPTED,
+        queued = call(
+            "v1_evaluations_create",
             "an evaluation",
+            body=models.EvaluationRequestRequestType0(partner=partner.id),
+            status=HTTPStatus.ACCEPTED,
         )
-        run_id = queued.run
         deadline = time.monotonic() + timeout
         while True:
-            evaluation = _expect(
-                operation("v1_evaluation_runs_retrieve").sync_detailed(run_id, client=client),
-                HTTPStatus.OK,
-                "the evaluation run",
+            run = call(
+                "v1_evaluation_runs_retrieve", "the run", queued.run, status=HTTPStatus.OK, command=False
             )
-            if evaluation.finished_at:
+            if run.finished_at:
                 break
             if time.monotonic() > deadline:
-                raise FlowError(f"the evaluation run {run_id} did not finish in {timeout} s")
+                raise FlowError(f"the evaluation run {queued.run} did not finish in {timeout} s")
             time.sleep(0.5)
-        if str(evaluation.state) != "done":
-            raise FlowError(f"the evaluation run {run_id} ended {evaluation.state}")
+        if str(run.state) != "done":
+            raise FlowError(f"the evaluation run {queued.run} ended {run.state}")
 
-        standing = _expect(
-            operation("v1_partners_standing_retrieve").sync_detailed(partner.id, client=client),
-            HTTPStatus.OK,
-            "the partner's standing",
+        standing = call(
+            "v1_partners_standing_retrieve", "the standing", partner.id, status=HTTPStatus.OK, command=False
         )
     return Outcome(
-        partner=partner.id, program=program.id, gate=gate.id, run=run_id, standing=standing.to_dict()
+        partner=partner.id, program=program.id, gate=gate.id, run=queued.run, standing=standing.to_dict()
     )
-
-
-def _accepted(report, what: str) -> None:
-    outcomes = report.to_dict()
-    if outcomes["rejected"] or outcomes["created"] != outcomes["received"]:
-        raise FlowError(f"{what} not all created: {outcomes['results']}")
 
 
 def main() -> None:

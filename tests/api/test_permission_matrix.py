@@ -399,7 +399,7 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
             write(
                 "POST",
                 f"{V1}/gates/{gate.pk}/publish/",
-                400,
+                409,
                 body={},
                 visible=p.sees_gate(name),
                 vendor_wide=True,

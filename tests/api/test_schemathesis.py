@@ -38,9 +38,9 @@ from deals import mdf as mdf_services
 from events.models import OutboxEvent
 from gates.models import BenefitGrant, SegmentMembership
 from incentives.models import LedgerEntry
-from partners.models import CustomerSegment, Membership
+from partners.models import CustomerSegment
 from tests.deals.helpers import grant_deal_registration, grant_mdf
-from tests.factories import DealFactory, ExchangeRateFactory
+from tests.factories import DealFactory, ExchangeRateFactory, MembershipFactory
 from tests.incentives.helpers import commission_rule, won_deal
 from webhooks.models import WebhookDelivery, WebhookSubscription
 
@@ -181,7 +181,9 @@ def fuzz_world(world, partner_admin, channel_manager, settings):
         "exchange-rates": [ExchangeRateFactory(currency="EUR").pk],
         "segment-memberships": [SegmentMembership.objects.get(partner=world.acme, segment=world.segment).pk],
         "benefit-grants": [BenefitGrant.objects.get(partner=world.acme, benefit=world.discount).pk],
-        "memberships": [Membership.objects.get(user=partner_admin).pk],
+        # Not the partner admin's: deleting it during the run would hide the login the users'
+        # operations act on.
+        "memberships": [MembershipFactory(partner=world.acme, user__username="mia").pk],
         "users": [partner_admin.pk],
         "tokens": [token_issue(actor=channel_manager, name="The world's", all_partners=True)[0].pk],
     }
@@ -254,6 +256,10 @@ ACROSS_OBJECTS = {
         f"POST /api/v1/mdf-requests/{{id}}/{command}/"
         for command in ("approve", "reject", "paid", "withdraw")
     ),
+    # An active gate's criteria change through a published draft: a PATCH of other criteria is a
+    # 409, and so is publishing when no draft is saved.
+    "PATCH /api/v1/gates/{id}/",
+    "POST /api/v1/gates/{id}/publish/",
     # The world's partner moves along its lifecycle during the run: a move its status of the
     # moment refuses (onboarding an active partner, anything after termination) is a 409.
     *(
