@@ -5,7 +5,9 @@ it again with the same ``Idempotency-Key`` header. The first request claims the 
 caller (the token, or the signed-in user); its answer is stored with the key, and the same
 request sent again gets that answer back, marked ``Idempotent-Replayed: true``, without acting
 a second time. The key sent with another body, or to another path, answers 422: the client
-has a bug, and guessing which request it meant would be worse. While the first request is
+has a bug, and guessing which request it meant would be worse. Bodies are compared by meaning:
+JSON aside from key order and spacing, a form (an MDF claim's upload) by its fields and files
+aside from the boundary between its parts. While the first request is
 still being answered, a second one answers 409 and may be retried.
 
 A view may keep another body than the one it sent (``response.replay_data``): the answer to
@@ -29,8 +31,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
+from django.http.multipartparser import MultiPartParserError
+from django.http.request import UnreadablePostError
 from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
@@ -74,14 +79,53 @@ def owner_of(request) -> str | None:
     return None
 
 
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
 def fingerprint(request) -> str:
-    """The body's digest: JSON by its meaning (key order and spacing aside), anything else by bytes."""
+    """The body's digest: JSON by its meaning (key order and spacing aside), a form by its fields
+    and files, anything else by bytes."""
+    if getattr(request, "content_type", "").split(";")[0].strip().lower() in FORM_TYPES:
+        return _form_fingerprint(getattr(request, "_request", request))
     body = request.body
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
     except (ValueError, UnicodeDecodeError):
         canonical = body
     return hashlib.sha256(canonical).hexdigest()
+
+
+def _form_fingerprint(request) -> str:
+    """A form's digest by its fields and its files' names and contents.
+
+    Its bytes cannot be the measure: a multipart body has been read as fields and files before
+    any view runs (``prm.middleware`` checks every field), and a client sending it again draws a
+    new boundary between the parts. A body that cannot be read digests as empty; the view
+    answers it as malformed.
+    """
+    digest = hashlib.sha256()
+    try:
+        fields, files = request.POST, request.FILES
+    except (SuspiciousOperation, MultiPartParserError, UnreadablePostError):
+        return digest.hexdigest()
+    parts = {
+        "fields": sorted((name, values) for name, values in fields.lists()),
+        "files": sorted(
+            (name, [[upload.name or "", _file_digest(upload)] for upload in uploads])
+            for name, uploads in files.lists()
+        ),
+    }
+    digest.update(json.dumps(parts, separators=(",", ":")).encode())
+    return digest.hexdigest()
+
+
+def _file_digest(upload) -> str:
+    digest = hashlib.sha256()
+    upload.seek(0)
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)  # the view reads it again
+    return digest.hexdigest()
 
 
 def _key(request) -> str | None:

@@ -8,6 +8,7 @@ from django.conf import settings
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import is_list_serializer
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
@@ -145,6 +146,24 @@ class PRMAutoSchema(AutoSchema):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
         if isinstance(field, serializers.DecimalField) and "pattern" in schema:
             schema["pattern"] = decimal_pattern(field)
+        if isinstance(field, serializers.FileField) and not field.allow_empty_file and direction == "request":
+            # An empty file answers 400 "The submitted file is empty."
+            schema["minLength"] = 1
+        return schema
+
+    def _unwrap_list_serializer(self, serializer, direction):
+        """A list body or field with the bounds its ListSerializer enforces (``[]`` refused, at
+        most so many)."""
+        schema = super()._unwrap_list_serializer(serializer, direction)
+        if schema is not None and is_list_serializer(serializer):
+            # DRF's bounds (3.15 on), which its type stubs do not know yet.
+            low, high = getattr(serializer, "min_length", None), getattr(serializer, "max_length", None)
+            if not getattr(serializer, "allow_empty", True):
+                low = max(low or 0, 1)
+            if low is not None:
+                schema["minItems"] = low
+            if high is not None:
+                schema["maxItems"] = high
         return schema
 
     def _get_response_bodies(self, direction="response"):

@@ -29,6 +29,8 @@ VERBS = {
     "http://adlnet.gov/expapi/verbs/passed": "passed",
 }
 MAX_STATEMENTS = 1000
+# Completions older than this are a client's mistake (a year 291 from a botched format).
+EARLIEST = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 
 class StatementBatchError(ValueError):
@@ -109,17 +111,28 @@ def _parse(statement: Any, result: StatementResult, now: datetime.datetime) -> _
     score_percent = _score(statement.get("result"), result)
     completed_at = now
     if statement.get("timestamp") is not None:
-        stamp = statement["timestamp"]
-        parsed = parse_datetime(stamp) if isinstance(stamp, str) else None
-        if parsed is None or parsed.tzinfo is None:
-            result.reject("timestamp", "Give an ISO 8601 timestamp with its time zone.")
-        elif parsed > now + datetime.timedelta(days=1):
-            result.reject("timestamp", "The timestamp is in the future.")
-        else:
-            completed_at = parsed
+        completed_at = _timestamp(statement["timestamp"], result, now) or now
     if result.errors or statement_id is None:
         return None
     return _Parsed(statement_id, email, str(activity_id), completed_at, score_percent)
+
+
+def _timestamp(stamp: Any, result: StatementResult, now: datetime.datetime) -> datetime.datetime | None:
+    try:
+        # Well formed but no real time (minute 99, an offset of 25 hours) raises ValueError.
+        parsed = parse_datetime(stamp) if isinstance(stamp, str) else None
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        result.reject("timestamp", "Give an ISO 8601 timestamp with its time zone.")
+    elif parsed > now + datetime.timedelta(days=1):
+        result.reject("timestamp", "The timestamp is in the future.")
+    elif parsed < EARLIEST:
+        # Also keeps year 1 with an offset east of UTC, which has no UTC time to store.
+        result.reject("timestamp", f"The timestamp is before {EARLIEST.year}: no LMS recorded it.")
+    else:
+        return parsed
+    return None
 
 
 def _score(value: Any, result: StatementResult) -> Decimal | None:

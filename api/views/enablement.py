@@ -97,7 +97,8 @@ class XapiStatementViewSet(ScopedViewMixin, viewsets.GenericViewSet):
             "the same batch again changes nothing. Completing a learning path issues its certification, "
             "and the partners' gates are re-evaluated shortly after. Integration tokens only."
         ),
-        request=StatementSerializer(many=True),
+        # The bounds go to the list serializer many=True makes (DRF 3.15 on; its stubs lag).
+        request=StatementSerializer(many=True, min_length=1, max_length=xapi.MAX_STATEMENTS),  # type: ignore[call-arg]
         responses={
             200: StatementReportSerializer,
             400: OpenApiResponse(ErrorSerializer, description="The batch as a whole cannot be taken."),

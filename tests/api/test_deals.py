@@ -7,7 +7,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from deals.models import Deal, DealStatus, MdfRequest, MdfStatus
+from api.models import IdempotencyKey
+from core.models import AuditEntry
+from deals.models import Deal, DealStatus, MdfLedgerEntry, MdfRequest, MdfStatus
 from partners.models import Sale
 from tests.deals.helpers import approved_deal, grant_deal_registration, grant_mdf
 from tests.factories import DealFactory, ProductLineFactory
@@ -19,6 +21,24 @@ MDF = "/api/v1/mdf-requests/"
 SOON = (timezone.localdate() + datetime.timedelta(days=45)).isoformat()
 # An activity held last week: its approved funds may be claimed.
 HELD = (timezone.localdate() - datetime.timedelta(days=7)).isoformat()
+# The smallest valid PNG: one grey pixel.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108000000003a7e9b55"
+    "0000000a49444154789c636000000002000148afa4710000000049454e44ae426082"
+)
+
+
+def multipart_claim(boundary: str, amount: str, proof: bytes, name: str = "proof.png") -> bytes:
+    """A claim's body as a client library writes it, with a boundary of its own drawing."""
+    return b"".join(
+        [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="amount"\r\n\r\n{amount}\r\n'.encode(),
+            f'--{boundary}\r\nContent-Disposition: form-data; name="proof"; filename="{name}"\r\n'.encode(),
+            b"Content-Type: image/png\r\n\r\n",
+            proof,
+            f"\r\n--{boundary}--\r\n".encode(),
+        ]
+    )
 
 
 def registration(**overrides):
@@ -256,6 +276,87 @@ class TestMdf:
         assert response.status_code == 400
         assert response.json()["errors"] == {"proof": ["The file's content is not a PDF file."]}
         assert MdfRequest.objects.get().status == MdfStatus.APPROVED
+
+    def approved_request(self, client_for, partner_admin, channel_manager, partner) -> int:
+        grant_mdf(partner)
+        body = self.request_body(starts_on=HELD, ends_on=HELD)
+        request_id = client_for(partner_admin).post(MDF, body, format="json").json()["id"]
+        client_for(channel_manager).post(f"{MDF}{request_id}/approve/", {}, format="json")
+        return request_id
+
+    def test_a_claim_sent_again_with_its_idempotency_key_is_taken_once(
+        self, client_for, partner_admin, channel_manager, partner
+    ):
+        request_id = self.approved_request(client_for, partner_admin, channel_manager, partner)
+        admin, url = client_for(partner_admin), f"{MDF}{request_id}/claim/"
+
+        def send(boundary, proof=PNG, key="claim-1"):
+            return admin.post(
+                url,
+                multipart_claim(boundary, "1000.0000", proof),
+                content_type=f"multipart/form-data; boundary={boundary}",
+                HTTP_IDEMPOTENCY_KEY=key,
+            )
+
+        first = send("9bc6bcb73681a89b1cfd78bceb571d4d")
+        ledger = MdfLedgerEntry.objects.count()
+        # A retry draws a new boundary between the parts: the same fields and file all the same.
+        again = send("0f3a0c5e2b7d4e1f8a9b6c5d4e3f2a1b")
+        other_file = send("0f3a0c5e2b7d4e1f8a9b6c5d4e3f2a1b", proof=PNG + b"\x00")
+
+        assert first.status_code == 200, first.content
+        assert (first.json()["status"], first.json()["claimed_amount"], first.json()["has_proof"]) == (
+            "claimed",
+            "1000.0000",
+            True,
+        )
+        assert again.status_code == 200 and again["Idempotent-Replayed"] == "true"
+        assert again.json() == first.json()
+        assert other_file.status_code == 422
+        assert other_file.json()["code"] == "idempotency_key_reused"
+        claimed = MdfRequest.objects.get()
+        assert claimed.proof.read() == PNG and claimed.proof_content_type == "image/png"
+        assert MdfLedgerEntry.objects.count() == ledger
+        assert AuditEntry.objects.filter(action="mdf.claimed").count() == 1
+
+    def test_a_claim_with_a_key_that_may_not_be_made_is_refused_and_frees_the_key(
+        self, client_for, partner_admin, channel_manager, partner, issue_token, token_client
+    ):
+        request_id = self.approved_request(client_for, partner_admin, channel_manager, partner)
+        _, secret = issue_token(channel_manager)
+        proof = SimpleUploadedFile("proof.png", PNG, content_type="image/png")
+
+        response = token_client(secret).post(
+            f"{MDF}{request_id}/claim/",
+            {"amount": "1000.0000", "proof": proof},
+            format="multipart",
+            HTTP_IDEMPOTENCY_KEY="fuzz-1",
+        )
+
+        # The vendor's manager decides claims; the partner makes them.
+        assert response.status_code == 403
+        assert response.json()["detail"] == "You may not claim these funds."
+        assert MdfRequest.objects.get().status == MdfStatus.APPROVED
+        assert not IdempotencyKey.objects.exists()
+
+    def test_an_empty_proof_is_refused_and_the_schema_says_so(
+        self, client_for, partner_admin, channel_manager, partner
+    ):
+        from drf_spectacular.generators import SchemaGenerator
+
+        request_id = self.approved_request(client_for, partner_admin, channel_manager, partner)
+        empty = SimpleUploadedFile("proof.png", b"", content_type="image/png")
+
+        response = client_for(partner_admin).post(
+            f"{MDF}{request_id}/claim/", {"amount": "100.00", "proof": empty}, format="multipart"
+        )
+
+        assert response.status_code == 400
+        assert response.json()["errors"] == {"proof": ["The submitted file is empty."]}
+        assert MdfRequest.objects.get().status == MdfStatus.APPROVED
+        schema = SchemaGenerator().get_schema(request=None, public=True)
+        proof = schema["components"]["schemas"]["MdfClaimRequest"]["properties"]["proof"]
+        assert (proof["format"], proof["minLength"]) == ("binary", 1)
 
     def test_funds_for_an_activity_still_to_come_are_not_claimed(
         self, client_for, partner_admin, channel_manager, partner

@@ -189,3 +189,58 @@ def test_text_no_database_stores_is_refused_per_statement(catalogue, partner, lm
     results = response.json()["results"]
     assert [row["result"] for row in results] == ["created", "rejected", "rejected", "rejected"]
     assert Completion.objects.count() == 1
+
+
+def test_timestamps_and_scores_no_clock_can_read_are_refused_per_statement(catalogue, partner, lms):
+    """What a fuzzer sends: times past 59 minutes, years 291 and 3237, offsets of more than a day,
+    scores as odd strings, and keys and nested values of junk text the statement does not read."""
+    PersonFactory(partner=partner, email="known@acme.example")
+    activity = catalogue.basics.xapi_activity_id
+
+    def sent(**extra):
+        return statement("known@acme.example", activity, **extra)
+
+    batch = [
+        {
+            **sent(result={"score": {"scaled": ".0"}, "\ud800\ude67": {"": None}}),
+            "\u03a9\u2248\u00e7": {"\udbb1\udfda": [13749, -176893712, "\ud800"]},
+            "verb": {"id": COMPLETED, "\ud9ae\udcc6N": [False, 1.9874757922182774e-139]},
+        },
+        sent(timestamp="2024-01-01T12:99:00Z"),
+        sent(timestamp="2024-02-30T10:00:00Z"),
+        sent(timestamp="2024-01-01T12:00:00+25:00"),
+        sent(timestamp="3237-06-04T01:51:33-14:14"),
+        sent(timestamp="9999-12-31T23:59:59-14:00"),
+        sent(timestamp="0291-08-05T02:19:45+13:10"),
+        sent(timestamp="0001-01-01T00:00:00+14:00"),
+        sent(result={"score": {"scaled": "9.183"}}),
+        sent(result={"score": {"scaled": "NaN"}}),
+    ]
+    # ensure_ascii: lone surrogates travel as "\ud800", as the fuzzer sent them.
+    response = lms.post(URL, json.dumps(batch), content_type="application/json")
+
+    assert response.status_code == 200, response.content
+    report = response.json()
+    assert (report["received"], report["created"], report["rejected"]) == (10, 1, 9)
+    results = report["results"]
+    assert results[0]["result"] == "created"
+    assert str(Completion.objects.get().score_percent) == "0.00"
+    reasons = [row.get("errors") for row in results[1:]]
+    unreadable = {"timestamp": ["Give an ISO 8601 timestamp with its time zone."]}
+    future = {"timestamp": ["The timestamp is in the future."]}
+    ancient = {"timestamp": ["The timestamp is before 1970: no LMS recorded it."]}
+    score = {"result": ["Give the score as result.score.scaled, from 0 to 1."]}
+    assert reasons == [unreadable, unreadable, unreadable, future, future, ancient, ancient, score, score]
+    assert Completion.objects.count() == 1
+
+
+def test_the_schema_asks_for_one_to_a_thousand_statements(lms):
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    body = schema["paths"][URL]["post"]["requestBody"]["content"]["application/json"]["schema"]
+
+    assert (body["type"], body["minItems"], body["maxItems"]) == ("array", 1, 1000)
+    refused = lms.post(URL, [], format="json")
+    assert refused.status_code == 400
+    assert refused.json()["errors"] == {"non_field_errors": ["Send at least one statement."]}
