@@ -239,6 +239,7 @@ IDENTITIES = ["manager", "partner", "reader"]
 ACROSS_OBJECTS = {
     "POST /api/v1/incentive-rules/",
     "PUT /api/v1/incentive-rules/{id}/",
+    "PATCH /api/v1/incentive-rules/{id}/",
     "POST /api/v1/mdf-requests/{id}/claim/",
     # A subscription's URL must resolve to a public address: the run's generated hosts
     # resolve to nothing here, so most are refused, with the reason on the url field.
@@ -273,6 +274,8 @@ ACROSS_OBJECTS = {
 MANAGER_REFUSED = {
     "GET /api/v1/history/",
     "POST /api/v1/deals/",
+    # The partner claims its MDF funds, with its proof, never the vendor on its behalf.
+    "POST /api/v1/mdf-requests/{id}/claim/",
     # Tokens are managed by people, never by a token; logins are deactivated by administrators.
     "GET /api/v1/tokens/",
     "POST /api/v1/tokens/",
@@ -378,7 +381,10 @@ def test_schemathesis_finds_nothing(
     (REPORTS / f"{identity}.txt").write_text(result.stdout + result.stderr)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-20000:]
-    assert _listed(output, "Schema validation mismatch") <= ACROSS_OBJECTS, output[-20000:]
+    # What the manager is refused whatever the body (a 403, or a 404 for an id outside the
+    # world) may read as "mostly rejected" too.
+    refused = MANAGER_REFUSED if identity == "manager" else set()
+    assert _listed(output, "Schema validation mismatch") <= ACROSS_OBJECTS | refused, output[-20000:]
     if identity == "manager":
         assert _listed(output, "Authentication failed") <= MANAGER_REFUSED, output[-20000:]
 
