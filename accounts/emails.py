@@ -1,5 +1,7 @@
-"""The password reset email, sent from a task so that the request never shows who has a login."""
+"""The password reset and invitation emails, sent from tasks so that a request never shows who
+has a login."""
 
+from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm
 
 
@@ -12,3 +14,21 @@ def password_reset_send(*, email: str, domain: str, use_https: bool) -> None:
     form = PasswordResetForm(data={"email": email})
     if form.is_valid():
         form.save(domain_override=domain, use_https=use_https)
+
+
+def invitation_send(*, email: str, domain: str, use_https: bool, inviter: str, organisation: str) -> None:
+    """Email a new colleague the link to choose the password of the login made for them: the
+    same one-time link as a password reset, in words that say why it comes."""
+    form = PasswordResetForm(data={"email": email})
+    if form.is_valid():
+        form.save(
+            domain_override=domain,
+            use_https=use_https,
+            subject_template_name="registration/invitation_subject.txt",
+            email_template_name="registration/invitation_email.html",
+            extra_email_context={
+                "inviter": inviter,
+                "organisation": organisation,
+                "timeout_days": str(max(1, settings.PASSWORD_RESET_TIMEOUT // 86400)),
+            },
+        )

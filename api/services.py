@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
-from accounts.services import password_reset_request
+from accounts.services import invitation_request
 from api.models import IntegrationToken, TokenScope, manages_every_token, new_token_secret, token_digest
 from api.resources import has_write_scope
 from core.audit import audit
@@ -228,10 +228,17 @@ def gate_save(*, actor, gate, prerequisites=None, benefits=None, before=None):
 def member_invite(*, actor, principal, partner, email: str, role: str, domain: str, use_https: bool, **names):
     """Invite a colleague into a partner's team: the login and its membership
     (``partners.members.membership_invite``, which checks the door), then, after commit, the
-    email with the link to choose a password (the one a password reset sends, for ``domain``)."""
+    invitation with the link to choose a password (the one-time link of a password reset, for
+    ``domain``)."""
     with transaction.atomic():
         membership = membership_invite(
             actor=actor, principal=principal, partner=partner, email=email, role=role, **names
         )
-        password_reset_request(email=membership.user.email, domain=domain, use_https=use_https)
+        invitation_request(
+            email=membership.user.email,
+            domain=domain,
+            use_https=use_https,
+            inviter=actor.get_full_name() or actor.get_username(),
+            organisation=str(partner),
+        )
     return membership

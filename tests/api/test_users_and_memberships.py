@@ -129,9 +129,16 @@ class TestInvitations:
         # Nobody knows the password: the invitee chooses one through the link.
         assert login.has_usable_password() and not login.check_password("")
         assert [message.to for message in mailoutbox] == [["new.colleague@acme.example.com"]]
-        # The link a password reset sends: the invitee chooses a password there.
-        assert "To choose a new password, open:" in mailoutbox[0].body
-        assert "/reset/" in mailoutbox[0].body
+        # An invitation, naming who sent it and the organisation, with the one-time link to
+        # choose a password that a reset sends.
+        (mail,) = mailoutbox
+        assert (
+            mail.subject
+            == f"{channel_manager.get_full_name() or 'morgan'} invited you to the {partner} partner portal"
+        )
+        assert f"invited you to join {partner} on the partner portal" in mail.body
+        assert "Your login is new.colleague@acme.example.com." in mail.body
+        assert "/reset/" in mail.body and "reset the password" not in mail.body
         entry = AuditEntry.objects.get(action="membership.invited")
         assert entry.actor == channel_manager and entry.data["role"] == "sales"
 
