@@ -12,6 +12,7 @@ from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from api.filtersets import TokenFilterSet
 from api.models import IntegrationToken
 from api.pagination import PagePagination
 from api.scoping import request_token
@@ -44,6 +45,7 @@ class TokenViewSet(
 ):
     resource = None  # no token may call these endpoints at all: tokens are managed by people
     serializer_class = TokenSerializer
+    filterset_class = TokenFilterSet
     pagination_class = PagePagination
     ordering_fields = ["id", "created_at"]
     ordering = ["-created_at", "-id"]

@@ -563,6 +563,25 @@ class TestListingAndRevokingThroughTheApi:
         assert client_for(channel_manager).get(f"{TOKENS}{theirs.pk}/").status_code == 404
         assert client_for(channel_manager).get(f"{TOKENS}{mine.pk}/").json()["name"] == "Mine"
 
+    def test_the_list_filters_usable_revoked_scope_and_name(self, client_for, channel_manager, issue_token):
+        issue_token(channel_manager, name="CRM reader", scope=TokenScope.READ)
+        issue_token(channel_manager, name="LMS writer")
+        revoked, _ = issue_token(channel_manager, name="Old CRM")
+        token_revoke(actor=channel_manager, token=revoked)
+        client = client_for(channel_manager)
+
+        def names(query: str) -> list[str]:
+            response = client.get(f"{TOKENS}?{query}")
+            assert response.status_code == 200, response.content
+            return sorted(row["name"] for row in response.json()["results"])
+
+        assert names("usable=true") == ["CRM reader", "LMS writer"]
+        assert names("usable=false") == names("revoked=true") == ["Old CRM"]
+        assert names("revoked=false&scope=read") == ["CRM reader"]
+        assert names("name=crm") == ["CRM reader", "Old CRM"]
+        assert client.get(f"{TOKENS}?scope=admin").status_code == 400
+        assert client.get(f"{TOKENS}?usable=maybe").status_code == 400
+
     def test_the_list_costs_the_same_however_many_tokens(
         self, client_for, channel_manager, partner, issue_token
     ):
