@@ -157,6 +157,11 @@ class MembershipFilterSet(filters.FilterSet):
     email = filters.CharFilter(
         field_name="user__email", lookup_expr="iexact", help_text="The login's email, any case."
     )
+    updated_since = DateTimeFilter(
+        field_name="updated_at",
+        lookup_expr="gte",
+        help_text="Invited or re-roled at or after this moment: for incremental sync.",
+    )
 
     class Meta:
         model = Membership

@@ -96,7 +96,7 @@ def membership_role_change(*, actor, membership: Membership, role: str, principa
         before = locked.role
         locked.role = role
         locked.full_clean()
-        locked.save(update_fields=["role"])
+        locked.save(update_fields=["role", "updated_at"])
         audit(actor=actor, action="membership.role_changed", target=locked, before=before, after=role)
     return locked
 

@@ -17,8 +17,8 @@ class MembershipSerializer(StrictModelSerializer):
 
     class Meta:
         model = Membership
-        fields = ["id", "user", "email", "name", "is_active", "partner", "distributor", "role"]
-        read_only_fields = ["id", "user", "partner", "distributor"]
+        fields = ["id", "user", "email", "name", "is_active", "partner", "distributor", "role", "updated_at"]
+        read_only_fields = ["id", "user", "partner", "distributor", "updated_at"]
 
     def get_name(self, membership: Membership) -> str:
         return membership.user.get_full_name()

@@ -445,6 +445,7 @@ class Membership(models.Model):
         Distributor, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.CharField(max_length=16, choices=MembershipRole.choices)
+    updated_at = models.DateTimeField(auto_now=True, help_text="When the membership last changed.")
 
     objects = MembershipQuerySet.as_manager()
 

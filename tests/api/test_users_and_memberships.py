@@ -84,6 +84,7 @@ class TestReadingMemberships:
             "partner": acme_admin.partner_id,
             "distributor": None,
             "role": "admin",
+            "updated_at": acme_admin.updated_at.isoformat().replace("+00:00", "Z"),
         }
 
     def test_filters(self, client_for, superuser, partner, acme_admin, globex_admin, partner_sales):
@@ -120,6 +121,7 @@ class TestInvitations:
             "partner": partner.pk,
             "distributor": None,
             "role": "sales",
+            "updated_at": body["updated_at"],
         }
         assert (login.username, login.is_staff, login.is_superuser) == (
             "new.colleague@acme.example.com",
@@ -433,3 +435,26 @@ def test_lists_cost_the_same_however_many_logins(client_for, superuser, django_a
         assert len(client.get(MEMBERSHIPS).json()["results"]) == 10
     with django_assert_max_num_queries(3):
         assert len(client.get(USERS).json()["results"]) == 11
+
+
+class TestMembershipsSync:
+    def test_a_role_change_moves_the_membership_into_updated_since(
+        self, client_for, channel_manager, partner, partner_sales, time_machine
+    ):
+        time_machine.move_to("2026-11-01T09:00:00Z")
+        membership = partner_sales.membership
+        membership.save()
+        time_machine.move_to("2026-12-01T09:00:00Z")
+        client = client_for(channel_manager)
+
+        def changed_since(moment: str) -> list[int]:
+            response = client.get(f"/api/v1/memberships/?partner={partner.pk}&updated_since={moment}")
+            assert response.status_code == 200, response.content
+            return [row["id"] for row in response.json()["results"]]
+
+        assert membership.pk not in changed_since("2026-11-15T00:00:00Z")
+        changed = client.patch(f"/api/v1/memberships/{membership.pk}/", {"role": "technical"}, format="json")
+        assert changed.status_code == 200, changed.content
+        assert changed.json()["updated_at"].startswith("2026-12-01T09:00")
+        assert membership.pk in changed_since("2026-11-15T00:00:00Z")
+        assert client.get("/api/v1/memberships/?updated_since=yesterday").status_code == 400
