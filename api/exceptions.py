@@ -81,6 +81,10 @@ def _translate(exc: Exception) -> Exception:
     return exc
 
 
+# The code of a refusal DRF answered for one of Django's exceptions, by its status.
+_STATUS_CODES = {403: "permission_denied", 404: "not_found"}
+
+
 # Errors that say the request conflicts with the present state of what it names (a deal
 # already lost, a name already taken) rather than being malformed: 409, as HTTP has it.
 CONFLICT_CODES = frozenset({"conflict", "unique", "unique_together"})
@@ -118,7 +122,9 @@ def api_exception_handler(exc: Exception, context) -> Response | None:
             code = codes if isinstance(codes, str) else "error"
             detail = str(exc.detail if not isinstance(exc.detail, dict | list) else exc.default_detail)
         else:
-            code, detail = "error", str(response.data.get("detail", ""))
+            # Django's own exceptions, which DRF answers: a service's PermissionDenied is a 403.
+            code = _STATUS_CODES.get(response.status_code, "error")
+            detail = str(response.data.get("detail", ""))
         body = {"status": response.status_code, "code": code, "detail": detail}
     response.data = _printable(body)
     return response

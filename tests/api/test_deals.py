@@ -336,6 +336,8 @@ class TestMdf:
         # The vendor's manager decides claims; the partner makes them.
         assert response.status_code == 403
         assert response.json()["detail"] == "You may not claim these funds."
+        # A service's refusal reads as any other permission refusal.
+        assert response.json()["code"] == "permission_denied"
         assert MdfRequest.objects.get().status == MdfStatus.APPROVED
         assert not IdempotencyKey.objects.exists()
 
