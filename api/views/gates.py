@@ -381,6 +381,7 @@ class PartnerTierViewSet(ReadOnlyViewSet):
         program = Program.objects.visible_to(self.principal).filter(pk=data["program"]).first()
         if program is None:
             raise ValidationError({"program": ["No program with this id among those you can see."]})
+        # A tier is a definition, not partner data: it need only belong to the program read above.
         tier = Tier.objects.filter(pk=data["tier"], program=program).first()
         if tier is None:
             raise ValidationError({"tier": ["This tier belongs to another program."]})

@@ -71,6 +71,8 @@ class PeopleIngestion(_Ingestion):
         wanted = sorted({row.external_id for row in live})  # type: ignore[type-var]
         existing: dict[Any, dict[str, Any]] = {}
         for start in range(0, len(wanted), LOOKUP_CHUNK):
+            # Below the door: the pipeline asked it once for the batch (send_facts), and a row
+            # naming a partner it refused is rejected whatever this finds.
             found = (
                 Person.objects.filter(
                     partner_id__in=partner_ids, external_id__in=wanted[start : start + LOOKUP_CHUNK]
@@ -88,6 +90,7 @@ class PeopleIngestion(_Ingestion):
         emails = sorted({row.clean["email"] for row in rows})
         self.by_email: dict[tuple[int, str], dict[str, Any]] = {}
         for start in range(0, len(emails), LOOKUP_CHUNK):
+            # partner_regions holds only the partners the door let the batch send facts for.
             for values in (
                 Person.objects.filter(partner_id__in=partner_ids)
                 .annotate(email_lower=Lower("email"))

@@ -45,9 +45,11 @@ class ProficienciesIngestion(_Ingestion):
 
     def load_references(self, rows, partner_regions) -> None:
         codes = {row.clean["offering"] for row in rows}
+        # Service offerings are the vendor's reference codes, the same for every partner.
         self.offerings = dict(ServiceOffering.objects.filter(code__in=codes).values_list("code", "id"))
         partner_ids = {row.clean["partner"] for row in rows} & set(partner_regions)
-        # Who holds each (partner, offering) the batch names: one query for the batch.
+        # Who holds each (partner, offering) the batch names: one query for the batch, over the
+        # partners the door let it send facts for (partner_regions).
         self.holders: dict[tuple[int, int], int] = {
             (partner_id, offering_id): proficiency_id
             for partner_id, offering_id, proficiency_id in ServiceProficiency.objects.filter(
