@@ -250,7 +250,10 @@ class Measurer:
         first_id: int | None,
         last_id: int | None,
         only: Sequence[int] | None = None,
+        by_day: Sequence[tuple[datetime.date, datetime.date]] = (),
     ) -> tuple[str, list[Any]]:
+        """The aggregate query of one source: a row per partner, or with ``by_day`` (sales and
+        activities only) a row per partner and fact day, for the facts dated within those spans."""
         params: list[Any] = []
         select: list[str] = []
         target_aliases: dict[str, str] = {}
@@ -301,13 +304,10 @@ class Measurer:
                         f" AND {column_sql('daily_rates', 'day', alias)} = {closed_on}"
                     )
                     join_params.append(currency)
-            where, where_params = self._range(
-                partner, column_sql("sales", "closed_on"), plan, first_id, last_id, only
-            )
-            sql = (
-                f"SELECT {partner}, {columns_sql} FROM {table_sql('sales')}{joins} "
-                f"WHERE {where} GROUP BY {partner}"
-            )
+            closed_on = column_sql("sales", "closed_on")
+            where, where_params = self._range(partner, closed_on, plan, first_id, last_id, only, by_day)
+            key = f"{partner}, {closed_on}" if by_day else partner
+            sql = f"SELECT {key}, {columns_sql} FROM {table_sql('sales')}{joins} WHERE {where} GROUP BY {key}"
             return sql, params + join_params + where_params
         if source == "certifications":
             partner = column_sql("people", "partner")
@@ -365,10 +365,10 @@ class Measurer:
         if source in dated:
             partner = column_sql(source, "partner")
             day = dated[source]
-            where, where_params = self._range(
-                partner, column_sql(source, day) if day else None, plan, first_id, last_id, only
-            )
-            sql = f"SELECT {partner}, {columns_sql} FROM {table_sql(source)} WHERE {where} GROUP BY {partner}"
+            day_column = column_sql(source, day) if day else None
+            where, where_params = self._range(partner, day_column, plan, first_id, last_id, only, by_day)
+            key = f"{partner}, {day_column}" if by_day else partner
+            sql = f"SELECT {key}, {columns_sql} FROM {table_sql(source)} WHERE {where} GROUP BY {key}"
             return sql, params + where_params
         raise ValueError(f"unknown source {source!r}")
 
@@ -380,8 +380,11 @@ class Measurer:
         first_id: int | None,
         last_id: int | None,
         only: Sequence[int] | None = None,
+        by_day: Sequence[tuple[datetime.date, datetime.date]] = (),
     ) -> tuple[str, list[Any]]:
         params: list[Any]
+        if by_day and date_column is None:
+            raise ValueError("facts can be read by day only from a table whose facts are dated")
         if only is not None:
             where, params = f"{partner_column} IN ({', '.join(['%s'] * len(only))})", list(only)
         elif first_id is None or last_id is None:
@@ -396,6 +399,9 @@ class Measurer:
             if not plan.unbounded and plan.earliest is not None:
                 where += f" AND {date_column} >= %s"
                 params.append(plan.earliest)
+            if by_day:
+                where += " AND (" + " OR ".join(f"{date_column} BETWEEN %s AND %s" for _ in by_day) + ")"
+                params.extend(day for span in by_day for day in span)
         return where, params
 
 

@@ -5,8 +5,10 @@ future days, assuming nothing new arrives: certifications expire, facts
 leave rolling windows, calendar windows turn over, months since joining
 grow. It measures only on the days an input changes (``forecast_dates``),
 and for each such day only the partners whose inputs change then, with one
-aggregate query per fact table: the number of queries grows with the days
-in the horizon, never with the partners.
+aggregate query per fact table (none for sales and activities, whose sums
+move by the facts leaving and entering their windows: ``forecast_moves``):
+the number of queries grows with the days in the horizon, never with the
+partners.
 
 ``forecasts_refresh`` stores the outcome (``GateForecast``), opens and
 closes at-risk episodes (``GateRiskEpisode``), notifies an episode once at
@@ -32,6 +34,7 @@ from criteria.tree import evaluate as evaluate_tree
 from gates.engine import Measurer, _param
 from gates.events import forecast_events
 from gates.forecast_dates import ONE_DAY, change_days, leaves_by_source
+from gates.forecast_moves import ADDITIVE_SOURCES, WindowMoves, named_or_range
 from gates.metrics import METRICS, counted, months_between
 from gates.models import Gate, GateForecast, GateOutcome, GateRiskEpisode, GateStatus, RiskEpisodeEnd
 from gates.planning import notify_changes
@@ -44,8 +47,6 @@ logger = logging.getLogger(__name__)
 
 # Names listed in a fix before "…".
 FIX_NAMES = 3
-# Measuring every partner in one pass beats a list of ids once most of them are due.
-WHOLE_RANGE_SHARE = 0.5
 
 
 def _day(day: datetime.date) -> str:
@@ -86,9 +87,12 @@ def forecast_risks(
 
     Reads the passing statuses, the days inputs change (one query per fact
     table), today's measures of the passing partners (one query per fact
-    table), then on each changing day one query per fact table whose facts
-    change that day, for only the partners they change for. Measures of the
-    other tables carry over: between two changes they are constant.
+    table), and for sales and activities the facts that leave or enter a
+    window within the horizon (one query each, ``forecast_moves``). Then on
+    each changing day it brings up to date the measures of the partners
+    whose inputs change that day: sales and activities from those moves,
+    the other tables with one query each, for those partners only. Measures
+    of the other tables carry over: between two changes they are constant.
     """
     result = Forecast(today=today)
     gates = [gate for gate in subjects.gates if horizons.get(gate.id)]
@@ -127,9 +131,24 @@ def forecast_risks(
     # fact table, only the partners whose facts in that table change that day.
     trees = [gate.criteria for gate in gates]
     passing_ids = sorted(result.passing)
-    current = Measurer(trees, as_of=today, references=subjects.references).measure(
-        passing_ids[0], passing_ids[-1], only=_only(passing_ids)
+    today_measurer = Measurer(trees, as_of=today, references=subjects.references)
+    raw_today = today_measurer.fetch_sources(passing_ids[0], passing_ids[-1], named_or_range(passing_ids))
+    current = today_measurer.measure(
+        passing_ids[0], passing_ids[-1], sources=raw_today, only=named_or_range(passing_ids)
     )
+    # Sums over dated facts move by the facts leaving and entering their windows: one query each.
+    moves = {
+        source: WindowMoves(
+            today_measurer,
+            source,
+            trees,
+            until=until,
+            partner_ids=sorted({p for sources in due.values() for p in sources.get(source, ())}),
+            raw_today=raw_today.get(source, {}),
+        )
+        for source in ADDITIVE_SOURCES
+        if source in today_measurer.sources and any(source in sources for sources in due.values())
+    }
     failed: dict[int, set[int]] = defaultdict(set)
     keys: dict[int, list[int]] | None = None
     for day in sorted(due):
@@ -146,18 +165,14 @@ def forecast_risks(
         if keys is None:  # the same columns every day: the same trees in the same order
             keys = {gate.id: measurer.keys_for(gate.criteria) for gate in gates}
         for source, changed in by_source.items():
-            if changed:
+            if changed and source in moves:
+                moves[source].apply(changed, current, day)
+            elif changed:
                 _remeasure(measurer, source, changed, current, joined or {}, day)
         ahead = (day - today).days
         for partner_id in pending:
             _decide_day(result, gates, keys, partner_id, current[partner_id], day, ahead, horizons, failed)
     return result
-
-
-def _only(partner_ids: list[int]) -> list[int] | None:
-    """The ids to name in a measuring query, or None when reading the whole range is cheaper."""
-    span = partner_ids[-1] - partner_ids[0] + 1
-    return None if len(partner_ids) >= WHOLE_RANGE_SHARE * span else partner_ids
 
 
 def _remeasure(
@@ -180,7 +195,9 @@ def _remeasure(
     plan = measurer.sources.get(source)
     if plan is None or not plan.columns:
         return
-    sql, params = measurer._source_sql(source, plan, partner_ids[0], partner_ids[-1], _only(partner_ids))
+    sql, params = measurer._source_sql(
+        source, plan, partner_ids[0], partner_ids[-1], named_or_range(partner_ids)
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, [_param(p) for p in params])
         rows = {row[0]: row[1:] for row in cursor.fetchall()}
