@@ -106,10 +106,10 @@ class WindowMoves:
                 )
             )
             # The same measure over every day: its window is the spans this query reads.
+            metric_column = METRICS[leaf.metric].column
+            assert metric_column is not None  # a fact table's metric
             band_columns.append(
-                METRICS[leaf.metric].column(
-                    replace(leaf, params={**leaf.params, "window": Window()}), measurer.refs, until
-                )
+                metric_column(replace(leaf, params={**leaf.params, "window": Window()}), measurer.refs, until)
             )
         spans = _merged([span for m in self.measures for span in (m.leaving, m.entering) if span])
         self.moves: dict[int, list[tuple[_Moves, _Moves]]] = {}
