@@ -151,6 +151,9 @@ def forecast_risks(
     }
     failed: dict[int, set[int]] = defaultdict(set)
     keys: dict[int, list[int]] | None = None
+    # A gate whose inputs did not change that day keeps its decision: only the others are decided.
+    gate_sources = {gate.id: {METRICS[leaf.metric].source for leaf in gate.criteria.leaves} for gate in gates}
+    decided: set[int] = set()
     for day in sorted(due):
         by_source = {
             source: sorted(p for p in partners if p in current and len(failed[p]) < len(result.passing[p]))
@@ -170,8 +173,27 @@ def forecast_risks(
             elif changed:
                 _remeasure(measurer, source, changed, current, joined or {}, day)
         ahead = (day - today).days
+        changed_of: dict[int, set[str]] = defaultdict(set)
+        for source, changed in by_source.items():
+            for partner_id in changed:
+                changed_of[partner_id].add(source)
         for partner_id in pending:
-            _decide_day(result, gates, keys, partner_id, current[partner_id], day, ahead, horizons, failed)
+            # The first decision of a partner covers every gate, whatever changed.
+            changed_sources = changed_of[partner_id] if partner_id in decided else None
+            decided.add(partner_id)
+            _decide_day(
+                result,
+                gates,
+                keys,
+                partner_id,
+                current[partner_id],
+                day,
+                ahead,
+                horizons,
+                failed,
+                changed_sources=changed_sources,
+                gate_sources=gate_sources,
+            )
     return result
 
 
@@ -218,13 +240,27 @@ def _decide_day(
     ahead: int,
     horizons: dict[int, int],
     failed: dict[int, set[int]],
+    *,
+    changed_sources: set[str] | None = None,
+    gate_sources: dict[int, set[str]] | None = None,
 ) -> None:
-    """Decide on ``day`` the gates a partner passes today (prerequisites first, as the evaluation does)."""
+    """Decide on ``day`` the gates a partner passes today (prerequisites first, as the evaluation does).
+
+    With ``changed_sources`` (the sources whose measures moved that day) a gate none of whose
+    leaves reads them, and whose prerequisites still pass, keeps its last decision: it passes.
+    """
     passing = result.passing[partner_id]
     for gate in gates:  # in topological order
         if gate.id not in passing or gate.id in failed[partner_id] or horizons[gate.id] < ahead:
             continue
         blocked = next((p for p in gate.prerequisites if p not in passing or p in failed[partner_id]), None)
+        if (
+            blocked is None
+            and changed_sources is not None
+            and gate_sources is not None
+            and not gate_sources[gate.id] & changed_sources
+        ):
+            continue
         gate_values = [values[k] for k in keys[gate.id]]
         if blocked is None and gate.decide(gate_values):
             continue

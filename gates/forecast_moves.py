@@ -12,7 +12,9 @@ then today's, less what has left, plus what has entered:
                                   + facts in (end(t), end(d)]
 
 which holds for every window because its bounds never move backwards as the
-day moves forward. The sums are kept raw (unrounded) and read once, as the
+day moves forward. A window that starts after today's window ends (a quarter
+to date once the quarter turned) is made of entered facts alone, so the facts
+of a whole calendar period are never read to be subtracted. The sums are kept raw (unrounded) and read once, as the
 evaluation reads its own, so a forecast value equals the evaluation's on
 that day to the cent.
 """
@@ -86,10 +88,20 @@ class WindowMoves:
             leaf = leaves[position]
             window = leaf.params.get("window") or Window()
             start_today, end_today = window.bounds(today)
-            start_then, end_then = window.bounds(until)
+            end_then = window.bounds(until)[1]
+            # The facts that leave while the window still overlaps today's: a window that starts
+            # after today's end (a quarter to date that turned) holds only facts that entered.
+            overlapping = [
+                start
+                for start in {
+                    window.bounds(today + ONE_DAY * n)[0] for n in range(1, (until - today).days + 1)
+                }
+                if start is not None and start <= end_today + ONE_DAY
+            ]
+            last_leaving = max(overlapping, default=None)
             leaving = (
-                (start_today, start_then - ONE_DAY)
-                if start_today is not None and start_then is not None and start_then > start_today
+                (start_today, last_leaving - ONE_DAY)
+                if start_today is not None and last_leaving is not None and last_leaving > start_today
                 else None
             )
             entering = (end_today + ONE_DAY, end_then) if end_then > end_today else None
@@ -159,10 +171,18 @@ class WindowMoves:
             moves = self.moves.get(partner_id)
             values = current[partner_id]
             for index, measure in enumerate(self.measures):
+                start, end = bounds[index]
+                if start is not None and start > measure.end_today:
+                    # The window no longer overlaps today's: it holds only facts that entered.
+                    value = self._number(measure, None)
+                    if moves is not None and moves[index][1].days:
+                        entering = moves[index][1]
+                        value += entering.up_to(end, inclusive=True) - entering.up_to(start, inclusive=False)
+                    values[measure.position] = measure.read(value)
+                    continue
                 value = self._number(measure, raw[index] if raw is not None else None)
                 if moves is not None:
                     leaving, entering = moves[index]
-                    start, end = bounds[index]
                     if start is not None and leaving.days:
                         value -= leaving.up_to(start, inclusive=False)
                     if entering.days:
