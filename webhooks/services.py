@@ -65,6 +65,8 @@ DELIVERY_BATCH = 50
 # A batch records its attempts at least this often (seconds), and once more at its end: a
 # worker dying mid-batch leaves at most this much of its work to be sent again.
 RECORD_EVERY = 0.5
+# The batch's stopwatch.
+_clock = time.monotonic
 
 
 # --- subscriptions -----------------------------------------------------------------------------
@@ -459,7 +461,7 @@ def deliveries_send(delivery_ids: Sequence[int]) -> list[SendOutcome]:
     A batch that would outlast its lease (slow receivers) hands what is left back.
     """
     now = timezone.now()
-    started = time.monotonic()
+    started = _clock()
     lease_until = now + LEASE
     deliveries = _claim(delivery_ids, now, lease_until)
     if not deliveries:
@@ -470,15 +472,15 @@ def deliveries_send(delivery_ids: Sequence[int]) -> list[SendOutcome]:
     last_start = started + LEASE.total_seconds() - _attempt_budget()
     outcomes: list[SendOutcome] = []
     attempts: list[_Attempt] = []
-    recorded = time.monotonic()
+    recorded = _clock()
     for index, delivery in enumerate(deliveries):
-        if time.monotonic() > last_start:
+        if _clock() > last_start:
             _release(deliveries[index:], lease_until)
             break
         attempts.append(_attempt(delivery, may_see=delivery.pk in visible))
-        if time.monotonic() - recorded >= RECORD_EVERY:
+        if _clock() - recorded >= RECORD_EVERY:
             outcomes += _record(attempts)
-            attempts, recorded = [], time.monotonic()
+            attempts, recorded = [], _clock()
     outcomes += _record(attempts)
     return outcomes
 
