@@ -477,7 +477,15 @@ def deliveries_send(delivery_ids: Sequence[int]) -> list[SendOutcome]:
         if _clock() > last_start:
             _release(deliveries[index:], lease_until)
             break
-        attempts.append(_attempt(delivery, may_see=delivery.pk in visible))
+        try:
+            attempts.append(_attempt(delivery, may_see=delivery.pk in visible))
+        except Exception as exc:
+            # Not the network (that is an answer): a fault of this delivery. Recorded as a failed
+            # attempt, it is retried with the backoff like any other, and does not take down the
+            # batch, whose unrecorded attempts would otherwise be sent again with it each time.
+            logger.exception("webhook delivery %s could not be sent", delivery.pk)
+            error = f"Not sent: {type(exc).__name__}: {exc}"[:300]
+            attempts.append(_Attempt(delivery, transport.Response(None, 0, "", error)))
         if _clock() - recorded >= RECORD_EVERY:
             outcomes += _record(attempts)
             attempts, recorded = [], _clock()

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from tests.webhooks.conftest import emit_status_change
 from tests.webhooks.receiver import Receiver
-from webhooks import services, transport
+from webhooks import services, signing, transport
 from webhooks.models import DeliveryState, WebhookDelivery
 
 pytestmark = pytest.mark.django_db
@@ -69,6 +69,33 @@ def test_in_one_batch_a_failing_receiver_is_retried_and_the_other_delivered(
     failing.refresh_from_db()
     assert accepting.failing_since is None and failing.failing_since is not None
     assert len(receiver.processed) == 1 and second_receiver.processed == []
+
+
+def test_a_delivery_that_cannot_be_sent_fails_alone_and_is_retried(subscribe, receiver, partner, monkeypatch):
+    """A fault that is not the network's (here the body cannot be built) is that delivery's
+    failed attempt: the rest of the batch is sent and recorded, and it is retried later."""
+    subscribe()
+    ids = _deliveries(partner, 3)
+    broken = WebhookDelivery.objects.select_related("event").get(pk=ids[1]).event.pk
+    real_body = signing.body
+
+    def body(event):
+        if event.pk == broken:
+            raise TypeError("not JSON serializable")
+        return real_body(event)
+
+    monkeypatch.setattr(signing, "body", body)
+    outcomes = services.deliveries_send(ids)
+
+    assert [(outcome.delivery_id, outcome.state) for outcome in outcomes] == [
+        (ids[0], DeliveryState.DELIVERED),
+        (ids[1], DeliveryState.PENDING),
+        (ids[2], DeliveryState.DELIVERED),
+    ]
+    assert len(receiver.processed) == 2
+    failed = WebhookDelivery.objects.get(pk=ids[1])
+    assert failed.lease_until is None and failed.next_attempt_at > timezone.now()
+    assert "TypeError: not JSON serializable" in failed.attempt_log.get().error
 
 
 def test_a_batch_costs_the_same_queries_whatever_its_size(subscribe, receiver, partner):
