@@ -5,7 +5,8 @@
 uses a database of its own (``prm_bench_webhooks`` on the PostgreSQL server of
 ``DATABASE_URL``, or ``--database-url``), a Redis broker (``--broker-url``,
 emptied before and after), starts ``celery worker`` processes and a receiver
-(http.server in a thread of this process) that verifies every signature with
+(http.server in a thread of this process, speaking HTTP/1.1 and keeping
+connections open as receivers commonly do) that verifies every signature with
 the ``standardwebhooks`` package, then measures:
 
   (a) lag     events committed one per transaction at ``--rate`` per second for
@@ -79,7 +80,7 @@ class Receiver:
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.0"
+            protocol_version = "HTTP/1.1"
 
             def do_POST(self):
                 at = time.time()
@@ -97,6 +98,7 @@ class Receiver:
                     else:
                         receiver.unverified += 1
                 self.send_response(200 if ok else 401)
+                self.send_header("Content-Length", "0")
                 self.end_headers()
 
             def log_message(self, *args):

@@ -2,9 +2,9 @@
 
 The path of an event: a service records it in the outbox with its change;
 after commit ``events_fan_out`` creates one delivery per subscription that
-wants it and whose owner may see its partner; ``delivery_send`` claims a
-delivery, checks the door and the address again, signs and posts it, and
-records the attempt. A failed attempt is retried after the backoff; the
+wants it and whose owner may see its partner; ``deliveries_send`` claims a
+batch of deliveries, checks the door and each address again, signs and posts
+each, and records the batch's attempts together. A failed attempt is retried after the backoff; the
 periodic ``deliveries_sweep`` finds what a crash left behind (events never
 fanned out, retries due, deliveries whose worker died while sending).
 
@@ -15,9 +15,13 @@ its lease ends it is sent again with the same ``webhook-id``.
 
 import datetime
 import logging
+import math
 import random
+import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 from celery import current_app
 from django.conf import settings
@@ -55,9 +59,14 @@ JITTER = 0.2
 LEASE = datetime.timedelta(seconds=60)
 # Events the sweep leaves to the after-commit path before fanning them out itself.
 SETTLE = datetime.timedelta(seconds=10)
-# Events fanned out per transaction, and deliveries per queued task.
+# Events fanned out per transaction, and deliveries per queued task (one claim, one lease).
 FAN_OUT_BATCH = 1000
-DELIVERY_BATCH = 20
+DELIVERY_BATCH = 50
+# A batch records its attempts at least this often (seconds), and once more at its end: a
+# worker dying mid-batch leaves at most this much of its work to be sent again.
+RECORD_EVERY = 0.5
+# The batch's stopwatch.
+_clock = time.monotonic
 
 
 # --- subscriptions -----------------------------------------------------------------------------
@@ -254,13 +263,6 @@ def _visible_partner_ids(owner, partner_ids: set[int]) -> set[int]:
     return set(Partner.objects.visible_to(owner).filter(pk__in=partner_ids).values_list("pk", flat=True))
 
 
-def owner_may_see(owner, event: OutboxEvent) -> bool:
-    """Whether the subscription's owner may know of ``event`` (its partner through the door)."""
-    if event.partner_id is None:
-        return sees_every_partner(owner)
-    return bool(_visible_partner_ids(owner, {event.partner_id}))
-
-
 def events_fan_out(event_ids: Sequence[str] | None = None, *, queue: bool = True) -> list[int]:
     """Create the deliveries of undispatched events (these, or the oldest); returns the new ids.
 
@@ -315,15 +317,15 @@ def events_fan_out_batch(
 
 
 def deliveries_dispatch(delivery_ids: Sequence[int]) -> int:
-    """After a fan-out: send the first few at once (no second task for the usual single event),
-    queue the rest a few per task so that workers share them. Returns how many were sent here."""
+    """After a fan-out: send the first batch at once (no second task for the usual few events),
+    queue the rest a batch per task so that workers share them. Returns how many were sent here."""
     ids = sorted(delivery_ids)
     queue_deliveries(ids[DELIVERY_BATCH:])
-    return sum(delivery_send(delivery_id) is not None for delivery_id in ids[:DELIVERY_BATCH])
+    return len(deliveries_send(ids[:DELIVERY_BATCH]))
 
 
 def queue_deliveries(delivery_ids: Sequence[int], countdown: float | None = None) -> None:
-    """Queue the sending of these deliveries, a few per task."""
+    """Queue the sending of these deliveries, a batch per task."""
     deliver = task("webhooks.tasks.deliver_webhooks")
     ids = sorted(delivery_ids)
     for start in range(0, len(ids), DELIVERY_BATCH):
@@ -344,6 +346,19 @@ class SendOutcome:
     status_code: int | None = None
 
 
+@dataclass
+class _Attempt:
+    """What one attempt of a batch did, waiting to be recorded with the others."""
+
+    delivery: WebhookDelivery
+    # None: withheld, nothing was sent (the owner no longer sees the event's partner).
+    response: transport.Response | None
+    # A failure that ends the delivery at once, without counting against the subscription
+    # (which was stopped or disabled meanwhile).
+    final: bool = False
+    attempted_at: datetime.datetime = field(default_factory=timezone.now)
+
+
 def backoff(attempt: int) -> datetime.timedelta | None:
     """The wait after failed attempt number ``attempt`` (1, 2, ...), with jitter; None once retries are spent."""
     if attempt < 1 or attempt > len(BACKOFF_SECONDS):
@@ -352,101 +367,259 @@ def backoff(attempt: int) -> datetime.timedelta | None:
     return datetime.timedelta(seconds=base * random.uniform(1 - JITTER, 1 + JITTER))
 
 
-def _claim(delivery_id: int, now: datetime.datetime) -> bool:
-    """Take a delivery that is due (or whose worker died mid-way): one conditional update."""
-    due = Q(state=DeliveryState.PENDING, next_attempt_at__lte=now) | Q(
+def _due(now: datetime.datetime) -> Q:
+    """Waiting and due, or being sent by a worker whose lease ran out (it died)."""
+    return Q(state=DeliveryState.PENDING, next_attempt_at__lte=now) | Q(
         state=DeliveryState.SENDING, lease_until__lt=now
     )
-    return bool(
-        WebhookDelivery.objects.filter(due, pk=delivery_id).update(
-            state=DeliveryState.SENDING, lease_until=now + LEASE, attempts=F("attempts") + 1
+
+
+def _claim(
+    delivery_ids: Sequence[int], now: datetime.datetime, lease_until: datetime.datetime
+) -> list[WebhookDelivery]:
+    """Take those of these deliveries that are due, loaded with their subscription, owner and
+    event: one transaction of two statements.
+
+    The rows are locked with ``SKIP LOCKED`` (a worker claiming the same ids at the same
+    moment takes the others) and updated under the same condition; once committed they are
+    ``sending`` under this lease and due for nobody else until it ends.
+    """
+    with transaction.atomic():
+        deliveries = list(
+            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("subscription__owner", "event")
+            .filter(_due(now), pk__in=list(delivery_ids))
+            .order_by("pk")
         )
-    )
+        if not deliveries:
+            return []
+        claimed = WebhookDelivery.objects.filter(_due(now), pk__in=[row.pk for row in deliveries]).update(
+            state=DeliveryState.SENDING, lease_until=lease_until, attempts=F("attempts") + 1
+        )
+        if claimed != len(deliveries):
+            # Only where rows cannot be locked (SQLite): keep those this update took.
+            mine = set(
+                WebhookDelivery.objects.filter(
+                    pk__in=[row.pk for row in deliveries],
+                    state=DeliveryState.SENDING,
+                    lease_until=lease_until,
+                ).values_list("pk", flat=True)
+            )
+            deliveries = [row for row in deliveries if row.pk in mine]
+    subscriptions: dict[int, WebhookSubscription] = {}
+    owners: dict[int, Any] = {}
+    for delivery in deliveries:
+        delivery.state, delivery.lease_until, delivery.attempts = (
+            DeliveryState.SENDING,
+            lease_until,
+            delivery.attempts + 1,
+        )
+        # One object per subscription and per owner: what one delivery's outcome changes (a
+        # failure counted, a subscription disabled) is seen by the next, and a user's
+        # permissions are read once.
+        subscription = subscriptions.setdefault(delivery.subscription_id, delivery.subscription)
+        subscription.owner = owners.setdefault(subscription.owner_id, subscription.owner)
+        delivery.subscription = subscription
+    return deliveries
 
 
-def delivery_send(delivery_id: int) -> SendOutcome | None:
-    """Send one delivery if it is due; None when another worker has it or it is not due.
+def _visible(deliveries: Sequence[WebhookDelivery]) -> set[int]:
+    """The deliveries whose subscription's owner may see the event's partner now: the door, one
+    query per owner (none for an owner whom no coverage narrows)."""
+    by_owner: dict[int, list[WebhookDelivery]] = {}
+    for delivery in deliveries:
+        by_owner.setdefault(delivery.subscription.owner_id, []).append(delivery)
+    visible: set[int] = set()
+    for group in by_owner.values():
+        owner = group[0].subscription.owner
+        everything = sees_every_partner(owner)
+        partners = _visible_partner_ids(
+            owner, {delivery.event.partner_id for delivery in group if delivery.event.partner_id is not None}
+        )
+        visible.update(
+            delivery.pk
+            for delivery in group
+            if (
+                delivery.event.partner_id in partners if delivery.event.partner_id is not None else everything
+            )
+        )
+    return visible
 
-    Before sending, the door is asked again (the owner may have lost sight of
-    the partner since the event) and the URL resolved and checked again.
+
+def deliveries_send(delivery_ids: Sequence[int]) -> list[SendOutcome]:
+    """Send those of these deliveries that are due, as one batch; returns what became of each one
+    sent (or withheld). A delivery another worker holds, or not due yet, is left out.
+
+    The batch is claimed with one lease and the door asked once for it (the owner
+    may have lost sight of the partner since the event). Before each attempt the
+    URL is resolved and checked again, and the request goes to the address just
+    checked, over a kept-alive connection when one to that very address is open.
+    The attempts are recorded together, one transaction at least every
+    ``RECORD_EVERY`` and at the end: a worker that dies mid-batch leaves only the
+    unrecorded ones ``sending``, and the sweep sends them again once the lease
+    ends (with the same ``webhook-id``, which the receiver deduplicates on).
+    A batch that would outlast its lease (slow receivers) hands what is left back.
     """
     now = timezone.now()
-    if not _claim(delivery_id, now):
-        return None
-    delivery = WebhookDelivery.objects.select_related("subscription__owner", "event").get(pk=delivery_id)
+    started = _clock()
+    lease_until = now + LEASE
+    deliveries = _claim(delivery_ids, now, lease_until)
+    if not deliveries:
+        return []
+    visible = _visible(deliveries)
+    # The last moment to start an attempt: one that times out (connecting, then reading)
+    # still ends inside the lease.
+    last_start = started + LEASE.total_seconds() - _attempt_budget()
+    outcomes: list[SendOutcome] = []
+    attempts: list[_Attempt] = []
+    recorded = _clock()
+    for index, delivery in enumerate(deliveries):
+        if _clock() > last_start:
+            _release(deliveries[index:], lease_until)
+            break
+        try:
+            attempts.append(_attempt(delivery, may_see=delivery.pk in visible))
+        except Exception as exc:
+            # Not the network (that is an answer): a fault of this delivery. Recorded as a failed
+            # attempt, it is retried with the backoff like any other, and does not take down the
+            # batch, whose unrecorded attempts would otherwise be sent again with it each time.
+            logger.exception("webhook delivery %s could not be sent", delivery.pk)
+            error = f"Not sent: {type(exc).__name__}: {exc}"[:300]
+            attempts.append(_Attempt(delivery, transport.Response(None, 0, "", error)))
+        if _clock() - recorded >= RECORD_EVERY:
+            outcomes += _record(attempts)
+            attempts, recorded = [], _clock()
+    outcomes += _record(attempts)
+    return outcomes
+
+
+def _attempt_budget() -> float:
+    return float(settings.PRM_WEBHOOKS_CONNECT_TIMEOUT + settings.PRM_WEBHOOKS_READ_TIMEOUT)
+
+
+def _attempt(delivery: WebhookDelivery, *, may_see: bool) -> _Attempt:
+    """Check, sign and post one delivery (nothing is written here)."""
     subscription, event = delivery.subscription, delivery.event
     if not subscription.is_active or subscription.disabled_at is not None:
-        return _record(
+        return _Attempt(
             delivery, transport.Response(None, 0, "", "The subscription is not active."), final=True
         )
-    if not owner_may_see(subscription.owner, event):
-        return _withhold(delivery)
+    if not may_see:
+        return _Attempt(delivery, None)
     try:
         target = check_url(subscription.url)
     except UnsafeURL as exc:
-        return _record(delivery, transport.Response(None, 0, "", str(exc)[:300]))
+        return _Attempt(delivery, transport.Response(None, 0, "", str(exc)[:300]))
+    now = timezone.now()
     payload = signing.body(event)
     headers = signing.headers(
         message_id=event.webhook_id, payload=payload, secrets=subscription.signing_secrets(now), at=now
     )
-    response = transport.post(target, payload.encode(), headers)
-    return _record(delivery, response)
+    return _Attempt(delivery, transport.post(target, payload.encode(), headers), attempted_at=now)
 
 
-def _withhold(delivery: WebhookDelivery) -> SendOutcome:
-    with transaction.atomic():
-        DeliveryAttempt.objects.create(
-            delivery=delivery, error="Not sent: the owner no longer sees this event's partner."
-        )
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(state=DeliveryState.WITHHELD, lease_until=None)
-    return SendOutcome(delivery.pk, DeliveryState.WITHHELD)
+def _release(deliveries: Sequence[WebhookDelivery], lease_until: datetime.datetime) -> None:
+    """Hand back claimed deliveries not attempted (the batch ran out of lease): due again at once,
+    the claim's attempt uncounted, queued for another task."""
+    ids = [delivery.pk for delivery in deliveries]
+    WebhookDelivery.objects.filter(pk__in=ids, state=DeliveryState.SENDING, lease_until=lease_until).update(
+        state=DeliveryState.PENDING,
+        lease_until=None,
+        next_attempt_at=timezone.now(),
+        attempts=F("attempts") - 1,
+    )
+    queue_deliveries(ids)
 
 
-def _record(delivery: WebhookDelivery, response: transport.Response, *, final: bool = False) -> SendOutcome:
-    """Write the attempt and what follows from it: delivered, a retry, or a failure."""
+WITHHELD_ERROR = "Not sent: the owner no longer sees this event's partner."
+
+
+def _record(attempts: Sequence[_Attempt]) -> list[SendOutcome]:
+    """Write these attempts and what follows from each (delivered, a retry, a failure) in one
+    transaction: one insert for the log, an update per outcome for the deliveries (usually one:
+    all delivered with a 200), and a statement on a subscription only when its health changes."""
+    if not attempts:
+        return []
     now = timezone.now()
-    subscription = delivery.subscription
-    disabled = False
+    outcomes: list[SendOutcome] = []
+    retries: dict[int, list[int]] = {}
+    disabled: list[int] = []
     with transaction.atomic():
-        DeliveryAttempt.objects.create(
-            delivery=delivery,
-            attempted_at=now,
-            status_code=response.status_code,
-            latency_ms=response.latency_ms,
-            response_excerpt=response.excerpt,
-            error=response.error,
-            succeeded=response.succeeded,
+        DeliveryAttempt.objects.bulk_create(
+            [
+                DeliveryAttempt(
+                    delivery=attempt.delivery, error=WITHHELD_ERROR, attempted_at=attempt.attempted_at
+                )
+                if attempt.response is None
+                else DeliveryAttempt(
+                    delivery=attempt.delivery,
+                    attempted_at=attempt.attempted_at,
+                    status_code=attempt.response.status_code,
+                    latency_ms=attempt.response.latency_ms,
+                    response_excerpt=attempt.response.excerpt,
+                    error=attempt.response.error,
+                    succeeded=attempt.response.succeeded,
+                )
+                for attempt in attempts
+            ]
         )
-        changes: dict = {"lease_until": None, "last_status_code": response.status_code}
-        if response.succeeded:
-            state = DeliveryState.DELIVERED
-            changes.update(state=state, delivered_at=now)
-            if subscription.consecutive_failures or subscription.failing_since:
-                WebhookSubscription.objects.filter(pk=subscription.pk).update(
-                    consecutive_failures=0, failing_since=None
-                )
-        else:
-            wait = None if final else backoff(delivery.attempts)
-            if wait is not None:
-                state = DeliveryState.PENDING
-                changes.update(state=state, next_attempt_at=now + wait)
-                WebhookSubscription.objects.filter(pk=subscription.pk, failing_since=None).update(
-                    failing_since=now
-                )
+        # The deliveries' new values are few (a state, a status code): one update per set of
+        # them, and one more for the retries' times, each its own (the jitter).
+        changes: dict[tuple[str, int | None], list[int]] = {}
+        retried: list[WebhookDelivery] = []
+        for attempt in attempts:
+            delivery, response = attempt.delivery, attempt.response
+            delivery.lease_until = None
+            if response is None:
+                delivery.state = DeliveryState.WITHHELD
+                changes.setdefault((delivery.state, delivery.last_status_code), []).append(delivery.pk)
+                outcomes.append(SendOutcome(delivery.pk, delivery.state))
+                continue
+            delivery.last_status_code = response.status_code
+            if response.succeeded:
+                delivery.state, delivery.delivered_at = DeliveryState.DELIVERED, now
+                _count_success(delivery.subscription)
+            elif (wait := None if attempt.final else backoff(delivery.attempts)) is not None:
+                delivery.state, delivery.next_attempt_at = DeliveryState.PENDING, now + wait
+                _mark_failing(delivery.subscription, now)
+                retried.append(delivery)
+                retries.setdefault(math.ceil(wait.total_seconds()), []).append(delivery.pk)
             else:
-                state = DeliveryState.FAILED
-                changes.update(state=state)
-                if not final:
-                    disabled = _count_failure(subscription, now)
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(**changes)
-        if state == DeliveryState.PENDING:
-            _queue_retry(delivery.pk, changes["next_attempt_at"] - now)
-        if disabled:
-            subscription_id = subscription.pk
+                delivery.state = DeliveryState.FAILED
+                if not attempt.final and _count_failure(delivery.subscription, now):
+                    disabled.append(delivery.subscription_id)
+            changes.setdefault((delivery.state, delivery.last_status_code), []).append(delivery.pk)
+            outcomes.append(SendOutcome(delivery.pk, delivery.state, response.status_code))
+        for (state, status_code), ids in changes.items():
+            values: dict[str, Any] = {"state": state, "lease_until": None, "last_status_code": status_code}
+            if state == DeliveryState.DELIVERED:
+                values["delivered_at"] = now
+            WebhookDelivery.objects.filter(pk__in=ids).update(**values)
+        if retried:
+            WebhookDelivery.objects.bulk_update(retried, ["next_attempt_at"])
+        for seconds, ids in retries.items():
+            _queue_retry(ids, seconds)
+        for subscription_id in disabled:
             transaction.on_commit(
-                lambda: task("webhooks.tasks.notify_subscription_disabled").delay(subscription_id)
+                partial(task("webhooks.tasks.notify_subscription_disabled").delay, subscription_id)
             )
-    return SendOutcome(delivery.pk, state, response.status_code)
+    return outcomes
+
+
+def _count_success(subscription: WebhookSubscription) -> None:
+    """An accepted delivery ends a subscription's run of failures."""
+    if subscription.consecutive_failures or subscription.failing_since:
+        WebhookSubscription.objects.filter(pk=subscription.pk).update(
+            consecutive_failures=0, failing_since=None
+        )
+        subscription.consecutive_failures, subscription.failing_since = 0, None
+
+
+def _mark_failing(subscription: WebhookSubscription, now: datetime.datetime) -> None:
+    """A failed attempt with a retry to come: the subscription is failing since now, unless earlier."""
+    if subscription.failing_since is None:
+        WebhookSubscription.objects.filter(pk=subscription.pk, failing_since=None).update(failing_since=now)
+        subscription.failing_since = now
 
 
 def _count_failure(subscription: WebhookSubscription, now: datetime.datetime) -> bool:
@@ -454,6 +627,7 @@ def _count_failure(subscription: WebhookSubscription, now: datetime.datetime) ->
     WebhookSubscription.objects.filter(pk=subscription.pk).update(
         consecutive_failures=F("consecutive_failures") + 1
     )
+    subscription.consecutive_failures += 1
     limit = settings.PRM_WEBHOOKS_DISABLE_AFTER_FAILURES
     reason = (
         f"{limit} deliveries in a row failed after every retry (the receiver answered no 2xx "
@@ -463,17 +637,19 @@ def _count_failure(subscription: WebhookSubscription, now: datetime.datetime) ->
         pk=subscription.pk, consecutive_failures__gte=limit, disabled_at__isnull=True
     ).update(disabled_at=now, disabled_reason=reason)
     if disabled:
+        subscription.disabled_at, subscription.disabled_reason = now, reason
         logger.warning("webhook subscription %s disabled after %s failed deliveries", subscription.pk, limit)
         audit(actor=None, action="webhook.disabled", target=subscription, reason=reason)
     return bool(disabled)
 
 
-def _queue_retry(delivery_id: int, wait: datetime.timedelta) -> None:
-    """With a broker, the retry is queued with its countdown; eagerly (no broker) a countdown
-    would run at once, so the sweep sends it when it is due."""
+def _queue_retry(delivery_ids: list[int], countdown: int) -> None:
+    """With a broker, retries are queued with their countdown (those of a batch due within the
+    same second share a task); eagerly (no broker) a countdown would run at once, so the sweep
+    sends them when they are due."""
     if current_app.conf.task_always_eager:
         return
-    transaction.on_commit(lambda: queue_deliveries([delivery_id], countdown=wait.total_seconds()))
+    transaction.on_commit(partial(queue_deliveries, delivery_ids, countdown=countdown))
 
 
 # --- the sweep ---------------------------------------------------------------------------------

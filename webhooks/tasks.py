@@ -31,8 +31,8 @@ def fan_out_pending_events() -> int:
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=5, max_retries=5)
 def deliver_webhooks(delivery_ids: list[int]) -> int:
-    """Send the deliveries that are due. Returns how many were sent (accepted or not)."""
-    return sum(services.delivery_send(delivery_id) is not None for delivery_id in delivery_ids)
+    """Send the deliveries that are due, as one batch. Returns how many were sent (accepted or not)."""
+    return len(services.deliveries_send(delivery_ids))
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=5, max_retries=3)

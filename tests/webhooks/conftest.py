@@ -2,12 +2,20 @@ import pytest
 
 from events.outbox import emit
 from tests.webhooks.receiver import Receiver
-from webhooks import services
+from webhooks import services, transport
 
 
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _no_kept_connections():
+    """Each test starts and ends without connections kept alive by the previous one."""
+    transport.POOL.clear()
+    yield
+    transport.POOL.clear()
 
 
 @pytest.fixture

@@ -1,5 +1,9 @@
 """A real webhook receiver on loopback: an HTTP server in a thread that verifies every request
-with the ``standardwebhooks`` package, answers from a script, and deduplicates on webhook-id."""
+with the ``standardwebhooks`` package, answers from a script, and deduplicates on webhook-id.
+
+It speaks HTTP/1.0 (a connection per request) unless ``keep_alive``, when it speaks HTTP/1.1
+and keeps connections open as most receivers do, closing one idle for ``idle_timeout`` seconds.
+``connections`` counts the connections it accepted."""
 
 import http.server
 import json
@@ -30,21 +34,34 @@ class Receiver:
     # Ids accepted once: what a receiver that deduplicates processes.
     processed: list[str] = field(default_factory=list)
     extra_headers: dict[str, str] = field(default_factory=dict)
+    keep_alive: bool = False
+    idle_timeout: float | None = None
+    connections: int = 0
 
     def __post_init__(self):
         self._lock = threading.Lock()
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if receiver.keep_alive else "HTTP/1.0"
+            timeout = receiver.idle_timeout
+
+            def setup(self):
+                super().setup()
+                with receiver._lock:
+                    receiver.connections += 1
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 headers = {key.lower(): value for key, value in self.headers.items()}
                 status = receiver._answer(headers, body)
+                answer = b"ok" if status < 300 else b"receiver says no " * 200
                 self.send_response(status)
                 for key, value in receiver.extra_headers.items():
                     self.send_header(key, value)
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
-                self.wfile.write(b"ok" if status < 300 else b"receiver says no " * 200)
+                self.wfile.write(answer)
 
             def log_message(self, *args):
                 pass
