@@ -41,6 +41,7 @@ SETTLING_EVENTS = {
     "deal.approved": ("deals.deal", "deal_id"),
     "deal.rejected": ("deals.deal", "deal_id"),
     "mdf.approved": ("deals.mdfrequest", "mdf_request_id"),
+    "mdf.rejected": ("deals.mdfrequest", "mdf_request_id"),
 }
 
 

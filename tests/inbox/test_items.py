@@ -117,6 +117,25 @@ def test_an_mdf_request_awaits_the_covering_manager(emit, partner, partner_admin
     assert items_of(partner_admin) == []
 
 
+def test_rejecting_an_mdf_request_settles_its_approval(
+    emit, django_capture_on_commit_callbacks, partner, channel_manager
+):
+    from deals import mdf
+
+    request = emit.mdf_requested(partner)
+    waiting = emit.mdf_requested(partner)
+    decider = UserFactory(is_superuser=True, is_staff=True)
+    # Both requests hold their amounts in the period's requested bucket, as a real request does.
+    type(request.period).objects.filter(pk=request.period_id).update(
+        requested=request.amount + waiting.amount
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        mdf.mdf_request_reject(actor=decider, request=request, reason="Not a marketing activity.")
+
+    settled = {item.subject_id: item.read_at is not None for item in items_of(channel_manager)}
+    assert settled == {request.pk: True, waiting.pk: False}
+
+
 def test_a_manager_of_another_region_hears_nothing(emit, other_partner, channel_manager, other_partner_admin):
     emit.at_risk(other_partner)
 
