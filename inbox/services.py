@@ -23,6 +23,7 @@ from core.audit import audit
 from core.background import task
 from events.models import OutboxEvent
 from inbox import notifications
+from inbox.kinds import kinds_received
 from inbox.models import Announcement, Delivery, InboxDigest, InboxItem, InboxKind, InboxPreference
 from inbox.sources import (
     HANDLED_EVENTS,
@@ -162,11 +163,22 @@ def items_mark_all_read(*, actor) -> int:
 
 
 def preferences_set(*, actor, deliveries: dict[str, str]) -> None:
-    """Save how the actor wants each kind delivered (``{kind: delivery}``)."""
+    """Save how the actor wants each kind delivered (``{kind: delivery}``).
+
+    Only the kinds that can reach the actor (``inbox.kinds.kinds_received``)
+    take a preference; another kind, an unknown one or an unknown delivery
+    raises ``ValidationError`` and saves nothing.
+    """
     unknown = set(deliveries) - set(InboxKind.values)
     bad = {kind for kind, value in deliveries.items() if value not in Delivery.values}
     if unknown or bad:
         raise ValidationError(f"Unknown kinds or deliveries: {', '.join(sorted(unknown | bad))}.")
+    received = {kind for kind, _label in kinds_received(actor)}
+    foreign = set(deliveries) - received
+    if foreign:
+        raise ValidationError(
+            f"These kinds of item do not reach you: {', '.join(InboxKind(kind).label for kind in sorted(foreign))}."
+        )
     with transaction.atomic():
         for kind, delivery in deliveries.items():
             InboxPreference.objects.update_or_create(user=actor, kind=kind, defaults={"delivery": delivery})
