@@ -55,7 +55,7 @@ from gates.models import (
 )
 from gates.planning import notify_changes
 from gates.selectors import leaf_progress
-from gates.signals import gate_at_risk, gate_recovered
+from gates.signals import gate_at_risk, gate_forecasts_changed, gate_recovered
 from gates.subjects import GateSubject, Subjects, load_subjects
 from gates.tiers import tier_lost_on
 from partners.models import Certification, Partner
@@ -610,8 +610,9 @@ def forecasts_refresh(
     an override. Writes the forecasts and episodes of the partners in scope in
     one transaction; after commit, notifies each new episode and each episode
     whose failing day moved closer (one mail per partner, the gate status
-    mechanism), and sends ``gate_at_risk`` / ``gate_recovered``. A risk an
-    override outlasts is no risk: its episode ends as ``overridden``. Running
+    mechanism), and sends ``gate_at_risk`` / ``gate_recovered`` per episode and
+    ``gate_forecasts_changed`` once when running episodes moved or ended (the
+    inbox rewrites their items from it). A risk an override outlasts is no risk: its episode ends as ``overridden``. Running
     it twice on the same day writes and sends nothing the second time.
     """
     today = as_of or timezone.localdate()
@@ -645,6 +646,8 @@ def forecasts_refresh(
     events: dict[int, list[str]] = defaultdict(list)
     started: list[tuple[GateForecast, GateRiskEpisode]] = []
     ended: list[tuple[GateForecast, GateRiskEpisode | None, str]] = []
+    moved: list[tuple[int, int]] = []  # running episodes whose forecast changed
+    closer: list[tuple[int, int]] = []  # of them, those told again
     with transaction.atomic():
         scope_rows = GateForecast.objects.select_for_update()
         scope_episodes = GateRiskEpisode.objects.filter(ended_on__isnull=True)
@@ -704,6 +707,8 @@ def forecasts_refresh(
                 summary.started += 1
                 summary.notified += 1
                 continue
+            if key in changed_rows:
+                moved.append(key)
             if episode.fails_on != risk.fails_on:
                 episode.fails_on = risk.fails_on
                 changed_episodes[key] = episode
@@ -717,6 +722,7 @@ def forecasts_refresh(
                 events[risk.partner_id].append(
                     _risk_line(gate_name, tier_name, row, risk.fails_on, closer=True)
                 )
+                closer.append(key)
                 summary.notified += 1
         for key, row in existing.items():
             if not row.at_risk or key in forecast.risks:
@@ -757,6 +763,14 @@ def forecasts_refresh(
             transaction.on_commit(lambda: notify_changes(lines))
         forecast_events(started, ended)
         transaction.on_commit(lambda: _send_signals(started, ended))
+        if moved or ended:
+            changes = {
+                "moved": moved,
+                "closer": closer,
+                "ended": [(row.partner_id, row.gate_id, str(reason)) for row, _episode, reason in ended],
+                "as_of": today,
+            }
+            transaction.on_commit(lambda: gate_forecasts_changed.send(sender=GateForecast, **changes))
     return summary
 
 

@@ -16,12 +16,13 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from core.audit import audit
 from core.background import task
 from events.models import OutboxEvent
+from gates.models import GateForecast
 from inbox import notifications
 from inbox.kinds import kinds_received
 from inbox.models import Announcement, Delivery, InboxDigest, InboxItem, InboxKind, InboxPreference
@@ -31,6 +32,8 @@ from inbox.sources import (
     NewItem,
     due_items,
     items_from_events,
+    risk_ended_text,
+    risk_text,
     settled_subjects,
 )
 from partners.models import LifecycleStatus, Membership, Partner
@@ -142,6 +145,83 @@ def due_items_create(*, today: datetime.date | None = None) -> int:
     ).order_by("published_at", "pk"):
         created += announcement_deliver(announcement_id=announcement.pk)
     return created
+
+
+# --- at-risk items following their forecast ---------------------------------------------------
+
+
+def risk_items_refresh(
+    *,
+    moved: Iterable[Sequence[int]],
+    closer: Iterable[Sequence[int]],
+    ended: Iterable[Sequence[Any]],
+    as_of: datetime.date,
+) -> int:
+    """Bring the at-risk items of these episodes up to what the forecast says now; returns items changed.
+
+    ``moved`` are the (partner id, gate id) pairs of running episodes whose
+    forecast changed, ``closer`` those whose failing day moved closer than
+    the day last told, ``ended`` (partner id, gate id, reason) triples of
+    episodes that ended on ``as_of`` (``gates.signals.gate_forecasts_changed``).
+    An episode's item is the at-risk item about the partner and gate each
+    recipient got when the episode started: it is rewritten in place (no
+    second item) with the current day, shortfall and fix, and marked unread
+    again only when the day moved closer. An episode that ends says so: safe
+    again, or held by an override (both read: nothing is left to do), or the
+    gate no longer met. Items of earlier episodes are left as they ended.
+    Reads the forecasts and the items in one query each; safe to repeat.
+    """
+    moved_pairs = {(int(p), int(g)) for p, g in moved}
+    closer_pairs = {(int(p), int(g)) for p, g in closer}
+    reasons = {(int(p), int(g)): str(reason) for p, g, reason in ended}
+    pairs = moved_pairs | set(reasons)
+    if not pairs:
+        return 0
+    partner_ids, gate_ids = {p for p, _g in pairs}, {g for _p, g in pairs}
+    forecasts = {
+        (row[0], row[1]): row[2:]
+        for row in GateForecast.objects.filter(partner_id__in=partner_ids, gate_id__in=gate_ids).values_list(
+            "partner_id",
+            "gate_id",
+            "fails_on",
+            "shortfall",
+            "fix",
+            "episode_started_on",
+            "partner__name",
+            "gate__name",
+        )
+        if (row[0], row[1]) in pairs
+    }
+    now = timezone.now()
+    changed = []
+    items = InboxItem.objects.filter(
+        kind=InboxKind.AT_RISK, subject_type="gates.gate", partner_id__in=partner_ids, subject_id__in=gate_ids
+    ).annotate(for_staff=F("user__is_staff"))
+    for item in items:
+        key = (item.partner_id, item.subject_id)
+        found = forecasts.get(key)  # type: ignore[arg-type]
+        if found is None:
+            continue
+        fails_on, shortfall, fix, started_on, partner_name, gate_name = found
+        if started_on is None or timezone.localdate(item.created_at) < started_on:
+            continue  # an earlier episode's item
+        before = (item.title, item.body, item.read_at)
+        if key in reasons:
+            text = risk_ended_text(reasons[key], gate=gate_name, partner_name=partner_name, on=as_of)
+            item.title, item.body = text.staff_title if item.for_staff else text.title, text.body
+            if text.resolved and item.read_at is None:
+                item.read_at = now
+        elif fails_on is not None:
+            text = risk_text(
+                gate=gate_name, partner_name=partner_name, fails_on=fails_on, shortfall=shortfall, fix=fix
+            )
+            item.title, item.body = text.staff_title if item.for_staff else text.title, text.body
+            if key in closer_pairs:
+                item.read_at = None
+        if (item.title, item.body, item.read_at) != before:
+            changed.append(item)
+    InboxItem.objects.bulk_update(changed, ["title", "body", "read_at"], batch_size=BULK_SIZE)
+    return len(changed)
 
 
 # --- reading ---------------------------------------------------------------------------------

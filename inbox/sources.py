@@ -225,29 +225,71 @@ def _tier_items(kind: str, context: _EventContext, audience: Audience) -> list[N
     return items
 
 
+@dataclass(frozen=True)
+class RiskText:
+    """What an at-risk item says: to the partner's users (``title``) and to the staff covering it."""
+
+    title: str
+    staff_title: str
+    body: str
+    resolved: bool = False  # nothing is left to do: the item is read
+
+
+def risk_text(*, gate: str, partner_name: str, fails_on, shortfall: str, fix: str) -> RiskText:
+    """The item of a running at-risk episode: the day the gate would fail, the shortfall and the fix."""
+    on = _day(fails_on)
+    return RiskText(
+        title=f"At risk: “{gate}” would no longer be met on {on}",
+        staff_title=f"{partner_name} at risk: “{gate}” fails on {on}",
+        body=f"Short of: {shortfall}." + (f" Fix: {fix}" if fix else ""),
+    )
+
+
+def risk_ended_text(reason: str, *, gate: str, partner_name: str, on: datetime.date) -> RiskText:
+    """The item of an at-risk episode that ended on ``on``: recovered, held by an override, or failed."""
+    day = _day(on)
+    if reason == "recovered":
+        return RiskText(
+            title=f"Safe again: “{gate}” is met through its horizon",
+            staff_title=f"{partner_name} safe again: “{gate}”",
+            body=f"On {day} nothing known any longer makes “{gate}” fail within its horizon: the warning is over.",
+            resolved=True,
+        )
+    if reason == "overridden":
+        return RiskText(
+            title=f"Not at risk: an override holds the tier of “{gate}”",
+            staff_title=f"{partner_name} not at risk: an override holds the tier of “{gate}”",
+            body=f"From {day} a tier override holds the tier through the gate's horizon.",
+            resolved=True,
+        )
+    return RiskText(
+        title=f"No longer met: “{gate}”",
+        staff_title=f"{partner_name} no longer meets “{gate}”",
+        body=f"The gate failed on {day}.",
+    )
+
+
 def _risk_items(context: _EventContext, audience: Audience, fix: str) -> list[NewItem]:
     data = context.data
-    gate, on = data.get("gate_name", "a gate"), _day(data.get("fails_on"))
-    body = f"Short of: {data.get('shortfall', '')}." + (f" Fix: {fix}" if fix else "")
+    name = audience.partners[context.partner_id].name
+    text = risk_text(
+        gate=data.get("gate_name", "a gate"),
+        partner_name=name,
+        fails_on=data.get("fails_on"),
+        shortfall=data.get("shortfall", ""),
+        fix=fix,
+    )
     subject = {"subject_type": "gates.gate", "subject_id": data.get("gate_id")}
     items = [
-        context.item(
-            user,
-            InboxKind.AT_RISK,
-            f"At risk: “{gate}” would no longer be met on {on}",
-            body,
-            _program_link(context),
-            **subject,
-        )
+        context.item(user, InboxKind.AT_RISK, text.title, text.body, _program_link(context), **subject)
         for user in audience.partner_users(context.partner_id)
     ]
-    name = audience.partners[context.partner_id].name
     items += [
         context.item(
             staff.user_id,
             InboxKind.AT_RISK,
-            f"{name} at risk: “{gate}” fails on {on}",
-            body,
+            text.staff_title,
+            text.body,
             _partner_link(context.partner_id),
             **subject,
         )

@@ -12,6 +12,7 @@ from events.outbox import NewEvent, emit_many
 from gates.models import TierChangeReason
 from inbox import services
 from inbox.models import InboxItem, InboxKind
+from inbox.sources import NewItem
 from partners.models import MembershipRole
 from tests.factories import (
     CertificationFactory,
@@ -319,3 +320,152 @@ def test_the_daily_run_catches_up_on_events_whose_task_never_ran(world, partner,
     services.due_items_create()
 
     assert [item.title for item in items_of(partner_admin)] == ["You reached Silver in Partner Network"]
+
+
+# --- at-risk items follow their forecast ---------------------------------------------------------
+
+
+def _risk_items(user):
+    return [item for item in items_of(user) if item.subject_type == "gates.gate"]
+
+
+def test_an_at_risk_item_follows_its_episode_in_place_until_it_ends(
+    django_capture_on_commit_callbacks, partner, partner_admin, channel_manager
+):
+    from gates import services as gate_services
+    from gates.forecast import forecasts_refresh
+    from tests.gates.conftest import Ladder
+
+    day = datetime.date(2026, 3, 1)
+    ladder = Ladder()  # Gold: three certified sales engineers
+    expiring = ladder.certify(partner, 1, expires_on=day + datetime.timedelta(days=30))[0]
+    ladder.certify(partner, 2)
+
+    def forecast(days: int) -> None:
+        as_of = day + datetime.timedelta(days=days)
+        with django_capture_on_commit_callbacks(execute=True):
+            gate_services.evaluate(as_of=as_of, notify=False)
+            forecasts_refresh(as_of=as_of, notify=False)
+
+    forecast(0)
+    [own] = _risk_items(partner_admin)
+    [managers] = _risk_items(channel_manager)
+    assert own.title == "At risk: “Gold gate” would no longer be met on 1 April 2026"
+    assert managers.title == "Acme at risk: “Gold gate” fails on 1 April 2026"
+    services.item_mark_read(actor=partner_admin, item_id=own.pk)
+
+    # Renewed for a fortnight: the day moves later. The same item says so, and stays read.
+    expiring.expires_on = day + datetime.timedelta(days=45)
+    expiring.save()
+    forecast(1)
+    [own] = _risk_items(partner_admin)
+    assert own.title == "At risk: “Gold gate” would no longer be met on 16 April 2026"
+    assert own.read_at is not None
+    assert "Fix: 1 certification expires on 15 April 2026" in own.body
+
+    # Sooner than the day told: the same item again, with the new day and fix, unread.
+    expiring.expires_on = day + datetime.timedelta(days=10)
+    expiring.save()
+    forecast(2)
+    [own] = _risk_items(partner_admin)
+    [managers] = _risk_items(channel_manager)
+    assert own.title == "At risk: “Gold gate” would no longer be met on 12 March 2026"
+    assert own.read_at is None
+    assert "Fix: 1 certification expires on 11 March 2026" in own.body
+    assert managers.title == "Acme at risk: “Gold gate” fails on 12 March 2026"
+
+    # Renewed for good: the episode ends by recovery; the item says so and asks nothing more.
+    expiring.expires_on = None
+    expiring.save()
+    forecast(3)
+    [own] = _risk_items(partner_admin)
+    [managers] = _risk_items(channel_manager)
+    assert own.title == "Safe again: “Gold gate” is met through its horizon"
+    assert own.read_at is not None
+    assert "4 March 2026" in own.body
+    assert managers.title == "Acme safe again: “Gold gate”" and managers.read_at is not None
+
+    # A new episode later is a new item; the ended one keeps its ending.
+    expiring.expires_on = day + datetime.timedelta(days=20)
+    expiring.save()
+    forecast(4)
+    titles = [item.title for item in _risk_items(partner_admin)]
+    assert titles == [
+        "Safe again: “Gold gate” is met through its horizon",
+        "At risk: “Gold gate” would no longer be met on 22 March 2026",
+    ]
+
+
+def test_an_at_risk_item_says_when_the_gate_failed_and_stays_unread(
+    django_capture_on_commit_callbacks, partner, partner_admin
+):
+    from gates import services as gate_services
+    from gates.forecast import forecasts_refresh
+    from tests.gates.conftest import Ladder
+
+    day = datetime.date(2026, 3, 1)
+    ladder = Ladder()
+    ladder.certify(partner, 1, expires_on=day + datetime.timedelta(days=5))
+    ladder.certify(partner, 2)
+    for as_of in (day, day + datetime.timedelta(days=6)):
+        with django_capture_on_commit_callbacks(execute=True):
+            gate_services.evaluate(as_of=as_of, notify=False)
+            forecasts_refresh(as_of=as_of, notify=False)
+
+    [own] = _risk_items(partner_admin)
+    assert own.title == "No longer met: “Gold gate”"
+    assert own.body == "The gate failed on 7 March 2026."
+    assert own.read_at is None
+
+
+def _refresh_queries(partner, user, gates: int) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from gates.models import Gate, GateForecast, GateState
+    from programs.models import Program
+
+    program = Program.objects.first() or Program.objects.create(name="Network", slug="network")
+    day = datetime.date(2026, 3, 1)
+    pairs = []
+    for n in range(gates):
+        gate = Gate.objects.create(
+            program=program,
+            name=f"Gate {gates}-{n}",
+            state=GateState.ACTIVE,
+            criteria={"metric": "certified_people", "op": ">=", "target": 1},
+        )
+        GateForecast.objects.create(
+            partner=partner,
+            gate=gate,
+            at_risk=True,
+            fails_on=day + datetime.timedelta(days=20),
+            shortfall="1 more certified person",
+            as_of=day,
+            episode_started_on=day,
+        )
+        services.items_create(
+            [
+                NewItem(
+                    user_id=user.pk,
+                    kind=InboxKind.AT_RISK,
+                    title="At risk",
+                    dedupe_key=f"risk-{gate.pk}",
+                    partner_id=partner.pk,
+                    subject_type="gates.gate",
+                    subject_id=gate.pk,
+                )
+            ]
+        )
+        pairs.append([partner.pk, gate.pk])
+    with CaptureQueriesContext(connection) as queries:
+        changed = services.risk_items_refresh(
+            moved=pairs[1:], closer=pairs[1:2], ended=[[*pairs[0], "recovered"]], as_of=day
+        )
+    assert changed == gates
+    return len(queries)
+
+
+def test_refreshing_at_risk_items_costs_the_same_queries_for_many_episodes(partner_admin, partner):
+    # The forecasts, the items, one bulk update.
+    assert _refresh_queries(partner, partner_admin, 3) == _refresh_queries(partner, partner_admin, 12) == 3
