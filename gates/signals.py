@@ -18,8 +18,10 @@ episode:
 ``gate_recovered``
     An at-risk episode ended. Arguments: ``forecast``, ``episode`` (now with
     ``ended_on``; None for a forecast stored before episodes existed) and
-    ``reason``: ``"recovered"`` (the gate passes through its horizon again)
-    or ``"failed"`` (the gate no longer passes today).
+    ``reason``: ``"recovered"`` (the gate passes through its horizon again),
+    ``"failed"`` (the gate no longer passes today) or ``"overridden"`` (an
+    override holds the gate's tier through the horizon: no risk to the tier;
+    no webhook event, the gate itself may still fail later).
 
 ``gate_forecasts_changed``
     Once per ``forecasts_refresh``, after commit, when running episodes moved

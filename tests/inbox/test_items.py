@@ -418,6 +418,34 @@ def test_an_at_risk_item_says_when_the_gate_failed_and_stays_unread(
     assert own.read_at is None
 
 
+def test_an_override_holding_the_tier_ends_the_at_risk_item_as_nothing_to_do(
+    django_capture_on_commit_callbacks, partner, partner_admin, channel_manager
+):
+    from gates import services as gate_services
+    from gates.forecast import forecasts_refresh
+    from gates.models import PartnerTier
+    from tests.gates.conftest import Ladder
+
+    day = datetime.date(2026, 3, 1)
+    ladder = Ladder()
+    ladder.certify(partner, 1, expires_on=day + datetime.timedelta(days=5))
+    ladder.certify(partner, 2)
+    with django_capture_on_commit_callbacks(execute=True):
+        gate_services.evaluate(as_of=day, notify=False)
+        forecasts_refresh(as_of=day, notify=False)
+    PartnerTier.objects.filter(partner=partner).update(
+        override_tier=ladder.gold, override_reason="Launch partner", override_expires_on=None
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        forecasts_refresh(as_of=day + datetime.timedelta(days=1), notify=False)
+
+    [own] = _risk_items(partner_admin)
+    [managers] = _risk_items(channel_manager)
+    assert own.title == "Not at risk: an override holds the tier of “Gold gate”"
+    assert own.read_at is not None
+    assert managers.title == "Acme not at risk: an override holds the tier of “Gold gate”"
+
+
 def _refresh_queries(partner, user, gates: int) -> int:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
