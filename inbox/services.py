@@ -35,6 +35,7 @@ from inbox.sources import (
     risk_ended_text,
     risk_text,
     settled_subjects,
+    tier_note,
 )
 from partners.models import LifecycleStatus, Membership, Partner
 from programs.models import Program, program_open_to
@@ -189,6 +190,9 @@ def risk_items_refresh(
             "episode_started_on",
             "partner__name",
             "gate__name",
+            "tier_lost_on",
+            "override_until",
+            "gate__unlocks_tier__name",
         )
         if (row[0], row[1]) in pairs
     }
@@ -202,7 +206,17 @@ def risk_items_refresh(
         found = forecasts.get(key)  # type: ignore[arg-type]
         if found is None:
             continue
-        fails_on, shortfall, fix, started_on, partner_name, gate_name = found
+        (
+            fails_on,
+            shortfall,
+            fix,
+            started_on,
+            partner_name,
+            gate_name,
+            tier_lost_on,
+            override_until,
+            tier_name,
+        ) = found
         if started_on is None or timezone.localdate(item.created_at) < started_on:
             continue  # an earlier episode's item
         before = (item.title, item.body, item.read_at)
@@ -213,7 +227,12 @@ def risk_items_refresh(
                 item.read_at = now
         elif fails_on is not None:
             text = risk_text(
-                gate=gate_name, partner_name=partner_name, fails_on=fails_on, shortfall=shortfall, fix=fix
+                gate=gate_name,
+                partner_name=partner_name,
+                fails_on=fails_on,
+                shortfall=shortfall,
+                fix=fix,
+                tier=tier_note(fails_on, tier_lost_on, override_until, tier_name),
             )
             item.title, item.body = text.staff_title if item.for_staff else text.title, text.body
             if key in closer_pairs:

@@ -352,6 +352,8 @@ def test_an_at_risk_item_follows_its_episode_in_place_until_it_ends(
     [managers] = _risk_items(channel_manager)
     assert own.title == "At risk: “Gold gate” would no longer be met on 1 April 2026"
     assert managers.title == "Acme at risk: “Gold gate” fails on 1 April 2026"
+    # Gold's 90 days of grace: what the tier engine would do is part of the warning.
+    assert own.body.endswith("You would keep Gold until 30 June 2026 and lose it on 1 July 2026.")
     services.item_mark_read(actor=partner_admin, item_id=own.pk)
 
     # Renewed for a fortnight: the day moves later. The same item says so, and stays read.
@@ -372,6 +374,7 @@ def test_an_at_risk_item_follows_its_episode_in_place_until_it_ends(
     assert own.title == "At risk: “Gold gate” would no longer be met on 12 March 2026"
     assert own.read_at is None
     assert "Fix: 1 certification expires on 11 March 2026" in own.body
+    assert own.body.endswith("You would keep Gold until 10 June 2026 and lose it on 11 June 2026.")
     assert managers.title == "Acme at risk: “Gold gate” fails on 12 March 2026"
 
     # Renewed for good: the episode ends by recovery; the item says so and asks nothing more.
