@@ -22,7 +22,7 @@ from django.utils import timezone
 from core.audit import audit
 from core.background import task
 from events.models import OutboxEvent
-from gates.models import GateForecast
+from gates.models import GateForecast, GateRiskEpisode
 from inbox import notifications
 from inbox.kinds import kinds_received
 from inbox.models import Announcement, Delivery, InboxDigest, InboxItem, InboxKind, InboxPreference
@@ -136,10 +136,11 @@ def outbox_catch_up(*, hours: int = CATCH_UP_HOURS) -> int:
 
 
 def due_items_create(*, today: datetime.date | None = None) -> int:
-    """The daily look: events a crash left unread, claims due and certifications expiring, then
-    announcements whose time came."""
+    """The daily look: events a crash left unread (and at-risk items a crash left stale), claims due
+    and certifications expiring, then announcements whose time came."""
     today = today or timezone.localdate()
     created = outbox_catch_up()
+    risk_items_catch_up(today=today)
     created += items_create(due_items(today=today))
     for announcement in Announcement.objects.filter(
         published_at__lte=timezone.now(), delivered_at__isnull=True
@@ -193,6 +194,7 @@ def risk_items_refresh(
             "tier_lost_on",
             "override_until",
             "gate__unlocks_tier__name",
+            "at_risk",
         )
         if (row[0], row[1]) in pairs
     }
@@ -216,16 +218,17 @@ def risk_items_refresh(
             tier_lost_on,
             override_until,
             tier_name,
+            at_risk,
         ) = found
         if started_on is None or timezone.localdate(item.created_at) < started_on:
             continue  # an earlier episode's item
         before = (item.title, item.body, item.read_at)
-        if key in reasons:
+        if key in reasons and not at_risk:  # at risk again: a newer episode runs, with an item of its own
             text = risk_ended_text(reasons[key], gate=gate_name, partner_name=partner_name, on=as_of)
             item.title, item.body = text.staff_title if item.for_staff else text.title, text.body
             if text.resolved and item.read_at is None:
                 item.read_at = now
-        elif fails_on is not None:
+        elif key in moved_pairs and at_risk and fails_on is not None:
             text = risk_text(
                 gate=gate_name,
                 partner_name=partner_name,
@@ -241,6 +244,33 @@ def risk_items_refresh(
             changed.append(item)
     InboxItem.objects.bulk_update(changed, ["title", "body", "read_at"], batch_size=BULK_SIZE)
     return len(changed)
+
+
+def risk_items_catch_up(*, today: datetime.date, hours: int = CATCH_UP_HOURS) -> int:
+    """Rewrite the at-risk items of the episodes the last day's forecasts moved or ended; returns
+    items changed.
+
+    The forecast hands its changes to ``risk_items_refresh`` after commit; a
+    process that died in between left the items saying an old day. This reads
+    the forecasts at risk written since ``hours`` ago and the episodes ended
+    since yesterday, and rewrites their items' text (an item is marked unread
+    again only by the forecast's own hand-over, which knows whether the day
+    moved closer). Items already right are not written: safe to repeat.
+    """
+    since = timezone.now() - datetime.timedelta(hours=hours)
+    moved = list(
+        GateForecast.objects.filter(at_risk=True, updated_at__gte=since).values_list("partner_id", "gate_id")
+    )
+    ended: dict[datetime.date, list[tuple[int, int, str]]] = defaultdict(list)
+    for partner_id, gate_id, reason, ended_on in GateRiskEpisode.objects.filter(
+        ended_on__gte=today - datetime.timedelta(days=1), ended_on__lte=today
+    ).values_list("partner_id", "gate_id", "end_reason", "ended_on"):
+        if ended_on is not None:
+            ended[ended_on].append((partner_id, gate_id, reason))
+    changed = risk_items_refresh(moved=moved, closer=[], ended=[], as_of=today) if moved else 0
+    for ended_on, triples in sorted(ended.items()):
+        changed += risk_items_refresh(moved=[], closer=[], ended=triples, as_of=ended_on)
+    return changed
 
 
 # --- reading ---------------------------------------------------------------------------------

@@ -449,6 +449,48 @@ def test_an_override_holding_the_tier_ends_the_at_risk_item_as_nothing_to_do(
     assert managers.title == "Acme not at risk: an override holds the tier of “Gold gate”"
 
 
+def test_the_daily_run_rewrites_at_risk_items_a_crash_left_stale(
+    django_capture_on_commit_callbacks, partner, partner_admin
+):
+    from gates import services as gate_services
+    from gates.forecast import forecasts_refresh
+    from tests.gates.conftest import Ladder
+
+    day = datetime.date(2026, 3, 1)
+    ladder = Ladder()
+    expiring = ladder.certify(partner, 1, expires_on=day + datetime.timedelta(days=30))[0]
+    ladder.certify(partner, 2)
+    with django_capture_on_commit_callbacks(execute=True):
+        gate_services.evaluate(as_of=day, notify=False)
+        forecasts_refresh(as_of=day, notify=False)
+    [own] = _risk_items(partner_admin)
+    services.item_mark_read(actor=partner_admin, item_id=own.pk)
+
+    # The day moves later, but the process dies before the inbox hears of it.
+    expiring.expires_on = day + datetime.timedelta(days=45)
+    expiring.save()
+    gate_services.evaluate(as_of=day + datetime.timedelta(days=1), notify=False)
+    forecasts_refresh(as_of=day + datetime.timedelta(days=1), notify=False)
+    [own] = _risk_items(partner_admin)
+    assert "1 April 2026" in own.title
+
+    services.due_items_create(today=day + datetime.timedelta(days=1))
+    services.due_items_create(today=day + datetime.timedelta(days=1))
+
+    [own] = _risk_items(partner_admin)
+    assert own.title == "At risk: “Gold gate” would no longer be met on 16 April 2026"
+    assert own.read_at is not None
+
+    # It recovers, and again nobody hears of it: the daily run says it is over.
+    expiring.expires_on = None
+    expiring.save()
+    gate_services.evaluate(as_of=day + datetime.timedelta(days=2), notify=False)
+    forecasts_refresh(as_of=day + datetime.timedelta(days=2), notify=False)
+    services.due_items_create(today=day + datetime.timedelta(days=2))
+    [own] = _risk_items(partner_admin)
+    assert own.title == "Safe again: “Gold gate” is met through its horizon"
+
+
 def _refresh_queries(partner, user, gates: int) -> int:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -489,6 +531,7 @@ def _refresh_queries(partner, user, gates: int) -> int:
             ]
         )
         pairs.append([partner.pk, gate.pk])
+    GateForecast.objects.filter(partner=partner, gate_id=pairs[0][1]).update(at_risk=False, fails_on=None)
     with CaptureQueriesContext(connection) as queries:
         changed = services.risk_items_refresh(
             moved=pairs[1:], closer=pairs[1:2], ended=[[*pairs[0], "recovered"]], as_of=day
