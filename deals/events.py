@@ -59,4 +59,6 @@ def mdf_event(name: str, request: MdfRequest) -> None:
     }
     if name == "mdf.paid":
         data["payment_reference"] = request.payment_reference
+    if name == "mdf.rejected":
+        data["rejection_reason"] = request.rejection_reason
     emit(name, data=data, partner_id=request.partner_id)

@@ -205,6 +205,10 @@ def mdf_request_approve(*, actor, request: MdfRequest, amount: Decimal | None = 
 
 
 def mdf_request_reject(*, actor, request: MdfRequest, reason: str) -> MdfRequest:
+    """Reject a request with the reason the partner reads; its amount returns to the allowance.
+
+    Records ``mdf.rejected`` in the outbox in the same transaction.
+    """
     if not reason or not reason.strip():
         raise ValidationError({"reason": "Give the partner the reason for the rejection."})
     with transaction.atomic():
@@ -220,6 +224,7 @@ def mdf_request_reject(*, actor, request: MdfRequest, reason: str) -> MdfRequest
         request.save()
         moves.save()
         audit(actor=actor, action="mdf.rejected", target=request, reason=request.rejection_reason)
+        deal_events.mdf_event("mdf.rejected", request)
     return request
 
 

@@ -118,6 +118,12 @@ EVENT_TYPES: dict[str, EventType] = {
         EventType("deal.expired", 1, "An approved registration's protection ended.", _DEAL),
         EventType("mdf.requested", 1, "A partner requested market development funds.", _MDF),
         EventType("mdf.approved", 1, "A fund request was approved.", _MDF),
+        EventType(
+            "mdf.rejected",
+            1,
+            "A fund request was rejected; its amount returned to the allowance.",
+            {**_MDF, "rejection_reason": "string"},
+        ),
         EventType("mdf.claimed", 1, "A partner claimed approved funds with proof of performance.", _MDF),
         EventType("mdf.paid", 1, "A claim was paid.", {**_MDF, "payment_reference": "string"}),
         EventType(

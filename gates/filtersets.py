@@ -117,6 +117,13 @@ class GateForecastFilterSet(filters.FilterSet):
     program = IdFilter(field_name="gate__program_id")
     at_risk = BooleanFilter(field_name="at_risk")
     fails_before = DateFilter(field_name="fails_on", lookup_expr="lte")
+    in_grace = BooleanFilter(
+        field_name="grace_until",
+        lookup_expr="isnull",
+        exclude=True,
+        label="The partner keeps the tier in grace.",
+    )
+    tier_lost_before = DateFilter(field_name="tier_lost_on", lookup_expr="lte")
 
     class Meta:
         model = GateForecast

@@ -626,6 +626,14 @@ class GateForecast(models.Model):
     ``shortfall`` what it would lack and ``fix`` the cheapest remedy the
     facts name. ``renewals`` lists the certifications whose expiry causes it
     (person, name, certification, expiry), for the team page.
+
+    When the gate unlocks the tier the partner earned, the row also says what
+    the tier engine would do: ``tier_lost_on`` is the first day the partner
+    would no longer hold the tier (after the tier's grace, and not before an
+    override holding it ends, ``override_until``). A tier held by an override
+    that outlasts the horizon is not at risk. A partner already keeping the
+    tier in grace has a row too (``at_risk`` false, ``grace_until`` its last
+    day), so the forecast shows every tier about to go.
     """
 
     partner = models.ForeignKey(
@@ -639,6 +647,17 @@ class GateForecast(models.Model):
     shortfall = models.TextField(blank=True)
     fix = models.TextField(blank=True)
     renewals = models.JSONField(default=list, blank=True)
+    tier_lost_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="The first day the partner would no longer hold the gate's tier, after grace and any override.",
+    )
+    override_until = models.DateField(
+        null=True, blank=True, help_text="The last day of the override holding the tier, when one does."
+    )
+    grace_until = models.DateField(
+        null=True, blank=True, help_text="Set while the partner keeps the gate's tier in grace: its last day."
+    )
     horizon_days = models.PositiveSmallIntegerField(default=60)
     as_of = models.DateField(help_text="The day the forecast was made.")
     episode_started_on = models.DateField(null=True, blank=True)
@@ -657,12 +676,24 @@ class GateForecast(models.Model):
     def __str__(self) -> str:
         if self.at_risk and self.fails_on:
             return f"{self.partner.name} on {self.gate.name}: at risk on {_day(self.fails_on)}"
+        if self.grace_until:
+            return f"{self.partner.name} on {self.gate.name}: in grace until {_day(self.grace_until)}"
         return f"{self.partner.name} on {self.gate.name}: not at risk"
+
+    @property
+    def in_grace(self) -> bool:
+        return self.grace_until is not None
+
+    @property
+    def tier_kept_until(self) -> datetime.date | None:
+        """The last day the partner would hold the gate's tier."""
+        return self.tier_lost_on - datetime.timedelta(days=1) if self.tier_lost_on else None
 
 
 class RiskEpisodeEnd(models.TextChoices):
     RECOVERED = "recovered", "Recovered"
     FAILED = "failed", "The gate failed"
+    OVERRIDDEN = "overridden", "An override holds the tier"
 
 
 class GateRiskEpisode(models.Model):

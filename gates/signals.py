@@ -18,10 +18,22 @@ episode:
 ``gate_recovered``
     An at-risk episode ended. Arguments: ``forecast``, ``episode`` (now with
     ``ended_on``; None for a forecast stored before episodes existed) and
-    ``reason``: ``"recovered"`` (the gate passes through its horizon again)
-    or ``"failed"`` (the gate no longer passes today).
+    ``reason``: ``"recovered"`` (the gate passes through its horizon again),
+    ``"failed"`` (the gate no longer passes today) or ``"overridden"`` (an
+    override holds the gate's tier through the horizon: no risk to the tier;
+    no webhook event, the gate itself may still fail later).
 
-The sender of these two is ``GateForecast``.
+``gate_forecasts_changed``
+    Once per ``forecasts_refresh``, after commit, when running episodes moved
+    or episodes ended: ``moved`` (the (partner id, gate id) pairs of running
+    episodes whose forecast changed: failing day, shortfall or fix),
+    ``closer`` (those of them whose failing day moved closer than the day
+    last told, notified again), ``ended`` ((partner id, gate id, reason)
+    triples, reason as for ``gate_recovered`` or ``"overridden"``) and
+    ``as_of`` (the forecast's day). One signal for the whole refresh, so a
+    receiver reads the rows set-wise.
+
+The sender of these three is ``GateForecast``.
 """
 
 from django.dispatch import Signal
@@ -29,3 +41,4 @@ from django.dispatch import Signal
 evaluation_finished = Signal()
 gate_at_risk = Signal()
 gate_recovered = Signal()
+gate_forecasts_changed = Signal()

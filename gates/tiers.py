@@ -36,6 +36,39 @@ def _override_in_force(state: TierState, as_of: datetime.date) -> bool:
     )
 
 
+def tier_lost_on(
+    *,
+    fails_on: datetime.date | None,
+    grace_days: int,
+    grace_until: datetime.date | None = None,
+    override_expires_on: datetime.date | None = None,
+    overridden: bool = False,
+) -> datetime.date | None:
+    """The first day a partner would no longer hold its earned tier, by ``next_tier_state``'s rules.
+
+    The gate of the earned tier first fails on ``fails_on`` (or has failed,
+    and the tier is kept in grace until ``grace_until``): the evaluation of
+    that day starts a grace of ``grace_days`` (none: the tier goes that same
+    day), the tier is kept through its last day and goes the day after. An
+    override in force holds the tier held whatever the gates say, through
+    ``override_expires_on``: the tier goes no earlier than the day after, and
+    never while an override without an end holds it (None).
+    """
+    if grace_until is not None:
+        lost = grace_until + datetime.timedelta(days=1)
+    elif fails_on is None:
+        return None
+    elif grace_days <= 0:
+        lost = fails_on
+    else:
+        lost = fails_on + datetime.timedelta(days=grace_days + 1)
+    if overridden:
+        if override_expires_on is None:
+            return None
+        lost = max(lost, override_expires_on + datetime.timedelta(days=1))
+    return lost
+
+
 def next_tier_state(
     current: TierState | None,
     *,

@@ -10,7 +10,10 @@ class InboxConfig(AppConfig):
 
     def ready(self) -> None:
         from events.signals import events_committed
-        from inbox.receivers import on_events_committed
+        from gates.signals import gate_forecasts_changed
+        from inbox.receivers import on_events_committed, on_forecasts_changed
 
         # The outbox announces committed events; the apps that emit them never import the inbox.
         events_committed.connect(on_events_committed, dispatch_uid="inbox.on_events_committed")
+        # A forecast that moves or ends at-risk episodes: their items follow.
+        gate_forecasts_changed.connect(on_forecasts_changed, dispatch_uid="inbox.on_forecasts_changed")

@@ -16,13 +16,15 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from core.audit import audit
 from core.background import task
 from events.models import OutboxEvent
+from gates.models import GateForecast, GateRiskEpisode
 from inbox import notifications
+from inbox.kinds import kinds_received
 from inbox.models import Announcement, Delivery, InboxDigest, InboxItem, InboxKind, InboxPreference
 from inbox.sources import (
     HANDLED_EVENTS,
@@ -30,7 +32,10 @@ from inbox.sources import (
     NewItem,
     due_items,
     items_from_events,
+    risk_ended_text,
+    risk_text,
     settled_subjects,
+    tier_note,
 )
 from partners.models import LifecycleStatus, Membership, Partner
 from programs.models import Program, program_open_to
@@ -131,16 +136,141 @@ def outbox_catch_up(*, hours: int = CATCH_UP_HOURS) -> int:
 
 
 def due_items_create(*, today: datetime.date | None = None) -> int:
-    """The daily look: events a crash left unread, claims due and certifications expiring, then
-    announcements whose time came."""
+    """The daily look: events a crash left unread (and at-risk items a crash left stale), claims due
+    and certifications expiring, then announcements whose time came."""
     today = today or timezone.localdate()
     created = outbox_catch_up()
+    risk_items_catch_up(today=today)
     created += items_create(due_items(today=today))
     for announcement in Announcement.objects.filter(
         published_at__lte=timezone.now(), delivered_at__isnull=True
     ).order_by("published_at", "pk"):
         created += announcement_deliver(announcement_id=announcement.pk)
     return created
+
+
+# --- at-risk items following their forecast ---------------------------------------------------
+
+
+def risk_items_refresh(
+    *,
+    moved: Iterable[Sequence[int]],
+    closer: Iterable[Sequence[int]],
+    ended: Iterable[Sequence[Any]],
+    as_of: datetime.date,
+) -> int:
+    """Bring the at-risk items of these episodes up to what the forecast says now; returns items changed.
+
+    ``moved`` are the (partner id, gate id) pairs of running episodes whose
+    forecast changed, ``closer`` those whose failing day moved closer than
+    the day last told, ``ended`` (partner id, gate id, reason) triples of
+    episodes that ended on ``as_of`` (``gates.signals.gate_forecasts_changed``).
+    An episode's item is the at-risk item about the partner and gate each
+    recipient got when the episode started: it is rewritten in place (no
+    second item) with the current day, shortfall and fix, and marked unread
+    again only when the day moved closer. An episode that ends says so: safe
+    again, or held by an override (both read: nothing is left to do), or the
+    gate no longer met. Items of earlier episodes are left as they ended.
+    Reads the forecasts and the items in one query each; safe to repeat.
+    """
+    moved_pairs = {(int(p), int(g)) for p, g in moved}
+    closer_pairs = {(int(p), int(g)) for p, g in closer}
+    reasons = {(int(p), int(g)): str(reason) for p, g, reason in ended}
+    pairs = moved_pairs | set(reasons)
+    if not pairs:
+        return 0
+    partner_ids, gate_ids = {p for p, _g in pairs}, {g for _p, g in pairs}
+    forecasts = {
+        (row[0], row[1]): row[2:]
+        for row in GateForecast.objects.filter(partner_id__in=partner_ids, gate_id__in=gate_ids).values_list(
+            "partner_id",
+            "gate_id",
+            "fails_on",
+            "shortfall",
+            "fix",
+            "episode_started_on",
+            "partner__name",
+            "gate__name",
+            "tier_lost_on",
+            "override_until",
+            "gate__unlocks_tier__name",
+            "at_risk",
+        )
+        if (row[0], row[1]) in pairs
+    }
+    now = timezone.now()
+    changed = []
+    items = InboxItem.objects.filter(
+        kind=InboxKind.AT_RISK, subject_type="gates.gate", partner_id__in=partner_ids, subject_id__in=gate_ids
+    ).annotate(for_staff=F("user__is_staff"))
+    for item in items:
+        key = (item.partner_id, item.subject_id)
+        found = forecasts.get(key)  # type: ignore[arg-type]
+        if found is None:
+            continue
+        (
+            fails_on,
+            shortfall,
+            fix,
+            started_on,
+            partner_name,
+            gate_name,
+            tier_lost_on,
+            override_until,
+            tier_name,
+            at_risk,
+        ) = found
+        if started_on is None or timezone.localdate(item.created_at) < started_on:
+            continue  # an earlier episode's item
+        before = (item.title, item.body, item.read_at)
+        if key in reasons and not at_risk:  # at risk again: a newer episode runs, with an item of its own
+            text = risk_ended_text(reasons[key], gate=gate_name, partner_name=partner_name, on=as_of)
+            item.title, item.body = text.staff_title if item.for_staff else text.title, text.body
+            if text.resolved and item.read_at is None:
+                item.read_at = now
+        elif key in moved_pairs and at_risk and fails_on is not None:
+            text = risk_text(
+                gate=gate_name,
+                partner_name=partner_name,
+                fails_on=fails_on,
+                shortfall=shortfall,
+                fix=fix,
+                tier=tier_note(fails_on, tier_lost_on, override_until, tier_name),
+            )
+            item.title, item.body = text.staff_title if item.for_staff else text.title, text.body
+            if key in closer_pairs:
+                item.read_at = None
+        if (item.title, item.body, item.read_at) != before:
+            changed.append(item)
+    InboxItem.objects.bulk_update(changed, ["title", "body", "read_at"], batch_size=BULK_SIZE)
+    return len(changed)
+
+
+def risk_items_catch_up(*, today: datetime.date, hours: int = CATCH_UP_HOURS) -> int:
+    """Rewrite the at-risk items of the episodes the last day's forecasts moved or ended; returns
+    items changed.
+
+    The forecast hands its changes to ``risk_items_refresh`` after commit; a
+    process that died in between left the items saying an old day. This reads
+    the forecasts at risk written since ``hours`` ago and the episodes ended
+    since yesterday, and rewrites their items' text (an item is marked unread
+    again only by the forecast's own hand-over, which knows whether the day
+    moved closer). Items already right are not written: safe to repeat.
+    """
+    since = timezone.now() - datetime.timedelta(hours=hours)
+    moved = list(
+        GateForecast.objects.filter(at_risk=True, updated_at__gte=since).values_list("partner_id", "gate_id")
+    )
+    ended: dict[datetime.date, list[tuple[int, int, str]]] = defaultdict(list)
+    for partner_id, gate_id, reason, ended_on in GateRiskEpisode.objects.filter(
+        ended_on__gte=today - datetime.timedelta(days=1), ended_on__lte=today
+    ).values_list("partner_id", "gate_id", "end_reason", "ended_on"):
+        if ended_on is not None:
+            ended[ended_on].append((partner_id, gate_id, reason))
+    changed = risk_items_refresh(moved=moved, closer=[], ended=[], as_of=today) if moved else 0
+    for ended_on, triples in sorted(ended.items()):
+        changed += risk_items_refresh(moved=[], closer=[], ended=triples, as_of=ended_on)
+    return changed
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -162,11 +292,22 @@ def items_mark_all_read(*, actor) -> int:
 
 
 def preferences_set(*, actor, deliveries: dict[str, str]) -> None:
-    """Save how the actor wants each kind delivered (``{kind: delivery}``)."""
+    """Save how the actor wants each kind delivered (``{kind: delivery}``).
+
+    Only the kinds that can reach the actor (``inbox.kinds.kinds_received``)
+    take a preference; another kind, an unknown one or an unknown delivery
+    raises ``ValidationError`` and saves nothing.
+    """
     unknown = set(deliveries) - set(InboxKind.values)
     bad = {kind for kind, value in deliveries.items() if value not in Delivery.values}
     if unknown or bad:
         raise ValidationError(f"Unknown kinds or deliveries: {', '.join(sorted(unknown | bad))}.")
+    received = {kind for kind, _label in kinds_received(actor)}
+    foreign = set(deliveries) - received
+    if foreign:
+        raise ValidationError(
+            f"These kinds of item do not reach you: {', '.join(InboxKind(kind).label for kind in sorted(foreign))}."
+        )
     with transaction.atomic():
         for kind, delivery in deliveries.items():
             InboxPreference.objects.update_or_create(user=actor, kind=kind, defaults={"delivery": delivery})

@@ -17,6 +17,7 @@ from django.utils import dateformat, timezone
 
 from deals.models import Deal, MdfRequest, MdfStatus
 from events.models import OutboxEvent
+from gates.forecast import tier_consequence
 from gates.models import GateForecast
 from inbox.audience import Audience, audience_for
 from inbox.models import InboxKind
@@ -41,6 +42,7 @@ SETTLING_EVENTS = {
     "deal.approved": ("deals.deal", "deal_id"),
     "deal.rejected": ("deals.deal", "deal_id"),
     "mdf.approved": ("deals.mdfrequest", "mdf_request_id"),
+    "mdf.rejected": ("deals.mdfrequest", "mdf_request_id"),
 }
 
 
@@ -121,7 +123,7 @@ def items_from_events(event_ids: Iterable[str]) -> list[NewItem]:
         if kind.startswith("tier."):
             items += _tier_items(kind, context, audience)
         elif kind == "gate.at_risk":
-            items += _risk_items(context, audience, fixes.get((partner_id, int(data["gate_id"])), ""))
+            items += _risk_items(context, audience, *fixes.get((partner_id, int(data["gate_id"])), ("", "")))
         elif kind == "deal.submitted":
             items += _deal_items(context, audience, deals.get(int(data["deal_id"])))
         elif kind == "mdf.requested":
@@ -153,15 +155,35 @@ class _EventContext:
         )
 
 
-def _fixes(keys: list[tuple[int, int]]) -> dict[tuple[int, int], str]:
-    """The fix each at-risk forecast names, for these (partner, gate) pairs (one query)."""
+def _fixes(keys: list[tuple[int, int]]) -> dict[tuple[int, int], tuple[str, str]]:
+    """The fix each at-risk forecast names and what would become of the tier, for these (partner,
+    gate) pairs (one query)."""
     if not keys:
         return {}
     wanted = set(keys)
     rows = GateForecast.objects.filter(
         partner_id__in={p for p, _g in keys}, gate_id__in={g for _p, g in keys}
-    ).values_list("partner_id", "gate_id", "fix")
-    return {(p, g): fix for p, g, fix in rows if (p, g) in wanted}
+    ).values_list(
+        "partner_id",
+        "gate_id",
+        "fix",
+        "fails_on",
+        "tier_lost_on",
+        "override_until",
+        "gate__unlocks_tier__name",
+    )
+    return {
+        (p, g): (fix, tier_note(fails_on, tier_lost_on, override_until, tier_name))
+        for p, g, fix, fails_on, tier_lost_on, override_until, tier_name in rows
+        if (p, g) in wanted
+    }
+
+
+def tier_note(fails_on, tier_lost_on, override_until, tier_name: str | None) -> str:
+    """The forecast's sentence on the tier at stake (its grace, an override holding it), or ""."""
+    return tier_consequence(
+        GateForecast(fails_on=fails_on, tier_lost_on=tier_lost_on, override_until=override_until), tier_name
+    )
 
 
 def _program_link(context: _EventContext) -> str:
@@ -224,29 +246,75 @@ def _tier_items(kind: str, context: _EventContext, audience: Audience) -> list[N
     return items
 
 
-def _risk_items(context: _EventContext, audience: Audience, fix: str) -> list[NewItem]:
+@dataclass(frozen=True)
+class RiskText:
+    """What an at-risk item says: to the partner's users (``title``) and to the staff covering it."""
+
+    title: str
+    staff_title: str
+    body: str
+    resolved: bool = False  # nothing is left to do: the item is read
+
+
+def risk_text(
+    *, gate: str, partner_name: str, fails_on, shortfall: str, fix: str, tier: str = ""
+) -> RiskText:
+    """The item of a running at-risk episode: the day the gate would fail, the shortfall, the fix and,
+    when the gate is that of the tier earned, when the tier would go (``tier``, ``tier_note``)."""
+    on = _day(fails_on)
+    return RiskText(
+        title=f"At risk: “{gate}” would no longer be met on {on}",
+        staff_title=f"{partner_name} at risk: “{gate}” fails on {on}",
+        body=f"Short of: {shortfall}." + (f" Fix: {fix}" if fix else "") + (f" {tier}" if tier else ""),
+    )
+
+
+def risk_ended_text(reason: str, *, gate: str, partner_name: str, on: datetime.date) -> RiskText:
+    """The item of an at-risk episode that ended on ``on``: recovered, held by an override, or failed."""
+    day = _day(on)
+    if reason == "recovered":
+        return RiskText(
+            title=f"Safe again: “{gate}” is met through its horizon",
+            staff_title=f"{partner_name} safe again: “{gate}”",
+            body=f"On {day} nothing known any longer makes “{gate}” fail within its horizon: the warning is over.",
+            resolved=True,
+        )
+    if reason == "overridden":
+        return RiskText(
+            title=f"Not at risk: an override holds the tier of “{gate}”",
+            staff_title=f"{partner_name} not at risk: an override holds the tier of “{gate}”",
+            body=f"From {day} a tier override holds the tier through the gate's horizon.",
+            resolved=True,
+        )
+    return RiskText(
+        title=f"No longer met: “{gate}”",
+        staff_title=f"{partner_name} no longer meets “{gate}”",
+        body=f"The gate failed on {day}.",
+    )
+
+
+def _risk_items(context: _EventContext, audience: Audience, fix: str, tier: str) -> list[NewItem]:
     data = context.data
-    gate, on = data.get("gate_name", "a gate"), _day(data.get("fails_on"))
-    body = f"Short of: {data.get('shortfall', '')}." + (f" Fix: {fix}" if fix else "")
+    name = audience.partners[context.partner_id].name
+    text = risk_text(
+        gate=data.get("gate_name", "a gate"),
+        partner_name=name,
+        fails_on=data.get("fails_on"),
+        shortfall=data.get("shortfall", ""),
+        fix=fix,
+        tier=tier,
+    )
     subject = {"subject_type": "gates.gate", "subject_id": data.get("gate_id")}
     items = [
-        context.item(
-            user,
-            InboxKind.AT_RISK,
-            f"At risk: “{gate}” would no longer be met on {on}",
-            body,
-            _program_link(context),
-            **subject,
-        )
+        context.item(user, InboxKind.AT_RISK, text.title, text.body, _program_link(context), **subject)
         for user in audience.partner_users(context.partner_id)
     ]
-    name = audience.partners[context.partner_id].name
     items += [
         context.item(
             staff.user_id,
             InboxKind.AT_RISK,
-            f"{name} at risk: “{gate}” fails on {on}",
-            body,
+            text.staff_title,
+            text.body,
             _partner_link(context.partner_id),
             **subject,
         )

@@ -1,5 +1,7 @@
 """Celery tasks of the inbox: thin wrappers that call one service."""
 
+import datetime
+
 from celery import shared_task
 from django.db import OperationalError
 
@@ -10,6 +12,14 @@ from inbox import services
 def items_from_events(event_ids: list[str]) -> int:
     """After commit: the inbox items these outbox events call for. Returns items asked for."""
     return services.items_from_outbox(event_ids)
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=5, max_retries=5)
+def risk_items_refresh(moved: list[list[int]], closer: list[list[int]], ended: list[list], as_of: str) -> int:
+    """After a forecast: rewrite the at-risk items of the episodes that moved or ended. Returns items changed."""
+    return services.risk_items_refresh(
+        moved=moved, closer=closer, ended=ended, as_of=datetime.date.fromisoformat(as_of)
+    )
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=5, max_retries=5)

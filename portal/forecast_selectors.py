@@ -10,6 +10,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from gates.models import GateForecast
@@ -56,14 +58,22 @@ class AtRiskSummary:
 
 
 def manager_at_risk(viewer, *, today: datetime.date | None = None) -> AtRiskSummary:
-    """Partners the viewer covers that would fail a gate before the end of this month, by tier (one query)."""
+    """Partners the viewer covers that would fail a gate, or whose grace ends, by the end of this month, by tier.
+
+    One query. Each row carries the day the gate fails and, on the gate of
+    the tier the partner earned, the day the tier would go after its grace
+    and any override (``tier_lost_on``); a tier kept in grace is listed with
+    the day its grace ends.
+    """
     today = today or timezone.localdate()
     month_end = today.replace(day=calendar.monthrange(today.year, today.month)[1])
     rows = list(
         GateForecast.objects.visible_to(viewer)
-        .filter(at_risk=True, fails_on__lte=month_end)
+        .filter(Q(at_risk=True, fails_on__lte=month_end) | Q(grace_until__lte=month_end))
         .select_related("partner", "gate__program", "gate__unlocks_tier")
-        .order_by("-gate__unlocks_tier__rank", "fails_on", "partner__name", "id")[: MANAGER_LIMIT + 1]
+        .order_by("-gate__unlocks_tier__rank", Coalesce("fails_on", "grace_until"), "partner__name", "id")[
+            : MANAGER_LIMIT + 1
+        ]
     )
     groups: dict[str, AtRiskGroup] = {}
     for forecast in rows[:MANAGER_LIMIT]:

@@ -16,7 +16,7 @@ from django_countries.fields import CountryField
 from core.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, CURRENCY_CHOICES
 from deals.models import MdfActivityKind, SalesRole, normalise_domain
 from deals.uploads import PROOF_ACCEPT
-from inbox.models import Delivery, InboxKind
+from inbox.models import Delivery
 from partners.models import CustomerSegment, ProductLine
 
 
@@ -266,14 +266,19 @@ class QuizForm(PortalForm):
 
 
 class InboxPreferencesForm(PortalForm):
-    """For each kind of inbox item: in the portal only, an email at once, or the daily digest."""
+    """For each kind of inbox item the user receives: in the portal only, an email at once, or the digest.
 
-    def __init__(self, *args, **kwargs):
+    ``kinds`` are the (kind, label) pairs ``inbox.kinds.kinds_received`` gives
+    for the user: nobody is asked about items that never reach them.
+    """
+
+    def __init__(self, *args, kinds: list[tuple[str, str]], **kwargs):
         super().__init__(*args, **kwargs)
-        for kind, label in InboxKind.choices:
+        self.kinds = [kind for kind, _label in kinds]
+        for kind, label in kinds:
             self.fields[kind] = forms.ChoiceField(
                 label=label, choices=Delivery.choices, widget=forms.RadioSelect, initial=Delivery.IN_APP
             )
 
     def deliveries(self) -> dict[str, str]:
-        return {kind: self.cleaned_data[kind] for kind in InboxKind.values}
+        return {kind: self.cleaned_data[kind] for kind in self.kinds}

@@ -14,7 +14,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from inbox import services
-from inbox.models import Delivery, InboxKind
+from inbox.kinds import kinds_received
+from inbox.models import Delivery
 from inbox.selectors import deliveries_of, inbox_items
 from portal.access import portal_view
 from portal.forms import InboxPreferencesForm
@@ -53,7 +54,8 @@ def inbox_read_all(request: HttpRequest) -> HttpResponse:
 
 @portal_view()
 def inbox_preferences(request: HttpRequest) -> HttpResponse:
-    form = InboxPreferencesForm(request.POST or None, initial=deliveries_of(request.user))
+    kinds = kinds_received(request.user)
+    form = InboxPreferencesForm(request.POST or None, initial=deliveries_of(request.user), kinds=kinds)
     if request.method == "POST" and form.is_valid():
         services.preferences_set(actor=request.user, deliveries=form.deliveries())
         messages.success(request, "Your inbox preferences are saved.")
@@ -61,6 +63,6 @@ def inbox_preferences(request: HttpRequest) -> HttpResponse:
     return render_portal(
         request,
         "portal/inbox/preferences.html",
-        {"form": form, "kinds": InboxKind.choices, "deliveries": Delivery.choices},
+        {"form": form, "kinds": kinds, "deliveries": Delivery.choices},
         section="inbox",
     )

@@ -430,6 +430,7 @@ SPECTACULAR_SETTINGS = {
         "webhooks.schemas.deal_expired",
         "webhooks.schemas.mdf_requested",
         "webhooks.schemas.mdf_approved",
+        "webhooks.schemas.mdf_rejected",
         "webhooks.schemas.mdf_claimed",
         "webhooks.schemas.mdf_paid",
         "webhooks.schemas.ledger_entry_created",

@@ -34,6 +34,13 @@ class StandingForecastSerializer(StrictSerializer):
     shortfall = serializers.CharField()
     fix = serializers.CharField(help_text="The cheapest way to keep passing.")
     renewals = RenewalSerializer(many=True)
+    tier_lost_on = serializers.DateField(
+        allow_null=True,
+        help_text="The first day the partner would no longer hold the gate's tier, after grace and any override.",
+    )
+    override_until = serializers.DateField(
+        allow_null=True, help_text="The last day of the override holding the tier, when one does."
+    )
 
 
 class StandingGateSerializer(StrictSerializer):

@@ -7,6 +7,7 @@ from django.utils import dateformat, timezone
 
 from core.audit import audit
 from gates import events as gate_events
+from gates.forecast import request_forecast
 from gates.models import PartnerTier, TierChange, TierChangeReason
 from gates.planning import notify_changes
 from gates.services.runs import evaluate
@@ -22,7 +23,8 @@ def tier_override_set(
     partner's benefits in line in the same transaction. Setting the override
     the partner already has (same tier, reason and expiry) writes nothing and
     tells nobody. Raises ``ValueError`` for a tier of another program, an empty
-    reason or a past expiry.
+    reason or a past expiry. The partner is forecast again after commit: a
+    tier the override holds is not at risk while it holds.
     """
     if tier.program_id != program.id:
         raise ValueError("The tier belongs to another program.")
@@ -76,6 +78,8 @@ def tier_override_set(
             expires_on=expires_on.isoformat() if expires_on else None,
         )
         evaluate(partner_ids=[partner.pk], as_of=today)
+        # An override decides whether the partner's tier is at risk: forecast it again.
+        request_forecast([partner.pk])
         message = f"Your tier in {program.name} is set to {tier.name} by your channel manager{until}."
         transaction.on_commit(lambda: notify_changes({partner.pk: [message]}))
     return row
@@ -116,4 +120,5 @@ def tier_override_clear(*, actor, partner_tier: PartnerTier, note: str = "") -> 
         )
         audit(actor=actor, action="tier.override_cleared", target=row, note=note)
         evaluate(partner_ids=[row.partner_id], as_of=today)
+        request_forecast([row.partner_id])
     return row

@@ -1,5 +1,7 @@
 """At-risk forecasts through the API: read-only, filtered, scoped by the door, in the schema."""
 
+import datetime
+
 import pytest
 
 from gates.models import GateForecast
@@ -47,6 +49,38 @@ def test_filters_by_partner_gate_and_at_risk(client_for, superuser, world):
     response = client.get(URL, {"at_risk": "perhaps"})
     assert response.status_code == 400
     assert "at_risk" in str(response.json())
+
+
+def test_the_tier_dates_are_given_and_a_partner_in_grace_is_listed_as_such(client_for, superuser, world):
+    acme, globex = world.of("acme", "gate_forecast"), world.of("globex", "gate_forecast")
+    GateForecast.objects.filter(pk=acme.pk).update(
+        tier_lost_on=datetime.date(2026, 6, 20), override_until=datetime.date(2026, 4, 30)
+    )
+    GateForecast.objects.filter(pk=globex.pk).update(
+        at_risk=False,
+        fails_on=None,
+        grace_until=datetime.date(2026, 3, 25),
+        tier_lost_on=datetime.date(2026, 3, 26),
+    )
+    client = client_for(superuser)
+
+    row = client.get(f"{URL}{acme.pk}/").json()
+    assert (row["tier_lost_on"], row["override_until"], row["grace_until"]) == (
+        "2026-06-20",
+        "2026-04-30",
+        None,
+    )
+    assert ids(client.get(URL, {"in_grace": "true"})) == {globex.pk}
+    assert ids(client.get(URL, {"in_grace": "false"})) == {acme.pk}
+    assert ids(client.get(URL, {"tier_lost_before": "2026-04-01"})) == {globex.pk}
+    grace = client.get(f"{URL}{globex.pk}/").json()
+    assert (grace["at_risk"], grace["grace_until"], grace["tier_lost_on"]) == (
+        False,
+        "2026-03-25",
+        "2026-03-26",
+    )
+    response = client.get(URL, {"tier_lost_before": "soon"})
+    assert response.status_code == 400 and "tier_lost_before" in str(response.json())
 
 
 def test_forecasts_are_read_only(client_for, superuser, world):

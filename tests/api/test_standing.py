@@ -55,6 +55,8 @@ def test_a_partner_reads_its_standing_program_by_program(client_for, partner_adm
     assert silver["at_risk"] is True
     assert silver["forecast"]["fails_on"] == (timezone.localdate() + datetime.timedelta(days=20)).isoformat()
     assert silver["forecast"]["fix"].startswith("Add 1 more person")
+    # Not stored by this fixture's forecast: the tier's dates are null, not missing.
+    assert (silver["forecast"]["tier_lost_on"], silver["forecast"]["override_until"]) == (None, None)
 
     specialisation = programs["Specialisation"]
     assert specialisation["tier"] is None and specialisation["benefits"] == []
@@ -83,6 +85,22 @@ def test_a_tier_in_grace_says_until_when(client_for, channel_manager, world):
 
     tier = by_name(body)["Main program"]["tier"]
     assert (tier["in_grace"], tier["grace_until"]) == (True, until.isoformat())
+
+
+def test_the_forecast_says_the_day_the_tier_goes_and_the_override_holding_it(
+    client_for, partner_admin, world
+):
+    lost_on = timezone.localdate() + datetime.timedelta(days=111)
+    held_until = timezone.localdate() + datetime.timedelta(days=40)
+    GateForecast.objects.filter(partner=world.acme).update(tier_lost_on=lost_on, override_until=held_until)
+
+    body = client_for(partner_admin).get(standing_url(world.acme)).json()
+
+    [silver] = by_name(body)["Main program"]["gates"]
+    assert (silver["forecast"]["tier_lost_on"], silver["forecast"]["override_until"]) == (
+        lost_on.isoformat(),
+        held_until.isoformat(),
+    )
 
 
 def test_a_recovered_gate_is_not_at_risk(client_for, channel_manager, world):

@@ -12,9 +12,11 @@ from criteria.windows import Window
 from gates import services
 from gates.forecast import forecasts_refresh
 from gates.forecast_dates import calendar_turns, exit_day, month_anniversaries
-from gates.models import Gate, GateForecast, GateRiskEpisode, GateState, RiskEpisodeEnd
+from gates.models import Gate, GateForecast, GateRiskEpisode, GateState, PartnerTier, RiskEpisodeEnd
 from gates.signals import gate_at_risk, gate_recovered
+from gates.tiers import TierState, next_tier_state, tier_lost_on
 from partners.models import MembershipRole
+from programs.models import Tier
 from tests.factories import (
     CertificationFactory,
     MembershipFactory,
@@ -358,3 +360,153 @@ def test_the_forecast_costs_the_same_queries_whatever_the_number_of_partners(lad
     # Subjects and statuses, the change days (one query per fact table), then per changing day
     # partners and one aggregate per fact table, then the fix's certifications and the writes.
     assert many == few
+
+
+# --- what the tier engine would do: grace and overrides --------------------------------------
+
+
+def test_the_day_a_tier_goes_follows_the_tier_engine_day_by_day():
+    """``tier_lost_on`` agrees with ``next_tier_state`` run every day from the gate's first failing day."""
+    gold, silver = 2, 1
+    ranks = {silver: 1, gold: 2}
+    fails_on = D(2026, 4, 1)
+    for grace in (0, 1, 30):
+        for override_expires_on in (None, D(2026, 4, 10), D(2026, 6, 1)):
+            overridden = override_expires_on is not None
+            state = TierState(
+                gold,
+                D(2025, 1, 1),
+                gold,
+                gold,
+                None,
+                override_tier_id=gold if overridden else None,
+                override_expires_on=override_expires_on,
+            )
+            day, lost = fails_on, None
+            while day < D(2026, 12, 31):
+                state, _moves = next_tier_state(
+                    state, qualified_tier_id=silver, ranks=ranks, grace_days={gold: grace}, as_of=day
+                )
+                assert state is not None
+                if state.tier_id != gold:
+                    lost = day
+                    break
+                day += datetime.timedelta(days=1)
+            expected = tier_lost_on(
+                fails_on=fails_on,
+                grace_days=grace,
+                override_expires_on=override_expires_on,
+                overridden=overridden,
+            )
+            assert expected == lost, (grace, override_expires_on)
+    assert tier_lost_on(fails_on=fails_on, grace_days=30, override_expires_on=None, overridden=True) is None
+    assert tier_lost_on(fails_on=None, grace_days=30, grace_until=D(2026, 3, 20)) == D(2026, 3, 21)
+
+
+def override(partner, ladder, expires_on):
+    PartnerTier.objects.filter(partner=partner, program=ladder.program).update(
+        override_tier=ladder.gold, override_reason="Strategic account", override_expires_on=expires_on
+    )
+
+
+def test_the_gate_of_the_tier_earned_says_the_day_the_tier_goes_after_its_grace(
+    watched, django_capture_on_commit_callbacks
+):
+    partner, gate, _expiring = watched
+    with django_capture_on_commit_callbacks(execute=True):
+        run()
+    row = forecast_of(partner, gate)
+    # The gate fails on 1 April; Gold's 90 days of grace keep it through 30 June.
+    assert (row.fails_on, row.tier_lost_on, row.override_until, row.grace_until) == (
+        D(2026, 4, 1),
+        D(2026, 7, 1),
+        None,
+        None,
+    )
+    assert "You would keep Gold until 30 June 2026 and lose it on 1 July 2026." in mail.outbox[0].body
+
+
+def test_a_gate_unlocking_no_tier_puts_no_tier_at_stake(ladder):
+    partner = PartnerFactory()
+    certify(partner, "Hiro", "Rossi", None)
+    certify(partner, "Ana", "Silva", TODAY + datetime.timedelta(days=10))
+    two = certified_gate(ladder)  # unlocks nothing
+    run()
+    row = forecast_of(partner, two)
+    assert row.at_risk and row.tier_lost_on is None
+    # Silver (one person) keeps passing with Hiro: its tier is not at stake.
+    assert not GateForecast.objects.filter(partner=partner, gate=ladder.silver_gate).exists()
+
+
+def test_without_grace_the_tier_goes_the_day_the_gate_fails(watched, ladder):
+    partner, gate, _expiring = watched
+    Tier.objects.filter(pk=ladder.gold.pk).update(grace_days=0)
+    run()
+    row = forecast_of(partner, gate)
+    assert row.tier_lost_on == row.fails_on == D(2026, 4, 1)
+
+
+def test_a_tier_an_override_holds_through_the_horizon_is_not_at_risk(watched, ladder):
+    partner, gate, _expiring = watched
+    run()
+    assert forecast_of(partner, gate).at_risk
+
+    # The manager holds Gold for the account until the horizon's last day (1 May, from 2 March): no risk.
+    override(partner, ladder, D(2026, 5, 1))
+    summary = run(as_of=TODAY + datetime.timedelta(days=1))
+
+    assert summary.overridden == 1 and summary.at_risk == 0
+    row = forecast_of(partner, gate)
+    assert not row.at_risk and row.tier_lost_on is None
+    episode = GateRiskEpisode.objects.get(partner=partner, gate=gate)
+    assert (episode.ended_on, episode.end_reason) == (D(2026, 3, 2), RiskEpisodeEnd.OVERRIDDEN)
+
+    # An override without an end holds too.
+    override(partner, ladder, None)
+    assert run(as_of=TODAY + datetime.timedelta(days=2)).at_risk == 0
+
+
+def test_an_override_ending_within_the_horizon_holds_the_tier_until_its_end(watched, ladder):
+    partner, gate, _expiring = watched
+    Tier.objects.filter(pk=ladder.gold.pk).update(grace_days=0)
+    services.evaluate(as_of=TODAY, notify=False)
+    override(partner, ladder, D(2026, 4, 10))
+
+    run()
+
+    row = forecast_of(partner, gate)
+    # The gate still fails on 1 April; the override keeps Gold through 10 April, not a day more.
+    assert row.at_risk
+    assert (row.fails_on, row.override_until, row.tier_lost_on) == (
+        D(2026, 4, 1),
+        D(2026, 4, 10),
+        D(2026, 4, 11),
+    )
+
+    # With Gold's grace, the grace outlasts the override: the grace decides.
+    Tier.objects.filter(pk=ladder.gold.pk).update(grace_days=90)
+    run()
+    assert forecast_of(partner, gate).tier_lost_on == D(2026, 7, 1)
+
+
+def test_a_partner_already_in_grace_is_shown_in_grace_until_the_grace_ends(watched, ladder):
+    partner, gate, _expiring = watched
+    run()
+    # Ana's certification expired: the Gold gate fails on 1 April and Gold's grace starts.
+    summary = run(as_of=D(2026, 4, 1))
+
+    assert summary.in_grace == 1
+    row = forecast_of(partner, gate)
+    assert not row.at_risk and row.fails_on is None
+    assert (row.grace_until, row.tier_lost_on) == (D(2026, 6, 30), D(2026, 7, 1))
+    assert row.fix == "Meet the gate “Gold gate” again by 30 June 2026 to keep the Gold tier."
+    episode = GateRiskEpisode.objects.get(partner=partner, gate=gate)
+    assert episode.end_reason == RiskEpisodeEnd.FAILED
+
+    # A new certification: it qualifies again, the grace ends, and so does the row's.
+    certify(partner, "Kim", "Lee", None)
+    summary = run(as_of=D(2026, 4, 2))
+    row = forecast_of(partner, gate)
+    assert summary.in_grace == 0
+    assert (row.at_risk, row.grace_until, row.tier_lost_on) == (False, None, None)
+    assert PartnerTier.objects.get(partner=partner, program=ladder.program).grace_until is None

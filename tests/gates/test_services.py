@@ -219,6 +219,39 @@ def test_clearing_an_override_returns_to_the_earned_tier(ladder):
     assert active_benefits(partner) == {"Silver discount", "Deal registration"}
 
 
+def test_an_override_is_forecast_again_after_commit_and_ends_the_risk_it_outlasts(
+    ladder, django_capture_on_commit_callbacks
+):
+    from gates.forecast import forecasts_refresh
+    from gates.models import GateForecast, GateRiskEpisode, RiskEpisodeEnd
+    from tests.factories import CertificationFactory, PersonFactory
+
+    today = timezone.localdate()
+    partner = PartnerFactory()
+    CertificationFactory(
+        person=PersonFactory(partner=partner),
+        issued_on=D(2025, 1, 1),
+        expires_on=today + datetime.timedelta(days=10),
+    )
+    services.evaluate(as_of=today, notify=False)
+    forecasts_refresh(as_of=today, notify=False)
+    assert GateForecast.objects.get(partner=partner, gate=ladder.silver_gate).at_risk
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.tier_override_set(
+            actor=None,
+            partner=partner,
+            program=ladder.program,
+            tier=ladder.silver,
+            reason="pilot",
+            expires_on=None,
+        )
+
+    assert not GateForecast.objects.get(partner=partner, gate=ladder.silver_gate).at_risk
+    episode = GateRiskEpisode.objects.get(partner=partner, gate=ladder.silver_gate)
+    assert episode.end_reason == RiskEpisodeEnd.OVERRIDDEN
+
+
 def test_prerequisites_block_a_gate(ladder):
     partner = PartnerFactory()
     ladder.certify(partner, 5)

@@ -12,6 +12,7 @@ from events.outbox import NewEvent, emit_many
 from gates.models import TierChangeReason
 from inbox import services
 from inbox.models import InboxItem, InboxKind
+from inbox.sources import NewItem
 from partners.models import MembershipRole
 from tests.factories import (
     CertificationFactory,
@@ -115,6 +116,25 @@ def test_an_mdf_request_awaits_the_covering_manager(emit, partner, partner_admin
     [item] = items_of(channel_manager)
     assert item.kind == InboxKind.APPROVAL and item.link == reverse("portal:mdf_detail", args=[request.pk])
     assert items_of(partner_admin) == []
+
+
+def test_rejecting_an_mdf_request_settles_its_approval(
+    emit, django_capture_on_commit_callbacks, partner, channel_manager
+):
+    from deals import mdf
+
+    request = emit.mdf_requested(partner)
+    waiting = emit.mdf_requested(partner)
+    decider = UserFactory(is_superuser=True, is_staff=True)
+    # Both requests hold their amounts in the period's requested bucket, as a real request does.
+    type(request.period).objects.filter(pk=request.period_id).update(
+        requested=request.amount + waiting.amount
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        mdf.mdf_request_reject(actor=decider, request=request, reason="Not a marketing activity.")
+
+    settled = {item.subject_id: item.read_at is not None for item in items_of(channel_manager)}
+    assert settled == {request.pk: True, waiting.pk: False}
 
 
 def test_a_manager_of_another_region_hears_nothing(emit, other_partner, channel_manager, other_partner_admin):
@@ -300,3 +320,226 @@ def test_the_daily_run_catches_up_on_events_whose_task_never_ran(world, partner,
     services.due_items_create()
 
     assert [item.title for item in items_of(partner_admin)] == ["You reached Silver in Partner Network"]
+
+
+# --- at-risk items follow their forecast ---------------------------------------------------------
+
+
+def _risk_items(user):
+    return [item for item in items_of(user) if item.subject_type == "gates.gate"]
+
+
+def test_an_at_risk_item_follows_its_episode_in_place_until_it_ends(
+    django_capture_on_commit_callbacks, partner, partner_admin, channel_manager
+):
+    from gates import services as gate_services
+    from gates.forecast import forecasts_refresh
+    from tests.gates.conftest import Ladder
+
+    day = datetime.date(2026, 3, 1)
+    ladder = Ladder()  # Gold: three certified sales engineers
+    expiring = ladder.certify(partner, 1, expires_on=day + datetime.timedelta(days=30))[0]
+    ladder.certify(partner, 2)
+
+    def forecast(days: int) -> None:
+        as_of = day + datetime.timedelta(days=days)
+        with django_capture_on_commit_callbacks(execute=True):
+            gate_services.evaluate(as_of=as_of, notify=False)
+            forecasts_refresh(as_of=as_of, notify=False)
+
+    forecast(0)
+    [own] = _risk_items(partner_admin)
+    [managers] = _risk_items(channel_manager)
+    assert own.title == "At risk: “Gold gate” would no longer be met on 1 April 2026"
+    assert managers.title == "Acme at risk: “Gold gate” fails on 1 April 2026"
+    # Gold's 90 days of grace: what the tier engine would do is part of the warning.
+    assert own.body.endswith("You would keep Gold until 30 June 2026 and lose it on 1 July 2026.")
+    services.item_mark_read(actor=partner_admin, item_id=own.pk)
+
+    # Renewed for a fortnight: the day moves later. The same item says so, and stays read.
+    expiring.expires_on = day + datetime.timedelta(days=45)
+    expiring.save()
+    forecast(1)
+    [own] = _risk_items(partner_admin)
+    assert own.title == "At risk: “Gold gate” would no longer be met on 16 April 2026"
+    assert own.read_at is not None
+    assert "Fix: 1 certification expires on 15 April 2026" in own.body
+
+    # Sooner than the day told: the same item again, with the new day and fix, unread.
+    expiring.expires_on = day + datetime.timedelta(days=10)
+    expiring.save()
+    forecast(2)
+    [own] = _risk_items(partner_admin)
+    [managers] = _risk_items(channel_manager)
+    assert own.title == "At risk: “Gold gate” would no longer be met on 12 March 2026"
+    assert own.read_at is None
+    assert "Fix: 1 certification expires on 11 March 2026" in own.body
+    assert own.body.endswith("You would keep Gold until 10 June 2026 and lose it on 11 June 2026.")
+    assert managers.title == "Acme at risk: “Gold gate” fails on 12 March 2026"
+
+    # Renewed for good: the episode ends by recovery; the item says so and asks nothing more.
+    expiring.expires_on = None
+    expiring.save()
+    forecast(3)
+    [own] = _risk_items(partner_admin)
+    [managers] = _risk_items(channel_manager)
+    assert own.title == "Safe again: “Gold gate” is met through its horizon"
+    assert own.read_at is not None
+    assert "4 March 2026" in own.body
+    assert managers.title == "Acme safe again: “Gold gate”" and managers.read_at is not None
+
+    # A new episode later is a new item; the ended one keeps its ending.
+    expiring.expires_on = day + datetime.timedelta(days=20)
+    expiring.save()
+    forecast(4)
+    titles = [item.title for item in _risk_items(partner_admin)]
+    assert titles == [
+        "Safe again: “Gold gate” is met through its horizon",
+        "At risk: “Gold gate” would no longer be met on 22 March 2026",
+    ]
+
+
+def test_an_at_risk_item_says_when_the_gate_failed_and_stays_unread(
+    django_capture_on_commit_callbacks, partner, partner_admin
+):
+    from gates import services as gate_services
+    from gates.forecast import forecasts_refresh
+    from tests.gates.conftest import Ladder
+
+    day = datetime.date(2026, 3, 1)
+    ladder = Ladder()
+    ladder.certify(partner, 1, expires_on=day + datetime.timedelta(days=5))
+    ladder.certify(partner, 2)
+    for as_of in (day, day + datetime.timedelta(days=6)):
+        with django_capture_on_commit_callbacks(execute=True):
+            gate_services.evaluate(as_of=as_of, notify=False)
+            forecasts_refresh(as_of=as_of, notify=False)
+
+    [own] = _risk_items(partner_admin)
+    assert own.title == "No longer met: “Gold gate”"
+    assert own.body == "The gate failed on 7 March 2026."
+    assert own.read_at is None
+
+
+def test_an_override_holding_the_tier_ends_the_at_risk_item_as_nothing_to_do(
+    django_capture_on_commit_callbacks, partner, partner_admin, channel_manager
+):
+    from gates import services as gate_services
+    from gates.forecast import forecasts_refresh
+    from gates.models import PartnerTier
+    from tests.gates.conftest import Ladder
+
+    day = datetime.date(2026, 3, 1)
+    ladder = Ladder()
+    ladder.certify(partner, 1, expires_on=day + datetime.timedelta(days=5))
+    ladder.certify(partner, 2)
+    with django_capture_on_commit_callbacks(execute=True):
+        gate_services.evaluate(as_of=day, notify=False)
+        forecasts_refresh(as_of=day, notify=False)
+    PartnerTier.objects.filter(partner=partner).update(
+        override_tier=ladder.gold, override_reason="Launch partner", override_expires_on=None
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        forecasts_refresh(as_of=day + datetime.timedelta(days=1), notify=False)
+
+    [own] = _risk_items(partner_admin)
+    [managers] = _risk_items(channel_manager)
+    assert own.title == "Not at risk: an override holds the tier of “Gold gate”"
+    assert own.read_at is not None
+    assert managers.title == "Acme not at risk: an override holds the tier of “Gold gate”"
+
+
+def test_the_daily_run_rewrites_at_risk_items_a_crash_left_stale(
+    django_capture_on_commit_callbacks, partner, partner_admin
+):
+    from gates import services as gate_services
+    from gates.forecast import forecasts_refresh
+    from tests.gates.conftest import Ladder
+
+    day = datetime.date(2026, 3, 1)
+    ladder = Ladder()
+    expiring = ladder.certify(partner, 1, expires_on=day + datetime.timedelta(days=30))[0]
+    ladder.certify(partner, 2)
+    with django_capture_on_commit_callbacks(execute=True):
+        gate_services.evaluate(as_of=day, notify=False)
+        forecasts_refresh(as_of=day, notify=False)
+    [own] = _risk_items(partner_admin)
+    services.item_mark_read(actor=partner_admin, item_id=own.pk)
+
+    # The day moves later, but the process dies before the inbox hears of it.
+    expiring.expires_on = day + datetime.timedelta(days=45)
+    expiring.save()
+    gate_services.evaluate(as_of=day + datetime.timedelta(days=1), notify=False)
+    forecasts_refresh(as_of=day + datetime.timedelta(days=1), notify=False)
+    [own] = _risk_items(partner_admin)
+    assert "1 April 2026" in own.title
+
+    services.due_items_create(today=day + datetime.timedelta(days=1))
+    services.due_items_create(today=day + datetime.timedelta(days=1))
+
+    [own] = _risk_items(partner_admin)
+    assert own.title == "At risk: “Gold gate” would no longer be met on 16 April 2026"
+    assert own.read_at is not None
+
+    # It recovers, and again nobody hears of it: the daily run says it is over.
+    expiring.expires_on = None
+    expiring.save()
+    gate_services.evaluate(as_of=day + datetime.timedelta(days=2), notify=False)
+    forecasts_refresh(as_of=day + datetime.timedelta(days=2), notify=False)
+    services.due_items_create(today=day + datetime.timedelta(days=2))
+    [own] = _risk_items(partner_admin)
+    assert own.title == "Safe again: “Gold gate” is met through its horizon"
+
+
+def _refresh_queries(partner, user, gates: int) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from gates.models import Gate, GateForecast, GateState
+    from programs.models import Program
+
+    program = Program.objects.first() or Program.objects.create(name="Network", slug="network")
+    day = datetime.date(2026, 3, 1)
+    pairs = []
+    for n in range(gates):
+        gate = Gate.objects.create(
+            program=program,
+            name=f"Gate {gates}-{n}",
+            state=GateState.ACTIVE,
+            criteria={"metric": "certified_people", "op": ">=", "target": 1},
+        )
+        GateForecast.objects.create(
+            partner=partner,
+            gate=gate,
+            at_risk=True,
+            fails_on=day + datetime.timedelta(days=20),
+            shortfall="1 more certified person",
+            as_of=day,
+            episode_started_on=day,
+        )
+        services.items_create(
+            [
+                NewItem(
+                    user_id=user.pk,
+                    kind=InboxKind.AT_RISK,
+                    title="At risk",
+                    dedupe_key=f"risk-{gate.pk}",
+                    partner_id=partner.pk,
+                    subject_type="gates.gate",
+                    subject_id=gate.pk,
+                )
+            ]
+        )
+        pairs.append([partner.pk, gate.pk])
+    GateForecast.objects.filter(partner=partner, gate_id=pairs[0][1]).update(at_risk=False, fails_on=None)
+    with CaptureQueriesContext(connection) as queries:
+        changed = services.risk_items_refresh(
+            moved=pairs[1:], closer=pairs[1:2], ended=[[*pairs[0], "recovered"]], as_of=day
+        )
+    assert changed == gates
+    return len(queries)
+
+
+def test_refreshing_at_risk_items_costs_the_same_queries_for_many_episodes(partner_admin, partner):
+    # The forecasts, the items, one bulk update.
+    assert _refresh_queries(partner, partner_admin, 3) == _refresh_queries(partner, partner_admin, 12) == 3

@@ -117,12 +117,77 @@ def test_signed_out_visitors_are_sent_to_log_in(client):
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
 
+def _offered(client, user) -> set[str]:
+    """The kinds the preferences form asks the user about (one radio group per kind)."""
+    client.force_login(user)
+    response = client.get(reverse("portal:inbox_preferences"))
+    assert response.status_code == 200
+    return set(response.context["form"].fields)
+
+
+def test_a_partner_user_is_asked_only_about_the_kinds_that_reach_a_partner_user(
+    client, partner_admin, partner_sales
+):
+    partner_kinds = {
+        InboxKind.TIER_CHANGE,
+        InboxKind.AT_RISK,
+        InboxKind.CERTIFICATION_EXPIRING,
+        InboxKind.ANNOUNCEMENT,
+    }
+    # Only the partner's admins hear of MDF claims due; approvals go to distributors and managers.
+    assert _offered(client, partner_admin) == partner_kinds | {InboxKind.MDF_CLAIM_DUE}
+    assert _offered(client, partner_sales) == partner_kinds
+    page = client.get(reverse("portal:inbox_preferences")).content.decode()
+    assert "Awaiting your approval" not in page
+    assert "in your coverage" not in page
+    assert "At-risk warnings and grace periods" in page
+
+
+def test_a_channel_manager_is_asked_only_about_his_coverage_and_his_approvals(client, channel_manager):
+    assert _offered(client, channel_manager) == {InboxKind.AT_RISK, InboxKind.APPROVAL}
+    page = client.get(reverse("portal:inbox_preferences")).content.decode()
+    assert "Partners at risk or in grace in your coverage" in page
+    assert "Awaiting your approval" in page
+    for partner_only in ("Tier changes", "MDF claims due", "Certifications expiring", "Announcements"):
+        assert partner_only not in page
+
+
+def test_a_distributor_user_is_asked_about_approvals_and_announcements(client, distributor_user):
+    assert _offered(client, distributor_user) == {InboxKind.APPROVAL, InboxKind.ANNOUNCEMENT}
+
+
+def test_a_kind_that_does_not_reach_the_user_takes_no_preference(client, partner_sales, channel_manager):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="do not reach you: MDF claims due"):
+        services.preferences_set(actor=partner_sales, deliveries={InboxKind.MDF_CLAIM_DUE: Delivery.DIGEST})
+    with pytest.raises(ValidationError, match="Tier changes"):
+        services.preferences_set(
+            actor=channel_manager, deliveries={InboxKind.TIER_CHANGE: Delivery.IMMEDIATE}
+        )
+    # Posted anyway to the page, a foreign kind is no field of the form: it is ignored, not saved.
+    client.force_login(channel_manager)
+    response = client.post(
+        reverse("portal:inbox_preferences"),
+        {
+            InboxKind.AT_RISK: Delivery.DIGEST,
+            InboxKind.APPROVAL: Delivery.IN_APP,
+            InboxKind.TIER_CHANGE: Delivery.IMMEDIATE,
+        },
+    )
+    assert response.status_code == 302
+    assert dict(InboxPreference.objects.values_list("kind", "delivery")) == {
+        InboxKind.AT_RISK: Delivery.DIGEST,
+        InboxKind.APPROVAL: Delivery.IN_APP,
+    }
+
+
 def test_the_preferences_page_saves_a_choice_per_kind(client, partner_admin):
     client.force_login(partner_admin)
     page = client.get(reverse("portal:inbox_preferences")).content.decode()
-    assert "Awaiting your approval" in page and 'value="in_app"' in page
+    assert "Tier changes" in page and 'value="in_app"' in page
 
-    data = dict.fromkeys(InboxKind.values, Delivery.IN_APP)
+    data = dict.fromkeys(_offered(client, partner_admin), Delivery.IN_APP)
     data[InboxKind.AT_RISK] = Delivery.IMMEDIATE
     data[InboxKind.ANNOUNCEMENT] = Delivery.DIGEST
     response = client.post(reverse("portal:inbox_preferences"), data)
@@ -137,8 +202,7 @@ def test_the_preferences_page_saves_a_choice_per_kind(client, partner_admin):
 
 
 def test_a_bad_choice_is_shown_next_to_its_field(client, partner_admin):
-    client.force_login(partner_admin)
-    data = dict.fromkeys(InboxKind.values, Delivery.IN_APP)
+    data = dict.fromkeys(_offered(client, partner_admin), Delivery.IN_APP)
     data[InboxKind.AT_RISK] = "carrier pigeon"
 
     response = client.post(reverse("portal:inbox_preferences"), data)

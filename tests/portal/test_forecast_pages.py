@@ -54,6 +54,20 @@ def test_the_partner_admin_sees_the_warning_with_the_date_and_the_fix(
     assert "Your Silver tier in Partner Network is at risk" in text
     assert "on 21 March 2026" in text
     assert "1 certification expires on 20 March 2026: Ana Silva. Renew it before then" in text
+    # Silver's 90 days of grace keep the tier after its gate fails.
+    assert "You would keep Silver until 19 June 2026 and lose it on 20 June 2026" in text
+
+
+def test_an_override_ending_before_the_grace_would_is_told_with_its_end(
+    client, partner_admin, at_risk, on_the_day
+):
+    GateForecast.objects.filter(pk=at_risk.pk).update(
+        override_until=datetime.date(2026, 4, 30), tier_lost_on=datetime.date(2026, 5, 1)
+    )
+    client.force_login(partner_admin)
+    text = _text(client.get(reverse("portal:dashboard")))
+    assert "An override holds the tier until 30 April 2026." in text
+    assert "You would keep Silver until 30 April 2026 and lose it on 1 May 2026" in text
 
 
 def test_another_partner_user_sees_the_warning_but_not_a_colleagues_certification(
@@ -102,8 +116,23 @@ def test_the_manager_sees_the_partners_at_risk_this_month_by_tier(
     text = _text(response)
     assert "At risk this month 1" in text
     assert "Silver (Partner Network) 1 partner" in text
-    assert "Acme : “Silver gate” on 21 Mar" in text
+    assert "Acme : “Silver gate” on 21 Mar, Silver lost on 20 Jun after grace" in text
     assert "Globex" not in text
+
+
+def test_the_manager_sees_a_grace_ending_this_month_with_the_day_the_tier_goes(
+    client, channel_manager, at_risk, on_the_day
+):
+    GateForecast.objects.filter(pk=at_risk.pk).update(
+        at_risk=False,
+        fails_on=None,
+        grace_until=datetime.date(2026, 3, 25),
+        tier_lost_on=datetime.date(2026, 3, 26),
+    )
+    client.force_login(channel_manager)
+    text = _text(client.get(reverse("portal:manager")))
+    assert "At risk this month 1" in text
+    assert "Acme : in grace until 25 Mar “Silver gate” no longer met, Silver lost on 26 Mar" in text
 
 
 def test_a_forecast_after_this_month_is_not_in_this_months_list(client, channel_manager, at_risk, on_the_day):

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -154,6 +155,41 @@ def test_mdf_events(partner, partner_admin, superuser, settings, tmp_path):
     assert found["mdf.paid"][0].data["payment_reference"] == "PAY-7"
     for (event,) in found.values():
         assert_documented(event)
+
+
+def test_a_rejected_mdf_request_is_an_event_with_the_reason_in_the_same_transaction(
+    partner, partner_admin, superuser
+):
+    grant_mdf(partner, "10000.00")
+    day = datetime.date(2026, 5, 20)
+    request = mdf.mdf_request_create(
+        actor=partner_admin,
+        partner=partner,
+        title="Trade show booth",
+        activity_kind="event",
+        starts_on=day,
+        ends_on=day + datetime.timedelta(days=2),
+        amount=Decimal("4000.00"),
+        day=day,
+    )
+    # A refused rejection (no reason) records nothing.
+    with pytest.raises(ValidationError):
+        mdf.mdf_request_reject(actor=superuser, request=request, reason="  ")
+    assert events_of("mdf.rejected", mdf_request_id=request.pk) == []
+
+    with CaptureQueriesContext(connection) as queries:
+        mdf.mdf_request_reject(actor=superuser, request=request, reason="Not a marketing activity.")
+    (rejected,) = events_of("mdf.rejected", mdf_request_id=request.pk)
+    assert_documented(rejected)
+    assert rejected.partner_id == partner.pk
+    assert rejected.data["status"] == "rejected"
+    assert rejected.data["rejection_reason"] == "Not a marketing activity."
+    assert (rejected.data["amount"], rejected.data["approved_amount"]) == ("4000.00", None)
+    # Written inside the rejection's own transaction, between its savepoint and its release.
+    statements = [q["sql"] for q in queries.captured_queries]
+    inserted = next(i for i, sql in enumerate(statements) if 'INSERT INTO "events_outboxevent"' in sql)
+    released = max(i for i, sql in enumerate(statements) if sql.startswith("RELEASE SAVEPOINT"))
+    assert inserted < released
 
 
 def test_ledger_entries_and_closed_statements(partner):
