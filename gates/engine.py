@@ -78,8 +78,18 @@ def compile_decider(criteria: Criteria) -> Callable[[Sequence[Any]], bool]:
 class Measurer:
     """Measures every leaf of ``trees`` for ranges of partners as of one day."""
 
-    def __init__(self, trees: Iterable[Criteria], *, as_of: datetime.date, references: References):
+    def __init__(
+        self,
+        trees: Iterable[Criteria],
+        *,
+        as_of: datetime.date,
+        references: References,
+        known_by: datetime.date | None = None,
+    ):
         self.as_of = as_of
+        # Replays "as known then": only facts stored by the end of ``known_by`` count
+        # (their ``created_at``); None counts every fact stored, late ones included.
+        self.known_by = known_by
         self.refs = references
         self.reference_currency: str = settings.PRM_REFERENCE_CURRENCY
         self.sources: dict[str, _SourcePlan] = defaultdict(_SourcePlan)
@@ -304,12 +314,14 @@ class Measurer:
             where, where_params = self._range(
                 partner, column_sql("sales", "closed_on"), plan, first_id, last_id, only
             )
+            known, known_params = self._known("sales")
             sql = (
                 f"SELECT {partner}, {columns_sql} FROM {table_sql('sales')}{joins} "
-                f"WHERE {where} GROUP BY {partner}"
+                f"WHERE {where}{known} GROUP BY {partner}"
             )
-            return sql, params + join_params + where_params
+            return sql, params + join_params + where_params + known_params
         if source == "certifications":
+            known, known_params = self._known("certifications")
             partner = column_sql("people", "partner")
             person = column_sql("certifications", "person")
             where, where_params = self._range(partner, None, plan, first_id, last_id, only)
@@ -323,12 +335,13 @@ class Measurer:
                 f"ON {column_sql('people', 'id')} = {person} "
                 f"WHERE {where} AND {column_sql('people', 'is_active')} = %s "
                 f"AND {column_sql('certifications', 'issued_on')} <= %s "
-                f"AND ({expires_on} IS NULL OR {expires_on} >= %s) "
+                f"AND ({expires_on} IS NULL OR {expires_on} >= %s){known} "
                 f"GROUP BY {partner}, {person}) per_person GROUP BY partner_id"
             )
-            return sql, params + where_params + [True, self.as_of, self.as_of]
+            return sql, params + where_params + [True, self.as_of, self.as_of] + known_params
         if source == "certifications_held":
             # The certifications themselves (not per person): counted, or their types counted once.
+            known, known_params = self._known("certifications")
             partner = column_sql("people", "partner")
             where, where_params = self._range(partner, None, plan, first_id, last_id, only)
             expires_on = column_sql("certifications", "expires_on")
@@ -338,13 +351,14 @@ class Measurer:
                 f"ON {column_sql('people', 'id')} = {column_sql('certifications', 'person')} "
                 f"WHERE {where} AND {column_sql('people', 'is_active')} = %s "
                 f"AND {column_sql('certifications', 'issued_on')} <= %s "
-                f"AND ({expires_on} IS NULL OR {expires_on} >= %s) "
+                f"AND ({expires_on} IS NULL OR {expires_on} >= %s){known} "
                 f"GROUP BY {partner}"
             )
-            return sql, params + where_params + [True, self.as_of, self.as_of]
+            return sql, params + where_params + [True, self.as_of, self.as_of] + known_params
         if source == "completions":
             # Completions of active people, per person and course (a course completed twice
             # counts once), then per partner; the course gives track and duration.
+            known, known_params = self._known("completions")
             partner = column_sql("people", "partner")
             person, course = column_sql("completions", "person"), column_sql("completions", "course")
             where, where_params = self._range(partner, None, plan, first_id, last_id, only)
@@ -357,10 +371,11 @@ class Measurer:
                 f"ON {column_sql('people', 'id')} = {person} "
                 f"JOIN {table_sql('courses')} ON {column_sql('courses', 'id')} = {course} "
                 f"WHERE {where} AND {column_sql('people', 'is_active')} = %s "
-                f"AND {column_sql('completions', 'completed_at')} < %s "
+                f"AND {column_sql('completions', 'completed_at')} < %s{known} "
                 f"GROUP BY {partner}, {person}, {course}) per_course GROUP BY partner_id"
             )
-            return sql, params + where_params + [True, day_starts(self.as_of + datetime.timedelta(days=1))]
+            end = day_starts(self.as_of + datetime.timedelta(days=1))
+            return sql, params + where_params + [True, end] + known_params
         dated = {"activities": "occurred_on", "proficiencies": None, "deals": "registered_on"}
         if source in dated:
             partner = column_sql(source, "partner")
@@ -368,9 +383,26 @@ class Measurer:
             where, where_params = self._range(
                 partner, column_sql(source, day) if day else None, plan, first_id, last_id, only
             )
-            sql = f"SELECT {partner}, {columns_sql} FROM {table_sql(source)} WHERE {where} GROUP BY {partner}"
-            return sql, params + where_params
+            known, known_params = self._known(source)
+            sql = (
+                f"SELECT {partner}, {columns_sql} FROM {table_sql(source)} "
+                f"WHERE {where}{known} GROUP BY {partner}"
+            )
+            return sql, params + where_params + known_params
         raise ValueError(f"unknown source {source!r}")
+
+    def _known(self, table: str) -> tuple[str, list[Any]]:
+        """The condition that a fact was stored by the end of ``known_by``; nothing when every fact counts.
+
+        Rows stored before the table recorded when (a NULL ``created_at``) count as known all along.
+        """
+        if self.known_by is None:
+            return "", []
+        created_at = column_sql(table, "created_at")
+        return (
+            f" AND ({created_at} IS NULL OR {created_at} < %s)",
+            [day_starts(self.known_by + datetime.timedelta(days=1))],
+        )
 
     def _range(
         self,
