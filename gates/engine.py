@@ -41,6 +41,17 @@ SOURCE_ORDER = (
     "completions",
 )
 
+# The table whose rows each source counts (where its ``created_at`` is).
+SOURCE_TABLES = {
+    "sales": "sales",
+    "certifications": "certifications",
+    "certifications_held": "certifications",
+    "activities": "activities",
+    "proficiencies": "proficiencies",
+    "deals": "deals",
+    "completions": "completions",
+}
+
 
 def _param(value: Any) -> Any:
     """Dates go to SQLite as ISO text, which is how Django stores them there."""
@@ -90,6 +101,9 @@ class Measurer:
         # Replays "as known then": only facts stored by the end of ``known_by`` count
         # (their ``created_at``); None counts every fact stored, late ones included.
         self.known_by = known_by
+        # Certifications valid on this day are read (a measurer of several days reads
+        # from the first day's, each column narrowing to its own: ``fetch_days``).
+        self.valid_on = as_of
         self.refs = references
         self.reference_currency: str = settings.PRM_REFERENCE_CURRENCY
         self.sources: dict[str, _SourcePlan] = defaultdict(_SourcePlan)
@@ -338,7 +352,7 @@ class Measurer:
                 f"AND ({expires_on} IS NULL OR {expires_on} >= %s){known} "
                 f"GROUP BY {partner}, {person}) per_person GROUP BY partner_id"
             )
-            return sql, params + where_params + [True, self.as_of, self.as_of] + known_params
+            return sql, params + where_params + [True, self.as_of, self.valid_on] + known_params
         if source == "certifications_held":
             # The certifications themselves (not per person): counted, or their types counted once.
             known, known_params = self._known("certifications")
@@ -354,7 +368,7 @@ class Measurer:
                 f"AND ({expires_on} IS NULL OR {expires_on} >= %s){known} "
                 f"GROUP BY {partner}"
             )
-            return sql, params + where_params + [True, self.as_of, self.as_of] + known_params
+            return sql, params + where_params + [True, self.as_of, self.valid_on] + known_params
         if source == "completions":
             # Completions of active people, per person and course (a course completed twice
             # counts once), then per partner; the course gives track and duration.
@@ -390,6 +404,29 @@ class Measurer:
             )
             return sql, params + where_params + known_params
         raise ValueError(f"unknown source {source!r}")
+
+    def day_guard(self, source: str) -> tuple[str, list[Any]]:
+        """What a fact of ``source`` must be to count on ``as_of`` besides its leaves' conditions.
+
+        The leaves bound their facts by date themselves (windows end on the day);
+        the source query adds the certifications' validity and, as known then, the
+        day the fact was stored. A measurer of several days (``fetch_days``) puts
+        this in each day's columns instead.
+        """
+        parts: list[str] = []
+        params: list[Any] = []
+        if source in ("certifications", "certifications_held"):
+            issued_on, expires_on = (
+                column_sql("certifications", "issued_on"),
+                column_sql("certifications", "expires_on"),
+            )
+            parts.append(f"{issued_on} <= %s AND ({expires_on} IS NULL OR {expires_on} >= %s)")
+            params += [self.as_of, self.as_of]
+        known, known_params = self._known(SOURCE_TABLES[source])
+        if known:
+            parts.append(known.removeprefix(" AND "))
+            params += known_params
+        return " AND ".join(parts), params
 
     def _known(self, table: str) -> tuple[str, list[Any]]:
         """The condition that a fact was stored by the end of ``known_by``; nothing when every fact counts.
@@ -429,6 +466,63 @@ class Measurer:
                 where += f" AND {date_column} >= %s"
                 params.append(plan.earliest)
         return where, params
+
+
+def fetch_days(
+    measurers: Sequence[Measurer],
+    first_id: int | None = None,
+    last_id: int | None = None,
+    only: Sequence[int] | None = None,
+) -> list[dict[str, dict[int, tuple]]]:
+    """``fetch_sources`` of several measurers of the same trees on different days, in one query per table.
+
+    Each day's columns are its own, narrowed by its ``day_guard``; the query
+    reads the facts of the widest span (from the earliest window's start to
+    the last day), so each table is scanned once for every day instead of
+    once per day. Returns each measurer's sources, in order, to hand to its
+    ``measure``.
+    """
+    if len(measurers) == 1:
+        return [measurers[0].fetch_sources(first_id, last_id, only)]
+    last_day = max(m.as_of for m in measurers)
+    wide = Measurer([], as_of=last_day, references=measurers[0].refs)
+    wide.valid_on = min(m.as_of for m in measurers)
+    widths: dict[str, int] = {}
+    for source in SOURCE_ORDER:
+        plans = [m.sources.get(source) for m in measurers]
+        if not plans[0] or not plans[0].columns:
+            continue
+        assert all(plan is not None and len(plan.columns) == len(plans[0].columns) for plan in plans)
+        widths[source] = len(plans[0].columns)
+        merged = wide.sources[source]
+        for measurer, plan in zip(measurers, plans, strict=True):
+            assert plan is not None
+            guard, guard_params = measurer.day_guard(source)
+            for column in plan.columns:
+                if guard:
+                    head, found, tail = column.sql.partition("CASE WHEN ")
+                    assert found, "every fact column is a conditional aggregate"
+                    column = Column(
+                        f"{head}CASE WHEN {guard} AND {tail}",
+                        (*guard_params, *column.params),
+                        column.read,
+                        column.target_currency,
+                    )
+                merged.columns.append(column)
+            merged.unbounded |= plan.unbounded
+            if plan.earliest is not None and (merged.earliest is None or plan.earliest < merged.earliest):
+                merged.earliest = plan.earliest
+        merged.indices = list(range(len(merged.columns)))
+    tables = wide.fetch_sources(first_id, last_id, only)
+    split: list[dict[str, dict[int, tuple]]] = []
+    for position in range(len(measurers)):
+        day_tables = {}
+        for source, rows in tables.items():
+            start = position * widths[source]
+            end = start + widths[source]
+            day_tables[source] = {partner: row[start:end] for partner, row in rows.items()}
+        split.append(day_tables)
+    return split
 
 
 class MeasuredChunk:

@@ -838,7 +838,9 @@ class ReplayRun(models.Model):
         max_length=200, blank=True, help_text="Whose partners were replayed, in words (the requester's)."
     )
     state = models.CharField(max_length=8, choices=State.choices, default=State.QUEUED)
-    dates_done = models.PositiveIntegerField(default=0)
+    # Every date is measured chunk by chunk of partners, all dates at once: progress is in chunks.
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
     partners_total = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -862,9 +864,9 @@ class ReplayRun(models.Model):
     def percent_done(self) -> int:
         if self.state == self.State.DONE:
             return 100
-        if not self.dates:
+        if not self.chunks_total:
             return 0
-        return min(100, self.dates_done * 100 // len(self.dates))
+        return min(100, self.chunks_done * 100 // self.chunks_total)
 
     @property
     def finished(self) -> bool:

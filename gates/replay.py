@@ -33,6 +33,7 @@ today; a fact edited since counts as it is now.
 import datetime
 import logging
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -42,7 +43,7 @@ from django.utils import timezone
 
 from core.background import task
 from criteria.tree import CriteriaError
-from gates.engine import Measurer, compile_decider
+from gates.engine import Measurer, compile_decider, fetch_days
 from gates.metrics import load_references
 from gates.models import Gate, GateState, GateVersion, ReplayRow, ReplayRun
 from gates.services.runs import partner_chunks
@@ -334,52 +335,82 @@ def _tier_of(gates: list[GateSubject], keys: list[list[int]], values: list[Any],
     return best
 
 
+@dataclass
+class _Day:
+    day: datetime.date
+    live: list[GateSubject]
+    replayed: list[GateSubject]
+    measurer: Measurer
+    live_keys: list[list[int]]
+    replayed_keys: list[list[int]]
+    counts: dict[str, Counter[int]] = field(
+        default_factory=lambda: {"live": Counter(), "replayed": Counter()}
+    )
+
+
 def _replay(run: ReplayRun, chunk_size: int) -> list[ReplayRow]:
     user = run.requested_by
     scope = Partner.objects.visible_to(user) if user is not None else Partner.objects.none()
-    everyone = sees_every_partner(user)
     definitions = _Definitions(run)
     ladder = definitions.ladder
     ladder_ids = {tier.id: position for position, tier in enumerate(ladder, start=1)}
     labels = [(None, NO_TIER), *((tier, tier.name) for tier in ladder)]
-    joined = dict(scope.values_list("pk", "joined_on"))
-    ReplayRun.objects.filter(pk=run.pk).update(partners_total=len(joined))
-    rows: list[ReplayRow] = []
-    for index, iso in enumerate(run.dates):
+    series = []
+    for iso in run.dates:
         day = datetime.date.fromisoformat(iso)
         live = definitions.live_on(day)
-        replayed = definitions.replayed_on(day, live)
-        # One measuring pass for both series: leaves they share are one column.
+        series.append((day, live, definitions.replayed_on(day, live)))
+    # Every day's measurer measures the leaves of every day (a version published mid-span
+    # adds a few): the same columns each day, so the days share each table's scan.
+    trees = list(
+        {
+            id(gate.criteria): gate.criteria for _, live, replayed in series for gate in live + replayed
+        }.values()
+    )
+    days: list[_Day] = []
+    for day, live, replayed in series:
         measurer = Measurer(
-            [gate.criteria for gate in live + replayed],
+            trees,
             as_of=day,
             references=definitions.references,
             known_by=day if run.known_then else None,
         )
         live_keys = [measurer.keys_for(gate.criteria) for gate in live]
         replayed_keys = [measurer.keys_for(gate.criteria) for gate in replayed]
-        members = sorted(pk for pk, joined_on in joined.items() if joined_on is None or joined_on <= day)
-        counts: dict[str, Counter[int]] = {"live": Counter(), "replayed": Counter()}
-        # Every partner: one pass over each fact table, as the nightly run reads them.
-        sources = measurer.fetch_sources() if everyone and members else None
-        for first_id, last_id, only in partner_chunks(chunk_size, members):
-            measured = measurer.measure(first_id, last_id, sources=sources, only=only)
-            for values in measured.values():
-                counts["live"][_tier_of(live, live_keys, values, ladder_ids)] += 1
-                counts["replayed"][_tier_of(replayed, replayed_keys, values, ladder_ids)] += 1
-        for position, (tier, name) in enumerate(labels):
-            rows.append(
-                ReplayRow(
-                    run=run,
-                    day=day,
-                    position=position,
-                    tier=tier,
-                    tier_name=name,
-                    replayed=counts["replayed"][position],
-                    live=counts["live"][position],
-                )
-            )
-        ReplayRun.objects.filter(pk=run.pk).update(dates_done=index + 1, progress_at=timezone.now())
+        days.append(_Day(day, live, replayed, measurer, live_keys, replayed_keys))
+    last_day = max(measured_day.day for measured_day in days)
+    joined = dict(scope.filter(joined_on__lte=last_day).values_list("pk", "joined_on"))
+    chunks = list(partner_chunks(chunk_size, sorted(joined)))
+    ReplayRun.objects.filter(pk=run.pk).update(partners_total=len(joined), chunks_total=len(chunks))
+    for index, (first_id, last_id, only) in enumerate(chunks):
+        # One query per table and chunk for every date (``fetch_days``), not one per date.
+        sources = fetch_days([measured_day.measurer for measured_day in days], first_id, last_id, only)
+        for measured_day, day_sources in zip(days, sources, strict=True):
+            measured = measured_day.measurer.measure(first_id, last_id, sources=day_sources, only=only)
+            for partner_id, values in measured.items():
+                joined_on = joined.get(partner_id)
+                if joined_on is None or joined_on > measured_day.day:
+                    continue  # not in the program yet on that day
+                measured_day.counts["live"][
+                    _tier_of(measured_day.live, measured_day.live_keys, values, ladder_ids)
+                ] += 1
+                measured_day.counts["replayed"][
+                    _tier_of(measured_day.replayed, measured_day.replayed_keys, values, ladder_ids)
+                ] += 1
+        ReplayRun.objects.filter(pk=run.pk).update(chunks_done=index + 1, progress_at=timezone.now())
+    rows = [
+        ReplayRow(
+            run=run,
+            day=measured_day.day,
+            position=position,
+            tier=tier,
+            tier_name=name,
+            replayed=measured_day.counts["replayed"][position],
+            live=measured_day.counts["live"][position],
+        )
+        for measured_day in days
+        for position, (tier, name) in enumerate(labels)
+    ]
     if definitions.unrecorded:
         names = ", ".join(sorted(definitions.unrecorded))
         run.notes = [

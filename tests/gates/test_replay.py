@@ -191,7 +191,7 @@ def test_progress_and_a_second_delivery(world, superuser):
     )
     replay_run(run.pk)
     run.refresh_from_db()
-    assert (run.state, run.dates_done, run.percent_done, run.partners_total) == ("done", 2, 100, 3)
+    assert (run.state, run.chunks_done, run.percent_done, run.partners_total) == ("done", 1, 100, 3)
     assert replay_run(run.pk) is None
     assert run.rows.count() == 2 * 3
 
