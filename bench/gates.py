@@ -20,7 +20,7 @@ active gates over every kind of metric, and prints:
              raised) over every partner, as the admin queues it, run in this
              process: one measuring pass through the nightly planner, writing
              nothing but its report, as a ratio to (c): ``simulation_ratio``;
-  (f) replay  the Gold gate's draft replayed on the last quarter end, then on
+  (f) replay  the Silver gate's draft replayed on the last quarter end, then on
              the last 8, over every partner as known then, beside the live
              versions: ``replay_ratio`` is the 8 dates over the one (at most 8),
              ``replay_unshared_ratio`` the same with each date's own queries;
@@ -98,8 +98,8 @@ def simulate_every_gate(gates, as_of):
     return elapsed, run
 
 
-def replay_gold(gates, count, *, shared=True):
-    """(f) The Gold gate's draft replayed on the last ``count`` quarter ends, as the admin queues it.
+def replay_silver(gates, count, *, shared=True):
+    """(f) The Silver gate's draft replayed on the last ``count`` quarter ends, as the admin queues it.
 
     ``shared=False`` measures each date with its own queries, as a reference for
     what sharing each table's scan between the dates saves.
@@ -122,14 +122,14 @@ def replay_gold(gates, count, *, shared=True):
     user, _ = get_user_model().objects.get_or_create(
         username="bench-whatif", defaults={"is_staff": True, "is_superuser": True}
     )
-    gold = next(gate for gate in gates if gate.name == "Gold")
-    gate_draft_save(actor=user, gate=gold, criteria=_draft_of(gold.criteria), currency=gold.currency)
+    silver = next(gate for gate in gates if gate.name == "Silver")
+    gate_draft_save(actor=user, gate=silver, criteria=_draft_of(silver.criteria), currency=silver.currency)
     shared_fetch = replay.fetch_days
     if not shared:
         replay.fetch_days = lambda measurers, *chunk: [m.fetch_sources(*chunk) for m in measurers]
     try:
         started = time.perf_counter()
-        run = replay_queue(actor=user, gate=gold, count=count, known_then=True)
+        run = replay_queue(actor=user, gate=silver, count=count, known_then=True)
         elapsed = time.perf_counter() - started
     finally:
         replay.fetch_days = shared_fetch
@@ -283,12 +283,12 @@ def main() -> None:
     )
 
     # (f) Replay against history: one quarter end, then eight.
-    replay_one, _ = replay_gold(gates, 1)
-    replay_eight, replay_moved = replay_gold(gates, 8)
-    replay_unshared, _ = replay_gold(gates, 8, shared=False)
+    replay_one, _ = replay_silver(gates, 1)
+    replay_eight, replay_moved = replay_silver(gates, 8)
+    replay_unshared, _ = replay_silver(gates, 8, shared=False)
     say(
-        f"(f) replay of Gold on 1 quarter end             {replay_one:8.2f} s\n"
-        f"(f) replay of Gold on 8 quarter ends            {replay_eight:8.2f} s  "
+        f"(f) replay of Silver on 1 quarter end           {replay_one:8.2f} s\n"
+        f"(f) replay of Silver on 8 quarter ends          {replay_eight:8.2f} s  "
         f"{replay_eight / replay_one:.2f} x one date, {replay_moved:,} partner-dates moved\n"
         f"(f) the same, each date its own queries         {replay_unshared:8.2f} s"
     )
