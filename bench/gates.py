@@ -20,6 +20,10 @@ active gates over every kind of metric, and prints:
              raised) over every partner, as the admin queues it, run in this
              process: one measuring pass through the nightly planner, writing
              nothing but its report, as a ratio to (c): ``simulation_ratio``;
+  (f) replay  the Silver gate's draft replayed on the last quarter end, then on
+             the last 8, over every partner as known then, beside the live
+             versions: ``replay_ratio`` is the 8 dates over the one (at most 8),
+             ``replay_unshared_ratio`` the same with each date's own queries;
 
 with the ratios a/c and b/a, the queries and the peak memory of the process,
 the time to re-evaluate one partner, and a final JSON line with every figure.
@@ -92,6 +96,47 @@ def simulate_every_gate(gates, as_of):
     run.refresh_from_db()
     assert run.state == "done", run.error
     return elapsed, run
+
+
+def replay_silver(gates, count, *, shared=True):
+    """(f) The Silver gate's draft replayed on the last ``count`` quarter ends, as the admin queues it.
+
+    ``shared=False`` measures each date with its own queries, as a reference for
+    what sharing each table's scan between the dates saves.
+    """
+    import datetime
+
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from gates import replay
+    from gates.models import Gate, GateVersion
+    from gates.replay import replay_queue
+    from gates.services import gate_draft_save
+
+    # The synthetic gates stand since before the facts: live on every date replayed.
+    since = timezone.now() - datetime.timedelta(days=5 * 365)
+    Gate.objects.update(created_at=since)
+    GateVersion.objects.update(created_at=since)
+
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench-whatif", defaults={"is_staff": True, "is_superuser": True}
+    )
+    silver = next(gate for gate in gates if gate.name == "Silver")
+    gate_draft_save(actor=user, gate=silver, criteria=_draft_of(silver.criteria), currency=silver.currency)
+    shared_fetch = replay.fetch_days
+    if not shared:
+        replay.fetch_days = lambda measurers, *chunk: [m.fetch_sources(*chunk) for m in measurers]
+    try:
+        started = time.perf_counter()
+        run = replay_queue(actor=user, gate=silver, count=count, known_then=True)
+        elapsed = time.perf_counter() - started
+    finally:
+        replay.fetch_days = shared_fetch
+    run.refresh_from_db()
+    assert run.state == "done", run.error
+    moved = sum(abs(row.replayed - row.live) for row in run.rows.all()) // 2
+    return elapsed, moved
 
 
 def peak_mb() -> float:
@@ -237,6 +282,17 @@ def main() -> None:
         f"one measuring pass"
     )
 
+    # (f) Replay against history: one quarter end, then eight.
+    replay_one, _ = replay_silver(gates, 1)
+    replay_eight, replay_moved = replay_silver(gates, 8)
+    replay_unshared, _ = replay_silver(gates, 8, shared=False)
+    say(
+        f"(f) replay of Silver on 1 quarter end           {replay_one:8.2f} s\n"
+        f"(f) replay of Silver on 8 quarter ends          {replay_eight:8.2f} s  "
+        f"{replay_eight / replay_one:.2f} x one date, {replay_moved:,} partner-dates moved\n"
+        f"(f) the same, each date its own queries         {replay_unshared:8.2f} s"
+    )
+
     # (b) The naive reference on a sample, compared with (a), then extrapolated.
     sample_ids = sorted(
         random.Random(args.seed).sample(range(1, args.partners + 1), min(args.sample, args.partners))
@@ -297,6 +353,13 @@ def main() -> None:
         "simulation_ratio": round(simulation / floor, 2),
         "simulation_over_full": round(simulation / full, 2),
         "simulation_movers": simulation_run.result["movers_total"],
+        "replay_one_date_s": round(replay_one, 3),
+        "replay_8_dates_s": round(replay_eight, 3),
+        "replay_ratio": round(replay_eight / replay_one, 2),
+        "replay_8_dates_unshared_s": round(replay_unshared, 3),
+        "replay_unshared_ratio": round(replay_unshared / replay_one, 2),
+        "replay_over_full": round(replay_eight / full, 2),
+        "replay_moved": replay_moved,
         "forecast_at_risk": forecast.at_risk,
         "forecast_days_measured": forecast.days_measured,
         "forecast_queries": forecast_queries,
@@ -343,7 +406,7 @@ def main() -> None:
         f"nothing new {round(full_idle / floor, 2)}), "
         f"b/a = {figures['naive_over_full']}, d/c = {figures['forecast_ratio']} "
         f"(first run {figures['forecast_first_run_ratio']}, d/a = {figures['forecast_over_full']}), "
-        f"e/c = {figures['simulation_ratio']}, peak {figures['peak_mb']} MB, "
+        f"e/c = {figures['simulation_ratio']}, f8/f1 = {figures['replay_ratio']}, peak {figures['peak_mb']} MB, "
         f"one partner {figures['one_partner_ms']} ms (median of {len(timings)})"
     )
     print(json.dumps(figures))

@@ -187,6 +187,14 @@ def say(message: str) -> None:
     print(message, flush=True)
 
 
+# When a fact of day ``d`` was stored: within five days mostly, one in twenty a month or
+# three late, never in the future; replays "as known then" read it (``created_at``).
+RECORDED = (
+    "LEAST(now(), d + time '09:00' + make_interval(days => CASE WHEN random() < 0.05 "
+    "THEN 30 + (random() * 60)::int ELSE (random() * 5)::int END))"
+)
+
+
 def generate(partners: int, facts: int, seed: int) -> dict[str, int]:
     """Synthetic data, written by PostgreSQL itself (generate_series) so that building it stays quick."""
     from django.core.management import call_command
@@ -261,7 +269,10 @@ def generate(partners: int, facts: int, seed: int) -> dict[str, int]:
             """
             INSERT INTO partners_certification (person_id, certification_type_id, issued_on, expires_on, source,
                                                 external_id, created_at, updated_at)
-            SELECT 1 + (random() * (%s - 1))::int, 1 + (random() * 4)::int, d, d + (365 * 2), 'bench', '', now(), now()
+            SELECT 1 + (random() * (%s - 1))::int, 1 + (random() * 4)::int, d, d + (365 * 2), 'bench', '',
+                   """
+            + RECORDED
+            + """, now()
             FROM (SELECT CURRENT_DATE - (random() * 1000)::int AS d FROM generate_series(1, %s)) AS g
             """,
             [people, certifications],
@@ -273,8 +284,10 @@ def generate(partners: int, facts: int, seed: int) -> dict[str, int]:
             SELECT 1 + (random() * (%s - 1))::int, round((500 + random() * 90000)::numeric, 2),
                    (ARRAY['USD','USD','EUR','GBP','JPY'])[1 + (random() * 4)::int], 1 + (random() * 4)::int,
                    (ARRAY['emea','na','apac','latam'])[1 + (random() * 3)::int],
-                   CURRENT_DATE - (random() * 540)::int, NULL, '', 'bench', '', now(), now()
-            FROM generate_series(1, %s)
+                   d, NULL, '', 'bench', '', """
+            + RECORDED
+            + """, now()
+            FROM (SELECT CURRENT_DATE - (random() * 540)::int AS d FROM generate_series(1, %s)) AS g
             """,
             [partners, sales],
         )
@@ -283,8 +296,10 @@ def generate(partners: int, facts: int, seed: int) -> dict[str, int]:
             INSERT INTO partners_engagementactivity (partner_id, activity_type_id, points, occurred_on, description,
                                                      source, external_id, created_at, updated_at)
             SELECT 1 + (random() * (%s - 1))::int, 1 + (random() * 4)::int, (ARRAY[10, 20, 30, 40, 50])[1 + (random() * 4)::int],
-                   CURRENT_DATE - (random() * 400)::int, '', 'bench', '', now(), now()
-            FROM generate_series(1, %s)
+                   d, '', 'bench', '', """
+            + RECORDED
+            + """, now()
+            FROM (SELECT CURRENT_DATE - (random() * 400)::int AS d FROM generate_series(1, %s)) AS g
             """,
             [partners, activities],
         )

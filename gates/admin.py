@@ -12,6 +12,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from criteria.tree import CriteriaError
 from gates import services, whatif
+from gates.admin_replay import ReplayAdminMixin
 from gates.describe import describe_criteria
 from gates.metrics import load_references
 from gates.models import (
@@ -92,7 +93,7 @@ class GateForm(forms.ModelForm):
 
 
 @admin.register(Gate)
-class GateAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
+class GateAdmin(ReplayAdminMixin, ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
     form = GateForm
     list_display = [
         "name",
@@ -109,7 +110,7 @@ class GateAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
     autocomplete_fields = ["program", "unlocks_tier"]
     filter_horizontal = ["prerequisites", "unlocks_benefits"]
     formfield_overrides = {models.JSONField: {"form_class": PrettyJSONField}}
-    actions = ["simulate_selected", "retire_selected"]
+    actions = ["simulate_selected", "replay_selected", "retire_selected"]
     change_form_template = "admin/gates/gate/change_form.html"
 
     def get_urls(self):

@@ -41,6 +41,17 @@ SOURCE_ORDER = (
     "completions",
 )
 
+# The table whose rows each source counts (where its ``created_at`` is).
+SOURCE_TABLES = {
+    "sales": "sales",
+    "certifications": "certifications",
+    "certifications_held": "certifications",
+    "activities": "activities",
+    "proficiencies": "proficiencies",
+    "deals": "deals",
+    "completions": "completions",
+}
+
 
 def _param(value: Any) -> Any:
     """Dates go to SQLite as ISO text, which is how Django stores them there."""
@@ -78,8 +89,21 @@ def compile_decider(criteria: Criteria) -> Callable[[Sequence[Any]], bool]:
 class Measurer:
     """Measures every leaf of ``trees`` for ranges of partners as of one day."""
 
-    def __init__(self, trees: Iterable[Criteria], *, as_of: datetime.date, references: References):
+    def __init__(
+        self,
+        trees: Iterable[Criteria],
+        *,
+        as_of: datetime.date,
+        references: References,
+        known_by: datetime.date | None = None,
+    ):
         self.as_of = as_of
+        # Replays "as known then": only facts stored by the end of ``known_by`` count
+        # (their ``created_at``); None counts every fact stored, late ones included.
+        self.known_by = known_by
+        # Certifications valid on this day are read (a measurer of several days reads
+        # from the first day's, each column narrowing to its own: ``fetch_days``).
+        self.valid_on = as_of
         self.refs = references
         self.reference_currency: str = settings.PRM_REFERENCE_CURRENCY
         self.sources: dict[str, _SourcePlan] = defaultdict(_SourcePlan)
@@ -306,10 +330,15 @@ class Measurer:
                     join_params.append(currency)
             closed_on = column_sql("sales", "closed_on")
             where, where_params = self._range(partner, closed_on, plan, first_id, last_id, only, by_day)
+            known, known_params = self._known("sales")
             key = f"{partner}, {closed_on}" if by_day else partner
-            sql = f"SELECT {key}, {columns_sql} FROM {table_sql('sales')}{joins} WHERE {where} GROUP BY {key}"
-            return sql, params + join_params + where_params
+            sql = (
+                f"SELECT {key}, {columns_sql} FROM {table_sql('sales')}{joins} "
+                f"WHERE {where}{known} GROUP BY {key}"
+            )
+            return sql, params + join_params + where_params + known_params
         if source == "certifications":
+            known, known_params = self._known("certifications")
             partner = column_sql("people", "partner")
             person = column_sql("certifications", "person")
             where, where_params = self._range(partner, None, plan, first_id, last_id, only)
@@ -323,12 +352,13 @@ class Measurer:
                 f"ON {column_sql('people', 'id')} = {person} "
                 f"WHERE {where} AND {column_sql('people', 'is_active')} = %s "
                 f"AND {column_sql('certifications', 'issued_on')} <= %s "
-                f"AND ({expires_on} IS NULL OR {expires_on} >= %s) "
+                f"AND ({expires_on} IS NULL OR {expires_on} >= %s){known} "
                 f"GROUP BY {partner}, {person}) per_person GROUP BY partner_id"
             )
-            return sql, params + where_params + [True, self.as_of, self.as_of]
+            return sql, params + where_params + [True, self.as_of, self.valid_on] + known_params
         if source == "certifications_held":
             # The certifications themselves (not per person): counted, or their types counted once.
+            known, known_params = self._known("certifications")
             partner = column_sql("people", "partner")
             where, where_params = self._range(partner, None, plan, first_id, last_id, only)
             expires_on = column_sql("certifications", "expires_on")
@@ -338,13 +368,14 @@ class Measurer:
                 f"ON {column_sql('people', 'id')} = {column_sql('certifications', 'person')} "
                 f"WHERE {where} AND {column_sql('people', 'is_active')} = %s "
                 f"AND {column_sql('certifications', 'issued_on')} <= %s "
-                f"AND ({expires_on} IS NULL OR {expires_on} >= %s) "
+                f"AND ({expires_on} IS NULL OR {expires_on} >= %s){known} "
                 f"GROUP BY {partner}"
             )
-            return sql, params + where_params + [True, self.as_of, self.as_of]
+            return sql, params + where_params + [True, self.as_of, self.valid_on] + known_params
         if source == "completions":
             # Completions of active people, per person and course (a course completed twice
             # counts once), then per partner; the course gives track and duration.
+            known, known_params = self._known("completions")
             partner = column_sql("people", "partner")
             person, course = column_sql("completions", "person"), column_sql("completions", "course")
             where, where_params = self._range(partner, None, plan, first_id, last_id, only)
@@ -357,20 +388,58 @@ class Measurer:
                 f"ON {column_sql('people', 'id')} = {person} "
                 f"JOIN {table_sql('courses')} ON {column_sql('courses', 'id')} = {course} "
                 f"WHERE {where} AND {column_sql('people', 'is_active')} = %s "
-                f"AND {column_sql('completions', 'completed_at')} < %s "
+                f"AND {column_sql('completions', 'completed_at')} < %s{known} "
                 f"GROUP BY {partner}, {person}, {course}) per_course GROUP BY partner_id"
             )
-            return sql, params + where_params + [True, day_starts(self.as_of + datetime.timedelta(days=1))]
+            end = day_starts(self.as_of + datetime.timedelta(days=1))
+            return sql, params + where_params + [True, end] + known_params
         dated = {"activities": "occurred_on", "proficiencies": None, "deals": "registered_on"}
         if source in dated:
             partner = column_sql(source, "partner")
             day = dated[source]
             day_column = column_sql(source, day) if day else None
             where, where_params = self._range(partner, day_column, plan, first_id, last_id, only, by_day)
+            known, known_params = self._known(source)
             key = f"{partner}, {day_column}" if by_day else partner
-            sql = f"SELECT {key}, {columns_sql} FROM {table_sql(source)} WHERE {where} GROUP BY {key}"
-            return sql, params + where_params
+            sql = f"SELECT {key}, {columns_sql} FROM {table_sql(source)} WHERE {where}{known} GROUP BY {key}"
+            return sql, params + where_params + known_params
         raise ValueError(f"unknown source {source!r}")
+
+    def day_guard(self, source: str) -> tuple[str, list[Any]]:
+        """What a fact of ``source`` must be to count on ``as_of`` besides its leaves' conditions.
+
+        The leaves bound their facts by date themselves (windows end on the day);
+        the source query adds the certifications' validity and, as known then, the
+        day the fact was stored. A measurer of several days (``fetch_days``) puts
+        this in each day's columns instead.
+        """
+        parts: list[str] = []
+        params: list[Any] = []
+        if source in ("certifications", "certifications_held"):
+            issued_on, expires_on = (
+                column_sql("certifications", "issued_on"),
+                column_sql("certifications", "expires_on"),
+            )
+            parts.append(f"{issued_on} <= %s AND ({expires_on} IS NULL OR {expires_on} >= %s)")
+            params += [self.as_of, self.as_of]
+        known, known_params = self._known(SOURCE_TABLES[source])
+        if known:
+            parts.append(known.removeprefix(" AND "))
+            params += known_params
+        return " AND ".join(parts), params
+
+    def _known(self, table: str) -> tuple[str, list[Any]]:
+        """The condition that a fact was stored by the end of ``known_by``; nothing when every fact counts.
+
+        Rows stored before the table recorded when (a NULL ``created_at``) count as known all along.
+        """
+        if self.known_by is None:
+            return "", []
+        created_at = column_sql(table, "created_at")
+        return (
+            f" AND ({created_at} IS NULL OR {created_at} < %s)",
+            [day_starts(self.known_by + datetime.timedelta(days=1))],
+        )
 
     def _range(
         self,
@@ -403,6 +472,63 @@ class Measurer:
                 where += " AND (" + " OR ".join(f"{date_column} BETWEEN %s AND %s" for _ in by_day) + ")"
                 params.extend(day for span in by_day for day in span)
         return where, params
+
+
+def fetch_days(
+    measurers: Sequence[Measurer],
+    first_id: int | None = None,
+    last_id: int | None = None,
+    only: Sequence[int] | None = None,
+) -> list[dict[str, dict[int, tuple]]]:
+    """``fetch_sources`` of several measurers of the same trees on different days, in one query per table.
+
+    Each day's columns are its own, narrowed by its ``day_guard``; the query
+    reads the facts of the widest span (from the earliest window's start to
+    the last day), so each table is scanned once for every day instead of
+    once per day. Returns each measurer's sources, in order, to hand to its
+    ``measure``.
+    """
+    if len(measurers) == 1:
+        return [measurers[0].fetch_sources(first_id, last_id, only)]
+    last_day = max(m.as_of for m in measurers)
+    wide = Measurer([], as_of=last_day, references=measurers[0].refs)
+    wide.valid_on = min(m.as_of for m in measurers)
+    widths: dict[str, int] = {}
+    for source in SOURCE_ORDER:
+        plans = [m.sources.get(source) for m in measurers]
+        if not plans[0] or not plans[0].columns:
+            continue
+        assert all(plan is not None and len(plan.columns) == len(plans[0].columns) for plan in plans)
+        widths[source] = len(plans[0].columns)
+        merged = wide.sources[source]
+        for measurer, plan in zip(measurers, plans, strict=True):
+            assert plan is not None
+            guard, guard_params = measurer.day_guard(source)
+            for column in plan.columns:
+                if guard:
+                    head, found, tail = column.sql.partition("CASE WHEN ")
+                    assert found, "every fact column is a conditional aggregate"
+                    column = Column(
+                        f"{head}CASE WHEN {guard} AND {tail}",
+                        (*guard_params, *column.params),
+                        column.read,
+                        column.target_currency,
+                    )
+                merged.columns.append(column)
+            merged.unbounded |= plan.unbounded
+            if plan.earliest is not None and (merged.earliest is None or plan.earliest < merged.earliest):
+                merged.earliest = plan.earliest
+        merged.indices = list(range(len(merged.columns)))
+    tables = wide.fetch_sources(first_id, last_id, only)
+    split: list[dict[str, dict[int, tuple]]] = []
+    for position in range(len(measurers)):
+        day_tables = {}
+        for source, rows in tables.items():
+            start = position * widths[source]
+            end = start + widths[source]
+            day_tables[source] = {partner: row[start:end] for partner, row in rows.items()}
+        split.append(day_tables)
+    return split
 
 
 class MeasuredChunk:

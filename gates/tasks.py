@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 from django.db import OperationalError
 
-from gates import forecast, services, whatif
+from gates import forecast, replay, services, whatif
 
 logger = logging.getLogger(__name__)
 
@@ -124,3 +124,12 @@ def whatif_run_task(run_id: int) -> dict:
         "partners": (run.result or {}).get("partners", 0),
         "movers": (run.result or {}).get("movers_total", 0),
     }
+
+
+@shared_task
+def replay_run_task(run_id: int) -> dict:
+    """A replay against history asked for in the admin or the API; a second delivery does nothing."""
+    run = replay.replay_run(run_id)
+    if run is None:
+        return {"run": run_id, "skipped": True}
+    return {"run": run_id, "dates": len(run.dates)}

@@ -447,6 +447,8 @@ SPECTACULAR_SETTINGS = {
         "TokenScopeEnum": "api.models.TokenScope",
         "MembershipRoleEnum": "partners.models.MembershipRole",
         "PartnerRoleEnum": "partners.members.PARTNER_ROLE_CHOICES",
+        "ReplayPeriodEnum": "gates.models.ReplayRun.Period",
+        "ReplayStateEnum": "gates.models.ReplayRun.State",
     },
 }
 

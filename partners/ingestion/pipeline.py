@@ -56,7 +56,7 @@ class _Ingestion:
     partner_path: ClassVar[str] = "partner_id"
     # Whether the model stores the source (people do not: one person is one person, whoever sends it).
     has_source: ClassVar[bool] = True
-    # The moments a new row is stamped with (proficiencies have no ``created_at``).
+    # The moments a new row is stamped with: when it was first stored, and last changed.
     stamps: ClassVar[tuple[str, ...]] = ("created_at", "updated_at")
 
     def __init__(self, *, actor, source: str, partners, audit_data: dict | None = None):

@@ -22,7 +22,6 @@ class ProficienciesIngestion(_Ingestion):
     model = ServiceProficiency
     fields = frozenset({"external_id", "partner", "offering", "level", "since"})
     compared = ("partner_id", "offering_id", "level", "since")
-    stamps = ("updated_at",)
     # One proficiency per partner and offering across sources: batches of all sources take turns.
     lock_across_sources = True
 

@@ -348,6 +348,9 @@ class ServiceProficiency(models.Model):
     since = models.DateField(validators=[validate_fact_date])
     source = models.CharField(max_length=50, default="manual")
     external_id = models.CharField(max_length=100, blank=True)
+    # When the proficiency was first stored, for replays "as known then"; empty on
+    # rows stored before it was recorded, which count as known all along.
+    created_at = models.DateTimeField(auto_now_add=True, null=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = FactQuerySet.as_manager()

@@ -1,5 +1,7 @@
 // Draws every <canvas data-chart="ID">, where ID names a json_script element holding
 // {"type": "bar", "stacked": false, "labels": [...], "datasets": [{"label": ..., "data": [...]}]}.
+// A dataset may name its "stack" (bars side by side, each stacked) and its "colour" (a palette
+// index, so that one tier keeps its colour in every stack).
 // The data table beside each chart carries the same figures for screen readers and for reading.
 (function () {
   "use strict";
@@ -9,11 +11,13 @@
     if (!source || typeof Chart === "undefined") { return; }
     var spec = JSON.parse(source.textContent);
     var datasets = spec.datasets.map(function (dataset, index) {
+      var colour = palette[(dataset.colour !== undefined ? dataset.colour : index) % palette.length];
       return {
         label: dataset.label,
+        stack: dataset.stack,
         data: dataset.data.map(Number),
-        backgroundColor: palette[index % palette.length],
-        borderColor: palette[index % palette.length]
+        backgroundColor: colour,
+        borderColor: colour
       };
     });
     new Chart(canvas, {

@@ -100,6 +100,8 @@ class TestProficiencies:
             3,
         )
         assert stored["p-1"].since == datetime.date.fromisoformat(LAST_MONTH)
+        # When each was first stored, for replays "as known then".
+        assert stored["p-1"].created_at is not None and stored["p-1"].created_at <= timezone.now()
         # The list the API already had shows them.
         listed = manager_client.get("/api/v1/proficiencies/", {"partner": partner.pk}).json()["results"]
         assert {row["external_id"] for row in listed} == {"p-1", "p-2"}
