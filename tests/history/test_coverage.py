@@ -23,6 +23,8 @@ NOT_RECORDED = {
     "inbox.inboxpreference": "a user's own choice of delivery, changed by that user only",
     "inbox.inboxdigest": "the bookkeeping of digests sent",
     "gates.whatifrun": "a report of a simulation, written once by the run and never edited",
+    "gates.replayrun": "a report of a replay against history, written once by the run and never edited",
+    "gates.replayrow": "a row of a replay's report, written with it and never edited",
     "gates.tierchange": "the history of tiers (and of overrides) itself",
     "gates.benefitgrant": "a result of the evaluation",
     "gates.segmentmembership": "a result of the evaluation",
