@@ -4,10 +4,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.http import HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django_htmx.http import HttpResponseClientRedirect
 
 from criteria.tree import CriteriaError
@@ -31,8 +32,9 @@ from gates.models import (
 from gates.validation import parse_criteria
 from gates.widgets import CriteriaBuilderWidget
 from partners.admin_coverage import CoverageAdminMixin, ReadOnlyAdmin
+from partners.models import Partner
 from prm.forms import PrettyJSONField
-from prm.ids import object_or_404
+from prm.ids import object_or_404, parse_id
 from programs.admin_rights import ProgramRightsAdminMixin
 from programs.models import Program
 
@@ -116,6 +118,7 @@ class GateAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
         return [
             path("simulate/", self.admin_site.admin_view(self.simulate_view), name="gates_gate_simulate"),
             path("describe/", self.admin_site.admin_view(self.describe_view), name="gates_gate_describe"),
+            path("<str:object_id>/diff/", self.admin_site.admin_view(self.diff_view), name="gates_gate_diff"),
             path(
                 "whatif/<str:run_id>/", self.admin_site.admin_view(self.whatif_view), name="gates_gate_whatif"
             ),
@@ -264,6 +267,24 @@ class GateAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/gates/gate/whatif.html", context)
 
+    def diff_view(self, request, object_id):
+        """Two versions of a gate side by side in words, and who passes under each among the user's partners."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        gate = object_or_404(self.get_queryset(request), object_id)
+        return version_diff_page(
+            request,
+            self.admin_site,
+            owner=gate,
+            versions=GateVersion.objects.filter(gate=gate).order_by("-version"),
+            current=gate.version,
+            title=f"Compare versions of “{gate}”",
+            changelist=("Gates", reverse("admin:gates_gate_changelist")),
+            change_url=reverse("admin:gates_gate_change", args=[gate.pk]),
+            versions_url=reverse("admin:gates_gateversion_changelist") + f"?gate__id__exact={gate.pk}",
+            diff=services.gate_versions_diff,
+        )
+
     def describe_view(self, request):
         """The rule being built, in the plain language partners read, or its problems by place in the tree."""
         if request.method != "POST":
@@ -299,15 +320,67 @@ class GateAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
         return Program.objects.filter(pk=int(program_id or 0)).values_list("base_currency", flat=True).first()
 
 
+def version_diff_page(
+    request, admin_site, *, owner, versions, current, title, changelist, change_url, versions_url, diff
+):
+    """The page comparing two versions of a gate or a segment: ``?before=&after=`` version numbers,
+    by default the current version and the draft (or the version before the current one)."""
+    by_number = {version.version: version for version in versions}
+    draft = next((n for n, v in by_number.items() if v.state == GateVersion.State.DRAFT), None)
+    if draft is not None:
+        defaults = {"before": current, "after": draft}
+    else:
+        # No draft: what the last publishing changed.
+        defaults = {"before": max((n for n in by_number if n < current), default=current), "after": current}
+    picked = []
+    for name in ("before", "after"):
+        raw = request.GET.get(name)
+        number = parse_id(raw) if raw else defaults[name]
+        if number not in by_number:
+            raise Http404(f"{name}: no such version.")
+        picked.append(by_number[number])
+    errors: list[str] = []
+    result = None
+    try:
+        result = diff(before=picked[0], after=picked[1], partners=Partner.objects.visible_to(request.user))
+    except CriteriaError as exc:
+        errors = exc.errors
+    context = {
+        **admin_site.each_context(request),
+        "title": title,
+        "owner": owner,
+        "versions": list(by_number.values()),
+        "before": picked[0],
+        "after": picked[1],
+        "current": current,
+        "diff": result,
+        "errors": errors,
+        "changelist_name": changelist[0],
+        "changelist_url": changelist[1],
+        "change_url": change_url,
+        "versions_url": versions_url,
+        "movers_shown": whatif.MOVERS_SHOWN,
+    }
+    return TemplateResponse(request, "admin/gates/version_diff.html", context)
+
+
 @admin.register(GateVersion)
 class GateVersionAdmin(ReadOnlyAdmin):
     """Versions are drafted from the gate's change form and published here; a published one is read-only."""
 
-    list_display = ["gate", "version", "state", "effective_from", "published_at", "published_by"]
+    list_display = ["gate", "version", "state", "effective_from", "published_at", "published_by", "compare"]
     list_filter = ["state"]
     search_fields = ["gate__name"]
     list_select_related = ["gate", "published_by"]
     actions = ["publish_today"]
+
+    @admin.display(description="Compare")
+    def compare(self, version: GateVersion):
+        """This version beside the gate's current one (or, for the current one, the one before)."""
+        url = reverse("admin:gates_gate_diff", args=[version.gate_id])
+        if version.version != version.gate.version:
+            url += f"?before={version.gate.version}&after={version.version}"
+        return format_html('<a href="{}">Compare</a>', url)
 
     @admin.action(description="Publish the selected drafts, in effect today")
     def publish_today(self, request, queryset):

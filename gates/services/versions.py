@@ -1,6 +1,7 @@
 """Gate versions: drafts, publishing from a date, and two versions compared."""
 
 import datetime
+import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,8 +11,9 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from core.audit import audit
+from criteria.tree import Leaf
 from criteria.tree import evaluate as evaluate_tree
-from gates.describe import leaf_sentence
+from gates.describe import describe_criteria, leaf_sentence
 from gates.engine import Measurer
 from gates.metrics import References, load_references
 from gates.models import Gate, GateState, GateVersion
@@ -124,16 +126,51 @@ def gate_versions_apply_due(day: datetime.date | None = None) -> int:
     return len(due)
 
 
+@dataclass(frozen=True)
+class CriterionRow:
+    """One line of two versions side by side: a criterion of either, or of both unchanged."""
+
+    before: str | None
+    after: str | None
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+@dataclass(frozen=True)
+class Mover:
+    """A partner that passes under one version and not the other."""
+
+    partner_id: int
+    name: str
+    passes_after: bool
+
+
 @dataclass
 class VersionDiff:
-    before: GateVersion
-    after: GateVersion
+    before: Any
+    after: Any
     before_lines: list[str]
     after_lines: list[str]
+    before_sentence: str = ""
+    after_sentence: str = ""
+    rows: list[CriterionRow] = field(default_factory=list)
     pass_before: int = 0
     pass_after: int = 0
-    newly_pass: list[str] = field(default_factory=list)
-    newly_fail: list[str] = field(default_factory=list)
+    movers: list[Mover] = field(default_factory=list)
+
+    @property
+    def newly_pass(self) -> list[str]:
+        return [mover.name for mover in self.movers if mover.passes_after]
+
+    @property
+    def newly_fail(self) -> list[str]:
+        return [mover.name for mover in self.movers if not mover.passes_after]
+
+    @property
+    def changed(self) -> bool:
+        return any(row.changed for row in self.rows)
 
 
 def criteria_lines(criteria: Any, currency: str, refs: References | None = None) -> list[str]:
@@ -143,24 +180,60 @@ def criteria_lines(criteria: Any, currency: str, refs: References | None = None)
     return [f"{leaf.path}: {leaf_sentence(leaf, refs)}" for leaf in tree.leaves]
 
 
-def gate_versions_diff(
-    *, before: GateVersion, after: GateVersion, partners: QuerySet[Partner] | None = None
+def _aligned(before_leaves: list[Leaf], after_leaves: list[Leaf], refs: References) -> list[CriterionRow]:
+    """The criteria of two trees aligned: the same sentence on one row, the others beside what they replace.
+
+    Sentences are matched without their place in the tree, so a criterion
+    added at the front does not mark every one after it as changed.
+    """
+    words_before = [leaf_sentence(leaf, refs) for leaf in before_leaves]
+    words_after = [leaf_sentence(leaf, refs) for leaf in after_leaves]
+    rows: list[CriterionRow] = []
+    matcher = difflib.SequenceMatcher(a=words_before, b=words_after, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            rows.extend(
+                CriterionRow(words_before[i], words_after[j])
+                for i, j in zip(range(i1, i2), range(j1, j2), strict=True)
+            )
+            continue
+        left, right = words_before[i1:i2], words_after[j1:j2]
+        for position in range(max(len(left), len(right))):
+            rows.append(
+                CriterionRow(
+                    left[position] if position < len(left) else None,
+                    right[position] if position < len(right) else None,
+                )
+            )
+    return rows
+
+
+def criteria_diff(
+    *, before: Any, after: Any, partners: QuerySet[Partner] | None = None, as_of: datetime.date | None = None
 ) -> VersionDiff:
-    """Two versions side by side in words, and who passes under each (among ``partners``, the caller's)."""
+    """Two versions (anything with ``criteria`` and ``currency``) side by side in words, and who passes
+    under each among ``partners`` (the caller's, through the door; every partner when None).
+
+    Both trees are measured in one pass of the evaluation's own engine (one
+    ``Measurer``, one aggregate query per fact table and chunk), so the
+    queries do not grow with the partners. Raises ``CriteriaError`` for a
+    tree that no longer parses (a code since deleted).
+    """
     references = load_references()
-    diff = VersionDiff(
-        before=before,
-        after=after,
-        before_lines=criteria_lines(before.criteria, before.currency, references),
-        after_lines=criteria_lines(after.criteria, after.currency, references),
-    )
-    today = timezone.localdate()
     trees = [
         parse_criteria(v.criteria, default_currency=v.currency, references=references)
         for v in (before, after)
     ]
-    # One measuring pass for both versions.
-    measurer = Measurer(trees, as_of=today, references=references)
+    diff = VersionDiff(
+        before=before,
+        after=after,
+        before_lines=[f"{leaf.path}: {leaf_sentence(leaf, references)}" for leaf in trees[0].leaves],
+        after_lines=[f"{leaf.path}: {leaf_sentence(leaf, references)}" for leaf in trees[1].leaves],
+        before_sentence=describe_criteria(trees[0], references),
+        after_sentence=describe_criteria(trees[1], references),
+        rows=_aligned(list(trees[0].leaves), list(trees[1].leaves), references),
+    )
+    measurer = Measurer(trees, as_of=as_of or timezone.localdate(), references=references)
     keys = [measurer.keys_for(tree) for tree in trees]
     scope = list(partners.values_list("pk", flat=True)) if partners is not None else None
     moved: list[tuple[int, bool]] = []
@@ -175,6 +248,15 @@ def gate_versions_diff(
             if was != now:
                 moved.append((partner_id, now))
     names = dict(Partner.objects.filter(id__in=[i for i, _ in moved]).values_list("id", "name"))
-    diff.newly_pass = sorted(names[i] for i, now in moved if now)
-    diff.newly_fail = sorted(names[i] for i, now in moved if not now)
+    diff.movers = sorted(
+        (Mover(partner_id, names[partner_id], now) for partner_id, now in moved),
+        key=lambda mover: (not mover.passes_after, mover.name, mover.partner_id),
+    )
     return diff
+
+
+def gate_versions_diff(
+    *, before: GateVersion, after: GateVersion, partners: QuerySet[Partner] | None = None
+) -> VersionDiff:
+    """Two versions of a gate side by side in words, and who passes under each (among ``partners``)."""
+    return criteria_diff(before=before, after=after, partners=partners)
