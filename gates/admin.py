@@ -8,7 +8,6 @@ from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpRespo
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
 from django_htmx.http import HttpResponseClientRedirect
 
 from criteria.tree import CriteriaError
@@ -35,8 +34,9 @@ from partners.admin_coverage import CoverageAdminMixin, ReadOnlyAdmin
 from partners.models import Partner
 from prm.forms import PrettyJSONField
 from prm.ids import object_or_404, parse_id
+from programs import admin as programs_admin
 from programs.admin_rights import ProgramRightsAdminMixin
-from programs.models import Program
+from programs.models import Program, Segment, SegmentVersion
 
 
 class GateForm(forms.ModelForm):
@@ -283,6 +283,7 @@ class GateAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
             change_url=reverse("admin:gates_gate_change", args=[gate.pk]),
             versions_url=reverse("admin:gates_gateversion_changelist") + f"?gate__id__exact={gate.pk}",
             diff=services.gate_versions_diff,
+            noun="gate",
         )
 
     def describe_view(self, request):
@@ -321,7 +322,7 @@ class GateAdmin(ProgramRightsAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
 
 
 def version_diff_page(
-    request, admin_site, *, owner, versions, current, title, changelist, change_url, versions_url, diff
+    request, admin_site, *, owner, versions, current, title, changelist, change_url, versions_url, diff, noun
 ):
     """The page comparing two versions of a gate or a segment: ``?before=&after=`` version numbers,
     by default the current version and the draft (or the version before the current one)."""
@@ -360,43 +361,27 @@ def version_diff_page(
         "change_url": change_url,
         "versions_url": versions_url,
         "movers_shown": whatif.MOVERS_SHOWN,
+        # A gate's partners pass it; a segment's are in it.
+        "passing": "Pass" if noun == "gate" else "In",
     }
     return TemplateResponse(request, "admin/gates/version_diff.html", context)
 
 
 @admin.register(GateVersion)
-class GateVersionAdmin(ReadOnlyAdmin):
+class GateVersionAdmin(programs_admin.VersionAdminMixin, ReadOnlyAdmin):
     """Versions are drafted from the gate's change form and published here; a published one is read-only."""
 
-    list_display = ["gate", "version", "state", "effective_from", "published_at", "published_by", "compare"]
+    owner_field = "gate"
+    diff_url_name = "admin:gates_gate_diff"
+    list_display = ["gate", *programs_admin.VERSION_COLUMNS]
     list_filter = ["state"]
+    actions = ["publish_today"]
     search_fields = ["gate__name"]
     list_select_related = ["gate", "published_by"]
-    actions = ["publish_today"]
 
-    @admin.display(description="Compare")
-    def compare(self, version: GateVersion):
-        """This version beside the gate's current one (or, for the current one, the one before)."""
-        url = reverse("admin:gates_gate_diff", args=[version.gate_id])
-        if version.version != version.gate.version:
-            url += f"?before={version.gate.version}&after={version.version}"
-        return format_html('<a href="{}">Compare</a>', url)
-
-    @admin.action(description="Publish the selected drafts, in effect today")
-    def publish_today(self, request, queryset):
-        allowed = queryset.actionable_by(request.user, "manage").filter(state=GateVersion.State.DRAFT)
-        published = 0
-        for draft in allowed.select_related("gate__program"):
-            services.gate_version_publish(actor=request.user, draft=draft)
-            published += 1
-        skipped = queryset.count() - published
-        self.message_user(request, f"{published} version(s) published.", messages.SUCCESS)
-        if skipped:
-            self.message_user(
-                request,
-                f"{skipped} not published: not drafts, or programs you do not manage.",
-                messages.WARNING,
-            )
+    @staticmethod
+    def publish(*, actor, draft) -> None:
+        services.gate_version_publish(actor=actor, draft=draft)
 
 
 @admin.register(GateStatus)
@@ -561,3 +546,41 @@ class SegmentMembershipAdmin(ReadOnlyAdmin):
     list_filter = ["segment"]
     search_fields = ["partner__name"]
     list_select_related = ["segment", "partner"]
+
+
+admin.site.unregister(Segment)
+
+
+@admin.register(Segment)
+class SegmentAdmin(programs_admin.SegmentAdmin):
+    """The programs' segment admin, with its versions compared: measuring partners is the gates' work."""
+
+    def get_urls(self):
+        return [
+            path(
+                "<str:object_id>/diff/",
+                self.admin_site.admin_view(self.diff_view),
+                name="programs_segment_diff",
+            ),
+            *super().get_urls(),
+        ]
+
+    def diff_view(self, request, object_id):
+        """Two versions of a segment side by side in words, and who is in it under each (among the user's partners)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        segment = object_or_404(self.get_queryset(request), object_id)
+        return version_diff_page(
+            request,
+            self.admin_site,
+            owner=segment,
+            versions=SegmentVersion.objects.filter(segment=segment).order_by("-version"),
+            current=segment.version,
+            title=f"Compare versions of “{segment}”",
+            changelist=("Segments", reverse("admin:programs_segment_changelist")),
+            change_url=reverse("admin:programs_segment_change", args=[segment.pk]),
+            versions_url=reverse("admin:programs_segmentversion_changelist")
+            + f"?segment__id__exact={segment.pk}",
+            diff=services.criteria_diff,
+            noun="segment",
+        )

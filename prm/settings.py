@@ -446,6 +446,7 @@ SPECTACULAR_SETTINGS = {
         "TokenScopeEnum": "api.models.TokenScope",
         "MembershipRoleEnum": "partners.models.MembershipRole",
         "PartnerRoleEnum": "partners.members.PARTNER_ROLE_CHOICES",
+        "VersionStateEnum": "programs.models.VersionState",
     },
 }
 

@@ -29,7 +29,7 @@ from gates.models import (
 )
 from gates.services import criteria_lines
 from gates.validation import parse_criteria
-from programs.models import Benefit, BenefitKind, Program, Tier
+from programs.models import Benefit, BenefitKind, Program, SegmentVersion, Tier
 
 
 def _references(serializer: serializers.Field) -> References:
@@ -525,10 +525,56 @@ class GatePublishRequestSerializer(StrictSerializer):
     )
 
 
+class CriterionRowSerializer(StrictSerializer):
+    before = serializers.CharField(allow_null=True, help_text="The criterion in words; null where added.")
+    after = serializers.CharField(allow_null=True, help_text="The criterion in words; null where removed.")
+    changed = serializers.BooleanField()
+
+
 class GateDiffSerializer(StrictSerializer):
     before = GateVersionSerializer()
     after = GateVersionSerializer()
+    criteria = CriterionRowSerializer(
+        many=True,
+        help_text="The criteria of both versions side by side, those that read the same on one row.",
+    )
     passing_before = serializers.IntegerField(help_text="Partners you can see passing the first version.")
     passing_after = serializers.IntegerField()
     newly_pass = serializers.ListField(child=serializers.CharField(), help_text="Pass only the second.")
     newly_fail = serializers.ListField(child=serializers.CharField(), help_text="Pass only the first.")
+
+
+class SegmentVersionSerializer(GateVersionSerializer):
+    """A version of a segment's criteria: the draft, the current one, those scheduled or superseded."""
+
+    class Meta:
+        model = SegmentVersion
+        fields = GateVersionSerializer.Meta.fields
+        read_only_fields = fields
+
+
+class SegmentDraftRequestSerializer(StrictSerializer):
+    criteria = CriteriaField()
+    currency = serializers.ChoiceField(
+        choices=CURRENCY_CHOICES,
+        required=False,
+        help_text="Currency of money criteria; the segment's by default.",
+    )
+
+
+class SegmentPublishRequestSerializer(GatePublishRequestSerializer):
+    """When a segment's draft takes effect."""
+
+
+class SegmentDiffSerializer(StrictSerializer):
+    before = SegmentVersionSerializer()
+    after = SegmentVersionSerializer()
+    criteria = CriterionRowSerializer(many=True, help_text="The criteria of both versions side by side.")
+    passing_before = serializers.IntegerField(
+        help_text="Partners you can see in the segment under the first version."
+    )
+    passing_after = serializers.IntegerField()
+    newly_pass = serializers.ListField(
+        child=serializers.CharField(), help_text="In it only under the second."
+    )
+    newly_fail = serializers.ListField(child=serializers.CharField(), help_text="In it only under the first.")

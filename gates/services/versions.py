@@ -1,4 +1,5 @@
-"""Gate versions: drafts, publishing from a date, and two versions compared."""
+"""Gate versions: drafts, publishing from a date (``programs.versioning``, as segments), and two
+versions of a gate or a segment compared."""
 
 import datetime
 import difflib
@@ -6,11 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Max, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from core.audit import audit
 from criteria.tree import Leaf
 from criteria.tree import evaluate as evaluate_tree
 from gates.describe import describe_criteria, leaf_sentence
@@ -19,21 +18,33 @@ from gates.metrics import References, load_references
 from gates.models import Gate, GateState, GateVersion
 from gates.services.queueing import request_full_evaluation
 from gates.services.runs import partner_chunks
-from gates.validation import criteria_errors, parse_criteria
+from gates.validation import parse_criteria
 from partners.models import Partner
+from programs import versioning
+from programs.versioning import Versioned
 
 
-class VersionError(Exception):
-    """A version cannot be saved or published as asked; ``errors`` maps fields to messages."""
+def _evaluate_if_active(gate) -> None:
+    if gate.state == GateState.ACTIVE:
+        request_full_evaluation()
 
-    def __init__(self, errors: dict[str, list[str]]):
-        super().__init__(errors)
-        self.errors = errors
+
+GATES = Versioned(
+    noun="gate",
+    owner_model=Gate,
+    version_model=GateVersion,
+    owner_field="gate",
+    default_currency=lambda gate: gate.program.base_currency,
+    # A gate counting in its program's base currency keeps naming none.
+    stored_currency=lambda gate, currency: (
+        "" if currency == gate.program.base_currency and not gate.currency else currency
+    ),
+    after_current=_evaluate_if_active,
+)
 
 
 def next_version(gate) -> int:
-    latest = GateVersion.objects.filter(gate=gate).aggregate(latest=Max("version"))["latest"]
-    return max(latest or 0, gate.version) + 1
+    return versioning.next_version(GATES, gate)
 
 
 def gate_draft_save(*, actor, gate, criteria: Any, currency: str | None = None) -> GateVersion:
@@ -43,20 +54,7 @@ def gate_draft_save(*, actor, gate, criteria: Any, currency: str | None = None) 
     current version until the draft is published. Raises ``VersionError``
     for an invalid tree.
     """
-    currency = currency if currency is not None else gate.currency
-    problems = criteria_errors(criteria, default_currency=currency or gate.program.base_currency)
-    if problems:
-        raise VersionError({"criteria": problems})
-    with transaction.atomic():
-        Gate.objects.select_for_update().filter(pk=gate.pk).first()
-        draft = GateVersion.objects.filter(gate=gate, state=GateVersion.State.DRAFT).first()
-        if draft is None:
-            draft = GateVersion(gate=gate, version=next_version(gate), state=GateVersion.State.DRAFT)
-        draft.criteria = criteria
-        draft.currency = currency or gate.program.base_currency
-        draft.save()
-        audit(actor=actor, action="gate.draft_saved", target=gate, version=draft.version, criteria=criteria)
-    return draft
+    return versioning.draft_save(GATES, actor=actor, owner=gate, criteria=criteria, currency=currency)
 
 
 def gate_version_publish(
@@ -70,60 +68,12 @@ def gate_version_publish(
     version before stays, read-only, as what earlier statuses were decided
     under. Audited.
     """
-    today = timezone.localdate()
-    effective_from = effective_from or today
-    if draft.state != GateVersion.State.DRAFT:
-        raise VersionError({"version": ["Only a draft is published; this version is read-only."]})
-    if effective_from < today:
-        raise VersionError({"effective_from": ["A version takes effect today or later, never in the past."]})
-    with transaction.atomic():
-        draft.effective_from = effective_from
-        draft.published_at = timezone.now()
-        draft.published_by = actor if getattr(actor, "pk", None) else None
-        draft.state = GateVersion.State.SCHEDULED
-        draft.save(update_fields=["effective_from", "published_at", "published_by", "state"])
-        audit(
-            actor=actor,
-            action="gate.version_published",
-            target=draft.gate,
-            version=draft.version,
-            effective_from=effective_from.isoformat(),
-        )
-        if effective_from <= today:
-            _make_current(draft)
-    return draft
-
-
-def _make_current(version: GateVersion) -> None:
-    gate = Gate.objects.select_for_update().get(pk=version.gate_id)
-    GateVersion.objects.filter(gate=gate, state=GateVersion.State.CURRENT).update(
-        state=GateVersion.State.SUPERSEDED
-    )
-    version.state = GateVersion.State.CURRENT
-    version.save(update_fields=["state"])
-    gate.criteria = version.criteria
-    gate.currency = (
-        "" if version.currency == gate.program.base_currency and not gate.currency else version.currency
-    )
-    gate.version = version.version
-    gate._publishing = True  # type: ignore[attr-defined]
-    gate.save(update_fields=["criteria", "currency", "version", "updated_at"])
-    if gate.state == GateState.ACTIVE:
-        request_full_evaluation()
+    return versioning.version_publish(GATES, actor=actor, draft=draft, effective_from=effective_from)
 
 
 def gate_versions_apply_due(day: datetime.date | None = None) -> int:
-    """Make current every published version whose day has come (the nightly run calls this first)."""
-    day = day or timezone.localdate()
-    due = list(
-        GateVersion.objects.filter(state=GateVersion.State.SCHEDULED, effective_from__lte=day).order_by(
-            "gate_id", "version"
-        )
-    )
-    with transaction.atomic():
-        for version in due:
-            _make_current(version)
-    return len(due)
+    """Make current every published gate version whose day has come (the nightly run calls this first)."""
+    return versioning.versions_apply_due(GATES, day)
 
 
 @dataclass(frozen=True)
