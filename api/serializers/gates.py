@@ -441,10 +441,13 @@ class SegmentMembershipSerializer(StrictModelSerializer):
 
     class Meta:
         model = SegmentMembership
-        fields = ["id", "partner", "segment", "segment_name", "since"]
+        fields = ["id", "partner", "segment", "segment_name", "since", "segment_version"]
         read_only_fields = fields
         extra_kwargs = {
-            "since": {"help_text": "When the evaluation first placed the partner in the segment."}
+            "since": {"help_text": "When the evaluation first placed the partner in the segment."},
+            "segment_version": {
+                "help_text": "The version of the segment the membership was last decided under."
+            },
         }
 
 
