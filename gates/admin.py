@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.http import HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -32,10 +32,12 @@ from gates.models import (
 from gates.validation import parse_criteria
 from gates.widgets import CriteriaBuilderWidget
 from partners.admin_coverage import CoverageAdminMixin, ReadOnlyAdmin
+from partners.models import Partner
 from prm.forms import PrettyJSONField
-from prm.ids import object_or_404
+from prm.ids import object_or_404, parse_id
+from programs import admin as programs_admin
 from programs.admin_rights import ProgramRightsAdminMixin
-from programs.models import Program
+from programs.models import Program, Segment, SegmentVersion
 
 
 class GateForm(forms.ModelForm):
@@ -117,6 +119,7 @@ class GateAdmin(ReplayAdminMixin, ProgramRightsAdminMixin, CoverageAdminMixin, a
         return [
             path("simulate/", self.admin_site.admin_view(self.simulate_view), name="gates_gate_simulate"),
             path("describe/", self.admin_site.admin_view(self.describe_view), name="gates_gate_describe"),
+            path("<str:object_id>/diff/", self.admin_site.admin_view(self.diff_view), name="gates_gate_diff"),
             path(
                 "whatif/<str:run_id>/", self.admin_site.admin_view(self.whatif_view), name="gates_gate_whatif"
             ),
@@ -265,6 +268,25 @@ class GateAdmin(ReplayAdminMixin, ProgramRightsAdminMixin, CoverageAdminMixin, a
         }
         return TemplateResponse(request, "admin/gates/gate/whatif.html", context)
 
+    def diff_view(self, request, object_id):
+        """Two versions of a gate side by side in words, and who passes under each among the user's partners."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        gate = object_or_404(self.get_queryset(request), object_id)
+        return version_diff_page(
+            request,
+            self.admin_site,
+            owner=gate,
+            versions=GateVersion.objects.filter(gate=gate).order_by("-version"),
+            current=gate.version,
+            title=f"Compare versions of “{gate}”",
+            changelist=("Gates", reverse("admin:gates_gate_changelist")),
+            change_url=reverse("admin:gates_gate_change", args=[gate.pk]),
+            versions_url=reverse("admin:gates_gateversion_changelist") + f"?gate__id__exact={gate.pk}",
+            diff=services.gate_versions_diff,
+            noun="gate",
+        )
+
     def describe_view(self, request):
         """The rule being built, in the plain language partners read, or its problems by place in the tree."""
         if request.method != "POST":
@@ -300,31 +322,67 @@ class GateAdmin(ReplayAdminMixin, ProgramRightsAdminMixin, CoverageAdminMixin, a
         return Program.objects.filter(pk=int(program_id or 0)).values_list("base_currency", flat=True).first()
 
 
+def version_diff_page(
+    request, admin_site, *, owner, versions, current, title, changelist, change_url, versions_url, diff, noun
+):
+    """The page comparing two versions of a gate or a segment: ``?before=&after=`` version numbers,
+    by default the current version and the draft (or the version before the current one)."""
+    by_number = {version.version: version for version in versions}
+    draft = next((n for n, v in by_number.items() if v.state == GateVersion.State.DRAFT), None)
+    if draft is not None:
+        defaults = {"before": current, "after": draft}
+    else:
+        # No draft: what the last publishing changed.
+        defaults = {"before": max((n for n in by_number if n < current), default=current), "after": current}
+    picked = []
+    for name in ("before", "after"):
+        raw = request.GET.get(name)
+        number = parse_id(raw) if raw else defaults[name]
+        if number not in by_number:
+            raise Http404(f"{name}: no such version.")
+        picked.append(by_number[number])
+    errors: list[str] = []
+    result = None
+    try:
+        result = diff(before=picked[0], after=picked[1], partners=Partner.objects.visible_to(request.user))
+    except CriteriaError as exc:
+        errors = exc.errors
+    context = {
+        **admin_site.each_context(request),
+        "title": title,
+        "owner": owner,
+        "versions": list(by_number.values()),
+        "before": picked[0],
+        "after": picked[1],
+        "current": current,
+        "diff": result,
+        "errors": errors,
+        "changelist_name": changelist[0],
+        "changelist_url": changelist[1],
+        "change_url": change_url,
+        "versions_url": versions_url,
+        "movers_shown": whatif.MOVERS_SHOWN,
+        # A gate's partners pass it; a segment's are in it.
+        "passing": "Pass" if noun == "gate" else "In",
+    }
+    return TemplateResponse(request, "admin/gates/version_diff.html", context)
+
+
 @admin.register(GateVersion)
-class GateVersionAdmin(ReadOnlyAdmin):
+class GateVersionAdmin(programs_admin.VersionAdminMixin, ReadOnlyAdmin):
     """Versions are drafted from the gate's change form and published here; a published one is read-only."""
 
-    list_display = ["gate", "version", "state", "effective_from", "published_at", "published_by"]
+    owner_field = "gate"
+    diff_url_name = "admin:gates_gate_diff"
+    list_display = ["gate", *programs_admin.VERSION_COLUMNS]
     list_filter = ["state"]
+    actions = ["publish_today"]
     search_fields = ["gate__name"]
     list_select_related = ["gate", "published_by"]
-    actions = ["publish_today"]
 
-    @admin.action(description="Publish the selected drafts, in effect today")
-    def publish_today(self, request, queryset):
-        allowed = queryset.actionable_by(request.user, "manage").filter(state=GateVersion.State.DRAFT)
-        published = 0
-        for draft in allowed.select_related("gate__program"):
-            services.gate_version_publish(actor=request.user, draft=draft)
-            published += 1
-        skipped = queryset.count() - published
-        self.message_user(request, f"{published} version(s) published.", messages.SUCCESS)
-        if skipped:
-            self.message_user(
-                request,
-                f"{skipped} not published: not drafts, or programs you do not manage.",
-                messages.WARNING,
-            )
+    @staticmethod
+    def publish(*, actor, draft) -> None:
+        services.gate_version_publish(actor=actor, draft=draft)
 
 
 @admin.register(GateStatus)
@@ -489,3 +547,41 @@ class SegmentMembershipAdmin(ReadOnlyAdmin):
     list_filter = ["segment"]
     search_fields = ["partner__name"]
     list_select_related = ["segment", "partner"]
+
+
+admin.site.unregister(Segment)
+
+
+@admin.register(Segment)
+class SegmentAdmin(programs_admin.SegmentAdmin):
+    """The programs' segment admin, with its versions compared: measuring partners is the gates' work."""
+
+    def get_urls(self):
+        return [
+            path(
+                "<str:object_id>/diff/",
+                self.admin_site.admin_view(self.diff_view),
+                name="programs_segment_diff",
+            ),
+            *super().get_urls(),
+        ]
+
+    def diff_view(self, request, object_id):
+        """Two versions of a segment side by side in words, and who is in it under each (among the user's partners)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        segment = object_or_404(self.get_queryset(request), object_id)
+        return version_diff_page(
+            request,
+            self.admin_site,
+            owner=segment,
+            versions=SegmentVersion.objects.filter(segment=segment).order_by("-version"),
+            current=segment.version,
+            title=f"Compare versions of “{segment}”",
+            changelist=("Segments", reverse("admin:programs_segment_changelist")),
+            change_url=reverse("admin:programs_segment_change", args=[segment.pk]),
+            versions_url=reverse("admin:programs_segmentversion_changelist")
+            + f"?segment__id__exact={segment.pk}",
+            diff=services.criteria_diff,
+            noun="segment",
+        )

@@ -20,7 +20,7 @@ from core.money import CurrencyField
 from gates.validation import criteria_errors
 from history.tracking import track_links, tracked
 from partners.models import Partner, PartnerScopedQuerySet
-from programs.models import DefinitionQuerySet, Program
+from programs.models import CriteriaVersion, DefinitionQuerySet, Program, refuse_edit_in_place
 
 
 def _day(day: datetime.date) -> str:
@@ -126,23 +126,8 @@ class Gate(models.Model):
         return self.name
 
     def save(self, *args, **kwargs) -> None:
-        # An active gate's criteria change only by publishing a version
-        # (``gates.services.gate_version_publish``), never in place.
-        fields = kwargs.get("update_fields")
-        if (
-            self.pk is not None
-            and not getattr(self, "_publishing", False)
-            and (fields is None or {"criteria", "currency"} & set(fields))
-        ):
-            stored = Gate.objects.filter(pk=self.pk, state=GateState.ACTIVE).values_list(
-                "criteria", "currency"
-            )
-            if stored and stored[0] != (self.criteria, self.currency):
-                raise ValidationError(
-                    {
-                        "criteria": "An active gate is not edited in place: save a draft version and publish it."
-                    }
-                )
+        in_use = Gate.objects.filter(pk=self.pk, state=GateState.ACTIVE)
+        refuse_edit_in_place(self, kwargs.get("update_fields"), in_use, "An active gate")
         super().save(*args, **kwargs)
 
     @property
@@ -221,7 +206,7 @@ class GateVersionQuerySet(DefinitionQuerySet):
     program_path = "gate__program"
 
 
-class GateVersion(models.Model):
+class GateVersion(CriteriaVersion):
     """The criteria of each version of a gate.
 
     A status measured under an earlier version keeps the values of that
@@ -230,25 +215,10 @@ class GateVersion(models.Model):
     read against the gate as it is now.
     """
 
-    class State(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        SCHEDULED = "scheduled", "Published, not yet in effect"
-        CURRENT = "current", "Current"
-        SUPERSEDED = "superseded", "Superseded"
-
     gate = models.ForeignKey(Gate, on_delete=models.CASCADE, related_name="versions")
-    version = models.PositiveIntegerField()
-    criteria = models.JSONField()
-    currency = CurrencyField(help_text="The currency money criteria were measured in.")
-    state = models.CharField(max_length=10, choices=State.choices, default=State.CURRENT)
     effective_from = models.DateField(
         null=True, blank=True, help_text="The day a published version becomes the gate's criteria."
     )
-    published_at = models.DateTimeField(null=True, blank=True)
-    published_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(default=timezone.now)
 
     objects = GateVersionQuerySet.as_manager()
 
@@ -268,8 +238,8 @@ class GateVersion(models.Model):
         return f"{self.gate_id} v{self.version}"
 
     @property
-    def read_only(self) -> bool:
-        return self.state != self.State.DRAFT
+    def owner(self) -> Gate:
+        return self.gate
 
 
 class GateOutcome(models.TextChoices):
@@ -583,6 +553,9 @@ class SegmentMembership(models.Model):
         "partners.Partner", on_delete=models.CASCADE, related_name="segment_memberships"
     )
     since = models.DateTimeField(default=timezone.now)
+    segment_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The version of the segment the membership was last decided under."
+    )
 
     objects = StaffOnlyQuerySet.as_manager()
 

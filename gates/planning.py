@@ -75,7 +75,7 @@ TIER_CHANGE_COLUMNS = (
     "run_id",
 )
 GRANT_COLUMNS = ("partner_id", "benefit_id", "via_tier_id", "via_gate_id", "granted_at")
-SEGMENT_COLUMNS = ("segment_id", "partner_id", "since")
+SEGMENT_COLUMNS = ("segment_id", "partner_id", "since", "segment_version")
 STATUS_COLUMNS = ("partner_id", "gate_id", "status", "measures", "gate_version", "since", "updated_at")
 PASSED, FAILED, BLOCKED = GateOutcome.PASSED.value, GateOutcome.FAILED.value, GateOutcome.BLOCKED.value
 
@@ -104,6 +104,8 @@ class ChunkPlan:
     grants_revoked: list[int] = field(default_factory=list)
     segment_joins: list[tuple] = field(default_factory=list)
     segment_leaves: list[tuple[int, int]] = field(default_factory=list)
+    # Members still inside, now decided under another version of the segment: (segment, partner, version).
+    segment_revised: list[tuple[int, int, int]] = field(default_factory=list)
     digests: list[tuple] = field(default_factory=list)
     events: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
     # The tier each partner holds per program after this plan: (partner, program) -> tier.
@@ -453,7 +455,12 @@ def _plan_segments(
     members_query = SegmentMembership.objects.filter(segment_id__in=segment_ids, **in_range)
     if not full:
         members_query = members_query.filter(partner_id__in=partner_ids)
-    members = set(members_query.values_list("segment_id", "partner_id"))
+    members = {
+        (segment_id, partner_id): version
+        for segment_id, partner_id, version in members_query.values_list(
+            "segment_id", "partner_id", "segment_version"
+        )
+    }
     picks = {}
     for segment in subjects.segments:
         indices = measurer.keys_for(segment.criteria)
@@ -480,9 +487,11 @@ def _plan_segments(
             inside = segment.decide(picks[segment.id](values))
             was_inside = (segment.id, partner_id) in members
             if inside and not was_inside:
-                plan.segment_joins.append((segment.id, partner_id, now))
+                plan.segment_joins.append((segment.id, partner_id, now, segment.version))
             elif was_inside and not inside:
                 plan.segment_leaves.append((segment.id, partner_id))
+            elif inside and members[(segment.id, partner_id)] != segment.version:
+                plan.segment_revised.append((segment.id, partner_id, segment.version))
 
 
 # --- writing ------------------------------------------------------------------------
@@ -544,6 +553,13 @@ def write_plan(plan: ChunkPlan, *, run: EvaluationRun | None, now, notify: bool 
         by_segment[segment_id].append(partner_id)
     for segment_id, partner_ids in by_segment.items():
         SegmentMembership.objects.filter(segment_id=segment_id, partner_id__in=partner_ids).delete()
+    revised: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for segment_id, partner_id, version in plan.segment_revised:
+        revised[(segment_id, version)].append(partner_id)
+    for (segment_id, version), partner_ids in revised.items():
+        SegmentMembership.objects.filter(segment_id=segment_id, partner_id__in=partner_ids).update(
+            segment_version=version
+        )
     if notify and plan.events:
         events = {partner_id: list(lines) for partner_id, lines in plan.events.items() if lines}
         transaction.on_commit(lambda: notify_changes(events))

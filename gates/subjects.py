@@ -38,6 +38,8 @@ class SegmentSubject:
     name: str
     criteria: Criteria
     decide: Callable[[Sequence[Any]], bool]
+    # The version its memberships are decided under.
+    version: int = 1
 
 
 @dataclass
@@ -222,7 +224,7 @@ def load_subjects(
                 subjects.skipped.append(f"segment {segment.name!r}: {exc}")
                 continue
             subjects.segments.append(
-                SegmentSubject(segment.id, segment.name, criteria, compile_decider(criteria))
+                SegmentSubject(segment.id, segment.name, criteria, compile_decider(criteria), segment.version)
             )
     subjects.signature = definitions_signature(signature_parts, subjects.references)
     return subjects

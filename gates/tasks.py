@@ -6,6 +6,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from gates import forecast, replay, services, whatif
+from programs.versioning import segment_versions_apply_due
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +21,7 @@ def evaluate_all_gates(self) -> dict:
     services.full_evaluation_started()
     # Versions published for today take effect before the partners are measured.
     services.gate_versions_apply_due()
+    segment_versions_apply_due()
     summary = services.evaluate()
     if summary.locked_out and not self.request.is_eager:
         # The run in progress may have read the definitions before the edit

@@ -16,9 +16,11 @@ decided each mover; the tiers moved (from → to, per program); and the
 benefits that would be unlocked and lost, per tier or gate, with the MDF
 allowance they carry.
 
-Incentive cost is not derived here: tier margins are incentive rules, a layer
-above the gates, and pricing them needs each mover's deals; the report lists
-the tier moves such rules read.
+Incentive cost: tier margins are incentive rules, a layer above the gates, so
+the incentives price the report's tier moves themselves
+(``incentives.whatif.tier_moves_cost``, registered with
+``register_tier_cost``): the change in what the rules whose earning depends on
+the tier would pay on the movers' deals of the period.
 """
 
 import csv
@@ -26,7 +28,7 @@ import datetime
 import io
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from operator import itemgetter
 from typing import Any
@@ -68,6 +70,17 @@ INCENTIVE_COST_NOTE = (
     "Incentive cost is not derived: tier margins and tier-limited rules are incentive rules, "
     "priced on each partner's deals; the tier moves above are what they would read."
 )
+
+# What prices tier moves in incentives: (moves, day) -> the cost figures. Registered by the
+# incentives (a layer above) in their ``AppConfig.ready``; the gates never import them.
+TierCost = Callable[[list[tuple[int, int, int | None, int | None]], datetime.date], dict[str, Any]]
+_tier_costs: list[TierCost] = []
+
+
+def register_tier_cost(estimator: TierCost) -> None:
+    """Called once by the app that prices tiers; a repeated registration is ignored."""
+    if estimator not in _tier_costs:
+        _tier_costs.append(estimator)
 
 
 class WhatIfError(Exception):
@@ -332,6 +345,8 @@ class _Report:
         self.lost: Counter[tuple[int, int | None, int | None]] = Counter()
         self.movers: list[dict[str, Any]] = []
         self.partners = 0
+        # (partner, program, tier held today, tier after), for the incentives to price.
+        self.tier_moved: list[tuple[int, int, int | None, int | None]] = []
 
     def add(self, plan: ChunkPlan, chunk: MeasuredChunk, first_id: int, last_id: int, only) -> None:
         in_range: dict[str, Any] = (
@@ -388,6 +403,7 @@ class _Report:
                 self.matrix[(program_id, before, after)] += 1
                 if before != after:
                     tier_moves[program_id] = (before, after)
+                    self.tier_moved.append((partner_id, program_id, before, after))
             gate_moved = False
             for _, subject, current in self.simulated:
                 counts = self.counts[subject.id]
@@ -539,8 +555,22 @@ class _Report:
             **self._benefits(),
             "movers_total": len(self.movers),
             "movers": self.movers,
-            "incentive_cost": INCENTIVE_COST_NOTE,
+            "incentive_cost": self._incentive_cost(run.as_of),
         }
+
+    def _incentive_cost(self, as_of: datetime.date) -> dict[str, Any]:
+        """The tier moves priced by the registered incentive pricing, or why they are not."""
+        if not _tier_costs:
+            return {"note": INCENTIVE_COST_NOTE, "rules": [], "totals": [], "problems": []}
+        cost: dict[str, Any] = {}
+        for estimator in _tier_costs:
+            figures = estimator(self.tier_moved, as_of)
+            for key, value in figures.items():
+                if isinstance(value, list):
+                    cost.setdefault(key, []).extend(value)
+                else:
+                    cost.setdefault(key, value)
+        return cost
 
     def _benefits(self) -> dict[str, Any]:
         keys = set(self.unlocked) | set(self.lost)

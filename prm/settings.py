@@ -449,6 +449,7 @@ SPECTACULAR_SETTINGS = {
         "PartnerRoleEnum": "partners.members.PARTNER_ROLE_CHOICES",
         "ReplayPeriodEnum": "gates.models.ReplayRun.Period",
         "ReplayStateEnum": "gates.models.ReplayRun.State",
+        "VersionStateEnum": "programs.models.VersionState",
     },
 }
 

@@ -1,14 +1,25 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db import models
+from django.urls import reverse
+from django.utils.html import format_html
 
-from partners.admin_coverage import CoverageAdminMixin, CoverageInlineMixin
+from partners.admin_coverage import CoverageAdminMixin, CoverageInlineMixin, ReadOnlyAdmin
 from prm.forms import PrettyJSONField
-from programs import services
+from programs import services, versioning
 from programs.admin_rights import ProgramRightsAdminMixin, ProgramRightsInlineMixin
-from programs.models import MANAGE_PROGRAM, Benefit, Program, ProgramUserObjectPermission, Segment, Tier
+from programs.models import (
+    MANAGE_PROGRAM,
+    Benefit,
+    Program,
+    ProgramUserObjectPermission,
+    Segment,
+    SegmentVersion,
+    Tier,
+    VersionState,
+)
 from programs.services import may_grant_program_managers, program_manager_grant, program_manager_revoke
 
 
@@ -174,8 +185,96 @@ class BenefitAdmin(ProgramRightsAdminMixin, DefinitionAdminMixin, CoverageAdminM
 
 @admin.register(Segment)
 class SegmentAdmin(ProgramRightsAdminMixin, DefinitionAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
+    """A segment a program targets is not edited in place: new criteria are saved as its draft."""
+
     program_field = None
 
-    list_display = ["name", "currency", "updated_at"]
+    list_display = ["name", "currency", "version", "updated_at"]
     search_fields = ["name", "description"]
+    readonly_fields = ["version"]
     formfield_overrides = {models.JSONField: {"form_class": PrettyJSONField}}
+    change_form_template = "admin/programs/segment/change_form.html"
+
+    def save_model(self, request, obj, form, change):
+        stored = Segment.objects.get(pk=obj.pk) if change else None
+        if (
+            stored is not None
+            and stored.in_use
+            and (obj.criteria, obj.currency) != (stored.criteria, stored.currency)
+        ):
+            draft = versioning.segment_draft_save(
+                actor=request.user, segment=stored, criteria=obj.criteria, currency=obj.currency
+            )
+            obj.criteria, obj.currency = stored.criteria, stored.currency
+            self.message_user(
+                request,
+                f"The new criteria are saved as draft version {draft.version}; "
+                "they apply once that version is published.",
+                messages.WARNING,
+            )
+        super().save_model(request, obj, form, change)
+
+
+VERSION_COLUMNS = ["version", "state", "effective_from", "published_at", "published_by", "compare"]
+
+
+class VersionAdminMixin:
+    """A definition's versions (a gate's, a segment's): compared with the current one, drafts published.
+
+    The model admin names ``owner_field``, the admin URL of the comparison
+    (``diff_url_name``) and ``publish(actor=, draft=)``.
+    """
+
+    owner_field: str
+    diff_url_name: str
+
+    @staticmethod
+    def publish(*, actor, draft) -> None:
+        raise NotImplementedError
+
+    @admin.display(description="Compare")
+    def compare(self, version) -> str:
+        """This version beside the current one (or, for the current one, the one before)."""
+        owner = getattr(version, self.owner_field)
+        url = reverse(self.diff_url_name, args=[owner.pk])
+        if version.version != owner.version:
+            url += f"?before={owner.version}&after={version.version}"
+        return format_html('<a href="{}">Compare</a>', url)
+
+    @admin.action(description="Publish the selected drafts, in effect today")
+    def publish_today(self, request, queryset):
+        allowed = queryset.actionable_by(request.user, "manage").filter(state=VersionState.DRAFT)
+        published = 0
+        for draft in allowed.select_related(self.owner_field):
+            self.publish(actor=request.user, draft=draft)
+            published += 1
+        self.message_user(request, f"{published} version(s) published.", messages.SUCCESS)  # type: ignore[attr-defined]
+        skipped = queryset.count() - published
+        if skipped:
+            self.message_user(  # type: ignore[attr-defined]
+                request,
+                f"{skipped} not published: not drafts, or definitions you may not change.",
+                messages.WARNING,
+            )
+
+
+@admin.register(SegmentVersion)
+class SegmentVersionAdmin(VersionAdminMixin, ReadOnlyAdmin):
+    """Versions are drafted from the segment's change form and published here; a published one is read-only."""
+
+    owner_field = "segment"
+    # The comparison measures partners, so the gates (which measure) serve the page.
+    diff_url_name = "admin:programs_segment_diff"
+    list_display = ["segment", *VERSION_COLUMNS]
+    list_filter = ["state"]
+    actions = ["publish_today"]
+    search_fields = ["segment__name"]
+    list_select_related = ["segment", "published_by"]
+
+    @staticmethod
+    def publish(*, actor, draft) -> None:
+        versioning.segment_version_publish(actor=actor, draft=draft)
+
+    def has_delete_permission(self, request, obj=None):
+        # Never on their own; with their segment, when the user may delete it.
+        return obj is not None and request.user.has_perm("programs.delete_segment")

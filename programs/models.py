@@ -8,9 +8,11 @@ is not in.
 from decimal import Decimal
 from typing import Any, cast
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 from guardian.shortcuts import get_objects_for_user
 
@@ -121,9 +123,67 @@ class SegmentQuerySet(DefinitionQuerySet):
         return self.exclude(pk__in=others.values("segment_id"))
 
 
+class VersionState(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SCHEDULED = "scheduled", "Published, not yet in effect"
+    CURRENT = "current", "Current"
+    SUPERSEDED = "superseded", "Superseded"
+
+
+class CriteriaVersion(models.Model):
+    """One version of a definition's criteria (a gate's, a segment's): drafted, published from a
+    day, then current, then superseded, and read-only once published.
+
+    The owner is in use while partners are decided by it; its criteria then
+    change only by publishing a version (``programs.versioning``).
+    """
+
+    State = VersionState
+
+    version = models.PositiveIntegerField()
+    criteria = models.JSONField()
+    currency = CurrencyField(help_text="The currency money criteria were measured in.")
+    state = models.CharField(max_length=10, choices=VersionState.choices, default=VersionState.CURRENT)
+    effective_from = models.DateField(
+        null=True, blank=True, help_text="The day a published version becomes the criteria in force."
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def read_only(self) -> bool:
+        return self.state != VersionState.DRAFT
+
+
+def refuse_edit_in_place(
+    instance: models.Model, update_fields: Any, in_use: models.QuerySet, noun: str
+) -> None:
+    """A definition in use (``in_use`` is its row while it is) changes its criteria only by
+    publishing a version (``programs.versioning.version_publish``), whatever door saves it."""
+    if instance.pk is None or getattr(instance, "_publishing", False):
+        return
+    if update_fields is not None and not {"criteria", "currency"} & set(update_fields):
+        return
+    stored = in_use.values_list("criteria", "currency").first()
+    if stored is not None and stored != (instance.criteria, instance.currency):  # type: ignore[attr-defined]
+        raise ValidationError(
+            {"criteria": f"{noun} is not edited in place: save a draft version and publish it."}
+        )
+
+
 @tracked()
 class Segment(models.Model):
-    """A set of partners defined by a criteria tree over their attributes and measures."""
+    """A set of partners defined by a criteria tree over their attributes and measures.
+
+    Once a program targets it, its criteria change only by publishing a
+    version (``SegmentVersion``), as an active gate's do.
+    """
 
     name = models.CharField(max_length=200, unique=True)
     description = models.TextField(blank=True)
@@ -133,6 +193,7 @@ class Segment(models.Model):
         '"target": ["GB"]}]}.'
     )
     currency = CurrencyField(default="USD", help_text="Currency of money criteria.")
+    version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -144,10 +205,57 @@ class Segment(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        in_use = Segment.objects.filter(pk=self.pk, programs__isnull=False).distinct()
+        refuse_edit_in_place(self, kwargs.get("update_fields"), in_use, "A segment in use")
+        super().save(*args, **kwargs)
+
     def clean(self) -> None:
         errors = criteria_errors(self.criteria, default_currency=self.currency)
         if errors:
             raise ValidationError({"criteria": errors})
+
+    @property
+    def in_use(self) -> bool:
+        """A program targets it: its members are who sees that program."""
+        return self.pk is not None and Program.objects.filter(segment_id=self.pk).exists()
+
+
+class SegmentVersionQuerySet(DefinitionQuerySet):
+    """Like segments: staff see them; changing one takes the right to change its segment."""
+
+    def visible_to(self, principal):
+        return self._staff_only(principal)
+
+    def _actionable_manage(self, principal):
+        return self.filter(segment__in=Segment.objects.actionable_by(principal, "manage"))
+
+
+class SegmentVersion(CriteriaVersion):
+    """The criteria of each version of a segment; memberships say which version decided them."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="versions")
+
+    objects = SegmentVersionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["segment", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "version"], name="segment_version_unique"),
+            models.UniqueConstraint(
+                fields=["segment"],
+                condition=Q(state="draft"),
+                name="segment_version_one_draft",
+                violation_error_message="This segment already has a draft.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.segment_id} v{self.version}"
+
+    @property
+    def owner(self) -> Segment:
+        return self.segment
 
 
 class ProgramQuerySet(DefinitionQuerySet):

@@ -17,7 +17,8 @@ from django.db import models, transaction
 from guardian.shortcuts import assign_perm, remove_perm
 
 from core.audit import audit
-from programs.models import MANAGE_PROGRAM, Program, ProgramUserObjectPermission
+from programs.models import MANAGE_PROGRAM, Program, ProgramUserObjectPermission, Segment
+from programs.versioning import segment_saved
 
 
 def may_grant_program_managers(actor) -> bool:
@@ -124,7 +125,13 @@ def definition_save(
     """
     name = _check(definition)
     with transaction.atomic():
+        before = None
+        if isinstance(definition, Segment) and not created:
+            before = Segment.objects.filter(pk=definition.pk).values_list("criteria", "currency").first()
         definition.save()
+        if isinstance(definition, Segment):
+            # Edited in place (in use, it refuses: drafts are published instead): its next version.
+            segment_saved(segment=definition, criteria_before=before)
         for relation, objects in (links or {}).items():
             getattr(definition, relation).set(objects)
         audit(

@@ -25,11 +25,13 @@ from gates.models import (
     PartnerTier,
     SegmentMembership,
     TierChange,
+    WhatIfRun,
     prerequisite_cycle,
 )
 from gates.services import criteria_lines
 from gates.validation import parse_criteria
-from programs.models import Benefit, BenefitKind, Program, Tier
+from gates.whatif import MOVERS_SHOWN
+from programs.models import Benefit, BenefitKind, Program, SegmentVersion, Tier
 
 
 def _references(serializer: serializers.Field) -> References:
@@ -439,10 +441,13 @@ class SegmentMembershipSerializer(StrictModelSerializer):
 
     class Meta:
         model = SegmentMembership
-        fields = ["id", "partner", "segment", "segment_name", "since"]
+        fields = ["id", "partner", "segment", "segment_name", "since", "segment_version"]
         read_only_fields = fields
         extra_kwargs = {
-            "since": {"help_text": "When the evaluation first placed the partner in the segment."}
+            "since": {"help_text": "When the evaluation first placed the partner in the segment."},
+            "segment_version": {
+                "help_text": "The version of the segment the membership was last decided under."
+            },
         }
 
 
@@ -525,10 +530,134 @@ class GatePublishRequestSerializer(StrictSerializer):
     )
 
 
+class CriterionRowSerializer(StrictSerializer):
+    before = serializers.CharField(allow_null=True, help_text="The criterion in words; null where added.")
+    after = serializers.CharField(allow_null=True, help_text="The criterion in words; null where removed.")
+    changed = serializers.BooleanField()
+
+
 class GateDiffSerializer(StrictSerializer):
     before = GateVersionSerializer()
     after = GateVersionSerializer()
+    criteria = CriterionRowSerializer(
+        many=True,
+        help_text="The criteria of both versions side by side, those that read the same on one row.",
+    )
     passing_before = serializers.IntegerField(help_text="Partners you can see passing the first version.")
     passing_after = serializers.IntegerField()
     newly_pass = serializers.ListField(child=serializers.CharField(), help_text="Pass only the second.")
     newly_fail = serializers.ListField(child=serializers.CharField(), help_text="Pass only the first.")
+
+
+class SegmentVersionSerializer(GateVersionSerializer):
+    """A version of a segment's criteria: the draft, the current one, those scheduled or superseded."""
+
+    class Meta:
+        model = SegmentVersion
+        fields = GateVersionSerializer.Meta.fields
+        read_only_fields = fields
+
+
+class SegmentDraftRequestSerializer(StrictSerializer):
+    criteria = CriteriaField()
+    currency = serializers.ChoiceField(
+        choices=CURRENCY_CHOICES,
+        required=False,
+        help_text="Currency of money criteria; the segment's by default.",
+    )
+
+
+class SegmentPublishRequestSerializer(GatePublishRequestSerializer):
+    """When a segment's draft takes effect."""
+
+
+class SegmentDiffSerializer(StrictSerializer):
+    before = SegmentVersionSerializer()
+    after = SegmentVersionSerializer()
+    criteria = CriterionRowSerializer(many=True, help_text="The criteria of both versions side by side.")
+    passing_before = serializers.IntegerField(
+        help_text="Partners you can see in the segment under the first version."
+    )
+    passing_after = serializers.IntegerField()
+    newly_pass = serializers.ListField(
+        child=serializers.CharField(), help_text="In it only under the second."
+    )
+    newly_fail = serializers.ListField(child=serializers.CharField(), help_text="In it only under the first.")
+
+
+class WhatIfGateRequestSerializer(StrictSerializer):
+    gate = serializers.PrimaryKeyRelatedField(queryset=Gate.objects.all(), help_text="The gate to simulate.")
+    criteria = CriteriaField(
+        required=False,
+        help_text="Criteria to simulate instead of the gate's draft (or, without one, its current).",
+    )
+    currency = serializers.ChoiceField(
+        choices=CURRENCY_CHOICES,
+        required=False,
+        help_text="Currency of the criteria sent; the gate's by default.",
+    )
+
+
+class WhatIfRunRequestSerializer(StrictSerializer):
+    gates = WhatIfGateRequestSerializer(
+        many=True,
+        allow_empty=False,
+        help_text="The gates simulated together, in one measuring pass (50 at most).",
+    )
+
+    def validate_gates(self, value):
+        if len(value) > 50:
+            raise serializers.ValidationError("Simulate 50 gates at most at once.")
+        ids = [item["gate"].pk for item in value]
+        if len(set(ids)) != len(ids):
+            raise serializers.ValidationError("Name each gate once.")
+        return value
+
+
+class WhatIfRunSerializer(StrictModelSerializer):
+    """A simulation in the background: its progress while it runs, then its report."""
+
+    simulated = serializers.JSONField(
+        source="gates",
+        help_text="What was simulated, per gate: its id, name, version, criteria and currency.",
+    )
+    percent_done = serializers.IntegerField(help_text="Chunks done out of total, as a percentage.")
+    result = serializers.JSONField(
+        allow_null=True,
+        help_text="The report once done: per gate the partners that would pass, newly pass and newly fail, "
+        "criterion by criterion; the tier movement per program; the benefits unlocked and lost; the movers "
+        "(the first 200 here, all of them in the CSV); the incentive cost of the tier moves.",
+    )
+
+    class Meta:
+        model = WhatIfRun
+        fields = [
+            "id",
+            "state",
+            "as_of",
+            "scope",
+            "simulated",
+            "partners_total",
+            "partners_done",
+            "chunks_total",
+            "chunks_done",
+            "percent_done",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "error",
+            "result",
+        ]
+        read_only_fields = fields
+
+    def to_representation(self, instance):
+        body = super().to_representation(instance)
+        if isinstance(body.get("result"), dict) and "movers" in body["result"]:
+            # The first movers only: all of them are in the run's CSV.
+            body["result"] = {**body["result"], "movers": body["result"]["movers"][:MOVERS_SHOWN]}
+        return body
+
+
+class WhatIfQueuedSerializer(StrictSerializer):
+    run = serializers.IntegerField()
+    location = serializers.URLField(help_text="Where to follow the run and read its report.")

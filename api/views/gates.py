@@ -6,7 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from api.pagination import PagePagination
@@ -36,7 +36,7 @@ from api.serializers.gates import (
 from api.services import gate_save
 from api.views.base import CursorReadOnlyViewSet, ReadOnlyViewSet, ScopedViewMixin
 from api.views.partners import Conflict
-from core.door import principal_user
+from api.views.versions import VersionedViewMixin, versions_schema
 from criteria.tree import CriteriaError
 from gates import services as gate_services
 from gates.filtersets import (
@@ -56,24 +56,12 @@ from gates.models import (
     GateState,
     GateStatus,
     GateStatusChange,
-    GateVersion,
     PartnerTier,
     SegmentMembership,
     TierChange,
 )
 from partners.models import Partner
 from programs.models import Program, Tier
-
-# A gate's version number, as the database stores it.
-VERSION_MAX = 2_147_483_647
-VERSION_NUMBER = {"type": "integer", "minimum": 1, "maximum": VERSION_MAX}
-
-
-def require_staff_vendor_wide(principal) -> None:
-    """Drafts and diffs are the vendor's design work: staff only, with a token for every partner."""
-    if not principal_user(principal).is_staff:
-        raise PermissionDenied("Versions of a gate are for the vendor's staff.")
-    require_vendor_wide(principal)
 
 
 @extend_schema_view(
@@ -83,8 +71,19 @@ def require_staff_vendor_wide(principal) -> None:
     ),
     update=extend_schema(summary="Replace a gate"),
     partial_update=extend_schema(summary="Change a gate"),
+    **versions_schema(
+        "gate",
+        "who passes",
+        {
+            "version": GateVersionSerializer,
+            "draft": GateDraftRequestSerializer,
+            "publish": GatePublishRequestSerializer,
+            "diff": GateDiffSerializer,
+        },
+    ),
 )
 class GateViewSet(
+    VersionedViewMixin,
     ProgramDefinitionMixin,
     ScopedViewMixin,
     mixins.ListModelMixin,
@@ -96,6 +95,11 @@ class GateViewSet(
     resource = "gates"
     serializer_class = GateSerializer
     filterset_class = GateFilterSet
+    versioned = gate_services.GATES
+    version_serializer_class = GateVersionSerializer
+    draft_request_serializer_class = GateDraftRequestSerializer
+    publish_request_serializer_class = GatePublishRequestSerializer
+    diff_serializer_class = GateDiffSerializer
     pagination_class = PagePagination
     ordering_fields = ["id", "name", "updated_at"]
     ordering = ["program_id", "name"]
@@ -116,10 +120,8 @@ class GateViewSet(
             .prefetch_related("prerequisites", "unlocks_benefits")
         )
 
-    def known_query_parameters(self) -> set[str]:
-        known = super().known_query_parameters()
-        # No action: a method the route does not allow, answered 405 whatever its parameters.
-        return known | {"before", "after"} if self.action in ("diff", None) else known
+    def require_manage(self, owner) -> None:
+        require_program_manager(self.principal, owner.program)
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -151,114 +153,6 @@ class GateViewSet(
         if gate.state != GateState.RETIRED:
             gate_services.gate_retire(actor=request.user, gate=gate)
         return Response(self.get_serializer(self.get_object()).data)
-
-    @extend_schema(summary="The versions of a gate, newest first", responses=GateVersionSerializer(many=True))
-    @action(detail=True, methods=["get"], filterset_class=None, pagination_class=None)
-    def versions(self, request, pk=None):
-        require_staff_vendor_wide(self.principal)
-        gate = self.get_object()
-        rows = GateVersion.objects.filter(gate=gate).order_by("-version")
-        return Response(GateVersionSerializer(rows, many=True).data)
-
-    @extend_schema(
-        summary="Save the draft of a gate's next version",
-        description="The gate keeps its current criteria until the draft is published. "
-        "Criteria errors name their place in the tree.",
-        request=GateDraftRequestSerializer,
-        responses=GateVersionSerializer,
-    )
-    @action(detail=True, methods=["post"], filterset_class=None, pagination_class=None)
-    def draft(self, request, pk=None):
-        gate = self.get_object()
-        require_program_manager(self.principal, gate.program)
-        form = GateDraftRequestSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        try:
-            draft = gate_services.gate_draft_save(
-                actor=request.user,
-                gate=gate,
-                criteria=form.validated_data["criteria"],
-                currency=form.validated_data.get("currency"),
-            )
-        except gate_services.VersionError as exc:
-            raise ValidationError(exc.errors) from exc
-        return Response(GateVersionSerializer(draft).data)
-
-    @extend_schema(
-        summary="Publish a gate's draft",
-        description="The draft becomes the gate's criteria on its effective date (today or later); "
-        "the version before stays, read-only. Audited.",
-        request=GatePublishRequestSerializer,
-        responses=GateVersionSerializer,
-    )
-    @action(detail=True, methods=["post"], filterset_class=None, pagination_class=None)
-    def publish(self, request, pk=None):
-        gate = self.get_object()
-        require_program_manager(self.principal, gate.program)
-        form = GatePublishRequestSerializer(data=request.data)
-        form.is_valid(raise_exception=True)
-        draft = GateVersion.objects.filter(gate=gate, state=GateVersion.State.DRAFT).first()
-        if draft is None:
-            # The gate's state refuses it (save a draft first), not the body: a 409.
-            raise ValidationError(
-                {"non_field_errors": ["This gate has no draft to publish."]}, code="conflict"
-            )
-        try:
-            gate_services.gate_version_publish(
-                actor=request.user, draft=draft, effective_from=form.validated_data.get("effective_from")
-            )
-        except gate_services.VersionError as exc:
-            raise ValidationError(exc.errors) from exc
-        return Response(GateVersionSerializer(draft).data)
-
-    @extend_schema(
-        summary="Two versions of a gate side by side, and who passes under each",
-        description="Counts and names cover the partners you can see. `before` defaults to the current "
-        "version, `after` to the draft.",
-        parameters=[
-            OpenApiParameter("before", VERSION_NUMBER, description="A version number."),
-            OpenApiParameter("after", VERSION_NUMBER, description="A version number."),
-        ],
-        responses={200: GateDiffSerializer, 404: OpenApiResponse(description="No such gate or version.")},
-        filters=False,
-    )
-    @action(detail=True, methods=["get"], filterset_class=None, pagination_class=None)
-    def diff(self, request, pk=None):
-        require_staff_vendor_wide(self.principal)
-        gate = self.get_object()
-        versions = {v.version: v for v in GateVersion.objects.filter(gate=gate)}
-        picked = []
-        for name, default in (("before", gate.version), ("after", None)):
-            raw = request.query_params.get(name)
-            if raw is None:
-                number = default
-                if number is None:
-                    number = next(
-                        (n for n, v in versions.items() if v.state == GateVersion.State.DRAFT), None
-                    )
-            elif not (raw.isdigit() and len(raw) <= 10 and int(raw) <= VERSION_MAX):
-                raise ValidationError({name: ["A version number is a whole number."]})
-            else:
-                number = int(raw)
-            if number not in versions:
-                # A version that does not exist is a resource that is not there.
-                raise NotFound(f"{name}: no such version of this gate.")
-            picked.append(versions[number])
-        try:
-            diff = gate_services.gate_versions_diff(
-                before=picked[0], after=picked[1], partners=Partner.objects.visible_to(self.principal)
-            )
-        except CriteriaError as exc:
-            raise ValidationError({"non_field_errors": exc.errors}) from exc
-        body = {
-            "before": picked[0],
-            "after": picked[1],
-            "passing_before": diff.pass_before,
-            "passing_after": diff.pass_after,
-            "newly_pass": diff.newly_pass,
-            "newly_fail": diff.newly_fail,
-        }
-        return Response(GateDiffSerializer(body).data)
 
     @extend_schema(
         summary="What-if: simulate a gate without saving anything",

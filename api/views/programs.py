@@ -11,7 +11,7 @@ partners hold, a program with gates) answers 409.
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import viewsets
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from api.pagination import PagePagination
 from api.permissions import (
@@ -21,6 +21,12 @@ from api.permissions import (
     require_vendor_wide,
 )
 from api.schema import ErrorSerializer
+from api.serializers.gates import (
+    SegmentDiffSerializer,
+    SegmentDraftRequestSerializer,
+    SegmentPublishRequestSerializer,
+    SegmentVersionSerializer,
+)
 from api.serializers.programs import (
     BenefitSerializer,
     ProgramSerializer,
@@ -28,9 +34,11 @@ from api.serializers.programs import (
     TierSerializer,
 )
 from api.views.base import ScopedViewMixin
+from api.views.versions import VersionedViewMixin, versions_schema
 from programs import services
 from programs.filtersets import BenefitFilterSet, ProgramFilterSet, TierFilterSet
 from programs.models import Benefit, Program, Segment, Tier, programs_managed_by
+from programs.versioning import SEGMENTS
 
 IN_USE = OpenApiResponse(
     ErrorSerializer,
@@ -168,20 +176,63 @@ class BenefitViewSet(_DefinitionViewSet):
     "to manage a program; changing one, the right to manage every program it targets.",
     list_summary="Segments (staff only: partners never see them)",
 )
-class SegmentViewSet(_DefinitionViewSet):
+@extend_schema_view(
+    **versions_schema(
+        "segment",
+        "who is in it",
+        {
+            "version": SegmentVersionSerializer,
+            "draft": SegmentDraftRequestSerializer,
+            "publish": SegmentPublishRequestSerializer,
+            "diff": SegmentDiffSerializer,
+        },
+    )
+)
+class SegmentViewSet(VersionedViewMixin, _DefinitionViewSet):
+    """A segment a program targets is not edited in place: its criteria change by a published draft."""
+
     serializer_class = SegmentSerializer
     filterset_class = None
     ordering_fields = ["id", "name", "updated_at"]
     ordering = ["name", "id"]
-    write_permissions = _permissions("segment")
+    write_permissions = {
+        **_permissions("segment"),
+        "draft": ["programs.change_segment"],
+        "publish": ["programs.change_segment"],
+    }
+    versioned = SEGMENTS
+    version_serializer_class = SegmentVersionSerializer
+    draft_request_serializer_class = SegmentDraftRequestSerializer
+    publish_request_serializer_class = SegmentPublishRequestSerializer
+    diff_serializer_class = SegmentDiffSerializer
 
     def scoped_queryset(self):
         return Segment.objects.visible_to(self.principal)
+
+    def require_manage(self, owner) -> None:
+        require_vendor_wide(self.principal)
+        if not Segment.objects.actionable_by(self.principal, "manage").filter(pk=owner.pk).exists():
+            raise PermissionDenied(NOT_YOUR_PROGRAM)
 
     def check_writable(self, definition) -> None:
         require_vendor_wide(self.principal)
         if definition.pk is None and not programs_managed_by(self.principal).exists():
             raise PermissionDenied(NOT_YOUR_PROGRAM)
+        if definition.pk is not None:
+            stored = Segment.objects.get(pk=definition.pk)
+            if stored.in_use and (definition.criteria, definition.currency) != (
+                stored.criteria,
+                stored.currency,
+            ):
+                raise ValidationError(
+                    {
+                        "criteria": [
+                            "A segment in use is not edited in place: save a draft (its draft action) "
+                            "and publish it."
+                        ]
+                    },
+                    code="conflict",  # the segment's use refuses it, not the body: a 409
+                )
 
 
 def register(router) -> None:

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from api.pagination import PagePagination
 from api.serializers.replays import ReplayRequestSerializer, ReplayRunDetailSerializer, ReplayRunSerializer
 from api.views.base import ScopedViewMixin
-from api.views.gates import require_staff_vendor_wide
+from api.views.versions import require_staff_vendor_wide
 from gates import replay
 from gates.models import Gate, ReplayRun
 

@@ -57,8 +57,11 @@ from gates.services.runs import (
 )
 from gates.services.simulation import Simulation, gate_simulate
 from gates.services.versions import (
+    GATES,
+    CriterionRow,
+    Mover,
     VersionDiff,
-    VersionError,
+    criteria_diff,
     criteria_lines,
     gate_draft_save,
     gate_version_publish,
@@ -66,15 +69,19 @@ from gates.services.versions import (
     gate_versions_diff,
     next_version,
 )
+from programs.versioning import VersionError
 
 __all__ = [
     "FULL_RUN_LOCK",
+    "GATES",
     "HEARTBEAT_INTERVAL",
     "REEVALUATION_BATCH",
     "STALE_RUN_NOTE",
     "ChunkOutcome",
+    "CriterionRow",
     "EvaluationSummary",
     "GateDefinition",
+    "Mover",
     "Simulation",
     "VersionDiff",
     "VersionError",
@@ -83,6 +90,7 @@ __all__ = [
     "chunk_evaluate",
     "claim_marks",
     "clear_reevaluation_requests",
+    "criteria_diff",
     "criteria_lines",
     "evaluate",
     "evaluate_partner",

@@ -8,9 +8,10 @@ from typing import Any
 from django.db import transaction
 
 from core.audit import audit
-from gates.models import Gate, GateState, GateVersion
+from gates.models import Gate, GateState
 from gates.services.queueing import request_full_evaluation
-from gates.services.versions import next_version
+from gates.services.versions import GATES, next_version
+from programs import versioning
 
 
 @dataclass(frozen=True)
@@ -96,15 +97,7 @@ def gate_version_record(*, sender, instance, raw: bool = False, **_kwargs) -> No
     """
     if raw:
         return  # fixtures being loaded
-    _, created = GateVersion.objects.get_or_create(
-        gate=instance,
-        version=instance.version,
-        defaults={"criteria": instance.criteria, "currency": instance.money_currency},
-    )
-    if created:
-        GateVersion.objects.filter(gate=instance, state=GateVersion.State.CURRENT).exclude(
-            version=instance.version
-        ).update(state=GateVersion.State.SUPERSEDED)
+    versioning.version_record(GATES, instance)
 
 
 def gate_retire(*, actor, gate) -> None:

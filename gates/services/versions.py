@@ -1,37 +1,50 @@
-"""Gate versions: drafts, publishing from a date, and two versions compared."""
+"""Gate versions: drafts, publishing from a date (``programs.versioning``, as segments), and two
+versions of a gate or a segment compared."""
 
 import datetime
+import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Max, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from core.audit import audit
+from criteria.tree import Leaf
 from criteria.tree import evaluate as evaluate_tree
-from gates.describe import leaf_sentence
+from gates.describe import describe_criteria, leaf_sentence
 from gates.engine import Measurer
 from gates.metrics import References, load_references
 from gates.models import Gate, GateState, GateVersion
 from gates.services.queueing import request_full_evaluation
 from gates.services.runs import partner_chunks
-from gates.validation import criteria_errors, parse_criteria
+from gates.validation import parse_criteria
 from partners.models import Partner
+from programs import versioning
+from programs.versioning import Versioned
 
 
-class VersionError(Exception):
-    """A version cannot be saved or published as asked; ``errors`` maps fields to messages."""
+def _evaluate_if_active(gate) -> None:
+    if gate.state == GateState.ACTIVE:
+        request_full_evaluation()
 
-    def __init__(self, errors: dict[str, list[str]]):
-        super().__init__(errors)
-        self.errors = errors
+
+GATES = Versioned(
+    noun="gate",
+    owner_model=Gate,
+    version_model=GateVersion,
+    owner_field="gate",
+    default_currency=lambda gate: gate.program.base_currency,
+    # A gate counting in its program's base currency keeps naming none.
+    stored_currency=lambda gate, currency: (
+        "" if currency == gate.program.base_currency and not gate.currency else currency
+    ),
+    after_current=_evaluate_if_active,
+)
 
 
 def next_version(gate) -> int:
-    latest = GateVersion.objects.filter(gate=gate).aggregate(latest=Max("version"))["latest"]
-    return max(latest or 0, gate.version) + 1
+    return versioning.next_version(GATES, gate)
 
 
 def gate_draft_save(*, actor, gate, criteria: Any, currency: str | None = None) -> GateVersion:
@@ -41,20 +54,7 @@ def gate_draft_save(*, actor, gate, criteria: Any, currency: str | None = None) 
     current version until the draft is published. Raises ``VersionError``
     for an invalid tree.
     """
-    currency = currency if currency is not None else gate.currency
-    problems = criteria_errors(criteria, default_currency=currency or gate.program.base_currency)
-    if problems:
-        raise VersionError({"criteria": problems})
-    with transaction.atomic():
-        Gate.objects.select_for_update().filter(pk=gate.pk).first()
-        draft = GateVersion.objects.filter(gate=gate, state=GateVersion.State.DRAFT).first()
-        if draft is None:
-            draft = GateVersion(gate=gate, version=next_version(gate), state=GateVersion.State.DRAFT)
-        draft.criteria = criteria
-        draft.currency = currency or gate.program.base_currency
-        draft.save()
-        audit(actor=actor, action="gate.draft_saved", target=gate, version=draft.version, criteria=criteria)
-    return draft
+    return versioning.draft_save(GATES, actor=actor, owner=gate, criteria=criteria, currency=currency)
 
 
 def gate_version_publish(
@@ -68,72 +68,59 @@ def gate_version_publish(
     version before stays, read-only, as what earlier statuses were decided
     under. Audited.
     """
-    today = timezone.localdate()
-    effective_from = effective_from or today
-    if draft.state != GateVersion.State.DRAFT:
-        raise VersionError({"version": ["Only a draft is published; this version is read-only."]})
-    if effective_from < today:
-        raise VersionError({"effective_from": ["A version takes effect today or later, never in the past."]})
-    with transaction.atomic():
-        draft.effective_from = effective_from
-        draft.published_at = timezone.now()
-        draft.published_by = actor if getattr(actor, "pk", None) else None
-        draft.state = GateVersion.State.SCHEDULED
-        draft.save(update_fields=["effective_from", "published_at", "published_by", "state"])
-        audit(
-            actor=actor,
-            action="gate.version_published",
-            target=draft.gate,
-            version=draft.version,
-            effective_from=effective_from.isoformat(),
-        )
-        if effective_from <= today:
-            _make_current(draft)
-    return draft
-
-
-def _make_current(version: GateVersion) -> None:
-    gate = Gate.objects.select_for_update().get(pk=version.gate_id)
-    GateVersion.objects.filter(gate=gate, state=GateVersion.State.CURRENT).update(
-        state=GateVersion.State.SUPERSEDED
-    )
-    version.state = GateVersion.State.CURRENT
-    version.save(update_fields=["state"])
-    gate.criteria = version.criteria
-    gate.currency = (
-        "" if version.currency == gate.program.base_currency and not gate.currency else version.currency
-    )
-    gate.version = version.version
-    gate._publishing = True  # type: ignore[attr-defined]
-    gate.save(update_fields=["criteria", "currency", "version", "updated_at"])
-    if gate.state == GateState.ACTIVE:
-        request_full_evaluation()
+    return versioning.version_publish(GATES, actor=actor, draft=draft, effective_from=effective_from)
 
 
 def gate_versions_apply_due(day: datetime.date | None = None) -> int:
-    """Make current every published version whose day has come (the nightly run calls this first)."""
-    day = day or timezone.localdate()
-    due = list(
-        GateVersion.objects.filter(state=GateVersion.State.SCHEDULED, effective_from__lte=day).order_by(
-            "gate_id", "version"
-        )
-    )
-    with transaction.atomic():
-        for version in due:
-            _make_current(version)
-    return len(due)
+    """Make current every published gate version whose day has come (the nightly run calls this first)."""
+    return versioning.versions_apply_due(GATES, day)
+
+
+@dataclass(frozen=True)
+class CriterionRow:
+    """One line of two versions side by side: a criterion of either, or of both unchanged."""
+
+    before: str | None
+    after: str | None
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+@dataclass(frozen=True)
+class Mover:
+    """A partner that passes under one version and not the other."""
+
+    partner_id: int
+    name: str
+    passes_after: bool
 
 
 @dataclass
 class VersionDiff:
-    before: GateVersion
-    after: GateVersion
+    before: Any
+    after: Any
     before_lines: list[str]
     after_lines: list[str]
+    before_sentence: str = ""
+    after_sentence: str = ""
+    rows: list[CriterionRow] = field(default_factory=list)
     pass_before: int = 0
     pass_after: int = 0
-    newly_pass: list[str] = field(default_factory=list)
-    newly_fail: list[str] = field(default_factory=list)
+    movers: list[Mover] = field(default_factory=list)
+
+    @property
+    def newly_pass(self) -> list[str]:
+        return [mover.name for mover in self.movers if mover.passes_after]
+
+    @property
+    def newly_fail(self) -> list[str]:
+        return [mover.name for mover in self.movers if not mover.passes_after]
+
+    @property
+    def changed(self) -> bool:
+        return any(row.changed for row in self.rows)
 
 
 def criteria_lines(criteria: Any, currency: str, refs: References | None = None) -> list[str]:
@@ -143,24 +130,60 @@ def criteria_lines(criteria: Any, currency: str, refs: References | None = None)
     return [f"{leaf.path}: {leaf_sentence(leaf, refs)}" for leaf in tree.leaves]
 
 
-def gate_versions_diff(
-    *, before: GateVersion, after: GateVersion, partners: QuerySet[Partner] | None = None
+def _aligned(before_leaves: list[Leaf], after_leaves: list[Leaf], refs: References) -> list[CriterionRow]:
+    """The criteria of two trees aligned: the same sentence on one row, the others beside what they replace.
+
+    Sentences are matched without their place in the tree, so a criterion
+    added at the front does not mark every one after it as changed.
+    """
+    words_before = [leaf_sentence(leaf, refs) for leaf in before_leaves]
+    words_after = [leaf_sentence(leaf, refs) for leaf in after_leaves]
+    rows: list[CriterionRow] = []
+    matcher = difflib.SequenceMatcher(a=words_before, b=words_after, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            rows.extend(
+                CriterionRow(words_before[i], words_after[j])
+                for i, j in zip(range(i1, i2), range(j1, j2), strict=True)
+            )
+            continue
+        left, right = words_before[i1:i2], words_after[j1:j2]
+        for position in range(max(len(left), len(right))):
+            rows.append(
+                CriterionRow(
+                    left[position] if position < len(left) else None,
+                    right[position] if position < len(right) else None,
+                )
+            )
+    return rows
+
+
+def criteria_diff(
+    *, before: Any, after: Any, partners: QuerySet[Partner] | None = None, as_of: datetime.date | None = None
 ) -> VersionDiff:
-    """Two versions side by side in words, and who passes under each (among ``partners``, the caller's)."""
+    """Two versions (anything with ``criteria`` and ``currency``) side by side in words, and who passes
+    under each among ``partners`` (the caller's, through the door; every partner when None).
+
+    Both trees are measured in one pass of the evaluation's own engine (one
+    ``Measurer``, one aggregate query per fact table and chunk), so the
+    queries do not grow with the partners. Raises ``CriteriaError`` for a
+    tree that no longer parses (a code since deleted).
+    """
     references = load_references()
-    diff = VersionDiff(
-        before=before,
-        after=after,
-        before_lines=criteria_lines(before.criteria, before.currency, references),
-        after_lines=criteria_lines(after.criteria, after.currency, references),
-    )
-    today = timezone.localdate()
     trees = [
         parse_criteria(v.criteria, default_currency=v.currency, references=references)
         for v in (before, after)
     ]
-    # One measuring pass for both versions.
-    measurer = Measurer(trees, as_of=today, references=references)
+    diff = VersionDiff(
+        before=before,
+        after=after,
+        before_lines=[f"{leaf.path}: {leaf_sentence(leaf, references)}" for leaf in trees[0].leaves],
+        after_lines=[f"{leaf.path}: {leaf_sentence(leaf, references)}" for leaf in trees[1].leaves],
+        before_sentence=describe_criteria(trees[0], references),
+        after_sentence=describe_criteria(trees[1], references),
+        rows=_aligned(list(trees[0].leaves), list(trees[1].leaves), references),
+    )
+    measurer = Measurer(trees, as_of=as_of or timezone.localdate(), references=references)
     keys = [measurer.keys_for(tree) for tree in trees]
     scope = list(partners.values_list("pk", flat=True)) if partners is not None else None
     moved: list[tuple[int, bool]] = []
@@ -175,6 +198,15 @@ def gate_versions_diff(
             if was != now:
                 moved.append((partner_id, now))
     names = dict(Partner.objects.filter(id__in=[i for i, _ in moved]).values_list("id", "name"))
-    diff.newly_pass = sorted(names[i] for i, now in moved if now)
-    diff.newly_fail = sorted(names[i] for i, now in moved if not now)
+    diff.movers = sorted(
+        (Mover(partner_id, names[partner_id], now) for partner_id, now in moved),
+        key=lambda mover: (not mover.passes_after, mover.name, mover.partner_id),
+    )
     return diff
+
+
+def gate_versions_diff(
+    *, before: GateVersion, after: GateVersion, partners: QuerySet[Partner] | None = None
+) -> VersionDiff:
+    """Two versions of a gate side by side in words, and who passes under each (among ``partners``)."""
+    return criteria_diff(before=before, after=after, partners=partners)

@@ -296,20 +296,48 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
             program=any_managed,
         )
     )
-    for method, body in (
-        ("PATCH", {"criteria": criteria}),
-        ("PUT", {"name": segment.name, "criteria": criteria}),
+    # A program targets the segment: what a decision does not read changes in place, its criteria
+    # only through a draft (a 409 for those who may change it).
+    for method, body, ok in (
+        ("PATCH", {"description": "UK partners"}, 200),
+        ("PUT", {"name": segment.name, "criteria": segment.criteria}, 200),
+        ("PATCH", {"criteria": criteria}, 409),
+        ("PUT", {"name": segment.name, "criteria": criteria}, 409),
     ):
         cases.append(
             write(
                 method,
                 f"{V1}/segments/{segment.pk}/",
-                200,
+                ok,
                 body=body,
                 vendor_wide=True,
                 program="specialisation",
             )
         )
+    cases.append(
+        write(
+            "POST",
+            f"{V1}/segments/{segment.pk}/draft/",
+            200,
+            body={"criteria": criteria},
+            vendor_wide=True,
+            program="specialisation",
+        )
+    )
+    # Each case is rolled back: there is no draft to publish, which only the allowed learn.
+    cases.append(
+        write(
+            "POST",
+            f"{V1}/segments/{segment.pk}/publish/",
+            409,
+            body={},
+            vendor_wide=True,
+            program="specialisation",
+        )
+    )
+    design = 401 if p.kind == "anonymous" else 200 if p.staff and p.vendor_wide else 403
+    cases.append(Case("GET", f"{V1}/segments/{segment.pk}/versions/", design))
+    cases.append(Case("GET", f"{V1}/segments/{segment.pk}/diff/?after=1", design))
     cases.append(
         write("DELETE", f"{V1}/segments/{segment.pk}/", 409, vendor_wide=True, program="specialisation")
     )

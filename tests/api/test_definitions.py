@@ -351,13 +351,18 @@ class TestSegments:
         specialist.groups.add(ensure_channel_manager_group())
         grant_program_manager(specialist, world.specialisation)
 
-        response = client_for(specialist).patch(
-            f"{V1}/segments/{world.segment.pk}/", {"criteria": UK}, format="json"
-        )
-
+        client = client_for(specialist)
+        # In use, the segment is not edited in place: a draft, then its publishing.
+        response = client.patch(f"{V1}/segments/{world.segment.pk}/", {"criteria": UK}, format="json")
+        assert response.status_code == 409, response.content
+        assert "draft" in response.json()["errors"]["criteria"][0]
+        response = client.post(f"{V1}/segments/{world.segment.pk}/draft/", {"criteria": UK}, format="json")
         assert response.status_code == 200, response.content
+        response = client.post(f"{V1}/segments/{world.segment.pk}/publish/", {}, format="json")
+        assert response.status_code == 200, response.content
+
         world.segment.refresh_from_db()
-        assert world.segment.criteria == UK
+        assert (world.segment.criteria, world.segment.version) == (UK, 2)
         assert "criteria" in object_history(world.segment)[0].changed_fields
 
     def test_a_manager_of_no_program_may_neither_create_nor_change_a_segment(self, client_for, world):

@@ -42,6 +42,7 @@ class TestSegmentMemberships:
             "segment": world.segment.pk,
             "segment_name": "Acme's segment",
             "since": body["since"],
+            "segment_version": acme_membership.segment_version,
         }
 
     def test_partners_and_distributors_see_no_segments(

@@ -34,6 +34,7 @@ from gates.models import (
 from partners.models import ProductLine
 from partners.services import exchange_rate_save
 from programs.models import BenefitKind, Program
+from programs.versioning import segment_draft_save, segment_version_publish
 from tests.factories import BenefitFactory, PartnerFactory, SaleFactory, SegmentFactory, publish_criteria
 
 pytestmark = pytest.mark.django_db
@@ -231,9 +232,12 @@ def test_a_segment_rule_moved_to_at_least_admits_the_partner_exactly_at_the_boun
     before = results()
 
     with edit() as queued:
-        segment.criteria = {"all": [rule["all"][0], {**rule["all"][1], "op": ">="}]}
-        segment.save()
-    queued.assert_called_once()  # saving a segment queues the re-evaluation
+        # In use by the program, the segment changes by a published version.
+        draft = segment_draft_save(
+            actor=None, segment=segment, criteria={"all": [rule["all"][0], {**rule["all"][1], "op": ">="}]}
+        )
+        segment_version_publish(actor=None, draft=draft)
+    queued.assert_called_once()  # publishing saves the segment, which queues the re-evaluation
 
     run(list(partners.values()))
     assert moved(before, results()) == {partners["at"].pk}

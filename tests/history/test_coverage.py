@@ -16,6 +16,8 @@ NOT_RECORDED = {
     "core.auditentry": "the log of business actions itself, append-only",
     "core.dailyrate": "derived from the exchange rates (recorded) by core.exchange",
     "gates.gateversion": "a copy of each gate's definition, written when the gate (recorded) is saved",
+    "programs.segmentversion": "a copy of each segment's definition, written when the segment (recorded) is "
+    "saved; drafting and publishing are audited",
     "gates.gatestatus": "a result of the evaluation, recomputed from definitions and facts",
     "gates.gatestatuschange": "the history of gate statuses itself",
     "gates.evaluationrun": "the bookkeeping of evaluation runs",
