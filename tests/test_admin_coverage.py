@@ -102,6 +102,7 @@ VENDOR_WIDE = {
     "enablement.Quiz",
     "gates.Gate",
     "gates.GateVersion",
+    "programs.SegmentVersion",
     # News to partners: staff see and publish the same announcements.
     "inbox.Announcement",
     "incentives.IncentivePeriod",
@@ -682,9 +683,10 @@ PROGRAM_SCOPED = sorted(
     f"{model._meta.app_label}_{model._meta.model_name}"
     for model, _ in REGISTRY
     if isinstance(model._default_manager.all(), DefinitionQuerySet)
-    # Gate versions are never changed or deleted, by anyone: a draft is written from the gate's
-    # form and published by an action that keeps to the programs one manages (tests/gates).
-    and model._meta.label != "gates.GateVersion"
+    # Gate and segment versions are never changed or deleted, by anyone: a draft is written from
+    # the gate's or segment's form and published by an action that keeps to the programs one
+    # manages (tests/gates, tests/programs).
+    and model._meta.label not in {"gates.GateVersion", "programs.SegmentVersion"}
 )
 
 
