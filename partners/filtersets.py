@@ -175,6 +175,14 @@ class UserFilterSet(filters.FilterSet):
     distributor = IdFilter(field_name="membership__distributor_id", help_text="Members of this distributor.")
     role = filters.ChoiceFilter(field_name="membership__role", choices=MembershipRole.choices)
     joined_after = DateTimeFilter(field_name="date_joined", lookup_expr="gte")
+    # On the ``updated_at`` that partners.selectors.logins_with_updated_at annotates.
+    updated_since = DateTimeFilter(
+        field_name="updated_at",
+        lookup_expr="gte",
+        help_text="Changed at or after this moment (its name, email, activity, staff flag or "
+        "membership; a sign-in alone is no change): for incremental sync, send the greatest "
+        "updated_at you hold.",
+    )
 
     class Meta:
         model = get_user_model()

@@ -49,6 +49,11 @@ class UserSerializer(StrictModelSerializer):
     membership = UserMembershipSerializer(
         read_only=True, allow_null=True, help_text="The organisation the login belongs to; null for staff."
     )
+    updated_at = serializers.DateTimeField(
+        read_only=True,
+        help_text="When the login or its membership last changed (a sign-in alone is no change); "
+        "what updated_since compares.",
+    )
 
     class Meta:
         model = get_user_model()
@@ -64,6 +69,7 @@ class UserSerializer(StrictModelSerializer):
             "date_joined",
             "last_login",
             "membership",
+            "updated_at",
         ]
         read_only_fields = fields
 

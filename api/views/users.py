@@ -23,6 +23,7 @@ from api.views.base import CursorReadOnlyViewSet, ScopedViewMixin
 from partners import members
 from partners.filtersets import MembershipFilterSet, UserFilterSet
 from partners.models import Membership, Partner, users_visible_to
+from partners.selectors import logins_with_updated_at
 
 _TAKEN = OpenApiResponse(
     ErrorSerializer, description="A login already uses this email address (or is already a member)."
@@ -141,7 +142,7 @@ class UserViewSet(CursorReadOnlyViewSet):
 
     def scoped_queryset(self):
         users = get_user_model()._default_manager.select_related("membership")
-        return users_visible_to(self.principal, users)
+        return logins_with_updated_at(users_visible_to(self.principal, users))
 
     def _set_active(self, request, active: bool):
         user = self.get_object()

@@ -6,7 +6,10 @@ own organisation's memberships and change nothing (the portal manages no team ei
 """
 
 import pytest
+from django.apps import apps
 from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in
+from django.db import connection
 
 from api.models import TokenScope
 from core.models import AuditEntry
@@ -458,3 +461,80 @@ class TestMembershipsSync:
         assert changed.json()["updated_at"].startswith("2026-12-01T09:00")
         assert membership.pk in changed_since("2026-11-15T00:00:00Z")
         assert client.get("/api/v1/memberships/?updated_since=yesterday").status_code == 400
+
+
+def database_now() -> str:
+    """The database's clock, which dates a login's changes (its history is written by triggers)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        return cursor.fetchone()[0].isoformat()
+
+
+class TestUsersSync:
+    """A directory sync asks for the logins changed since the greatest updated_at it holds."""
+
+    def changed_since(self, client, moment: str) -> dict[int, str]:
+        response = client.get(USERS, {"updated_since": moment})
+        assert response.status_code == 200, response.content
+        return {row["id"]: row["updated_at"] for row in response.json()["results"]}
+
+    def test_deactivating_a_login_moves_it_into_updated_since(self, client_for, superuser, partner_sales):
+        client = client_for(superuser)
+        moment = database_now()
+        assert partner_sales.pk not in self.changed_since(client, moment)
+
+        deactivated = client.post(f"{USERS}{partner_sales.pk}/deactivate/")
+
+        assert deactivated.status_code == 200, deactivated.content
+        assert deactivated.json()["updated_at"] >= moment
+        assert self.changed_since(client, moment) == {partner_sales.pk: deactivated.json()["updated_at"]}
+
+    def test_a_change_written_around_the_orm_counts_too(self, client_for, superuser, partner_sales):
+        client = client_for(superuser)
+        moment = database_now()
+
+        User.objects.filter(pk=partner_sales.pk).update(email="renamed@example.com")
+
+        assert set(self.changed_since(client, moment)) == {partner_sales.pk}
+
+    def test_a_new_role_or_leaving_the_team_counts_as_a_change_of_the_login(
+        self, client_for, superuser, channel_manager, partner_sales
+    ):
+        client = client_for(superuser)
+        moment = database_now()
+        membership = partner_sales.membership
+        manager = client_for(channel_manager)
+        response = manager.patch(f"{MEMBERSHIPS}{membership.pk}/", {"role": "technical"}, format="json")
+        assert response.status_code == 200, response.content
+        assert set(self.changed_since(client, moment)) == {partner_sales.pk}
+
+        moment = database_now()
+        assert manager.delete(f"{MEMBERSHIPS}{membership.pk}/").status_code == 204
+        assert set(self.changed_since(client, moment)) == {partner_sales.pk}
+
+    def test_signing_in_is_no_change(self, client_for, superuser, partner_sales, rf):
+        client = client_for(superuser)
+        moment = database_now()
+
+        user_logged_in.send(sender=User, request=rf.get("/"), user=partner_sales)
+
+        partner_sales.refresh_from_db()
+        assert partner_sales.last_login is not None
+        assert self.changed_since(client, moment) == {}
+
+    def test_a_login_never_changed_since_the_history_began_dates_from_joining(
+        self, client_for, superuser, partner_sales
+    ):
+        LoginEvent = apps.get_model("history", "LoginEvent")
+        MembershipEvent = apps.get_model("partners", "MembershipEvent")
+        LoginEvent.objects.filter(pgh_obj_id=partner_sales.pk).delete()
+        MembershipEvent.objects.filter(user_id=partner_sales.pk).delete()
+
+        listed = client_for(superuser).get(f"{USERS}{partner_sales.pk}/").json()
+
+        joined = partner_sales.date_joined.isoformat().replace("+00:00", "Z")
+        assert listed["updated_at"] == joined
+
+    def test_a_moment_that_is_not_one_is_refused(self, client_for, superuser):
+        response = client_for(superuser).get(USERS, {"updated_since": "yesterday"})
+        assert set(error(response, 400)["errors"]) == {"updated_since"}
