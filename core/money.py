@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from babel.numbers import get_territory_currencies
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from moneyed import CURRENCIES
@@ -20,6 +21,10 @@ CURRENCY_CODES: frozenset[str] = frozenset(
     code for code in CURRENCIES if len(code) == 3 and code.isalpha() and code not in _NOT_MONEY
 )
 CURRENCY_CHOICES = sorted((code, f"{code} – {CURRENCIES[code].name}") for code in CURRENCY_CODES)
+# The currencies an exchange rate is entered for: all but the reference one, whose rate is 1.
+RATED_CURRENCY_CHOICES = [
+    choice for choice in CURRENCY_CHOICES if choice[0] != settings.PRM_REFERENCE_CURRENCY
+]
 
 AMOUNT_MAX_DIGITS = 16
 AMOUNT_DECIMAL_PLACES = 4

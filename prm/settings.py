@@ -440,6 +440,7 @@ SPECTACULAR_SETTINGS = {
     ],
     "ENUM_NAME_OVERRIDES": {
         "CurrencyEnum": "core.money.CURRENCY_CHOICES",
+        "RatedCurrencyEnum": "core.money.RATED_CURRENCY_CHOICES",
         "LifecycleStatusEnum": "partners.models.LifecycleStatus",
         "GateOutcomeEnum": "gates.models.GateOutcome",
         "SalesRoleEnum": "deals.models.SalesRole",

@@ -1,5 +1,6 @@
 """Partners, their people and their facts, as integrators read them; partners as staff write them."""
 
+import functools
 from typing import Any
 
 from django.conf import settings
@@ -13,8 +14,8 @@ from api.scoping import request_principal
 from api.serializers.base import CleanedModelSerializer
 from core.door import principal_user
 from core.models import ExchangeRate
-from core.money import CURRENCY_CHOICES
-from core.serializers import StrictModelSerializer, StrictSerializer
+from core.money import RATED_CURRENCY_CHOICES
+from core.serializers import PositiveDecimalField, StrictModelSerializer, StrictSerializer
 from partners.models import (
     ActivityType,
     Certification,
@@ -250,12 +251,28 @@ class ReferenceSerializer(CleanedModelSerializer):
     """A code facts and criteria name (``cloud``, ``sales-engineer``). It is kept once created:
     criteria, integrations and recorded facts refer to it by its code."""
 
-    def validate_code(self, value: str) -> str:
-        if self.instance is not None and value != self.instance.code:
-            raise serializers.ValidationError(
-                "A code cannot change once created: criteria and integrations name it. Add a new one."
-            )
-        return value
+    def validate(self, attrs):
+        # A change shows the code without writing it (see ``change_serializer``): one sent is
+        # taken only if it is the code already kept.
+        sent = self.initial_data.get("code") if isinstance(self.initial_data, dict) else None
+        if self.instance is not None and sent is not None and sent != self.instance.code:
+            raise serializers.ValidationError({"code": [CODE_KEPT]})
+        return super().validate(attrs)
+
+
+CODE_KEPT = "A code cannot change once created: criteria and integrations name it. Add a new one."
+
+
+@functools.cache
+def change_serializer(serializer_class: type[ReferenceSerializer]) -> type[ReferenceSerializer]:
+    """The serializer of a PUT or PATCH of a code: the same fields, the code read-only.
+
+    The schema of a change then names no code to write (a code is kept once created), and a
+    client sending back the object it read, code included, is still understood.
+    """
+    meta = type("Meta", (serializer_class.Meta,), {"read_only_fields": ["id", "code"]})  # type: ignore[attr-defined]
+    name = serializer_class.__name__.removesuffix("Serializer") + "ChangeSerializer"
+    return type(name, (serializer_class,), {"Meta": meta, "__module__": serializer_class.__module__})
 
 
 class CertificationTypeSerializer(ReferenceSerializer):
@@ -294,11 +311,30 @@ class ServiceOfferingSerializer(ReferenceSerializer):
         read_only_fields = ["id"]
 
 
+class RatedCurrencyField(serializers.ChoiceField):
+    """A currency a rate is entered for: any but the reference currency (the schema lists them)."""
+
+    default_error_messages = {"reference": "{code} is the reference currency: its rate is always 1."}
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=RATED_CURRENCY_CHOICES, **kwargs)
+
+    def to_internal_value(self, data):
+        if data == settings.PRM_REFERENCE_CURRENCY:
+            self.fail("reference", code=data)
+        return super().to_internal_value(data)
+
+
 class ExchangeRateSerializer(StrictModelSerializer):
     """The value of one unit of ``currency`` in the reference currency, from ``valid_from`` on,
     until the next rate of the same currency; sales are converted at the rate of their date."""
 
-    currency = serializers.ChoiceField(choices=CURRENCY_CHOICES)
+    currency = RatedCurrencyField()
+    rate = PositiveDecimalField(
+        max_digits=20,
+        decimal_places=10,
+        help_text='One unit of the currency in the reference currency, above zero, e.g. "1.0850".',
+    )
     reference_currency = serializers.SerializerMethodField(
         help_text="The currency the rate is expressed in (the same for every rate)."
     )
@@ -310,7 +346,10 @@ class ExchangeRateSerializer(StrictModelSerializer):
         # The model's validation (in the service) checks a second rate on the same day.
         validators: list = []
         extra_kwargs = {
-            "rate": {"help_text": 'One unit of the currency in the reference currency, e.g. "1.0850".'}
+            "valid_from": {
+                "help_text": "The first day the rate holds: from 1 January 2000 (no fact is older) "
+                "to 366 days ahead."
+            },
         }
 
     def get_reference_currency(self, rate) -> str:

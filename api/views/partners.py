@@ -28,8 +28,10 @@ from api.serializers.partners import (
     PersonSerializer,
     ProductLineSerializer,
     ProficiencySerializer,
+    ReferenceSerializer,
     SaleSerializer,
     ServiceOfferingSerializer,
+    change_serializer,
 )
 from api.serializers.programs import ProgramSerializer
 from api.serializers.standing import PartnerStandingSerializer
@@ -443,6 +445,7 @@ class _ReferenceViewSet(
     ordering_fields = ["id", "code", "name"]
     ordering = ["code"]
     model: type[models.Model]
+    serializer_class: type[ReferenceSerializer]
     delete_may_conflict = True
 
     def __init_subclass__(cls, **kwargs):
@@ -457,6 +460,12 @@ class _ReferenceViewSet(
 
     def scoped_queryset(self):
         return self.model._default_manager.all()
+
+    def get_serializer_class(self):
+        # A change writes everything but the code, which is kept once created.
+        if self.action in ("update", "partial_update"):
+            return change_serializer(self.serializer_class)
+        return self.serializer_class
 
     def perform_create(self, serializer):
         data = serializer.validated_data

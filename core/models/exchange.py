@@ -8,10 +8,16 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.utils import dateformat
+from django.utils import dateformat, timezone
 
 from core.money import CurrencyField
 from history.tracking import tracked
+
+# No fact is dated before this (partners' EARLIEST_FACT_DATE): an earlier rate would convert
+# nothing, and the daily table holds a row for every day from a currency's first rate on.
+EARLIEST_RATE_DAY = datetime.date(2000, 1, 1)
+# How far ahead a rate may be entered (next year's budget rate); the daily table runs to it.
+RATE_DAYS_AHEAD = 366
 
 
 # The tables keep the names they had when the models lived in partners.
@@ -46,6 +52,18 @@ class ExchangeRate(models.Model):
             raise ValidationError(
                 {"currency": f"{self.currency} is the reference currency: its rate is always 1."}
             )
+        # The daily table has a row per day from the first rate to the last: a rate dated in
+        # year 1 or 9999 (a typing mistake) would make millions of them.
+        if isinstance(self.valid_from, datetime.date):
+            latest = timezone.localdate() + datetime.timedelta(days=RATE_DAYS_AHEAD)
+            if self.valid_from < EARLIEST_RATE_DAY:
+                raise ValidationError(
+                    {"valid_from": f"Rates before {EARLIEST_RATE_DAY:%d %B %Y} are not accepted."}
+                )
+            if self.valid_from > latest:
+                raise ValidationError(
+                    {"valid_from": f"A rate is entered at most {RATE_DAYS_AHEAD} days ahead."}
+                )
 
 
 # The rate lookups live with the rates, so that a sale can check its own

@@ -79,6 +79,33 @@ class TestExchangeRates:
             assert list(response.json()["errors"]) == ["rate"], bad
         assert ExchangeRate.objects.count() == 1
 
+    def test_a_rate_dated_before_the_first_fact_or_beyond_next_year_is_refused(self, manager):
+        # Each day from a currency's first rate to its last is a row of the daily table: a rate
+        # dated in year 1 or 9999 once stalled the server building millions of them.
+        next_year = datetime.date.today() + datetime.timedelta(days=367)
+        for day, message in (
+            ("0001-01-01", "Rates before 01 January 2000 are not accepted."),
+            ("1999-12-31", "Rates before 01 January 2000 are not accepted."),
+            ("9999-12-31", "A rate is entered at most 366 days ahead."),
+            (next_year.isoformat(), "A rate is entered at most 366 days ahead."),
+        ):
+            response = manager.post(
+                f"{V1}/exchange-rates/", {"currency": "EUR", "valid_from": day, "rate": "1.1"}, format="json"
+            )
+            assert response.status_code == 400, day
+            assert response.json()["errors"] == {"valid_from": [message]}, day
+        assert not DailyRate.objects.exists()
+
+        rate = ExchangeRateFactory(currency="EUR", valid_from=datetime.date(2000, 1, 1))
+        moved = manager.patch(f"{V1}/exchange-rates/{rate.pk}/", {"valid_from": "1900-01-01"}, format="json")
+        assert moved.status_code == 400
+        assert list(moved.json()["errors"]) == ["valid_from"]
+        accepted = (datetime.date.today() + datetime.timedelta(days=366)).isoformat()
+        ahead = manager.post(
+            f"{V1}/exchange-rates/", {"currency": "EUR", "valid_from": accepted, "rate": "1.2"}, format="json"
+        )
+        assert ahead.status_code == 201, ahead.content
+
     def test_a_rate_is_changed_and_deleted_and_the_daily_table_rebuilt(self, manager):
         rate = ExchangeRateFactory(currency="EUR", valid_from=datetime.date(2026, 1, 1), rate=Decimal("1.1"))
 
@@ -203,6 +230,17 @@ class TestReferenceCodes:
         assert list(renamed.json()["errors"]) == ["code"]
         line.refresh_from_db()
         assert line.code == "security"
+
+        # The schema of a change names no code to write: a PUT without one keeps it, and the
+        # object sent back as read, code included, is taken.
+        replaced = manager.put(f"{V1}/product-lines/{line.pk}/", {"name": "Cyber"}, format="json")
+        assert replaced.status_code == 200, replaced.content
+        assert replaced.json()["code"] == "security"
+        read = manager.get(f"{V1}/product-lines/{line.pk}/").json()
+        again = manager.put(f"{V1}/product-lines/{line.pk}/", {**read, "name": "Security"}, format="json")
+        assert again.status_code == 200, again.content
+        line.refresh_from_db()
+        assert (line.code, line.name) == ("security", "Security")
 
     def test_bad_values_are_field_errors(self, manager):
         response = manager.post(
