@@ -12,7 +12,8 @@ from rest_framework import serializers
 
 from api.serializers.base import CleanedModelSerializer
 from api.serializers.gates import CriteriaField
-from core.money import CURRENCY_CHOICES
+from core.money import AMOUNT_DECIMAL_PLACES, AMOUNT_MAX_DIGITS, CURRENCY_CHOICES
+from core.serializers import PositiveDecimalField
 from partners.models import CustomerSegment, ProductLine
 from programs.models import AllowancePeriod, Benefit, Program, Segment, Tier
 
@@ -85,6 +86,24 @@ class BenefitSerializer(CleanedModelSerializer):
         required=False,
         help_text="Ids of the tiers that grant the benefit, tiers of the benefit's program.",
     )
+    # The bounds the model holds (a percentage from 0 to 100, an allowance above zero), stated
+    # here so that the schema's patterns say them too.
+    percent = serializers.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        min_value=0,
+        max_value=100,
+        allow_null=True,
+        required=False,
+        help_text="Percent for a discount, rebate or commission, 0 to 100: 15 means 15 %.",
+    )
+    amount = PositiveDecimalField(
+        max_digits=AMOUNT_MAX_DIGITS,
+        decimal_places=AMOUNT_DECIMAL_PLACES,
+        allow_null=True,
+        required=False,
+        help_text="An MDF allowance per period, in its currency, above zero.",
+    )
     currency = serializers.ChoiceField(
         choices=CURRENCY_CHOICES,
         required=False,
@@ -116,10 +135,6 @@ class BenefitSerializer(CleanedModelSerializer):
         ]
         read_only_fields = ["id"]
         validators: list = []
-        extra_kwargs = {
-            "percent": {"help_text": "Percent for a discount, rebate or commission: 15 means 15 %."},
-            "amount": {"help_text": "An MDF allowance per period, in its currency."},
-        }
 
     def validate_links(self, definition, links: dict[str, Any]) -> None:
         tiers = links.get("tiers")

@@ -1,6 +1,7 @@
 """Programs, tiers and benefits written through the API: the admin's validation, its services
 (audited, recorded in the history), the program rights, and 409 for a delete still in use."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -254,6 +255,49 @@ class TestBenefits:
         response = manager.patch(f"{V1}/benefits/{world.discount.pk}/", {"percent": 15.5}, format="json")
         assert response.status_code == 400
         assert response.json()["errors"] == {"percent": ['Send the amount as a string, e.g. "1234.50".']}
+
+    def test_a_negative_percentage_and_a_zero_allowance_are_field_errors_the_schema_states(
+        self, manager, world
+    ):
+        response = manager.patch(f"{V1}/benefits/{world.discount.pk}/", {"percent": "-1"}, format="json")
+        assert response.status_code == 400
+        assert list(response.json()["errors"]) == ["percent"]
+
+        # Once a constraint's message without a field ("benefit_amount_positive is violated").
+        response = manager.post(
+            f"{V1}/benefits/",
+            {
+                "program": world.program.pk,
+                "name": "Gold MDF",
+                "kind": "mdf_allowance",
+                "amount": "0",
+                "currency": "EUR",
+                "period": "quarter",
+            },
+            format="json",
+        )
+        assert response.status_code == 400
+        assert response.json()["errors"] == {"amount": ["The amount must be greater than zero."]}
+
+        schema = manager.get("/api/schema/?format=json").json()["components"]["schemas"]["BenefitRequest"]
+        percent, amount = (
+            re.compile(schema["properties"][name]["pattern"]) for name in ("percent", "amount")
+        )
+        assert [bool(percent.match(value)) for value in ("0", "15.5", "100", "100.00", "-1", "100.01")] == [
+            True,
+            True,
+            True,
+            True,
+            False,
+            False,
+        ]
+        assert [bool(amount.match(value)) for value in ("0.0001", "25000", "0", "0.0000", "-5")] == [
+            True,
+            True,
+            False,
+            False,
+            False,
+        ]
 
     def test_tiers_of_another_program_are_refused(self, manager, world):
         response = manager.patch(
