@@ -5,7 +5,8 @@ cannot state is which objects exist in the database under test. The fuzzing
 test writes those down (``PRM_FUZZ_WORLD``, a JSON file) and these hooks narrow
 the schema the fuzzer reads to them:
 
-- a path ``{id}`` is one of the objects of that collection the caller can see;
+- a path ``{id}`` is one of the objects of that collection the caller can see, and a
+  definition's DELETE one of the objects set aside to be deleted (``spares``);
 - a reference in a body (``partner``, ``program``, ``prerequisites``…) is one
   that exists, and a code (``product_line``, ``products``…) one that is defined;
 - a gate's criteria tree is one of the world's valid trees (the language has
@@ -71,6 +72,12 @@ REFERENCES = {
 # rule starts after the day it last paid for.
 COMPONENT_REFERENCES = {
     ("NewVersionRequest", "effective_from"): "tomorrow",
+    # A program's parent is one that is nobody's child (a program cannot be its own ancestor).
+    ("ProgramRequest", "parent"): "parent-programs",
+    ("PatchedProgramRequest", "parent"): "parent-programs",
+    # A rate starts between 2000 and next year (the daily table has a row for every day).
+    ("ExchangeRateRequest", "valid_from"): "rate-days",
+    ("PatchedExchangeRateRequest", "valid_from"): "rate-days",
     # A tier is pinned in its own program, until a day still to come.
     ("TierOverrideRequest", "program"): "tiered-programs",
     ("TierOverrideRequest", "expires_on"): "next-year",
@@ -106,12 +113,23 @@ def _narrow(schema: dict, component: str) -> None:
         _narrow(branch, component)
     for name, prop in schema.get("properties", {}).items():
         target = prop["items"] if prop.get("type") == "array" else prop
-        # A criteria tree refers to the Criteria component, an object.
-        kind = "object" if target.get("$ref", "").endswith("/Criteria") else target.get("type")
+        # A criteria tree refers to the Criteria component, an object (wrapped in an allOf where
+        # the field has a description of its own).
+        refs = [target.get("$ref", ""), *(branch.get("$ref", "") for branch in target.get("allOf", []))]
+        kind = "object" if any(ref.endswith("/Criteria") for ref in refs) else target.get("type")
         key = COMPONENT_REFERENCES.get((component, name)) or REFERENCES.get((name, kind))
         values = WORLD.get("known", {}).get(key) if key else None
         if values:
-            for constraint in ("$ref", "minimum", "maximum", "minLength", "maxLength", "pattern", "format"):
+            for constraint in (
+                "$ref",
+                "allOf",
+                "minimum",
+                "maximum",
+                "minLength",
+                "maxLength",
+                "pattern",
+                "format",
+            ):
                 target.pop(constraint, None)
             target["enum"] = [*values, None] if target.get("nullable") else values
     for name in WORLD.get("required", {}).get(component, []):
@@ -120,7 +138,11 @@ def _narrow(schema: dict, component: str) -> None:
 
 # Long code lists, sampled: each value takes the same path through the API, and the coverage
 # phase would otherwise send one request per country and per currency to every operation.
-SAMPLED = {"CountryEnum": ["GB", "US", "DE", "IN"], "CurrencyEnum": ["USD", "EUR", "GBP", "JPY"]}
+SAMPLED = {
+    "CountryEnum": ["GB", "US", "DE", "IN"],
+    "CurrencyEnum": ["USD", "EUR", "GBP", "JPY"],
+    "RatedCurrencyEnum": ["EUR", "GBP", "JPY"],
+}
 
 
 @schemathesis.hook
@@ -135,10 +157,13 @@ def before_load_schema(context, raw_schema):
             _narrow(schema, name)
     for path, operations in raw_schema.get("paths", {}).items():
         collection = path.split("/")[3] if path.count("/") > 3 else ""
-        ids = WORLD.get("ids", {}).get(collection)
-        for operation in operations.values():
+        for method, operation in operations.items():
             if not isinstance(operation, dict):
                 continue
+            # A definition is deleted among those set aside for it: the world's own stay for
+            # the operations that read or change them.
+            spares = WORLD.get("spares", {}).get(collection) if method == "delete" else None
+            ids = spares or WORLD.get("ids", {}).get(collection)
             for parameter in operation.get("parameters", []):
                 if parameter.get("in") == "path" and parameter["name"] == "id" and ids:
                     parameter["schema"] = {"type": "integer", "enum": ids}
@@ -165,7 +190,7 @@ def before_call(context, case, kwargs):
     # own, whose small ids a generated "not one of the world's" id would otherwise hit.
     path_parameters = case.path_parameters or {}
     collection = case.path.split("/")[3] if case.path.count("/") > 3 else ""
-    known_ids = WORLD.get("ids", {}).get(collection)
+    known_ids = WORLD.get("ids", {}).get(collection, []) + WORLD.get("spares", {}).get(collection, [])
     wrong = path_parameters.get("id")
     generated_wrong = isinstance(wrong, int) and not isinstance(wrong, bool) and 0 < wrong < NEVER_AN_ID
     if known_ids and generated_wrong and wrong not in known_ids:

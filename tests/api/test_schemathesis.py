@@ -40,7 +40,20 @@ from gates.models import BenefitGrant, SegmentMembership
 from incentives.models import LedgerEntry
 from partners.models import CustomerSegment
 from tests.deals.helpers import grant_deal_registration, grant_mdf
-from tests.factories import DealFactory, ExchangeRateFactory, MembershipFactory
+from tests.factories import (
+    ActivityTypeFactory,
+    BenefitFactory,
+    CertificationTypeFactory,
+    DealFactory,
+    ExchangeRateFactory,
+    MembershipFactory,
+    ProductLineFactory,
+    ProgramFactory,
+    SegmentFactory,
+    ServiceOfferingFactory,
+    TierFactory,
+    grant_program_manager,
+)
 from tests.incentives.helpers import commission_rule, won_deal
 from webhooks.models import WebhookDelivery, WebhookSubscription
 
@@ -101,13 +114,14 @@ checks.negative_data_rejection.enabled = false
 include-name-regex = '^(POST|PUT|PATCH) /api/v1/incentive-rules/(\\{{id\\}}/)?$'
 checks.positive_data_acceptance.enabled = false
 
-# The definitions' writes (programs, tiers, benefits, segments, exchange rates, reference codes)
-# are not fuzzed yet: a run reaching them stalled, and their world (objects set aside to delete,
-# bodies within a program's own tiers) is still to be written. Their reads are fuzzed;
-# tests/api/test_definitions.py, test_reference_data.py and the permission matrix pin the writes.
+# A benefit's fields depend on its kind: a percentage (discount, rebate, commission) has no
+# amount, an MDF allowance an amount, a currency and a period, an access neither; a PATCH is
+# checked against the kind stored. The schema states each field's own bounds; generated bodies
+# mostly mix the kinds, and each is refused with the field to correct. tests/api/test_definitions.py
+# pins that a body of each kind is taken.
 [[operations]]
-include-name-regex = '^(POST|PUT|PATCH|DELETE) /api/v1/(programs|tiers|benefits|segments|exchange-rates|product-lines|certification-types|activity-types|service-offerings)/'
-enabled = false
+include-name-regex = '^(POST|PUT|PATCH) /api/v1/benefits/(\\{{id\\}}/)?$'
+checks.positive_data_acceptance.enabled = false
 
 # A subscription's URL must resolve, when saved, to a public address (see ACROSS_OBJECTS).
 [[operations]]
@@ -192,8 +206,11 @@ def fuzz_world(world, partner_admin, channel_manager, settings):
         "deals": [won.pk],
         "today": [datetime.date.today().isoformat()],
         "tomorrow": [(datetime.date.today() + datetime.timedelta(days=1)).isoformat()],
+        "rate-days": ["2000-01-01", datetime.date.today().isoformat()],
         "next-year": [(datetime.date.today() + datetime.timedelta(days=365)).isoformat()],
         "tiered-programs": [world.program.pk],
+        # A program above the world's, which the run never changes: no loop of parents.
+        "parent-programs": [ProgramFactory(name="Partner programs", slug="partner-programs").pk],
         "prerequisite-gates": [world.specialist_gate.pk],
         **{key: ids[key] for key in ("product-lines", "certification-types", "activity-types")},
         "product-line-codes": [world.product_line.code],
@@ -221,7 +238,30 @@ def fuzz_world(world, partner_admin, channel_manager, settings):
             "ProficiencyBatchRequest",
         )
     }
-    return {"ids": ids, "known": known, "cursors": [_first_page_cursor()], "required": required}
+    # Definitions set aside for the run's deletes (see fuzz_hooks): in use by nothing, so that a
+    # delete is taken, and the world's own stay for the operations that read or change them.
+    retired = [ProgramFactory(name=f"Retired {n}", slug=f"retired-{n}") for n in range(2)]
+    grant_program_manager(channel_manager, *retired)
+    spares = {
+        "programs": [program.pk for program in retired],
+        "tiers": [TierFactory(program=world.program, name=f"Spare {n}", rank=10 + n).pk for n in range(2)],
+        "benefits": [BenefitFactory(program=world.program, name=f"Spare {n}").pk for n in range(2)],
+        "segments": [SegmentFactory(name=f"Spare {n}").pk for n in range(2)],
+        "exchange-rates": [
+            ExchangeRateFactory(currency="GBP", valid_from=datetime.date(2020 + n, 1, 1)).pk for n in range(2)
+        ],
+        "product-lines": [ProductLineFactory(code=f"spare-{n}").pk for n in range(2)],
+        "certification-types": [CertificationTypeFactory(code=f"spare-{n}").pk for n in range(2)],
+        "activity-types": [ActivityTypeFactory(code=f"spare-{n}").pk for n in range(2)],
+        "service-offerings": [ServiceOfferingFactory(code=f"spare-{n}").pk for n in range(2)],
+    }
+    return {
+        "ids": ids,
+        "spares": spares,
+        "known": known,
+        "cursors": [_first_page_cursor()],
+        "required": required,
+    }
 
 
 def _first_page_cursor() -> str:
@@ -246,6 +286,26 @@ ACROSS_OBJECTS = {
     "POST /api/v1/webhook-subscriptions/",
     "PUT /api/v1/webhook-subscriptions/{id}/",
     "PATCH /api/v1/webhook-subscriptions/{id}/",
+    # A benefit's fields depend on its kind (see the configuration above).
+    "POST /api/v1/benefits/",
+    "PUT /api/v1/benefits/{id}/",
+    "PATCH /api/v1/benefits/{id}/",
+    # A definition's detail answers an ETag, and a PUT, PATCH or DELETE with an If-Match that is
+    # not the current one is refused (412): the fuzzer generates If-Match values it cannot know.
+    *(
+        f"{method} /api/v1/{collection}/{{id}}/"
+        for method in ("PUT", "PATCH")
+        for collection in (
+            "programs",
+            "tiers",
+            "segments",
+            "exchange-rates",
+            "product-lines",
+            "certification-types",
+            "activity-types",
+            "service-offerings",
+        )
+    ),
     # The world's one deal and one MDF request are decided during the run: once approved,
     # rejected, won, paid or withdrawn, every later decision is a 409. New MDF requests draw on
     # one allowance and must not overlap its dates; a deal is registered by the partner
