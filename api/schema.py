@@ -146,6 +146,16 @@ class PRMAutoSchema(AutoSchema):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
         if isinstance(field, serializers.DecimalField) and "pattern" in schema:
             schema["pattern"] = decimal_pattern(field)
+        if (
+            type(field) is serializers.CharField
+            and direction == "request"
+            and not field.allow_blank
+            and field.trim_whitespace
+            and not {"pattern", "format", "enum"} & set(schema)
+        ):
+            # Leading and trailing spaces are trimmed before the field is checked: a text of
+            # spaces alone is blank, and refused.
+            schema["pattern"] = r"\S"
         if isinstance(field, serializers.FileField) and not field.allow_empty_file and direction == "request":
             # An empty file answers 400 "The submitted file is empty."
             schema["minLength"] = 1

@@ -83,6 +83,7 @@ COMPONENT_REFERENCES = {
     ("TierOverrideRequest", "expires_on"): "next-year",
     # A version is published to take effect today or later, never in the past.
     ("GatePublishRequestRequest", "effective_from"): "today",
+    ("SegmentPublishRequestRequest", "effective_from"): "today",
     # A partner stays in its author's coverage (a region he covers), and its website is a URL
     # Django's validator takes (the schema's "uri" format admits many it does not).
     **{

@@ -161,12 +161,14 @@ class TestDeals:
         client = client_for(channel_manager)
 
         missing = client.post(f"{DEALS}{deal.pk}/reject/", {}, format="json")
+        spaces = client.post(f"{DEALS}{deal.pk}/reject/", {"reason": " \t "}, format="json")
         rejected = client.post(
             f"{DEALS}{deal.pk}/reject/", {"reason": "Existing vendor account"}, format="json"
         )
         again = client.post(f"{DEALS}{deal.pk}/reject/", {"reason": "Twice"}, format="json")
 
         assert missing.json()["errors"] == {"reason": ["This field is required."]}
+        assert spaces.json()["errors"] == {"reason": ["This field may not be blank."]}
         assert rejected.json()["status"] == "rejected"
         assert rejected.json()["rejection_reason"] == "Existing vendor account"
         # Rejecting twice conflicts with the deal's state: 409, with the reason in the body.

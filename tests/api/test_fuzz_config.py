@@ -42,8 +42,10 @@ def every_operation(document) -> set[str]:
 
 
 def is_definition_write(name: str) -> bool:
+    """A create, replace, change or delete of a definition (its versions' commands aside)."""
     method, path = name.split(" ", 1)
-    return method != "GET" and path.split("/")[3] in DEFINITIONS
+    parts = path.split("/")
+    return method != "GET" and parts[3] in DEFINITIONS and parts[4:] in ([""], ["{id}", ""])
 
 
 def test_the_run_reaches_every_operation_the_definitions_writes_included(document):

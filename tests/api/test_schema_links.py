@@ -72,3 +72,11 @@ def _all_links(item: dict):
     for operation in item.values():
         for response in operation.get("responses", {}).values():
             yield from response.get("links", {}).values()
+
+
+def test_a_required_text_says_it_needs_more_than_spaces(schema):
+    """Texts are trimmed before they are checked, so one of spaces alone is blank and refused."""
+    reason = schema["components"]["schemas"]["ReasonRequest"]["properties"]["reason"]
+    assert reason["pattern"] == r"\S" and reason["minLength"] == 1
+    optional = schema["components"]["schemas"]["OptionalReasonRequest"]["properties"]["reason"]
+    assert "pattern" not in optional  # a blank reason is taken there

@@ -37,6 +37,8 @@ from api.services import token_issue
 from deals import mdf as mdf_services
 from events.models import OutboxEvent
 from gates.models import BenefitGrant, SegmentMembership
+from gates.replay import replay_queue
+from gates.whatif import whatif_entry, whatif_queue
 from incentives.models import LedgerEntry
 from partners.models import CustomerSegment
 from tests.deals.helpers import grant_deal_registration, grant_mdf
@@ -123,6 +125,22 @@ checks.positive_data_acceptance.enabled = false
 include-name-regex = '^(POST|PUT|PATCH) /api/v1/benefits/(\\{{id\\}}/)?$'
 checks.positive_data_acceptance.enabled = false
 
+# An override names a partner, a program and a tier, and the tier must be one of that program's:
+# a rule across objects that JSON Schema cannot state. The stateful phase chains in tiers it
+# created in other programs, each refused on its tier field; tests/api/test_tier_overrides.py
+# pins both the refusal and that a tier of the program is taken.
+[[operations]]
+include-name-regex = '^POST /api/v1/partner-tiers/override/$'
+checks.positive_data_acceptance.enabled = false
+
+# A replay names a gate and, optionally, one of that gate's version numbers; a what-if names each
+# gate once: rules across two fields, and across the items of an array, which JSON Schema cannot
+# state. Each is refused with the field to correct; tests/api/test_gate_replays.py and
+# tests/gates/test_whatif_api.py pin the refusals and that a body within the rules is taken.
+[[operations]]
+include-name-regex = '^POST /api/v1/(gate-replays|whatif-runs)/$'
+checks.positive_data_acceptance.enabled = false
+
 # A subscription's URL must resolve, when saved, to a public address (see ACROSS_OBJECTS).
 [[operations]]
 include-name-regex = '^(POST|PUT|PATCH) /api/v1/webhook-subscriptions/(\\{{id\\}}/)?$'
@@ -192,6 +210,10 @@ def fuzz_world(world, partner_admin, channel_manager, settings):
         "webhook-subscriptions": [subscription.pk],
         "webhook-deliveries": [delivery.pk],
         "segments": [world.segment.pk],
+        # A simulation and a replay the manager asked for, so that their reports and the CSV of
+        # movers are read by identities that may not start one.
+        "whatif-runs": [whatif_queue(actor=channel_manager, entries=[whatif_entry(world.silver_gate)]).pk],
+        "gate-replays": [replay_queue(actor=channel_manager, gate=world.silver_gate, count=2).pk],
         "exchange-rates": [ExchangeRateFactory(currency="EUR").pk],
         "segment-memberships": [SegmentMembership.objects.get(partner=world.acme, segment=world.segment).pk],
         "benefit-grants": [BenefitGrant.objects.get(partner=world.acme, benefit=world.discount).pk],
@@ -281,6 +303,11 @@ ACROSS_OBJECTS = {
     "PUT /api/v1/incentive-rules/{id}/",
     "PATCH /api/v1/incentive-rules/{id}/",
     "POST /api/v1/mdf-requests/{id}/claim/",
+    # An override's tier must be one of its program's, a replay's version one of its gate's, and a
+    # what-if names each gate once (see the configuration above).
+    "POST /api/v1/partner-tiers/override/",
+    "POST /api/v1/gate-replays/",
+    "POST /api/v1/whatif-runs/",
     # A subscription's URL must resolve to a public address: the run's generated hosts
     # resolve to nothing here, so most are refused, with the reason on the url field.
     "POST /api/v1/webhook-subscriptions/",
