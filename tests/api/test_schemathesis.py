@@ -133,6 +133,13 @@ checks.positive_data_acceptance.enabled = false
 include-name-regex = '^POST /api/v1/partner-tiers/override/$'
 checks.positive_data_acceptance.enabled = false
 
+# A gate unlocks a tier of its own program: the run creates tiers in every program it may change,
+# and a gate given another program's tier is refused on its unlocks_tier field; tests/api/test_gates.py
+# pins the refusal and that a tier of the gate's program is taken.
+[[operations]]
+include-name-regex = '^(POST|PUT|PATCH) /api/v1/gates/(\\{{id\\}}/)?$'
+checks.positive_data_acceptance.enabled = false
+
 # A replay names a gate and, optionally, one of that gate's version numbers; a what-if names each
 # gate once: rules across two fields, and across the items of an array, which JSON Schema cannot
 # state. Each is refused with the field to correct; tests/api/test_gate_replays.py and
@@ -306,6 +313,8 @@ ACROSS_OBJECTS = {
     # An override's tier must be one of its program's, a replay's version one of its gate's, and a
     # what-if names each gate once (see the configuration above).
     "POST /api/v1/partner-tiers/override/",
+    "POST /api/v1/gates/",
+    "PUT /api/v1/gates/{id}/",
     "POST /api/v1/gate-replays/",
     "POST /api/v1/whatif-runs/",
     # A subscription's URL must resolve to a public address: the run's generated hosts
@@ -361,6 +370,8 @@ ACROSS_OBJECTS = {
 MANAGER_REFUSED = {
     "GET /api/v1/history/",
     "POST /api/v1/deals/",
+    # A fund request is the partner admins' to make, never the vendor's on the partner's behalf.
+    "POST /api/v1/mdf-requests/",
     # The partner claims its MDF funds, with its proof, never the vendor on its behalf.
     "POST /api/v1/mdf-requests/{id}/claim/",
     # Tokens are managed by people, never by a token; logins are deactivated by administrators.
