@@ -76,6 +76,14 @@ _FORECAST = {
     "fails_on": "date?",
     "criterion": "string",
     "shortfall": "string",
+    "fix": "string",
+    # The gate's tier: the first day the partner would no longer hold it (after grace and any
+    # override), the last day of the override holding it, and the last day of a running grace.
+    "tier_id": "integer?",
+    "tier_name": "string",
+    "tier_lost_on": "date?",
+    "override_until": "date?",
+    "grace_until": "date?",
 }
 
 EVENT_TYPES: dict[str, EventType] = {
@@ -87,7 +95,8 @@ EVENT_TYPES: dict[str, EventType] = {
             "gate.at_risk",
             1,
             "A gate passed today would fail within its forecast horizon if nothing new arrived: "
-            "the first day it would fail, the criterion and the shortfall.",
+            "the first day it would fail, the criterion, the shortfall and the fix, and when the gate's tier "
+            "would be lost after grace and any override.",
             _FORECAST,
         ),
         EventType(

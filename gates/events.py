@@ -103,6 +103,10 @@ def tier_override_events(
     plan_events([], [(partner_id, program_id, from_tier_id, to_tier_id, reason, on or timezone.localdate())])
 
 
+def _iso(day: datetime.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
 def forecast_events(started, ended) -> None:
     """``gate.at_risk`` for each episode that started, ``gate.recovered`` for each that ended with the
     gate passing again; recorded in the forecast's transaction, with one insert.
@@ -121,23 +125,29 @@ def forecast_events(started, ended) -> None:
         Partner.objects.filter(pk__in={row.partner_id for _name, row in rows}).values_list("id", "name")
     )
     gates = {
-        gate_id: (name, program_id)
-        for gate_id, name, program_id in Gate.objects.filter(
+        gate_id: (name, program_id, tier_id, tier_name or "")
+        for gate_id, name, program_id, tier_id, tier_name in Gate.objects.filter(
             pk__in={row.gate_id for _name, row in rows}
-        ).values_list("id", "name", "program_id")
+        ).values_list("id", "name", "program_id", "unlocks_tier_id", "unlocks_tier__name")
     }
     new_events = []
     for name, row in rows:
-        gate_name, program_id = gates.get(row.gate_id, ("", None))
+        gate_name, program_id, tier_id, tier_name = gates.get(row.gate_id, ("", None, None, ""))
         data = {
             "partner_id": row.partner_id,
             "partner_name": partner_names.get(row.partner_id, ""),
             "gate_id": row.gate_id,
             "gate_name": gate_name,
             "program_id": program_id,
-            "fails_on": row.fails_on.isoformat() if row.fails_on else None,
+            "fails_on": _iso(row.fails_on),
             "criterion": row.criterion,
             "shortfall": row.shortfall,
+            "fix": row.fix,
+            "tier_id": tier_id,
+            "tier_name": tier_name,
+            "tier_lost_on": _iso(row.tier_lost_on),
+            "override_until": _iso(row.override_until),
+            "grace_until": _iso(row.grace_until),
         }
         new_events.append(NewEvent(name, data, partner_id=row.partner_id, program_id=program_id))
     emit_many(new_events)

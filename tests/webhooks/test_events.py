@@ -250,6 +250,11 @@ def test_at_risk_and_recovered_from_the_forecast(db):
     assert at_risk.data["gate_name"] == "Gold gate"
     assert at_risk.data["fails_on"] == (TODAY + datetime.timedelta(days=21)).isoformat()
     assert at_risk.data["shortfall"]
+    assert "renew" in at_risk.data["fix"].lower() or "certify" in at_risk.data["fix"].lower()
+    # The gold tier's 90 days of grace start the day the gate fails; the tier goes the day after.
+    assert (at_risk.data["tier_id"], at_risk.data["tier_name"]) == (ladder.gold.pk, "Gold")
+    assert at_risk.data["tier_lost_on"] == (TODAY + datetime.timedelta(days=21 + 91)).isoformat()
+    assert at_risk.data["override_until"] is None and at_risk.data["grace_until"] is None
     assert not events_of("gate.recovered")
 
     expiring.expires_on = None
