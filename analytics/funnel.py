@@ -80,29 +80,29 @@ def _leaf_row(gate: Gate, leaf: Leaf) -> tuple:
 # meets only a "!=" or "not in".
 _MET = """
 CASE
-  WHEN j.raw IS NULL THEN l.op IN ('!=', 'not_in')
+  WHEN l.raw IS NULL THEN l.op IN ('!=', 'not_in')
   WHEN l.kind = 'num' THEN CASE l.op
-    WHEN '>=' THEN j.raw::numeric >= l.num_target
-    WHEN '>' THEN j.raw::numeric > l.num_target
-    WHEN '<=' THEN j.raw::numeric <= l.num_target
-    WHEN '<' THEN j.raw::numeric < l.num_target
-    WHEN '==' THEN j.raw::numeric = l.num_target
-    WHEN '!=' THEN j.raw::numeric <> l.num_target
+    WHEN '>=' THEN l.raw::numeric >= l.num_target
+    WHEN '>' THEN l.raw::numeric > l.num_target
+    WHEN '<=' THEN l.raw::numeric <= l.num_target
+    WHEN '<' THEN l.raw::numeric < l.num_target
+    WHEN '==' THEN l.raw::numeric = l.num_target
+    WHEN '!=' THEN l.raw::numeric <> l.num_target
     ELSE false END
   ELSE CASE l.op
-    WHEN '==' THEN j.raw = l.text_targets[1]
-    WHEN '!=' THEN j.raw <> l.text_targets[1]
-    WHEN 'in' THEN j.raw = ANY(l.text_targets)
-    WHEN 'not_in' THEN NOT (j.raw = ANY(l.text_targets))
+    WHEN '==' THEN l.raw = l.text_targets[1]
+    WHEN '!=' THEN l.raw <> l.text_targets[1]
+    WHEN 'in' THEN l.raw = ANY(l.text_targets)
+    WHEN 'not_in' THEN NOT (l.raw = ANY(l.text_targets))
     ELSE false END
 END
 """
 
 # How far a numeric leaf not met is from its target (None when not a simple distance).
 _GAP = """
-CASE WHEN l.kind = 'num' AND j.raw IS NOT NULL THEN CASE
-  WHEN l.op IN ('>=', '>') THEN l.num_target - j.raw::numeric
-  WHEN l.op IN ('<=', '<') THEN j.raw::numeric - l.num_target
+CASE WHEN l.kind = 'num' AND l.raw IS NOT NULL THEN CASE
+  WHEN l.op IN ('>=', '>') THEN l.num_target - l.raw::numeric
+  WHEN l.op IN ('<=', '<') THEN l.raw::numeric - l.num_target
   END END
 """
 
@@ -124,13 +124,14 @@ statuses AS (
   WHERE s.partner_id IN ({scope_sql})
 ),
 raw AS (
-  SELECT s.gate_id, s.partner_id, s.status, l.idx, s.measures ->> l.idx AS raw
+  SELECT s.gate_id, s.partner_id, s.status, l.idx, s.measures ->> l.idx AS raw,
+         l.kind, l.op, l.num_target, l.text_targets
   FROM statuses s JOIN leaves l ON l.gate_id = s.gate_id
 ),
 judged AS (
-  SELECT j.gate_id, j.partner_id, j.status, j.idx, j.raw, l.op, l.num_target,
+  SELECT l.gate_id, l.partner_id, l.status, l.idx, l.raw, l.op, l.num_target,
          ({_MET}) AS met, ({_GAP}) AS gap
-  FROM raw j JOIN leaves l ON l.gate_id = j.gate_id AND l.idx = j.idx
+  FROM raw l
 )
 """
     params: list[Any] = [value for row in leaf_rows for value in row]

@@ -6,9 +6,13 @@ from django.db.models import QuerySet
 
 
 def subquery(queryset: QuerySet) -> tuple[str, tuple] | None:
-    """The SQL and parameters of ``queryset``; None when it can match nothing (``.none()``)."""
+    """The SQL and parameters of ``queryset``; None when it can match nothing (``.none()``).
+
+    The model's default ordering is dropped: inside ``IN (...)`` it orders nothing, and a sorted
+    subquery keeps PostgreSQL from hashing it, so each outer row would rescan the sorted list.
+    """
     try:
-        sql, params = queryset.query.sql_with_params()
+        sql, params = queryset.order_by().query.sql_with_params()
     except EmptyResultSet:
         return None
     return sql, tuple(params)
