@@ -80,7 +80,7 @@ class CourseAdmin(CatalogueAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
     list_display = ["title", "code", "track", "duration_minutes", "language", "is_active"]
     list_filter = ["track", "language", "is_active", "product_lines"]
     search_fields = ["title", "code", "description", "xapi_activity_id"]
-    filter_horizontal = ["product_lines", "programs"]
+    filter_horizontal = ["product_lines", "programs", "tiers", "segments"]
     inlines = [ModuleInline]
 
 
@@ -109,6 +109,7 @@ class LearningPathAdmin(CatalogueAdminMixin, CoverageAdminMixin, admin.ModelAdmi
     search_fields = ["title", "description"]
     list_select_related = ["certification_type"]
     autocomplete_fields = ["certification_type"]
+    filter_horizontal = ["programs", "tiers", "segments"]
     inlines = [PathStepInline]
 
 

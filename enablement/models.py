@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Exists, Q
+from django.db.models import Exists, F, OuterRef, Q
 
 from core.door import DoorQuerySet, is_active_user, principal_user
 from history.tracking import track_links, tracked
@@ -20,10 +20,41 @@ from partners.models import (
     CertificationTrack,
     CertificationType,
     Membership,
+    Partner,
     Person,
     ProductLine,
 )
-from programs.models import Program
+from programs.models import Program, Segment, Tier
+
+
+def catalogue_open_to(model: type[models.Model], principal) -> Q:
+    """The one rule of the catalogue's visibility, for courses and learning paths alike.
+
+    A definition limited to programs, tiers or segments is open to a partner when, for each kind of
+    limit it has, the partner meets one of them: it sees one of the programs (``Program``'s door,
+    which carries the programs' segments), holds one of the tiers or a higher tier of the same
+    program, or is a member of one of the segments. No limit of a kind means no condition of it.
+    The partners are those the principal sees (``Partner``'s door).
+    """
+    owner = str(model._meta.model_name)
+    programs = Program.objects.visible_to(principal)
+    partners = Partner.objects.visible_to(principal)
+    program_links = model.programs.through.objects.filter(**{owner: OuterRef("pk")})  # type: ignore[attr-defined]
+    tier_links = model.tiers.through.objects.filter(**{owner: OuterRef("pk")})  # type: ignore[attr-defined]
+    segment_links = model.segments.through.objects.filter(**{owner: OuterRef("pk")})  # type: ignore[attr-defined]
+    # The tier held is the gates' (``PartnerTier``, overrides included), read by its relation
+    # names: enablement sits below gates and does not import them.
+    tier_held = tier_links.filter(
+        tier__program__in=programs,
+        tier__program__partner_tiers__partner__in=partners,
+        tier__program__partner_tiers__tier__rank__gte=F("tier__rank"),
+    )
+    member = segment_links.filter(segment__memberships__partner__in=partners)
+    return (
+        (~Exists(program_links) | Exists(program_links.filter(program__in=programs)))
+        & (~Exists(tier_links) | Exists(tier_held))
+        & (~Exists(segment_links) | Exists(member))
+    )
 
 
 class CatalogueQuerySet(DoorQuerySet):
@@ -44,10 +75,7 @@ class CatalogueQuerySet(DoorQuerySet):
         if Membership.for_user(user) is None:
             return self.none()
         prefix = self._prefix()
-        programs = Program.objects.visible_to(principal).values("pk")
-        open_courses = Course.objects.filter(is_active=True).filter(
-            Q(programs__isnull=True) | Q(programs__in=programs)
-        )
+        open_courses = Course.objects.filter(is_active=True).filter(catalogue_open_to(Course, principal))
         return self.filter(**{f"{prefix}pk__in": open_courses.values("pk")})
 
     def _actionable_manage(self, principal):
@@ -87,6 +115,19 @@ class Course(models.Model):
         related_name="courses",
         help_text="Only partners seeing one of these programs see the course; empty means every partner.",
     )
+    tiers = models.ManyToManyField(
+        Tier,
+        blank=True,
+        related_name="courses",
+        help_text="Only partners holding one of these tiers, or a higher one of its program, see the "
+        "course; empty means any tier.",
+    )
+    segments = models.ManyToManyField(
+        Segment,
+        blank=True,
+        related_name="courses",
+        help_text="Only partners in one of these segments see the course; empty means any partner.",
+    )
     xapi_activity_id = models.CharField(
         max_length=500,
         blank=True,
@@ -118,6 +159,8 @@ class Course(models.Model):
 
 track_links(Course.product_lines.through, name="CourseProductLineEvent")
 track_links(Course.programs.through, name="CourseProgramEvent")
+track_links(Course.tiers.through, name="CourseTierEvent")
+track_links(Course.segments.through, name="CourseSegmentEvent")
 
 
 class ModuleQuerySet(CatalogueQuerySet):
@@ -216,7 +259,8 @@ class Choice(models.Model):
 
 
 class LearningPathQuerySet(DoorQuerySet):
-    """Staff see every path; anyone else the active paths whose courses they all see."""
+    """Staff see every path; anyone else the active paths open to them (``catalogue_open_to``)
+    whose courses they all see."""
 
     def visible_to(self, principal):
         user = principal_user(principal)
@@ -224,8 +268,14 @@ class LearningPathQuerySet(DoorQuerySet):
             return self.none()
         if user.is_staff:
             return self.all()
+        if Membership.for_user(user) is None:
+            return self.none()
         hidden = Course.objects.exclude(pk__in=Course.objects.visible_to(principal).values("pk"))
-        return self.filter(is_active=True).exclude(steps__course__in=hidden.values("pk"))
+        return (
+            self.filter(is_active=True)
+            .filter(catalogue_open_to(LearningPath, principal))
+            .exclude(steps__course__in=hidden.values("pk"))
+        )
 
     def _actionable_manage(self, principal):
         return self._with_model_permission(principal, "change")
@@ -260,6 +310,25 @@ class LearningPath(models.Model):
     )
     is_active = models.BooleanField(default=True)
     courses = models.ManyToManyField(Course, through="PathStep", related_name="learning_paths")
+    programs = models.ManyToManyField(
+        Program,
+        blank=True,
+        related_name="learning_paths",
+        help_text="Only partners seeing one of these programs see the path; empty means every partner.",
+    )
+    tiers = models.ManyToManyField(
+        Tier,
+        blank=True,
+        related_name="learning_paths",
+        help_text="Only partners holding one of these tiers, or a higher one of its program, see the "
+        "path; empty means any tier.",
+    )
+    segments = models.ManyToManyField(
+        Segment,
+        blank=True,
+        related_name="learning_paths",
+        help_text="Only partners in one of these segments see the path; empty means any partner.",
+    )
 
     objects = LearningPathQuerySet.as_manager()
 
@@ -280,6 +349,11 @@ class LearningPath(models.Model):
         if self.validity_months is not None:
             return self.validity_months
         return self.certification_type.validity_months if self.certification_type else None
+
+
+track_links(LearningPath.programs.through, name="LearningPathProgramEvent")
+track_links(LearningPath.tiers.through, name="LearningPathTierEvent")
+track_links(LearningPath.segments.through, name="LearningPathSegmentEvent")
 
 
 class PathStepQuerySet(DoorQuerySet):
