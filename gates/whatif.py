@@ -20,7 +20,8 @@ Incentive cost: tier margins are incentive rules, a layer above the gates, so
 the incentives price the report's tier moves themselves
 (``incentives.whatif.tier_moves_cost``, registered with
 ``register_tier_cost``): the change in what the rules whose earning depends on
-the tier would pay on the movers' deals of the period.
+the tier (margins, rebates, SPIFs, points and commissions from a minimum tier)
+would pay on the movers' facts of the period.
 """
 
 import csv

@@ -303,23 +303,6 @@ def _deal_earning(rule: RuleSpec, deal: DealFact, tiers: TierBook) -> tuple[Deci
     )
 
 
-def deal_earning_total(rule: RuleSpec, deal: DealFact, tiers: TierBook, rates: RateBook) -> Decimal:
-    """What a won deal earns in all under a margin or commission rule with ``tiers`` held, rounded
-    once as its ledger entry would be (zero when the rule pays it nothing).
-
-    Raises ``LookupError`` when an exchange rate is missing.
-    """
-    if not deal.won or deal.closed_on is None or not rule.covers(deal.closed_on):
-        return ZERO
-    if rule.product_line_id is not None and deal.product_line_id != rule.product_line_id:
-        return ZERO
-    earning = _deal_earning(rule, deal, tiers)
-    if earning is None:
-        return ZERO
-    base = rates.convert(deal.amount, deal.currency, rule.currency, deal.closed_on)
-    return round_amount(base * earning[0] / HUNDRED, rule.currency)
-
-
 def _deal_items(
     rule: RuleSpec, deal: DealFact, exact: Decimal, tier_id: int | None, basis: dict, as_of: datetime.date
 ) -> list[Expected]:

@@ -626,7 +626,10 @@ class WhatIfRunSerializer(StrictModelSerializer):
         allow_null=True,
         help_text="The report once done: per gate the partners that would pass, newly pass and newly fail, "
         "criterion by criterion; the tier movement per program; the benefits unlocked and lost; the movers "
-        "(the first 200 here, all of them in the CSV); the incentive cost of the tier moves.",
+        "(the first 200 here, all of them in the CSV); the incentive cost of the tier moves: per rule whose "
+        "earning depends on the tier (margins, and commissions, rebates, SPIFs and points from a minimum tier) "
+        "its kind, what it counted, and before, after and difference in its currency (points rules in PTS), "
+        "then money totals per currency and the points in total.",
     )
 
     class Meta:

@@ -7,8 +7,8 @@ import pytest
 from gates import services
 from gates.whatif import whatif_entry, whatif_queue
 from incentives.periods import quarter_of
-from tests.factories import PartnerFactory
-from tests.incentives.helpers import commission_rule, margin_rule, set_tier, won_deal
+from tests.factories import EngagementActivityFactory, PartnerFactory
+from tests.incentives.helpers import commission_rule, margin_rule, points_rule, set_tier, won_deal
 
 pytestmark = pytest.mark.django_db
 
@@ -66,8 +66,10 @@ def test_the_movers_deals_of_the_quarter_priced_at_each_tier_each_deal_rounded_o
         {
             "rule": margin.pk,
             "name": "Tier margin",
+            "kind": "margin",
             "currency": "USD",
-            "deals": 2,
+            "count": 2,
+            "counted": "deal",
             "before": "133.33",
             "after": "200.00",
             "difference": "66.67",
@@ -75,8 +77,10 @@ def test_the_movers_deals_of_the_quarter_priced_at_each_tier_each_deal_rounded_o
         {
             "rule": gold_commission.pk,
             "name": "Gold commission",
+            "kind": "commission",
             "currency": "USD",
-            "deals": 2,
+            "count": 2,
+            "counted": "deal",
             "before": "0.00",
             "after": "266.67",
             "difference": "266.67",
@@ -105,7 +109,7 @@ def test_a_deal_in_another_currency_is_converted_at_its_days_rate_and_a_missing_
     cost = _simulate(superuser, ladder, django_capture_on_commit_callbacks, as_of)
 
     [row] = cost["rules"]
-    assert (row["deals"], row["before"], row["after"], row["difference"]) == (1, "110.00", "165.00", "55.00")
+    assert (row["count"], row["before"], row["after"], row["difference"]) == (1, "110.00", "165.00", "55.00")
     [problem] = cost["problems"]
     assert problem.startswith("Tier margin, deal ") and "JPY" in problem
 
@@ -129,15 +133,21 @@ def test_the_report_page_shows_the_cost_per_rule_and_in_total(
 
     ladder, two, _ = world
     margin_rule(ladder.program, {ladder.silver: "10", ladder.gold: "15"}, name="Tier margin")
+    points_rule(ladder.program, name="Gold points", multiplier="2", min_tier=ladder.gold)
     set_tier(two, ladder.silver, quarter_of(datetime.date.today()).start - datetime.timedelta(days=30))
     won_deal(two, "1000.00", closed_on=datetime.date.today())
+    EngagementActivityFactory(partner=two, points=7, occurred_on=datetime.date.today())
     _simulate(superuser, ladder, django_capture_on_commit_callbacks, datetime.date.today())
     client.force_login(superuser)
     page = client.get(reverse("admin:gates_gate_whatif", args=[WhatIfRun.objects.get().pk])).content.decode()
     assert (
-        "<tr><td>Tier margin</td><td>1</td><td>100.00 USD</td><td>150.00 USD</td><td>50.00 USD</td></tr>"
+        "<tr><td>Tier margin</td><td>1 deal</td><td>100.00 USD</td><td>150.00 USD</td><td>50.00 USD</td></tr>"
         in page
     )
+    assert (
+        "<tr><td>Gold points</td><td>1 activity</td><td>0 PTS</td><td>14 PTS</td><td>14 PTS</td></tr>" in page
+    )
+    assert '<th scope="row">Total in points</th><td></td><td>0 PTS</td><td>14 PTS</td><td>14 PTS</td>' in page
     assert (
         '<th scope="row">Total in USD</th><td></td><td>100.00 USD</td><td>150.00 USD</td><td>50.00 USD</td>'
         in page
@@ -160,7 +170,7 @@ def test_pricing_the_moves_takes_the_same_queries_for_one_mover_as_for_many(ladd
         moves = [(p.pk, ladder.program.pk, ladder.silver.pk, ladder.gold.pk) for p in partners]
         with CaptureQueriesContext(connection) as captured:
             cost = tier_moves_cost(moves, today)
-        assert cost["rules"][0]["deals"] == len(partners)
+        assert cost["rules"][0]["count"] == len(partners)
         return len(captured)
 
     # The rules and their rates, the tiers, the exchange rates, the deals with their sales.
