@@ -1,6 +1,7 @@
 """What-if runs through the API: queued in the background, polled, read, and the movers as CSV."""
 
 import csv
+import datetime
 import io
 
 import pytest
@@ -10,7 +11,10 @@ from rest_framework.test import APIClient
 
 from gates import services
 from gates.models import WhatIfRun
-from tests.factories import PartnerFactory, UserFactory
+from incentives.periods import quarter_of
+from partners.models import Partner
+from tests.factories import EngagementActivityFactory, PartnerFactory, UserFactory
+from tests.incentives.helpers import points_rule, set_tier, spif_rule, won_deal
 
 pytestmark = pytest.mark.django_db
 
@@ -163,3 +167,35 @@ def test_the_list_takes_the_same_queries_for_one_run_as_for_many(superuser, ladd
     make(4)
     # The session and user, the count, the page of runs: no query per run.
     assert count() == one
+
+
+def test_the_report_prices_spifs_and_points_that_depend_on_the_tier(
+    superuser, evaluated, django_capture_on_commit_callbacks
+):
+    ladder = evaluated
+    today = datetime.date.today()
+    mover = Partner.objects.get(name="Partner with 2")
+    set_tier(mover, ladder.silver, quarter_of(today).start - datetime.timedelta(days=30))
+    spif = spif_rule(ladder.program, name="Gold SPIF", amount="250", min_tier=ladder.gold, effective_to=today)
+    points = points_rule(ladder.program, name="Gold points", multiplier="3", min_tier=ladder.gold)
+    won_deal(mover, "100.00", closed_on=today)
+    EngagementActivityFactory(partner=mover, points=5, occurred_on=today)
+    services.gate_draft_save(actor=superuser, gate=ladder.gold_gate, criteria=TWO_PEOPLE)
+    client = api(superuser)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"{V1}/whatif-runs/", {"gates": [{"gate": ladder.gold_gate.pk}]}, format="json"
+        )
+    cost = client.get(response["Location"]).json()["result"]["incentive_cost"]
+    # Silver → Gold: the SPIF's 250.00 for the deal, and 5 × 3 = 15 points for the activity.
+    assert [
+        (row["rule"], row["kind"], row["count"], row["counted"], row["currency"], row["difference"])
+        for row in cost["rules"]
+    ] == [
+        (spif.pk, "spif", 1, "deal", "USD", "250.00"),
+        (points.pk, "points", 1, "activity", "PTS", "15"),
+    ]
+    assert cost["totals"] == [
+        {"currency": "USD", "before": "0.00", "after": "250.00", "difference": "250.00"}
+    ]
+    assert cost["points"] == {"before": "0", "after": "15", "difference": "15"}
