@@ -131,7 +131,8 @@ def period_starts(start: datetime.date, end: datetime.date, step: str) -> list[d
     return [datetime.date(index // 12, index % 12 + 1, 1) for index in range(first, last + 1, months)]
 
 
-def _table(model) -> str:
+def table(model) -> str:
+    """The model's table, for the figures' SQL."""
     return model._meta.db_table
 
 
@@ -253,19 +254,19 @@ def program_roi(principal, filters: Filters, *, today: datetime.date | None = No
     scope_sql, scope_params = scope
     # The scope's SQL uses %s placeholders; the figures' SQL names its parameters, so the scope
     # is spelt out with its own parameters named in order.
-    named_scope, named_params = _name_parameters(scope_sql, scope_params)
+    named_scope, named_params = named_parameters(scope_sql, scope_params)
     sql = _ROI_SQL.format(
         scope=named_scope,
-        tierchange=_table(TierChange),
-        sale=_table(Sale),
-        deal=_table(Deal),
-        ledger=_table(LedgerEntry),
-        rule=_table(IncentiveRule),
-        mdf_entry=_table(MdfLedgerEntry),
-        mdf_period=_table(MdfPeriod),
-        partner=_table(Partner),
-        program=_table(Program),
-        rate=_table(ExchangeRate),
+        tierchange=table(TierChange),
+        sale=table(Sale),
+        deal=table(Deal),
+        ledger=table(LedgerEntry),
+        rule=table(IncentiveRule),
+        mdf_entry=table(MdfLedgerEntry),
+        mdf_period=table(MdfPeriod),
+        partner=table(Partner),
+        program=table(Program),
+        rate=table(ExchangeRate),
     )
     rows = _fetch_named(
         sql,
@@ -293,7 +294,9 @@ def _fetch_named(sql: str, params: dict) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _name_parameters(sql: str, params: tuple) -> tuple[str, dict]:
+def named_parameters(sql: str, params: tuple) -> tuple[str, dict]:
+    """A queryset's SQL with its ``%s`` placeholders named ``scope_0``, ``scope_1``..., so that it
+    can stand several times in SQL whose parameters are named."""
     names = {f"scope_{index}": value for index, value in enumerate(params)}
     parts = sql.replace("%%", "\0").split("%s")
     if len(parts) != len(params) + 1:

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from portal import (
+    analytics_leaderboard_views,
     analytics_roi_views,
     analytics_views,
     deal_views,
@@ -27,6 +28,16 @@ urlpatterns = [
     path("manager/analytics/tiers/moves/", analytics_views.tier_moves, name="analytics_tier_moves"),
     path("manager/analytics/roi/", analytics_roi_views.roi, name="analytics_roi"),
     path("manager/analytics/roi.csv", analytics_roi_views.roi_csv, name="analytics_roi_csv"),
+    path(
+        "manager/analytics/leaderboards/",
+        analytics_leaderboard_views.leaderboard,
+        name="analytics_leaderboards",
+    ),
+    path(
+        "manager/analytics/leaderboards.csv",
+        analytics_leaderboard_views.leaderboard_csv,
+        name="analytics_leaderboards_csv",
+    ),
     path("learning/", learning_views.catalogue, name="learning"),
     path("learning/team/", learning_views.team_learning, name="learning_team"),
     path("learning/courses/<int:pk>/", learning_views.course_detail, name="course_detail"),
