@@ -28,7 +28,9 @@ the exchange rates (``ExchangeRate``) as ``core.exchange.convert`` does; an amou
 without a rate for its day is left out and its currency named. Sums are kept at
 full precision and rounded once.
 
-Each figure is one query: the facts are placed on the tier spans and summed with
+A ledger entry counts under the tier it records (the tier the partner held on the day that
+counted, as ``incentives.selectors.program_cost`` reads it), by its event day rather than its
+statement quarter. Each figure is one query: the facts are placed on the tier spans and summed with
 ``GROUPING SETS`` (program, period, tier, partner type, region); no partner or
 fact is visited alone.
 """
@@ -136,8 +138,10 @@ def table(model) -> str:
     return model._meta.db_table
 
 
-# The facts of the partners in scope, each with its program when it has one (a ledger entry's
-# rule), placed on the tier span holding on its day, converted at that day's rates.
+# The facts of the partners in scope: a sale or an MDF payment is placed on the tier span holding
+# on its day (a program each); a ledger entry is its rule's program's, under the tier it was
+# earned at (a reversal under that of the entry it reverses), as the program cost page counts it.
+# Each is converted at its day's rates.
 _ROI_SQL = """
 WITH spans AS (
   SELECT c.partner_id, c.program_id, c.to_tier_id, c.effective_on AS starts,
@@ -150,7 +154,8 @@ WITH spans AS (
 facts AS (
   SELECT CASE WHEN d.id IS NULL THEN 'unregistered'
               WHEN d.sourced_by = %(partner_role)s THEN 'sourced' ELSE 'influenced' END AS kind,
-         s.partner_id, NULL::bigint AS program_id, s.closed_on AS day, s.amount, s.currency
+         s.partner_id, NULL::bigint AS program_id, NULL::bigint AS tier_id, s.closed_on AS day,
+         s.amount, s.currency
   FROM {sale} s LEFT JOIN {deal} d ON d.id = s.deal_id
   WHERE s.partner_id IN ({scope}) AND s.closed_on BETWEEN %(start)s AND %(end)s
   UNION ALL
@@ -158,22 +163,22 @@ facts AS (
                 CASE WHEN e.amount < 0 THEN 'points_redeemed' ELSE 'points_earned' END
               WHEN e.component = %(reward)s THEN 'rewards'
               WHEN r.kind = %(spif)s THEN 'spifs' ELSE 'incentives' END,
-         e.partner_id, r.program_id, e.event_on, e.amount, e.currency
-  FROM {ledger} e JOIN {rule} r ON r.id = e.rule_id
+         e.partner_id, r.program_id, COALESCE(e.tier_id, reversed.tier_id), e.event_on, e.amount, e.currency
+  FROM {ledger} e JOIN {rule} r ON r.id = e.rule_id LEFT JOIN {ledger} reversed ON reversed.id = e.reverses_id
   WHERE r.program_id = ANY(%(programs)s) AND e.partner_id IN ({scope})
     AND e.event_on BETWEEN %(start)s AND %(end)s
   UNION ALL
-  SELECT 'mdf', mp.partner_id, NULL::bigint, (m.at AT TIME ZONE %(zone)s)::date, m.amount, m.currency
+  SELECT 'mdf', mp.partner_id, NULL::bigint, NULL::bigint, (m.at AT TIME ZONE %(zone)s)::date, m.amount, m.currency
   FROM {mdf_entry} m JOIN {mdf_period} mp ON mp.id = m.period_id
   WHERE m.to_bucket = 'paid' AND mp.partner_id IN ({scope})
     AND (m.at AT TIME ZONE %(zone)s)::date BETWEEN %(start)s AND %(end)s
 ),
 placed AS (
   SELECT f.kind, f.partner_id, f.day, f.amount, f.currency,
-         COALESCE(f.program_id, sp.program_id) AS program_id, sp.to_tier_id AS tier_id
+         COALESCE(f.program_id, sp.program_id) AS program_id,
+         CASE WHEN f.program_id IS NULL THEN sp.to_tier_id ELSE f.tier_id END AS tier_id
   FROM facts f LEFT JOIN spans sp
-    ON sp.partner_id = f.partner_id
-   AND (f.program_id IS NULL AND sp.to_tier_id IS NOT NULL OR sp.program_id = f.program_id)
+    ON f.program_id IS NULL AND sp.partner_id = f.partner_id AND sp.to_tier_id IS NOT NULL
    AND sp.starts <= f.day AND (sp.ends IS NULL OR sp.ends > f.day)
   WHERE f.program_id IS NOT NULL OR sp.program_id IS NOT NULL
 ),

@@ -44,7 +44,9 @@ class RoiWorld:
             Alpha 100,000 JPY 2 Apr (no rate)
             Bravo  2,000 GBP  5 Feb, no deal
             Delta  3,000 USD  1 Feb (no tier: no program's)   Foxtrot 99,999 USD 15 Jan
-    Ledger: Main margin: Alpha 1,000 USD 15 Jan; Bravo 300 USD 5 Feb, reversed the same day
+    Ledger (each entry under the tier it was earned at; a reversal records none, and counts
+    under that of the entry it reverses):
+            Main margin: Alpha 1,000 USD 15 Jan; Bravo 300 USD 5 Feb, reversed the same day
             Main SPIF: Alpha 500 USD 10 Mar
             Main points: Alpha +200 PTS 20 Jan; redeems 150 PTS for a 75 USD reward 15 Mar
             Cloud margin: Alpha 400 EUR 10 Mar     Foxtrot Main margin 5,000 USD 15 Jan
@@ -86,8 +88,9 @@ class RoiWorld:
         points = self.rule(RuleKind.POINTS, self.main, "USD")
         cloud_margin = self.rule(RuleKind.MARGIN, self.cloud, "EUR")
         redeemed = SourceType.REDEMPTION
-        self.entry(self.alpha, margin, "1000", "USD", D(2025, 1, 15))
-        earning = self.entry(self.bravo, margin, "300", "USD", D(2025, 2, 5))
+        silver, gold = self.silver, self.gold
+        self.entry(self.alpha, margin, "1000", "USD", D(2025, 1, 15), tier=silver)
+        earning = self.entry(self.bravo, margin, "300", "USD", D(2025, 2, 5), tier=silver)
         self.entry(
             self.bravo,
             margin,
@@ -98,7 +101,7 @@ class RoiWorld:
             entry_type=EntryType.REVERSAL,
             reverses=earning,
         )
-        self.entry(self.alpha, spif, "500", "USD", D(2025, 3, 10))
+        self.entry(self.alpha, spif, "500", "USD", D(2025, 3, 10), tier=gold)
         self.entry(
             self.alpha,
             points,
@@ -107,6 +110,7 @@ class RoiWorld:
             D(2025, 1, 20),
             component=Component.POINTS,
             kind=SourceType.ACTIVITY,
+            tier=silver,
         )
         self.entry(
             self.alpha,
@@ -117,6 +121,7 @@ class RoiWorld:
             component=Component.POINTS,
             source="r1",
             kind=redeemed,
+            tier=gold,
         )
         self.entry(
             self.alpha,
@@ -127,9 +132,10 @@ class RoiWorld:
             component=Component.REWARD,
             source="r1",
             kind=redeemed,
+            tier=gold,
         )
-        self.entry(self.alpha, cloud_margin, "400", "EUR", D(2025, 3, 10))
-        self.entry(self.foxtrot, margin, "5000", "USD", D(2025, 1, 15))
+        self.entry(self.alpha, cloud_margin, "400", "EUR", D(2025, 3, 10), tier=self.member)
+        self.entry(self.foxtrot, margin, "5000", "USD", D(2025, 1, 15), tier=gold)
         self.mdf_paid(self.bravo, "1000", "GBP", D(2025, 2, 20))
 
     def tier(self, partner, tier, day):
