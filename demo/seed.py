@@ -16,6 +16,7 @@ from demo.incentives import seed_incentives
 from demo.learning import seed_learning
 from demo.partners import DEMO_PASSWORD, DemoResult, _acme_showcase, _partners, _reference_data, _user
 from demo.programs import _gates, _program
+from demo.roi import seed_program_roi
 from gates.models import EvaluationRun
 from gates.services import evaluate
 from partners.models import (
@@ -48,6 +49,7 @@ def seed_demo(*, partners: int = 60) -> DemoResult:
     refs = _reference_data(today)
     program = _program()
     _gates(program)
+    seed_program_roi(today)
     all_partners = _partners(max(partners, 1), refs, today, manager)
     acme = all_partners[0]
     _acme_showcase(acme, refs, today)

@@ -1,6 +1,15 @@
 from django.urls import path
 
-from portal import analytics_views, deal_views, inbox_views, learning_views, mdf_views, views
+from portal import (
+    analytics_leaderboard_views,
+    analytics_roi_views,
+    analytics_views,
+    deal_views,
+    inbox_views,
+    learning_views,
+    mdf_views,
+    views,
+)
 
 app_name = "portal"
 
@@ -17,6 +26,18 @@ urlpatterns = [
     path("manager/analytics/tiers/", analytics_views.tier_movement, name="analytics_tiers"),
     path("manager/analytics/tiers.csv", analytics_views.tier_movement_csv, name="analytics_tiers_csv"),
     path("manager/analytics/tiers/moves/", analytics_views.tier_moves, name="analytics_tier_moves"),
+    path("manager/analytics/roi/", analytics_roi_views.roi, name="analytics_roi"),
+    path("manager/analytics/roi.csv", analytics_roi_views.roi_csv, name="analytics_roi_csv"),
+    path(
+        "manager/analytics/leaderboards/",
+        analytics_leaderboard_views.leaderboard,
+        name="analytics_leaderboards",
+    ),
+    path(
+        "manager/analytics/leaderboards.csv",
+        analytics_leaderboard_views.leaderboard_csv,
+        name="analytics_leaderboards_csv",
+    ),
     path("learning/", learning_views.catalogue, name="learning"),
     path("learning/team/", learning_views.team_learning, name="learning_team"),
     path("learning/courses/<int:pk>/", learning_views.course_detail, name="course_detail"),

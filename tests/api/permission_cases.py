@@ -582,6 +582,10 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
     cases.append(write("DELETE", f"{V1}/product-lines/{extra['unused_line'].pk}/", 204, vendor_wide=True))
     cases.append(read(f"{V1}/me/"))
     cases.append(read(f"{V1}/"))
+    # Program ROI and the leaderboards count what each caller sees (the door): every identity may ask.
+    cases.append(read(f"{V1}/analytics/roi/"))
+    cases.append(not_allowed("POST", f"{V1}/analytics/roi/"))
+    cases.append(read(f"{V1}/analytics/leaderboards/"))
     cases.append(not_allowed("POST", f"{V1}/me/"))
     cases.append(not_allowed("DELETE", f"{V1}/partners/{world.acme.pk}/"))
     cases.append(not_allowed("PATCH", f"{V1}/sales/{world.of('acme', 'sale').pk}/"))

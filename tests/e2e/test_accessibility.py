@@ -42,6 +42,8 @@ PAGES = {
         "/portal/incentives/program-cost/",
         "/portal/manager/analytics/funnel/",
         "/portal/manager/analytics/tiers/",
+        "/portal/manager/analytics/roi/",
+        "/portal/manager/analytics/leaderboards/",
         "/portal/inbox/",
     ],
 }

@@ -125,6 +125,8 @@ def test_the_portal_keeps_to_its_policy_for_every_role(page, demo):
         "/portal/incentives/program-cost/",
         "/portal/manager/analytics/funnel/",
         "/portal/manager/analytics/tiers/",
+        "/portal/manager/analytics/roi/",
+        "/portal/manager/analytics/leaderboards/",
     ):
         watch.visit(path)
     watch.visit("/portal/partners/")
