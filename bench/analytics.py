@@ -44,11 +44,15 @@ def _quarter_ends(today: datetime.date, count: int) -> list[datetime.date]:
 def figures() -> dict[str, Callable]:
     """Each analytics page's data, as a callable of (principal, filters, today)."""
     from analytics.funnel import gate_funnel
+    from analytics.leaderboards import leaderboards
+    from analytics.roi import program_roi
     from analytics.tiers import tier_movement
 
     return {
         "funnel": lambda principal, filters, today: gate_funnel(principal, filters, as_of=today),
         "tiers": lambda principal, filters, today: tier_movement(principal, filters, today=today),
+        "roi": lambda principal, filters, today: program_roi(principal, filters, today=today),
+        "leaderboards": lambda principal, filters, today: leaderboards(principal, filters, today=today),
     }
 
 
