@@ -150,13 +150,17 @@ def leaderboards(
     previous period is as many days just before. One query besides the door's."""
     today = today or timezone.localdate()
     end = filters.end or today
-    default_start = datetime.date(end.year, end.month, 1)
-    for _ in range(2):
-        default_start = (default_start - datetime.timedelta(days=1)).replace(day=1)
-    start = filters.start or default_start
+    start = filters.start
+    if start is None:
+        start = datetime.date(end.year, end.month, 1)
+        for _ in range(2):
+            if start > datetime.date.min:
+                start = (start - datetime.timedelta(days=1)).replace(day=1)
     days = (end - start).days + 1
-    previous_end = start - datetime.timedelta(days=1)
-    previous_start = start - datetime.timedelta(days=days)
+    # The previous period stops at the calendar's first day: a period from year 1 has none before it.
+    earliest = datetime.date.min
+    previous_end = start - datetime.timedelta(days=1) if start > earliest else earliest
+    previous_start = start - datetime.timedelta(days=days) if (start - earliest).days >= days else earliest
     currency = filters.program.base_currency if filters.program is not None else reference_currency()
     boards = Leaderboards(
         currency=currency, start=start, end=end, previous_start=previous_start, previous_end=previous_end

@@ -114,3 +114,20 @@ def test_the_endpoint_refuses_bad_filters(board_world, channel_manager):
     response = _api(channel_manager).get(API, {"start": "2025-05-01", "end": "2025-04-01"})
     assert response.status_code == 400
     assert "end" in response.json() or "end" in str(response.json())
+
+
+def test_a_period_reaching_back_past_year_one_has_its_previous_period_cut_at_the_first_day(
+    board_world, channel_manager
+):
+    """A start so early that the period of the same length before it would fall before year 1."""
+    response = _api(channel_manager).get(API, {"start": "0393-10-09", "end": "2017-09-30"})
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["previous_start"], body["previous_end"]) == ("0001-01-01", "0393-10-08")
+    response = _api(channel_manager).get(API, {"start": "0001-01-01", "end": "0001-01-31"})
+    assert response.status_code == 200
+    assert response.json()["previous_start"] == "0001-01-01"
+    # With no start, three months back from an end in year 1 stop at its first day.
+    response = _api(channel_manager).get(API, {"end": "0001-02-15"})
+    assert response.status_code == 200
+    assert response.json()["start"] == "0001-01-01"
