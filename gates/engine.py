@@ -68,22 +68,51 @@ class _SourcePlan:
     unbounded: bool = False
 
 
-def compile_decider(criteria: Criteria) -> Callable[[Sequence[Any]], bool]:
-    """Turn a tree into a function of the leaf values, for the hot loop over partners."""
+# Each comparison as Python, with what a missing measure (None) gives: only "not" comparisons pass.
+_COMPARISONS = {
+    ">=": ("{v} is not None and {v} >= {t}"),
+    ">": ("{v} is not None and {v} > {t}"),
+    "<=": ("{v} is not None and {v} <= {t}"),
+    "<": ("{v} is not None and {v} < {t}"),
+    "==": ("{v} is not None and {v} == {t}"),
+    "!=": ("{v} is None or {v} != {t}"),
+    "in": ("{v} is not None and {v} in {t}"),
+    "not_in": ("{v} is None or {v} not in {t}"),
+}
 
-    def build(node) -> Callable[[Sequence[Any]], bool]:
+
+def compile_decider(
+    criteria: Criteria, columns: Sequence[int] | None = None
+) -> Callable[[Sequence[Any]], bool]:
+    """Turn a tree into a function of the leaf values, for the hot loop over partners.
+
+    The function reads each leaf's value at its index (``columns[i]`` for the
+    i-th leaf when given: a measurer's columns, so the whole row can be passed)
+    and compares it as ``Leaf.compare`` does. It is one Python expression,
+    short-circuiting like the tree, compiled once per tree: a call per
+    partner instead of one per node. Only indices, fixed operators and the
+    names of the targets go into the source; the targets themselves are
+    bound as values, never written into it.
+    """
+    targets: dict[str, Any] = {}
+
+    def build(node) -> str:
         if isinstance(node, Leaf):
-            index, compare = node.index, node.compare
-            return lambda values: compare(values[index])
-        children = [build(child) for child in node.children]
+            index = node.index if columns is None else columns[node.index]
+            name = f"t{len(targets)}"
+            targets[name] = node.target
+            comparison = _COMPARISONS[node.op].format(v=f"v[{int(index)}]", t=name)
+            return f"({comparison})"
+        parts = [build(child) for child in node.children]
         if node.kind == "all":
-            return lambda values: all(child(values) for child in children)
+            return "(" + (" and ".join(parts) or "True") + ")"
         if node.kind == "any":
-            return lambda values: any(child(values) for child in children)
-        only = children[0]
-        return lambda values: not only(values)
+            return "(" + (" or ".join(parts) or "False") + ")"
+        return f"(not {parts[0]})"
 
-    return build(criteria.root)
+    source = f"lambda v: bool({build(criteria.root)})"
+    namespace = {"__builtins__": {"bool": bool}, **targets}
+    return eval(source, namespace)  # noqa: S307 (indices and operators only)
 
 
 class Measurer:
@@ -214,12 +243,15 @@ class Measurer:
         sources: dict[str, dict[int, tuple]] | None,
         signature: str,
         only: Sequence[int] | None = None,
+        *,
+        digests: bool = True,
     ) -> "MeasuredChunk":
         """Like ``measure``, but converts values lazily and gives each partner a digest of its inputs.
 
         The digest covers the definitions (``signature``), the partner's
         attributes and the raw aggregates of every fact table, so an equal
-        digest means equal measures.
+        digest means equal measures. ``digests=False`` leaves them out (a
+        run that does not compare them: on-change runs, simulations, replays).
         """
         rows = self._partner_rows(first_id, last_id, only)
         if sources is None:
@@ -239,9 +271,10 @@ class Measurer:
             ]
             raw = [(source, table.get(partner_id)) for source, table in tables]
             chunk.inputs[partner_id] = (attribute_values, raw)
-            chunk.digests[partner_id] = hashlib.blake2b(
-                pickle.dumps((signature, attribute_values, raw), protocol=5), digest_size=16
-            ).hexdigest()
+            if digests:
+                chunk.digests[partner_id] = hashlib.blake2b(
+                    pickle.dumps((signature, attribute_values, raw), protocol=5), digest_size=16
+                ).hexdigest()
         return chunk
 
     def _partner_rows(self, first_id: int, last_id: int, only: Sequence[int] | None) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from django.db import connection, models, transaction
 from core.background import task
 from core.bulk import insert_rows, upsert_rows
 from gates import events as gate_events
-from gates.engine import Measurer, json_list, json_token
+from gates.engine import Measurer, compile_decider, json_list, json_token
 from gates.models import (
     BenefitGrant,
     EvaluationRun,
@@ -110,6 +110,8 @@ class ChunkPlan:
     events: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
     # The tier each partner holds per program after this plan: (partner, program) -> tier.
     held_tiers: dict[tuple[int, int], int | None] = field(default_factory=dict)
+    # What was stored before this plan: (partner, gate) -> (status, gate version).
+    stored: dict[tuple[int, int], tuple[str, int]] = field(default_factory=dict)
 
     @property
     def statuses_changed(self) -> int:
@@ -186,6 +188,7 @@ def plan_chunk(
     use_digests: bool = False,
     only: Sequence[int] | None = None,
     mark_evaluated: bool = False,
+    outcomes_only: bool = False,
 ) -> ChunkPlan:
     """Decide everything for partners with ids in [first_id, last_id] (but ``skip``), writing nothing.
 
@@ -197,8 +200,13 @@ def plan_chunk(
     ``only`` narrows the range to some partners (on-change evaluations).
     ``mark_evaluated`` records every evaluated partner's digest with the time,
     so that a nightly run that read the facts earlier leaves them alone.
+
+    ``outcomes_only`` (a simulation, never written) decides statuses, tiers and
+    benefits alone: a status row only where the status or the version would
+    change, without its measures, and no history. It spares reading and
+    rendering every partner's measures, which only a write compares.
     """
-    chunk = measurer.measure_chunk(first_id, last_id, sources, subjects.signature, only)
+    chunk = measurer.measure_chunk(first_id, last_id, sources, subjects.signature, only, digests=use_digests)
     for partner_id in skip:
         chunk.inputs.pop(partner_id, None)
         chunk.digests.pop(partner_id, None)
@@ -206,7 +214,7 @@ def plan_chunk(
     plan = ChunkPlan(partners=len(partner_ids))
     if not partner_ids:
         return plan
-    stored = _stored_statuses(first_id, last_id, only)
+    stored = plan.stored = _stored_statuses(first_id, last_id, only)
     passed: dict[int, set[int]] = defaultdict(set)
     results_held: dict[int, int] = defaultdict(int)
     evaluated_gates = {gate.id for gate in subjects.gates}
@@ -225,8 +233,13 @@ def plan_chunk(
         else {}
     )
 
+    # Per gate: its measures picked from a partner's row, and its tree compiled over the row.
     gates = [
-        (gate, itemgetter(*indices) if len(indices) > 1 else (lambda row, i=indices[0]: (row[i],)))
+        (
+            gate,
+            itemgetter(*indices) if len(indices) > 1 else (lambda row, i=indices[0]: (row[i],)),
+            compile_decider(gate.criteria, indices),
+        )
         for gate, indices in ((gate, measurer.keys_for(gate.criteria)) for gate in subjects.gates)
     ]
     changed: list[int] = []
@@ -237,21 +250,41 @@ def plan_chunk(
         if use_digests and known.get(partner_id) == digest and results_held[partner_id] == len(gates):
             continue  # same inputs as when its results were decided
         changed.append(partner_id)
+    decide = _decide_outcomes if outcomes_only else _decide_recording
+    decide(plan, gates, chunk, changed, stored, passed, now)
+    in_range = _in_range(first_id, last_id, only)
+    _plan_tiers(subjects, plan, partner_ids, passed, in_range, now)
+    _plan_benefits(subjects, plan, partner_ids, passed, in_range, now)
+    # Segments move with the measures, or with a tier this plan moved.
+    moved_tiers = {row[0] for row in plan.tier_rows + plan.new_tier_rows}
+    segment_partners = changed if not use_digests else sorted(set(changed) | moved_tiers)
+    _plan_segments(subjects, plan, chunk, segment_partners, measurer, in_range, now, full=not use_digests)
+    return plan
+
+
+def _status(gate, meets: bool, partner_passed: set[int]) -> str:
+    """A gate's outcome for a partner whose measures ``meets`` its tree, keeping ``partner_passed``
+    (the gates it passes so far) up to date."""
+    if gate.prerequisites and not all(p in partner_passed for p in gate.prerequisites):
+        status = BLOCKED
+    else:
+        status = PASSED if meets else FAILED
+    if status == PASSED:
+        partner_passed.add(gate.id)
+    else:
+        partner_passed.discard(gate.id)
+    return status
+
+
+def _decide_recording(plan: ChunkPlan, gates, chunk, changed, stored, passed, now) -> None:
+    """``plan_chunk``'s deciding for a write: a row where the status, version or measures moved, and history."""
     stored_measures = _stored_measures(changed)
     for partner_id in changed:
         values = chunk.values(partner_id)
         partner_passed = passed[partner_id]
         tokens = [json_token(value) for value in values]
-        for gate, pick in gates:
-            gate_values = pick(values)
-            if gate.prerequisites and not all(p in partner_passed for p in gate.prerequisites):
-                status = BLOCKED
-            else:
-                status = PASSED if gate.decide(gate_values) else FAILED
-            if status == PASSED:
-                partner_passed.add(gate.id)
-            else:
-                partner_passed.discard(gate.id)
+        for gate, pick, decide in gates:
+            status = _status(gate, decide(values), partner_passed)
             rendered = json_list(pick(tokens))
             old = stored.get((partner_id, gate.id))
             if (
@@ -277,14 +310,19 @@ def plan_chunk(
                 elif old is not None and old[0] == PASSED:
                     plan.events[partner_id].append(f"No longer meets the gate “{gate.name}”.")
 
-    in_range = _in_range(first_id, last_id, only)
-    _plan_tiers(subjects, plan, partner_ids, passed, in_range, now)
-    _plan_benefits(subjects, plan, partner_ids, passed, in_range, now)
-    # Segments move with the measures, or with a tier this plan moved.
-    moved_tiers = {row[0] for row in plan.tier_rows + plan.new_tier_rows}
-    segment_partners = changed if not use_digests else sorted(set(changed) | moved_tiers)
-    _plan_segments(subjects, plan, chunk, segment_partners, measurer, in_range, now, full=not use_digests)
-    return plan
+
+def _decide_outcomes(plan: ChunkPlan, gates, chunk, partner_ids, stored, passed, now) -> None:
+    """``plan_chunk``'s deciding without the measures: a row per status or version that would change."""
+    rows = plan.status_rows
+    for partner_id in partner_ids:
+        values = chunk.values(partner_id)
+        partner_passed = passed[partner_id]
+        for gate, _pick, decide in gates:
+            status = _status(gate, decide(values), partner_passed)
+            old = stored.get((partner_id, gate.id))
+            if old is None or old[0] != status or old[1] != gate.version:
+                changed = old is None or old[0] != status
+                rows.append(StatusRow(partner_id, gate.id, status, "", gate.version, changed, old is None))
 
 
 def _in_range(first_id: int, last_id: int, only: Sequence[int] | None = None) -> dict[str, Any]:

@@ -48,7 +48,6 @@ from gates.models import (
     BenefitGrant,
     Gate,
     GateOutcome,
-    GateStatus,
     GateVersion,
     PartnerTier,
     TierChangeReason,
@@ -299,7 +298,16 @@ def _simulate(run: WhatIfRun, chunk_size: int) -> dict[str, Any]:
     sources = measurer.fetch_sources() if everyone and chunks else None
     done = 0
     for index, (first_id, last_id, only) in enumerate(chunks):
-        plan = plan_chunk(subjects, measurer, first_id, last_id, timezone.now(), sources=sources, only=only)
+        plan = plan_chunk(
+            subjects,
+            measurer,
+            first_id,
+            last_id,
+            timezone.now(),
+            sources=sources,
+            only=only,
+            outcomes_only=True,
+        )
         assert measurer.last is not None
         report.add(plan, measurer.last, first_id, last_id, only)
         done += plan.partners
@@ -357,13 +365,7 @@ class _Report:
         )
         partner_ids = chunk.partner_ids()
         self.partners += len(partner_ids)
-        gate_ids = [subject.id for _, subject, _ in self.simulated]
-        stored = {
-            (partner_id, gate_id): status
-            for partner_id, gate_id, status in GateStatus.objects.filter(
-                gate_id__in=gate_ids, **in_range
-            ).values_list("partner_id", "gate_id", "status")
-        }
+        stored = {key: status for key, (status, _version) in plan.stored.items()}
         decided = {
             (row.partner_id, row.gate_id): row.status
             for row in plan.status_rows
@@ -394,32 +396,61 @@ class _Report:
                 self.lost[(benefit_id, tier_id, gate_id)] += 1
 
         self._count_leaves([chunk.values(partner_id) for partner_id in partner_ids])
-        moved: list[dict[str, Any]] = []
-        for partner_id in partner_ids:
-            values = chunk.values(partner_id)
-            tier_moves: dict[int, tuple[int | None, int | None]] = {}
-            for program_id in self.programs:
+        # The plan holds a status row only where a status would change (``outcomes_only``):
+        # count what passes today from the stored rows, then walk only the changes.
+        simulated_ids = set(self.counts)
+        for (_partner, gate_id), status in stored.items():
+            if status == PASSED and gate_id in simulated_ids:
+                self.counts[gate_id]["passing_now"] += 1
+        gate_moves: dict[int, dict[int, str]] = defaultdict(dict)
+        for (partner_id, gate_id), new in decided.items():
+            if (stored.get((partner_id, gate_id)) == PASSED) != (new == PASSED):
+                gate_moves[partner_id][gate_id] = new
+        for _, subject, _ in self.simulated:
+            counts = self.counts[subject.id]
+            counts["evaluated"] += len(partner_ids)
+        tier_moves: dict[int, dict[int, tuple[int | None, int | None]]] = defaultdict(dict)
+        held = plan.held_tiers
+        for program_id in self.programs:
+            matrix: Counter[tuple[int | None, int | None]] = Counter()
+            for partner_id in partner_ids:
                 before = tiers_before.get((partner_id, program_id))
-                after = plan.held_tiers.get((partner_id, program_id), before)
-                self.matrix[(program_id, before, after)] += 1
+                after = held.get((partner_id, program_id), before)
+                matrix[(before, after)] += 1
                 if before != after:
-                    tier_moves[program_id] = (before, after)
-                    self.tier_moved.append((partner_id, program_id, before, after))
-            gate_moved = False
+                    tier_moves[partner_id][program_id] = (before, after)
+            for (before, after), count in matrix.items():
+                self.matrix[(program_id, before, after)] += count
+        moved: list[dict[str, Any]] = []
+        for partner_id in sorted(set(gate_moves) | set(tier_moves)):
+            partner_tiers = tier_moves.get(partner_id, {})
+            for program_id, (before, after) in partner_tiers.items():
+                self.tier_moved.append((partner_id, program_id, before, after))
+            partner_gates = gate_moves.get(partner_id)
+            if not partner_gates:
+                # A tier moved with no simulated gate changing for the partner: a
+                # prerequisite or the calendar (grace ending) moved it.
+                for before, after in partner_tiers.values():
+                    moved.append(
+                        {
+                            "partner": partner_id,
+                            "gate": "",
+                            "change": "tier only",
+                            "from_tier": tiers[before].name if before in tiers else NO_TIER,
+                            "to_tier": tiers[after].name if after in tiers else NO_TIER,
+                            "criterion": " ".join(moves_by_partner.get(partner_id, [])),
+                        }
+                    )
+                continue
+            values = chunk.values(partner_id)
             for _, subject, current in self.simulated:
-                counts = self.counts[subject.id]
-                old = stored.get((partner_id, subject.id))
-                new = decided.get((partner_id, subject.id), old)
-                counts["evaluated"] += 1
-                was, passes = old == PASSED, new == PASSED
-                counts["would_pass"] += passes
-                counts["passing_now"] += was
-                if was == passes:
+                if subject.id not in partner_gates:
                     continue
+                new = partner_gates[subject.id]
+                passes = new == PASSED
+                self.counts[subject.id]["newly_pass" if passes else "newly_fail"] += 1
                 picked = [values[key] for key in self.keys[subject.id]]
-                gate_moved = True
-                counts["newly_pass" if passes else "newly_fail"] += 1
-                before, after = tier_moves.get(subject.program_id) or (
+                before, after = partner_tiers.get(subject.program_id) or (
                     (tiers_before.get((partner_id, subject.program_id)),) * 2
                 )
                 moved.append(
@@ -432,20 +463,9 @@ class _Report:
                         "criterion": self._decided(subject, current, new, picked, values),
                     }
                 )
-            if not gate_moved and tier_moves:
-                # A tier moved with no simulated gate changing for the partner: a
-                # prerequisite or the calendar (grace ending) moved it.
-                for before, after in tier_moves.values():
-                    moved.append(
-                        {
-                            "partner": partner_id,
-                            "gate": "",
-                            "change": "tier only",
-                            "from_tier": tiers[before].name if before in tiers else NO_TIER,
-                            "to_tier": tiers[after].name if after in tiers else NO_TIER,
-                            "criterion": " ".join(moves_by_partner.get(partner_id, [])),
-                        }
-                    )
+        for _, subject, _ in self.simulated:
+            counts = self.counts[subject.id]
+            counts["would_pass"] = counts["passing_now"] + counts["newly_pass"] - counts["newly_fail"]
         names = dict(
             Partner.objects.filter(pk__in={row["partner"] for row in moved}).values_list("pk", "name")
         )

@@ -476,20 +476,17 @@ def test_only_partners_whose_inputs_moved_are_decided_again(ladder, monkeypatch)
     ladder.certify(moving, 1)
     services.evaluate(as_of=TODAY)
     assert MeasureDigest.objects.count() == 2
-    # Count decisions through the compiled deciders of every gate.
+    # Count decisions through the deciders the planner compiles for every gate.
     calls: list[int] = []
-    from gates import subjects as subjects_module
+    from gates import planning
 
-    real_load = subjects_module.load_subjects
+    real_compile = planning.compile_decider
 
-    def counting_load(**kwargs):
-        loaded = real_load(**kwargs)
-        for gate in loaded.gates:
-            decide = gate.decide
-            gate.decide = lambda values, decide=decide: calls.append(1) or decide(values)
-        return loaded
+    def counting_compile(criteria, columns=None):
+        decide = real_compile(criteria, columns)
+        return lambda values: calls.append(1) or decide(values)
 
-    monkeypatch.setattr(services.runs, "load_subjects", counting_load)
+    monkeypatch.setattr(planning, "compile_decider", counting_compile)
     ladder.certify(moving, 2)
     summary = services.evaluate(as_of=TODAY)
     monkeypatch.undo()
