@@ -77,6 +77,11 @@ def test_partner_registers_a_deal_and_its_distributor_approves_it(page, portal):
     expect(page.locator("#id_customer_domain_errors")).to_contain_text("Give the customer's web domain")
     expect(page.get_by_label("Customer name")).to_have_value("Woodgrove Bank")
     expect(page.get_by_label("Customer web domain")).to_have_attribute("aria-invalid", "true")
+    # Focus moves to the error summary, whose link moves it on to the field in error.
+    summary = page.locator("[data-error-summary]")
+    expect(summary).to_be_focused()
+    summary.get_by_role("link", name=re.compile(r"^Customer web domain: Give the customer")).click()
+    expect(page.get_by_label("Customer web domain")).to_be_focused()
     page.screenshot(path=str(SHOTS / "04-registration-error.png"), full_page=True)
     page.get_by_label("Customer web domain").fill("https://www.woodgrove.example/")
     page.get_by_role("button", name="Register the deal").click()
