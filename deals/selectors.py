@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from deals.models import Deal, MdfPeriod, MdfRequest
+from deals.models import ACTIVE_STATUSES, Deal, DealStatus, MdfPeriod, MdfRequest
 from gates.models import BenefitGrant
 from programs.models import AllowancePeriod, Benefit, BenefitKind
 
@@ -132,3 +132,21 @@ def deals_for(user) -> QuerySet[Deal]:
 
 def mdf_requests_for(user) -> QuerySet[MdfRequest]:
     return MdfRequest.objects.visible_to(user).select_related("partner")
+
+
+def rival_claims(deal: Deal) -> QuerySet[Deal]:
+    """Other partners' active registrations on the same customer (every one, whoever may see them).
+
+    For deciding (``deal_approve``) and for counting; what a user is shown of
+    them goes through ``deals_for``.
+    """
+    return (
+        Deal.objects.filter(customer_domain=deal.customer_domain, status__in=ACTIVE_STATUSES)
+        .exclude(partner_id=deal.partner_id)
+        .order_by("registered_on", "id")
+    )
+
+
+def approved_rival(deal: Deal) -> Deal | None:
+    """The approved claim of another partner that keeps ``deal`` from being approved, if any."""
+    return rival_claims(deal).filter(status=DealStatus.APPROVED).select_related("partner").first()

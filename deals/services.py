@@ -26,7 +26,12 @@ from core.states import require_move
 from deals import events as deal_events
 from deals.models import ACTIVE_STATUSES, DEAL_STATE_MOVES, Deal, DealStatus, SalesRole, normalise_domain
 from deals.permissions import can_decide_deal, can_register_deals_as, can_report_outcome, require
-from deals.selectors import can_register_deal_for, can_register_deals, deal_registration_segments
+from deals.selectors import (
+    approved_rival,
+    can_register_deal_for,
+    can_register_deals,
+    deal_registration_segments,
+)
 from deals.signals import deal_won
 from gates import services as gate_services
 from partners.models import CustomerSegment, ProductLine, Sale
@@ -184,12 +189,7 @@ def deal_approve(*, actor, deal: Deal, today: datetime.date | None = None, notif
         require(can_decide_deal(actor, deal), "You may not decide on this registration.")
         _require_move(deal, DealStatus.APPROVED)
         _lock_customer(deal.customer_domain)
-        rival = (
-            Deal.objects.filter(customer_domain=deal.customer_domain, status=DealStatus.APPROVED)
-            .exclude(partner_id=deal.partner_id)
-            .select_related("partner")
-            .first()
-        )
+        rival = approved_rival(deal)
         if rival is not None:
             raise ValidationError(
                 f"{rival.partner.name} holds an approved registration on this customer ({rival.reference}, "

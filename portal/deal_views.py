@@ -19,7 +19,7 @@ from core.money import currency_of_country, round_money
 from deals import services
 from deals.models import Deal, DealStatus
 from deals.permissions import can_register_deals_as, deal_actions
-from deals.selectors import can_register_deals, deals_for
+from deals.selectors import approved_rival, can_register_deals, deals_for, rival_claims
 from portal.access import is_htmx, portal_view, viewer_for
 from portal.forms import DealLostForm, DealRegistrationForm, DealWonForm, ReasonForm
 from portal.views import distributor_counts, render_portal
@@ -90,10 +90,7 @@ def deal_register(request: HttpRequest) -> HttpResponse:
 def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     deal = _get_deal(request, pk)
     viewer = viewer_for(request)
-    conflict = None
-    if viewer.kind == "staff" and deal.conflicts_with_id:
-        # Managers see whom the claim conflicts with, if they cover that partner too.
-        conflict = deals_for(request.user).filter(pk=deal.conflicts_with_id).select_related("partner").first()
+    conflict = _conflict(request, deal) if viewer.kind == "staff" and deal.under_review else None
     return render_portal(
         request,
         "portal/deals/detail.html",
@@ -111,6 +108,44 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
             ),
             "lost_form": DealLostForm(),
         },
+        section="deals",
+    )
+
+
+def _conflict(request: HttpRequest, deal: Deal) -> dict:
+    """The claims competing with ``deal``: those the manager covers (through the door), how many
+    others there are, and the approved one that keeps it from being approved, if any."""
+    rivals = list(
+        deals_for(request.user).filter(pk__in=rival_claims(deal).values("pk")).order_by("registered_on", "id")
+    )
+    blocker = approved_rival(deal)
+    return {
+        "rivals": rivals,
+        "unseen": rival_claims(deal).exclude(pk__in=[rival.pk for rival in rivals]).count(),
+        "blocked_by": blocker,
+        "blocker_seen": blocker is not None and any(rival.pk == blocker.pk for rival in rivals),
+    }
+
+
+@portal_view("staff")
+def deal_conflict(request: HttpRequest, pk: int) -> HttpResponse:
+    """Both (or all) claims on one customer side by side, each with what the manager may do with it.
+
+    Approving stays disabled while another partner's approved claim stands: the
+    manager rejects one claim first, or waits for its protection to end.
+    """
+    deal = _get_deal(request, pk)
+    conflict = _conflict(request, deal)
+    claims = [deal, *conflict["rivals"]]
+    columns = []
+    for claim in claims:
+        actions = deal_actions(request.user, claim)
+        blocker = approved_rival(claim) if actions["approve"] else None
+        columns.append({"deal": claim, "actions": actions, "blocked_by": blocker})
+    return render_portal(
+        request,
+        "portal/deals/conflict.html",
+        {"deal": deal, "columns": columns, "unseen": conflict["unseen"]},
         section="deals",
     )
 

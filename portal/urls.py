@@ -51,6 +51,7 @@ urlpatterns = [
     path("deals/", deal_views.deal_list, name="deals"),
     path("deals/new/", deal_views.deal_register, name="deal_register"),
     path("deals/<int:pk>/", deal_views.deal_detail, name="deal_detail"),
+    path("deals/<int:pk>/conflict/", deal_views.deal_conflict, name="deal_conflict"),
     path("deals/<int:pk>/approve/", deal_views.deal_approve, name="deal_approve"),
     path("deals/<int:pk>/reject/", deal_views.deal_reject, name="deal_reject"),
     path("deals/<int:pk>/won/", deal_views.deal_won, name="deal_won"),

@@ -73,6 +73,20 @@ def test_invalid_input_is_answered_next_to_each_field_and_kept(client, entitled,
     assert "Choose at least one product line." in html
     assert 'id="id_customer_domain_errors"' in html and 'aria-invalid="true"' in html
     assert "Please correct the errors below." in html
+    # The summary links to each field in error (the first box of a list of boxes), in the form's order.
+    summary = html[html.index("data-error-summary") : html.index("</div>", html.index("data-error-summary"))]
+    links = [
+        summary.index(f'href="#{target}"')
+        for target in (
+            "id_customer_domain",
+            "id_products_0",
+            "id_expected_value",
+            "id_currency",
+            "id_expected_close",
+        )
+    ]
+    assert links == sorted(links)
+    assert 'id="id_products_0"' in html
     assert not Deal.objects.exists()
 
 
@@ -290,3 +304,56 @@ def test_the_registration_form_offers_the_partners_own_currency_first(
     client.force_login(partner_admin)
     form = client.get(reverse("portal:deal_register")).context["form"]
     assert form["currency"].value() == currency
+
+
+def test_the_manager_compares_the_claims_and_cannot_approve_until_the_conflict_is_resolved(
+    client, partner, channel_manager, partner_admin, distributor_user
+):
+    from partners.models import Region
+    from tests.factories import PartnerFactory
+
+    rival = PartnerFactory(name="Rival EMEA", region=Region.EMEA)
+    earlier = approved_deal(rival, customer_domain="woodgrove.example", customer_name="Woodgrove")
+    flagged = DealFactory(
+        partner=partner,
+        customer_name="Woodgrove Bank",
+        customer_domain="woodgrove.example",
+        needs_review=True,
+        conflicts_with=earlier,
+    )
+    # A third claim by a partner the manager does not cover is counted, never named.
+    stranger = PartnerFactory(name="Uncovered Ltd", region=Region.APAC)
+    DealFactory(partner=stranger, customer_domain="woodgrove.example")
+    client.force_login(channel_manager)
+    detail = client.get(reverse("portal:deal_detail", args=[flagged.pk])).content.decode()
+    assert '<button type="button" disabled aria-describedby="approve-blocked">Approve</button>' in detail
+    assert f"protected until {earlier.protected_until:%-d %B %Y}" in detail
+    assert reverse("portal:deal_conflict", args=[flagged.pk]) in detail
+
+    url = reverse("portal:deal_conflict", args=[flagged.pk])
+    page = client.get(url).content.decode()
+    assert flagged.reference in page and earlier.reference in page
+    assert "Woodgrove Bank" in page and rival.name in page and partner.name in page
+    assert f"Waits on {earlier.reference}, approved and protected until" in page
+    assert "1 more claim on this customer by partners outside your coverage." in page
+    assert "Uncovered Ltd" not in page and "Uncovered Ltd" not in detail
+    assert f'action="{reverse("portal:deal_approve", args=[flagged.pk])}"' not in page
+    assert reverse("portal:deal_reject", args=[flagged.pk]) in page
+
+    # The service refuses what the page disables.
+    refused = client.post(reverse("portal:deal_approve", args=[flagged.pk]), follow=True)
+    assert "Reject one of the two claims" in refused.content.decode()
+    assert Deal.objects.get(pk=flagged.pk).status == DealStatus.SUBMITTED
+
+    # Once the approved claim is gone the conflict is resolved: approving is offered and works.
+    earlier.status = DealStatus.LOST
+    earlier.save()
+    page = client.get(url).content.decode()
+    assert f'action="{reverse("portal:deal_approve", args=[flagged.pk])}"' in page
+    assert client.post(reverse("portal:deal_approve", args=[flagged.pk])).status_code == 302
+    assert Deal.objects.get(pk=flagged.pk).status == DealStatus.APPROVED
+
+    # The comparison is the vendor's: partners and distributors never open it.
+    for user in (partner_admin, distributor_user):
+        client.force_login(user)
+        assert client.get(url).status_code in (403, 404)
