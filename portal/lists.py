@@ -250,7 +250,9 @@ class MdfTable(PortalTable):
 class PartnerListFilterSet(SearchFilterSet):
     search_fields = ("name",)
 
-    tier = filters.ModelChoiceFilter(queryset=Tier.objects.none(), method="filter_tier", empty_label="All")
+    tier = filters.ModelChoiceFilter(
+        queryset=Tier.objects.none(), method="filter_tier", label="Tier", empty_label="All"
+    )
     region = filters.ChoiceFilter(choices=Region.choices, empty_label="All")
     status = filters.ChoiceFilter(choices=LifecycleStatus.choices, empty_label="All")
     joined_after = DateFilter(field_name="joined_on", lookup_expr="gte", label="Joined from")

@@ -17,6 +17,7 @@ from typing import Any
 
 import django_filters as filters
 import django_tables2 as tables
+from django import forms
 from django.core.paginator import EmptyPage, PageNotAnInteger
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -73,7 +74,12 @@ class SearchFilterSet(filters.FilterSet):
 
     search_fields: tuple[str, ...] = ()
 
-    q = filters.CharFilter(method="search", label="Search", max_length=MAX_QUERY_LENGTH)
+    q = filters.CharFilter(
+        method="search",
+        label="Search",
+        max_length=MAX_QUERY_LENGTH,
+        widget=forms.TextInput(attrs={"type": "search"}),
+    )
 
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         for word in value.split()[:10]:
