@@ -10,7 +10,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.core.paginator import Page, Paginator
 from django.db.models import Exists, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
@@ -186,15 +185,6 @@ class PartnerRow:
     partner: Partner
     totals: dict[str, Decimal]
     payable: dict[str, Decimal]
-
-
-def statements_page(
-    user, period: Period, *, page: int | str = 1, per_page: int = 25
-) -> tuple[Page, list[PartnerRow]]:
-    """The partners a user may see, each with its totals for the period: three queries a page."""
-    partners = Partner.objects.visible_to(user).order_by("name", "id")
-    current = Paginator(partners, per_page).get_page(page)
-    return current, partner_rows(list(current.object_list), period)
 
 
 def partner_rows(partners: list[Partner], period: Period) -> list[PartnerRow]:

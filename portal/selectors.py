@@ -7,7 +7,7 @@ Each function makes a fixed number of queries, whatever the data size.
 """
 
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.paginator import Page, Paginator
@@ -271,9 +271,7 @@ class ManagerSummary:
     flagged_count: int
     mdf_waiting: list[MdfRequest]
     mdf_waiting_count: int
-    targets: Page
     period_start: datetime.date
-    targets_rows: list[TargetRow] = field(default_factory=list)
 
 
 def _main_program() -> Program | None:
@@ -284,18 +282,10 @@ def _main_program() -> Program | None:
     )
 
 
-def manager_summary(
-    user,
-    *,
-    page: int | str = 1,
-    as_of: datetime.date | None = None,
-    per_page: int = 25,
-    with_targets: bool = True,
-):
+def manager_summary(user, *, as_of: datetime.date | None = None) -> ManagerSummary:
     """The channel manager's summary of the partners they cover; a fixed number of queries.
 
-    ``with_targets=False`` leaves the targets out, for a page that lists them itself
-    (``targets_list``).
+    The partners against their targets are a list of their own (``targets_list``).
     """
     as_of = as_of or timezone.localdate()
     period_start = quarter_start(as_of)
@@ -337,7 +327,7 @@ def manager_summary(
         n=Count("id"), flagged=Count("id", filter=Q(needs_review=True))
     )
     mdf_waiting = MdfRequest.objects.awaiting_decision_by(user)
-    summary = ManagerSummary(
+    return ManagerSummary(
         partner_count=partner_count,
         by_tier=[dict(row) for row in by_tier],
         no_tier=no_tier,
@@ -349,14 +339,8 @@ def manager_summary(
         flagged_count=waiting_counts["flagged"] or 0,
         mdf_waiting=list(mdf_waiting.select_related("partner").order_by("created_at", "id")[:10]),
         mdf_waiting_count=mdf_waiting.count(),
-        targets=Paginator(
-            partners.order_by("name", "id") if with_targets else partners.none(), per_page
-        ).get_page(page),
         period_start=period_start,
     )
-    if with_targets:
-        summary.targets_rows = target_rows(user, list(summary.targets.object_list), main=main, as_of=as_of)
-    return summary
 
 
 def targets_list(user, partners: QuerySet[Partner], *, as_of: datetime.date | None = None) -> list[dict]:

@@ -250,7 +250,7 @@ def manager(request: HttpRequest) -> HttpResponse:
     )
     if isinstance(targets, HttpResponse):
         return targets
-    summary = selectors.manager_summary(request.user, with_targets=False)
+    summary = selectors.manager_summary(request.user)
     at_risk = forecast_selectors.manager_at_risk(request.user)
     return render_portal(
         request,
