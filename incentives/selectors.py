@@ -10,7 +10,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.core.paginator import Page, Paginator
 from django.db.models import Exists, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
@@ -188,13 +187,9 @@ class PartnerRow:
     payable: dict[str, Decimal]
 
 
-def statements_page(
-    user, period: Period, *, page: int | str = 1, per_page: int = 25
-) -> tuple[Page, list[PartnerRow]]:
-    """The partners a user may see, each with its totals for the period: three queries a page."""
-    partners = Partner.objects.visible_to(user).order_by("name", "id")
-    current = Paginator(partners, per_page).get_page(page)
-    ids = [partner.pk for partner in current.object_list]
+def partner_rows(partners: list[Partner], period: Period) -> list[PartnerRow]:
+    """Each partner with its totals for the period and what is payable now: two queries for all."""
+    ids = [partner.pk for partner in partners]
     codes = [quarter.code for quarter in period.quarters()]
     totals: dict[int, dict[str, Decimal]] = defaultdict(dict)
     payable: dict[int, dict[str, Decimal]] = defaultdict(dict)
@@ -203,13 +198,12 @@ def statements_page(
         totals[partner_id][currency] = round_amount(amount, currency)
     for partner_id, currency, amount in sums_by_partner(entries.filter(state=EntryState.PAYABLE)):
         payable[partner_id][currency] = round_amount(amount, currency)
-    rows = [
+    return [
         PartnerRow(
             partner, dict(sorted(totals[partner.pk].items())), dict(sorted(payable[partner.pk].items()))
         )
-        for partner in current.object_list
+        for partner in partners
     ]
-    return current, rows
 
 
 # --- the manager's view of program cost ----------------------------------------------------

@@ -5,8 +5,6 @@ narrowed by the filters in the URL; each chart comes with its data table and a
 CSV export of the same figures.
 """
 
-import csv
-
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -14,27 +12,14 @@ from analytics import tiers
 from analytics.filters import FilterError, Filters, parse_filters
 from analytics.funnel import gate_funnel
 from analytics.sql import supported
+from core.csv_cells import csv_response
 from partners.models import BusinessModel, PartnerType, Region
 from portal.access import portal_view, viewer_for
 from programs.models import Program, Tier
 
-# Characters that make a spreadsheet treat a cell as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
 
 def _csv(filename: str, header: list[str], rows) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([_cell(value) for value in row])
-    return response
+    return csv_response(filename, header, rows)
 
 
 def _page(request: HttpRequest, template: str, context: dict, *, status: int = 200) -> HttpResponse:

@@ -9,7 +9,6 @@ from urllib.parse import parse_qs, urlsplit
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
@@ -17,11 +16,13 @@ from django.views.decorators.http import require_POST
 
 from core.money import currency_of_country, round_money
 from deals import services
-from deals.models import Deal, DealStatus
+from deals.models import Deal
 from deals.permissions import can_register_deals_as, deal_actions
 from deals.selectors import approved_rival, can_register_deals, deals_for, rival_claims
 from portal.access import is_htmx, portal_view, viewer_for
 from portal.forms import DealLostForm, DealRegistrationForm, DealWonForm, ReasonForm
+from portal.lists import DealListFilterSet, DealTable
+from portal.tables import listing
 from portal.views import distributor_counts, render_portal
 
 
@@ -32,20 +33,24 @@ def _get_deal(request: HttpRequest, pk: int) -> Deal:
 @portal_view("partner", "distributor", "staff")
 def deal_list(request: HttpRequest) -> HttpResponse:
     viewer = viewer_for(request)
-    deals = deals_for(request.user).order_by("-registered_on", "-id")
-    status = request.GET.get("status", "")
-    if status in DealStatus.values:
-        deals = deals.filter(status=status)
-    else:
-        status = ""
+    found = listing(
+        request,
+        queryset=deals_for(request.user).order_by("-registered_on", "-id"),
+        table_class=DealTable,
+        filterset_class=DealListFilterSet,
+        filename="deal-registrations.csv",
+        viewer=viewer,
+        exclude=("partner",) if viewer.partner else (),
+    )
+    if isinstance(found, HttpResponse):
+        return found
     partner = viewer.partner
     return render_portal(
         request,
         "portal/deals/list.html",
         {
-            "page": Paginator(deals, 25).get_page(request.GET.get("page", 1)),
-            "status": status,
-            "statuses": DealStatus.choices,
+            "listing": found,
+            "page": found.page,
             "may_register": partner is not None
             and can_register_deals_as(request.user, partner)
             and can_register_deals(partner),

@@ -5,7 +5,6 @@ those of the partners it serves, staff those of the partners they cover.
 Another organisation's id answers 404, never 403.
 """
 
-import csv
 import datetime
 
 from django.contrib import messages
@@ -15,16 +14,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from core.csv_cells import csv_response
 from incentives import selectors, services
 from incentives.charts import bar_chart
 from incentives.models import POINTS, Reward
 from incentives.periods import Period, PeriodError, parse_period, quarter_of
 from partners.models import Partner
 from portal.access import portal_view, viewer_for
+from portal.lists import StatementsFilterSet, StatementsTable
+from portal.tables import listing
 from prm.ids import object_or_404
-
-# Characters that make a spreadsheet treat a cell as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def render_portal(request: HttpRequest, template: str, context: dict, *, section: str) -> HttpResponse:
@@ -51,13 +50,34 @@ def index(request: HttpRequest) -> HttpResponse:
         assert viewer.partner is not None
         return redirect("incentives:statement", partner_id=viewer.partner.pk, period=quarter_of(today).code)
     period = _period_or_404(request.GET.get("period") or quarter_of(today).code)
-    page, rows = selectors.statements_page(request.user, period, page=request.GET.get("page", 1))
+    found = listing(
+        request,
+        queryset=Partner.objects.visible_to(request.user).order_by("name", "id"),
+        table_class=StatementsTable,
+        filterset_class=StatementsFilterSet,
+        filename=f"incentive-statements-{period.code}.csv",
+        before=lambda table, partners: _with_totals(table, partners, period),
+        period=period,
+    )
+    if isinstance(found, HttpResponse):
+        return found
     return render_portal(
         request,
         "incentives/index.html",
-        {"page": page, "rows": rows, "period": period, "periods": _recent_quarters(today)},
+        {
+            "listing": found,
+            "page": found.page,
+            "period": period,
+            "period_keep": {"period": period.code},
+            "periods": _recent_quarters(today),
+        },
         section="incentives",
     )
+
+
+def _with_totals(table: StatementsTable, partners: list[Partner], period: Period) -> None:
+    """The totals of the partners shown (one page, or every row for the CSV): two queries."""
+    table.rows_by_partner = {row.partner.pk: row for row in selectors.partner_rows(partners, period)}
 
 
 def _recent_quarters(today: datetime.date, count: int = 8) -> list[Period]:
@@ -91,20 +111,12 @@ def statement(request: HttpRequest, partner_id: int, period: str) -> HttpRespons
     )
 
 
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 @portal_view("partner", "distributor", "staff")
 def statement_csv(request: HttpRequest, partner_id: int, period: str) -> HttpResponse:
     partner = _partner_or_404(request, partner_id)
     data = selectors.statement_for(partner, _period_or_404(period))
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    filename = f"incentives-{partner.pk}-{data.period.code}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    writer.writerow(
+    return csv_response(
+        f"incentives-{partner.pk}-{data.period.code}.csv",
         [
             "partner",
             "period",
@@ -121,29 +133,28 @@ def statement_csv(request: HttpRequest, partner_id: int, period: str) -> HttpRes
             "amount",
             "currency",
             "state",
-        ]
-    )
-    for line in data.lines:
-        writer.writerow(
+        ],
+        (
             [
-                _cell(partner.name),
+                partner.name,
                 line.period,
                 line.pk,
                 line.posted_at.isoformat(),
                 line.event_on.isoformat(),
-                _cell(line.rule.name),
+                line.rule.name,
                 line.rule.kind,
                 f"{line.source_type}:{line.source_id}",
-                _cell(line.description),
+                line.description,
                 line.component,
                 line.entry_type,
-                _cell(line.tier.name if line.tier else ""),
-                format(line.amount, "f"),
+                line.tier.name if line.tier else "",
+                line.amount,
                 line.currency,
                 line.state,
             ]
-        )
-    return response
+            for line in data.lines
+        ),
+    )
 
 
 @require_POST

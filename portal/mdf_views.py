@@ -6,7 +6,6 @@ fetched through ``MdfRequest.objects.visible_to(user)``.
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
@@ -26,6 +25,8 @@ from portal.forms import (
     MdfRequestForm,
     ReasonForm,
 )
+from portal.lists import MdfListFilterSet, MdfTable
+from portal.tables import listing
 from portal.views import render_portal
 
 
@@ -36,22 +37,25 @@ def _get_request(request: HttpRequest, pk: int) -> MdfRequest:
 @portal_view("partner", "staff")
 def mdf_list(request: HttpRequest) -> HttpResponse:
     viewer = viewer_for(request)
-    requests = mdf_requests_for(request.user).order_by("-created_at", "-id")
-    status = request.GET.get("status", "")
-    if status in MdfStatus.values:
-        requests = requests.filter(status=status)
-    else:
-        status = ""
+    found = listing(
+        request,
+        queryset=mdf_requests_for(request.user).order_by("-created_at", "-id"),
+        table_class=MdfTable,
+        filterset_class=MdfListFilterSet,
+        filename="mdf-requests.csv",
+        exclude=("partner",) if viewer.kind == "partner" else (),
+    )
+    if isinstance(found, HttpResponse):
+        return found
     partner = viewer.partner
     return render_portal(
         request,
         "portal/mdf/list.html",
         {
-            "page": Paginator(requests, 25).get_page(request.GET.get("page", 1)),
+            "listing": found,
+            "page": found.page,
             "balance": mdf_balance(partner) if partner else None,
             "may_request": partner is not None and can_act_on_mdf_as_partner(request.user, partner),
-            "status": status,
-            "statuses": MdfStatus.choices,
         },
         section="mdf",
     )

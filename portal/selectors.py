@@ -7,7 +7,7 @@ Each function makes a fixed number of queries, whatever the data size.
 """
 
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.paginator import Page, Paginator
@@ -195,11 +195,7 @@ def _tiers_prefetch(user) -> Prefetch:
     # program's tier must not reach a distributor through its partners.
     return Prefetch(
         "tiers",
-        queryset=PartnerTier.objects.visible_to(user)
-        .filter(tier__isnull=False)
-        .filter(program_open_to(OuterRef("partner_id"), prefix="program"))
-        .select_related("tier", "program")
-        .order_by("program__name"),
+        queryset=held_tiers(user).select_related("tier", "program").order_by("program__name"),
         to_attr="held_tiers",
     )
 
@@ -210,14 +206,31 @@ def _count_per_partner(deals: QuerySet[Deal]) -> Coalesce:
 
 
 def partners_page(user, *, page: int | str = 1, query: str = "", per_page: int = 25) -> Page:
-    """Partners the user may see, with the tiers they hold and their open approvals: four queries.
+    """Partners the user may see, with the tiers they hold and their open approvals: four queries."""
+    partners = partners_for(user)
+    if query:
+        partners = partners.filter(name__icontains=query)
+    return Paginator(partners, per_page).get_page(page)
+
+
+def held_tiers(user) -> QuerySet[PartnerTier]:
+    """The tiers partners hold that this user may see, in programs open to each partner."""
+    return (
+        PartnerTier.objects.visible_to(user)
+        .filter(tier__isnull=False)
+        .filter(program_open_to(OuterRef("partner_id"), prefix="program"))
+    )
+
+
+def partners_for(user) -> QuerySet:
+    """Partners the user may see, with the tiers they hold and their open approvals.
 
     ``awaiting`` counts the registrations this user may decide (the same rule as
     the approval queue: a distributor's excludes those under the vendor's
     review); ``under_review`` counts the flagged ones, which a distributor sees
     waiting on the vendor.
     """
-    partners = (
+    return (
         Partner.objects.visible_to(user)
         .select_related("distributor")
         .annotate(
@@ -230,9 +243,6 @@ def partners_page(user, *, page: int | str = 1, query: str = "", per_page: int =
         .prefetch_related(_tiers_prefetch(user))
         .order_by("name", "id")
     )
-    if query:
-        partners = partners.filter(name__icontains=query)
-    return Paginator(partners, per_page).get_page(page)
 
 
 # --- the channel manager's summary ------------------------------------------------------
@@ -261,9 +271,7 @@ class ManagerSummary:
     flagged_count: int
     mdf_waiting: list[MdfRequest]
     mdf_waiting_count: int
-    targets: Page
     period_start: datetime.date
-    targets_rows: list[TargetRow] = field(default_factory=list)
 
 
 def _main_program() -> Program | None:
@@ -274,8 +282,11 @@ def _main_program() -> Program | None:
     )
 
 
-def manager_summary(user, *, page: int | str = 1, as_of: datetime.date | None = None, per_page: int = 25):
-    """The channel manager's summary of the partners they cover; a fixed number of queries."""
+def manager_summary(user, *, as_of: datetime.date | None = None) -> ManagerSummary:
+    """The channel manager's summary of the partners they cover; a fixed number of queries.
+
+    The partners against their targets are a list of their own (``targets_list``).
+    """
     as_of = as_of or timezone.localdate()
     period_start = quarter_start(as_of)
     partners = Partner.objects.visible_to(user)
@@ -316,7 +327,7 @@ def manager_summary(user, *, page: int | str = 1, as_of: datetime.date | None = 
         n=Count("id"), flagged=Count("id", filter=Q(needs_review=True))
     )
     mdf_waiting = MdfRequest.objects.awaiting_decision_by(user)
-    summary = ManagerSummary(
+    return ManagerSummary(
         partner_count=partner_count,
         by_tier=[dict(row) for row in by_tier],
         no_tier=no_tier,
@@ -328,11 +339,34 @@ def manager_summary(user, *, page: int | str = 1, as_of: datetime.date | None = 
         flagged_count=waiting_counts["flagged"] or 0,
         mdf_waiting=list(mdf_waiting.select_related("partner").order_by("created_at", "id")[:10]),
         mdf_waiting_count=mdf_waiting.count(),
-        targets=Paginator(partners.order_by("name", "id"), per_page).get_page(page),
         period_start=period_start,
     )
-    summary.targets_rows = target_rows(user, list(summary.targets.object_list), main=main, as_of=as_of)
-    return summary
+
+
+def targets_list(user, partners: QuerySet[Partner], *, as_of: datetime.date | None = None) -> list[dict]:
+    """Every partner of ``partners`` against the gate to its next tier, as rows a table sorts.
+
+    ``partners`` must be the user's (``visible_to``); four queries whatever their number.
+    """
+    rows = target_rows(
+        user, list(partners.order_by("name", "id")), main=_main_program(), as_of=as_of or timezone.localdate()
+    )
+    return [
+        {
+            "partner": row.partner,
+            "name": row.partner.name,
+            "tier": row.tier_name,
+            "in_grace_until": row.in_grace_until,
+            "next_gate": row.next_gate.name if row.next_gate else "",
+            "unlocks": row.next_gate.unlocks_tier.name
+            if row.next_gate and row.next_gate.unlocks_tier
+            else "",
+            "met": row.met,
+            "total": row.total,
+            "to_go": row.total - row.met,
+        }
+        for row in rows
+    ]
 
 
 def target_rows(

@@ -19,6 +19,15 @@ from gates.selectors import partner_gate_progress
 from partners.models import Partner
 from portal import forecast_selectors, selectors
 from portal.access import is_htmx, portal_view, viewer_for
+from portal.lists import (
+    PartnerListFilterSet,
+    PartnerTable,
+    TargetsFilterSet,
+    TargetsTable,
+    TeamFilterSet,
+    TeamTable,
+)
+from portal.tables import listing
 from programs.models import Program
 
 MAX_QUERY_LENGTH = 100
@@ -154,39 +163,61 @@ def team(request: HttpRequest) -> HttpResponse:
     """A partner admin sees everybody's certifications; other roles a directory and their own."""
     viewer = viewer_for(request)
     assert viewer.partner is not None
-    people = list(selectors.team(request.user, viewer.partner))
     # Who must renew: the certifications whose expiry puts a gate at risk.
     renewals = forecast_selectors.renewals_by_person(
         forecast_selectors.partner_warnings(request.user, viewer.partner)
     )
+    today = timezone.localdate()
+    found = listing(
+        request,
+        queryset=selectors.team(request.user, viewer.partner),
+        table_class=TeamTable,
+        filterset_class=TeamFilterSet,
+        filename="team.csv",
+        user=request.user,
+        full=viewer.is_partner_admin,
+        today=today,
+        soon=today + datetime.timedelta(days=60),
+        renewals=renewals,
+    )
+    if isinstance(found, HttpResponse):
+        return found
     must_renew = []
-    for person in people:
-        # Colleagues' certifications are the partner admins' to see, as on the rest of the page.
+    # Colleagues' certifications are the partner admins' to see, as on the rest of the page.
+    for person in (
+        selectors.team(request.user, viewer.partner)
+        .prefetch_related(None)
+        .only("first_name", "last_name", "user_id")
+    ):
         sees = viewer.is_partner_admin or person.user_id == request.user.pk
-        person_renewals = renewals.get(person.pk, []) if sees else []
-        # Read by the template beside each person's certifications.
-        setattr(person, "renewals", person_renewals)  # noqa: B010
-        if person_renewals:
+        if sees and renewals.get(person.pk):
+            # Read by the template's list of who must renew.
+            setattr(person, "renewals", renewals[person.pk])  # noqa: B010
             must_renew.append(person)
     return render_portal(
         request,
         "portal/team.html",
-        {
-            "people": people,
-            "must_renew": must_renew,
-            "full": viewer.is_partner_admin,
-            "today": timezone.localdate(),
-            "soon": timezone.localdate() + datetime.timedelta(days=60),
-        },
+        {"listing": found, "must_renew": must_renew, "full": viewer.is_partner_admin},
         section="team",
     )
 
 
 @portal_view("distributor", "staff")
 def partners(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "").strip()[:MAX_QUERY_LENGTH]
-    page = selectors.partners_page(request.user, page=request.GET.get("page", 1), query=query)
-    return render_portal(request, "portal/partners.html", {"page": page, "query": query}, section="partners")
+    viewer = viewer_for(request)
+    found = listing(
+        request,
+        queryset=selectors.partners_for(request.user),
+        table_class=PartnerTable,
+        filterset_class=PartnerListFilterSet,
+        filename="partners.csv",
+        viewer=viewer,
+    )
+    if isinstance(found, HttpResponse):
+        return found
+    return render_portal(
+        request, "portal/partners.html", {"listing": found, "page": found.page}, section="partners"
+    )
 
 
 @portal_view("distributor", "staff")
@@ -209,8 +240,21 @@ def partner_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @portal_view("staff")
 def manager(request: HttpRequest) -> HttpResponse:
-    summary = selectors.manager_summary(request.user, page=request.GET.get("page", 1))
+    targets = listing(
+        request,
+        queryset=Partner.objects.visible_to(request.user),
+        table_class=TargetsTable,
+        filterset_class=TargetsFilterSet,
+        filename="partner-targets.csv",
+        rows=lambda partners: selectors.targets_list(request.user, partners),
+    )
+    if isinstance(targets, HttpResponse):
+        return targets
+    summary = selectors.manager_summary(request.user)
     at_risk = forecast_selectors.manager_at_risk(request.user)
     return render_portal(
-        request, "portal/manager.html", {"summary": summary, "at_risk": at_risk}, section="manager"
+        request,
+        "portal/manager.html",
+        {"summary": summary, "at_risk": at_risk, "listing": targets},
+        section="manager",
     )

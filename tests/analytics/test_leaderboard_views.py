@@ -51,13 +51,13 @@ def test_the_csv_holds_the_boards_and_defuses_formulas(client, board_world, chan
     client.force_login(channel_manager)
     response = client.get(reverse("portal:analytics_leaderboards_csv"), PERIOD)
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
-    # A negative figure starts with "-", so it is quoted like any text a spreadsheet would compute.
+    # A negative figure is a number, written as it is; text a spreadsheet would compute is quoted.
     growth = [
         (row["rank"], row["name"], row["growth %"])
         for row in rows
         if row["board"] == "growth" and row["kind"] == "partner"
     ]
-    assert growth == [("1", "Bravo", "50.0"), ("2", "Alpha", "'-40.0"), ("3", "'=Delta", "'-50.0")]
+    assert growth == [("1", "Bravo", "50.0"), ("2", "Alpha", "-40.0"), ("3", "'=Delta", "-50.0")]
     assert [row["name"] for row in rows if row["kind"] == "distributor" and row["board"] == "revenue"] == [
         "Westwind"
     ]

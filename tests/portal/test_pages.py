@@ -146,12 +146,15 @@ def test_the_partners_table_counts_what_awaits_the_viewer(client, partner, distr
     # The distributor decides the two plain submissions; the two under review are the vendor's.
     assert dashboard.context["waiting_count"] == 2 and len(dashboard.context["waiting"]) == 2
     for response in (dashboard, listed):
-        (row,) = response.context["page"] if "page" in response.context else response.context["partners"]
+        if "listing" in response.context:
+            (row,) = [shown.record for shown in response.context["listing"].table.paginated_rows]
+        else:
+            (row,) = response.context["partners"]
         assert (row.awaiting, row.under_review) == (2, 2)
         assert "2 under review, the vendor decides" in _text(response)
 
     client.force_login(channel_manager)
-    (row,) = client.get(reverse("portal:partners")).context["page"]
+    (row,) = [shown.record for shown in client.get(reverse("portal:partners")).context["listing"].table.rows]
     # The vendor decides all four.
     assert row.awaiting == 4
     assert "under review, the vendor decides" not in _text(client.get(reverse("portal:partners")))
@@ -177,10 +180,11 @@ def test_the_manager_summary(client, partner, channel_manager):
     assert "2 deal registrations" in text and "1 under review for a conflicting claim" in text
     assert "Far Away" not in text
     # Against targets: Acme holds Silver and is measured against the Gold gate.
-    rows = {row.partner.name: row for row in response.context["summary"].targets_rows}
-    assert rows["Acme"].next_gate.name == "Gold: five certified sales engineers"
-    assert (rows["Acme"].met, rows["Acme"].total) == (0, 1)
-    assert rows["Covered Ltd"].next_gate is None
+    rows = {row.record["name"]: row.record for row in response.context["listing"].table.paginated_rows}
+    assert rows["Acme"]["next_gate"] == "Gold: five certified sales engineers"
+    assert (rows["Acme"]["met"], rows["Acme"]["total"]) == (0, 1)
+    assert rows["Covered Ltd"]["next_gate"] == ""
+    assert "Top tier" in text
 
 
 def test_the_manager_sees_a_bar_that_counts_the_criteria_met(client, partner, channel_manager):

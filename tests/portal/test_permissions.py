@@ -98,6 +98,50 @@ def test_partner_detail_matrix(client, request, world, target, expected, index):
         assert response.status_code == expected[index]
 
 
+# Each list's CSV (the list's own URL with ``export=csv``, filtered or not) answers as its page
+# does, and holds only the viewer's rows: (url name, query, expected status per persona).
+EXPORT_MATRIX = [
+    ("portal:deals", {"export": "csv"}, [LOGIN, 200, 200, 200, 200, 200, 200]),
+    (
+        "portal:deals",
+        {"export": "csv", "status": "submitted", "q": "example"},
+        [LOGIN, 200, 200, 200, 200, 200, 200],
+    ),
+    ("portal:mdf", {"export": "csv"}, [LOGIN, 200, 200, 200, 404, 200, 200]),
+    ("portal:team", {"export": "csv"}, [LOGIN, 200, 200, 200, 404, 404, 404]),
+    ("portal:partners", {"export": "csv"}, [LOGIN, 404, 404, 404, 200, 200, 200]),
+    ("portal:partners", {"export": "csv", "region": "na"}, [LOGIN, 404, 404, 404, 200, 200, 200]),
+    ("portal:manager", {"export": "csv"}, [LOGIN, 404, 404, 404, 404, 200, 200]),
+    # A partner's statements index is its own statement: the CSV of that is the statement's.
+    ("incentives:index", {"export": "csv"}, [LOGIN, 302, 302, 302, 200, 200, 200]),
+]
+
+
+@pytest.mark.parametrize(("name", "query", "expected"), EXPORT_MATRIX, ids=lambda v: str(v))
+@pytest.mark.parametrize("index", range(len(PERSONAS)), ids=PERSONAS)
+def test_export_matrix(client, request, world, partner, other_partner, name, query, expected, index):
+    persona = PERSONAS[index]
+    _login(client, request, persona)
+    response = client.get(reverse(name), query)
+    want = expected[index]
+    if want == LOGIN:
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+        return
+    assert response.status_code == want, (persona, name, response.status_code)
+    if want != 200:
+        return
+    assert response["Content-Type"].startswith("text/csv")
+    text = response.content.decode()
+    if persona == "superuser":
+        return
+    # Never a row of an organisation the viewer does not see.
+    ours = persona != "other_partner_admin"
+    hidden_deal, hidden_mdf = (world.other_deal, world.other_mdf) if ours else (world.deal, world.mdf_request)
+    assert hidden_deal.reference not in text and hidden_mdf.reference not in text
+    if name in ("portal:partners", "portal:manager", "incentives:index"):
+        assert other_partner.name not in text
+
+
 # (url name, object, form data, expected status per persona, status the object reaches when allowed)
 POST_MATRIX = [
     ("deal_approve", "deal", {}, [LOGIN, 404, 404, 404, 302, 302, 302], DealStatus.APPROVED),

@@ -41,10 +41,11 @@ PAGES = [
     ("partner_admin", "portal:programs", None, 4),
     # + program, sub-programs, tiers, tiers' benefits, gate-unlocked benefits, gates, statuses, tier held
     ("partner_admin", "portal:program_detail", "program", 11),
-    # + people, their certifications, at-risk warnings (who must renew)
-    ("partner_admin", "portal:team", None, 6),
-    # + count, page of deals, their products, registration rights
-    ("partner_admin", "portal:deals", None, 7),
+    # + at-risk warnings, count, page of people, their certifications, who must renew,
+    #   the certification kinds to filter by
+    ("partner_admin", "portal:team", None, 9),
+    # + count, page of deals, their products, registration rights, product lines to filter by
+    ("partner_admin", "portal:deals", None, 8),
     # + deal, products (shown and offered to the won form), the actions the door allows (one query)
     ("partner_admin", "portal:deal_detail", "deal", 6),
     # + registration rights, product lines, customer segments
@@ -59,12 +60,12 @@ PAGES = [
     ("partner_admin", "portal:mdf_detail", "mdf_request", 5),
     # + waiting deals, their products, waiting count, partner count, partner page, tiers held
     ("distributor_user", "portal:dashboard", None, 9),
-    # + count, page, tiers held
-    ("distributor_user", "portal:partners", None, 6),
+    # + count, page, tiers held, tiers to filter by
+    ("distributor_user", "portal:partners", None, 7),
     # + partner, the partner's standing (7), deal counts, latest deals, their products
     ("distributor_user", "portal:partner_detail", "partner", 14),
-    # + count, page, products
-    ("distributor_user", "portal:deals", None, 6),
+    # + count, page, products, product lines to filter by
+    ("distributor_user", "portal:deals", None, 7),
     # + deal, products, partner, the actions the door allows
     ("distributor_user", "portal:deal_detail", "deal", 6),
     # + deal, partner, the actions the door allows
@@ -72,9 +73,9 @@ PAGES = [
     # + regions, main program, tier counts, partner count, gates passed, grace list, waiting deals (2),
     #   waiting MDF (2), permissions (2), page count, page, tiers, gates, statuses, at risk this month
     ("channel_manager", "portal:manager", None, 23),
-    ("channel_manager", "portal:partners", None, 9),
+    ("channel_manager", "portal:partners", None, 10),
     ("channel_manager", "portal:partner_detail", "partner", 16),
-    ("channel_manager", "portal:deals", None, 9),
+    ("channel_manager", "portal:deals", None, 10),
     ("channel_manager", "portal:deal_detail", "deal", 12),
     ("channel_manager", "portal:mdf", None, 8),
     ("channel_manager", "portal:mdf_detail", "mdf_request", 9),
