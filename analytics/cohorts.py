@@ -31,6 +31,7 @@ from decimal import Decimal
 
 import numpy as np
 from django.conf import settings
+from django.db.models.functions import TruncQuarter
 from django.utils import timezone
 from scipy import stats
 
@@ -51,6 +52,9 @@ BOOTSTRAP_SEED = 20260101
 KINDS = ("certification", "course", "mdf", "business_model", "partner_type", "joined")
 MDF_USED = (MdfStatus.APPROVED, MdfStatus.CLAIMED, MdfStatus.PAID)
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
+MAX_COHORT_LENGTH = 120
+# The join quarters offered in the cohort picker: the most recent ones partners in sight joined in.
+MAX_JOIN_QUARTERS = 40
 
 
 class CohortError(ValueError):
@@ -65,6 +69,9 @@ class Cohort:
     # The SQL condition on partner ``p`` and its parameters.
     condition: str
     params: tuple
+    # The attribute as reference data names it (a certification's name, a course's title), for
+    # exports that show it in a column of its own.
+    name: str = ""
 
     @property
     def parameter(self) -> str:
@@ -101,7 +108,10 @@ class Comparison:
 def parse_cohort(text: str) -> Cohort:
     """A cohort from ``kind:value`` (``certification:<code>``, ``course:<code>``, ``mdf``,
     ``business_model:<value>``, ``partner_type:<value>``, ``joined:2025-Q1``)."""
-    kind, _, value = (text or "").strip().partition(":")
+    text = (text or "").strip()
+    if len(text) > MAX_COHORT_LENGTH or "\x00" in text:
+        raise CohortError(f"Expected at most {MAX_COHORT_LENGTH} characters, as kind:value.")
+    kind, _, value = text.partition(":")
     if kind not in KINDS:
         raise CohortError(f"Expected one of {', '.join(KINDS)}, as kind:value (mdf alone).")
     if kind == "mdf":
@@ -112,6 +122,7 @@ def parse_cohort(text: str) -> Cohort:
             "p.id IN (SELECT m.partner_id FROM deals_mdfrequest m WHERE m.status = ANY(%s) "
             "AND m.starts_on <= %(end)s AND m.ends_on >= %(start)s)",
             ([str(status) for status in MDF_USED],),
+            name="Used MDF",
         )
     if not value:
         raise CohortError(f"Name the {kind.replace('_', ' ')} after a colon.")
@@ -127,6 +138,7 @@ def parse_cohort(text: str) -> Cohort:
             "JOIN partners_person pe ON pe.id = c.person_id WHERE c.certification_type_id = %s "
             "AND c.issued_on <= %(end)s AND (c.expires_on IS NULL OR c.expires_on >= %(start)s))",
             (certification.pk,),
+            name=certification.name,
         )
     if kind == "course":
         course = Course.objects.filter(code=value).first() if len(value) <= 50 else None
@@ -140,12 +152,14 @@ def parse_cohort(text: str) -> Cohort:
             "JOIN partners_person pe ON pe.id = c.person_id WHERE c.course_id = %s "
             "AND c.completed_at::date <= %(end)s)",
             (course.pk,),
+            name=course.title,
         )
     if kind in ("business_model", "partner_type"):
         choices = BusinessModel if kind == "business_model" else PartnerType
         if value not in choices.values:
             raise CohortError(f"Expected one of {', '.join(choices.values)}.")
-        return Cohort(kind, value, str(choices(value).label), f"p.{kind} = %s", (value,))
+        label = str(choices(value).label)
+        return Cohort(kind, value, label, f"p.{kind} = %s", (value,), name=label)
     match = _QUARTER.match(value)
     if match is None or not 1 <= int(match[1]) <= 9998:
         raise CohortError("Expected a quarter such as 2025-Q1.")
@@ -153,8 +167,48 @@ def parse_cohort(text: str) -> Cohort:
     first = datetime.date(year, quarter * 3 - 2, 1)
     following = datetime.date(year + (quarter == 4), 1 if quarter == 4 else quarter * 3 + 1, 1)
     return Cohort(
-        kind, value, f"Joined in {value}", "p.joined_on >= %s AND p.joined_on < %s", (first, following)
+        kind,
+        value,
+        f"Joined in {value}",
+        "p.joined_on >= %s AND p.joined_on < %s",
+        (first, following),
+        name=value,
     )
+
+
+def cohort_choices(principal, filters: Filters) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The cohorts a picker offers, grouped by kind, as (``parameter``, label) pairs: every
+    certification type, every course with a code, MDF, each business model and partner type, and
+    the quarters the partners in sight joined in (the latest ``MAX_JOIN_QUARTERS``). Three queries."""
+    certifications = [
+        (f"certification:{code}", name)
+        for code, name in CertificationType.objects.order_by("name").values_list("code", "name")
+    ]
+    courses = [
+        (f"course:{code}", title)
+        for code, title in Course.objects.exclude(code="").order_by("title").values_list("code", "title")
+    ]
+    quarters = (
+        filters.partners(principal)
+        .annotate(quarter=TruncQuarter("joined_on"))
+        .order_by("-quarter")
+        .values_list("quarter", flat=True)
+        .distinct()[:MAX_JOIN_QUARTERS]
+    )
+    joined = [
+        (f"joined:{day.year}-Q{(day.month - 1) // 3 + 1}", f"{day.year} Q{(day.month - 1) // 3 + 1}")
+        for day in quarters
+        if day is not None
+    ]
+    groups = [
+        ("Holding a certification", certifications),
+        ("Completed a course", courses),
+        ("MDF", [("mdf", "Used MDF")]),
+        ("Business model", [(f"business_model:{value}", label) for value, label in BusinessModel.choices]),
+        ("Partner type", [(f"partner_type:{value}", label) for value, label in PartnerType.choices]),
+        ("Joined in", joined),
+    ]
+    return [(title, options) for title, options in groups if options]
 
 
 def _condition(cohort: Cohort, start: datetime.date, end: datetime.date) -> tuple[str, list]:

@@ -190,7 +190,17 @@ def test_a_join_quarter_and_a_business_model_split_the_partners(cohort_world, ch
 
 
 @pytest.mark.parametrize(
-    "text", ["", "nonsense", "certification", "certification:nope", "joined:2025-Q5", "business_model:x"]
+    "text",
+    [
+        "",
+        "nonsense",
+        "certification",
+        "certification:nope",
+        "joined:2025-Q5",
+        "business_model:x",
+        "course:\x00",
+        "certification:" + "x" * 200,
+    ],
 )
 def test_a_wrong_cohort_is_refused_with_a_reason(cohort_world, text):
     with pytest.raises(CohortError):
