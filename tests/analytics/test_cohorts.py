@@ -205,3 +205,22 @@ def test_a_join_quarter_and_a_business_model_split_the_partners(cohort_world, ch
 def test_a_wrong_cohort_is_refused_with_a_reason(cohort_world, text):
     with pytest.raises(CohortError):
         parse_cohort(text)
+
+
+def test_many_values_take_the_maritz_jarrett_interval_close_to_the_bootstrap(monkeypatch):
+    """Past ``BOOTSTRAP_MAX_VALUES`` the median's interval comes from standard errors, not
+    resampling; at such sizes both agree to a few percent of the interval's width."""
+    from analytics import cohorts
+
+    rng = np.random.default_rng(7)
+    a = list(rng.lognormal(9.2, 0.8, 1800))
+    b = list(rng.lognormal(9.0, 0.8, 600))
+    monkeypatch.setattr(cohorts, "BOOTSTRAP_MAX_VALUES", 10**6)
+    resampled = cohorts._median("Median deal size", "money", a, b, "USD")
+    monkeypatch.setattr(cohorts, "BOOTSTRAP_MAX_VALUES", 2000)
+    estimated = cohorts._median("Median deal size", "money", a, b, "USD")
+    assert estimated.difference == resampled.difference
+    width = resampled.high - resampled.low
+    assert abs(estimated.low - resampled.low) < width / 10
+    assert abs(estimated.high - resampled.high) < width / 10
+    assert estimated.low < estimated.difference < estimated.high
