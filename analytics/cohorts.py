@@ -26,6 +26,7 @@ normal interval from the Maritz-Jarrett standard errors of
 proportions for win rates (z from ``scipy.stats.norm``).
 """
 
+import calendar
 import datetime
 import re
 from dataclasses import dataclass, field
@@ -60,8 +61,18 @@ BOOTSTRAP_MAX_VALUES = 2000
 
 KINDS = ("certification", "course", "mdf", "business_model", "partner_type", "joined")
 MDF_USED = (MdfStatus.APPROVED, MdfStatus.CLAIMED, MdfStatus.PAID)
-_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 MAX_COHORT_LENGTH = 120
+# Every cohort parameter the parser may accept, in ASCII (the API's schema states it as is): a
+# certification's or a course's code is a slug, a business model or partner type one of its
+# choices, a quarter of the years 1000-9999.
+COHORT_PATTERN = (
+    r"^(mdf|(certification|course):[-a-zA-Z0-9_]{1,64}"
+    f"|business_model:({'|'.join(BusinessModel.values)})"
+    f"|partner_type:({'|'.join(PartnerType.values)})"
+    r"|joined:[1-9][0-9]{3}-Q[1-4])$"
+)
+_COHORT = re.compile(COHORT_PATTERN)
+_QUARTER = re.compile(r"^([1-9][0-9]{3})-Q([1-4])$")
 # The join quarters offered in the cohort picker: the most recent ones partners in sight joined in.
 MAX_JOIN_QUARTERS = 40
 
@@ -117,11 +128,11 @@ class Comparison:
 def parse_cohort(text: str) -> Cohort:
     """A cohort from ``kind:value`` (``certification:<code>``, ``course:<code>``, ``mdf``,
     ``business_model:<value>``, ``partner_type:<value>``, ``joined:2025-Q1``)."""
-    text = (text or "").strip()
+    text = text or ""
     if len(text) > MAX_COHORT_LENGTH or "\x00" in text:
         raise CohortError(f"Expected at most {MAX_COHORT_LENGTH} characters, as kind:value.")
     kind, _, value = text.partition(":")
-    if kind not in KINDS:
+    if kind not in KINDS or (kind == "mdf" and value):
         raise CohortError(f"Expected one of {', '.join(KINDS)}, as kind:value (mdf alone).")
     if kind == "mdf":
         return Cohort(
@@ -135,6 +146,8 @@ def parse_cohort(text: str) -> Cohort:
         )
     if not value:
         raise CohortError(f"Name the {kind.replace('_', ' ')} after a colon.")
+    if kind in ("certification", "course") and _COHORT.match(text) is None:
+        raise CohortError(f"Expected a {kind}'s code (letters, digits, - and _) after the colon.")
     if kind == "certification":
         certification = CertificationType.objects.filter(code=value).first()
         if certification is None:
@@ -150,7 +163,7 @@ def parse_cohort(text: str) -> Cohort:
             name=certification.name,
         )
     if kind == "course":
-        course = Course.objects.filter(code=value).first() if len(value) <= 50 else None
+        course = Course.objects.filter(code=value).first()
         if course is None:
             raise CohortError("No such course.")
         return Cohort(
@@ -170,17 +183,17 @@ def parse_cohort(text: str) -> Cohort:
         label = str(choices(value).label)
         return Cohort(kind, value, label, f"p.{kind} = %s", (value,), name=label)
     match = _QUARTER.match(value)
-    if match is None or not 1 <= int(match[1]) <= 9998:
+    if match is None:
         raise CohortError("Expected a quarter such as 2025-Q1.")
     year, quarter = int(match[1]), int(match[2])
     first = datetime.date(year, quarter * 3 - 2, 1)
-    following = datetime.date(year + (quarter == 4), 1 if quarter == 4 else quarter * 3 + 1, 1)
+    last = datetime.date(year, quarter * 3, calendar.monthrange(year, quarter * 3)[1])
     return Cohort(
         kind,
         value,
         f"Joined in {value}",
-        "p.joined_on >= %s AND p.joined_on < %s",
-        (first, following),
+        "p.joined_on BETWEEN %s AND %s",
+        (first, last),
         name=value,
     )
 

@@ -39,8 +39,8 @@ def _compute(request: HttpRequest) -> tuple:
     """The filters, the errors by field, the cohort asked for (None when none is) and the comparison."""
     filters, errors = _filters(request)
     cohort: Cohort | None = None
-    text = request.GET.get("cohort", "")
-    if text.strip():
+    text = request.GET.get("cohort", "").strip()
+    if text:
         try:
             cohort = parse_cohort(text)
         except CohortError as exc:
@@ -48,7 +48,7 @@ def _compute(request: HttpRequest) -> tuple:
     comparison = (
         compare(request.user, filters, cohort) if cohort is not None and supported() and not errors else None
     )
-    return filters, errors, cohort, text.strip(), comparison
+    return filters, errors, cohort, text, comparison
 
 
 def _chart(comparison: Comparison, position: int, difference: Difference) -> dict:

@@ -8,7 +8,16 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from analytics.cohorts import KINDS, MAX_COHORT_LENGTH, Cohort, CohortError, Comparison, compare, parse_cohort
+from analytics.cohorts import (
+    COHORT_PATTERN,
+    KINDS,
+    MAX_COHORT_LENGTH,
+    Cohort,
+    CohortError,
+    Comparison,
+    compare,
+    parse_cohort,
+)
 from analytics.filters import Filters
 from analytics.sql import supported
 from api.serializers.analytics_cohorts import CohortComparisonSerializer
@@ -50,7 +59,7 @@ class CohortsView(AnalyticsView):
             *_COMMON,
             OpenApiParameter(
                 "cohort",
-                {"type": "string", "minLength": 1, "maxLength": MAX_COHORT_LENGTH},
+                {"type": "string", "minLength": 1, "maxLength": MAX_COHORT_LENGTH, "pattern": COHORT_PATTERN},
                 required=True,
                 description=(
                     f"`kind:value`, kind one of {', '.join(KINDS)}: `certification:<code>` (held on any "
