@@ -20,10 +20,13 @@ SciPy does the statistics. Each difference (with minus without) carries a 95 %
 confidence interval: Welch's t interval for means
 (``scipy.stats.ttest_ind(equal_var=False).confidence_interval``), a percentile
 bootstrap for medians (``scipy.stats.bootstrap`` with a fixed seed, so a page
-shows the same interval each time), and the Wald interval of a difference of
-two proportions for win rates (z from ``scipy.stats.norm``).
+shows the same interval each time; beyond ``BOOTSTRAP_MAX_VALUES`` values the
+normal interval from the Maritz-Jarrett standard errors of
+``scipy.stats.mstats.mjci``), and the Wald interval of a difference of two
+proportions for win rates (z from ``scipy.stats.norm``).
 """
 
+import calendar
 import datetime
 import re
 from dataclasses import dataclass, field
@@ -31,8 +34,10 @@ from decimal import Decimal
 
 import numpy as np
 from django.conf import settings
+from django.db.models.functions import TruncQuarter
 from django.utils import timezone
 from scipy import stats
+from scipy.stats import mstats
 
 from analytics.filters import Filters
 from analytics.sql import fetch, subquery
@@ -47,10 +52,29 @@ MIN_COHORT_SIZE: int = getattr(settings, "PRM_ANALYTICS_MIN_COHORT", 5)
 CONFIDENCE = 0.95
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 20260101
+# Above this many values (both groups together) resampling costs seconds (2,000 resamples of every
+# value: about 5 s for 30,000 sales); the medians' standard errors then come from the
+# Maritz-Jarrett estimator (``scipy.stats.mstats.mjci``, linear in the values) and the interval is
+# the normal one of their difference, which agrees with the bootstrap at such sizes
+# (tests/analytics/test_cohorts.py compares the two).
+BOOTSTRAP_MAX_VALUES = 2000
 
 KINDS = ("certification", "course", "mdf", "business_model", "partner_type", "joined")
 MDF_USED = (MdfStatus.APPROVED, MdfStatus.CLAIMED, MdfStatus.PAID)
-_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
+MAX_COHORT_LENGTH = 120
+# Every cohort parameter the parser may accept, in ASCII (the API's schema states it as is): a
+# certification's or a course's code is a slug, a business model or partner type one of its
+# choices, a quarter of the years 1000-9999.
+COHORT_PATTERN = (
+    r"^(mdf|(certification|course):[-a-zA-Z0-9_]{1,64}"
+    f"|business_model:({'|'.join(BusinessModel.values)})"
+    f"|partner_type:({'|'.join(PartnerType.values)})"
+    r"|joined:[1-9][0-9]{3}-Q[1-4])$"
+)
+_COHORT = re.compile(COHORT_PATTERN)
+_QUARTER = re.compile(r"^([1-9][0-9]{3})-Q([1-4])$")
+# The join quarters offered in the cohort picker: the most recent ones partners in sight joined in.
+MAX_JOIN_QUARTERS = 40
 
 
 class CohortError(ValueError):
@@ -65,6 +89,9 @@ class Cohort:
     # The SQL condition on partner ``p`` and its parameters.
     condition: str
     params: tuple
+    # The attribute as reference data names it (a certification's name, a course's title), for
+    # exports that show it in a column of its own.
+    name: str = ""
 
     @property
     def parameter(self) -> str:
@@ -101,8 +128,11 @@ class Comparison:
 def parse_cohort(text: str) -> Cohort:
     """A cohort from ``kind:value`` (``certification:<code>``, ``course:<code>``, ``mdf``,
     ``business_model:<value>``, ``partner_type:<value>``, ``joined:2025-Q1``)."""
-    kind, _, value = (text or "").strip().partition(":")
-    if kind not in KINDS:
+    text = text or ""
+    if len(text) > MAX_COHORT_LENGTH or "\x00" in text:
+        raise CohortError(f"Expected at most {MAX_COHORT_LENGTH} characters, as kind:value.")
+    kind, _, value = text.partition(":")
+    if kind not in KINDS or (kind == "mdf" and value):
         raise CohortError(f"Expected one of {', '.join(KINDS)}, as kind:value (mdf alone).")
     if kind == "mdf":
         return Cohort(
@@ -112,9 +142,12 @@ def parse_cohort(text: str) -> Cohort:
             "p.id IN (SELECT m.partner_id FROM deals_mdfrequest m WHERE m.status = ANY(%s) "
             "AND m.starts_on <= %(end)s AND m.ends_on >= %(start)s)",
             ([str(status) for status in MDF_USED],),
+            name="Used MDF",
         )
     if not value:
         raise CohortError(f"Name the {kind.replace('_', ' ')} after a colon.")
+    if kind in ("certification", "course") and _COHORT.match(text) is None:
+        raise CohortError(f"Expected a {kind}'s code (letters, digits, - and _) after the colon.")
     if kind == "certification":
         certification = CertificationType.objects.filter(code=value).first()
         if certification is None:
@@ -127,9 +160,10 @@ def parse_cohort(text: str) -> Cohort:
             "JOIN partners_person pe ON pe.id = c.person_id WHERE c.certification_type_id = %s "
             "AND c.issued_on <= %(end)s AND (c.expires_on IS NULL OR c.expires_on >= %(start)s))",
             (certification.pk,),
+            name=certification.name,
         )
     if kind == "course":
-        course = Course.objects.filter(code=value).first() if len(value) <= 50 else None
+        course = Course.objects.filter(code=value).first()
         if course is None:
             raise CohortError("No such course.")
         return Cohort(
@@ -140,21 +174,63 @@ def parse_cohort(text: str) -> Cohort:
             "JOIN partners_person pe ON pe.id = c.person_id WHERE c.course_id = %s "
             "AND c.completed_at::date <= %(end)s)",
             (course.pk,),
+            name=course.title,
         )
     if kind in ("business_model", "partner_type"):
         choices = BusinessModel if kind == "business_model" else PartnerType
         if value not in choices.values:
             raise CohortError(f"Expected one of {', '.join(choices.values)}.")
-        return Cohort(kind, value, str(choices(value).label), f"p.{kind} = %s", (value,))
+        label = str(choices(value).label)
+        return Cohort(kind, value, label, f"p.{kind} = %s", (value,), name=label)
     match = _QUARTER.match(value)
-    if match is None or not 1 <= int(match[1]) <= 9998:
+    if match is None:
         raise CohortError("Expected a quarter such as 2025-Q1.")
     year, quarter = int(match[1]), int(match[2])
     first = datetime.date(year, quarter * 3 - 2, 1)
-    following = datetime.date(year + (quarter == 4), 1 if quarter == 4 else quarter * 3 + 1, 1)
+    last = datetime.date(year, quarter * 3, calendar.monthrange(year, quarter * 3)[1])
     return Cohort(
-        kind, value, f"Joined in {value}", "p.joined_on >= %s AND p.joined_on < %s", (first, following)
+        kind,
+        value,
+        f"Joined in {value}",
+        "p.joined_on BETWEEN %s AND %s",
+        (first, last),
+        name=value,
     )
+
+
+def cohort_choices(principal, filters: Filters) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The cohorts a picker offers, grouped by kind, as (``parameter``, label) pairs: every
+    certification type, every course with a code, MDF, each business model and partner type, and
+    the quarters the partners in sight joined in (the latest ``MAX_JOIN_QUARTERS``). Three queries."""
+    certifications = [
+        (f"certification:{code}", name)
+        for code, name in CertificationType.objects.order_by("name").values_list("code", "name")
+    ]
+    courses = [
+        (f"course:{code}", title)
+        for code, title in Course.objects.exclude(code="").order_by("title").values_list("code", "title")
+    ]
+    quarters = (
+        filters.partners(principal)
+        .annotate(quarter=TruncQuarter("joined_on"))
+        .order_by("-quarter")
+        .values_list("quarter", flat=True)
+        .distinct()[:MAX_JOIN_QUARTERS]
+    )
+    joined = [
+        (f"joined:{day.year}-Q{(day.month - 1) // 3 + 1}", f"{day.year} Q{(day.month - 1) // 3 + 1}")
+        for day in quarters
+        if day is not None
+    ]
+    groups = [
+        ("Holding a certification", certifications),
+        ("Completed a course", courses),
+        ("MDF", [("mdf", "Used MDF")]),
+        ("Business model", [(f"business_model:{value}", label) for value, label in BusinessModel.choices]),
+        ("Partner type", [(f"partner_type:{value}", label) for value, label in PartnerType.choices]),
+        ("Joined in", joined),
+    ]
+    return [(title, options) for title, options in groups if options]
 
 
 def _condition(cohort: Cohort, start: datetime.date, end: datetime.date) -> tuple[str, list]:
@@ -308,15 +384,21 @@ def _median(measure: str, unit: str, a: list[float], b: list[float], currency: s
     if (empty := _too_few(measure, unit, a, b)) is not None:
         return empty
     median_a, median_b = float(np.median(a)), float(np.median(b))
-    result = stats.bootstrap(
-        (np.array(a), np.array(b)),
-        _median_difference,
-        n_resamples=BOOTSTRAP_RESAMPLES,
-        confidence_level=CONFIDENCE,
-        method="percentile",
-        rng=np.random.default_rng(BOOTSTRAP_SEED),
-    )
-    interval = result.confidence_interval
+    if len(a) + len(b) > BOOTSTRAP_MAX_VALUES:
+        errors = [float(mstats.mjci(np.array(values), prob=[0.5])[0]) for values in (a, b)]
+        margin = float(stats.norm.ppf(0.5 + CONFIDENCE / 2)) * float(np.hypot(errors[0], errors[1]))
+        low, high = median_a - median_b - margin, median_a - median_b + margin
+    else:
+        result = stats.bootstrap(
+            (np.array(a), np.array(b)),
+            _median_difference,
+            n_resamples=BOOTSTRAP_RESAMPLES,
+            confidence_level=CONFIDENCE,
+            method="percentile",
+            batch=200,
+            rng=np.random.default_rng(BOOTSTRAP_SEED),
+        )
+        low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
     return Difference(
         measure,
         unit,
@@ -325,8 +407,8 @@ def _median(measure: str, unit: str, a: list[float], b: list[float], currency: s
         _shown(median_a, unit, currency),
         _shown(median_b, unit, currency),
         _shown(median_a - median_b, unit, currency),
-        _shown(float(interval.low), unit, currency),
-        _shown(float(interval.high), unit, currency),
+        _shown(low, unit, currency),
+        _shown(high, unit, currency),
     )
 
 

@@ -41,8 +41,13 @@ def _quarter_ends(today: datetime.date, count: int) -> list[datetime.date]:
     return sorted(ends)
 
 
+# The cohort the benchmark compares; the synthetic world holds this certification type.
+COHORT = "certification:cloud-architect"
+
+
 def figures() -> dict[str, Callable]:
     """Each analytics page's data, as a callable of (principal, filters, today)."""
+    from analytics.cohorts import compare, parse_cohort
     from analytics.funnel import gate_funnel
     from analytics.leaderboards import leaderboards
     from analytics.roi import program_roi
@@ -53,6 +58,11 @@ def figures() -> dict[str, Callable]:
         "tiers": lambda principal, filters, today: tier_movement(principal, filters, today=today),
         "roi": lambda principal, filters, today: program_roi(principal, filters, today=today),
         "leaderboards": lambda principal, filters, today: leaderboards(principal, filters, today=today),
+        # The cohort page as the enablement question asks it: partners holding the cloud architect
+        # certification against the rest (the parse reads the certification type, as the page does).
+        "cohorts": lambda principal, filters, today: compare(
+            principal, filters, parse_cohort(COHORT), today=today
+        ),
     }
 
 

@@ -10,6 +10,7 @@ import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from demo.cohorts import seed_certified_cohort
 from demo.deals import seed_deals
 from demo.inbox import seed_inbox
 from demo.incentives import seed_incentives
@@ -53,6 +54,7 @@ def seed_demo(*, partners: int = 60) -> DemoResult:
     all_partners = _partners(max(partners, 1), refs, today, manager)
     acme = all_partners[0]
     _acme_showcase(acme, refs, today)
+    seed_certified_cohort(refs, today)
 
     partner_user = _user("partner", email="partner@acme.example.com", first="Pat", last="Partner")
     Membership.objects.get_or_create(

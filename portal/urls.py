@@ -1,6 +1,7 @@
 from django.urls import path
 
 from portal import (
+    analytics_cohort_views,
     analytics_leaderboard_views,
     analytics_roi_views,
     analytics_views,
@@ -38,6 +39,8 @@ urlpatterns = [
         analytics_leaderboard_views.leaderboard_csv,
         name="analytics_leaderboards_csv",
     ),
+    path("manager/analytics/cohorts/", analytics_cohort_views.cohorts, name="analytics_cohorts"),
+    path("manager/analytics/cohorts.csv", analytics_cohort_views.cohorts_csv, name="analytics_cohorts_csv"),
     path("learning/", learning_views.catalogue, name="learning"),
     path("learning/team/", learning_views.team_learning, name="learning_team"),
     path("learning/courses/<int:pk>/", learning_views.course_detail, name="course_detail"),

@@ -1,11 +1,16 @@
 // Draws every <canvas data-chart="ID">, where ID names a json_script element holding
 // {"type": "bar", "stacked": false, "labels": [...], "datasets": [{"label": ..., "data": [...]}]}.
 // A dataset may name its "stack" (bars side by side, each stacked) and its "colour" (a palette
-// index, so that one tier keeps its colour in every stack).
+// index, so that one tier keeps its colour in every stack). A value may be null (no bar) or a
+// [low, high] pair (a floating bar, e.g. a confidence interval); "skipNull" centres the bars left.
 // The data table beside each chart carries the same figures for screen readers and for reading.
 (function () {
   "use strict";
   var palette = ["#1f5fa8", "#d9822b", "#2e8b57", "#a83279", "#6b6b6b", "#c9a227", "#4a90c2", "#8c564b"];
+  function value(item) {
+    if (item === null || item === undefined) { return null; }
+    return Array.isArray(item) ? item.map(Number) : Number(item);
+  }
   function draw(canvas) {
     var source = document.getElementById(canvas.dataset.chart);
     if (!source || typeof Chart === "undefined") { return; }
@@ -15,9 +20,10 @@
       return {
         label: dataset.label,
         stack: dataset.stack,
-        data: dataset.data.map(Number),
+        data: dataset.data.map(value),
         backgroundColor: colour,
-        borderColor: colour
+        borderColor: colour,
+        skipNull: !!spec.skipNull
       };
     });
     new Chart(canvas, {

@@ -190,8 +190,53 @@ def test_a_join_quarter_and_a_business_model_split_the_partners(cohort_world, ch
 
 
 @pytest.mark.parametrize(
-    "text", ["", "nonsense", "certification", "certification:nope", "joined:2025-Q5", "business_model:x"]
+    "text",
+    [
+        "",
+        "nonsense",
+        "certification",
+        "certification:nope",
+        "joined:2025-Q5",
+        "business_model:x",
+        "course:\x00",
+        "mdf:yes",
+        " mdf",
+        "joined:0999-Q1",
+        "certification:sales engineer",
+        "certification:" + "x" * 200,
+    ],
 )
 def test_a_wrong_cohort_is_refused_with_a_reason(cohort_world, text):
     with pytest.raises(CohortError):
         parse_cohort(text)
+
+
+def test_a_cohort_the_parser_takes_is_one_the_schema_states(cohort_world):
+    import re
+
+    from analytics.cohorts import COHORT_PATTERN
+
+    for text in ("mdf", "certification:sales-engineer", "business_model:resell", "joined:9999-Q4"):
+        assert re.match(COHORT_PATTERN, text)
+        assert parse_cohort(text).parameter == text
+    # The last quarter of the calendar ends on its last day, without overflowing into year 10000.
+    assert parse_cohort("joined:9999-Q4").params == (datetime.date(9999, 10, 1), datetime.date(9999, 12, 31))
+
+
+def test_many_values_take_the_maritz_jarrett_interval_close_to_the_bootstrap(monkeypatch):
+    """Past ``BOOTSTRAP_MAX_VALUES`` the median's interval comes from standard errors, not
+    resampling; at such sizes both agree to a few percent of the interval's width."""
+    from analytics import cohorts
+
+    rng = np.random.default_rng(7)
+    a = list(rng.lognormal(9.2, 0.8, 1800))
+    b = list(rng.lognormal(9.0, 0.8, 600))
+    monkeypatch.setattr(cohorts, "BOOTSTRAP_MAX_VALUES", 10**6)
+    resampled = cohorts._median("Median deal size", "money", a, b, "USD")
+    monkeypatch.setattr(cohorts, "BOOTSTRAP_MAX_VALUES", 2000)
+    estimated = cohorts._median("Median deal size", "money", a, b, "USD")
+    assert estimated.difference == resampled.difference
+    width = resampled.high - resampled.low
+    assert abs(estimated.low - resampled.low) < width / 10
+    assert abs(estimated.high - resampled.high) < width / 10
+    assert estimated.low < estimated.difference < estimated.high

@@ -20,6 +20,7 @@ the schema the fuzzer reads to them:
   version of the world's rule starts tomorrow (it has paid for today's deal);
 - a path id generated outside the world's stays outside it (see ``before_call``);
 - a cursor is one the API hands out (any other is refused with a 400);
+- an analytics cohort names a certification type that exists (and the other kinds);
 - an analytics period's ``start`` comes before its ``end``;
 - the country and currency lists are sampled (see ``SAMPLED``).
 
@@ -172,6 +173,10 @@ def before_load_schema(context, raw_schema):
                     parameter.get("in") == "query" and parameter["name"] == "cursor" and WORLD.get("cursors")
                 ):
                     parameter["schema"] = {"type": "string", "enum": WORLD["cursors"]}
+                elif (
+                    parameter.get("in") == "query" and parameter["name"] == "cohort" and WORLD.get("cohorts")
+                ):
+                    parameter["schema"] = {"type": "string", "enum": WORLD["cohorts"]}
 
 
 # An id no run reaches (the database's integer ids go far beyond it, the world's stay small).

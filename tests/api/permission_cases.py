@@ -586,6 +586,9 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
     cases.append(read(f"{V1}/analytics/roi/"))
     cases.append(not_allowed("POST", f"{V1}/analytics/roi/"))
     cases.append(read(f"{V1}/analytics/leaderboards/"))
+    # Cohorts too: a partner's user sees itself alone, too few to compare, but may ask.
+    cases.append(read(f"{V1}/analytics/cohorts/?cohort=mdf"))
+    cases.append(not_allowed("POST", f"{V1}/analytics/cohorts/?cohort=mdf"))
     cases.append(not_allowed("POST", f"{V1}/me/"))
     cases.append(not_allowed("DELETE", f"{V1}/partners/{world.acme.pk}/"))
     cases.append(not_allowed("PATCH", f"{V1}/sales/{world.of('acme', 'sale').pk}/"))

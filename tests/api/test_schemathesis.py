@@ -289,6 +289,13 @@ def fuzz_world(world, partner_admin, channel_manager, settings):
         "spares": spares,
         "known": known,
         "cursors": [_first_page_cursor()],
+        # Cohorts of each kind; a certification code is one that exists.
+        "cohorts": [
+            f"certification:{world.cert_type.code}",
+            "mdf",
+            "business_model:resell",
+            "joined:2025-Q1",
+        ],
         "required": required,
     }
 

@@ -44,6 +44,7 @@ PAGES = {
         "/portal/manager/analytics/tiers/",
         "/portal/manager/analytics/roi/",
         "/portal/manager/analytics/leaderboards/",
+        "/portal/manager/analytics/cohorts/?cohort=certification:cloud-architect",
         "/portal/inbox/",
     ],
 }

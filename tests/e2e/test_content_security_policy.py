@@ -127,6 +127,7 @@ def test_the_portal_keeps_to_its_policy_for_every_role(page, demo):
         "/portal/manager/analytics/tiers/",
         "/portal/manager/analytics/roi/",
         "/portal/manager/analytics/leaderboards/",
+        "/portal/manager/analytics/cohorts/?cohort=certification:cloud-architect",
     ):
         watch.visit(path)
     watch.visit("/portal/partners/")
