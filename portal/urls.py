@@ -2,12 +2,14 @@ from django.urls import path
 
 from portal import (
     analytics_leaderboard_views,
+    analytics_lifetime_views,
     analytics_roi_views,
     analytics_views,
     deal_views,
     inbox_views,
     learning_views,
     mdf_views,
+    partner_figures_views,
     views,
 )
 
@@ -18,6 +20,8 @@ urlpatterns = [
     path("programs/", views.programs, name="programs"),
     path("programs/<slug:slug>/", views.program_detail, name="program_detail"),
     path("team/", views.team, name="team"),
+    path("figures/", partner_figures_views.my_figures, name="my_figures"),
+    path("figures.csv", partner_figures_views.my_figures_csv, name="my_figures_csv"),
     path("partners/", views.partners, name="partners"),
     path("partners/<int:pk>/", views.partner_detail, name="partner_detail"),
     path("manager/", views.manager, name="manager"),
@@ -37,6 +41,10 @@ urlpatterns = [
         "manager/analytics/leaderboards.csv",
         analytics_leaderboard_views.leaderboard_csv,
         name="analytics_leaderboards_csv",
+    ),
+    path("manager/analytics/lifetime/", analytics_lifetime_views.lifetime, name="analytics_lifetime"),
+    path(
+        "manager/analytics/lifetime.csv", analytics_lifetime_views.lifetime_csv, name="analytics_lifetime_csv"
     ),
     path("learning/", learning_views.catalogue, name="learning"),
     path("learning/team/", learning_views.team_learning, name="learning_team"),

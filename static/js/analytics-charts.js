@@ -1,7 +1,7 @@
 // Draws every <canvas data-chart="ID">, where ID names a json_script element holding
 // {"type": "bar", "stacked": false, "labels": [...], "datasets": [{"label": ..., "data": [...]}]}.
 // A dataset may name its "stack" (bars side by side, each stacked) and its "colour" (a palette
-// index, so that one tier keeps its colour in every stack).
+// index, so that one tier keeps its colour in every stack). "type": "line" draws lines instead.
 // The data table beside each chart carries the same figures for screen readers and for reading.
 (function () {
   "use strict";
@@ -15,7 +15,9 @@
       return {
         label: dataset.label,
         stack: dataset.stack,
-        data: dataset.data.map(Number),
+        // A line has no point where its data says null (a cohort none of whose partners is that old).
+        data: dataset.data.map(function (value) { return value === null ? null : Number(value); }),
+        fill: false,
         backgroundColor: colour,
         borderColor: colour
       };
