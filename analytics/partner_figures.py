@@ -209,7 +209,8 @@ def partner_figures(
         start=start,
         end=end,
         step=filters.step,
-        periods=[PeriodFigures(day.isoformat()) for day in starts],
+        periods=[PeriodFigures(day.isoformat(), revenue=round_money(Decimal(0), currency)) for day in starts],
+        total=PeriodFigures("total", revenue=round_money(Decimal(0), currency)),
     )
     params: dict[str, Any] = {
         "partner": partner.pk,

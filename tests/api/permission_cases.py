@@ -586,6 +586,11 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
     cases.append(read(f"{V1}/analytics/roi/"))
     cases.append(not_allowed("POST", f"{V1}/analytics/roi/"))
     cases.append(read(f"{V1}/analytics/leaderboards/"))
+    cases.append(read(f"{V1}/analytics/lifetime/"))
+    cases.append(not_allowed("POST", f"{V1}/analytics/lifetime/"))
+    # A partner's own figures: its users' only; anyone else belongs to no partner (404).
+    cases.append(read(f"{V1}/analytics/my-figures/", visible=p.kind == "partner"))
+    cases.append(not_allowed("POST", f"{V1}/analytics/my-figures/"))
     cases.append(not_allowed("POST", f"{V1}/me/"))
     cases.append(not_allowed("DELETE", f"{V1}/partners/{world.acme.pk}/"))
     cases.append(not_allowed("PATCH", f"{V1}/sales/{world.of('acme', 'sale').pk}/"))

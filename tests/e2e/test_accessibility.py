@@ -19,6 +19,7 @@ PAGES = {
         "/portal/mdf/",
         "/portal/mdf/new/",
         "/portal/team/",
+        "/portal/figures/",
         "/portal/learning/",
         "/portal/learning/team/",
         "/portal/incentives/",
@@ -44,6 +45,7 @@ PAGES = {
         "/portal/manager/analytics/tiers/",
         "/portal/manager/analytics/roi/",
         "/portal/manager/analytics/leaderboards/",
+        "/portal/manager/analytics/lifetime/",
         "/portal/inbox/",
     ],
 }
