@@ -45,6 +45,7 @@ def figures() -> dict[str, Callable]:
     """Each analytics page's data, as a callable of (principal, filters, today)."""
     from analytics.funnel import gate_funnel
     from analytics.leaderboards import leaderboards
+    from analytics.lifetime import lifetime_value
     from analytics.roi import program_roi
     from analytics.tiers import tier_movement
 
@@ -53,6 +54,7 @@ def figures() -> dict[str, Callable]:
         "tiers": lambda principal, filters, today: tier_movement(principal, filters, today=today),
         "roi": lambda principal, filters, today: program_roi(principal, filters, today=today),
         "leaderboards": lambda principal, filters, today: leaderboards(principal, filters, today=today),
+        "lifetime": lambda principal, filters, today: lifetime_value(principal, filters, today=today),
     }
 
 

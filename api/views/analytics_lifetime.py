@@ -1,10 +1,9 @@
 """Partner lifetime value, scoped like the other analytics (``Partner.objects.visible_to``), and a
 partner's own figures."""
 
-from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 
 from analytics.filters import FilterError
@@ -65,7 +64,7 @@ class MyFiguresView(AnalyticsView):
             "token's partners include it): revenue (won sales in the reference currency at the rate of "
             "each sale's day), points earned, certifications gained, deals registered and won, by month "
             "or quarter; and for each tier it holds, the median of the other partners of its type holding "
-            "that tier, given only when there are at least `min_peers` (5) of them. Anyone else: 404."
+            "that tier, given only when there are at least `min_peers` (5) of them. Anyone else: 403."
         ),
         parameters=PERIOD_PARAMETERS,
     )
@@ -75,6 +74,8 @@ class MyFiguresView(AnalyticsView):
         partner = membership.partner if membership is not None and not request.user.is_staff else None
         # Through the door as well: a token narrowed to other partners does not see its issuer's.
         if partner is None or not Partner.objects.visible_to(self.principal).filter(pk=partner.pk).exists():
-            raise Http404("These are a partner's own figures: the caller belongs to no partner in sight.")
+            raise PermissionDenied(
+                "These are a partner's own figures: the caller belongs to no partner in sight."
+            )
         figures = partner_figures(partner, filters) if supported() else PartnerFigures(partner=partner)
         return Response(PartnerFiguresSerializer(figures).data)

@@ -225,5 +225,5 @@ def test_a_peer_gets_its_own_figures_and_staff_none(peer_world, channel_manager)
     peer = peer_world.peers[0]
     body = _api(_member(peer, "peer-user")).get(MY_API, MY_PERIOD).json()
     assert (body["partner"], body["total"]["revenue"]) == (peer.pk, "100.00")
-    assert _api(channel_manager).get(MY_API, MY_PERIOD).status_code == 404
+    assert _api(channel_manager).get(MY_API, MY_PERIOD).status_code == 403
     assert _api(_member(peer_world.me, "me-user")).get(MY_API, {"step": "week"}).status_code == 400
