@@ -19,12 +19,13 @@ product line would refine it: revenue would become gross margin.
   does not drag month 12 down to nothing), with how many that is.
 - The top and bottom partners by lifetime value at ``end``.
 
-One query besides the door's and the programs': the facts are converted, summed per partner and
-age, and the curves are read from sums per (cohort, age of the fact, age of the partner) rather than
-from a row per partner and month; ranks are window functions. No partner is visited alone.
+One query besides the door's and the programs': the facts are converted and summed per partner, and
+per (cohort, age of the fact, age of the partner), from which the curves are read (a few hundred
+sums, not a row per partner and month); ranks are window functions. No partner is visited alone.
 """
 
 import datetime
+from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -137,30 +138,15 @@ converted AS (
          END AS value
   FROM facts f JOIN scope sc ON sc.id = f.partner_id
   LEFT JOIN LATERAL (
-    SELECT x.rate FROM {rate} x WHERE x.currency = f.currency AND x.valid_from <= f.day
+    SELECT x.rate FROM {rate} x
+    WHERE f.currency <> %(currency)s AND x.currency = f.currency AND x.valid_from <= f.day
     ORDER BY x.valid_from DESC LIMIT 1
   ) from_rate ON TRUE
   LEFT JOIN LATERAL (
-    SELECT x.rate FROM {rate} x WHERE x.currency = %(currency)s AND x.valid_from <= f.day
+    SELECT x.rate FROM {rate} x
+    WHERE %(currency)s <> %(reference)s AND x.currency = %(currency)s AND x.valid_from <= f.day
     ORDER BY x.valid_from DESC LIMIT 1
   ) to_rate ON TRUE
-),
--- The cohort's value by the age of each fact and the age of its partner at the end.
-cells AS (
-  SELECT cohort, month, age, sum(value) AS value FROM converted GROUP BY cohort, month, age
-),
-sizes AS (
-  SELECT cohort, age, count(*) AS partners FROM scope GROUP BY cohort, age
-),
-months AS (
-  SELECT cohort, generate_series(0, LEAST(max(age), %(max_months)s)) AS month FROM sizes GROUP BY cohort
-),
-curve AS (
-  SELECT m.cohort, m.month,
-         (SELECT sum(s.partners) FROM sizes s WHERE s.cohort = m.cohort AND s.age >= m.month) AS reached,
-         (SELECT sum(c.value) FROM cells c
-          WHERE c.cohort = m.cohort AND c.month <= m.month AND c.age >= m.month) AS value
-  FROM months m
 ),
 per_partner AS (
   SELECT sc.id, sc.name, sc.joined_on, sc.age,
@@ -175,11 +161,13 @@ ranked AS (
          row_number() OVER (ORDER BY revenue - cost ASC, name, id) AS bottom_rank
   FROM per_partner pp
 )
-SELECT 'curve' AS row_kind, cohort, month, reached, value,
+-- The cohort's value by the age of each fact and the age of its partner at the end, and its
+-- partners by age: the curves are read from these few rows (``_curve``).
+SELECT 'cell' AS row_kind, cohort, month, age::bigint, sum(value),
        NULL::bigint, NULL::text, NULL::date, NULL::bigint, NULL::bigint, NULL::text[]
-FROM curve
+FROM converted GROUP BY cohort, month, age
 UNION ALL
-SELECT 'size', cohort, NULL, sum(partners), NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM sizes GROUP BY cohort
+SELECT 'size', cohort, NULL, age, count(*), NULL, NULL, NULL, NULL, NULL, NULL FROM scope GROUP BY cohort, age
 UNION ALL
 SELECT 'partner', NULL, age, NULL, revenue, id, name, joined_on, top_rank, bottom_rank, ARRAY[cost::text]
 FROM ranked WHERE top_rank <= %(top)s OR bottom_rank <= %(top)s
@@ -248,7 +236,6 @@ def lifetime_value(
         "cost_kinds": list(COST_KINDS),
         "currency": currency,
         "reference": reference_currency(),
-        "max_months": MAX_MONTHS,
         "top": top,
     }
     with connection.cursor() as cursor:
@@ -259,13 +246,14 @@ def lifetime_value(
 
 
 def _fill(figures: Lifetime, rows) -> None:
-    cohorts: dict[datetime.date, Cohort] = {}
+    cells: dict[datetime.date, dict[tuple[int, int], Decimal]] = defaultdict(dict)
+    sizes: dict[datetime.date, dict[int, int]] = defaultdict(dict)
     currency = figures.currency
     for (
         row_kind,
         cohort,
         month,
-        reached,
+        age,
         value,
         partner_id,
         name,
@@ -274,14 +262,10 @@ def _fill(figures: Lifetime, rows) -> None:
         bottom_rank,
         extra,
     ) in rows:
-        if row_kind == "curve":
-            entry = cohorts.setdefault(cohort, Cohort(quarter=cohort, partners=0))
-            average = None
-            if reached:
-                average = round_money(Decimal(value or 0) / Decimal(reached), currency)
-            entry.curve.append(CurvePoint(month=month, partners=int(reached or 0), value=average))
+        if row_kind == "cell":
+            cells[cohort][(month, age)] = Decimal(value or 0)
         elif row_kind == "size":
-            cohorts.setdefault(cohort, Cohort(quarter=cohort, partners=0)).partners = int(reached)
+            sizes[cohort][age] = int(value)
         elif row_kind == "partner":
             revenue = round_money(Decimal(value), currency)
             cost = round_money(Decimal(extra[0]), currency)
@@ -300,10 +284,33 @@ def _fill(figures: Lifetime, rows) -> None:
                     )
         elif row_kind == "unconverted":
             figures.unconverted = sorted(extra or [])
-    for cohort_entry in cohorts.values():
-        cohort_entry.curve.sort(key=lambda point: point.month)
-    figures.cohorts = sorted(cohorts.values(), key=lambda entry: entry.quarter)
+    figures.cohorts = [
+        Cohort(quarter=quarter, partners=sum(by_age.values()), curve=_curve(by_age, cells[quarter], currency))
+        for quarter, by_age in sorted(sizes.items())
+    ]
     figures.partners = sum(entry.partners for entry in figures.cohorts)
     figures.months = max((len(entry.curve) - 1 for entry in figures.cohorts), default=0)
     figures.top.sort(key=lambda entry: entry.rank)
     figures.bottom.sort(key=lambda entry: entry.rank)
+
+
+def _curve(sizes: dict[int, int], cells: dict[tuple[int, int], Decimal], currency: str) -> list[CurvePoint]:
+    """A cohort's average curve from its sums per (age of the fact, age of the partner) and its
+    partners per age: at month m, the facts up to m of the partners at least m months old, over
+    how many they are. Arithmetic over a few hundred sums, not over partners."""
+    last = min(max(sizes), MAX_MONTHS)
+    # up_to[age][m]: the value of the partners aged ``age`` from their facts of months 0..m.
+    up_to: dict[int, list[Decimal]] = {}
+    for age in sizes:
+        running, column = Decimal(0), []
+        for month in range(last + 1):
+            running += cells.get((month, age), Decimal(0))
+            column.append(running)
+        up_to[age] = column
+    curve = []
+    for month in range(last + 1):
+        old_enough = [age for age in sizes if age >= month]
+        reached = sum(sizes[age] for age in old_enough)
+        value = sum((up_to[age][month] for age in old_enough), Decimal(0))
+        curve.append(CurvePoint(month=month, partners=reached, value=round_money(value / reached, currency)))
+    return curve
