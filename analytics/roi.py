@@ -138,6 +138,52 @@ def table(model) -> str:
     return model._meta.db_table
 
 
+# What the program paid the partners in scope, from ``start`` to ``end``, as (kind, partner_id,
+# program_id, tier_id, day, amount, currency) rows: the ledger of the programs' rules, net of
+# reversals (``incentives``, ``spifs``, ``rewards``, and the points apart), and the MDF paid (no
+# program: ROI places it on the tier held on the day). Program ROI and partner lifetime value
+# (``analytics.lifetime``) both count cost from these rows, so the two cannot disagree on it.
+COST_FACTS_SQL = """
+SELECT CASE WHEN e.currency = %(points)s THEN
+                CASE WHEN e.amount < 0 THEN 'points_redeemed' ELSE 'points_earned' END
+              WHEN e.component = %(reward)s THEN 'rewards'
+              WHEN r.kind = %(spif)s THEN 'spifs' ELSE 'incentives' END,
+         e.partner_id, r.program_id, COALESCE(e.tier_id, reversed.tier_id), e.event_on, e.amount, e.currency
+  FROM {ledger} e JOIN {rule} r ON r.id = e.rule_id LEFT JOIN {ledger} reversed ON reversed.id = e.reverses_id
+  WHERE r.program_id = ANY(%(programs)s) AND e.partner_id IN ({scope})
+    AND e.event_on BETWEEN %(start)s AND %(end)s
+  UNION ALL
+  SELECT 'mdf', mp.partner_id, NULL::bigint, NULL::bigint, (m.at AT TIME ZONE %(zone)s)::date, m.amount, m.currency
+  FROM {mdf_entry} m JOIN {mdf_period} mp ON mp.id = m.period_id
+  WHERE m.to_bucket = 'paid' AND mp.partner_id IN ({scope})
+    AND (m.at AT TIME ZONE %(zone)s)::date BETWEEN %(start)s AND %(end)s
+"""
+
+
+def cost_facts_sql(scope: str) -> str:
+    """``COST_FACTS_SQL`` over the partners ``scope`` (SQL naming partner ids) selects."""
+    return COST_FACTS_SQL.format(
+        scope=scope,
+        ledger=table(LedgerEntry),
+        rule=table(IncentiveRule),
+        mdf_entry=table(MdfLedgerEntry),
+        mdf_period=table(MdfPeriod),
+    )
+
+
+def cost_parameters(programs: list[int], start: datetime.date, end: datetime.date) -> dict:
+    """The parameters ``COST_FACTS_SQL`` names."""
+    return {
+        "programs": programs,
+        "start": start,
+        "end": end,
+        "points": POINTS,
+        "reward": Component.REWARD,
+        "spif": RuleKind.SPIF,
+        "zone": timezone.get_current_timezone_name(),
+    }
+
+
 # The facts of the partners in scope: a sale or an MDF payment is placed on the tier span holding
 # on its day (a program each); a ledger entry is its rule's program's, under the tier it was
 # earned at (a reversal under that of the entry it reverses), as the program cost page counts it.
@@ -159,19 +205,7 @@ facts AS (
   FROM {sale} s LEFT JOIN {deal} d ON d.id = s.deal_id
   WHERE s.partner_id IN ({scope}) AND s.closed_on BETWEEN %(start)s AND %(end)s
   UNION ALL
-  SELECT CASE WHEN e.currency = %(points)s THEN
-                CASE WHEN e.amount < 0 THEN 'points_redeemed' ELSE 'points_earned' END
-              WHEN e.component = %(reward)s THEN 'rewards'
-              WHEN r.kind = %(spif)s THEN 'spifs' ELSE 'incentives' END,
-         e.partner_id, r.program_id, COALESCE(e.tier_id, reversed.tier_id), e.event_on, e.amount, e.currency
-  FROM {ledger} e JOIN {rule} r ON r.id = e.rule_id LEFT JOIN {ledger} reversed ON reversed.id = e.reverses_id
-  WHERE r.program_id = ANY(%(programs)s) AND e.partner_id IN ({scope})
-    AND e.event_on BETWEEN %(start)s AND %(end)s
-  UNION ALL
-  SELECT 'mdf', mp.partner_id, NULL::bigint, NULL::bigint, (m.at AT TIME ZONE %(zone)s)::date, m.amount, m.currency
-  FROM {mdf_entry} m JOIN {mdf_period} mp ON mp.id = m.period_id
-  WHERE m.to_bucket = 'paid' AND mp.partner_id IN ({scope})
-    AND (m.at AT TIME ZONE %(zone)s)::date BETWEEN %(start)s AND %(end)s
+  {cost_facts}
 ),
 placed AS (
   SELECT f.kind, f.partner_id, f.day, f.amount, f.currency,
@@ -272,19 +306,14 @@ def program_roi(principal, filters: Filters, *, today: datetime.date | None = No
         partner=table(Partner),
         program=table(Program),
         rate=table(ExchangeRate),
+        cost_facts=cost_facts_sql(named_scope),
     )
     rows = _fetch_named(
         sql,
         {
             **named_params,
-            "programs": [program.pk for program in program_list],
+            **cost_parameters([program.pk for program in program_list], start, end),
             "partner_role": SalesRole.PARTNER,
-            "start": start,
-            "end": end,
-            "points": POINTS,
-            "reward": Component.REWARD,
-            "spif": RuleKind.SPIF,
-            "zone": timezone.get_current_timezone_name(),
             "step": filters.step,
             "reference": reference_currency(),
         },

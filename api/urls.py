@@ -6,6 +6,7 @@ from api.routers import PRMRouter
 from api.views.analytics import GateFunnelView, TierMovementView
 from api.views.analytics_cohorts import CohortsView
 from api.views.analytics_leaderboards import LeaderboardsView
+from api.views.analytics_lifetime import LifetimeValueView, MyFiguresView
 from api.views.analytics_roi import ProgramRoiView
 from api.views.criteria import CriteriaSchemaView
 from api.views.errors import not_found
@@ -36,6 +37,8 @@ urlpatterns = [
     path("v1/analytics/roi/", ProgramRoiView.as_view(), name="analytics-roi"),
     path("v1/analytics/leaderboards/", LeaderboardsView.as_view(), name="analytics-leaderboards"),
     path("v1/analytics/cohorts/", CohortsView.as_view(), name="analytics-cohorts"),
+    path("v1/analytics/lifetime/", LifetimeValueView.as_view(), name="analytics-lifetime"),
+    path("v1/analytics/my-figures/", MyFiguresView.as_view(), name="analytics-my-figures"),
     path("v1/", include(router.urls)),
     # Anything else under /api/v1/ answers a JSON 404 rather than an HTML page.
     re_path(r"^v1/.*$", not_found),

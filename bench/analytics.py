@@ -50,6 +50,7 @@ def figures() -> dict[str, Callable]:
     from analytics.cohorts import compare, parse_cohort
     from analytics.funnel import gate_funnel
     from analytics.leaderboards import leaderboards
+    from analytics.lifetime import lifetime_value
     from analytics.roi import program_roi
     from analytics.tiers import tier_movement
 
@@ -63,6 +64,7 @@ def figures() -> dict[str, Callable]:
         "cohorts": lambda principal, filters, today: compare(
             principal, filters, parse_cohort(COHORT), today=today
         ),
+        "lifetime": lambda principal, filters, today: lifetime_value(principal, filters, today=today),
     }
 
 

@@ -3,12 +3,14 @@ from django.urls import path
 from portal import (
     analytics_cohort_views,
     analytics_leaderboard_views,
+    analytics_lifetime_views,
     analytics_roi_views,
     analytics_views,
     deal_views,
     inbox_views,
     learning_views,
     mdf_views,
+    partner_figures_views,
     views,
 )
 
@@ -19,6 +21,8 @@ urlpatterns = [
     path("programs/", views.programs, name="programs"),
     path("programs/<slug:slug>/", views.program_detail, name="program_detail"),
     path("team/", views.team, name="team"),
+    path("figures/", partner_figures_views.my_figures, name="my_figures"),
+    path("figures.csv", partner_figures_views.my_figures_csv, name="my_figures_csv"),
     path("partners/", views.partners, name="partners"),
     path("partners/<int:pk>/", views.partner_detail, name="partner_detail"),
     path("manager/", views.manager, name="manager"),
@@ -41,6 +45,10 @@ urlpatterns = [
     ),
     path("manager/analytics/cohorts/", analytics_cohort_views.cohorts, name="analytics_cohorts"),
     path("manager/analytics/cohorts.csv", analytics_cohort_views.cohorts_csv, name="analytics_cohorts_csv"),
+    path("manager/analytics/lifetime/", analytics_lifetime_views.lifetime, name="analytics_lifetime"),
+    path(
+        "manager/analytics/lifetime.csv", analytics_lifetime_views.lifetime_csv, name="analytics_lifetime_csv"
+    ),
     path("learning/", learning_views.catalogue, name="learning"),
     path("learning/team/", learning_views.team_learning, name="learning_team"),
     path("learning/courses/<int:pk>/", learning_views.course_detail, name="course_detail"),

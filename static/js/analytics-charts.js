@@ -1,8 +1,9 @@
 // Draws every <canvas data-chart="ID">, where ID names a json_script element holding
 // {"type": "bar", "stacked": false, "labels": [...], "datasets": [{"label": ..., "data": [...]}]}.
 // A dataset may name its "stack" (bars side by side, each stacked) and its "colour" (a palette
-// index, so that one tier keeps its colour in every stack). A value may be null (no bar) or a
-// [low, high] pair (a floating bar, e.g. a confidence interval); "skipNull" centres the bars left.
+// index, so that one tier keeps its colour in every stack). A value may be null (no bar, no point)
+// or a [low, high] pair (a floating bar, e.g. a confidence interval); "skipNull" centres the bars
+// left. "type": "line" draws lines instead.
 // The data table beside each chart carries the same figures for screen readers and for reading.
 (function () {
   "use strict";
@@ -20,7 +21,9 @@
       return {
         label: dataset.label,
         stack: dataset.stack,
+        // A line has no point where its data says null (a cohort none of whose partners is that old).
         data: dataset.data.map(value),
+        fill: false,
         backgroundColor: colour,
         borderColor: colour,
         skipNull: !!spec.skipNull

@@ -589,6 +589,12 @@ def cases_for(persona: Persona, world, extra) -> list[Case]:
     # Cohorts too: a partner's user sees itself alone, too few to compare, but may ask.
     cases.append(read(f"{V1}/analytics/cohorts/?cohort=mdf"))
     cases.append(not_allowed("POST", f"{V1}/analytics/cohorts/?cohort=mdf"))
+    cases.append(read(f"{V1}/analytics/lifetime/"))
+    cases.append(not_allowed("POST", f"{V1}/analytics/lifetime/"))
+    # A partner's own figures: its users' only; anyone else belongs to no partner (403).
+    my_figures = 401 if p.kind == "anonymous" else 200 if p.kind == "partner" else 403
+    cases.append(Case("GET", f"{V1}/analytics/my-figures/", my_figures))
+    cases.append(not_allowed("POST", f"{V1}/analytics/my-figures/"))
     cases.append(not_allowed("POST", f"{V1}/me/"))
     cases.append(not_allowed("DELETE", f"{V1}/partners/{world.acme.pk}/"))
     cases.append(not_allowed("PATCH", f"{V1}/sales/{world.of('acme', 'sale').pk}/"))

@@ -19,6 +19,7 @@ PAGES = {
         "/portal/mdf/",
         "/portal/mdf/new/",
         "/portal/team/",
+        "/portal/figures/",
         "/portal/learning/",
         "/portal/learning/team/",
         "/portal/incentives/",
@@ -45,6 +46,7 @@ PAGES = {
         "/portal/manager/analytics/roi/",
         "/portal/manager/analytics/leaderboards/",
         "/portal/manager/analytics/cohorts/?cohort=certification:cloud-architect",
+        "/portal/manager/analytics/lifetime/",
         "/portal/inbox/",
     ],
 }

@@ -100,6 +100,7 @@ def test_the_portal_keeps_to_its_policy_for_every_role(page, demo):
         "/portal/mdf/",
         "/portal/mdf/new/",
         "/portal/team/",
+        "/portal/figures/",
         "/portal/incentives/",
         "/accounts/password_change/",
     ):
@@ -128,6 +129,7 @@ def test_the_portal_keeps_to_its_policy_for_every_role(page, demo):
         "/portal/manager/analytics/roi/",
         "/portal/manager/analytics/leaderboards/",
         "/portal/manager/analytics/cohorts/?cohort=certification:cloud-architect",
+        "/portal/manager/analytics/lifetime/",
     ):
         watch.visit(path)
     watch.visit("/portal/partners/")

@@ -45,6 +45,11 @@ GET_MATRIX = [
     ("dashboard", None, [LOGIN, 200, 200, 200, 200, 302, 302]),
     ("programs", None, [LOGIN, 200, 200, 200, 200, 200, 200]),
     ("team", None, [LOGIN, 200, 200, 200, 404, 404, 404]),
+    # A partner's own figures: its users only. Lifetime value: channel managers (their coverage).
+    ("my_figures", None, [LOGIN, 200, 200, 200, 404, 404, 404]),
+    ("my_figures_csv", None, [LOGIN, 200, 200, 200, 404, 404, 404]),
+    ("analytics_lifetime", None, [LOGIN, 404, 404, 404, 404, 200, 200]),
+    ("analytics_lifetime_csv", None, [LOGIN, 404, 404, 404, 404, 200, 200]),
     ("partners", None, [LOGIN, 404, 404, 404, 200, 200, 200]),
     ("manager", None, [LOGIN, 404, 404, 404, 404, 200, 200]),
     ("deals", None, [LOGIN, 200, 200, 200, 200, 200, 200]),
