@@ -81,6 +81,7 @@ class CourseAdmin(CatalogueAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
     list_filter = ["track", "language", "is_active", "product_lines"]
     search_fields = ["title", "code", "description", "xapi_activity_id"]
     filter_horizontal = ["product_lines", "programs", "tiers", "segments"]
+    autocomplete_fields = ["completion_activity_type"]
     inlines = [ModuleInline]
 
 
@@ -145,3 +146,11 @@ class CompletionAdmin(LearnerFactAdmin):
     search_fields = ["person__first_name", "person__last_name", "person__partner__name", "course__title"]
     list_select_related = ["person", "course"]
     date_hierarchy = "completed_at"
+
+    # Deleting revokes through the service, so what the completion earned is reversed.
+    def delete_model(self, request, obj):
+        services.completion_revoke(actor=request.user, completion=obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            services.completion_revoke(actor=request.user, completion=obj)

@@ -16,6 +16,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from core.door import DoorQuerySet, is_active_user, principal_user
 from history.tracking import track_links, tracked
 from partners.models import (
+    ActivityType,
     CertificationQuerySet,
     CertificationTrack,
     CertificationType,
@@ -133,6 +134,20 @@ class Course(models.Model):
         blank=True,
         help_text="The activity id an external LMS sends in its xAPI statements for this course.",
     )
+    completion_activity_type = models.ForeignKey(
+        ActivityType,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Completing the course records an engagement activity of this type, which the "
+        "points rules and activity SPIFs price; empty for none.",
+    )
+    completion_points = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="The activity's points; empty for the activity type's default points.",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -151,6 +166,12 @@ class Course(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def clean(self) -> None:
+        if self.completion_points is not None and self.completion_activity_type_id is None:
+            raise ValidationError(
+                {"completion_points": "Points need an activity type for the completion to record."}
+            )
 
     @property
     def learning_hours(self) -> Decimal:

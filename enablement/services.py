@@ -26,10 +26,61 @@ from enablement.models import (
     Quiz,
     QuizAttempt,
 )
-from partners.models import Certification, Person
-from partners.signals import facts_changed
+from partners.models import Certification, EngagementActivity, Person
+from partners.signals import activities_changed, facts_changed
 
 CERTIFICATION_SOURCE = "learning_path"
+# The engagement activity a completion records: source and external id ``completion:<id>``.
+ACTIVITY_SOURCE = "enablement"
+
+
+def completion_activity_id(completion_id: int) -> str:
+    return f"completion:{completion_id}"
+
+
+def _completion_activity_sync(
+    *, person: Person, course: Course, revoked: Completion | None = None
+) -> list[int]:
+    """Keep one engagement activity for ``person``'s completions of ``course``; the ids it touched.
+
+    A person's completions of one course earn once: the first standing completion records an
+    activity of the course's type (its points, or the type's default), later ones (a re-completion,
+    a new version) record none. A revoked completion's activity is deleted, and the next standing
+    completion, if any, takes its place. The caller sends ``activities_changed`` with the ids, so
+    the incentives engine prices or reverses them after commit.
+    """
+    if revoked is None and course.completion_activity_type_id is None:
+        return []  # nothing to record, nothing to remove
+    standing = list(Completion.objects.filter(person=person, course=course).order_by("completed_at", "pk"))
+    keys = [completion_activity_id(completion.pk) for completion in standing]
+    if revoked is not None:
+        keys.append(completion_activity_id(revoked.pk))
+    activities = {
+        activity.external_id: activity
+        for activity in EngagementActivity.objects.filter(source=ACTIVITY_SOURCE, external_id__in=keys)
+    }
+    touched = []
+    if revoked is not None and (gone := activities.pop(completion_activity_id(revoked.pk), None)):
+        touched.append(gone.pk)
+        gone.delete()
+    activity_type = course.completion_activity_type
+    if activities or not standing or activity_type is None:
+        return touched
+    first = standing[0]
+    name = f"{person.first_name} {person.last_name}".strip()
+    activity = EngagementActivity.objects.create(
+        partner_id=person.partner_id,
+        activity_type=activity_type,
+        points=course.completion_points
+        if course.completion_points is not None
+        else activity_type.default_points,
+        occurred_on=timezone.localdate(first.completed_at),
+        description=f"Completed {course.title} – {name}"[:300],
+        source=ACTIVITY_SOURCE,
+        external_id=completion_activity_id(first.pk),
+    )
+    touched.append(activity.pk)
+    return touched
 
 
 def catalogue_save(
@@ -145,8 +196,40 @@ def completion_record(
         issued = certifications_issue(
             actor=actor, person=person, course=course, on=timezone.localdate(completed_at)
         )
+        activity_ids = _completion_activity_sync(person=person, course=course)
         facts_changed.send(sender=Completion, partner_ids={person.partner_id})
+        if activity_ids:
+            activities_changed.send(sender=Completion, activity_ids=activity_ids)
     return completion, issued
+
+
+def completion_revoke(*, actor, completion: Completion) -> None:
+    """Delete a completion recorded in error, and what it earned.
+
+    The engagement activity it recorded is deleted (the next standing completion of the course,
+    if any, records one instead), so the incentives engine reverses its points and SPIFs after
+    commit as it reverses any removed fact. Certifications it issued stay: revoke them apart.
+    Side effects: an audit entry; ``facts_changed`` and ``activities_changed``.
+    """
+    with transaction.atomic():
+        completion = (
+            Completion.objects.select_for_update().select_related("person", "course").get(pk=completion.pk)
+        )
+        person, course = completion.person, completion.course
+        audit(
+            actor=actor,
+            action="completion.revoked",
+            target=completion,
+            person=person.pk,
+            course=course.pk,
+            completed_at=completion.completed_at.isoformat(),
+        )
+        revoked = Completion(pk=completion.pk)
+        completion.delete()
+        activity_ids = _completion_activity_sync(person=person, course=course, revoked=revoked)
+        facts_changed.send(sender=Completion, partner_ids={person.partner_id})
+        if activity_ids:
+            activities_changed.send(sender=Completion, activity_ids=activity_ids)
 
 
 class LearningRefused(ValidationError):
