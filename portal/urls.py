@@ -40,6 +40,11 @@ urlpatterns = [
     ),
     path("learning/", learning_views.catalogue, name="learning"),
     path("learning/team/", learning_views.team_learning, name="learning_team"),
+    path(
+        "learning/team/enrolments/<int:pk>/grant-attempt/",
+        learning_views.grant_attempt,
+        name="learning_grant_attempt",
+    ),
     path("learning/courses/<int:pk>/", learning_views.course_detail, name="course_detail"),
     path("learning/courses/<int:pk>/enrol/", learning_views.course_enrol, name="course_enrol"),
     path(
