@@ -4,6 +4,7 @@ from portal import (
     analytics_leaderboard_views,
     analytics_roi_views,
     analytics_views,
+    announcement_views,
     deal_views,
     inbox_views,
     learning_views,
@@ -38,6 +39,8 @@ urlpatterns = [
         analytics_leaderboard_views.leaderboard_csv,
         name="analytics_leaderboards_csv",
     ),
+    path("announcements/", announcement_views.announcements, name="announcements"),
+    path("announcements/<int:pk>/read/", announcement_views.announcement_read, name="announcement_read"),
     path("learning/", learning_views.catalogue, name="learning"),
     path("learning/team/", learning_views.team_learning, name="learning_team"),
     path(

@@ -21,6 +21,7 @@ PAGES = {
         "/portal/team/",
         "/portal/learning/",
         "/portal/learning/team/",
+        "/portal/announcements/",
         "/portal/incentives/",
         "/accounts/password_change/",
         "/portal/inbox/",
