@@ -176,6 +176,19 @@ def rule_variants(base: dict) -> list[dict]:
     variants.append(
         _variant(
             base,
+            "spif",
+            "A SPIF on engagement activities (a course completed), of some types or any",
+            {
+                **spif,
+                "spif_trigger": {"type": "string", "enum": ["activity"]},
+                "certification_type": ABSENT["certification_type"],
+            },
+            ["spif_trigger", "spif_amount", "effective_to"],
+        )
+    )
+    variants.append(
+        _variant(
+            base,
             "points",
             "Engagement points, with the rewards they buy",
             {"points_multiplier": multiplier, "rewards": {"type": "array", "items": _ref("RewardRequest")}},

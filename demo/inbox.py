@@ -38,8 +38,10 @@ def seed_inbox() -> int:
     main = Program.objects.filter(parent__isnull=True).order_by("pk").first()
     for title, body, audience in ANNOUNCEMENTS:
         program = main if audience == "main" else None
-        announcement, _ = Announcement.objects.get_or_create(
-            title=title, defaults={"body": body, "program": program, "published_at": timezone.now()}
+        announcement, created = Announcement.objects.get_or_create(
+            title=title, defaults={"body": body, "published_at": timezone.now()}
         )
+        if created and program is not None:
+            announcement.programs.set([program])
         written += services.announcement_deliver(announcement_id=announcement.pk)
     return written

@@ -4,7 +4,7 @@ Definitions save and delete through ``enablement.services`` (audited); completio
 go through ``completion_record``, so they issue certifications like any other completion.
 """
 
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from enablement import services
 from enablement.models import (
@@ -18,6 +18,7 @@ from enablement.models import (
     Question,
     Quiz,
     QuizAttempt,
+    QuizAttemptGrant,
 )
 from partners.admin_coverage import CoverageAdminMixin, CoverageInlineMixin
 
@@ -81,6 +82,7 @@ class CourseAdmin(CatalogueAdminMixin, CoverageAdminMixin, admin.ModelAdmin):
     list_filter = ["track", "language", "is_active", "product_lines"]
     search_fields = ["title", "code", "description", "xapi_activity_id"]
     filter_horizontal = ["product_lines", "programs", "tiers", "segments"]
+    autocomplete_fields = ["completion_activity_type"]
     inlines = [ModuleInline]
 
 
@@ -128,6 +130,44 @@ class EnrolmentAdmin(LearnerFactAdmin):
     list_display = ["person", "course", "enrolled_at"]
     search_fields = ["person__first_name", "person__last_name", "person__partner__name", "course__title"]
     list_select_related = ["person", "course"]
+    actions = ["grant_one_attempt"]
+
+    @admin.action(description="Grant one more quiz attempt")
+    def grant_one_attempt(self, request, queryset):
+        """Through the door: only enrolments of partners the manager covers, with the permission."""
+        allowed = Enrolment.objects.actionable_by(request.user, "grant_attempts").filter(
+            pk__in=queryset.values("pk")
+        )
+        granted, refused = 0, []
+        for enrolment in allowed.select_related("person", "course"):
+            try:
+                services.quiz_attempts_grant(
+                    actor=request.user, enrolment=enrolment, reason="Granted in the admin"
+                )
+            except services.LearningRefused as exc:
+                refused.append(f"{enrolment}: {' '.join(exc.messages)}")
+            else:
+                granted += 1
+        if granted:
+            self.message_user(
+                request, f"Granted one more attempt to {granted} enrolment(s).", messages.SUCCESS
+            )
+        for message in refused:
+            self.message_user(request, message, messages.WARNING)
+        if not granted and not refused:
+            self.message_user(request, "You may not grant attempts to these enrolments.", messages.ERROR)
+
+
+@admin.register(QuizAttemptGrant)
+class QuizAttemptGrantAdmin(LearnerFactAdmin):
+    list_display = ["person", "quiz", "extra_attempts", "granted_by", "granted_at", "reason"]
+    search_fields = [
+        "person__first_name",
+        "person__last_name",
+        "person__partner__name",
+        "quiz__course__title",
+    ]
+    list_select_related = ["person", "quiz__course", "granted_by"]
 
 
 @admin.register(QuizAttempt)
@@ -145,3 +185,11 @@ class CompletionAdmin(LearnerFactAdmin):
     search_fields = ["person__first_name", "person__last_name", "person__partner__name", "course__title"]
     list_select_related = ["person", "course"]
     date_hierarchy = "completed_at"
+
+    # Deleting revokes through the service, so what the completion earned is reversed.
+    def delete_model(self, request, obj):
+        services.completion_revoke(actor=request.user, completion=obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            services.completion_revoke(actor=request.user, completion=obj)

@@ -8,6 +8,7 @@ certifications: a partner admin sees the team's, other partner users their own.
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -16,10 +17,12 @@ from django.db.models import Exists, F, OuterRef, Q
 from core.door import DoorQuerySet, is_active_user, principal_user
 from history.tracking import track_links, tracked
 from partners.models import (
+    ActivityType,
     CertificationQuerySet,
     CertificationTrack,
     CertificationType,
     Membership,
+    MembershipRole,
     Partner,
     Person,
     ProductLine,
@@ -133,6 +136,20 @@ class Course(models.Model):
         blank=True,
         help_text="The activity id an external LMS sends in its xAPI statements for this course.",
     )
+    completion_activity_type = models.ForeignKey(
+        ActivityType,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Completing the course records an engagement activity of this type, which the "
+        "points rules and activity SPIFs price; empty for none.",
+    )
+    completion_points = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="The activity's points; empty for the activity type's default points.",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -151,6 +168,12 @@ class Course(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def clean(self) -> None:
+        if self.completion_points is not None and self.completion_activity_type_id is None:
+            raise ValidationError(
+                {"completion_points": "Points need an activity type for the completion to record."}
+            )
 
     @property
     def learning_hours(self) -> Decimal:
@@ -393,6 +416,19 @@ class LearnerFactQuerySet(CertificationQuerySet):
         user = principal_user(principal)
         return self.visible_to(principal).filter(person__user=user)
 
+    def _actionable_grant_attempts(self, principal):
+        """Grant a person extra quiz attempts: a partner admin for the team, or staff holding
+        ``enablement.add_quizattemptgrant`` for the partners they cover."""
+        user = principal_user(principal)
+        if user.is_staff:
+            if not user.has_perm("enablement.add_quizattemptgrant"):
+                return self.none()
+            return self.visible_to(principal)
+        membership = Membership.for_user(user)
+        if membership is None or membership.partner_id is None or membership.role != MembershipRole.ADMIN:
+            return self.none()
+        return self.visible_to(principal).filter(**{self.partner_path: membership.partner_id})
+
 
 @tracked()
 class Enrolment(models.Model):
@@ -431,6 +467,36 @@ class QuizAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person} – {self.quiz}: {self.score_percent}%"
+
+
+@tracked()
+class QuizAttemptGrant(models.Model):
+    """Extra attempts at a quiz for one person, granted by their partner admin or a channel manager."""
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="quiz_attempt_grants")
+    quiz = models.ForeignKey(Quiz, on_delete=models.PROTECT, related_name="attempt_grants")
+    extra_attempts = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(10)]
+    )
+    reason = models.CharField(max_length=300, blank=True)
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    granted_at = models.DateTimeField(auto_now_add=True)
+
+    objects = LearnerFactQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-granted_at"]
+        constraints = [
+            models.CheckConstraint(
+                name="quiz_attempt_grant_between_one_and_ten",
+                condition=Q(extra_attempts__gte=1, extra_attempts__lte=10),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person} – {self.quiz}: +{self.extra_attempts}"
 
 
 class CompletionSource(models.TextChoices):

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from dateutil.relativedelta import relativedelta
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.audit import audit
@@ -25,11 +27,63 @@ from enablement.models import (
     Module,
     Quiz,
     QuizAttempt,
+    QuizAttemptGrant,
 )
-from partners.models import Certification, Person
-from partners.signals import facts_changed
+from partners.models import Certification, EngagementActivity, Person
+from partners.signals import activities_changed, facts_changed
 
 CERTIFICATION_SOURCE = "learning_path"
+# The engagement activity a completion records: source and external id ``completion:<id>``.
+ACTIVITY_SOURCE = "enablement"
+
+
+def completion_activity_id(completion_id: int) -> str:
+    return f"completion:{completion_id}"
+
+
+def _completion_activity_sync(
+    *, person: Person, course: Course, revoked: Completion | None = None
+) -> list[int]:
+    """Keep one engagement activity for ``person``'s completions of ``course``; the ids it touched.
+
+    A person's completions of one course earn once: the first standing completion records an
+    activity of the course's type (its points, or the type's default), later ones (a re-completion,
+    a new version) record none. A revoked completion's activity is deleted, and the next standing
+    completion, if any, takes its place. The caller sends ``activities_changed`` with the ids, so
+    the incentives engine prices or reverses them after commit.
+    """
+    if revoked is None and course.completion_activity_type_id is None:
+        return []  # nothing to record, nothing to remove
+    standing = list(Completion.objects.filter(person=person, course=course).order_by("completed_at", "pk"))
+    keys = [completion_activity_id(completion.pk) for completion in standing]
+    if revoked is not None:
+        keys.append(completion_activity_id(revoked.pk))
+    activities = {
+        activity.external_id: activity
+        for activity in EngagementActivity.objects.filter(source=ACTIVITY_SOURCE, external_id__in=keys)
+    }
+    touched = []
+    if revoked is not None and (gone := activities.pop(completion_activity_id(revoked.pk), None)):
+        touched.append(gone.pk)
+        gone.delete()
+    activity_type = course.completion_activity_type
+    if activities or not standing or activity_type is None:
+        return touched
+    first = standing[0]
+    name = f"{person.first_name} {person.last_name}".strip()
+    activity = EngagementActivity.objects.create(
+        partner_id=person.partner_id,
+        activity_type=activity_type,
+        points=course.completion_points
+        if course.completion_points is not None
+        else activity_type.default_points,
+        occurred_on=timezone.localdate(first.completed_at),
+        description=f"Completed {course.title} – {name}"[:300],
+        source=ACTIVITY_SOURCE,
+        external_id=completion_activity_id(first.pk),
+    )
+    touched.append(activity.pk)
+    return touched
 
 
 def catalogue_save(
@@ -145,8 +199,40 @@ def completion_record(
         issued = certifications_issue(
             actor=actor, person=person, course=course, on=timezone.localdate(completed_at)
         )
+        activity_ids = _completion_activity_sync(person=person, course=course)
         facts_changed.send(sender=Completion, partner_ids={person.partner_id})
+        if activity_ids:
+            activities_changed.send(sender=Completion, activity_ids=activity_ids)
     return completion, issued
+
+
+def completion_revoke(*, actor, completion: Completion) -> None:
+    """Delete a completion recorded in error, and what it earned.
+
+    The engagement activity it recorded is deleted (the next standing completion of the course,
+    if any, records one instead), so the incentives engine reverses its points and SPIFs after
+    commit as it reverses any removed fact. Certifications it issued stay: revoke them apart.
+    Side effects: an audit entry; ``facts_changed`` and ``activities_changed``.
+    """
+    with transaction.atomic():
+        completion = (
+            Completion.objects.select_for_update().select_related("person", "course").get(pk=completion.pk)
+        )
+        person, course = completion.person, completion.course
+        audit(
+            actor=actor,
+            action="completion.revoked",
+            target=completion,
+            person=person.pk,
+            course=course.pk,
+            completed_at=completion.completed_at.isoformat(),
+        )
+        revoked = Completion(pk=completion.pk)
+        completion.delete()
+        activity_ids = _completion_activity_sync(person=person, course=course, revoked=revoked)
+        facts_changed.send(sender=Completion, partner_ids={person.partner_id})
+        if activity_ids:
+            activities_changed.send(sender=Completion, activity_ids=activity_ids)
 
 
 class LearningRefused(ValidationError):
@@ -227,8 +313,96 @@ class QuizResult:
     completion: Completion | None
 
 
+@dataclass(frozen=True)
+class QuizAllowance:
+    """A person's attempts at a quiz: the quiz's own, those granted since, and those used."""
+
+    allowed: int
+    granted: int
+    used: int
+
+    @property
+    def left(self) -> int:
+        return max(0, self.allowed + self.granted - self.used)
+
+    @property
+    def total(self) -> int:
+        return self.allowed + self.granted
+
+
+def quiz_allowance(*, person_id: int, quiz: Quiz) -> QuizAllowance:
+    """One query: the attempts used and granted beside the quiz's own."""
+    used = (
+        QuizAttempt.objects.filter(person_id=person_id, quiz_id=OuterRef("pk"))
+        .order_by()
+        .values("quiz_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    granted = (
+        QuizAttemptGrant.objects.filter(person_id=person_id, quiz_id=OuterRef("pk"))
+        .order_by()
+        .values("quiz_id")
+        .annotate(n=Sum("extra_attempts"))
+        .values("n")
+    )
+    row = (
+        Quiz.objects.filter(pk=quiz.pk)
+        .annotate(used=Coalesce(Subquery(used), 0), granted=Coalesce(Subquery(granted), 0))
+        .values_list("max_attempts", "granted", "used")
+        .get()
+    )
+    return QuizAllowance(*row)
+
+
 def quiz_attempts_left(*, person_id: int, quiz: Quiz) -> int:
-    return max(0, quiz.max_attempts - QuizAttempt.objects.filter(person_id=person_id, quiz=quiz).count())
+    return quiz_allowance(person_id=person_id, quiz=quiz).left
+
+
+def exhausted_message(allowance: QuizAllowance) -> str:
+    return (
+        f"You have used all {allowance.total} attempts at this quiz. Your partner admin (or your "
+        "channel manager) can grant you another from the team's learning page."
+    )
+
+
+def quiz_attempts_grant(
+    *, actor, enrolment: Enrolment, extra_attempts: int = 1, reason: str = ""
+) -> QuizAttemptGrant:
+    """Grant the enrolled person ``extra_attempts`` more attempts at the course's quiz.
+
+    The caller has checked the door (``Enrolment.objects.actionable_by(user, "grant_attempts")``).
+    Refused (``LearningRefused``) when the course has no quiz, the person passed it already, or the
+    number is outside 1-10. Side effects: the grant (recorded in the history) and an audit entry.
+    """
+    if not 1 <= extra_attempts <= 10:
+        raise LearningRefused({"extra_attempts": "Grant between 1 and 10 attempts at a time."})
+    with transaction.atomic():
+        # The same row lock as the attempts, so a grant and an attempt do not interleave.
+        enrolment = (
+            Enrolment.objects.select_for_update().select_related("person", "course").get(pk=enrolment.pk)
+        )
+        quiz = Quiz.objects.filter(course_id=enrolment.course_id).first()
+        if quiz is None:
+            raise LearningRefused("This course has no quiz.")
+        if QuizAttempt.objects.filter(person_id=enrolment.person_id, quiz=quiz, passed=True).exists():
+            raise LearningRefused(f"{enrolment.person} has passed this quiz already.")
+        grant = QuizAttemptGrant.objects.create(
+            person=enrolment.person,
+            quiz=quiz,
+            extra_attempts=extra_attempts,
+            reason=reason.strip()[:300],
+            granted_by=actor if getattr(actor, "pk", None) else None,
+        )
+        audit(
+            actor=actor,
+            action="quiz.attempts_granted",
+            target=grant,
+            person=enrolment.person_id,
+            quiz=quiz.pk,
+            extra_attempts=extra_attempts,
+        )
+    return grant
 
 
 def quiz_submit(*, actor, enrolment: Enrolment, answers: Mapping[int, Collection[int]]) -> QuizResult:
@@ -261,12 +435,9 @@ def quiz_submit(*, actor, enrolment: Enrolment, answers: Mapping[int, Collection
         attempts = QuizAttempt.objects.filter(person_id=enrolment.person_id, quiz=quiz)
         if attempts.filter(passed=True).exists():
             raise LearningRefused("You have passed this quiz already.")
-        used = attempts.count()
-        if used >= quiz.max_attempts:
-            raise LearningRefused(
-                f"You have used all {quiz.max_attempts} attempts at this quiz; "
-                "your partner admin can ask the channel team for another."
-            )
+        allowance = quiz_allowance(person_id=enrolment.person_id, quiz=quiz)
+        if allowance.left == 0:
+            raise LearningRefused(exhausted_message(allowance))
         correct = sum(
             1
             for question_id in question_ids
@@ -282,6 +453,6 @@ def quiz_submit(*, actor, enrolment: Enrolment, answers: Mapping[int, Collection
         attempt=attempt,
         correct=correct,
         questions=len(question_ids),
-        attempts_left=quiz.max_attempts - used - 1,
+        attempts_left=allowance.left - 1,
         completion=completion,
     )

@@ -197,7 +197,7 @@ def statements_ingest(*, principal, statements: Any) -> dict[str, Any]:
         course.xapi_activity_id: course
         for course in Course.objects.filter(
             is_active=True, xapi_activity_id__in={row.activity_id for row in parsed.values()}
-        )
+        ).select_related("completion_activity_type")
     }
     stored = {
         completion.statement_id: completion

@@ -9,13 +9,13 @@ partners they cannot see.
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from core.door import DoorQuerySet, is_active_user, principal_token, principal_user
-from history.tracking import tracked
+from history.tracking import track_links, tracked
 from partners.models import Partner
-from programs.models import Program
+from programs.models import Program, Segment
 
 
 class InboxKind(models.TextChoices):
@@ -137,46 +137,70 @@ class InboxDigest(models.Model):
 
 class AnnouncementQuerySet(DoorQuerySet):
     def visible_to(self, principal) -> "AnnouncementQuerySet":
-        """Staff see every announcement; a partner or distributor user the published ones whose
-        program it sees and, when aimed at a segment, whose segment holds a partner it sees."""
+        """Staff see every announcement; a partner or distributor user the published ones addressed
+        to a partner it sees (``addressed_to``)."""
         user = principal_user(principal)
         if not is_active_user(user):
             return self.none()
         if user.is_staff and principal_token(principal) is None:
             return self.all()
-        return self.filter(
-            Q(published_at__isnull=False, published_at__lte=timezone.now()),
-            Q(program__isnull=True) | Q(program__in=Program.objects.visible_to(principal)),
-            Q(segment__isnull=True)
-            | Q(segment__memberships__partner__in=Partner.objects.visible_to(principal)),
-        ).distinct()
+        return self.filter(published_at__isnull=False, published_at__lte=timezone.now()).filter(
+            addressed_to(Partner.objects.visible_to(principal))
+        )
+
+    def _actionable_read(self, principal) -> "AnnouncementQuerySet":
+        """Mark as read: a partner or distributor user, on the announcements it sees."""
+        user = principal_user(principal)
+        if principal_token(principal) is not None or user.is_staff:
+            return self.none()
+        return self.visible_to(principal)
 
     def _actionable_publish(self, principal) -> "AnnouncementQuerySet":
         """Publish: staff holding ``inbox.change_announcement``."""
         return self._with_model_permission(principal, "change")
 
 
+def addressed_to(partners) -> Q:
+    """The one rule of an announcement's audience, for announcements addressed to any of
+    ``partners`` (a queryset): one with neither programs nor segments speaks to every partner;
+    otherwise to the partners in one of its segments or to whom one of its programs is open
+    (``program_open_to``, the programs' own rule)."""
+    programs = Announcement.programs.through.objects.filter(announcement=OuterRef("pk"))
+    segments = Announcement.segments.through.objects.filter(announcement=OuterRef("pk"))
+    open_program = programs.filter(
+        Q(program__is_active=True)
+        & (
+            Q(program__segment__isnull=True)
+            | Q(program__segment__in=Segment.objects.filter(memberships__partner__in=partners).values("pk"))
+        )
+    )
+    member = segments.filter(segment__memberships__partner__in=partners)
+    everyone = ~Exists(programs) & ~Exists(segments) & Exists(partners)
+    return Q(everyone) | Q(Exists(open_program)) | Q(Exists(member))
+
+
 @tracked()
 class Announcement(models.Model):
-    """News from the vendor to partners: every partner, a program's, or a segment's."""
+    """News from the vendor to partners: every partner, or those of some programs or segments."""
 
     title = models.CharField(max_length=200)
     body = models.TextField()
-    program = models.ForeignKey(
+    programs = models.ManyToManyField(
         Program,
-        null=True,
         blank=True,
-        on_delete=models.PROTECT,
         related_name="announcements",
-        help_text="Only partners the program is open to; empty for every partner.",
+        help_text="Partners to whom one of these programs is open see it.",
     )
-    segment = models.ForeignKey(
-        "programs.Segment",
-        null=True,
+    segments = models.ManyToManyField(
+        Segment,
         blank=True,
-        on_delete=models.PROTECT,
         related_name="announcements",
-        help_text="Only partners in this segment; empty for every partner.",
+        help_text="Partners in one of these segments see it. With neither programs nor segments, every partner.",
+    )
+    send_email = models.BooleanField(
+        default=False,
+        help_text="Also e-mail it to every user of its audience when it is published, whatever their "
+        "inbox preferences (each once).",
     )
     published_at = models.DateTimeField(
         null=True, blank=True, help_text="When partners see it; empty while a draft."
@@ -193,3 +217,7 @@ class Announcement(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+track_links(Announcement.programs.through, name="AnnouncementProgramEvent")
+track_links(Announcement.segments.through, name="AnnouncementSegmentEvent")

@@ -16,7 +16,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from core.audit import audit
@@ -25,7 +25,14 @@ from events.models import OutboxEvent
 from gates.models import GateForecast, GateRiskEpisode
 from inbox import notifications
 from inbox.kinds import kinds_received
-from inbox.models import Announcement, Delivery, InboxDigest, InboxItem, InboxKind, InboxPreference
+from inbox.models import (
+    Announcement,
+    Delivery,
+    InboxDigest,
+    InboxItem,
+    InboxKind,
+    InboxPreference,
+)
 from inbox.sources import (
     HANDLED_EVENTS,
     SETTLING_EVENTS,
@@ -38,7 +45,7 @@ from inbox.sources import (
     tier_note,
 )
 from partners.models import LifecycleStatus, Membership, Partner
-from programs.models import Program, program_open_to
+from programs.models import Program
 
 BULK_SIZE = 2000
 # Items named per immediate-email task.
@@ -329,16 +336,23 @@ def announcement_publish(*, actor, announcement: Announcement) -> int:
 
 
 def audience_partners(announcement: Announcement):
-    """The partners an announcement reaches: not terminated, its program open to them, in its segment."""
+    """The partners an announcement reaches: not terminated, and addressed by the rule of
+    ``addressed_to``: every partner without programs or segments, else those in one of its
+    segments or to whom one of its programs is open."""
     partners = Partner.objects.exclude(status=LifecycleStatus.TERMINATED)
-    if announcement.program_id is not None:
-        open_program = Program.objects.filter(pk=announcement.program_id).filter(
-            program_open_to(OuterRef("pk"))
-        )
-        partners = partners.filter(Exists(open_program))
-    if announcement.segment_id is not None:
-        partners = partners.filter(segment_memberships__segment_id=announcement.segment_id)
-    return partners
+    programs = Program.objects.filter(announcements=announcement)
+    segment_ids = list(announcement.segments.values_list("pk", flat=True))
+    if not segment_ids and not programs.exists():
+        return partners
+    # ``program_open_to``'s rule, spelt as a join: its segment subquery would resolve ``OuterRef``
+    # against the program, not the partner, nested in this subquery.
+    open_program = programs.filter(is_active=True).filter(
+        Q(segment__isnull=True) | Q(segment__memberships__partner_id=OuterRef("pk"))
+    )
+    in_segment = Q(
+        pk__in=Partner.objects.filter(segment_memberships__segment_id__in=segment_ids).values("pk")
+    )
+    return partners.filter(in_segment | Q(Exists(open_program)))
 
 
 def announcement_deliver(*, announcement_id: int) -> int:
@@ -353,14 +367,15 @@ def announcement_deliver(*, announcement_id: int) -> int:
             return 0
         announcement = Announcement.objects.get(pk=announcement_id)
         partners = audience_partners(announcement)
-        key = f"announcement:{announcement.pk}"
+        about = announcement_program_id(announcement)
+        key = announcement_key(announcement.pk)
         common: dict[str, Any] = {
             "kind": InboxKind.ANNOUNCEMENT,
             "title": announcement.title,
             "body": announcement.body,
             "link": "",
             "dedupe_key": key,
-            "program_id": announcement.program_id,
+            "program_id": about,
             "subject_type": "inbox.announcement",
             "subject_id": announcement.pk,
             "created_at": announcement.published_at or now,
@@ -377,7 +392,68 @@ def announcement_deliver(*, announcement_id: int) -> int:
             .values_list("user_id", flat=True)
             .distinct()
         ]
-        return items_create(items)
+        written = items_create(items)
+        if announcement.send_email and items:
+            # The manager asked for an e-mail: every recipient's item is mailed once, by the same
+            # claim as an immediate preference (so nobody gets it twice), after commit.
+            pairs = sorted({(item.user_id, key) for item in items})
+            send = task("inbox.tasks.send_immediate_items")
+
+            def queue() -> None:
+                for start in range(0, len(pairs), IMMEDIATE_PER_TASK):
+                    send.delay([list(pair) for pair in pairs[start : start + IMMEDIATE_PER_TASK]])
+
+            transaction.on_commit(queue)
+        return written
+
+
+def announcement_program_id(announcement: Announcement) -> int | None:
+    """The program its items are about: the one program of an announcement addressed only to it (the
+    inbox's door then hides the item with the program); none when segments or several programs
+    address it, since a reader may see it through a segment without seeing the program."""
+    programs = list(announcement.programs.values_list("pk", flat=True)[:2])
+    if len(programs) == 1 and not announcement.segments.exists():
+        return programs[0]
+    return None
+
+
+def announcement_key(announcement_id: int) -> str:
+    """The inbox items' key of an announcement: one item per user, whose read time is the receipt."""
+    return f"announcement:{announcement_id}"
+
+
+def announcement_mark_read(*, actor, announcement: Announcement) -> InboxItem:
+    """Mark ``announcement`` read for ``actor``: its inbox item's read time is the read receipt.
+
+    The caller has checked the door (``Announcement.objects.actionable_by(actor, "read")``). A user
+    who joined after it was delivered has no item yet: one is written, read. Reading again keeps
+    the first time.
+    """
+    key = announcement_key(announcement.pk)
+    now = timezone.now()
+    with transaction.atomic():
+        item = InboxItem.objects.filter(user=actor, dedupe_key=key).first()
+        if item is None:
+            membership = Membership.for_user(actor)
+            item, _created = InboxItem.objects.get_or_create(
+                user=actor,
+                dedupe_key=key,
+                defaults={
+                    "kind": InboxKind.ANNOUNCEMENT,
+                    "title": announcement.title,
+                    "body": announcement.body,
+                    "partner_id": membership.partner_id if membership else None,
+                    "program_id": announcement_program_id(announcement),
+                    "subject_type": "inbox.announcement",
+                    "subject_id": announcement.pk,
+                    "created_at": announcement.published_at or now,
+                    "read_at": now,
+                },
+            )
+        if item.read_at is None:
+            InboxItem.objects.filter(pk=item.pk, read_at__isnull=True).update(read_at=now)
+            item.read_at = now
+    return item
 
 
 # --- emails -----------------------------------------------------------------------------------

@@ -39,7 +39,12 @@ DEAL, ACTIVITY, CERTIFICATION, PERIOD, REDEMPTION = (
     "redemption",
 )
 EARNING, SIGNING, HELD, POINTS_COMPONENT, REWARD = "earning", "signing", "held", "points", "reward"
-SPIF_DEAL, SPIF_FIRST_IN_LINE, SPIF_CERTIFICATION = "deal", "first_deal_in_line", "certification"
+SPIF_DEAL, SPIF_FIRST_IN_LINE, SPIF_CERTIFICATION, SPIF_ACTIVITY = (
+    "deal",
+    "first_deal_in_line",
+    "certification",
+    "activity",
+)
 WHOLE = "whole"
 
 
@@ -530,6 +535,25 @@ def spif_events(rule: RuleSpec, facts: Facts, tiers: TierBook) -> list[Expected]
                 description=certification.name or f"Certification {certification.id}",
             )
             events.append(((certification.issued_on, CERTIFICATION, certification.id), item))
+    elif rule.spif_trigger == SPIF_ACTIVITY:
+        # An activity of the rule's types (any, if none is chosen): a training completed, an event.
+        for activity in facts.activities:
+            if not rule.covers(activity.occurred_on):
+                continue
+            if rule.activity_type_ids and activity.activity_type_id not in rule.activity_type_ids:
+                continue
+            tier_id = tiers.tier_on(activity.partner_id, rule.program_id, activity.occurred_on)
+            if not _eligible(rule, tiers, tier_id):
+                continue
+            item = Expected(
+                Key(activity.partner_id, rule.id, ACTIVITY, str(activity.id), EARNING),
+                ZERO,
+                rule.currency,
+                event_on=activity.occurred_on,
+                tier_id=tier_id,
+                description=f"{activity.name or 'Activity'} on {activity.occurred_on:%d %b %Y}",
+            )
+            events.append(((activity.occurred_on, ACTIVITY, activity.id), item))
     events.sort(key=lambda pair: pair[0])
     return [item for _, item in events]
 

@@ -4,7 +4,7 @@ import logging
 
 from django.db import transaction
 
-from incentives.tasks import calculate_deal_task
+from incentives.tasks import calculate_activities_task, calculate_deal_task
 
 logger = logging.getLogger(__name__)
 
@@ -23,5 +23,23 @@ def on_deal_won(sender, deal_id: int, sale_id: int | None = None, **kwargs) -> N
             calculate_deal_task.delay(deal_id)
         except Exception:
             logger.exception("could not calculate the incentives of deal %s; the daily run will", deal_id)
+
+    transaction.on_commit(enqueue)
+
+
+def on_activities_changed(sender, activity_ids, **kwargs) -> None:
+    """``partners.signals.activities_changed``: price the activities (points, activity SPIFs) after commit.
+
+    Idempotent like every calculation; a failure to queue is logged and the daily run settles it.
+    """
+    ids = sorted(set(activity_ids))
+    if not ids:
+        return
+
+    def enqueue() -> None:
+        try:
+            calculate_activities_task.delay(ids)
+        except Exception:
+            logger.exception("could not calculate the incentives of activities %s; the daily run will", ids)
 
     transaction.on_commit(enqueue)

@@ -21,6 +21,12 @@ def deal_activated_task(deal_id: int) -> dict:
     return summary
 
 
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=5, max_retries=5)
+def calculate_activities_task(activity_ids: list[int]) -> dict:
+    """Engagement activities were recorded or removed: their points and activity SPIFs."""
+    return services.calculate_activities(activity_ids=activity_ids).as_dict()
+
+
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=30, max_retries=5)
 def calculate_partner_task(partner_id: int, period: str | None = None) -> dict:
     scope = services.Scope(

@@ -104,7 +104,9 @@ def _currency(rule: engine.RuleSpec) -> str:
 
 def _counted(rule: engine.RuleSpec) -> str:
     if rule.kind == engine.SPIF:
-        return "certification" if rule.spif_trigger == engine.SPIF_CERTIFICATION else "deal"
+        if rule.spif_trigger == engine.SPIF_CERTIFICATION:
+            return "certification"
+        return "activity" if rule.spif_trigger == engine.SPIF_ACTIVITY else "deal"
     return _COUNTED[rule.kind]
 
 
@@ -117,7 +119,10 @@ def _facts(
     """
     kinds = {rule.kind for rule in rules}
     spifs = [rule for rule in rules if rule.kind == engine.SPIF]
-    deal_spifs = [rule for rule in spifs if rule.spif_trigger != engine.SPIF_CERTIFICATION]
+    deal_spifs = [
+        rule for rule in spifs if rule.spif_trigger in (engine.SPIF_DEAL, engine.SPIF_FIRST_IN_LINE)
+    ]
+    activity_spifs = [rule for rule in spifs if rule.spif_trigger == engine.SPIF_ACTIVITY]
     in_period = Q(partner_id__in=movers, closed_on__gte=period.start, closed_on__lte=as_of)
     deals = Q(pk__in=[])
     if kinds & {engine.MARGIN, engine.COMMISSION}:
@@ -141,12 +146,16 @@ def _facts(
                 closed_on__lte=as_of,
             )
         )
+    activities = Q(pk__in=[])
     if engine.POINTS_KIND in kinds:
-        data.activities = activity_facts(
-            EngagementActivity.objects.filter(
-                partner_id__in=movers, occurred_on__gte=period.start, occurred_on__lte=as_of
-            )
+        activities |= Q(partner_id__in=movers, occurred_on__gte=period.start, occurred_on__lte=as_of)
+    if activity_spifs:
+        # Everything the activity SPIFs allocate their budgets over, like the deal SPIFs' deals.
+        activities |= Q(
+            occurred_on__gte=min(rule.effective_from for rule in activity_spifs), occurred_on__lte=as_of
         )
+    if engine.POINTS_KIND in kinds or activity_spifs:
+        data.activities = activity_facts(EngagementActivity.objects.filter(activities))
     certification_spifs = [rule for rule in spifs if rule.spif_trigger == engine.SPIF_CERTIFICATION]
     if certification_spifs:
         data.certifications = certification_facts(
@@ -199,6 +208,7 @@ def tier_moves_cost(moves: Sequence[TierMoveRow], as_of: datetime.date) -> dict[
     data = _facts(rules, movers, period, as_of)
     involved = movers | {deal.partner_id for deal in data.deals}
     involved |= {item.partner_id for item in data.certifications}
+    involved |= {item.partner_id for item in data.activities}
     history = HistoryTierBook(involved, programs)
     before = _HeldTiers(history, {(p, program): tier for p, program, tier, _ in moved}, period.start)
     after = _HeldTiers(history, {(p, program): tier for p, program, _, tier in moved}, period.start)

@@ -13,3 +13,8 @@ from django.dispatch import Signal
 
 # Sent with sender=the fact model, partner_ids=a collection of partner ids.
 facts_changed = Signal()
+
+# Sent with sender=the model whose fact recorded or removed them, activity_ids=a collection of
+# EngagementActivity ids (removed ones included), inside the transaction. Incentives price them
+# after commit (points, activity SPIFs); the daily run would otherwise settle them later.
+activities_changed = Signal()

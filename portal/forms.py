@@ -282,3 +282,9 @@ class InboxPreferencesForm(PortalForm):
 
     def deliveries(self) -> dict[str, str]:
         return {kind: self.cleaned_data[kind] for kind in self.kinds}
+
+
+class AttemptGrantForm(PortalForm):
+    """A partner admin's grant of one more quiz attempt to a colleague, with an optional reason."""
+
+    reason = forms.CharField(required=False, max_length=300, label="Reason (optional)")

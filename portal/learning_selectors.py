@@ -7,9 +7,20 @@ team grow (each function names its queries).
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
-from enablement.models import Completion, Course, Enrolment, LearningPath, Module, PathStep, Quiz, QuizAttempt
+from enablement.models import (
+    Completion,
+    Course,
+    Enrolment,
+    LearningPath,
+    Module,
+    PathStep,
+    Quiz,
+    QuizAttempt,
+    QuizAttemptGrant,
+)
 from enablement.services import quiz_attempts_left
 from gates.learning import GateHelp, learning_gate_help
 from partners.models import Partner, Person
@@ -188,16 +199,41 @@ class TeamMemberLearning:
         return [enrolment for enrolment in self.enrolments if enrolment.course_id not in self.completed]
 
 
+def _quiz_standing(enrolments: QuerySet[Enrolment]) -> QuerySet[Enrolment]:
+    """Each enrolment's quiz (if any) as its person stands in it, in the same query: the quiz's
+    attempts, those granted, those used and whether one passed."""
+    attempts = QuizAttempt.objects.filter(
+        person_id=OuterRef("person_id"), quiz__course_id=OuterRef("course_id")
+    )
+    used = attempts.order_by().values("person_id").annotate(n=Count("pk")).values("n")
+    granted = (
+        QuizAttemptGrant.objects.filter(
+            person_id=OuterRef("person_id"), quiz__course_id=OuterRef("course_id")
+        )
+        .order_by()
+        .values("person_id")
+        .annotate(n=Sum("extra_attempts"))
+        .values("n")
+    )
+    return enrolments.annotate(
+        quiz_attempts=F("course__quiz__max_attempts"),
+        attempts_used=Coalesce(Subquery(used), 0),
+        attempts_granted=Coalesce(Subquery(granted), 0),
+        quiz_passed=Exists(attempts.filter(passed=True)),
+    )
+
+
 def team_learning(user, partner: Partner) -> list[TeamMemberLearning]:
-    """Each active person of the partner with their enrolments (modules done counted) and completed
-    courses, as the user may see them (a partner admin: everyone's). Three queries."""
+    """Each active person of the partner with their enrolments (modules done counted, and where
+    they stand in the quiz) and completed courses, as the user may see them (a partner admin:
+    everyone's). Three queries."""
     people = list(
         Person.objects.visible_to(user)
         .filter(partner=partner, is_active=True)
         .order_by("last_name", "first_name")
     )
     enrolments: dict[int, list[Enrolment]] = {person.pk: [] for person in people}
-    for enrolment in (
+    for enrolment in _quiz_standing(
         Enrolment.objects.visible_to(user)
         .filter(person__partner=partner, person__is_active=True)
         .select_related("course")
@@ -207,6 +243,12 @@ def team_learning(user, partner: Partner) -> list[TeamMemberLearning]:
         )
         .order_by("course__title", "pk")
     ):
+        quiz_attempts = enrolment.quiz_attempts  # type: ignore[attr-defined]
+        enrolment.attempts_exhausted = (  # type: ignore[attr-defined]
+            quiz_attempts is not None
+            and not enrolment.quiz_passed  # type: ignore[attr-defined]
+            and enrolment.attempts_used >= quiz_attempts + enrolment.attempts_granted  # type: ignore[attr-defined]
+        )
         enrolments.setdefault(enrolment.person_id, []).append(enrolment)
     completed: dict[int, set[int]] = {person.pk: set() for person in people}
     for person_id, course_id in (

@@ -15,10 +15,16 @@ from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from enablement.models import Course, Enrolment, Module, Question
-from enablement.services import LearningRefused, enrolment_create, module_mark_done, quiz_submit
+from enablement.services import (
+    LearningRefused,
+    enrolment_create,
+    module_mark_done,
+    quiz_attempts_grant,
+    quiz_submit,
+)
 from portal import learning_selectors
 from portal.access import is_htmx, portal_view, viewer_for
-from portal.forms import QuizForm
+from portal.forms import AttemptGrantForm, QuizForm
 from portal.views import render_portal
 
 NO_PERSON = (
@@ -165,3 +171,28 @@ def team_learning(request: HttpRequest) -> HttpResponse:
         {"catalogue": view, "members": members},
         section="learning",
     )
+
+
+@require_POST
+@portal_view("partner")
+def grant_attempt(request: HttpRequest, pk: int) -> HttpResponse:
+    """A partner admin grants a colleague one more attempt at a quiz they have used up (or not yet)."""
+    enrolment = get_object_or_404(
+        Enrolment.objects.actionable_by(request.user, "grant_attempts").select_related("person", "course"),
+        pk=pk,
+    )
+    form = AttemptGrantForm(request.POST)
+    if not form.is_valid():
+        messages.error(
+            request, " ".join(str(error) for error in form.errors.get("reason", [])) or "Check the reason."
+        )
+        return redirect("portal:learning_team")
+    try:
+        quiz_attempts_grant(actor=request.user, enrolment=enrolment, reason=form.cleaned_data["reason"])
+    except LearningRefused as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request, f"{enrolment.person} has one more attempt at the quiz of “{enrolment.course.title}”."
+        )
+    return redirect("portal:learning_team")

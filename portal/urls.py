@@ -6,6 +6,7 @@ from portal import (
     analytics_lifetime_views,
     analytics_roi_views,
     analytics_views,
+    announcement_views,
     deal_views,
     inbox_views,
     learning_views,
@@ -49,8 +50,15 @@ urlpatterns = [
     path(
         "manager/analytics/lifetime.csv", analytics_lifetime_views.lifetime_csv, name="analytics_lifetime_csv"
     ),
+    path("announcements/", announcement_views.announcements, name="announcements"),
+    path("announcements/<int:pk>/read/", announcement_views.announcement_read, name="announcement_read"),
     path("learning/", learning_views.catalogue, name="learning"),
     path("learning/team/", learning_views.team_learning, name="learning_team"),
+    path(
+        "learning/team/enrolments/<int:pk>/grant-attempt/",
+        learning_views.grant_attempt,
+        name="learning_grant_attempt",
+    ),
     path("learning/courses/<int:pk>/", learning_views.course_detail, name="course_detail"),
     path("learning/courses/<int:pk>/enrol/", learning_views.course_enrol, name="course_enrol"),
     path(

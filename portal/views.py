@@ -16,6 +16,7 @@ from deals.models import Deal
 from deals.selectors import can_register_deals, mdf_balance
 from gates.models import Gate, PartnerTier
 from gates.selectors import partner_gate_progress
+from inbox.selectors import unread_announcements
 from partners.models import Partner
 from portal import forecast_selectors, selectors
 from portal.access import is_htmx, portal_view, viewer_for
@@ -65,6 +66,7 @@ def _partner_dashboard(request: HttpRequest) -> HttpResponse:
             "partner": partner,
             "standing": standing,
             "next_step": selectors.next_step(standing, ladders),
+            "unread_announcements": unread_announcements(request.user),
             "ladders": ladders,
             "deal_counts": selectors.deal_counts(deals),
             "may_register": can_register_deals(partner),

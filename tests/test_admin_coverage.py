@@ -26,7 +26,7 @@ from django.utils import timezone
 from api.models import IntegrationToken
 from api.services import token_issue
 from deals.models import Deal, MdfLedgerEntry, MdfPeriod, MdfRequest
-from enablement.models import Completion, Course, Enrolment, Quiz, QuizAttempt
+from enablement.models import Completion, Course, Enrolment, Quiz, QuizAttempt, QuizAttemptGrant
 from events.models import OutboxEvent
 from gates.models import (
     BenefitGrant,
@@ -266,6 +266,9 @@ class Organisation:
         self.completion = Completion.objects.create(
             person=self.person, course=shared.course, completed_at=now
         )
+        self.quiz_attempt_grant = QuizAttemptGrant.objects.create(
+            person=self.person, quiz=shared.quiz, extra_attempts=1, granted_by=manager
+        )
 
 
 # model -> the attribute of ``Organisation`` holding its object.
@@ -302,6 +305,7 @@ SCOPED = {
     Enrolment: "enrolment",
     QuizAttempt: "quiz_attempt",
     Completion: "completion",
+    QuizAttemptGrant: "quiz_attempt_grant",
 }
 
 

@@ -42,6 +42,7 @@ class SpifTrigger(models.TextChoices):
     DEAL = "deal", "A won deal (of the product line, if one is set)"
     FIRST_DEAL_IN_LINE = "first_deal_in_line", "The partner's first won deal in a product line"
     CERTIFICATION = "certification", "A certification earned by one of the partner's people"
+    ACTIVITY = "activity", "An engagement activity (of the chosen activity types, or any)"
 
 
 class BudgetPeriod(models.TextChoices):
@@ -160,7 +161,7 @@ class IncentiveRule(models.Model):
         "partners.ActivityType",
         blank=True,
         related_name="+",
-        help_text="Points rules: the activities that earn; none selected means all.",
+        help_text="Points rules and activity SPIFs: the activities that earn; none selected means all.",
     )
     budget = AmountField(
         null=True,
@@ -359,7 +360,8 @@ class IncentiveRule(models.Model):
             if not self.spif_trigger:
                 add(
                     "spif_trigger",
-                    "Say what earns the SPIF: a won deal, a first deal in a line or a certification.",
+                    "Say what earns the SPIF: a won deal, a first deal in a line, a certification "
+                    "or an engagement activity.",
                 )
             if self.spif_amount is None:
                 add("spif_amount", "Give the bonus a SPIF pays per qualifying event.")

@@ -17,7 +17,7 @@ overspend it."""
 
 import datetime
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -237,26 +237,46 @@ def spif_rules_in_scope(context: Context, scope: Scope) -> list[engine.RuleSpec]
     """The SPIFs a scope touches. Each is then allocated whole, for every partner."""
     spifs = context.spif_rules
     if scope.explicit:
-        if not scope.deal_ids:
+        sources = [
+            (SourceType.DEAL, scope.deal_ids or frozenset()),
+            (SourceType.ACTIVITY, scope.activity_ids or frozenset()),
+        ]
+        if not any(ids for _, ids in sources):
             return []
-        days: list[datetime.date] = [
+        deal_days = [
             day
-            for day in Deal.objects.filter(id__in=scope.deal_ids).values_list("closed_on", flat=True)
+            for day in Deal.objects.filter(id__in=scope.deal_ids or ()).values_list("closed_on", flat=True)
             if day is not None
         ]
-        with_entries = set(
-            LedgerEntry.objects.filter(
-                rule_id__in=[rule.id for rule in spifs],
-                source_type=SourceType.DEAL,
-                source_id__in=[str(i) for i in scope.deal_ids],
-            ).values_list("rule_id", flat=True)
+        # (type, day) of each activity, for the activity SPIFs of its type.
+        activities = list(
+            EngagementActivity.objects.filter(id__in=scope.activity_ids or ()).values_list(
+                "activity_type_id", "occurred_on"
+            )
         )
-        return [
-            rule
-            for rule in spifs
-            if rule.id in with_entries
-            or (rule.spif_trigger in DEAL_TRIGGERS and any(rule.covers(day) for day in days))
-        ]
+        wanted = Q(pk__in=[])
+        for source_type, ids in sources:
+            if ids:
+                wanted |= Q(source_type=source_type, source_id__in=[str(i) for i in ids])
+        with_entries = set(
+            LedgerEntry.objects.filter(wanted, rule_id__in=[rule.id for rule in spifs]).values_list(
+                "rule_id", flat=True
+            )
+        )
+
+        def touched(rule: engine.RuleSpec) -> bool:
+            if rule.id in with_entries:
+                return True
+            if rule.spif_trigger in DEAL_TRIGGERS:
+                return any(rule.covers(day) for day in deal_days)
+            if rule.spif_trigger == SpifTrigger.ACTIVITY:
+                return any(
+                    rule.covers(day) and (not rule.activity_type_ids or type_id in rule.activity_type_ids)
+                    for type_id, day in activities
+                )
+            return False
+
+        return [rule for rule in spifs if touched(rule)]
     if scope.period is None:
         return spifs
     return [
@@ -272,6 +292,7 @@ def plan_spif(context: Context, rule: engine.RuleSpec) -> tuple[Plan, list]:
     window = facts.between("closed_on", rule.effective_from, rule.effective_to)
     deal_list: list[engine.DealFact] = []
     certification_list: list[engine.CertificationFact] = []
+    activity_list: list[engine.ActivityFact] = []
     first: dict = {}
     if rule.spif_trigger in DEAL_TRIGGERS:
         deals = facts.won_deals().filter(window)
@@ -285,15 +306,27 @@ def plan_spif(context: Context, rule: engine.RuleSpec) -> tuple[Plan, list]:
         if rule.certification_type_id is not None:
             certifications = certifications.filter(certification_type_id=rule.certification_type_id)
         certification_list = facts.certification_facts(certifications)
+    elif rule.spif_trigger == SpifTrigger.ACTIVITY:
+        activities = EngagementActivity.objects.filter(
+            facts.between("occurred_on", rule.effective_from, rule.effective_to)
+        )
+        if rule.activity_type_ids:
+            activities = activities.filter(activity_type_id__in=rule.activity_type_ids)
+        activity_list = facts.activity_facts(activities)
     ledger = load_ledger(LedgerEntry.objects.filter(rule_id=rule.id))
     involved = (
         {deal.partner_id for deal in deal_list}
         | {item.partner_id for item in certification_list}
+        | {item.partner_id for item in activity_list}
         | {key.partner_id for key in ledger}
     )
     tiers = facts.HistoryTierBook(involved, [rule.program_id])
     data = engine.Facts(
-        as_of=context.as_of, deals=deal_list, certifications=certification_list, first_sales=first
+        as_of=context.as_of,
+        deals=deal_list,
+        certifications=certification_list,
+        activities=activity_list,
+        first_sales=first,
     )
     outcome = engine.expected_entries([rule], data, tiers, context.rates)
     return _merge(outcome, ledger), outcome.problems
@@ -353,3 +386,14 @@ def calculate(
 def calculate_deal(*, deal_id: int, actor=None, as_of: datetime.date | None = None) -> CalculationSummary:
     """A won (or no longer won) deal: margins, commissions, split payouts, SPIFs."""
     return calculate(scope=Scope(deal_ids=frozenset({deal_id})), actor=actor, as_of=as_of)
+
+
+def calculate_activities(
+    *, activity_ids: Iterable[int], actor=None, as_of: datetime.date | None = None
+) -> CalculationSummary:
+    """Engagement activities recorded or removed (a course completion): their points and activity SPIFs.
+
+    An id whose activity is gone reverses what it earned; a repeated call writes nothing.
+    """
+    scope = Scope(activity_ids=frozenset(activity_ids))
+    return calculate(scope=scope, actor=actor, as_of=as_of)

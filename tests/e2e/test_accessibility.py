@@ -22,6 +22,7 @@ PAGES = {
         "/portal/figures/",
         "/portal/learning/",
         "/portal/learning/team/",
+        "/portal/announcements/",
         "/portal/incentives/",
         "/accounts/password_change/",
         "/portal/inbox/",

@@ -84,7 +84,8 @@ def test_an_announcement_is_shown_through_the_door(
 
     segment = SegmentFactory(name="Acme only")
     SegmentMembership.objects.create(segment=segment, partner=partner)
-    aimed = Announcement.objects.create(title="Aimed", body="…", segment=segment, published_at=timezone.now())
+    aimed = Announcement.objects.create(title="Aimed", body="…", published_at=timezone.now())
+    aimed.segments.set([segment])
     draft = Announcement.objects.create(title="Draft", body="…")
 
     assert list(Announcement.objects.visible_to(partner_admin)) == [aimed]

@@ -240,10 +240,10 @@ def test_announcements_reach_their_audience_once(
 
     segment = SegmentFactory(name="UK resellers")
     SegmentMembership.objects.create(segment=segment, partner=partner)
-    news = Announcement.objects.create(title="New rebate", body="Rebates rise to 4%.", segment=segment)
-    everyone = Announcement.objects.create(
-        title="Portal upgrade", body="New pages.", program=world["program"]
-    )
+    news = Announcement.objects.create(title="New rebate", body="Rebates rise to 4%.")
+    news.segments.set([segment])
+    everyone = Announcement.objects.create(title="Portal upgrade", body="New pages.")
+    everyone.programs.set([world["program"]])
 
     from django.contrib.auth import get_user_model
 

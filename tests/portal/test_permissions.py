@@ -57,6 +57,9 @@ GET_MATRIX = [
     ("deal_detail", "deal", [LOGIN, 200, 200, 404, 200, 200, 200]),
     ("deal_detail", "other_deal", [LOGIN, 404, 404, 200, 404, 404, 200]),
     ("deal_reject", "deal", [LOGIN, 404, 404, 404, 200, 200, 200]),
+    # The claims side by side: the vendor's view alone, of the deals it covers.
+    ("deal_conflict", "deal", [LOGIN, 404, 404, 404, 404, 200, 200]),
+    ("deal_conflict", "other_deal", [LOGIN, 404, 404, 404, 404, 404, 200]),
     ("deal_reject", "other_deal", [LOGIN, 404, 404, 404, 404, 404, 200]),
     ("deal_won", "approved", [LOGIN, 200, 200, 404, 404, 200, 200]),
     ("deal_won", "other_approved", [LOGIN, 404, 404, 200, 404, 404, 200]),

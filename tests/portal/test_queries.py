@@ -35,8 +35,8 @@ BELL = 1
 PAGES = [
     # + tiers, grants, gates, gate statuses, gate changes, tier changes, deal counts,
     #   deal-registration grant, MDF grant, MDF period, at-risk warnings, the ladders' tiers
-    #   and their benefits (which the next step reuses)
-    ("partner_admin", "portal:dashboard", None, 16),
+    #   and their benefits (which the next step reuses), the unread announcements' banner
+    ("partner_admin", "portal:dashboard", None, 17),
     # + programs
     ("partner_admin", "portal:programs", None, 4),
     # + program, sub-programs, tiers, tiers' benefits, gate-unlocked benefits, gates, statuses, tier held
