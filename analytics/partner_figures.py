@@ -17,8 +17,8 @@ are at least ``MIN_PEERS`` of them; with fewer, the query returns the count alon
 (which could be one peer's own figure in a small group) leaves the database. The peers are read
 outside the door on purpose: the partner learns a median of five or more, never whom it describes.
 
-Two queries: the series (one ``GROUP BY`` per fact over the partner's rows) and the peer medians
-(``percentile_cont`` over every peer group at once).
+Three queries: the series (one ``GROUP BY`` per fact over the partner's rows) and the peer medians
+(``percentile_cont`` over every peer group at once), then the programs open to the partner.
 """
 
 import datetime
@@ -40,7 +40,7 @@ from incentives.models import LedgerEntry
 from incentives.models.ledger import POINTS
 from partners.models import Partner
 from partners.models.facts import Certification, Person, Sale
-from programs.models import Program, Tier
+from programs.models import Program, Tier, program_open_to
 
 MIN_PEERS = 5
 FIGURES = ("revenue", "points", "certifications", "deals_registered", "deals_won")
@@ -166,7 +166,7 @@ medians AS (
   FROM figures GROUP BY tier_id
 )
 -- A group of fewer than %(min_peers)s peers answers its count alone.
-SELECT pg.name, ti.name, COALESCE(md.peers, 0),
+SELECT pg.id, pg.name, ti.name, COALESCE(md.peers, 0),
        CASE WHEN md.peers >= %(min_peers)s THEN md.revenue END,
        CASE WHEN md.peers >= %(min_peers)s THEN md.points END,
        CASE WHEN md.peers >= %(min_peers)s THEN md.certifications END,
@@ -196,7 +196,7 @@ def partner_figures(
 ) -> PartnerFigures:
     """The partner's own figures and its peer comparison. The caller decides that the partner is
     the viewer's own (a partner sees only itself); only ``start``, ``end`` and ``step`` are read
-    from the filters. Two queries."""
+    from the filters. Three queries."""
     today = today or timezone.localdate()
     end = filters.end or today
     start = filters.start or datetime.date(max(end.year - 1, datetime.MINYEAR), end.month, 1)
@@ -241,11 +241,17 @@ def partner_figures(
             program=table(Program),
         )
         cursor.execute(peers_sql, params)
-        for program_name, tier_name, peers, *medians in cursor.fetchall():
-            comparison = PeerComparison(program=program_name, tier=tier_name, peers=int(peers))
-            if peers >= MIN_PEERS:
-                comparison.medians = _medians(medians, currency)
-            figures.peers.append(comparison)
+        rows = cursor.fetchall()
+    # Only the programs open to the partner: a tier held in a program outside its segments
+    # (results the nightly run keeps) is never named to it.
+    open_programs = set(Program.objects.filter(program_open_to(partner)).values_list("pk", flat=True))
+    for program_id, program_name, tier_name, peers, *medians in rows:
+        if program_id not in open_programs:
+            continue
+        comparison = PeerComparison(program=program_name, tier=tier_name, peers=int(peers))
+        if peers >= MIN_PEERS:
+            comparison.medians = _medians(medians, currency)
+        figures.peers.append(comparison)
     figures.unconverted = sorted(unconverted)
     return figures
 

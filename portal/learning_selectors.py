@@ -199,17 +199,16 @@ class TeamMemberLearning:
         return [enrolment for enrolment in self.enrolments if enrolment.course_id not in self.completed]
 
 
-def _quiz_standing(enrolments: QuerySet[Enrolment]) -> QuerySet[Enrolment]:
+def _quiz_standing(user, enrolments: QuerySet[Enrolment]) -> QuerySet[Enrolment]:
     """Each enrolment's quiz (if any) as its person stands in it, in the same query: the quiz's
-    attempts, those granted, those used and whether one passed."""
-    attempts = QuizAttempt.objects.filter(
+    attempts, those granted, those used and whether one passed (as ``user`` may see them)."""
+    attempts = QuizAttempt.objects.visible_to(user).filter(
         person_id=OuterRef("person_id"), quiz__course_id=OuterRef("course_id")
     )
     used = attempts.order_by().values("person_id").annotate(n=Count("pk")).values("n")
     granted = (
-        QuizAttemptGrant.objects.filter(
-            person_id=OuterRef("person_id"), quiz__course_id=OuterRef("course_id")
-        )
+        QuizAttemptGrant.objects.visible_to(user)
+        .filter(person_id=OuterRef("person_id"), quiz__course_id=OuterRef("course_id"))
         .order_by()
         .values("person_id")
         .annotate(n=Sum("extra_attempts"))
@@ -234,6 +233,7 @@ def team_learning(user, partner: Partner) -> list[TeamMemberLearning]:
     )
     enrolments: dict[int, list[Enrolment]] = {person.pk: [] for person in people}
     for enrolment in _quiz_standing(
+        user,
         Enrolment.objects.visible_to(user)
         .filter(person__partner=partner, person__is_active=True)
         .select_related("course")
@@ -241,7 +241,7 @@ def team_learning(user, partner: Partner) -> list[TeamMemberLearning]:
             done_count=Count("modules_done", distinct=True),
             module_count=Count("course__modules", distinct=True),
         )
-        .order_by("course__title", "pk")
+        .order_by("course__title", "pk"),
     ):
         quiz_attempts = enrolment.quiz_attempts  # type: ignore[attr-defined]
         enrolment.attempts_exhausted = (  # type: ignore[attr-defined]

@@ -434,7 +434,7 @@ class TeamTable(PortalTable):
             return ""
         return "; ".join(
             f"{cert.certification_type.name} ({cert.expires_on.isoformat() if cert.expires_on else 'no expiry'})"
-            for cert in record.certifications.all()
+            for cert in record.certifications.all()  # door: prefetched through visible_to (selectors.team)
         )
 
 

@@ -376,6 +376,8 @@ ACROSS_OBJECTS = {
 # (its admins and sellers), never by the vendor on its behalf. The permission matrix pins both.
 MANAGER_REFUSED = {
     "GET /api/v1/history/",
+    # A partner's own figures are its users' alone: a manager belongs to no partner (403).
+    "GET /api/v1/analytics/my-figures/",
     "POST /api/v1/deals/",
     # A fund request is the partner admins' to make, never the vendor's on the partner's behalf.
     "POST /api/v1/mdf-requests/",

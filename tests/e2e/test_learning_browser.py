@@ -45,7 +45,8 @@ def test_a_partner_enrols_completes_a_module_fails_then_passes_the_quiz(page, de
     # A first try: one question left out is pointed out next to it.
     _answer(page, "Where does the standard demonstration start?", "The settings")
     page.get_by_role("button", name="Submit my answers").click()
-    expect(page.get_by_text("Choose at least one answer.")).to_be_visible()
+    expect(page.get_by_text("Choose at least one answer.", exact=True)).to_be_visible()
+    expect(page.locator("[data-error-summary]")).to_be_focused()
     _answer(page, "Where does the standard demonstration start?", "The settings")
     _answer(page, "Which of these are add-ons?", "Reporting")
     _answer(page, "What does the demonstration end on?", "The pricing page")

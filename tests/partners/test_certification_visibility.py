@@ -75,7 +75,7 @@ def test_a_sales_user_cannot_read_a_colleagues_certification_by_id(certification
 def test_the_team_page_shows_what_the_api_shows(client, certifications, partner_sales, partner_admin):
     for user in (partner_sales, partner_admin):
         client.force_login(user)
-        people = client.get(reverse("portal:team")).context["people"]
+        people = [row.record for row in client.get(reverse("portal:team")).context["listing"].table.rows]
         shown = {cert.pk for person in people for cert in person.certifications.all()}
 
         assert shown == _api_ids(user)
