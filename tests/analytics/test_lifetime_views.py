@@ -203,8 +203,9 @@ def test_the_partner_page_costs_the_same_whatever_the_data(client, peer_world):
         peer_world.sale(peer_world.peers[index % 5], "1", "USD", datetime.date(2025, 3, 1 + index))
     with CaptureQueriesContext(connection) as many:
         assert client.get(url, MY_PERIOD).status_code == 200
-    # session, user, membership; the series; the peer medians; the header's unread count
-    assert len(few) == len(many) == 6, "\n".join(query["sql"][:150] for query in many.captured_queries)
+    # session, user, membership; the series; the peer medians; the programs open to the partner;
+    # the header's unread count
+    assert len(few) == len(many) == 7, "\n".join(query["sql"][:150] for query in many.captured_queries)
 
 
 def test_the_endpoint_gives_the_callers_own_figures(peer_world):
