@@ -244,6 +244,7 @@ def partner_figures(
         rows = cursor.fetchall()
     # Only the programs open to the partner: a tier held in a program outside its segments
     # (results the nightly run keeps) is never named to it.
+    # door: program_open_to is the visibility rule between partners and programs itself
     open_programs = set(Program.objects.filter(program_open_to(partner)).values_list("pk", flat=True))
     for program_id, program_name, tier_name, peers, *medians in rows:
         if program_id not in open_programs:

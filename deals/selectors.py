@@ -141,6 +141,7 @@ def rival_claims(deal: Deal) -> QuerySet[Deal]:
     them goes through ``deals_for``.
     """
     return (
+        # door: the rule decides against every claim; what a user is shown goes through deals_for
         Deal.objects.filter(customer_domain=deal.customer_domain, status__in=ACTIVE_STATUSES)
         .exclude(partner_id=deal.partner_id)
         .order_by("registered_on", "id")
