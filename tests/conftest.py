@@ -13,8 +13,23 @@ import pytest
 
 from partners.models import ManagerProfile, MembershipRole, Region
 from partners.roles import ensure_channel_manager_group
+from tests import database_template
 from tests.factories import DistributorFactory, MembershipFactory, PartnerFactory, UserFactory
 from tests.programs.helpers import Definitions, program_manager
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, django_db_blocker):
+    """On PostgreSQL, this worker's test database is copied from one migrated template
+    (see tests/database_template.py)."""
+    with django_db_blocker.unblock():
+        database_template.clone_test_database()
+
+
+@pytest.fixture(scope="session")
+def django_db_keepdb(request):
+    """A database copied from the template is migrated already: Django keeps it as it is."""
+    return bool(request.config.getvalue("reuse_db")) or database_template.applies()
 
 
 @pytest.fixture
