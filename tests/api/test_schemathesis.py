@@ -24,6 +24,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import unquote
+from urllib.request import urlopen
 
 import pytest
 from django.core.management import call_command
@@ -460,12 +461,19 @@ def test_schemathesis_finds_nothing(
         "PYTHONPATH": str(ROOT),
         "NO_COLOR": "1",
     }
+    # The live document, read here with time to spare: Schemathesis gives up loading one after
+    # ten seconds, which a machine busy with other tests can take to build it.
+    schema = tmp_path / "schema.json"
+    with urlopen(f"{live_server.url}/api/schema/?format=json", timeout=600) as response:  # noqa: S310
+        schema.write_bytes(response.read())
     command = [
         str(ST),
         "--config-file",
         str(config),
         "run",
-        f"{live_server.url}/api/schema/?format=json",
+        str(schema),
+        "--url",
+        live_server.url,
         "--phases",
         "examples,coverage,fuzzing,stateful",
         "--report",
