@@ -13,6 +13,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 
+from api.benefit_schema import benefit_request_schema
 from api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from api.idempotency import KEY_PATTERN, REPLAYED_HEADER
 from api.patterns import decimal_pattern
@@ -301,6 +302,7 @@ def postprocess_request_rules(result, generator, request, public):
         if name in schemas:
             schemas[name] = rule if name in _REPLACED else _with_whole_variants({**schemas[name], **rule})
     rule_request_schema(schemas)
+    benefit_request_schema(schemas)
     # A body whose rule is stated here is required: without one, the request is refused.
     for item in result.get("paths", {}).values():
         for operation in item.values():

@@ -449,8 +449,6 @@ class Benefit(models.Model):
                 errors["percent"] = "Give the percentage this benefit grants."
             elif not Decimal(0) <= self.percent <= Decimal(100):
                 errors["percent"] = "A percentage lies between 0 and 100."
-            if self.amount is not None:
-                errors["amount"] = "A percentage benefit has no amount."
         elif self.kind == BenefitKind.MDF_ALLOWANCE:
             if self.amount is None or self.amount <= 0:
                 errors["amount"] = "An MDF allowance needs an amount greater than zero."
@@ -458,8 +456,16 @@ class Benefit(models.Model):
                 errors["currency"] = "An MDF allowance needs a currency."
             if not self.period:
                 errors["period"] = "Say whether the allowance is per quarter or per year."
-        elif self.kind in ACCESS_KINDS and (self.percent is not None or self.amount is not None):
-            errors["kind"] = "Access benefits carry no percentage or amount."
+        # What another kind of benefit carries, this one must leave empty: a stray value would read
+        # as part of the benefit on every page that shows it.
+        if self.kind != BenefitKind.MDF_ALLOWANCE:
+            kind = "A percentage benefit" if self.kind in PERCENT_KINDS else "An access benefit"
+            for field, what in (("amount", "amount"), ("currency", "currency"), ("period", "period")):
+                if getattr(self, field) not in (None, ""):
+                    errors[field] = f"{kind} has no {what}: only an MDF allowance does."
+        if self.kind not in PERCENT_KINDS and self.percent is not None:
+            kind = "An MDF allowance" if self.kind == BenefitKind.MDF_ALLOWANCE else "An access benefit"
+            errors["percent"] = f"{kind} has no percentage: only a discount, rebate or commission does."
         if errors:
             raise ValidationError(errors)
 

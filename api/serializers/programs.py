@@ -136,6 +136,16 @@ class BenefitSerializer(CleanedModelSerializer):
         read_only_fields = ["id"]
         validators: list = []
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if self.instance is not None and not self.partial:
+            # A replace states the whole benefit: a figure it leaves out is empty, not the one
+            # stored, so that a discount replaced by an allowance keeps no percentage.
+            for name in ("percent", "amount"):
+                attrs.setdefault(name, None)
+            for name in ("currency", "period"):
+                attrs.setdefault(name, "")
+        return super().validate(attrs)
+
     def validate_links(self, definition, links: dict[str, Any]) -> None:
         tiers = links.get("tiers")
         if tiers is None and definition.pk is not None and "program" in self.initial_data:

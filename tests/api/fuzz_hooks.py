@@ -79,6 +79,8 @@ COMPONENT_REFERENCES = {
     # A rate starts between 2000 and next year (the daily table has a row for every day).
     ("ExchangeRateRequest", "valid_from"): "rate-days",
     ("PatchedExchangeRateRequest", "valid_from"): "rate-days",
+    # A benefit's tiers are tiers of its program: the program whose tiers the world's are.
+    ("BenefitRequest", "program"): "tiered-programs",
     # A tier is pinned in its own program, until a day still to come.
     ("TierOverrideRequest", "program"): "tiered-programs",
     ("TierOverrideRequest", "expires_on"): "next-year",

@@ -242,6 +242,7 @@ class TestBenefits:
 
         assert response.status_code == 400
         assert response.json()["errors"] == {
+            "percent": ["An MDF allowance has no percentage: only a discount, rebate or commission does."],
             "amount": ["An MDF allowance needs an amount greater than zero."],
             "currency": ["An MDF allowance needs a currency."],
             "period": ["Say whether the allowance is per quarter or per year."],
@@ -279,7 +280,9 @@ class TestBenefits:
         assert response.status_code == 400
         assert response.json()["errors"] == {"amount": ["The amount must be greater than zero."]}
 
-        schema = manager.get("/api/schema/?format=json").json()["components"]["schemas"]["BenefitRequest"]
+        schema = manager.get("/api/schema/?format=json").json()["components"]["schemas"][
+            "PatchedBenefitRequest"
+        ]
         percent, amount = (
             re.compile(schema["properties"][name]["pattern"]) for name in ("percent", "amount")
         )

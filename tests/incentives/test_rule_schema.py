@@ -14,27 +14,11 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from tests.factories import ActivityTypeFactory, CertificationTypeFactory
+from tests.openapi import json_schema
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
 RULES = "/api/v1/incentive-rules/"
-
-
-def _json_schema(node):
-    """OpenAPI 3.0's ``nullable`` as JSON Schema's null type."""
-    if isinstance(node, list):
-        return [_json_schema(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    node = {key: _json_schema(value) for key, value in node.items()}
-    if node.pop("nullable", False):
-        if "type" in node:
-            node["type"] = [node["type"], "null"]
-        if "enum" in node and None not in node["enum"]:
-            node["enum"] = [*node["enum"], None]
-        if "$ref" in node or "allOf" in node or "oneOf" in node:
-            node = {"anyOf": [dict(node), {"type": "null"}]}
-    return node
 
 
 @pytest.fixture
@@ -44,7 +28,7 @@ def document(client):
 
 @pytest.fixture
 def variants_matching(document):
-    components = _json_schema(document["components"])
+    components = json_schema(document["components"])
     variants = components["schemas"]["IncentiveRuleRequest"]["oneOf"]
 
     def matching(body: dict) -> list[str]:
