@@ -7,8 +7,9 @@ of its own (``prm_bench_analytics`` on the PostgreSQL server of ``DATABASE_URL``
 or ``--database-url``), evaluates it at the last four quarter ends and today so
 that the tier history has four quarters to show, and then times the data of each
 analytics page as a vendor-wide channel manager asks for it (the whole world in
-sight, no filter), best of ``--repeat`` runs, against the floor: one plain
-GROUP BY per fact table over the same rows (``bench.gates_world.floor_seconds``).
+sight, no filter), and a partner's own figures page for the world's first
+partner, best of ``--repeat`` runs, against the floor: one plain GROUP BY per
+fact table over the same rows (``bench.gates_world.floor_seconds``).
 
 It prints one line per figure (seconds, ratio to the floor, queries) and ends
 with one JSON line of every figure: ``<name>_seconds``, ``<name>_ratio`` and
@@ -51,8 +52,14 @@ def figures() -> dict[str, Callable]:
     from analytics.funnel import gate_funnel
     from analytics.leaderboards import leaderboards
     from analytics.lifetime import lifetime_value
+    from analytics.partner_figures import partner_figures
     from analytics.roi import program_roi
     from analytics.tiers import tier_movement
+    from partners.models import Partner
+
+    # A partner's own page: its figures and the medians of its peers, for the world's first partner
+    # (its peers are every partner of its type in the programs open to it).
+    partner = Partner.objects.order_by("pk").first()
 
     return {
         "funnel": lambda principal, filters, today: gate_funnel(principal, filters, as_of=today),
@@ -65,6 +72,7 @@ def figures() -> dict[str, Callable]:
             principal, filters, parse_cohort(COHORT), today=today
         ),
         "lifetime": lambda principal, filters, today: lifetime_value(principal, filters, today=today),
+        "partner_figures": lambda principal, filters, today: partner_figures(partner, filters, today=today),
     }
 
 
