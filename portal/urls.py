@@ -2,6 +2,7 @@ from django.urls import path
 
 from portal import (
     analytics_cohort_views,
+    analytics_enablement_views,
     analytics_leaderboard_views,
     analytics_lifetime_views,
     analytics_roi_views,
@@ -50,6 +51,12 @@ urlpatterns = [
     path("manager/analytics/lifetime/", analytics_lifetime_views.lifetime, name="analytics_lifetime"),
     path(
         "manager/analytics/lifetime.csv", analytics_lifetime_views.lifetime_csv, name="analytics_lifetime_csv"
+    ),
+    path("manager/analytics/enablement/", analytics_enablement_views.enablement, name="analytics_enablement"),
+    path(
+        "manager/analytics/enablement.csv",
+        analytics_enablement_views.enablement_csv,
+        name="analytics_enablement_csv",
     ),
     path("announcements/", announcement_views.announcements, name="announcements"),
     path("announcements/<int:pk>/read/", announcement_views.announcement_read, name="announcement_read"),
