@@ -260,6 +260,13 @@ class ContentAssetForm(forms.ModelForm):
             cleaned["file_name"] = upload.name.rsplit("/", 1)[-1][:200]
         return cleaned
 
+    def full_clean(self):
+        super().full_clean()
+        # A refused upload leaves no file, so the model adds "upload the file": say why once.
+        refused = self.errors.get("file") if self.is_bound else None
+        if refused and len(refused) > 1:
+            del refused[1:]
+
 
 @admin.register(ContentAsset)
 class ContentAssetAdmin(CoverageAdminMixin, admin.ModelAdmin):

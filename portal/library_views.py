@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from enablement.library import asset_download_record
 from enablement.models import AssetCategory, AssetKind, ContentAsset, ContentDownload
@@ -90,7 +91,7 @@ class LibraryTable(PortalTable):
         return format_html(
             '<a href="{}"{}>{}<span class="visually-hidden"> {}</span></a>',
             reverse("portal:library_download", args=[record.pk]),
-            "" if record.kind == AssetKind.LINK else format_html(" download"),
+            "" if record.kind == AssetKind.LINK else mark_safe(" download"),
             verb,
             record.title,
         )

@@ -348,3 +348,61 @@ def test_the_list_counts_the_teams_downloads_for_an_admin_and_ones_own_for_other
     csv = client.get(reverse("portal:library"), {"export": "csv"}).content.decode()
     assert csv.splitlines()[0] == "Asset,Category,Product lines,Tags,Format,Downloaded"
     assert csv.splitlines()[1] == "Card,Other,,,Link,1"
+
+
+# --- the admin ------------------------------------------------------------------------------------------
+
+
+def _admin_post(client, upload, **values):
+    data = {
+        "title": "Uploaded deck",
+        "category": "sales_deck",
+        "kind": "file",
+        "file": upload,
+        "file_name": "",
+        "url": "",
+        "tags": "pitch",
+        "partner_types": ["reseller"],
+        "regions": ["emea"],
+        "needs_content_access": "on",
+        "is_active": "on",
+        **values,
+    }
+    return client.post(reverse("admin:enablement_contentasset_add"), data)
+
+
+def test_the_admin_types_an_upload_by_its_bytes_and_audits_the_save(client, channel_manager, partner_admin):
+    client.force_login(channel_manager)
+    response = _admin_post(client, SimpleUploadedFile("Deck final.pdf", PDF, content_type="text/html"))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    asset = ContentAsset.objects.get()
+    assert (asset.file_content_type, asset.file_size, asset.file_name) == (
+        "application/pdf",
+        len(PDF),
+        "Deck final.pdf",
+    )
+    assert (asset.partner_types, asset.regions) == (["reseller"], ["emea"])
+    assert AuditEntry.objects.filter(action="content_asset.created", target_id=str(asset.pk)).exists()
+
+
+def test_the_admin_refuses_a_disguised_upload(client, channel_manager):
+    client.force_login(channel_manager)
+    response = _admin_post(client, SimpleUploadedFile("deck.pdf", b"<script>alert(1)</script>"))
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["file"] == ["The file's content is not a PDF."]
+    assert not ContentAsset.objects.exists()
+
+
+def test_deleting_an_asset_in_the_admin_removes_its_file_after_commit(
+    client, channel_manager, django_capture_on_commit_callbacks
+):
+    asset = deck()
+    storage, name = asset.file.storage, asset.file.name
+    client.force_login(channel_manager)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:enablement_contentasset_delete", args=[asset.pk]), {"post": "yes"}
+        )
+    assert response.status_code == 302
+    assert not ContentAsset.objects.exists() and not storage.exists(name)
+    assert AuditEntry.objects.filter(action="content_asset.deleted").exists()
