@@ -1,8 +1,8 @@
 """Demo content library: decks, battle cards and campaign kits, some limited by tier or region.
 
 Keyed on titles, so seeding twice changes nothing. Every demo tier grants the "Content library"
-benefit, so Acme sees the assets that ask for it; the Gold playbook and the APAC kit show the
-limits at work (Acme is neither Gold nor in APAC).
+benefit, so Acme sees the assets that ask for it; the Platinum playbook and the APAC kit show the
+limits at work (Acme is Gold, not Platinum, and in EMEA).
 """
 
 import io
@@ -90,15 +90,15 @@ def seed_library() -> None:
         kit.download_points = 5
         kit.save()
     playbook = _asset(
-        "Gold partners: pricing playbook",
+        "Platinum partners: co-selling playbook",
         AssetCategory.OTHER,
         AssetKind.LINK,
-        "https://content.example.com/playbooks/gold-pricing",
-        "pricing",
+        "https://content.example.com/playbooks/platinum-co-selling",
+        "co-selling, accounts",
         [],
-        "Deal desk rules and discount bands for Gold partners.",
+        "How to run a joint account plan with the vendor's account teams.",
     )
-    playbook.tiers.set(Tier.objects.filter(name="Gold"))
+    playbook.tiers.set(Tier.objects.filter(name="Platinum"))
     apac = _asset(
         "APAC launch kit",
         AssetCategory.CAMPAIGN_KIT,

@@ -23,9 +23,9 @@ def test_a_partner_searches_the_library_and_downloads_a_deck(page, demo, setting
     table = page.get_by_role("table", name="Content library")
     expect(table.get_by_role("row", name=re.compile("Platform overview deck"))).to_be_visible()
     expect(table.get_by_role("row", name=re.compile("Co-branded webinar kit"))).to_be_visible()
-    # Acme is in EMEA and not Gold: the APAC kit and the Gold playbook are not for it.
+    # Acme is Gold in EMEA: the APAC kit and the Platinum playbook are not for it.
     expect(table.get_by_text("APAC launch kit")).to_have_count(0)
-    expect(table.get_by_text("Gold partners: pricing playbook")).to_have_count(0)
+    expect(table.get_by_text("Platinum partners: co-selling playbook")).to_have_count(0)
     assert serious_violations(page) == []
     page.screenshot(path=str(SHOTS / "library-01-list.png"), full_page=True)
 
