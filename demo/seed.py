@@ -15,6 +15,7 @@ from demo.deals import seed_deals
 from demo.inbox import seed_inbox
 from demo.incentives import seed_incentives
 from demo.learning import seed_learning
+from demo.library import seed_library
 from demo.partners import DEMO_PASSWORD, DemoResult, _acme_showcase, _partners, _reference_data, _user
 from demo.programs import _gates, _program
 from demo.roi import seed_program_roi
@@ -88,6 +89,7 @@ def seed_demo(*, partners: int = 60) -> DemoResult:
     seed_deals(acme=acme)
     seed_incentives(acme=acme)
     seed_learning(acme=acme)
+    seed_library()
     # Deals won and facts added by the deal and incentive demos count too.
     evaluate(notify=False)
     # The demo's channel manager owns every demo program: he edits their definitions.

@@ -4,12 +4,16 @@ Definitions save and delete through ``enablement.services`` (audited); completio
 go through ``completion_record``, so they issue certifications like any other completion.
 """
 
+from django import forms
 from django.contrib import admin, messages
+from django.db.models import Count, Q
 
-from enablement import services
+from enablement import library, services
 from enablement.models import (
     Choice,
     Completion,
+    ContentAsset,
+    ContentDownload,
     Course,
     Enrolment,
     LearningPath,
@@ -21,6 +25,7 @@ from enablement.models import (
     QuizAttemptGrant,
 )
 from partners.admin_coverage import CoverageAdminMixin, CoverageInlineMixin
+from partners.models import Partner, PartnerType, Region
 
 
 class CatalogueAdminMixin:
@@ -110,7 +115,7 @@ class LearningPathAdmin(CatalogueAdminMixin, CoverageAdminMixin, admin.ModelAdmi
     list_filter = ["is_renewal", "is_active", "certification_type"]
     search_fields = ["title", "description"]
     list_select_related = ["certification_type"]
-    autocomplete_fields = ["certification_type"]
+    autocomplete_fields = ["certification_type", "completion_activity_type"]
     filter_horizontal = ["programs", "tiers", "segments"]
     inlines = [PathStepInline]
 
@@ -193,3 +198,123 @@ class CompletionAdmin(LearnerFactAdmin):
     def delete_queryset(self, request, queryset):
         for obj in queryset:
             services.completion_revoke(actor=request.user, completion=obj)
+
+
+class ContentAssetForm(forms.ModelForm):
+    """Partner types and regions as boxes to tick; an uploaded file checked by its content."""
+
+    partner_types = forms.MultipleChoiceField(
+        choices=PartnerType.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Only partners of these types see the asset; none ticked means any type.",
+    )
+    regions = forms.MultipleChoiceField(
+        choices=Region.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Only partners in these regions see the asset; none ticked means any region.",
+    )
+
+    url = forms.URLField(
+        max_length=500, required=False, assume_scheme="https", help_text="The address a link asset opens."
+    )
+
+    class Meta:
+        model = ContentAsset
+        fields = [
+            "title",
+            "description",
+            "category",
+            "kind",
+            "file",
+            "file_name",
+            "url",
+            "tags",
+            "product_lines",
+            "programs",
+            "tiers",
+            "segments",
+            "partner_types",
+            "regions",
+            "needs_content_access",
+            "download_activity_type",
+            "download_points",
+            "published_from",
+            "is_active",
+        ]
+        widgets = {"file": forms.ClearableFileInput(attrs={"accept": library.LIBRARY_ACCEPT})}
+
+    def clean_file(self):
+        upload = self.cleaned_data.get("file")
+        if upload and hasattr(upload, "content_type"):
+            # A new upload: its type is read from its bytes, never from what the browser declared.
+            self.instance.file_content_type = library.validate_asset_file(upload)
+            self.instance.file_size = upload.size
+        return upload
+
+    def clean(self):
+        cleaned = super().clean() or {}
+        upload = cleaned.get("file")
+        if upload and hasattr(upload, "content_type") and not cleaned.get("file_name"):
+            cleaned["file_name"] = upload.name.rsplit("/", 1)[-1][:200]
+        return cleaned
+
+    def full_clean(self):
+        super().full_clean()
+        # A refused upload leaves no file, so the model adds "upload the file": say why once.
+        refused = self.errors.get("file") if self.is_bound else None
+        if refused and len(refused) > 1:
+            del refused[1:]
+
+
+@admin.register(ContentAsset)
+class ContentAssetAdmin(CoverageAdminMixin, admin.ModelAdmin):
+    """The library's assets; saves and deletions audited through ``enablement.library``."""
+
+    form = ContentAssetForm
+    list_display = ["title", "category", "kind", "is_active", "published_from", "downloads", "partners"]
+    list_filter = ["category", "kind", "is_active", "needs_content_access", "product_lines"]
+    search_fields = ["title", "description", "tags"]
+    filter_horizontal = ["product_lines", "programs", "tiers", "segments"]
+    autocomplete_fields = ["download_activity_type"]
+    readonly_fields = ["file_content_type", "file_size"]
+
+    def get_queryset(self, request):
+        # Downloads counted for the partners the manager covers only.
+        covered = Q(downloads__partner__in=Partner.objects.visible_to(request.user))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                download_count=Count("downloads", filter=covered, distinct=True),
+                partner_count=Count("downloads__partner", filter=covered, distinct=True),
+            )
+        )
+
+    @admin.display(description="Downloads", ordering="download_count")
+    def downloads(self, obj) -> int:
+        return obj.download_count
+
+    @admin.display(description="Partners downloading", ordering="partner_count")
+    def partners(self, obj) -> int:
+        return obj.partner_count
+
+    def save_model(self, request, obj, form, change):
+        library.asset_save(actor=request.user, asset=obj, created=not change, fields=form.changed_data)
+
+    def delete_model(self, request, obj):
+        library.asset_delete(actor=request.user, asset=obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            library.asset_delete(actor=request.user, asset=obj)
+
+
+@admin.register(ContentDownload)
+class ContentDownloadAdmin(LearnerFactAdmin):
+    list_display = ["asset", "partner", "user", "downloaded_at"]
+    list_filter = ["asset__category"]
+    search_fields = ["asset__title", "partner__name"]
+    list_select_related = ["asset", "partner", "user"]
+    date_hierarchy = "downloaded_at"

@@ -6,6 +6,7 @@ completions) belong to a person and so to a partner, and are read through the sa
 certifications: a partner admin sees the team's, other partner users their own.
 """
 
+import uuid
 from decimal import Decimal
 
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
+from django.utils import timezone
 
 from core.door import DoorQuerySet, is_active_user, principal_user
 from history.tracking import track_links, tracked
@@ -24,10 +26,13 @@ from partners.models import (
     Membership,
     MembershipRole,
     Partner,
+    PartnerScopedQuerySet,
+    PartnerType,
     Person,
     ProductLine,
+    Region,
 )
-from programs.models import Program, Segment, Tier
+from programs.models import Benefit, BenefitKind, Program, Segment, Tier
 
 
 def catalogue_open_to(model: type[models.Model], principal) -> Q:
@@ -331,6 +336,20 @@ class LearningPath(models.Model):
         default=False,
         help_text="Only renews the certification for people who held it before.",
     )
+    completion_activity_type = models.ForeignKey(
+        ActivityType,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Completing every course of the path records an engagement activity of this type, "
+        "once per person, which the points rules and activity SPIFs price; empty for none.",
+    )
+    completion_points = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="The activity's points; empty for the activity type's default points.",
+    )
     is_active = models.BooleanField(default=True)
     courses = models.ManyToManyField(Course, through="PathStep", related_name="learning_paths")
     programs = models.ManyToManyField(
@@ -366,6 +385,10 @@ class LearningPath(models.Model):
             raise ValidationError({"is_renewal": "A renewal path renews a certification: choose its type."})
         if self.validity_months is not None and self.certification_type_id is None:
             raise ValidationError({"validity_months": "A validity needs a certification type to issue."})
+        if self.completion_points is not None and self.completion_activity_type_id is None:
+            raise ValidationError(
+                {"completion_points": "Points need an activity type for the path's completion to record."}
+            )
 
     @property
     def months_valid(self) -> int | None:
@@ -534,3 +557,268 @@ class Completion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.person} completed {self.course}"
+
+
+# --- the content library ------------------------------------------------------------------------
+
+
+class AssetKind(models.TextChoices):
+    FILE = "file", "File"
+    LINK = "link", "Link"
+
+
+class AssetCategory(models.TextChoices):
+    SALES_DECK = "sales_deck", "Sales deck"
+    BATTLE_CARD = "battle_card", "Battle card"
+    CAMPAIGN_KIT = "campaign_kit", "Co-branded campaign kit"
+    DATASHEET = "datasheet", "Datasheet"
+    CASE_STUDY = "case_study", "Case study"
+    OTHER = "other", "Other"
+
+
+def asset_upload_to(instance: "ContentAsset", filename: str) -> str:
+    # A random name: the stored path never carries what the uploader typed and cannot be guessed;
+    # the original name is kept in ``file_name`` for the download's Content-Disposition.
+    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"library/{uuid.uuid4().hex}.{extension}"
+
+
+def partner_holds_content_access(partner_id: int, programs: models.QuerySet) -> Q:
+    """Whether the partner holds an active "content access" benefit of one of ``programs`` (those
+    it sees), as a condition on assets: of one of the asset's programs when the asset is limited
+    to programs, of any of them otherwise.
+
+    The grants are the gates' (``BenefitGrant``), read by their relation names: enablement sits
+    below gates and does not import them.
+    """
+    held = Benefit.objects.filter(
+        kind=BenefitKind.CONTENT,
+        program__in=programs,
+        grants__partner_id=partner_id,
+        grants__revoked_at__isnull=True,
+    )
+    through = ContentAsset.programs.through.objects
+    program_links = through.filter(contentasset=OuterRef("pk"))
+    # One level deeper, the asset is the outer query's outer row.
+    of_asset_programs = held.filter(
+        program__in=through.filter(contentasset=OuterRef(OuterRef("pk"))).values("program_id")
+    )
+    return Q(~Exists(program_links) & Exists(held)) | Q(Exists(of_asset_programs))
+
+
+class ContentAssetQuerySet(DoorQuerySet):
+    """The library's assets: staff see them all (they are the vendor's); a partner's people the
+    active, published ones open to their partner (``open_to_partner``); distributors none."""
+
+    def visible_to(self, principal):
+        user = principal_user(principal)
+        if not is_active_user(user):
+            return self.none()
+        if user.is_staff:
+            return self.all()
+        membership = Membership.for_user(user)
+        if membership is None or membership.partner is None:
+            return self.none()
+        return self.open_to_partner(principal, membership.partner)
+
+    def open_to_partner(self, principal, partner: Partner):
+        """The assets open to ``partner``, as the one rule of the library states it.
+
+        An asset is open when it is active and published, and for each kind of limit it has the
+        partner meets one: programs, tiers and segments as the catalogue has them
+        (``catalogue_open_to``), one of its partner types, one of its regions; and, when it asks
+        for the "content access" benefit, the partner holds one (of one of its programs, when it is
+        limited to programs).
+        """
+        now = timezone.now()
+        return (
+            self.filter(is_active=True)
+            .filter(Q(published_from__isnull=True) | Q(published_from__lte=now))
+            .filter(catalogue_open_to(ContentAsset, principal))
+            .filter(Q(partner_types=[]) | Q(partner_types__contains=[partner.partner_type]))
+            .filter(Q(regions=[]) | Q(regions__contains=[partner.region]))
+            .filter(
+                Q(needs_content_access=False)
+                | partner_holds_content_access(partner.pk, Program.objects.visible_to(principal))
+            )
+        )
+
+    def _actionable_download(self, principal):
+        """Download an asset (and count it for the partner): a partner's people, of what they see."""
+        user = principal_user(principal)
+        membership = Membership.for_user(user)
+        if membership is None or membership.partner_id is None:
+            return self.none()
+        return self.visible_to(principal)
+
+    def _actionable_manage(self, principal):
+        return self._with_model_permission(principal, "change")
+
+
+@tracked()
+class ContentAsset(models.Model):
+    """A file or a link of the content library (a sales deck, a battle card, a campaign kit).
+
+    Files are stored under a random name and served by the application to those who may see the
+    asset (``ContentAsset.objects.visible_to``), never from a public address.
+    """
+
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    category = models.CharField(max_length=16, choices=AssetCategory.choices, default=AssetCategory.OTHER)
+    kind = models.CharField(max_length=8, choices=AssetKind.choices, default=AssetKind.FILE)
+    file = models.FileField(upload_to=asset_upload_to, blank=True, max_length=200)
+    file_name = models.CharField(max_length=200, blank=True, help_text="The name the file downloads under.")
+    file_content_type = models.CharField(max_length=100, blank=True, editable=False)
+    file_size = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
+    url = models.URLField(max_length=500, blank=True, help_text="The address a link asset opens.")
+    tags = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Words to search by, separated by commas (competitor, pricing...).",
+    )
+    product_lines = models.ManyToManyField(ProductLine, blank=True, related_name="content_assets")
+    programs = models.ManyToManyField(
+        Program,
+        blank=True,
+        related_name="content_assets",
+        help_text="Only partners seeing one of these programs see the asset; empty means every partner.",
+    )
+    tiers = models.ManyToManyField(
+        Tier,
+        blank=True,
+        related_name="content_assets",
+        help_text="Only partners holding one of these tiers, or a higher one of its program, see the "
+        "asset; empty means any tier.",
+    )
+    segments = models.ManyToManyField(
+        Segment,
+        blank=True,
+        related_name="content_assets",
+        help_text="Only partners in one of these segments see the asset; empty means any partner.",
+    )
+    partner_types = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Only partners of these types see the asset; empty means any type.",
+    )
+    regions = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Only partners in these regions see the asset; empty means any region.",
+    )
+    needs_content_access = models.BooleanField(
+        default=True,
+        help_text="Only partners holding a \u201ccontent access\u201d benefit (of one of the asset's "
+        "programs, when it has any) see the asset.",
+    )
+    download_activity_type = models.ForeignKey(
+        ActivityType,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="A partner's first download of the asset records an engagement activity of this "
+        "type, which the points rules and activity SPIFs price; empty for none.",
+    )
+    download_points = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="The activity's points; empty for the activity type's default points.",
+    )
+    published_from = models.DateTimeField(null=True, blank=True, help_text="Hidden from partners until then.")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ContentAssetQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["title", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                name="content_asset_file_or_link",
+                condition=(Q(kind=AssetKind.FILE) & ~Q(file="") & Q(url=""))
+                | (Q(kind=AssetKind.LINK) & Q(file="") & ~Q(url="")),
+                violation_error_message="A file asset has a file and no address; a link an address and no file.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def tag_list(self) -> list[str]:
+        return [tag.strip() for tag in self.tags.split(",") if tag.strip()]
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.kind == AssetKind.FILE:
+            if not self.file:
+                errors["file"] = "Upload the file of a file asset."
+            if self.url:
+                errors["url"] = "A file asset has no address: choose the link kind instead."
+        elif self.kind == AssetKind.LINK:
+            if not self.url:
+                errors["url"] = "Give the address a link asset opens."
+            if self.file:
+                errors["file"] = "A link asset has no file: choose the file kind instead."
+        unknown_types = sorted(set(self.partner_types or []) - set(PartnerType.values))
+        if not isinstance(self.partner_types, list) or unknown_types:
+            errors["partner_types"] = f"Unknown partner types: {', '.join(map(str, unknown_types))}."
+        unknown_regions = sorted(set(self.regions or []) - set(Region.values))
+        if not isinstance(self.regions, list) or unknown_regions:
+            errors["regions"] = f"Unknown regions: {', '.join(map(str, unknown_regions))}."
+        if self.download_points is not None and self.download_activity_type_id is None:
+            errors["download_points"] = "Points need an activity type for the download to record."
+        if errors:
+            raise ValidationError(errors)
+
+
+track_links(ContentAsset.product_lines.through, name="ContentAssetProductLineEvent")
+track_links(ContentAsset.programs.through, name="ContentAssetProgramEvent")
+track_links(ContentAsset.tiers.through, name="ContentAssetTierEvent")
+track_links(ContentAsset.segments.through, name="ContentAssetSegmentEvent")
+
+
+class ContentDownloadQuerySet(PartnerScopedQuerySet):
+    """Downloads belong to the partner whose person downloaded: staff see those of the partners
+    they cover, a partner admin the team's, other partner users their own."""
+
+    def visible_to(self, principal):
+        visible = super().visible_to(principal)
+        user = principal_user(principal)
+        if not is_active_user(user) or user.is_staff:
+            return visible
+        membership = Membership.for_user(user)
+        if (
+            membership is not None
+            and membership.partner_id is not None
+            and membership.role != MembershipRole.ADMIN
+        ):
+            return visible.filter(user=user)
+        return visible
+
+
+@tracked()
+class ContentDownload(models.Model):
+    """One download (or opening of a link) of an asset, counted for the downloader's partner."""
+
+    asset = models.ForeignKey(ContentAsset, on_delete=models.CASCADE, related_name="downloads")
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="content_downloads")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    downloaded_at = models.DateTimeField(default=timezone.now)
+
+    objects = ContentDownloadQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-downloaded_at", "-pk"]
+        indexes = [
+            models.Index(fields=["asset", "partner"]),
+            models.Index(fields=["partner", "downloaded_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.asset} – {self.partner}"

@@ -86,6 +86,62 @@ def _completion_activity_sync(
     return touched
 
 
+def path_activity_id(path_id: int, person_id: int) -> str:
+    return f"path:{path_id}:person:{person_id}"
+
+
+def _path_activity_sync(*, person: Person, course: Course, on: datetime.date) -> list[int]:
+    """Keep one engagement activity per learning path ``person`` has completed; the ids it touched.
+
+    Each active path containing ``course`` whose ``completion_activity_type`` is set records an
+    activity of that type (``enablement``, ``path:<path>:person:<person>``) once every one of its
+    courses is completed, dated ``on``; a person earns once per path. When a revoked completion
+    leaves the path unfinished, its activity is deleted, so the incentives engine reverses it.
+    """
+    paths = list(
+        LearningPath.objects.filter(
+            is_active=True, completion_activity_type__isnull=False, steps__course=course
+        )
+        .select_related("completion_activity_type")
+        .prefetch_related("steps")
+        .distinct()
+    )
+    if not paths:
+        return []
+    done = set(Completion.objects.filter(person=person).values_list("course_id", flat=True))
+    keys = {path.pk: path_activity_id(path.pk, person.pk) for path in paths}
+    existing = {
+        activity.external_id: activity
+        for activity in EngagementActivity.objects.filter(
+            source=ACTIVITY_SOURCE, external_id__in=keys.values()
+        )
+    }
+    touched = []
+    name = f"{person.first_name} {person.last_name}".strip()
+    for path in paths:
+        finished = {step.course_id for step in path.steps.all()} <= done
+        activity = existing.get(keys[path.pk])
+        if finished and activity is None:
+            activity_type = path.completion_activity_type
+            assert activity_type is not None  # the query keeps paths naming one
+            created = EngagementActivity.objects.create(
+                partner_id=person.partner_id,
+                activity_type=activity_type,
+                points=path.completion_points
+                if path.completion_points is not None
+                else activity_type.default_points,
+                occurred_on=on,
+                description=f"Completed the {path.title} path – {name}"[:300],
+                source=ACTIVITY_SOURCE,
+                external_id=keys[path.pk],
+            )
+            touched.append(created.pk)
+        elif not finished and activity is not None:
+            touched.append(activity.pk)
+            activity.delete()
+    return touched
+
+
 def catalogue_save(
     *, actor, definition: models.Model, created: bool, fields: Iterable[str] = ()
 ) -> models.Model:
@@ -200,6 +256,7 @@ def completion_record(
             actor=actor, person=person, course=course, on=timezone.localdate(completed_at)
         )
         activity_ids = _completion_activity_sync(person=person, course=course)
+        activity_ids += _path_activity_sync(person=person, course=course, on=timezone.localdate(completed_at))
         facts_changed.send(sender=Completion, partner_ids={person.partner_id})
         if activity_ids:
             activities_changed.send(sender=Completion, activity_ids=activity_ids)
@@ -230,6 +287,7 @@ def completion_revoke(*, actor, completion: Completion) -> None:
         revoked = Completion(pk=completion.pk)
         completion.delete()
         activity_ids = _completion_activity_sync(person=person, course=course, revoked=revoked)
+        activity_ids += _path_activity_sync(person=person, course=course, on=timezone.localdate())
         facts_changed.send(sender=Completion, partner_ids={person.partner_id})
         if activity_ids:
             activities_changed.send(sender=Completion, activity_ids=activity_ids)

@@ -46,6 +46,7 @@ _READ_ONLY = {
     "enrolment",
     "quizattempt",
     "completion",
+    "contentdownload",
     # Coverage: a manager reads his own, and never widens it himself.
     "managerprofile",
     # Who manages which program: administrators grant it, managers see it.

@@ -2,6 +2,7 @@ from django.urls import path
 
 from portal import (
     analytics_cohort_views,
+    analytics_enablement_views,
     analytics_leaderboard_views,
     analytics_lifetime_views,
     analytics_roi_views,
@@ -10,6 +11,7 @@ from portal import (
     deal_views,
     inbox_views,
     learning_views,
+    library_views,
     mdf_views,
     partner_figures_views,
     views,
@@ -50,6 +52,12 @@ urlpatterns = [
     path(
         "manager/analytics/lifetime.csv", analytics_lifetime_views.lifetime_csv, name="analytics_lifetime_csv"
     ),
+    path("manager/analytics/enablement/", analytics_enablement_views.enablement, name="analytics_enablement"),
+    path(
+        "manager/analytics/enablement.csv",
+        analytics_enablement_views.enablement_csv,
+        name="analytics_enablement_csv",
+    ),
     path("announcements/", announcement_views.announcements, name="announcements"),
     path("announcements/<int:pk>/read/", announcement_views.announcement_read, name="announcement_read"),
     path("learning/", learning_views.catalogue, name="learning"),
@@ -67,6 +75,8 @@ urlpatterns = [
         name="module_done",
     ),
     path("learning/courses/<int:pk>/quiz/", learning_views.course_quiz, name="course_quiz"),
+    path("library/", library_views.library, name="library"),
+    path("library/<int:pk>/download/", library_views.library_download, name="library_download"),
     path("deals/", deal_views.deal_list, name="deals"),
     path("deals/new/", deal_views.deal_register, name="deal_register"),
     path("deals/<int:pk>/", deal_views.deal_detail, name="deal_detail"),

@@ -197,6 +197,8 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 MEDIA_URL = "/media/"
 # Uploaded proofs of performance and similar files: a hard ceiling per file.
 PRM_MAX_UPLOAD_BYTES = env_int("PRM_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
+# Files of the content library (decks, campaign kits) are larger: their own ceiling.
+PRM_MAX_LIBRARY_UPLOAD_BYTES = env_int("PRM_MAX_LIBRARY_UPLOAD_BYTES", 50 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 20 * 1024 * 1024)
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -26,7 +26,17 @@ from django.utils import timezone
 from api.models import IntegrationToken
 from api.services import token_issue
 from deals.models import Deal, MdfLedgerEntry, MdfPeriod, MdfRequest
-from enablement.models import Completion, Course, Enrolment, Quiz, QuizAttempt, QuizAttemptGrant
+from enablement.models import (
+    AssetKind,
+    Completion,
+    ContentAsset,
+    ContentDownload,
+    Course,
+    Enrolment,
+    Quiz,
+    QuizAttempt,
+    QuizAttemptGrant,
+)
 from events.models import OutboxEvent
 from gates.models import (
     BenefitGrant,
@@ -96,6 +106,7 @@ VENDOR_WIDE = {
     "axes.AccessAttempt",
     "axes.AccessFailureLog",
     "axes.AccessLog",
+    "enablement.ContentAsset",
     "enablement.Course",
     "enablement.LearningPath",
     "enablement.Question",
@@ -151,6 +162,9 @@ class Shared:
         )
         self.course = Course.objects.create(title="Selling the platform", track="sales", duration_minutes=90)
         self.quiz = Quiz.objects.create(course=self.course)
+        self.asset = ContentAsset.objects.create(
+            title="Battle card", kind=AssetKind.LINK, url="https://cdn.example.com/card"
+        )
 
 
 class Organisation:
@@ -269,6 +283,9 @@ class Organisation:
         self.quiz_attempt_grant = QuizAttemptGrant.objects.create(
             person=self.person, quiz=shared.quiz, extra_attempts=1, granted_by=manager
         )
+        self.content_download = ContentDownload.objects.create(
+            asset=shared.asset, partner=partner, user=self.user
+        )
 
 
 # model -> the attribute of ``Organisation`` holding its object.
@@ -306,6 +323,7 @@ SCOPED = {
     QuizAttempt: "quiz_attempt",
     Completion: "completion",
     QuizAttemptGrant: "quiz_attempt_grant",
+    ContentDownload: "content_download",
 }
 
 

@@ -11,6 +11,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from core.models import AuditEntry
@@ -220,3 +221,72 @@ def test_points_need_an_activity_type(catalogue):
     with pytest.raises(ValidationError) as refused:
         catalogue.refresher.full_clean()
     assert "completion_points" in refused.value.message_dict
+
+
+# --- a learning path completed: its own activity type --------------------------------------------
+
+
+@pytest.fixture
+def path_priced(catalogue):
+    """The Sales Engineer path records "path completed" (40 points) once both its courses are done;
+    a SPIF pays USD 300 on that type alone, so a rule can tell a path from a course."""
+    program = ProgramFactory()
+    path_completed = ActivityTypeFactory(code="path-completed", name="Path completed", default_points=10)
+    catalogue.path.completion_activity_type = path_completed
+    catalogue.path.completion_points = 40
+    catalogue.path.save()
+    spif = spif_rule(program, trigger=SpifTrigger.ACTIVITY, amount="300", name="Certify to earn")
+    spif.activity_types.set([path_completed])
+    return {"spif": spif, "type": path_completed}
+
+
+def test_completing_a_path_records_its_own_activity_once_and_pays_the_spif(
+    catalogue, path_priced, superuser, django_capture_on_commit_callbacks
+):
+    person = PersonFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        completion_record(actor=superuser, person=person, course=catalogue.basics, completed_at=_at(DAY))
+        assert not EngagementActivity.objects.filter(activity_type=path_priced["type"]).exists()
+        later = DAY + datetime.timedelta(days=4)
+        completion_record(actor=superuser, person=person, course=catalogue.demo, completed_at=_at(later))
+        # Completing a course of the path again earns the path nothing more.
+        completion_record(
+            actor=superuser,
+            person=person,
+            course=catalogue.basics,
+            completed_at=_at(later + datetime.timedelta(1)),
+        )
+    activity = EngagementActivity.objects.get(activity_type=path_priced["type"])
+    assert (activity.partner_id, activity.points, activity.occurred_on) == (person.partner_id, 40, later)
+    assert activity.external_id == f"path:{catalogue.path.pk}:person:{person.pk}"
+    assert _ledger(path_priced["spif"]) == [("activity", EntryType.EARNING, Decimal("300.00"), "USD")]
+
+
+def test_a_revoked_completion_that_unfinishes_the_path_reverses_its_activity(
+    catalogue, path_priced, superuser, django_capture_on_commit_callbacks
+):
+    person = PersonFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        completion_record(actor=superuser, person=person, course=catalogue.basics, completed_at=_at(DAY))
+        demo, _ = completion_record(
+            actor=superuser, person=person, course=catalogue.demo, completed_at=_at(DAY)
+        )
+    assert EngagementActivity.objects.filter(activity_type=path_priced["type"]).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        completion_revoke(actor=superuser, completion=demo)
+    assert not EngagementActivity.objects.filter(activity_type=path_priced["type"]).exists()
+    assert sum(entry.amount for entry in LedgerEntry.objects.filter(rule=path_priced["spif"])) == 0
+
+
+def test_a_path_without_an_activity_type_records_none(catalogue, superuser):
+    person = PersonFactory()
+    completion_record(actor=superuser, person=person, course=catalogue.basics, completed_at=_at(DAY))
+    completion_record(actor=superuser, person=person, course=catalogue.demo, completed_at=_at(DAY))
+    assert not EngagementActivity.objects.exists()
+
+
+def test_path_points_need_an_activity_type(catalogue):
+    catalogue.path.completion_points = 10
+    with pytest.raises(ValidationError) as caught:
+        catalogue.path.full_clean()
+    assert "completion_points" in caught.value.message_dict

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from deals import mdf
 from deals.models import Deal, DealStatus, MdfRequest
+from enablement.models import AssetKind, ContentAsset
 from gates.models import Gate, GateOutcome, GateState, GateStatus, GateStatusChange, PartnerTier, TierChange
 from tests.deals.helpers import approved_deal, grant_deal_registration, grant_mdf
 from tests.factories import (
@@ -32,6 +33,22 @@ class World:
     mdf_request: MdfRequest  # requested
     mdf_claimed: MdfRequest  # claimed, with a proof
     other_mdf: MdfRequest
+    asset: ContentAsset  # a file of the library open to the partner's region only
+    other_asset: ContentAsset  # open to the other partner's region only
+
+
+def _asset(title: str, region: str) -> ContentAsset:
+    upload = SimpleUploadedFile("deck.pdf", PDF)
+    return ContentAsset.objects.create(
+        title=title,
+        kind=AssetKind.FILE,
+        file=upload,
+        file_name="deck.pdf",
+        file_content_type="application/pdf",
+        file_size=len(PDF),
+        regions=[region],
+        needs_content_access=False,
+    )
 
 
 def _claimed(partner, admin, approver) -> MdfRequest:
@@ -73,6 +90,8 @@ def build_world(*, partner, other_partner, partner_admin, other_partner_admin) -
         mdf_request=_mdf(partner, partner_admin, "Webinar", "1000.00"),
         mdf_claimed=_claimed(partner, partner_admin, approver),
         other_mdf=_mdf(other_partner, other_partner_admin, "Roadshow", "700.00"),
+        asset=_asset("EMEA deck", partner.region),
+        other_asset=_asset("Americas deck", other_partner.region),
     )
 
 

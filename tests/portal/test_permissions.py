@@ -68,6 +68,14 @@ GET_MATRIX = [
     ("mdf_detail", "mdf_request", [LOGIN, 200, 200, 404, 404, 200, 200]),
     ("mdf_detail", "other_mdf", [LOGIN, 404, 404, 200, 404, 404, 200]),
     ("mdf_proof", "mdf_claimed", [LOGIN, 200, 200, 404, 404, 200, 200]),
+    # The content library: partner users, each the assets open to their partner; the file of
+    # another's answers 404 as a program out of sight does. Staff manage it in the admin.
+    ("library", None, [LOGIN, 200, 200, 200, 404, 404, 404]),
+    ("library_download", "asset", [LOGIN, 200, 200, 404, 404, 404, 404]),
+    ("library_download", "other_asset", [LOGIN, 404, 404, 200, 404, 404, 404]),
+    # The enablement funnel: channel managers, over their coverage.
+    ("analytics_enablement", None, [LOGIN, 404, 404, 404, 404, 200, 200]),
+    ("analytics_enablement_csv", None, [LOGIN, 404, 404, 404, 404, 200, 200]),
     # Every role has an inbox and its preferences.
     ("inbox", None, [LOGIN, 200, 200, 200, 200, 200, 200]),
     ("inbox_preferences", None, [LOGIN, 200, 200, 200, 200, 200, 200]),
@@ -116,6 +124,7 @@ EXPORT_MATRIX = [
         [LOGIN, 200, 200, 200, 200, 200, 200],
     ),
     ("portal:mdf", {"export": "csv"}, [LOGIN, 200, 200, 200, 404, 200, 200]),
+    ("portal:library", {"export": "csv", "q": "deck"}, [LOGIN, 200, 200, 200, 404, 404, 404]),
     ("portal:team", {"export": "csv"}, [LOGIN, 200, 200, 200, 404, 404, 404]),
     ("portal:partners", {"export": "csv"}, [LOGIN, 404, 404, 404, 200, 200, 200]),
     ("portal:partners", {"export": "csv", "region": "na"}, [LOGIN, 404, 404, 404, 200, 200, 200]),
@@ -148,6 +157,9 @@ def test_export_matrix(client, request, world, partner, other_partner, name, que
     assert hidden_deal.reference not in text and hidden_mdf.reference not in text
     if name in ("portal:partners", "portal:manager", "incentives:index"):
         assert other_partner.name not in text
+    if name == "portal:library":
+        shown, hidden = (world.asset, world.other_asset) if ours else (world.other_asset, world.asset)
+        assert shown.title in text and hidden.title not in text
 
 
 # (url name, object, form data, expected status per persona, status the object reaches when allowed)

@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from enablement.models import AssetKind, ContentAsset, ContentDownload
 from gates.models import (
     Gate,
     GateForecast,
@@ -22,6 +23,7 @@ from tests.factories import (
     DealFactory,
     PartnerFactory,
     PersonFactory,
+    ProductLineFactory,
     ProgramFactory,
     TierFactory,
 )
@@ -79,6 +81,11 @@ PAGES = [
     ("channel_manager", "portal:deal_detail", "deal", 12),
     ("channel_manager", "portal:mdf", None, 8),
     ("channel_manager", "portal:mdf_detail", "mdf_request", 9),
+    # + count, page of assets, their product lines, product lines to filter by
+    ("partner_admin", "portal:library", None, 7),
+    # + the paths (none here: the funnel's own test grows them), permissions (2), regions,
+    #   the programs of the filter
+    ("channel_manager", "portal:analytics_enablement", None, 8),
 ]
 
 
@@ -134,6 +141,15 @@ def _grow(partner, distributor, partner_admin, program, size: int) -> None:
             partner=partner, gate=gate, to_status=GateOutcome.PASSED, measures=[1]
         )
         ProgramFactory(parent=program)
+        asset = ContentAsset.objects.create(
+            title=f"Grown asset {size}-{number}",
+            kind=AssetKind.LINK,
+            url="https://cdn.example.com/grown",
+            tags="grown, kit",
+            needs_content_access=False,
+        )
+        asset.product_lines.set([ProductLineFactory(code=f"grown-{size}-{number}")])
+        ContentDownload.objects.create(asset=asset, partner=partner, user=partner_admin)
 
 
 def _count(client, url: str) -> int:
