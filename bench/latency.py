@@ -23,8 +23,10 @@ its POST is sent to the answer of the first read that counts it (an upper
 bound: the status may have changed up to one poll earlier). The worker
 re-evaluates a partner ``PRM_FACT_DEBOUNCE_SECONDS`` after the first fact of a
 burst (``--debounce`` overrides the setting); the facts of a burst share the
-evaluation, which is counted as well. The last line is one JSON object with
-every figure.
+evaluation, which is counted as well. Where the time went is read from the
+one-partner runs the worker recorded: the POST, the wait for the evaluation
+(the debounce and the queue), the evaluation, and the read that showed it
+(medians and p95). The last line is one JSON object with every figure.
 """
 
 import argparse
