@@ -66,7 +66,7 @@ def evaluate_partners_task(partner_ids: list[int]) -> dict:
     """Partners whose facts changed (debounced by ``services.request_reevaluation``), in one evaluation."""
     services.clear_reevaluation_requests(partner_ids)
     summary = services.evaluate(partner_ids=partner_ids)
-    forecast.request_forecast(partner_ids)
+    services.request_reevaluated_forecast(partner_ids)
     return {
         "run": summary.run_id,
         "partners": summary.partners,
@@ -110,6 +110,8 @@ def notify_partner_changes(partner_id: int, lines: list[str]) -> int:
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=30, max_retries=5)
 def forecast_gates_task(partner_ids: list[int] | None = None) -> dict:
     """At-risk forecasts after an evaluation: every partner nightly, or the partners just re-evaluated."""
+    if partner_ids is not None:
+        services.clear_forecast_requests(partner_ids)
     summary = forecast.forecasts_refresh(partner_ids=partner_ids)
     return {"partners": summary.partners, "at_risk": summary.at_risk, "started": summary.started}
 

@@ -345,8 +345,13 @@ PRM_REFERENCE_CURRENCY = env_str("PRM_REFERENCE_CURRENCY", "USD")
 # Partners evaluated per chunk by the set-based gate evaluation.
 PRM_EVALUATION_CHUNK_SIZE = env_int("PRM_EVALUATION_CHUNK_SIZE", 5000)
 # Seconds to wait after a fact arrives before re-evaluating its partner, so that
-# a burst of facts causes one evaluation.
-PRM_FACT_DEBOUNCE_SECONDS = env_int("PRM_FACT_DEBOUNCE_SECONDS", 10)
+# a burst of facts causes one evaluation (the facts of the next second join the
+# first). Short, so that a fact shows in the partner's status within seconds
+# (bench.latency measures it); docker-compose.yml and the README say the same.
+PRM_FACT_DEBOUNCE_SECONDS = env_int("PRM_FACT_DEBOUNCE_SECONDS", 1)
+# Seconds between the re-evaluation of a partner on new facts and its at-risk
+# forecast, so that a burst of re-evaluations is forecast once.
+PRM_FORECAST_DEBOUNCE_SECONDS = env_int("PRM_FORECAST_DEBOUNCE_SECONDS", 10)
 # Seconds to wait after a definition (gate, segment, tier, rate...) changes before
 # re-evaluating every partner, so that a burst of edits causes one run.
 PRM_DEFINITION_DEBOUNCE_SECONDS = env_int("PRM_DEFINITION_DEBOUNCE_SECONDS", 10)

@@ -231,3 +231,26 @@ def test_hsts_is_sent_on_secure_requests(client, settings):
     settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     response = client.get("/healthz", secure=True)
     assert response["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+
+
+def test_the_fact_debounce_is_the_same_in_settings_docker_compose_and_the_readme():
+    """What an installation gets by default, whichever way it is started or read about."""
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; "
+            "print(settings.PRM_FACT_DEBOUNCE_SECONDS)",
+        ],
+        env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "prm.settings", "DEBUG": "True"},
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=root,
+    )
+    default = result.stdout.strip().splitlines()[-1]
+    compose = (root / "docker-compose.yml").read_text()
+    readme = (root / "README.md").read_text()
+    assert f"PRM_FACT_DEBOUNCE_SECONDS: ${{PRM_FACT_DEBOUNCE_SECONDS:-{default}}}" in compose
+    assert f"| `PRM_FACT_DEBOUNCE_SECONDS` | `{default}` |" in readme

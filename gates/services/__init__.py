@@ -32,11 +32,13 @@ from gates.services.overrides import tier_override_clear, tier_override_set
 from gates.services.queueing import (
     REEVALUATION_BATCH,
     claim_marks,
+    clear_forecast_requests,
     clear_reevaluation_requests,
     evaluation_queue_full,
     evaluation_queue_partner,
     full_evaluation_started,
     request_full_evaluation,
+    request_reevaluated_forecast,
     request_reevaluation,
 )
 from gates.services.runs import (
@@ -89,6 +91,7 @@ __all__ = [
     "changes_notify",
     "chunk_evaluate",
     "claim_marks",
+    "clear_forecast_requests",
     "clear_reevaluation_requests",
     "criteria_diff",
     "criteria_lines",
@@ -110,6 +113,7 @@ __all__ = [
     "next_version",
     "partner_chunks",
     "request_full_evaluation",
+    "request_reevaluated_forecast",
     "request_reevaluation",
     "run_fail",
     "run_finish",

@@ -69,6 +69,38 @@ def clear_reevaluation_requests(partner_ids: Sequence[int]) -> None:
     cache.delete_many([_debounce_key(partner_id) for partner_id in partner_ids])
 
 
+def _forecast_key(partner_id: int) -> str:
+    return f"gates:forecast:{partner_id}"
+
+
+def request_reevaluated_forecast(partner_ids: Sequence[int]) -> None:
+    """Forecast these partners, just re-evaluated on new facts, once per burst, after commit.
+
+    The forecast follows ``PRM_FORECAST_DEBOUNCE_SECONDS`` later, and partners
+    re-evaluated meanwhile join it, as facts join a re-evaluation: with a
+    fact a second, a partner is re-evaluated every second but forecast once,
+    so the workers spend their time on the evaluations that partners wait to
+    see. The task clears the marks before it measures.
+    """
+    ids = sorted({int(partner_id) for partner_id in partner_ids})
+    if ids:
+        transaction.on_commit(lambda: _queue_forecast(ids))
+
+
+def _queue_forecast(partner_ids: list[int]) -> None:
+    delay = settings.PRM_FORECAST_DEBOUNCE_SECONDS
+    claimed = claim_marks(
+        [_forecast_key(partner_id) for partner_id in partner_ids], timeout=max(delay * 6, 60)
+    )
+    due = [partner_id for partner_id, mine in zip(partner_ids, claimed, strict=True) if mine]
+    if due:
+        task("gates.tasks.forecast_gates_task").apply_async(args=(due,), countdown=delay)
+
+
+def clear_forecast_requests(partner_ids: Sequence[int]) -> None:
+    cache.delete_many([_forecast_key(partner_id) for partner_id in partner_ids])
+
+
 # The mark of a full evaluation queued and not started yet.
 _FULL_RUN_PENDING_KEY = "gates:full-run-pending"
 

@@ -53,6 +53,30 @@ def test_a_fact_after_the_evaluation_started_queues_another(ladder, django_captu
     assert queued.call_count == 2
 
 
+def test_a_burst_of_re_evaluations_is_forecast_once_and_the_forecast_clears_the_mark(
+    ladder, settings, django_capture_on_commit_callbacks
+):
+    settings.PRM_FORECAST_DEBOUNCE_SECONDS = 10
+    partner, other = PartnerFactory(), PartnerFactory()
+    ladder.certify(partner, 1)
+    with mock.patch.object(tasks.forecast_gates_task, "apply_async") as queued:
+        for ids in ([partner.pk], [partner.pk], [partner.pk, other.pk]):  # a fact a second
+            with django_capture_on_commit_callbacks(execute=True):
+                tasks.evaluate_partners_task.delay(ids)
+    assert queued.call_args_list == [
+        mock.call(args=([partner.pk],), countdown=10),
+        mock.call(args=([other.pk],), countdown=10),
+    ]
+    result = tasks.forecast_gates_task.delay([partner.pk]).get()
+    assert result["partners"] == 1
+    with (
+        mock.patch.object(tasks.forecast_gates_task, "apply_async") as queued,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        tasks.evaluate_partners_task.delay([partner.pk])
+    queued.assert_called_once_with(args=([partner.pk],), countdown=10)
+
+
 def test_a_rolled_back_fact_queues_nothing(ladder, django_capture_on_commit_callbacks):
     partner = PartnerFactory()
     with (
