@@ -18,7 +18,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from core.money import Money
+from core.money import Money, is_currency
 from incentives import services
 from incentives.models import (
     CommissionRate,
@@ -417,6 +417,8 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Amount", ordering="amount")
     def value(self, obj):
+        if not is_currency(obj.currency):  # points: "PTS"
+            return f"{obj.amount.normalize():,f} {obj.currency}"
         return str(Money(obj.amount, obj.currency))
 
 
