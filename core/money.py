@@ -7,11 +7,15 @@ payable or displayed figure. Intermediate conversions keep full precision.
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 
 from babel.numbers import get_territory_currencies
+from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from moneyed import CURRENCIES
 
 # Codes that are not money a partner can be paid in.
@@ -94,8 +98,61 @@ class Money:
         return f"{round_money(self.amount, self.currency):,} {self.currency}"
 
 
+@lru_cache(maxsize=16)
+def _options_html(choices: tuple[tuple[str, str], ...]) -> SafeString:
+    return format_html_join("", '<option value="{}">{}</option>', choices)
+
+
+def _attributes(attrs: dict) -> SafeString:
+    """Attributes in their given order, as ``django/forms/widgets/attrs.html`` writes them."""
+    return format_html_join(
+        "",
+        "{}",
+        (
+            (format_html(" {}", key) if value is True else format_html(' {}="{}"', key, value),)
+            for key, value in attrs.items()
+            if value is not False and value is not None
+        ),
+    )
+
+
+class CurrencySelect(forms.Select):
+    """The currency list as an ordinary select, its options rendered once per process.
+
+    Django renders a select option by option through templates; with some 300
+    currencies a page of money rows (a program's benefits in the admin) spent
+    seconds there. The markup is the same as ``forms.Select``'s.
+    """
+
+    def render(self, name, value, attrs=None, renderer=None) -> SafeString:
+        final_attrs = self.build_attrs(self.attrs, attrs)
+        options = _options_html(tuple((str(code), str(label)) for code, label in self.choices))
+        plain = format_html('<option value="{}">', "" if value is None else value)
+        options = mark_safe(options.replace(plain, plain[:-1] + " selected>", 1))  # noqa: S308 (escaped above)
+        return format_html('<select name="{}"{}>{}</select>', name, _attributes(final_attrs), options)
+
+
+class CurrencyChoiceField(forms.TypedChoiceField):
+    """A choice of currency whose copies share the (never changed) list of currencies.
+
+    A form copies its fields for every instance, and ``ChoiceField`` deep-copies its
+    choices: some 300 tuples per currency field per form, most of a page's time on
+    a formset of money rows.
+    """
+
+    def __deepcopy__(self, memo):
+        result = forms.Field.__deepcopy__(self, memo)
+        result._choices = self._choices  # type: ignore[attr-defined]
+        return result
+
+
 class CurrencyField(models.CharField):
     """An ISO 4217 code, checked against the list of real currencies."""
+
+    def formfield(self, **kwargs):
+        kwargs.setdefault("widget", CurrencySelect)
+        kwargs.setdefault("choices_form_class", CurrencyChoiceField)
+        return super().formfield(**kwargs)
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("max_length", 3)

@@ -467,17 +467,9 @@ class PartnerTierAdmin(CoverageAdminMixin, admin.ModelAdmin):
     """Tiers are earned through gates; a channel manager may override one with a reason and an expiry."""
 
     form = PartnerTierForm
-    list_display = [
-        "partner",
-        "program",
-        "tier",
-        "since",
-        "earned_tier",
-        "qualified_tier",
-        "grace_until",
-        "override_tier",
-        "override_expires_on",
-    ]
+    # Tier names without their program's (the program has its column), the override with its expiry.
+    list_display = ["partner", "program", "held", "since", "earned", "grace_until", "override"]
+    list_display_links = ["partner"]
     list_filter = ["program", "tier"]
     search_fields = ["partner__name"]
     list_select_related = [
@@ -493,6 +485,25 @@ class PartnerTierAdmin(CoverageAdminMixin, admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [*self.readonly_fields, "partner", "program"] if obj else self.readonly_fields
+
+    @admin.display(description="Tier", ordering="tier__rank")
+    def held(self, obj: PartnerTier) -> str:
+        return obj.tier.name if obj.tier else "–"
+
+    @admin.display(description="Earned / qualified")
+    def earned(self, obj: PartnerTier) -> str:
+        earned = obj.earned_tier.name if obj.earned_tier else "–"
+        if obj.qualified_tier_id == obj.earned_tier_id:
+            return earned
+        return f"{earned} / {obj.qualified_tier.name if obj.qualified_tier else '–'}"
+
+    @admin.display(description="Override", ordering="override_tier__rank")
+    def override(self, obj: PartnerTier) -> str:
+        if obj.override_tier is None:
+            return "–"
+        if obj.override_expires_on is None:
+            return obj.override_tier.name
+        return f"{obj.override_tier.name} until {obj.override_expires_on:%d %b %Y}"
 
     def save_model(self, request, obj, form, change):
         partner = obj.partner

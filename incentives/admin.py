@@ -18,6 +18,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from core.money import Money, is_currency
 from incentives import services
 from incentives.models import (
     CommissionRate,
@@ -397,18 +398,9 @@ class TransitionInline(CoverageInlineMixin, admin.TabularInline):
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdmin):
-    list_display = [
-        "posted_at",
-        "partner",
-        "rule",
-        "source",
-        "component",
-        "entry_type",
-        "amount",
-        "currency",
-        "period",
-        "state",
-    ]
+    # The amount (with its currency) and the state stay in view at 1366 px.
+    list_display = ["posted_at", "partner", "rule", "source", "kind", "value", "state", "period"]
+    list_display_links = ["posted_at"]
     list_filter = ["state", "entry_type", "component", "rule__kind", "currency", "period"]
     search_fields = ["partner__name", "description", "source_id", "rule__name"]
     list_select_related = ["partner", "rule"]
@@ -418,6 +410,16 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
     @admin.display(description="Source")
     def source(self, obj):
         return f"{obj.get_source_type_display()} {obj.source_id}"
+
+    @admin.display(description="Kind", ordering="component")
+    def kind(self, obj):
+        return f"{obj.get_component_display()}, {obj.get_entry_type_display().lower()}"
+
+    @admin.display(description="Amount", ordering="amount")
+    def value(self, obj):
+        if not is_currency(obj.currency):  # points: "PTS"
+            return f"{obj.amount.normalize():,f} {obj.currency}"
+        return str(Money(obj.amount, obj.currency))
 
 
 @admin.register(Redemption)

@@ -256,6 +256,8 @@ class TargetRow:
     met: int  # criteria of the next gate the partner meets
     total: int  # criteria of the next gate
     in_grace_until: datetime.date | None
+    progress: float = 0.0  # the mean of the criteria's bars, 0..1: how close the gate is
+    still_needed: tuple[str, ...] = ()  # the unmet criteria in words: "1 more person holding…"
 
 
 @dataclass
@@ -274,7 +276,7 @@ class ManagerSummary:
     period_start: datetime.date
 
 
-def _main_program() -> Program | None:
+def main_program() -> Program | None:
     return (
         Program.objects.filter(parent__isnull=True, is_active=True, tiers__isnull=False)
         .order_by("id")
@@ -290,7 +292,7 @@ def manager_summary(user, *, as_of: datetime.date | None = None) -> ManagerSumma
     as_of = as_of or timezone.localdate()
     period_start = quarter_start(as_of)
     partners = Partner.objects.visible_to(user)
-    main = _main_program()
+    main = main_program()
     tiers_qs = PartnerTier.objects.visible_to(user).filter(tier__isnull=False)
     if main is not None:
         # Every tier of the main program, highest first, those nobody holds included.
@@ -349,7 +351,7 @@ def targets_list(user, partners: QuerySet[Partner], *, as_of: datetime.date | No
     ``partners`` must be the user's (``visible_to``); four queries whatever their number.
     """
     rows = target_rows(
-        user, list(partners.order_by("name", "id")), main=_main_program(), as_of=as_of or timezone.localdate()
+        user, list(partners.order_by("name", "id")), main=main_program(), as_of=as_of or timezone.localdate()
     )
     return [
         {
@@ -420,6 +422,8 @@ def target_rows(
             None,
         )
         met = total = 0
+        progress = 0.0
+        still_needed: tuple[str, ...] = ()
         if next_gate is not None:
             tree = trees[next_gate.pk]
             status = statuses.get((partner.pk, next_gate.pk))
@@ -429,6 +433,8 @@ def target_rows(
             ]
             total = len(leaves)
             met = sum(leaf.passed for leaf in leaves)
+            progress = sum(leaf.ratio for leaf in leaves) / total if total else 0.0
+            still_needed = tuple(leaf.still_needed for leaf in leaves if not leaf.passed)
         rows.append(
             TargetRow(
                 partner=partner,
@@ -437,6 +443,8 @@ def target_rows(
                 met=met,
                 total=total,
                 in_grace_until=row.grace_until if row else None,
+                progress=progress,
+                still_needed=still_needed,
             )
         )
     return rows

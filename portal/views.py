@@ -28,6 +28,7 @@ from portal.lists import (
     TeamFilterSet,
     TeamTable,
 )
+from portal.summary_charts import summary_charts
 from portal.tables import listing
 from programs.models import Program
 
@@ -257,6 +258,11 @@ def manager(request: HttpRequest) -> HttpResponse:
     return render_portal(
         request,
         "portal/manager.html",
-        {"summary": summary, "at_risk": at_risk, "listing": targets},
+        {
+            "summary": summary,
+            "charts": summary_charts(request.user, summary),
+            "at_risk": at_risk,
+            "listing": targets,
+        },
         section="manager",
     )

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from partners.admin_coverage import CoverageAdminMixin, CoverageInlineMixin, ReadOnlyAdmin
-from prm.forms import PrettyJSONField
+from prm.forms import PrettyJSONField, SharedChoicesField
 from programs import services, versioning
 from programs.admin_rights import ProgramRightsAdminMixin, ProgramRightsInlineMixin
 from programs.models import (
@@ -59,13 +59,26 @@ class TierInline(ProgramRightsInlineMixin, CoverageInlineMixin, admin.TabularInl
     fields = ["rank", "name", "grace_days", "description"]
     ordering = ["rank"]
 
+    def get_queryset(self, request):
+        # Each row is titled by the tier's name, which names its program.
+        return super().get_queryset(request).select_related("program")
+
 
 class BenefitInline(ProgramRightsInlineMixin, CoverageInlineMixin, admin.TabularInline):
     model = Benefit
     extra = 0
     fields = ["name", "kind", "percent", "amount", "currency", "period", "product_line", "customer_segment"]
-    autocomplete_fields = ["product_line", "customer_segment"]
     show_change_link = True
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # Product lines and customer segments are short reference lists: one read for every row.
+        if db_field.name in {"product_line", "customer_segment"}:
+            kwargs["form_class"] = SharedChoicesField
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_queryset(self, request):
+        # Each row is titled by the benefit's name, which names its program.
+        return super().get_queryset(request).select_related("program")
 
 
 class ProgramManagerForm(forms.ModelForm):
@@ -75,7 +88,8 @@ class ProgramManagerForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance.permission_id is None:
+        # Only a submitted row can become a grant; the page itself need not read the permission per row.
+        if self.is_bound and self.instance.permission_id is None:
             # Rows of this panel are always the right to manage the program.
             app_label, codename = MANAGE_PROGRAM.split(".")
             self.instance.permission = Permission.objects.get(
@@ -99,7 +113,10 @@ class ProgramManagerInline(CoverageInlineMixin, admin.TabularInline):
 
     def get_queryset(self, request):
         return (
-            super().get_queryset(request).filter(permission__codename="manage_program").select_related("user")
+            super()
+            .get_queryset(request)
+            .filter(permission__codename="manage_program")
+            .select_related("user", "permission", "content_object")
         )
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):

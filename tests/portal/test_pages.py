@@ -175,7 +175,7 @@ def test_the_manager_summary(client, partner, channel_manager):
     # Every tier of the program, highest first, those nobody holds included.
     assert [row["name"] for row in response.context["summary"].by_tier] == ["Platinum", "Gold", "Silver"]
     assert "Platinum 0" in text and "Gold 1" in text and "Silver 1" in text and "No tier 0" in text
-    assert "Gates passed this period 1" in text and "Silver gate: 1" in text
+    assert "Gates passed this period: 1" in text and "Silver gate: 1" in text
     assert "Acme : Silver until" in text
     assert "2 deal registrations" in text and "1 under review for a conflicting claim" in text
     assert "Far Away" not in text
@@ -215,7 +215,7 @@ def test_gates_passed_before_this_period_are_not_counted(client, partner, channe
     tier_program(partner)
     GateStatusChange.objects.update(changed_at=timezone.now() - datetime.timedelta(days=200))
     client.force_login(channel_manager)
-    assert "Gates passed this period 0" in _text(client.get(reverse("portal:manager")))
+    assert "Gates passed this period: 0" in _text(client.get(reverse("portal:manager")))
 
 
 def test_a_partner_sees_under_review_and_never_the_other_partners_name(

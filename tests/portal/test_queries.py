@@ -73,8 +73,10 @@ PAGES = [
     # + deal, partner, the actions the door allows
     ("distributor_user", "portal:deal_reject", "deal", 6),
     # + regions, main program, tier counts, partner count, gates passed, grace list, waiting deals (2),
-    #   waiting MDF (2), permissions (2), page count, page, tiers, gates, statuses, at risk this month
-    ("channel_manager", "portal:manager", None, 23),
+    #   waiting MDF (2), permissions (2), page count, page, tiers, gates, statuses, at risk this month;
+    #   the charts: gates passed per month, deals by state, MDF periods running, and closest to the
+    #   next tier (main program, partners, tiers, gates, statuses)
+    ("channel_manager", "portal:manager", None, 31),
     ("channel_manager", "portal:partners", None, 10),
     ("channel_manager", "portal:partner_detail", "partner", 16),
     ("channel_manager", "portal:deals", None, 10),
