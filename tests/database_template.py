@@ -96,5 +96,8 @@ def clone_test_database() -> None:
                 cursor.execute(f"DROP DATABASE IF EXISTS {_quoted(stale)} WITH (FORCE)")
             cursor.execute(f"DROP DATABASE IF EXISTS {_quoted(name)} WITH (FORCE)")
             cursor.execute(f"CREATE DATABASE {_quoted(name)} TEMPLATE {_quoted(template)}")
+            # A test's commit need not wait for the disk (2.3 ms a commit here, 0.1 ms without):
+            # the live server's and the transactional tests' writes commit thousands of times.
+            cursor.execute(f"ALTER DATABASE {_quoted(name)} SET synchronous_commit = off")
         finally:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])

@@ -2,7 +2,8 @@
 
 Each identity (a channel manager's read-write token, a partner admin's browser
 session, a read-only token) gets one run of ``st run`` over every operation of
-the live OpenAPI document with the examples, coverage, fuzzing and stateful
+the live OpenAPI document, and a distributor's user's browser session one over
+every read operation (see ``NARROWED``), with the examples, coverage, fuzzing and stateful
 phases and every check. The run fails on any failure and on any warning:
 a server error, a response outside the schema, a schema-valid request refused
 (the schema must state the constraints the validation enforces), a
@@ -41,7 +42,7 @@ from gates.models import BenefitGrant, SegmentMembership
 from gates.replay import replay_queue
 from gates.whatif import whatif_entry, whatif_queue
 from incentives.models import LedgerEntry
-from partners.models import CustomerSegment
+from partners.models import CustomerSegment, MembershipRole
 from tests.deals.helpers import grant_deal_registration, grant_mdf
 from tests.factories import (
     ActivityTypeFactory,
@@ -309,7 +310,11 @@ def _first_page_cursor() -> str:
     return unquote(link.split("cursor=", 1)[1])
 
 
-IDENTITIES = ["manager", "partner", "reader"]
+IDENTITIES = ["manager", "partner", "distributor", "reader"]
+# A distributor's user reads what its resellers' partners and its own statements show, and is
+# refused every write before the body is read (the permission matrix pins each refusal): its run
+# covers every read operation, with every phase and check as the others'.
+NARROWED = {"distributor": ["--include-method", "GET"]}
 # Writes whose rows must not overlap or repeat (see the configuration above), and an MDF
 # claim, which is accepted only once the activity has ended (the world's request runs next
 # month: a claim is a 409). Generated bodies may be mostly refused there, each with its reasons.
@@ -392,6 +397,17 @@ MANAGER_REFUSED = {
     "POST /api/v1/users/{id}/deactivate/",
     "POST /api/v1/users/{id}/reactivate/",
 }
+# What a distributor's user is refused (403) whatever it asks: its partners' own figures, the
+# history, and the versions of definitions, which are the vendor's (tests/api/permission_cases.py).
+DISTRIBUTOR_REFUSED = {
+    "GET /api/v1/analytics/my-figures/",
+    "GET /api/v1/history/",
+    "GET /api/v1/gates/{id}/diff/",
+    "GET /api/v1/segments/{id}/diff/",
+    "GET /api/v1/segments/{id}/versions/",
+}
+# The identities whose refusals are all listed: any other operation refused alone fails the run.
+REFUSED = {"manager": MANAGER_REFUSED, "distributor": DISTRIBUTOR_REFUSED}
 # Every warning fails the run. A read-only token and a partner's session are refused
 # (403) what they may not do, so "operations that returned only 401/403" is what they
 # should see there; the permission matrix pins each of those refusals.
@@ -411,16 +427,16 @@ WARNINGS = [
 ]
 
 
-def _identity(name, *, channel_manager, partner_admin, issue_token, live_server):
+def _identity(name, *, channel_manager, partner_admin, distributor_user, issue_token):
     """The auth section of the run's configuration, and the session to add to each call."""
-    if name == "partner":
+    if name in ("partner", "distributor"):
         client = Client()
-        client.force_login(partner_admin)
+        client.force_login(partner_admin if name == "partner" else distributor_user)
         # A CSRF secret of our own, as the cookie and as the header, like a browser page's script.
         session, csrf = client.cookies["sessionid"].value, get_random_string(32)
         auth = f'[auth.openapi.cookieAuth]\napi_key = "{session}"\n'
         return auth, {"cookies": {"csrftoken": csrf}, "headers": {"X-CSRFToken": csrf}}
-    scope = TokenScope.READ_WRITE if name == "manager" else TokenScope.READ
+    scope = TokenScope.READ if name == "reader" else TokenScope.READ_WRITE
     secret = issue_token(channel_manager, name=f"Fuzzing ({name})", scope=scope)[1]
     return f'[auth.openapi.tokenAuth]\nbearer = "{secret}"\n', None
 
@@ -429,12 +445,19 @@ def _identity(name, *, channel_manager, partner_admin, issue_token, live_server)
 def test_schemathesis_finds_nothing(
     identity, fuzz_world, live_server, channel_manager, partner_admin, issue_token, tmp_path
 ):
+    # A user of the distributor the world's partner buys through.
+    distributor_user = MembershipFactory(
+        partner=None,
+        distributor_id=fuzz_world["known"]["distributors"][0],
+        role=MembershipRole.DISTRIBUTOR,
+        user__username="dina",
+    ).user
     auth, session = _identity(
         identity,
         channel_manager=channel_manager,
         partner_admin=partner_admin,
+        distributor_user=distributor_user,
         issue_token=issue_token,
-        live_server=live_server,
     )
     world_file = tmp_path / "world.json"
     if identity != "partner":
@@ -481,6 +504,7 @@ def test_schemathesis_finds_nothing(
         "--report-junit-path",
         str(report),
     ]
+    command += NARROWED.get(identity, [])
     if os.environ.get("PRM_FUZZ_PATHS"):
         command[command.index("junit")] = "junit,har"
         command += [
@@ -498,10 +522,10 @@ def test_schemathesis_finds_nothing(
     assert result.returncode == 0, output[-20000:]
     # What the manager is refused whatever the body (a 403, or a 404 for an id outside the
     # world) may read as "mostly rejected" too.
-    refused = MANAGER_REFUSED if identity == "manager" else set()
+    refused = REFUSED.get(identity, set())
     assert _listed(output, "Schema validation mismatch") <= ACROSS_OBJECTS | refused, output[-20000:]
-    if identity == "manager":
-        assert _listed(output, "Authentication failed") <= MANAGER_REFUSED, output[-20000:]
+    if identity in REFUSED:
+        assert _listed(output, "Authentication failed") <= refused, output[-20000:]
 
 
 def _listed(output: str, warning: str) -> set[str]:
