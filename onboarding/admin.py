@@ -143,6 +143,7 @@ class PartnerApplicationAdmin(CoverageAdminMixin, admin.ModelAdmin):
 @admin.register(ChecklistItem)
 class ChecklistItemAdmin(CoverageAdminMixin, admin.ModelAdmin):
     list_display = ["program", "order", "label", "kind", "course"]
+    list_select_related = ["program", "course"]
     list_filter = ["program", "kind"]
     search_fields = ["title", "program__name"]
     autocomplete_fields = ["program", "course"]
@@ -151,6 +152,7 @@ class ChecklistItemAdmin(CoverageAdminMixin, admin.ModelAdmin):
 @admin.register(ProgramAgreement)
 class ProgramAgreementAdmin(CoverageAdminMixin, admin.ModelAdmin):
     list_display = ["program", "version", "title", "published_at"]
+    list_select_related = ["program"]
     list_filter = ["program"]
     search_fields = ["title", "program__name"]
     autocomplete_fields = ["program"]
@@ -212,5 +214,6 @@ class ChecklistTickAdmin(CoverageAdminMixin, admin.ModelAdmin):
 @admin.register(CompanyProfile)
 class CompanyProfileAdmin(CoverageAdminMixin, admin.ModelAdmin):
     list_display = ["partner", "phone", "updated_at"]
+    list_select_related = ["partner"]
     search_fields = ["partner__name"]
     autocomplete_fields = ["partner"]

@@ -26,6 +26,7 @@ PROJECT_APPS = {
     "events",
     "webhooks",
     "inbox",
+    "onboarding",
 }
 
 
@@ -77,6 +78,10 @@ def test_the_walk_finds_the_result_models():
         "enablement.QuizAttempt",
         "enablement.Completion",
         "inbox.InboxItem",
+        "onboarding.PartnerApplication",
+        "onboarding.ChecklistTick",
+        "onboarding.AgreementAcceptance",
+        "onboarding.CompanyProfile",
     }
     assert expected <= labels, expected - labels
 
