@@ -26,6 +26,7 @@ from onboarding.models import (
 )
 from partners.admin_coverage import CoverageAdminMixin
 from prm.ids import object_or_404
+from programs.admin_rights import ProgramRightsAdminMixin
 
 
 class DecisionForm(forms.Form):
@@ -140,22 +141,41 @@ class PartnerApplicationAdmin(CoverageAdminMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/onboarding/partnerapplication/decide.html", context)
 
 
+class OnboardingDefinitionAdminMixin:
+    """A program's checklist items and agreements: changed by the program's managers, audited."""
+
+    def save_model(self, request, obj, form, change):
+        services.definition_save(
+            actor=request.user, definition=obj, created=not change, fields=form.changed_data
+        )
+
+    def delete_model(self, request, obj):
+        services.definition_delete(actor=request.user, definition=obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            services.definition_delete(actor=request.user, definition=obj)
+
+
 @admin.register(ChecklistItem)
-class ChecklistItemAdmin(CoverageAdminMixin, admin.ModelAdmin):
+class ChecklistItemAdmin(
+    ProgramRightsAdminMixin, OnboardingDefinitionAdminMixin, CoverageAdminMixin, admin.ModelAdmin
+):
     list_display = ["program", "order", "label", "kind", "course"]
     list_select_related = ["program", "course"]
     list_filter = ["program", "kind"]
     search_fields = ["title", "program__name"]
-    autocomplete_fields = ["program", "course"]
+    autocomplete_fields = ["course"]
 
 
 @admin.register(ProgramAgreement)
-class ProgramAgreementAdmin(CoverageAdminMixin, admin.ModelAdmin):
+class ProgramAgreementAdmin(
+    ProgramRightsAdminMixin, OnboardingDefinitionAdminMixin, CoverageAdminMixin, admin.ModelAdmin
+):
     list_display = ["program", "version", "title", "published_at"]
     list_select_related = ["program"]
     list_filter = ["program"]
     search_fields = ["title", "program__name"]
-    autocomplete_fields = ["program"]
 
 
 @admin.register(AgreementAcceptance)

@@ -140,18 +140,6 @@ class ChecklistItemKind(models.TextChoices):
     MANUAL = "manual", "Ticked by the channel manager"
 
 
-# The kinds the system ticks itself, from what it records; the others are the manager's to tick.
-SYSTEM_KINDS = frozenset(
-    {
-        ChecklistItemKind.AGREEMENT,
-        ChecklistItemKind.PROFILE,
-        ChecklistItemKind.COLLEAGUE,
-        ChecklistItemKind.COURSE,
-        ChecklistItemKind.FIRST_DEAL,
-    }
-)
-
-
 @tracked()
 class ChecklistItem(models.Model):
     """One step of a program's onboarding."""
@@ -181,10 +169,6 @@ class ChecklistItem(models.Model):
     @property
     def label(self) -> str:
         return self.title or ChecklistItemKind(self.kind).label
-
-    @property
-    def ticked_by_system(self) -> bool:
-        return self.kind in SYSTEM_KINDS
 
     def clean(self) -> None:
         if self.kind == ChecklistItemKind.COURSE and self.course_id is None:

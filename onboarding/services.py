@@ -400,3 +400,31 @@ def colleague_invite(
         )
         checklists_refresh(partner_ids=[partner.pk], actor=actor)
     return membership
+
+
+def definition_save(*, actor, definition: ChecklistItem | ProgramAgreement, created: bool, fields=()) -> None:
+    """Save a validated checklist item or agreement version of a program (the admin's form ran
+    ``full_clean``: an accepted version refuses edits there). Audited."""
+    name = definition._meta.model_name
+    with transaction.atomic():
+        definition.save()
+        audit(
+            actor=actor,
+            action=f"{name}.created" if created else f"{name}.changed",
+            target=definition,
+            program=definition.program_id,
+            fields=sorted(fields),
+        )
+
+
+def definition_delete(*, actor, definition: ChecklistItem | ProgramAgreement) -> None:
+    """Delete a checklist item (its ticks go with it) or an agreement version nobody accepted (the
+    database protects an accepted one). Audited."""
+    with transaction.atomic():
+        audit(
+            actor=actor,
+            action=f"{definition._meta.model_name}.deleted",
+            target=definition,
+            program=definition.program_id,
+        )
+        definition.delete()

@@ -7,6 +7,7 @@ from django.db import models
 from onboarding.models import PartnerApplication
 from onboarding.selectors import public_programs
 from partners.members import PARTNER_ROLE_CHOICES
+from partners.models import MembershipRole
 
 # The honeypot: a field people never see (hidden by the style sheet, out of the accessibility tree)
 # and robots filling every input do. Its name is one a robot is glad to fill.
@@ -105,7 +106,7 @@ class InviteForm(forms.Form):
     email = forms.EmailField(label="Email")
     first_name = forms.CharField(max_length=100, label="First name")
     last_name = forms.CharField(max_length=100, label="Last name")
-    role = forms.ChoiceField(choices=PARTNER_ROLE_CHOICES, label="Role")
+    role = forms.ChoiceField(choices=PARTNER_ROLE_CHOICES, label="Role", initial=MembershipRole.SALES)
 
 
 class RoleForm(forms.Form):
