@@ -24,6 +24,7 @@ from onboarding.models import (
     PartnerApplication,
     ProgramAgreement,
 )
+from onboarding.selectors import open_programs
 from partners.admin_coverage import CoverageAdminMixin
 from prm.ids import object_or_404
 from programs.admin_rights import ProgramRightsAdminMixin
@@ -197,6 +198,23 @@ class AgreementAcceptanceAdmin(CoverageAdminMixin, admin.ModelAdmin):
         return False
 
 
+class ChecklistTickForm(forms.ModelForm):
+    class Meta:
+        model = ChecklistTick
+        fields = ["partner", "item", "note"]
+
+    def clean(self):
+        cleaned = super().clean() or {}
+        partner, item = cleaned.get("partner"), cleaned.get("item")
+        if (
+            partner is not None
+            and item is not None
+            and not open_programs(partner).filter(pk=item.program_id).exists()
+        ):
+            self.add_error("item", "This item belongs to a program the partner does not see.")
+        return cleaned
+
+
 @admin.register(ChecklistTick)
 class ChecklistTickAdmin(CoverageAdminMixin, admin.ModelAdmin):
     """Ticks by partner: the system's and the managers'. Adding one ticks the item by hand;
@@ -208,20 +226,17 @@ class ChecklistTickAdmin(CoverageAdminMixin, admin.ModelAdmin):
     list_select_related = ["partner", "item", "ticked_by"]
     autocomplete_fields = ["partner", "item"]
     fields = ["partner", "item", "note"]
+    form = ChecklistTickForm
 
     def has_change_permission(self, request, obj=None):
         return obj is None and super().has_change_permission(request, obj)
 
     def save_model(self, request, obj, form, change):
-        try:
-            services.checklist_tick(
-                actor=request.user, partner=obj.partner, item=obj.item, ticked=True, note=obj.note
-            )
-        except ValidationError as exc:
-            self.message_user(request, " ".join(exc.messages), messages.ERROR)
-        stored = ChecklistTick.objects.filter(partner=obj.partner, item=obj.item).first()
-        if stored is not None:
-            obj.pk = stored.pk
+        # The form checked the item against the partner's programs; the service decides the rest.
+        services.checklist_tick(
+            actor=request.user, partner=obj.partner, item=obj.item, ticked=True, note=obj.note
+        )
+        obj.pk = ChecklistTick.objects.get(partner=obj.partner, item=obj.item).pk
 
     def delete_model(self, request, obj):
         services.checklist_tick(actor=request.user, partner=obj.partner, item=obj.item, ticked=False)

@@ -88,3 +88,19 @@ def test_a_manager_ticks_an_item_by_hand_in_the_admin(client, channel_manager, p
     assert tick.ticked_by == channel_manager and tick.note == "Kick-off held"
     client.post(reverse("admin:onboarding_checklisttick_delete", args=[tick.pk]), {"post": "yes"})
     assert not ChecklistTick.objects.exists()
+
+
+def test_an_item_of_a_program_closed_to_the_partner_is_refused_by_the_form(client, channel_manager, partner):
+    from tests.factories import SegmentFactory
+
+    program, _agreement, _course, items = program_with_checklist(manual=True)
+    program.segment = SegmentFactory()
+    program.save()
+    client.force_login(channel_manager)
+    response = client.post(
+        reverse("admin:onboarding_checklisttick_add"),
+        {"partner": partner.pk, "item": items[ChecklistItemKind.MANUAL].pk, "note": ""},
+    )
+    assert response.status_code == 200
+    assert "does not see" in str(response.context["adminform"].form.errors["item"])
+    assert not ChecklistTick.objects.exists()
