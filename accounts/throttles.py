@@ -13,3 +13,6 @@ reset_requests_per_email = SlidingWindowLimit(
 api_token_failures_per_address = SlidingWindowLimit(
     "api-token-failures", lambda: settings.PRM_API_TOKEN_FAILURE_RATE
 )
+applications_per_address = SlidingWindowLimit(
+    "partner-application-address", lambda: settings.PRM_APPLICATION_RATE_PER_ADDRESS
+)

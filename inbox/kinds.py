@@ -48,6 +48,15 @@ KINDS: tuple[KindEntry, ...] = (
     # The partner's admins, and any partner user holding a certification of his own.
     KindEntry(InboxKind.CERTIFICATION_EXPIRING, _PARTNER_USERS),
     KindEntry(InboxKind.ANNOUNCEMENT, _PARTNER_USERS | {DISTRIBUTOR}),
+    # The staff covering the applicant's region (``onboarding.services.application_submit``).
+    KindEntry(
+        InboxKind.APPLICATION,
+        frozenset({STAFF, STAFF_DECIDING}),
+        labels=(
+            (STAFF, "Applications to become a partner in your coverage"),
+            (STAFF_DECIDING, "Applications to become a partner in your coverage"),
+        ),
+    ),
 )
 
 

@@ -25,6 +25,7 @@ class InboxKind(models.TextChoices):
     MDF_CLAIM_DUE = "mdf_claim_due", "MDF claims due"
     CERTIFICATION_EXPIRING = "certification_expiring", "Certifications expiring"
     ANNOUNCEMENT = "announcement", "Announcements"
+    APPLICATION = "application", "Applications to become a partner"
 
 
 class Delivery(models.TextChoices):

@@ -1,11 +1,13 @@
 """Writes of a partner's team: who logs in for it, with which role, and whether the login may sign in.
 
-The rules are the admin's: staff holding the membership permissions manage the
-memberships of the partners they cover (the ``invite_members`` action of the
-partner's door, ``change`` and ``delete`` of the membership's); activating or
-deactivating a login takes ``auth.change_user``, which administrators hold.
-Partner users manage no team in the portal, so they change nothing here.
-Logins are created plain: never staff, never superusers.
+Staff holding the membership permissions manage the memberships of the partners
+they cover (the ``invite_members`` action of the partner's door, ``change``,
+``deactivate`` and ``delete`` of the membership's); activating or deactivating
+any login takes ``auth.change_user``, which administrators hold. A partner's
+admins manage their own team from the portal: they invite colleagues, change
+their roles and deactivate leavers, never their own login. Logins are created
+plain: never staff, never superusers. Every login of a partner has a person
+record, which keeps its certifications when the login is deactivated.
 """
 
 import secrets
@@ -17,7 +19,7 @@ from django.db.models import Q
 
 from core.audit import audit
 from core.door import is_active_user, may_write, principal_user
-from partners.models import Membership, MembershipRole, Partner, users_visible_to
+from partners.models import Membership, MembershipRole, Partner, Person, users_visible_to
 
 EMAIL_TAKEN = "A login already uses this email address: an administrator links it to a partner in the admin."
 ALREADY_MEMBER = "This login is already a member of this partner."
@@ -79,8 +81,52 @@ def membership_invite(
         membership = Membership(user=user, partner=partner, role=role)
         membership.full_clean()
         membership.save()
+        _person_link(partner=partner, user=user)
         audit(actor=actor, action="membership.invited", target=membership, partner=partner.pk, role=role)
     return membership
+
+
+def _person_link(*, partner: Partner, user) -> Person:
+    """The person record of a new login: the partner's person of that email without a login yet
+    (an LMS or the admin may have recorded them first), or a new one."""
+    person = (
+        Person.objects.select_for_update()
+        .filter(partner=partner, email__iexact=user.email, user__isnull=True)
+        .first()
+    )
+    if person is None:
+        return Person.objects.create(
+            partner=partner,
+            user=user,
+            email=user.email,
+            first_name=user.first_name or user.email.split("@")[0],
+            last_name=user.last_name,
+        )
+    person.user = user
+    person.is_active = True
+    person.save(update_fields=["user", "is_active", "updated_at"])
+    return person
+
+
+def membership_deactivate(*, actor, membership: Membership, principal=None) -> Membership:
+    """Stop a leaver's login at once: it signs in to nothing, and its sessions and the tokens it
+    issued stop too, as they check ``is_active``. The membership stays, for the record; the
+    person record stays with its certifications, marked inactive so that the team lists them no
+    more. The door's ``deactivate`` decides (``PermissionDenied``). Unchanged, nothing is
+    written. Audited."""
+    principal = principal if principal is not None else actor
+    if not Membership.objects.allows(principal, "deactivate", membership):
+        raise PermissionDenied("You may not deactivate this colleague.")
+    with transaction.atomic():
+        locked = Membership.objects.select_for_update().select_related("user").get(pk=membership.pk)
+        user = locked.user
+        if not user.is_active:
+            return locked
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+        Person.objects.filter(user=user).update(is_active=False)
+        audit(actor=actor, action="membership.deactivated", target=locked, user=user.pk, role=locked.role)
+    return locked
 
 
 def membership_role_change(*, actor, membership: Membership, role: str, principal=None) -> Membership:

@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group, Permission
 CHANNEL_MANAGERS = "Channel managers"
 
 # Apps whose models channel managers administer in full (core: exchange rates
-# and the audit trail; inbox: announcements).
+# and the audit trail; inbox: announcements; onboarding: applications and checklists).
 _MANAGED_APPS = (
     "core",
     "partners",
@@ -22,6 +22,7 @@ _MANAGED_APPS = (
     "incentives",
     "webhooks",
     "inbox",
+    "onboarding",
 )
 # Each user's own records: no role reads or changes another user's.
 _PERSONAL = {"inboxitem", "inboxpreference", "inboxdigest"}
@@ -47,6 +48,8 @@ _READ_ONLY = {
     "quizattempt",
     "completion",
     "contentdownload",
+    # What a partner accepted, by name, time and address: a record, never edited.
+    "agreementacceptance",
     # Coverage: a manager reads his own, and never widens it himself.
     "managerprofile",
     # Who manages which program: administrators grant it, managers see it.

@@ -13,6 +13,7 @@ from portal import (
     learning_views,
     library_views,
     mdf_views,
+    onboarding_views,
     partner_figures_views,
     views,
 )
@@ -24,6 +25,14 @@ urlpatterns = [
     path("programs/", views.programs, name="programs"),
     path("programs/<slug:slug>/", views.program_detail, name="program_detail"),
     path("team/", views.team, name="team"),
+    path("team/invite/", onboarding_views.team_invite, name="team_invite"),
+    path("team/members/<int:pk>/role/", onboarding_views.member_role, name="member_role"),
+    path("team/members/<int:pk>/deactivate/", onboarding_views.member_deactivate, name="member_deactivate"),
+    path("onboarding/", onboarding_views.onboarding_checklist, name="onboarding"),
+    path(
+        "onboarding/agreements/<int:pk>/accept/", onboarding_views.agreement_accept, name="agreement_accept"
+    ),
+    path("profile/", onboarding_views.company_profile, name="company_profile"),
     path("figures/", partner_figures_views.my_figures, name="my_figures"),
     path("figures.csv", partner_figures_views.my_figures_csv, name="my_figures_csv"),
     path("partners/", views.partners, name="partners"),

@@ -17,7 +17,8 @@ from deals.selectors import can_register_deals, mdf_balance
 from gates.models import Gate, PartnerTier
 from gates.selectors import partner_gate_progress
 from inbox.selectors import unread_announcements
-from partners.models import Partner
+from partners.members import PARTNER_ROLE_CHOICES
+from partners.models import Membership, Partner
 from portal import forecast_selectors, selectors
 from portal.access import is_htmx, portal_view, viewer_for
 from portal.lists import (
@@ -28,6 +29,7 @@ from portal.lists import (
     TeamFilterSet,
     TeamTable,
 )
+from portal.onboarding_forms import InviteForm
 from portal.summary_charts import summary_charts
 from portal.tables import listing
 from programs.models import Program
@@ -197,12 +199,18 @@ def team(request: HttpRequest) -> HttpResponse:
             # Read by the template's list of who must renew.
             setattr(person, "renewals", renewals[person.pk])  # noqa: B010
             must_renew.append(person)
-    return render_portal(
-        request,
-        "portal/team.html",
-        {"listing": found, "must_renew": must_renew, "full": viewer.is_partner_admin},
-        section="team",
-    )
+    context = {"listing": found, "must_renew": must_renew, "full": viewer.is_partner_admin}
+    if Partner.objects.allows(request.user, "invite_members", viewer.partner):
+        # The team's logins, which the partner admin invites, gives roles and deactivates.
+        context["members"] = list(
+            Membership.objects.visible_to(request.user)
+            .filter(partner=viewer.partner)
+            .select_related("user")
+            .order_by("-user__is_active", "user__last_name", "user__first_name", "id")
+        )
+        context["invite_form"] = InviteForm()
+        context["role_choices"] = PARTNER_ROLE_CHOICES
+    return render_portal(request, "portal/team.html", context, section="team")
 
 
 @portal_view("distributor", "staff")

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "webhooks",
     "inbox",
     "analytics",
+    "onboarding",
     "portal",
     "api",
     "demo",
@@ -154,6 +155,8 @@ PRM_LOGIN_FAILURES_PER_ADDRESS = env_int("PRM_LOGIN_FAILURES_PER_ADDRESS", 20, m
 PRM_LOGIN_COOLOFF_MINUTES = env_int("PRM_LOGIN_COOLOFF_MINUTES", 15, minimum=1)
 PRM_PASSWORD_RESET_RATE_PER_ADDRESS = env_rate("PRM_PASSWORD_RESET_RATE_PER_ADDRESS", "10/hour")
 PRM_PASSWORD_RESET_RATE_PER_EMAIL = env_rate("PRM_PASSWORD_RESET_RATE_PER_EMAIL", "3/hour")
+# Applications to become a partner sent from one address (the public page) before it answers 429.
+PRM_APPLICATION_RATE_PER_ADDRESS = env_rate("PRM_APPLICATION_RATE_PER_ADDRESS", "5/hour")
 # Requests with a wrong integration token, per address, before every token
 # request from it answers 429 (a right token too, so that guessing learns nothing).
 PRM_API_TOKEN_FAILURE_RATE = env_rate("PRM_API_TOKEN_FAILURE_RATE", "10/min")

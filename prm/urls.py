@@ -18,6 +18,8 @@ urlpatterns = [
     path("admin/history/", admin.site.admin_view(log_view), name="history_log"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
+    # Public: a company applies to become a partner, without a login.
+    path("become-a-partner/", include("portal.application_urls")),
     path("portal/incentives/", include("portal.incentive_urls")),
     path("portal/", include("portal.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -59,6 +59,15 @@ from incentives.models import (
     Reward,
     RuleKind,
 )
+from onboarding.models import (
+    AgreementAcceptance,
+    ChecklistItem,
+    ChecklistItemKind,
+    ChecklistTick,
+    CompanyProfile,
+    PartnerApplication,
+    ProgramAgreement,
+)
 from partners.admin_coverage import CoverageAdminMixin, CoverageInlineMixin
 from partners.models import (
     Certification,
@@ -116,6 +125,9 @@ VENDOR_WIDE = {
     "programs.SegmentVersion",
     # News to partners: staff see and publish the same announcements.
     "inbox.Announcement",
+    # A program's onboarding steps and agreement texts, the same for every partner.
+    "onboarding.ChecklistItem",
+    "onboarding.ProgramAgreement",
     "incentives.IncentivePeriod",
     "incentives.IncentiveRule",
     "partners.ActivityType",
@@ -164,6 +176,12 @@ class Shared:
         self.quiz = Quiz.objects.create(course=self.course)
         self.asset = ContentAsset.objects.create(
             title="Battle card", kind=AssetKind.LINK, url="https://cdn.example.com/card"
+        )
+        self.agreement = ProgramAgreement.objects.create(
+            program=self.program, version=1, title="Network agreement", text="Terms."
+        )
+        self.checklist_item = ChecklistItem.objects.create(
+            program=self.program, kind=ChecklistItemKind.PROFILE
         )
 
 
@@ -286,6 +304,32 @@ class Organisation:
         self.content_download = ContentDownload.objects.create(
             asset=shared.asset, partner=partner, user=self.user
         )
+        # Applications are seen by region: the organisation's own, accepted as this partner.
+        self.application = PartnerApplication.objects.create(
+            company=f"{partner.name} application",
+            country=partner.country,
+            region=partner.region,
+            partner_type=partner.partner_type,
+            business_model=partner.business_model,
+            website="https://apply.example",
+            contact_first_name=login,
+            contact_last_name="Applicant",
+            contact_email=f"{login}@apply.example",
+            partner=partner,
+        )
+        self.checklist_tick = ChecklistTick.objects.create(
+            partner=partner, item=shared.checklist_item, ticked_at=now
+        )
+        self.agreement_acceptance = AgreementAcceptance.objects.create(
+            partner=partner,
+            agreement=shared.agreement,
+            accepted_by=self.user,
+            signer_name=f"{login} signer",
+            accepted_at=now,
+        )
+        self.company_profile = CompanyProfile.objects.create(
+            partner=partner, description=f"{partner.name} profile"
+        )
 
 
 # model -> the attribute of ``Organisation`` holding its object.
@@ -324,6 +368,10 @@ SCOPED = {
     Completion: "completion",
     QuizAttemptGrant: "quiz_attempt_grant",
     ContentDownload: "content_download",
+    PartnerApplication: "application",
+    ChecklistTick: "checklist_tick",
+    AgreementAcceptance: "agreement_acceptance",
+    CompanyProfile: "company_profile",
 }
 
 

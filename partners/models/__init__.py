@@ -25,6 +25,7 @@ from partners.models.facts import (  # noqa: F401
     validate_positive_amount,
 )
 from partners.models.organisations import (  # noqa: F401
+    ADMIN_ROLES,
     DEAL_ROLES,
     EARLIEST_FACT_DATE,
     MDF_ROLES,

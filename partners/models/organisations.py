@@ -247,13 +247,20 @@ class PartnerQuerySet(DoorQuerySet):
         return self._own_organisation(principal, OWN_ORGANISATION_ACTIONS["spend_mdf"])
 
     def _actionable_invite_members(self, principal) -> "PartnerQuerySet":
-        """Add a login to a partner's team (the API's invitation, the admin's membership inline):
-        staff holding ``partners.add_membership``, for the partners they see. Partner users manage
-        no team in the portal, so they invite nobody."""
+        """Add a login to a partner's team (the API's invitation, the admin's membership inline,
+        the portal's team page): staff holding ``partners.add_membership``, for the partners they
+        see; a partner's admins, for their own organisation."""
         user = principal_user(principal)
-        if not user.is_staff or not user.has_perm("partners.add_membership"):
+        if not user.is_staff:
+            return self._own_organisation(principal, ADMIN_ROLES)
+        if not user.has_perm("partners.add_membership"):
             return self.none()
         return self.visible_to(principal)
+
+    def _actionable_onboard(self, principal) -> "PartnerQuerySet":
+        """Work through the onboarding checklist (accept a program's agreement, complete the
+        company profile) as the partner: its admins."""
+        return self._own_organisation(principal, OWN_ORGANISATION_ACTIONS["onboard"])
 
     def _actionable_override_tiers(self, principal) -> "PartnerQuerySet":
         """Give a partner with no tier row yet an overridden tier (the admin's add page of partner
@@ -401,8 +408,12 @@ DEAL_ROLES = frozenset({MembershipRole.ADMIN, MembershipRole.SALES})
 MDF_ROLES = frozenset({MembershipRole.ADMIN})
 
 
+# Partner roles that run the organisation's own account: its onboarding and its team.
+ADMIN_ROLES = frozenset({MembershipRole.ADMIN})
+
+
 # Partner actions a partner's own users take, and the roles that may.
-OWN_ORGANISATION_ACTIONS = {"register_deals": DEAL_ROLES, "spend_mdf": MDF_ROLES}
+OWN_ORGANISATION_ACTIONS = {"register_deals": DEAL_ROLES, "spend_mdf": MDF_ROLES, "onboard": ADMIN_ROLES}
 
 
 class MembershipQuerySet(DoorQuerySet):
@@ -431,6 +442,33 @@ class MembershipQuerySet(DoorQuerySet):
         if membership.distributor_id is not None:
             return self.filter(distributor_id=membership.distributor_id)
         return self.filter(partner_id=membership.partner_id)
+
+    def _team_of_admin(self, principal) -> "MembershipQuerySet":
+        """The colleagues of a partner admin, never his own login (he cannot lock himself out)."""
+        user = principal_user(principal)
+        membership = Membership.for_user(user)
+        if (
+            principal_token(principal) is not None
+            or membership is None
+            or membership.partner_id is None
+            or membership.role not in ADMIN_ROLES
+        ):
+            return self.none()
+        return self.visible_to(principal).filter(partner_id=membership.partner_id).exclude(user=user)
+
+    def _actionable_change(self, principal) -> "MembershipQuerySet":
+        """Change a role: staff holding ``partners.change_membership``, on the memberships they
+        see; a partner admin, on his colleagues'."""
+        if principal_user(principal).is_staff:
+            return self._with_model_permission(principal, "change")
+        return self._team_of_admin(principal)
+
+    def _actionable_deactivate(self, principal) -> "MembershipQuerySet":
+        """Stop a leaver's login: staff holding ``partners.change_membership``, on the partner
+        memberships they see; a partner admin, on his colleagues'."""
+        if principal_user(principal).is_staff:
+            return self._with_model_permission(principal, "change").filter(partner__isnull=False)
+        return self._team_of_admin(principal)
 
 
 @tracked()

@@ -26,6 +26,7 @@ PROJECT_APPS = {
     "events",
     "webhooks",
     "inbox",
+    "onboarding",
 }
 
 
@@ -77,6 +78,10 @@ def test_the_walk_finds_the_result_models():
         "enablement.QuizAttempt",
         "enablement.Completion",
         "inbox.InboxItem",
+        "onboarding.PartnerApplication",
+        "onboarding.ChecklistTick",
+        "onboarding.AgreementAcceptance",
+        "onboarding.CompanyProfile",
     }
     assert expected <= labels, expected - labels
 
@@ -109,8 +114,9 @@ def test_an_action_no_queryset_defines_is_a_mistake_not_a_refusal(channel_manage
 
 # --- reads past the door ------------------------------------------------------------------------
 
-# Doors built on visible_to/actionable_by, and what never returns a row.
-DOOR_METHODS = {"visible_to", "actionable_by", "awaiting_decision_by", "none"}
+# Doors built on visible_to/actionable_by (``allows`` asks actionable_by about one object), and
+# what never returns a row.
+DOOR_METHODS = {"visible_to", "actionable_by", "allows", "awaiting_decision_by", "none"}
 # Where requests are answered: every module of these packages, and views, serializers,
 # forms and selectors anywhere under an app's api/.
 CHECKED = ["api", "portal"]

@@ -144,10 +144,11 @@ def test_a_partner_user_is_asked_only_about_the_kinds_that_reach_a_partner_user(
 
 
 def test_a_channel_manager_is_asked_only_about_his_coverage_and_his_approvals(client, channel_manager):
-    assert _offered(client, channel_manager) == {InboxKind.AT_RISK, InboxKind.APPROVAL}
+    assert _offered(client, channel_manager) == {InboxKind.AT_RISK, InboxKind.APPROVAL, InboxKind.APPLICATION}
     page = client.get(reverse("portal:inbox_preferences")).content.decode()
     assert "Partners at risk or in grace in your coverage" in page
     assert "Awaiting your approval" in page
+    assert "Applications to become a partner in your coverage" in page
     for partner_only in ("Tier changes", "MDF claims due", "Certifications expiring", "Announcements"):
         assert partner_only not in page
 
@@ -172,6 +173,7 @@ def test_a_kind_that_does_not_reach_the_user_takes_no_preference(client, partner
         {
             InboxKind.AT_RISK: Delivery.DIGEST,
             InboxKind.APPROVAL: Delivery.IN_APP,
+            InboxKind.APPLICATION: Delivery.IMMEDIATE,
             InboxKind.TIER_CHANGE: Delivery.IMMEDIATE,
         },
     )
@@ -179,6 +181,7 @@ def test_a_kind_that_does_not_reach_the_user_takes_no_preference(client, partner
     assert dict(InboxPreference.objects.values_list("kind", "delivery")) == {
         InboxKind.AT_RISK: Delivery.DIGEST,
         InboxKind.APPROVAL: Delivery.IN_APP,
+        InboxKind.APPLICATION: Delivery.IMMEDIATE,
     }
 
 

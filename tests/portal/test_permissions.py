@@ -45,6 +45,9 @@ GET_MATRIX = [
     ("dashboard", None, [LOGIN, 200, 200, 200, 200, 302, 302]),
     ("programs", None, [LOGIN, 200, 200, 200, 200, 200, 200]),
     ("team", None, [LOGIN, 200, 200, 200, 404, 404, 404]),
+    # Onboarding: a partner's users read the checklist and the company profile; admins act.
+    ("onboarding", None, [LOGIN, 200, 200, 200, 404, 404, 404]),
+    ("company_profile", None, [LOGIN, 200, 200, 200, 404, 404, 404]),
     # A partner's own figures: its users only. Lifetime value: channel managers (their coverage).
     ("my_figures", None, [LOGIN, 200, 200, 200, 404, 404, 404]),
     ("my_figures_csv", None, [LOGIN, 200, 200, 200, 404, 404, 404]),

@@ -44,8 +44,8 @@ PAGES = [
     # + program, sub-programs, tiers, tiers' benefits, gate-unlocked benefits, gates, statuses, tier held
     ("partner_admin", "portal:program_detail", "program", 11),
     # + at-risk warnings, count, page of people, their certifications, who must renew,
-    #   the certification kinds to filter by
-    ("partner_admin", "portal:team", None, 9),
+    #   the certification kinds to filter by, the door's invite rule, the team's logins
+    ("partner_admin", "portal:team", None, 11),
     # + count, page of deals, their products, registration rights, product lines to filter by
     ("partner_admin", "portal:deals", None, 8),
     # + deal, products (shown and offered to the won form), the actions the door allows (one query)

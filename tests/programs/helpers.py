@@ -5,6 +5,7 @@ import datetime
 from django.utils import timezone
 
 from gates.models import Gate, GateState
+from onboarding.models import ChecklistItem, ChecklistItemKind, ProgramAgreement
 from partners.models import ManagerProfile, Region
 from partners.roles import ensure_channel_manager_group
 from tests.factories import (
@@ -43,6 +44,12 @@ class Definitions:
         self.rule = commission_rule(
             self.program, name="MSP bonus", effective_from=timezone.localdate() + datetime.timedelta(days=30)
         )
+        self.checklist_item = ChecklistItem.objects.create(
+            program=self.program, kind=ChecklistItemKind.MANUAL, title="MSP kick-off call"
+        )
+        self.agreement = ProgramAgreement.objects.create(
+            program=self.program, version=1, title="MSP agreement", text="Terms."
+        )
         self.others = ProgramFactory(name="Reseller program", slug="reseller")
         grant_program_manager(owner, self.program)
         grant_program_manager(other, self.others)
@@ -55,4 +62,6 @@ class Definitions:
             "programs_segment": self.segment,
             "gates_gate": self.gate,
             "incentives_incentiverule": self.rule,
+            "onboarding_checklistitem": self.checklist_item,
+            "onboarding_programagreement": self.agreement,
         }
