@@ -17,6 +17,38 @@ from tests import database_template
 from tests.factories import DistributorFactory, MembershipFactory, PartnerFactory, UserFactory
 from tests.programs.helpers import Definitions, program_manager
 
+# Tests between two fuzzing runs in the order of collection (see below).
+FUZZ_SPACING = 3
+
+
+def _transactional(item) -> bool:
+    """Whether pytest-django runs ``item`` among the tests that commit (and flush after)."""
+    marker = item.get_closest_marker("django_db")
+    fixtures = getattr(item, "fixturenames", ())
+    return bool(marker and marker.kwargs.get("transaction")) or bool(
+        {"transactional_db", "live_server"} & set(fixtures)
+    )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """The fuzzing runs (minutes each, where another test takes a second) open the tests that
+    commit, which pytest-django runs after the others, and lie apart there. A pytest-xdist worker
+    keeps up to three tests queued while it runs one: two fuzzing runs side by side in the order
+    go to the same worker, the second waiting for the first, and a run taken last leaves one
+    worker finishing it while the other has nothing left to do."""
+    fuzz = [item for item in items if item.get_closest_marker("fuzz") is not None]
+    if not fuzz:
+        return
+    others = [item for item in items if item.get_closest_marker("fuzz") is None]
+    first = next((n for n, item in enumerate(others) if _transactional(item)), len(others))
+    spread = others[:first]
+    for n, item in enumerate(fuzz):
+        spread.append(item)
+        spread.extend(others[first + FUZZ_SPACING * n : first + FUZZ_SPACING * (n + 1)])
+    spread.extend(others[first + FUZZ_SPACING * len(fuzz) :])
+    items[:] = spread
+
 
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, django_db_blocker):
