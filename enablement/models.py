@@ -635,8 +635,10 @@ class ContentAssetQuerySet(DoorQuerySet):
             self.filter(is_active=True)
             .filter(Q(published_from__isnull=True) | Q(published_from__lte=now))
             .filter(catalogue_open_to(ContentAsset, principal))
-            .filter(Q(partner_types=[]) | Q(partner_types__contains=[partner.partner_type]))
-            .filter(Q(regions=[]) | Q(regions__contains=[partner.region]))
+            # The lists hold codes of fixed choices: the quoted code is found in the JSON text, as
+            # every database reads it (SQLite has no JSON containment).
+            .filter(Q(partner_types=[]) | Q(partner_types__icontains=f'"{partner.partner_type}"'))
+            .filter(Q(regions=[]) | Q(regions__icontains=f'"{partner.region}"'))
             .filter(
                 Q(needs_content_access=False)
                 | partner_holds_content_access(partner.pk, Program.objects.visible_to(principal))
