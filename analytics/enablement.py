@@ -95,6 +95,7 @@ def enablement_funnel(principal, filters: Filters) -> list[PathFunnel]:
     if not paths:
         return []
     steps = list(
+        # door: the steps of the paths read through LearningPath.objects.visible_to above.
         PathStep.objects.filter(path__in=[path.pk for path in paths]).values_list("path_id", "course_id")
     )
     courses_of: dict[int, set[int]] = defaultdict(set)
